@@ -1,0 +1,46 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthGuard } from './common/auth/auth.guards';
+import { PrincipalCache } from './common/auth/principal-cache';
+import { DomainErrorFilter } from './common/errors/domain-error.filter';
+import { loadOrCreateSecret } from './common/secrets';
+import { createValidationPipe } from './common/validation';
+import { AppConfig } from './config/config.loader';
+import { DlsConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './modules/health/health.module';
+import { User } from './modules/users/user.entity';
+
+/** Root module: feature modules plus the global guard, pipe and filter. */
+@Module({})
+export class AppModule {
+  static forRoot(config?: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        DlsConfigModule.forRoot(config),
+        DatabaseModule,
+        JwtModule.registerAsync({
+          global: true,
+          inject: [AppConfig],
+          useFactory: async (c: AppConfig) => ({
+            secret: c.auth.jwtSecret ?? (await loadOrCreateSecret(c.dataDir, 'jwt-secret')),
+            signOptions: { expiresIn: c.auth.accessTtl, issuer: 'dls' },
+            verifyOptions: { issuer: 'dls' },
+          }),
+        }),
+        TypeOrmModule.forFeature([User]),
+        HealthModule,
+      ],
+      providers: [
+        PrincipalCache,
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_FILTER, useClass: DomainErrorFilter },
+      ],
+      exports: [PrincipalCache],
+    };
+  }
+}

@@ -1,0 +1,35 @@
+import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { Role } from '../../modules/users/user.entity';
+
+export const IS_PUBLIC_KEY = 'dls:isPublic';
+export const ROLES_KEY = 'dls:minRole';
+
+/** Route needs no token (login, health, iPXE scripts). Everything else is closed by default. */
+export const Public = () => SetMetadata(IS_PUBLIC_KEY, true);
+
+/** Roles are ordered: viewer < operator < admin. */
+export const ROLE_RANK: Record<Role, number> = { [Role.Viewer]: 1, [Role.Operator]: 2, [Role.Admin]: 3 };
+
+/**
+ * The route needs a valid access token of at least `minRole`; also documents it in Swagger.
+ * Use on a controller class or a handler (the handler wins).
+ */
+export const Auth = (minRole: Role) =>
+  applyDecorators(
+    SetMetadata(ROLES_KEY, minRole),
+    ApiBearerAuth(),
+    ApiUnauthorizedResponse({ description: 'missing or invalid access token' }),
+    ApiForbiddenResponse({ description: `needs role ${minRole} or higher` }),
+  );
+
+/** The authenticated principal, as put on the request by the JWT guard. */
+export interface Principal {
+  id: string;
+  username: string;
+  role: Role;
+}
+
+export const CurrentUser = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal | undefined => {
+  return ctx.switchToHttp().getRequest().user;
+});

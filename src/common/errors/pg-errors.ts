@@ -1,0 +1,58 @@
+import { QueryFailedError } from 'typeorm';
+import { ConflictError, DomainError, ValidationError } from './domain-error';
+
+/** Human text for constraint names, so a 409 says what clashed ("MAC address … is already registered"). */
+const CONSTRAINT_MESSAGES: Record<string, (detail: string) => string> = {
+  clients_mac_address_key: (d) => `MAC address ${keyValue(d)} is already registered`,
+  images_name_key: (d) => `an image named "${keyValue(d)}" already exists`,
+  users_username_key: (d) => `user "${keyValue(d)}" already exists`,
+  network_ranges_name_key: (d) => `a network range named "${keyValue(d)}" already exists`,
+  network_ranges_cidr_excl: () => 'the CIDR overlaps an existing network range',
+  image_snapshots_image_id_name_key: () => 'this image already has a version with that name',
+  uq_image_snapshots_published: () => 'another version of this image is already published',
+  network_ranges_pool_check: () => 'poolStart and poolEnd must both lie inside the CIDR, with poolStart <= poolEnd',
+};
+
+function keyValue(detail: string): string {
+  // "Key (mac_address)=(52:54:00:12:34:56) already exists."
+  const m = /=\((.*)\)/.exec(detail);
+  return m ? m[1] : '?';
+}
+
+/**
+ * Translates PostgreSQL integrity errors (unique, FK, check, exclusion, invalid text) into DomainErrors.
+ * Returns undefined for anything else (a real fault → 500).
+ */
+export function mapDatabaseError(err: unknown): DomainError | undefined {
+  if (!(err instanceof QueryFailedError)) return undefined;
+  const e = err.driverError as { code?: string; constraint?: string; detail?: string; message?: string; column?: string };
+  const constraint = e.constraint ?? '';
+  const detail = e.detail ?? '';
+  const msg = CONSTRAINT_MESSAGES[constraint]?.(detail);
+  switch (e.code) {
+    case '23505': // unique_violation
+      return new ConflictError('UNIQUE_VIOLATION', msg ?? `duplicate value: ${detail || constraint}`, { constraint });
+    case '23P01': // exclusion_violation
+      return new ConflictError('EXCLUSION_VIOLATION', msg ?? `conflicts with an existing row (${constraint})`, { constraint });
+    case '23503': // foreign_key_violation
+      return new ConflictError('FOREIGN_KEY_VIOLATION', fkMessage(detail, constraint), { constraint });
+    case '23514': // check_violation
+      return new ConflictError('CHECK_VIOLATION', msg ?? `value violates ${constraint}`, { constraint });
+    case '23502': // not_null_violation
+      return new ValidationError('NOT_NULL_VIOLATION', `${e.column ?? 'a field'} is required`);
+    case '22P02': // invalid_text_representation
+    case '22007': // invalid_datetime_format
+    case '22003': // numeric_value_out_of_range
+    case '22001': // string_data_right_truncation
+      return new ValidationError('INVALID_VALUE', e.message ?? 'invalid value');
+    default:
+      return undefined;
+  }
+}
+
+function fkMessage(detail: string, constraint: string): string {
+  // "Key (assigned_image_id)=(…) is not present in table "images"." / "… is still referenced from table "clients"."
+  const m = /Key \((\w+)\)=\(([^)]*)\) is (not present in|still referenced from) table "(\w+)"/.exec(detail);
+  if (!m) return `reference error (${constraint})`;
+  return m[3] === 'not present in' ? `${m[1]} ${m[2]} does not exist in ${m[4]}` : `${m[2]} is still used by ${m[4]}`;
+}

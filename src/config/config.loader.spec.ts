@@ -1,0 +1,38 @@
+import { ConfigValidationError, loadConfig, parseEnv } from './config.loader';
+
+describe('config', () => {
+  it('applies defaults when nothing is set', () => {
+    const c = loadConfig({});
+    expect(c.http.port).toBe(3000);
+    expect(c.storage.driver).toBe('dir');
+    expect(c.database.url).toBeUndefined();
+    expect(c.database.migrationsRun).toBe(true);
+    expect(c.auth.accessTtl).toBe(900);
+    expect(c.iscsi.portalPort).toBe(3260);
+  });
+
+  it('parses units', () => {
+    const c = loadConfig({ JWT_ACCESS_TTL: '15m', DLS_STORAGE_MIN_FREE: '2G', DLS_MIGRATIONS_RUN: 'false' });
+    expect(c.auth.accessTtl).toBe(900);
+    expect(c.storage.minFreeBytes).toBe(2 * 1024 ** 3);
+    expect(c.database.migrationsRun).toBe(false);
+  });
+
+  it('lists every bad key at once and masks secrets', () => {
+    let err: ConfigValidationError | undefined;
+    try {
+      parseEnv({ PORT: 'eighty', LOG_LEVEL: 'loud', JWT_SECRET: 'short', DATABASE_URL: 'mysql://x', DLS_STORAGE_DRIVER: 'zfs' });
+    } catch (e) {
+      err = e as ConfigValidationError;
+    }
+    expect(err).toBeInstanceOf(ConfigValidationError);
+    const text = err!.problems.join('\n');
+    expect(text).toMatch(/PORT must be an integer \(got "eighty"\)/);
+    expect(text).toMatch(/LOG_LEVEL must be one of/);
+    expect(text).toMatch(/JWT_SECRET must be at least 32/);
+    expect(text).not.toMatch(/short/);
+    expect(text).toMatch(/DATABASE_URL must use postgres/);
+    expect(text).toMatch(/DLS_ZFS_ROOT is required/);
+    expect(err!.problems).toHaveLength(5);
+  });
+});

@@ -1,0 +1,11 @@
+import { AuditLog } from '../modules/audit/audit-log.entity';
+import { RefreshToken } from '../modules/auth/refresh-token.entity';
+import { BootSession } from '../modules/boot-sessions/boot-session.entity';
+import { Client } from '../modules/clients/client.entity';
+import { Image } from '../modules/images/image.entity';
+import { NetworkRange } from '../modules/network/network-range.entity';
+import { ImageSnapshot } from '../modules/snapshots/image-snapshot.entity';
+import { User } from '../modules/users/user.entity';
+
+/** Every entity, listed explicitly (no globs: the same list works under ts-jest, ts-node and compiled dist/). */
+export const ENTITIES = [Image, Client, BootSession, ImageSnapshot, NetworkRange, User, RefreshToken, AuditLog];

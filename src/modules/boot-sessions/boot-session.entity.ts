@@ -1,0 +1,53 @@
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Client } from '../clients/client.entity';
+import { Image } from '../images/image.entity';
+
+export const SESSION_STATUSES = ['starting', 'booting', 'running', 'shutdown', 'error'] as const;
+export type SessionStatus = (typeof SESSION_STATUSES)[number];
+
+/** One boot of one client (table `boot_sessions`, as in the original schema design). */
+@Entity('boot_sessions')
+@Check('boot_sessions_status_check', `"status" IN ('starting', 'booting', 'running', 'shutdown', 'error')`)
+@Check('boot_sessions_boot_time_seconds_check', '"boot_time_seconds" >= 0')
+@Index('idx_boot_sessions_client_id', ['clientId'])
+@Index('idx_boot_sessions_started_at', ['startedAt'])
+@Index('idx_boot_sessions_status', ['status'])
+export class BootSession {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'client_id', type: 'uuid' })
+  clientId: string;
+
+  @ManyToOne(() => Client, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'client_id', foreignKeyConstraintName: 'boot_sessions_client_id_fkey' })
+  client?: Client;
+
+  @Column({ name: 'image_id', type: 'uuid' })
+  imageId: string;
+
+  @ManyToOne(() => Image, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'image_id', foreignKeyConstraintName: 'boot_sessions_image_id_fkey' })
+  image?: Image;
+
+  @Column({ name: 'started_at', type: 'timestamptz', default: () => 'now()' })
+  startedAt: Date;
+
+  @Column({ name: 'ended_at', type: 'timestamptz', nullable: true })
+  endedAt: Date | null;
+
+  @Column({ type: 'varchar', length: 10, default: 'starting' })
+  status: SessionStatus;
+
+  @Column({ name: 'boot_time_seconds', type: 'integer', nullable: true })
+  bootTimeSeconds: number | null;
+
+  @Column({ name: 'error_message', type: 'text', nullable: true })
+  errorMessage: string | null;
+
+  @Column({ name: 'client_ip', type: 'inet', nullable: true })
+  clientIp: string | null;
+
+  @Column({ name: 'boot_server_ip', type: 'inet', nullable: true })
+  bootServerIp: string | null;
+}

@@ -6,6 +6,9 @@ import { Image } from '../modules/images/image.entity';
 import { NetworkRange } from '../modules/network/network-range.entity';
 import { ImageSnapshot } from '../modules/snapshots/image-snapshot.entity';
 import { User } from '../modules/users/user.entity';
+import { ClientDisk } from '../modules/zfs-storage/client-disk.entity';
+import { IscsiExport } from '../modules/iscsi/iscsi-export.entity';
+import { DhcpLease } from '../modules/pxe-boot/dhcp-lease.entity';
 
 /** Every entity, listed explicitly (no globs: the same list works under ts-jest, ts-node and compiled dist/). */
-export const ENTITIES = [Image, Client, BootSession, ImageSnapshot, NetworkRange, User, RefreshToken, AuditLog];
+export const ENTITIES = [Image, Client, BootSession, ImageSnapshot, NetworkRange, User, RefreshToken, AuditLog, ClientDisk, IscsiExport, DhcpLease];

@@ -1,4 +1,5 @@
 import { CreateInitialSchema1795837215983 } from './1795837215983-CreateInitialSchema';
+import { AddStorageAndBootPlane1795837477715 } from './1795837477715-AddStorageAndBootPlane';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
-export const MIGRATIONS: Function[] = [CreateInitialSchema1795837215983];
+export const MIGRATIONS: Function[] = [CreateInitialSchema1795837215983, AddStorageAndBootPlane1795837477715];

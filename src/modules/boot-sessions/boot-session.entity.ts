@@ -12,6 +12,7 @@ export type SessionStatus = (typeof SESSION_STATUSES)[number];
 @Index('idx_boot_sessions_client_id', ['clientId'])
 @Index('idx_boot_sessions_started_at', ['startedAt'])
 @Index('idx_boot_sessions_status', ['status'])
+@Index('uq_boot_sessions_open_per_client', ['clientId'], { unique: true, where: `"status" IN ('starting', 'booting', 'running')` })
 export class BootSession {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -50,4 +51,8 @@ export class BootSession {
 
   @Column({ name: 'boot_server_ip', type: 'inet', nullable: true })
   bootServerIp: string | null;
+
+  /** Last time the boot plane saw this client's iSCSI connection (drives running → shutdown). */
+  @Column({ name: 'last_seen_at', type: 'timestamptz', nullable: true })
+  lastSeenAt: Date | null;
 }

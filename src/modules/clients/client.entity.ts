@@ -1,9 +1,13 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
 import { bigintNumber } from '../../database/transformers';
-import { Image } from '../images/image.entity';
+import { DiskPolicy, Image } from '../images/image.entity';
+import { ImageSnapshot } from '../snapshots/image-snapshot.entity';
 
 export const BOOT_MODES = ['pxe', 'uefi', 'legacy'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
+/** iPXE loaders a plain PXE ROM can be given over TFTP (Debian's `ipxe` package). */
+export const BOOT_LOADERS = ['undionly.kpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi'] as const;
+export type BootLoader = (typeof BOOT_LOADERS)[number];
 
 /** A diskless PC, known by its MAC address (table `clients`, as in the original schema design). */
 @Entity('clients')
@@ -11,6 +15,8 @@ export type BootMode = (typeof BOOT_MODES)[number];
 @Check('clients_boot_mode_check', `"boot_mode" IN ('pxe', 'uefi', 'legacy')`)
 @Check('clients_cpu_cores_check', '"cpu_cores" > 0')
 @Check('clients_memory_mb_check', '"memory_mb" > 0')
+@Check('clients_disk_policy_check', `"disk_policy" IN ('reset', 'persistent')`)
+@Check('clients_boot_loader_check', `"boot_loader" IN ('undionly.kpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi')`)
 @Index('idx_clients_mac_address', ['macAddress'])
 @Index('idx_clients_enabled', ['enabled'])
 export class Client {
@@ -62,4 +68,24 @@ export class Client {
 
   @Column({ name: 'boot_count', type: 'bigint', default: 0, transformer: bigintNumber })
   bootCount: number;
+
+  /** Boot this version instead of the image's published one. */
+  @Column({ name: 'pinned_snapshot_id', type: 'uuid', nullable: true })
+  pinnedSnapshotId: string | null;
+
+  @ManyToOne(() => ImageSnapshot, { onDelete: 'RESTRICT', nullable: true })
+  @JoinColumn({ name: 'pinned_snapshot_id', foreignKeyConstraintName: 'clients_pinned_snapshot_id_fkey' })
+  pinnedSnapshot?: ImageSnapshot | null;
+
+  /** null = the image's default disk policy. */
+  @Column({ name: 'disk_policy', type: 'varchar', length: 12, nullable: true })
+  diskPolicy: DiskPolicy | null;
+
+  /** Loader for a plain PXE ROM; null = chosen from the client's architecture (DHCP option 93). */
+  @Column({ name: 'boot_loader', type: 'varchar', length: 32, nullable: true })
+  bootLoader: BootLoader | null;
+
+  /** Registered automatically by DHCP (unknown-client policy `register`), waiting for an admin. */
+  @Column({ type: 'boolean', default: false })
+  pending: boolean;
 }

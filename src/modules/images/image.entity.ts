@@ -3,12 +3,18 @@ import { bigintNumber } from '../../database/transformers';
 
 export const IMAGE_FORMATS = ['raw', 'qcow2', 'vhdx'] as const;
 export type ImageFormat = (typeof IMAGE_FORMATS)[number];
+export const DISK_POLICIES = ['reset', 'persistent'] as const;
+export type DiskPolicy = (typeof DISK_POLICIES)[number];
+export const CONTENT_STATUSES = ['empty', 'importing', 'ready', 'failed'] as const;
+export type ContentStatus = (typeof CONTENT_STATUSES)[number];
 
 /** A golden disk image (table `images`, as in the original schema design). */
 @Entity('images')
 @Unique('images_name_key', ['name'])
 @Check('images_size_bytes_check', '"size_bytes" > 0')
 @Check('images_format_check', `"format" IN ('raw', 'qcow2', 'vhdx')`)
+@Check('images_default_disk_policy_check', `"default_disk_policy" IN ('reset', 'persistent')`)
+@Check('images_content_status_check', `"content_status" IN ('empty', 'importing', 'ready', 'failed')`)
 @Index('idx_images_name', ['name'])
 @Index('idx_images_os_type', ['osType'])
 @Index('idx_images_is_template', ['isTemplate'])
@@ -58,4 +64,35 @@ export class Image {
   @ManyToOne(() => Image, { onDelete: 'SET NULL', nullable: true })
   @JoinColumn({ name: 'parent_image_id', foreignKeyConstraintName: 'images_parent_image_id_fkey' })
   parentImage?: Image | null;
+
+  /** Disk policy of clients that don't set their own: `reset` (café) or `persistent` (lab). */
+  @Column({ name: 'default_disk_policy', type: 'varchar', length: 12, default: 'reset' })
+  defaultDiskPolicy: DiskPolicy;
+
+  /** State of the disk content in storage (import progress lives here so GET /images/:id shows it). */
+  @Column({ name: 'content_status', type: 'varchar', length: 12, default: 'empty' })
+  contentStatus: ContentStatus;
+
+  @Column({ name: 'content_progress', type: 'real', nullable: true })
+  contentProgress: number | null;
+
+  @Column({ name: 'content_error', type: 'text', nullable: true })
+  contentError: string | null;
+
+  @Column({ name: 'content_sha256', type: 'char', length: 64, nullable: true })
+  contentSha256: string | null;
+
+  /** The client currently booting a writable maintenance clone of this image (at most one). */
+  @Column({ name: 'maintenance_client_id', type: 'uuid', nullable: true })
+  maintenanceClientId: string | null;
+
+  /** Linux-style images: kernel/initrd URLs (or TFTP/HTTP paths) and command line for an iPXE `kernel` boot. */
+  @Column({ name: 'boot_kernel', type: 'text', nullable: true })
+  bootKernel: string | null;
+
+  @Column({ name: 'boot_initrd', type: 'text', nullable: true })
+  bootInitrd: string | null;
+
+  @Column({ name: 'boot_cmdline', type: 'text', nullable: true })
+  bootCmdline: string | null;
 }

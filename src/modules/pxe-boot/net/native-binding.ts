@@ -1,0 +1,107 @@
+/**
+ * Loads the `dls_net` native addon (native/ → native/build/Release/dls_net.node): interface-bound UDP sockets
+ * with IP_PKTINFO and a raw ICMPv6 socket, neither of which Node's dgram offers. Loaded lazily, so code that
+ * merely imports the wrappers works without a built addon until a socket is opened.
+ */
+import { existsSync } from 'fs';
+import { dirname, join } from 'path';
+import { NetError, NetErrorCode } from './net.errors';
+
+/** Where a datagram came from and where it arrived, from recvmsg + IP_PKTINFO. */
+export interface NativeUdpMessageInfo {
+  address: string;
+  port: number;
+  /** Index of the interface the datagram arrived on (ipi_ifindex). */
+  ifindex: number;
+  /** Local address the kernel would answer from (ipi_spec_dst), e.g. the interface address for a broadcast. */
+  localAddress: string | null;
+  /** Destination address in the IP header (ipi_addr), e.g. 255.255.255.255. */
+  destination: string | null;
+  truncated: boolean;
+}
+
+export interface NativeUdpSocket {
+  /** sendto without blocking; throws a system error (EAGAIN, ENETUNREACH…). Returns bytes sent. */
+  send(buf: Buffer, port: number, address: string): number;
+  /** Idempotent. */
+  close(): void;
+  address(): { address: string; port: number };
+  ref(): NativeUdpSocket;
+  unref(): NativeUdpSocket;
+}
+
+/** Metadata of one received ICMPv6 message (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO). */
+export interface NativeIcmpv6MessageInfo {
+  /** IPv6 source without zone. */
+  address: string;
+  /** IP hop limit, -1 if the kernel did not report it. */
+  hopLimit: number;
+  ifindex: number;
+  destination: string | null;
+}
+
+export interface NativeRaSocket {
+  /** Sends an ICMPv6 message (checksum filled in by the kernel) with hop limit 255, zone = the bound interface. */
+  send(icmp: Buffer, destination: string): number;
+  close(): void;
+  ref(): NativeRaSocket;
+  unref(): NativeRaSocket;
+  readonly ifindex: number;
+}
+
+/** The addon's exports (see native/src/addon.cc). */
+export interface DlsNetBinding {
+  UdpSocket: new (
+    options: { interface?: string; address: string; port: number },
+    onMessage: (buf: Buffer, info: NativeUdpMessageInfo) => void,
+    onError: (err: NodeJS.ErrnoException) => void,
+  ) => NativeUdpSocket;
+  RaSocket: new (
+    ifname: string,
+    icmpTypes: number[],
+    onMessage: (icmp: Buffer, info: NativeIcmpv6MessageInfo) => void,
+    onError: (err: NodeJS.ErrnoException) => void,
+  ) => NativeRaSocket;
+  ifIndexToName(index: number): string | null;
+  ifNameToIndex(name: string): number;
+}
+
+const ADDON_RELATIVE_PATH = join('native', 'build', 'Release', 'dls_net.node');
+const MAX_LEVELS = 8;
+
+let cached: DlsNetBinding | undefined;
+
+/**
+ * The repository root: the nearest ancestor of this file holding `native/binding.gyp`. Works from `src/…`
+ * (ts-jest, ts-node) and from the compiled `dist/src/…` alike.
+ */
+export function findRepoRoot(start: string = __dirname): string {
+  let dir = start;
+  for (let i = 0; i < MAX_LEVELS; i++) {
+    if (existsSync(join(dir, 'native', 'binding.gyp'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new NetError(NetErrorCode.NATIVE_ADDON_NOT_BUILT, `cannot find native/binding.gyp above ${start}`);
+}
+
+/** Absolute path of the compiled addon. */
+export function nativeAddonPath(): string {
+  return join(findRepoRoot(), ADDON_RELATIVE_PATH);
+}
+
+/** Loads (once) and returns the addon; throws NetError NATIVE_ADDON_NOT_BUILT with the fix when it is missing. */
+export function loadNativeBinding(): DlsNetBinding {
+  if (cached) return cached;
+  if (process.platform !== 'linux') {
+    throw new NetError(NetErrorCode.UNSUPPORTED_PLATFORM, `dls_net needs Linux, not ${process.platform}`);
+  }
+  const file = nativeAddonPath();
+  if (!existsSync(file)) {
+    throw new NetError(NetErrorCode.NATIVE_ADDON_NOT_BUILT, `${file} is missing: run npm run build:native`);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  cached = require(file) as DlsNetBinding;
+  return cached;
+}

@@ -18,7 +18,8 @@ export function dataSourceOptions(url: string, extra: Partial<DataSourceOptions>
     migrationsTransactionMode: 'each',
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'],
+    // Off: TypeORM's error logging prints query parameters (password hashes); the global filter logs failures.
+    logging: false,
     extra: { max: 20, connectionTimeoutMillis: 10_000 },
     ...extra,
   } as DataSourceOptions;

@@ -1,0 +1,5 @@
+/** Stable error codes of the audit module (the `code` field of error answers). */
+export enum AuditErrorCode {
+  /** `from` is after `to`. */
+  INVALID_TIME_RANGE = 'INVALID_TIME_RANGE',
+}

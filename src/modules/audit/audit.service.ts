@@ -1,0 +1,78 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Between, FindOptionsWhere, LessThanOrEqual, MoreThanOrEqual, Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { ValidationError } from '../../common/errors/domain-error';
+import { AuditLog } from './audit-log.entity';
+import { AuditErrorCode } from './audit.errors';
+import { normalizeAddress, redactSecrets } from './audit.naming';
+import { AuditLogDto, AuditLogPageDto, ListAuditQueryDto } from './dto/audit-log.dto';
+
+/** One audit record. Only `action` and `entityType` are required. */
+export interface AuditEntry {
+  /** Stable dotted name, e.g. `clients.create`, `dhcp.lease-offered`, `boot-sessions.timeout` (≤ 64 chars). */
+  action: string;
+  /** e.g. `clients`, `boot-sessions`, `auth` (≤ 64 chars). */
+  entityType: string;
+  entityId?: string | null;
+  /** The acting user; null/absent for anonymous callers and for the system (DHCP, timers). */
+  userId?: string | null;
+  username?: string | null;
+  /** Free-form JSON; keys matching /password|secret|token/i are redacted before storage. */
+  details?: Record<string, unknown> | null;
+  /** Caller's IP address (IPv4-mapped IPv6 is stored as IPv4; anything not an IP is dropped). */
+  remoteAddress?: string | null;
+  /** HTTP status of the call, when there was one. */
+  statusCode?: number | null;
+}
+
+const cut = (s: string | null | undefined, n = 64): string | null => (s == null ? null : String(s).slice(0, n));
+
+/**
+ * The audit trail (table `audit_log`). The global AuditInterceptor records every mutating API call; non-HTTP code
+ * (DHCP, boot-session timers) calls `record()` directly. Recording never throws: a failed insert is logged and
+ * the caller's work goes on.
+ */
+@Injectable()
+export class AuditService {
+  private readonly logger = new Logger(AuditService.name);
+
+  constructor(@InjectRepository(AuditLog) private readonly rows: Repository<AuditLog>) {}
+
+  /** Appends one row (secrets redacted, fields bounded). Resolves even when the insert fails (it is logged). */
+  async record(entry: AuditEntry): Promise<void> {
+    try {
+      // jsonb: TypeORM's deep-partial insert type cannot express an open record, hence the cast.
+      const details = entry.details ? (redactSecrets(entry.details) as QueryDeepPartialEntity<Record<string, unknown>>) : null;
+      await this.rows.insert({
+        action: cut(entry.action) ?? 'unknown',
+        entityType: cut(entry.entityType) ?? 'unknown',
+        entityId: cut(entry.entityId),
+        userId: entry.userId ?? null,
+        username: cut(entry.username),
+        details,
+        remoteAddress: normalizeAddress(entry.remoteAddress),
+        statusCode: entry.statusCode ?? null,
+      });
+    } catch (e) {
+      this.logger.error(`audit insert failed for ${entry.action} ${entry.entityType}/${entry.entityId ?? '-'}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** Newest first, filtered; `from`/`to` are inclusive. */
+  async list(q: ListAuditQueryDto): Promise<AuditLogPageDto> {
+    const from = q.from ? new Date(q.from) : undefined;
+    const to = q.to ? new Date(q.to) : undefined;
+    if (from && to && from > to) throw new ValidationError(AuditErrorCode.INVALID_TIME_RANGE, 'from must not be after to');
+    const where: FindOptionsWhere<AuditLog> = {};
+    if (q.entityType) where.entityType = q.entityType;
+    if (q.entityId) where.entityId = q.entityId;
+    if (q.userId) where.userId = q.userId;
+    if (q.action) where.action = q.action;
+    if (from && to) where.at = Between(from, to);
+    else if (from) where.at = MoreThanOrEqual(from);
+    else if (to) where.at = LessThanOrEqual(to);
+    const [rows, total] = await this.rows.findAndCount({ where, order: { at: 'DESC', id: 'DESC' }, take: q.limit, skip: q.offset });
+    return { items: rows.map(AuditLogDto.from), total };
+  }
+}

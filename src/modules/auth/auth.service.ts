@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { InjectRepository } from '@nestjs/typeorm';
+import { createHash, randomBytes } from 'node:crypto';
+import { IsNull, MoreThan, Repository } from 'typeorm';
+import { AccessTokenClaims } from '../../common/auth/auth.guards';
+import { DomainError } from '../../common/errors/domain-error';
+import { AppConfig } from '../../config/config.loader';
+import { User } from '../users/user.entity';
+import { UsersService } from '../users/users.service';
+import { AuthErrorCode } from './auth.errors';
+import { TokenPairDto } from './dto/token-pair.dto';
+import { LoginThrottle } from './login-throttle';
+import { RefreshToken } from './refresh-token.entity';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+const invalidCredentials = () => new DomainError('unauthorized', AuthErrorCode.INVALID_CREDENTIALS, 'invalid username or password');
+const invalidRefresh = () => new DomainError('unauthorized', AuthErrorCode.REFRESH_TOKEN_INVALID, 'the refresh token is invalid, expired or already used');
+const disabled = () => new DomainError('unauthorized', AuthErrorCode.USER_DISABLED, 'this user is disabled');
+
+/**
+ * Password login and token handling. Access tokens are short-lived JWTs (claims sub, username, role, typ 'access')
+ * checked by the global AuthGuard; refresh tokens are random opaque strings stored only as SHA-256 hashes, single
+ * use (each refresh revokes the one presented and issues a new pair). Presenting an already-rotated token is
+ * treated as theft: every live refresh token of that user is revoked.
+ */
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersService,
+    private readonly jwt: JwtService,
+    private readonly config: AppConfig,
+    private readonly throttle: LoginThrottle,
+    @InjectRepository(RefreshToken) private readonly tokens: Repository<RefreshToken>,
+  ) {}
+
+  /** Checks the password (throttled per username and address) and issues a token pair. */
+  async login(username: string, password: string, remoteAddress?: string): Promise<TokenPairDto> {
+    const verdict = this.throttle.check(username, remoteAddress);
+    if (!verdict.allowed) {
+      throw new DomainError('too_many', AuthErrorCode.TOO_MANY_ATTEMPTS, `too many failed logins; retry in ${verdict.retryAfterSeconds} s`, {
+        retryAfterSeconds: verdict.retryAfterSeconds,
+      });
+    }
+    const user = await this.users.verifyCredentials(username, password);
+    if (!user) {
+      this.throttle.recordFailure(username, remoteAddress);
+      throw invalidCredentials();
+    }
+    if (!user.enabled) throw disabled();
+    this.throttle.recordSuccess(username);
+    await this.users.recordLogin(user.id);
+    return this.issue(user);
+  }
+
+  /** Exchanges a live refresh token for a new pair; the presented token is revoked atomically (single use). */
+  async refresh(refreshToken: string): Promise<TokenPairDto> {
+    const hash = sha256(refreshToken);
+    const r = await this.tokens
+      .createQueryBuilder()
+      .update(RefreshToken)
+      .set({ revokedAt: () => 'now()' })
+      .where('token_hash = :hash AND revoked_at IS NULL AND expires_at > now()', { hash })
+      .returning(['userId'])
+      .execute();
+    const row = (r.raw as { user_id?: string; userId?: string }[])[0];
+    const userId = row?.user_id ?? row?.userId;
+    if (!userId) {
+      await this.revokeAllOnReuse(hash);
+      throw invalidRefresh();
+    }
+    const user = await this.users.findById(userId);
+    if (!user) throw invalidRefresh();
+    if (!user.enabled) throw disabled();
+    return this.issue(user);
+  }
+
+  /** Revokes the refresh token. Unknown or already revoked tokens are not an error (logout is idempotent). */
+  async logout(refreshToken: string): Promise<void> {
+    await this.tokens.update({ tokenHash: sha256(refreshToken), revokedAt: IsNull() }, { revokedAt: new Date() });
+  }
+
+  private async issue(user: User): Promise<TokenPairDto> {
+    const claims: AccessTokenClaims = { sub: user.id, username: user.username, role: user.role, typ: 'access' };
+    const accessToken = await this.jwt.signAsync(claims);
+    const refreshToken = randomBytes(32).toString('base64url');
+    await this.tokens.insert({
+      userId: user.id,
+      tokenHash: sha256(refreshToken),
+      expiresAt: new Date(Date.now() + this.config.auth.refreshTtl * 1000),
+    });
+    return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.config.auth.accessTtl };
+  }
+
+  /** A revoked-but-unexpired token presented again means it leaked: revoke the whole family of that user. */
+  private async revokeAllOnReuse(hash: string): Promise<void> {
+    const old = await this.tokens.findOne({ where: { tokenHash: hash, expiresAt: MoreThan(new Date()) } });
+    if (old?.revokedAt) await this.users.revokeRefreshTokens(old.userId);
+  }
+}

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { RefreshToken } from '../auth/refresh-token.entity';
+import { User } from './user.entity';
+import { UsersController } from './users.controller';
+import { UsersService } from './users.service';
+
+/** Users CRUD (admin only) and the first admin at start-up. Exports UsersService for AuthModule. */
+@Module({
+  imports: [TypeOrmModule.forFeature([User, RefreshToken])],
+  controllers: [UsersController],
+  providers: [UsersService],
+  exports: [UsersService],
+})
+export class UsersModule {}

@@ -1,0 +1,178 @@
+import { JwtService } from '@nestjs/jwt';
+import { DataSource } from 'typeorm';
+import { Role } from '../../src/modules/users/user.entity';
+import { ADMIN, createTestApp, TestApp } from '../support/test-app';
+
+// jest.config's per-project testTimeout is not applied by Jest 30 (global-only option).
+jest.setTimeout(120_000);
+
+describe('auth (e2e)', () => {
+  let t: TestApp;
+  const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+  const login = (username: string, password: string) => t.http.post('/api/v1/auth/login').send({ username, password });
+  let seq = 0;
+  /** Creates a user through the API; returns its id, name and password. */
+  const createUser = async (role: Role) => {
+    const username = `u${++seq}-auth`;
+    const password = `pw-${username}-0123`;
+    const r = await t.http.post('/api/v1/users').set(bearer(t.adminToken)).send({ username, password, role }).expect(201);
+    return { id: r.body.id as string, username, password };
+  };
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  describe('login', () => {
+    it('answers a token pair and stamps last_login_at', async () => {
+      const u = await createUser(Role.Viewer);
+      const r = await login(u.username, u.password).expect(200);
+      expect(r.body).toEqual({
+        accessToken: expect.any(String),
+        refreshToken: expect.any(String),
+        tokenType: 'Bearer',
+        expiresIn: t.config.auth.accessTtl,
+      });
+      const claims = t.app.get(JwtService).decode(r.body.accessToken);
+      expect(claims).toMatchObject({ sub: u.id, username: u.username, role: 'viewer', typ: 'access', iss: 'dls' });
+      const me = await t.http.get('/api/v1/auth/me').set(bearer(r.body.accessToken)).expect(200);
+      expect(me.body).toEqual({ id: u.id, username: u.username, role: 'viewer' });
+      const user = await t.http.get(`/api/v1/users/${u.id}`).set(bearer(t.adminToken)).expect(200);
+      expect(Date.parse(user.body.lastLoginAt)).toBeGreaterThan(Date.now() - 60_000);
+    });
+
+    it('answers the same 401 INVALID_CREDENTIALS for an unknown user and a wrong password', async () => {
+      const unknown = await login('nobody-here', 'whatever-pass').expect(401);
+      const wrong = await login(ADMIN.username, 'wrong-password').expect(401);
+      expect(unknown.body.code).toBe('INVALID_CREDENTIALS');
+      expect(wrong.body.code).toBe('INVALID_CREDENTIALS');
+      expect(unknown.body.message).toBe(wrong.body.message);
+      expect(JSON.stringify(wrong.body)).not.toContain('wrong-password');
+    });
+
+    it('refuses a disabled user, and its existing access token stops working at once', async () => {
+      const u = await createUser(Role.Operator);
+      const before = await login(u.username, u.password).expect(200);
+      await t.http.get('/api/v1/auth/me').set(bearer(before.body.accessToken)).expect(200);
+      await t.http.patch(`/api/v1/users/${u.id}`).set(bearer(t.adminToken)).send({ enabled: false }).expect(200);
+      const r = await login(u.username, u.password).expect(401);
+      expect(r.body.code).toBe('USER_DISABLED');
+      await t.http.get('/api/v1/auth/me').set(bearer(before.body.accessToken)).expect(401);
+      const refreshed = await t.http.post('/api/v1/auth/refresh').send({ refreshToken: before.body.refreshToken }).expect(401);
+      expect(refreshed.body.code).toBe('REFRESH_TOKEN_INVALID');
+    });
+
+    it('validates the body (400 naming the field)', async () => {
+      const r = await t.http.post('/api/v1/auth/login').send({ username: 'admin' }).expect(400);
+      expect(JSON.stringify(r.body.message)).toContain('password');
+    });
+
+    it('answers 400 to malformed JSON', async () => {
+      const r = await t.http.post('/api/v1/auth/login').set('Content-Type', 'application/json').send('{"username": ').expect(400);
+      expect(r.body.code).toBe('MALFORMED_BODY');
+    });
+  });
+
+  describe('access tokens', () => {
+    it('401 without a token, with garbage, with a wrong signature and when expired', async () => {
+      const jwt = t.app.get(JwtService);
+      const me = await t.http.get('/api/v1/auth/me').set(bearer(t.adminToken)).expect(200);
+      const claims = { sub: me.body.id, username: ADMIN.username, role: 'admin', typ: 'access' };
+      const expired = jwt.sign(claims, { expiresIn: -60 });
+      const forged = jwt.sign(claims, { secret: 'x'.repeat(48) });
+      const refreshTyped = jwt.sign({ ...claims, typ: 'refresh' });
+      await t.http.get('/api/v1/auth/me').expect(401);
+      await t.http.get('/api/v1/auth/me').set(bearer('garbage.token.here')).expect(401);
+      await t.http.get('/api/v1/auth/me').set({ Authorization: 'Basic YWRtaW46YWRtaW4=' }).expect(401);
+      for (const token of [expired, forged, refreshTyped]) {
+        const r = await t.http.get('/api/v1/auth/me').set(bearer(token)).expect(401);
+        expect(r.body.code).toBe('TOKEN_INVALID');
+      }
+    });
+
+    it('viewer may read, operator is below admin, admin manages users', async () => {
+      const viewer = await t.tokenFor('viewer');
+      const operator = await t.tokenFor('operator');
+      await t.http.get('/api/v1/auth/me').set(bearer(viewer)).expect(200);
+      await t.http.get('/api/v1/auth/me').set(bearer(operator)).expect(200);
+      const body = { username: 'not-created', password: 'password-123', role: 'viewer' };
+      for (const token of [viewer, operator]) {
+        const r = await t.http.post('/api/v1/users').set(bearer(token)).send(body).expect(403);
+        expect(r.body.code).toBe('ROLE_TOO_LOW');
+        await t.http.get('/api/v1/users').set(bearer(token)).expect(403);
+      }
+      await t.http.get('/api/v1/users').set(bearer(t.adminToken)).expect(200);
+    });
+
+    it('a demoted user loses rights at once (no re-login needed)', async () => {
+      const u = await createUser(Role.Admin);
+      const token = (await login(u.username, u.password).expect(200)).body.accessToken;
+      await t.http.get('/api/v1/users').set(bearer(token)).expect(200);
+      await t.http.patch(`/api/v1/users/${u.id}`).set(bearer(t.adminToken)).send({ role: 'viewer' }).expect(200);
+      await t.http.get('/api/v1/users').set(bearer(token)).expect(403);
+    });
+  });
+
+  describe('refresh tokens', () => {
+    it('rotate: a refresh yields a new pair and the old refresh token is rejected after use', async () => {
+      const u = await createUser(Role.Viewer);
+      const first = (await login(u.username, u.password).expect(200)).body;
+      const second = (await t.http.post('/api/v1/auth/refresh').send({ refreshToken: first.refreshToken }).expect(200)).body;
+      expect(second.tokenType).toBe('Bearer');
+      expect(second.refreshToken).not.toBe(first.refreshToken);
+      await t.http.get('/api/v1/auth/me').set(bearer(second.accessToken)).expect(200);
+      const reused = await t.http.post('/api/v1/auth/refresh').send({ refreshToken: first.refreshToken }).expect(401);
+      expect(reused.body.code).toBe('REFRESH_TOKEN_INVALID');
+      // reuse of a rotated token is treated as theft: the whole family is revoked
+      await t.http.post('/api/v1/auth/refresh').send({ refreshToken: second.refreshToken }).expect(401);
+    });
+
+    it('only the stored hash is kept', async () => {
+      const u = await createUser(Role.Viewer);
+      const pair = (await login(u.username, u.password).expect(200)).body;
+      const rows: { token_hash: string }[] = await t.app.get(DataSource).query('SELECT token_hash FROM refresh_tokens WHERE user_id = $1', [u.id]);
+      expect(rows).toHaveLength(1);
+      expect(rows[0].token_hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(rows[0].token_hash).not.toContain(pair.refreshToken);
+    });
+
+    it('logout revokes the refresh token (204, idempotent)', async () => {
+      const u = await createUser(Role.Viewer);
+      const pair = (await login(u.username, u.password).expect(200)).body;
+      await t.http.post('/api/v1/auth/logout').send({ refreshToken: pair.refreshToken }).expect(204);
+      await t.http.post('/api/v1/auth/logout').send({ refreshToken: pair.refreshToken }).expect(204);
+      await t.http.post('/api/v1/auth/refresh').send({ refreshToken: pair.refreshToken }).expect(401);
+    });
+
+    it('a password change revokes the user’s refresh tokens', async () => {
+      const u = await createUser(Role.Viewer);
+      const pair = (await login(u.username, u.password).expect(200)).body;
+      await t.http.patch(`/api/v1/users/${u.id}`).set(bearer(t.adminToken)).send({ password: 'a-brand-new-password' }).expect(200);
+      await t.http.post('/api/v1/auth/refresh').send({ refreshToken: pair.refreshToken }).expect(401);
+      await login(u.username, u.password).expect(401);
+      await login(u.username, 'a-brand-new-password').expect(200);
+    });
+
+    it('rejects an unknown refresh token', async () => {
+      const r = await t.http.post('/api/v1/auth/refresh').send({ refreshToken: 'not-a-token' }).expect(401);
+      expect(r.body.code).toBe('REFRESH_TOKEN_INVALID');
+    });
+  });
+
+  it('throttles repeated failures per username: 429 TOO_MANY_ATTEMPTS with Retry-After, even with the right password', async () => {
+    const u = await createUser(Role.Viewer);
+    const other = await createUser(Role.Viewer);
+    await login(u.username, 'bad-password-1').expect(401);
+    await login(u.username, u.password).expect(200); // success resets the username counter
+    for (let i = 0; i < 5; i++) await login(u.username, `bad-password-${i}`).expect(401);
+    const r = await login(u.username, u.password).expect(429);
+    expect(r.body.code).toBe('TOO_MANY_ATTEMPTS');
+    const retryAfter = Number(r.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(300);
+    await login(other.username, other.password).expect(200); // another user from the same address is unaffected
+  });
+});

@@ -10,8 +10,16 @@ import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/config.loader';
 import { DlsConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { AuditModule } from './modules/audit/audit.module';
+import { AuthModule } from './modules/auth/auth.module';
+import { BootSessionsModule } from './modules/boot-sessions/boot-sessions.module';
+import { ClientsModule } from './modules/clients/clients.module';
 import { HealthModule } from './modules/health/health.module';
+import { ImagesModule } from './modules/images/images.module';
+import { NetworkModule } from './modules/network/network.module';
+import { SnapshotsModule } from './modules/snapshots/snapshots.module';
 import { User } from './modules/users/user.entity';
+import { UsersModule } from './modules/users/users.module';
 
 /** Root module: feature modules plus the global guard, pipe and filter. */
 @Module({})
@@ -33,6 +41,14 @@ export class AppModule {
         }),
         TypeOrmModule.forFeature([User]),
         HealthModule,
+        AuditModule,
+        UsersModule,
+        AuthModule,
+        ImagesModule,
+        SnapshotsModule,
+        ClientsModule,
+        BootSessionsModule,
+        NetworkModule,
       ],
       providers: [
         PrincipalCache,

@@ -1,0 +1,50 @@
+/**
+ * IPv4 and CIDR helpers for network ranges (pure; usable by the DHCP server too).
+ * Addresses are handled as unsigned 32-bit integers.
+ */
+
+const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** Dotted-quad → integer, or null. Leading zeros are rejected (they would read as octal elsewhere). */
+export function parseIpv4(s: string): number | null {
+  if (typeof s !== 'string') return null;
+  const m = DOTTED_QUAD.exec(s);
+  if (!m) return null;
+  return ((Number(m[1]) << 24) >>> 0) + (Number(m[2]) << 16) + (Number(m[3]) << 8) + Number(m[4]);
+}
+
+export function formatIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+}
+
+export interface Ipv4Cidr {
+  /** Network address (host bits zero). */
+  network: number;
+  prefix: number;
+}
+
+function mask(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
+/** `a.b.c.d/p` (p 1..32) → network and prefix, host bits cleared; null when malformed. */
+export function parseCidr(s: string): Ipv4Cidr | null {
+  if (typeof s !== 'string') return null;
+  const m = /^([0-9.]+)\/(\d{1,2})$/.exec(s);
+  if (!m) return null;
+  const addr = parseIpv4(m[1]);
+  const prefix = Number(m[2]);
+  if (addr === null || prefix < 1 || prefix > 32 || String(prefix) !== m[2]) return null;
+  return { network: (addr & mask(prefix)) >>> 0, prefix };
+}
+
+/** Canonical `network/prefix` text (e.g. `10.0.0.5/24` → `10.0.0.0/24`), or null when malformed. */
+export function normalizeCidr(s: string): string | null {
+  const c = parseCidr(s);
+  return c ? `${formatIpv4(c.network)}/${c.prefix}` : null;
+}
+
+/** Whether the address lies inside the CIDR. */
+export function cidrContains(cidr: Ipv4Cidr, addr: number): boolean {
+  return ((addr & mask(cidr.prefix)) >>> 0) === cidr.network;
+}

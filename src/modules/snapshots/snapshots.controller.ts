@@ -1,0 +1,72 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Auth, CurrentUser, Principal } from '../../common/auth/auth.decorators';
+import { api } from '../../common/api';
+import { mapPage, Page, PaginationQueryDto, uuidParam } from '../../common/pagination';
+import { Role } from '../users/user.entity';
+import { CreateSnapshotDto } from './dto/create-snapshot.dto';
+import { SnapshotPageDto, SnapshotResponseDto } from './dto/snapshot.response.dto';
+import { SnapshotsService } from './snapshots.service';
+
+@ApiTags('snapshots')
+@Controller(api('images/:imageId/snapshots'))
+@Auth(Role.Viewer)
+export class SnapshotsController {
+  constructor(private readonly snapshots: SnapshotsService) {}
+
+  @Get()
+  @ApiOkResponse({ type: SnapshotPageDto })
+  @ApiNotFoundResponse()
+  async list(@Param('imageId', uuidParam('imageId')) imageId: string, @Query() q: PaginationQueryDto): Promise<Page<SnapshotResponseDto>> {
+    return mapPage(await this.snapshots.list(imageId, q), SnapshotResponseDto.from);
+  }
+
+  @Get(':snapshotId')
+  @ApiOkResponse({ type: SnapshotResponseDto })
+  @ApiNotFoundResponse()
+  async get(
+    @Param('imageId', uuidParam('imageId')) imageId: string,
+    @Param('snapshotId', uuidParam('snapshotId')) snapshotId: string,
+  ): Promise<SnapshotResponseDto> {
+    return SnapshotResponseDto.from(await this.snapshots.get(imageId, snapshotId));
+  }
+
+  @Post()
+  @Auth(Role.Operator)
+  @ApiCreatedResponse({ type: SnapshotResponseDto })
+  @ApiBadRequestResponse()
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: 'the image already has a version with that name' })
+  async create(
+    @Param('imageId', uuidParam('imageId')) imageId: string,
+    @Body() dto: CreateSnapshotDto,
+    @CurrentUser() user?: Principal,
+  ): Promise<SnapshotResponseDto> {
+    return SnapshotResponseDto.from(await this.snapshots.create(imageId, dto, user?.id));
+  }
+
+  @Post(':snapshotId/publish')
+  @Auth(Role.Operator)
+  @HttpCode(200)
+  @ApiOkResponse({ type: SnapshotResponseDto, description: 'now the published version (idempotent)' })
+  @ApiNotFoundResponse()
+  async publish(
+    @Param('imageId', uuidParam('imageId')) imageId: string,
+    @Param('snapshotId', uuidParam('snapshotId')) snapshotId: string,
+  ): Promise<SnapshotResponseDto> {
+    return SnapshotResponseDto.from(await this.snapshots.publish(imageId, snapshotId));
+  }
+
+  @Delete(':snapshotId')
+  @Auth(Role.Operator)
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse()
+  @ApiConflictResponse({ description: 'PUBLISHED_VERSION: the published version cannot be deleted' })
+  async remove(
+    @Param('imageId', uuidParam('imageId')) imageId: string,
+    @Param('snapshotId', uuidParam('snapshotId')) snapshotId: string,
+  ): Promise<void> {
+    await this.snapshots.remove(imageId, snapshotId);
+  }
+}

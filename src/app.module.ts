@@ -17,9 +17,11 @@ import { ClientsModule } from './modules/clients/clients.module';
 import { HealthModule } from './modules/health/health.module';
 import { ImagesModule } from './modules/images/images.module';
 import { NetworkModule } from './modules/network/network.module';
+import { PxeBootModule } from './modules/pxe-boot/pxe-boot.module';
 import { SnapshotsModule } from './modules/snapshots/snapshots.module';
 import { User } from './modules/users/user.entity';
 import { UsersModule } from './modules/users/users.module';
+import { ZfsStorageModule } from './modules/zfs-storage/zfs-storage.module';
 
 /** Root module: feature modules plus the global guard, pipe and filter. */
 @Module({})
@@ -46,9 +48,11 @@ export class AppModule {
         AuthModule,
         ImagesModule,
         SnapshotsModule,
+        ZfsStorageModule,
         ClientsModule,
         BootSessionsModule,
         NetworkModule,
+        PxeBootModule,
       ],
       providers: [
         PrincipalCache,

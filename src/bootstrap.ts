@@ -13,6 +13,7 @@ export async function createApp(config: AppConfig, opts: { logger?: false } = {}
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger: opts.logger === false ? false : LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
     bodyParser: false,
+    abortOnError: false, // throw (with the reason) instead of process.exit on a wiring error
   });
   app.useBodyParser('json', { limit: '2mb' });
   // Malformed JSON → a 400 in our error shape (body-parser errors never reach Nest's filters).

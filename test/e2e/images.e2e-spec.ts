@@ -186,13 +186,20 @@ describe('images and snapshots (e2e)', () => {
     let imageId: string;
     const base = () => `/api/v1/images/${imageId}/snapshots`;
 
+    const withContent = async () => {
+      const id = (await makeImage(ds)).id;
+      await t.http.post(`/api/v1/images/${id}/content/blank`).set(as(admin)).send({ sizeBytes: 1024 * 1024 }).expect(200);
+      return id;
+    };
+
     beforeAll(async () => {
-      imageId = (await makeImage(ds)).id;
+      imageId = await withContent();
     });
 
     it('creates, lists, gets, publishes and deletes versions', async () => {
       const v1 = (await t.http.post(base()).set(as(operator)).send({ name: 'v1', description: 'first' }).expect(201)).body;
-      expect(v1).toMatchObject({ imageId, name: 'v1', description: 'first', isPublished: false, publishedAt: null, storageRef: null });
+      expect(v1).toMatchObject({ imageId, name: 'v1', description: 'first', isPublished: false, publishedAt: null });
+      expect(v1.storageRef).toBeTruthy();
       const v2 = (await t.http.post(base()).set(as(operator)).send({ name: 'v2.0_rc-1' }).expect(201)).body;
 
       const list = await t.http.get(base()).set(as(viewer)).expect(200);
@@ -217,7 +224,7 @@ describe('images and snapshots (e2e)', () => {
     });
 
     it('keeps one published version under concurrent publishes', async () => {
-      const img = await makeImage(ds);
+      const img = { id: await withContent() };
       const vs = await Promise.all([1, 2, 3, 4].map((i) => makeSnapshot(ds, img.id, { name: `c${i}` })));
       const rs = await Promise.all(vs.map((v) => t.http.post(`/api/v1/images/${img.id}/snapshots/${v.id}/publish`).set(as(operator))));
       expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200]);

@@ -10,6 +10,9 @@ const CONSTRAINT_MESSAGES: Record<string, (detail: string) => string> = {
   network_ranges_cidr_excl: () => 'the CIDR overlaps an existing network range',
   image_snapshots_image_id_name_key: () => 'this image already has a version with that name',
   uq_image_snapshots_published: () => 'another version of this image is already published',
+  uq_boot_sessions_open_per_client: () => 'this client already has an open boot session',
+  clients_pinned_snapshot_id_fkey: () => 'the version is still pinned by a client',
+  client_disks_snapshot_id_fkey: () => 'client disks still depend on this version',
   network_ranges_pool_check: () => 'poolStart and poolEnd must both lie inside the CIDR, with poolStart <= poolEnd',
 };
 

@@ -4,6 +4,7 @@ import { User } from '../users/user.entity';
 /** A refresh token, stored as a SHA-256 hash; revoked on logout and on rotation. */
 @Entity('refresh_tokens')
 @Index('idx_refresh_tokens_user_id', ['userId'])
+@Index('uq_refresh_tokens_token_hash', ['tokenHash'], { unique: true })
 export class RefreshToken {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -5,6 +5,8 @@ import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '../../common/errors/domain-error';
 import { normalizeMac } from '../../common/mac';
 import { Page } from '../../common/pagination';
+import { ImageSnapshot } from '../snapshots/image-snapshot.entity';
+import { ClientDisksService } from '../zfs-storage/client-disks.service';
 import { Client } from './client.entity';
 import { BulkRowError, validateBulkRows } from './clients.bulk';
 import { ClientErrorCode } from './clients.errors';
@@ -23,6 +25,7 @@ export class ClientsService {
   constructor(
     @InjectRepository(Client) private readonly clients: Repository<Client>,
     @InjectDataSource() private readonly ds: DataSource,
+    private readonly disks: ClientDisksService,
   ) {}
 
   /**
@@ -145,17 +148,32 @@ export class ClientsService {
       if (!c) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
       if (dto.assignedImageId && dto.assignedImageId !== c.assignedImageId) await this.assertImage(m, dto.assignedImageId);
       if (dto.macAddress !== undefined && dto.macAddress !== c.macAddress) await this.assertMacFree(m, dto.macAddress);
+      if (dto.pinnedSnapshotId) await this.assertPinnable(m, dto.pinnedSnapshotId, dto.assignedImageId ?? c.assignedImageId);
       const patch: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(dto)) if (v !== undefined) patch[k] = v;
+      if (dto.enabled === true) patch.pending = false; // an admin accepted a client that DHCP registered
       m.merge(Client, c, patch as Partial<Client>);
       return m.save(c);
     });
   }
 
-  /** Deletes a client (its boot sessions go with it: ON DELETE CASCADE). */
+  /** Deletes a client: its disk (unexported first) goes, then the row (sessions, leases, exports cascade). */
   async remove(id: string): Promise<void> {
+    if (!(await this.clients.exists({ where: { id } }))) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
+    await this.disks.destroy(id);
     const r = await this.clients.delete({ id });
     if (!r.affected) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
+  }
+
+  /** A pin must name a version of the client's (new) image. */
+  private async assertPinnable(m: EntityManager, snapshotId: string, imageId: string | null): Promise<void> {
+    const v = await m.findOne(ImageSnapshot, { where: { id: snapshotId } });
+    if (!v) {
+      throw new DomainError('not_found', ClientErrorCode.PINNED_VERSION_NOT_FOUND, `pinnedSnapshotId ${snapshotId} does not exist`, { field: 'pinnedSnapshotId' });
+    }
+    if (v.imageId !== imageId) {
+      throw new ValidationError(ClientErrorCode.PINNED_VERSION_NOT_FOUND, 'pinnedSnapshotId must be a version of the assigned image', { field: 'pinnedSnapshotId' });
+    }
   }
 
   private toEntity(dto: CreateClientDto): Partial<Client> {
@@ -170,6 +188,9 @@ export class ClientsService {
       networkConfig: dto.networkConfig ?? null,
       customBootParams: dto.customBootParams ?? null,
       enabled: dto.enabled ?? true,
+      diskPolicy: dto.diskPolicy ?? null,
+      pinnedSnapshotId: dto.pinnedSnapshotId ?? null,
+      bootLoader: dto.bootLoader ?? null,
     };
   }
 

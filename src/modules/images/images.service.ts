@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { ImageContentService } from '../zfs-storage/image-content.service';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '../../common/errors/domain-error';
@@ -28,6 +30,7 @@ export class ImagesService {
   constructor(
     @InjectRepository(Image) private readonly images: Repository<Image>,
     @InjectDataSource() private readonly ds: DataSource,
+    private readonly content: ImageContentService,
   ) {}
 
   /** Images matching the filters, newest first. */
@@ -63,13 +66,19 @@ export class ImagesService {
   async create(dto: CreateImageDto, createdBy?: string | null): Promise<Image> {
     return this.ds.transaction(async (m) => {
       if (dto.parentImageId) await this.assertParentExists(m, dto.parentImageId);
+      const id = randomUUID();
       const image = m.create(Image, {
+        id,
         name: dto.name,
         description: dto.description ?? null,
         osType: dto.osType ?? null,
         sizeBytes: dto.sizeBytes,
         format: dto.format,
-        path: dto.path,
+        path: dto.path ?? this.content.diskPathFor(id),
+        defaultDiskPolicy: dto.defaultDiskPolicy ?? 'reset',
+        bootKernel: dto.bootKernel ?? null,
+        bootInitrd: dto.bootInitrd ?? null,
+        bootCmdline: dto.bootCmdline ?? null,
         zfsDataset: dto.zfsDataset ?? null,
         tags: dto.tags ?? null,
         isTemplate: dto.isTemplate ?? false,
@@ -135,6 +144,7 @@ export class ImagesService {
         const code = clientCount > 0 || openSessions > 0 ? ImageErrorCode.IMAGE_IN_USE : ImageErrorCode.IMAGE_HAS_VERSIONS;
         throw new ConflictError(code, reasons.join('; '), { clients: clientCount, versions, openSessions });
       }
+      await this.content.removeStorage(id); // inside the transaction: if storage refuses, the row stays
       await m.delete(Image, { id });
     });
   }

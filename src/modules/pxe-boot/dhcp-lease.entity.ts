@@ -8,9 +8,10 @@ export type LeaseState = (typeof LEASE_STATES)[number];
 /** A DHCP lease in a `full`-mode range (RFC 2131 §4.3). Persisted so leases survive restarts. */
 @Entity('dhcp_leases')
 @Unique('dhcp_leases_ip_key', ['ip'])
-@Unique('dhcp_leases_range_mac_key', ['rangeId', 'mac'])
 @Check('dhcp_leases_state_check', `"state" IN ('offered', 'bound', 'declined', 'released')`)
 @Index('idx_dhcp_leases_expires_at', ['expiresAt'])
+/** One live lease per MAC and range; quarantined (declined) addresses don't count. */
+@Index('uq_dhcp_leases_range_mac', ['rangeId', 'mac'], { unique: true, where: `"state" <> 'declined'` })
 export class DhcpLease {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -6,17 +6,18 @@ import { Page } from '../../common/pagination';
 import { CreateSnapshotDto } from './dto/create-snapshot.dto';
 import { ImageSnapshot } from './image-snapshot.entity';
 import { SnapshotErrorCode } from './snapshots.errors';
+import { ImageVersionsService } from '../zfs-storage/image-versions.service';
 
 /**
- * Image versions (metadata only for now). The storage plane hooks in around these methods: take the real snapshot
- * before/after `create` and record it with `setStorage`, destroy it after `remove`. Publishing is a pure database
- * switch — at most one published version per image (partial unique index `uq_image_snapshots_published`).
+ * Image versions: rows here, the real snapshots through ImageVersionsService (storage). Publishing is a pure
+ * database switch — at most one published version per image (partial unique index `uq_image_snapshots_published`).
  */
 @Injectable()
 export class SnapshotsService {
   constructor(
     @InjectRepository(ImageSnapshot) private readonly snapshots: Repository<ImageSnapshot>,
     @InjectDataSource() private readonly ds: DataSource,
+    private readonly storage: ImageVersionsService,
   ) {}
 
   /** Versions of an image, newest first. IMAGE_NOT_FOUND when the image does not exist. */
@@ -46,8 +47,21 @@ export class SnapshotsService {
     return this.snapshots.findOne({ where: { imageId, isPublished: true } });
   }
 
-  /** Records a new (unpublished) version. A duplicate name for the image → 409. */
+  /**
+   * Takes a new (unpublished) version: the row first, then the real snapshot in storage; if storage fails the row
+   * is removed again. A duplicate name for the image → 409; an image without content → 409.
+   */
   async create(imageId: string, dto: CreateSnapshotDto, createdBy?: string | null): Promise<ImageSnapshot> {
+    const row = await this.insert(imageId, dto, createdBy);
+    try {
+      return await this.storage.capture(imageId, row.id);
+    } catch (e) {
+      await this.snapshots.delete({ id: row.id });
+      throw e;
+    }
+  }
+
+  private async insert(imageId: string, dto: CreateSnapshotDto, createdBy?: string | null): Promise<ImageSnapshot> {
     return this.ds.transaction(async (m) => {
       await this.assertImage(m, imageId, 'FOR KEY SHARE');
       return m.save(
@@ -59,15 +73,6 @@ export class SnapshotsService {
         }),
       );
     });
-  }
-
-  /** Storage plane: records where the real snapshot lives and its size. */
-  async setStorage(snapshotId: string, ref: { storageRef: string; sizeBytes?: number | null }): Promise<ImageSnapshot> {
-    const s = await this.snapshots.findOne({ where: { id: snapshotId } });
-    if (!s) throw new NotFoundError('version', snapshotId, SnapshotErrorCode.SNAPSHOT_NOT_FOUND);
-    s.storageRef = ref.storageRef;
-    if (ref.sizeBytes !== undefined) s.sizeBytes = ref.sizeBytes;
-    return this.snapshots.save(s);
   }
 
   /**
@@ -88,8 +93,19 @@ export class SnapshotsService {
     });
   }
 
-  /** Deletes a version; the published one cannot be deleted (PUBLISHED_VERSION → 409). */
+  /**
+   * Deletes a version; the published one cannot be deleted (PUBLISHED_VERSION → 409), nor one that client disks or
+   * pins depend on (VERSION_IN_USE → 409 naming the clients). Storage first, then the row.
+   */
   async remove(imageId: string, snapshotId: string): Promise<ImageSnapshot> {
+    const s = await this.removable(imageId, snapshotId);
+    await this.storage.assertRemovable(s);
+    if (s.storageRef) await this.storage.release(imageId, s.id);
+    await this.snapshots.delete({ id: s.id });
+    return s;
+  }
+
+  private async removable(imageId: string, snapshotId: string): Promise<ImageSnapshot> {
     return this.ds.transaction(async (m) => {
       await this.assertImage(m, imageId, 'FOR UPDATE');
       const s = await m.findOne(ImageSnapshot, { where: { id: snapshotId, imageId }, lock: { mode: 'pessimistic_write' } });
@@ -101,7 +117,6 @@ export class SnapshotsService {
           { snapshotId },
         );
       }
-      await m.delete(ImageSnapshot, { id: s.id });
       return s;
     });
   }

@@ -15,6 +15,10 @@ export class ClientResponseDto {
   @ApiPropertyOptional({ nullable: true, type: Object }) networkConfig: Record<string, unknown> | null;
   @ApiPropertyOptional({ nullable: true, type: String }) customBootParams: string | null;
   @ApiProperty() enabled: boolean;
+  @ApiPropertyOptional({ nullable: true, enum: ['reset', 'persistent'] }) diskPolicy: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) pinnedSnapshotId: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) bootLoader: string | null;
+  @ApiProperty({ description: 'registered by DHCP, waiting for an admin' }) pending: boolean;
   @ApiProperty() createdAt: Date;
   @ApiProperty() updatedAt: Date;
   @ApiPropertyOptional({ nullable: true, type: Date }) lastBootAt: Date | null;
@@ -33,6 +37,10 @@ export class ClientResponseDto {
     d.networkConfig = c.networkConfig;
     d.customBootParams = c.customBootParams;
     d.enabled = c.enabled;
+    d.diskPolicy = c.diskPolicy;
+    d.pinnedSnapshotId = c.pinnedSnapshotId;
+    d.bootLoader = c.bootLoader;
+    d.pending = c.pending;
     d.createdAt = c.createdAt;
     d.updatedAt = c.updatedAt;
     d.lastBootAt = c.lastBootAt;

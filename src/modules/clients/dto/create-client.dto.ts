@@ -2,7 +2,8 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsIP, IsObject, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
 import { normalizeMac } from '../../../common/mac';
-import { BOOT_MODES, BootMode } from '../client.entity';
+import { DISK_POLICIES, DiskPolicy } from '../../images/image.entity';
+import { BOOT_LOADERS, BOOT_MODES, BootLoader, BootMode } from '../client.entity';
 
 /** Canonical MAC as stored (the transform below turns every accepted notation into this). */
 export const CANONICAL_MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
@@ -70,4 +71,19 @@ export class CreateClientDto {
   @IsOptional()
   @IsBoolean()
   enabled?: boolean;
+
+  @ApiPropertyOptional({ enum: DISK_POLICIES, nullable: true, description: "null = the image's defaultDiskPolicy" })
+  @IsOptional()
+  @IsIn(DISK_POLICIES)
+  diskPolicy?: DiskPolicy | null;
+
+  @ApiPropertyOptional({ format: 'uuid', nullable: true, description: "boot this version of the assigned image instead of the published one" })
+  @IsOptional()
+  @IsUUID()
+  pinnedSnapshotId?: string | null;
+
+  @ApiPropertyOptional({ enum: BOOT_LOADERS, nullable: true, description: 'loader for a plain PXE ROM; null = by architecture' })
+  @IsOptional()
+  @IsIn(BOOT_LOADERS)
+  bootLoader?: BootLoader | null;
 }

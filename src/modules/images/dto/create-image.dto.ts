@@ -15,7 +15,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { IMAGE_FORMATS, ImageFormat } from '../image.entity';
+import { DISK_POLICIES, DiskPolicy, IMAGE_FORMATS, ImageFormat } from '../image.entity';
 
 /** ZFS dataset names (pool/child/…), as accepted by `zfs create`; no snapshot (`@`) or bookmark (`#`) parts. */
 export const ZFS_DATASET_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]*(\/[A-Za-z0-9][A-Za-z0-9_.:-]*)*$/;
@@ -49,11 +49,38 @@ export class CreateImageDto {
   @IsIn(IMAGE_FORMATS)
   format: ImageFormat;
 
-  @ApiProperty({ example: '/var/lib/dls/images/win11-base.img' })
+  @ApiPropertyOptional({ example: '/var/lib/dls/images/win11-base.img', description: 'default: where the storage driver keeps its disk' })
+  @IsOptional()
   @IsString()
   @Length(1, 4096)
   @Matches(/^[^\0]+$/, { message: 'path must not contain NUL bytes' })
-  path: string;
+  path?: string;
+
+  @ApiPropertyOptional({ enum: DISK_POLICIES, default: 'reset', description: 'disk policy of clients that do not set their own' })
+  @IsOptional()
+  @IsIn(DISK_POLICIES)
+  defaultDiskPolicy?: DiskPolicy;
+
+  @ApiPropertyOptional({ description: 'Linux-style image: kernel URL for an iPXE kernel boot (instead of sanboot)' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 1024)
+  @Matches(/^[^\s\0]+$/, { message: 'bootKernel must be a URL or path without spaces' })
+  bootKernel?: string | null;
+
+  @ApiPropertyOptional({ description: 'Linux-style image: initrd URL' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 1024)
+  @Matches(/^[^\s\0]+$/, { message: 'bootInitrd must be a URL or path without spaces' })
+  bootInitrd?: string | null;
+
+  @ApiPropertyOptional({ description: 'Linux-style image: kernel command line' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 2048)
+  @Matches(/^[^\n\r\0]+$/, { message: 'bootCmdline must be one line' })
+  bootCmdline?: string | null;
 
   @ApiPropertyOptional({ example: 'tank/dls/images/win11-base', maxLength: 255 })
   @IsOptional()

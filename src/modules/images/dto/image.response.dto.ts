@@ -18,6 +18,15 @@ export class ImageResponseDto {
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) createdBy: string | null;
   @ApiProperty() createdAt: Date;
   @ApiProperty() updatedAt: Date;
+  @ApiProperty({ enum: ['reset', 'persistent'] }) defaultDiskPolicy: string;
+  @ApiProperty({ enum: ['empty', 'importing', 'ready', 'failed'] }) contentStatus: string;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'import progress in percent' }) contentProgress: number | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) contentError: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) contentSha256: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) maintenanceClientId: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) bootKernel: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) bootInitrd: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) bootCmdline: string | null;
 
   static from(i: Image): ImageResponseDto {
     const d = new ImageResponseDto();
@@ -35,6 +44,15 @@ export class ImageResponseDto {
     d.createdBy = i.createdBy;
     d.createdAt = i.createdAt;
     d.updatedAt = i.updatedAt;
+    d.defaultDiskPolicy = i.defaultDiskPolicy;
+    d.contentStatus = i.contentStatus;
+    d.contentProgress = i.contentProgress;
+    d.contentError = i.contentError;
+    d.contentSha256 = i.contentSha256;
+    d.maintenanceClientId = i.maintenanceClientId;
+    d.bootKernel = i.bootKernel;
+    d.bootInitrd = i.bootInitrd;
+    d.bootCmdline = i.bootCmdline;
     return d;
   }
 }

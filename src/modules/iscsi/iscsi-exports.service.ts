@@ -1,0 +1,251 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { createHmac } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { QueryFailedError, Repository } from 'typeorm';
+import { DomainError, NotFoundError } from '../../common/errors/domain-error';
+import { loadOrCreateSecret } from '../../common/secrets';
+import { AppConfig } from '../../config/config.loader';
+import { ClientDiskHooks } from '../zfs-storage/client-disk-hooks';
+import { KeyedLock } from '../zfs-storage/keyed-lock';
+import { IscsiExport } from './iscsi-export.entity';
+import { TgtAdmAdapter } from './tgt.adapter';
+import { isTgtError, TgtErrorCode } from './tgt.errors';
+import { ExportSpec, TgtExporter } from './tgt-exporter';
+import { TgtdSupervisor } from './tgtd.supervisor';
+
+export enum IscsiErrorCode {
+  ISCSI_DISABLED = 'ISCSI_DISABLED',
+  ISCSI_UNAVAILABLE = 'ISCSI_UNAVAILABLE',
+  EXPORT_ACTIVE = 'EXPORT_ACTIVE',
+}
+
+/** Everything an initiator needs to log in to one client's disk. */
+export interface IscsiExportInfo {
+  targetIqn: string;
+  initiatorIqn: string;
+  chapUser: string;
+  chapSecret: string;
+  portal: { address: string; port: number };
+  lun: number;
+}
+
+const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * One iSCSI target per client over tgt: LUN 1 = the client's disk, incoming CHAP with a per-client secret derived
+ * from a server key (HMAC, never stored), and an initiator-name ACL so no client can attach another's disk.
+ *
+ * The `iscsi_exports` table is the desired state: tgtd forgets everything when it restarts, so at start and whenever
+ * the supervised tgtd comes back, every export is re-created from the database (reconcile).
+ */
+@Injectable()
+export class IscsiExportsService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(IscsiExportsService.name);
+  private readonly locks = new KeyedLock();
+  private readonly adapter: TgtAdmAdapter;
+  private readonly supervisor: TgtdSupervisor;
+  private readonly exporter: TgtExporter;
+  private chapKey?: string;
+  private ready = false;
+  private stopping = false;
+  /** First time each client's login was seen (tgt doesn't say). */
+  private readonly firstSeen = new Map<string, number>();
+
+  constructor(
+    private readonly config: AppConfig,
+    @InjectRepository(IscsiExport) private readonly exports: Repository<IscsiExport>,
+    private readonly hooks: ClientDiskHooks,
+  ) {
+    const logger = new Logger('tgt');
+    this.adapter = new TgtAdmAdapter({ controlPort: config.iscsi.controlPort, logger });
+    this.supervisor = new TgtdSupervisor({
+      controlPort: config.iscsi.controlPort,
+      portal: { address: config.iscsi.portalAddress, port: config.iscsi.portalPort },
+      nopInterval: 5,
+      nopCount: 3,
+      adapter: this.adapter,
+      attach: !config.iscsi.manageTgtd,
+      logger,
+    });
+    this.exporter = new TgtExporter({ adapter: this.adapter, logger });
+  }
+
+  get iqnPrefix(): string {
+    return this.config.iscsi.iqnPrefix;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.iscsi.enabled) return;
+    this.chapKey = await loadOrCreateSecret(this.config.dataDir, 'chap-key');
+    this.hooks.onBeforeChange((clientId) => this.removeExport(clientId, { force: true }).then(() => undefined));
+    await this.supervisor.start();
+    this.supervisor.onExit((info) => {
+      if (info.expected || this.stopping) return;
+      this.ready = false;
+      this.logger.error(`tgtd exited unexpectedly (code ${info.code ?? info.signal}); restarting and re-creating exports`);
+      void this.restart();
+    });
+    await this.reconcile();
+    this.ready = true;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    if (this.config.iscsi.enabled) await this.supervisor.stop().catch((e) => this.logger.warn(`tgtd stop: ${(e as Error).message}`));
+  }
+
+  private async restart(): Promise<void> {
+    for (let attempt = 1; attempt <= 5 && !this.stopping; attempt++) {
+      try {
+        await this.supervisor.start();
+        await this.reconcile();
+        this.ready = true;
+        return;
+      } catch (e) {
+        this.logger.error(`tgtd restart attempt ${attempt} failed: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 1000 * attempt).unref());
+      }
+    }
+  }
+
+  /** Re-creates every export in the database whose disk exists; removes our targets that aren't wanted. */
+  async reconcile(): Promise<void> {
+    const rows = await this.exports.find();
+    const specs: ExportSpec[] = [];
+    for (const r of rows) {
+      if (await fs.stat(r.backingPath).then((s) => s.isFile(), () => false)) specs.push(this.spec(r));
+      else this.logger.warn(`export of client ${r.clientId}: disk ${r.backingPath} is missing; not exported`);
+    }
+    const report = await this.exporter.reconcile(specs, { managedIqnPrefix: `${this.iqnPrefix}:client-`, force: true });
+    const n = (k: keyof typeof report) => (report[k] as unknown[]).length;
+    this.logger.log(`iSCSI reconcile: ${n('created')} created, ${n('fixed')} fixed, ${n('unchanged')} unchanged, ${n('removed')} removed, ${n('failed')} failed`);
+  }
+
+  /** Exports the client's disk (idempotent) and returns the login details for its boot script. */
+  async ensureExport(clientId: string, diskPath: string): Promise<IscsiExportInfo> {
+    this.assertReady();
+    return this.locks.run(clientId, async () => {
+      let row = await this.exports.findOne({ where: { clientId } });
+      if (!row) row = await this.allocate(clientId, diskPath);
+      else if (row.backingPath !== diskPath) {
+        await this.exports.update({ clientId }, { backingPath: diskPath });
+        row.backingPath = diskPath;
+      }
+      try {
+        await this.exporter.ensureExport(this.spec(row), { force: true });
+      } catch (e) {
+        throw this.mapError(e);
+      }
+      return this.info(row);
+    });
+  }
+
+  /** Removes the client's target. With an active session and no `force`: 409. Idempotent. */
+  async removeExport(clientId: string, options: { force: boolean }): Promise<{ removed: boolean }> {
+    if (!this.config.iscsi.enabled) return { removed: false };
+    return this.locks.run(clientId, async () => {
+      const row = await this.exports.findOne({ where: { clientId } });
+      if (!row) return { removed: false };
+      try {
+        const r = await this.exporter.removeExport(row.tid, { force: options.force });
+        await this.exports.delete({ clientId });
+        this.firstSeen.delete(clientId);
+        return { removed: r.removed };
+      } catch (e) {
+        if (isTgtError(e, TgtErrorCode.TARGET_ACTIVE)) {
+          throw new DomainError('conflict', IscsiErrorCode.EXPORT_ACTIVE, `client ${clientId} is logged in to its disk; stop it first or force`);
+        }
+        throw this.mapError(e);
+      }
+    });
+  }
+
+  /** clientId → its live iSCSI login (from one `tgtadm target show`). */
+  async activeSessions(): Promise<Map<string, { ip: string | null; since: Date }>> {
+    const out = new Map<string, { ip: string | null; since: Date }>();
+    if (!this.ready) return out;
+    const prefix = `${this.iqnPrefix}:client-`;
+    const now = Date.now();
+    for (const t of await this.exporter.sessions()) {
+      if (!t.iqn.startsWith(prefix) || t.sessions.length === 0) continue;
+      const clientId = t.iqn.slice(prefix.length);
+      const since = this.firstSeen.get(clientId) ?? now;
+      this.firstSeen.set(clientId, since);
+      out.set(clientId, { ip: t.sessions[0].ip, since: new Date(since) });
+    }
+    for (const id of [...this.firstSeen.keys()]) if (!out.has(id)) this.firstSeen.delete(id);
+    return out;
+  }
+
+  /** Login details of a client's export (admin only: it carries the CHAP secret). */
+  async credentials(clientId: string): Promise<IscsiExportInfo & { tid: number; backingPath: string }> {
+    const row = await this.exports.findOne({ where: { clientId } });
+    if (!row) throw new NotFoundError('iSCSI export of client', clientId, 'ISCSI_EXPORT_NOT_FOUND');
+    return { ...this.info(row), tid: row.tid, backingPath: row.backingPath };
+  }
+
+  /** CHAP secret: 16 base62 characters of HMAC-SHA256(server key, client id) — stable, never stored. */
+  chapSecretFor(clientId: string): string {
+    const mac = createHmac('sha256', this.chapKey ?? '').update(`chap:${clientId}`).digest();
+    let s = '';
+    for (let i = 0; i < 16; i++) s += BASE62[mac[i] % 62];
+    return s;
+  }
+
+  private async allocate(clientId: string, diskPath: string): Promise<IscsiExport> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const [{ next }] = (await this.exports.query('SELECT COALESCE(MAX(tid), 0) + 1 AS next FROM iscsi_exports')) as { next: number }[];
+      try {
+        return await this.exports.save(
+          this.exports.create({
+            clientId,
+            tid: Number(next),
+            targetIqn: `${this.iqnPrefix}:client-${clientId}`,
+            initiatorIqn: `${this.iqnPrefix}:initiator-${clientId}`,
+            backingPath: diskPath,
+            chapUser: `dls-${clientId.replace(/-/g, '').slice(0, 16)}`,
+          }),
+        );
+      } catch (e) {
+        if (e instanceof QueryFailedError && (e.driverError as { code?: string }).code === '23505') continue; // tid race
+        throw e;
+      }
+    }
+    throw new DomainError('unavailable', IscsiErrorCode.ISCSI_UNAVAILABLE, 'could not allocate a target id');
+  }
+
+  private spec(row: IscsiExport): ExportSpec {
+    return {
+      tid: row.tid,
+      iqn: row.targetIqn,
+      backingPath: row.backingPath,
+      chapUser: row.chapUser,
+      chapSecret: this.chapSecretFor(row.clientId),
+      initiatorName: row.initiatorIqn,
+      serial: `DLS${row.clientId.replace(/-/g, '').slice(0, 12).toUpperCase()}`,
+    };
+  }
+
+  private info(row: IscsiExport): IscsiExportInfo {
+    const address = this.config.iscsi.portalAddress !== '0.0.0.0' ? this.config.iscsi.portalAddress : (this.config.boot.serverIp ?? '0.0.0.0');
+    return {
+      targetIqn: row.targetIqn,
+      initiatorIqn: row.initiatorIqn,
+      chapUser: row.chapUser,
+      chapSecret: this.chapSecretFor(row.clientId),
+      portal: { address, port: this.config.iscsi.portalPort },
+      lun: 1,
+    };
+  }
+
+  private assertReady(): void {
+    if (!this.config.iscsi.enabled) throw new DomainError('unavailable', IscsiErrorCode.ISCSI_DISABLED, 'iSCSI exports are disabled (DLS_ISCSI_ENABLED=false)');
+    if (!this.ready) throw new DomainError('unavailable', IscsiErrorCode.ISCSI_UNAVAILABLE, 'tgtd is not ready');
+  }
+
+  private mapError(e: unknown): unknown {
+    if (isTgtError(e)) return new DomainError('unavailable', IscsiErrorCode.ISCSI_UNAVAILABLE, `tgt: ${(e as Error).message}`);
+    return e;
+  }
+}

@@ -1,0 +1,244 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { CommandResult, CommandRunner, firstLine, spawnCommand } from './command-runner';
+import { StorageError, StorageErrorCode } from './storage.errors';
+
+/** Formats DLS accepts for image import. */
+export type SourceImageFormat = 'raw' | 'qcow2' | 'vhdx';
+
+export const SOURCE_IMAGE_FORMATS: readonly SourceImageFormat[] = ['raw', 'qcow2', 'vhdx'];
+
+/** Parsed `qemu-img info --output=json` (keys `virtual-size`, `format`, `actual-size`, `dirty-flag`, `backing-*`). */
+export interface QemuImageInfo {
+  format: string;
+  virtualSize: number;
+  actualSize: number;
+  dirtyFlag: boolean;
+  backingFilename?: string;
+  fullBackingFilename?: string;
+  backingFormat?: string;
+}
+
+/** Parsed `qemu-img check --output=json`. */
+export interface QemuCheckResult {
+  supported: boolean;
+  corruptions: number;
+  leaks: number;
+  checkErrors: number;
+  imageEndOffset?: number;
+}
+
+export interface QemuImgAdapterOptions {
+  binary?: string;
+  /** Timeout for info/check/create (default 60 s). */
+  timeoutMs?: number;
+  /** Timeout for convert (default 2 h; a 1 GiB image converts in 2–11 s on the reference box). */
+  convertTimeoutMs?: number;
+  runner?: CommandRunner;
+}
+
+/** qemu-img exit codes of `check` (qemu-img(1)). */
+const CHECK_OK = 0;
+const CHECK_FAILED = 1;
+const CHECK_CORRUPT = 2;
+const CHECK_LEAKS = 3;
+const CHECK_UNSUPPORTED = 63;
+
+/** `    (NN.NN/100%)` progress records, separated by CR. */
+const PROGRESS_RE = /\((\d+(?:\.\d+)?)\/100%\)/g;
+
+function invalidImage(message: string, details: Record<string, unknown> = {}): StorageError {
+  return new StorageError(StorageErrorCode.IMAGE_FORMAT_INVALID, message, details);
+}
+
+function assertPath(p: string, what: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (typeof p !== 'string' || !path.isAbsolute(p) || /[\u0000-\u001f]/.test(p) || p.length > 4096) {
+    throw new StorageError(StorageErrorCode.INVALID_NAME, `${what} must be an absolute path without control characters`);
+  }
+}
+
+function assertFormat(format: string): asserts format is SourceImageFormat {
+  if (!SOURCE_IMAGE_FORMATS.includes(format as SourceImageFormat)) {
+    throw new StorageError(StorageErrorCode.INVALID_NAME, `unsupported image format '${String(format).slice(0, 20)}'`);
+  }
+}
+
+/** The last progress percentage in a chunk of `qemu-img convert -p` output, if any. */
+export function parseConvertProgress(chunk: string): number | undefined {
+  let last: number | undefined;
+  for (const m of chunk.matchAll(PROGRESS_RE)) last = Number(m[1]);
+  return last;
+}
+
+/**
+ * Adapter over `qemu-img` for importing images: inspect, verify and convert untrusted qcow2/vhdx/raw files to raw.
+ *
+ * Security: the declared format must equal the probed one (a "raw" upload that is really qcow2 could point qemu at
+ * host files through a backing file), images with a backing file are refused, and qcow2 images are `check`ed first
+ * because a truncated qcow2 converts "successfully" into zeros. Failures carry qemu-img's first stderr line.
+ */
+export class QemuImgAdapter {
+  private readonly binary: string;
+  private readonly timeoutMs: number;
+  private readonly convertTimeoutMs: number;
+  private readonly runner: CommandRunner;
+
+  constructor(options: QemuImgAdapterOptions = {}) {
+    this.binary = options.binary ?? 'qemu-img';
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.convertTimeoutMs = options.convertTimeoutMs ?? 2 * 60 * 60_000;
+    this.runner = options.runner ?? spawnCommand;
+  }
+
+  /**
+   * `qemu-img info --output=json`. With `expectedFormat` the image is also validated: the probed format must match,
+   * no backing file is allowed, and non-raw images must pass `qemu-img check` (IMAGE_FORMAT_INVALID otherwise).
+   */
+  async info(imagePath: string, expectedFormat?: SourceImageFormat): Promise<QemuImageInfo> {
+    assertPath(imagePath, 'image path');
+    if (expectedFormat !== undefined) assertFormat(expectedFormat);
+    const args = ['info', '--output=json', imagePath];
+    const result = await this.run(args, this.timeoutMs);
+    if (result.code !== 0) throw this.failure(result, args, 'cannot read image');
+    let info: QemuImageInfo;
+    try {
+      const raw = JSON.parse(result.stdout) as Record<string, unknown>;
+      info = {
+        format: String(raw['format']),
+        virtualSize: Number(raw['virtual-size']),
+        actualSize: Number(raw['actual-size'] ?? 0),
+        dirtyFlag: raw['dirty-flag'] === true,
+        ...(typeof raw['backing-filename'] === 'string' ? { backingFilename: raw['backing-filename'] } : {}),
+        ...(typeof raw['full-backing-filename'] === 'string' ? { fullBackingFilename: raw['full-backing-filename'] } : {}),
+        ...(typeof raw['backing-filename-format'] === 'string' ? { backingFormat: raw['backing-filename-format'] } : {}),
+      };
+    } catch {
+      throw invalidImage('qemu-img info returned unparsable output', { stdout: result.stdout.slice(0, 300) });
+    }
+    if (!Number.isSafeInteger(info.virtualSize) || info.virtualSize <= 0) {
+      throw invalidImage(`image has no usable virtual size (${info.virtualSize})`, { info });
+    }
+    if (expectedFormat !== undefined) {
+      if (info.format !== expectedFormat) {
+        throw invalidImage(`declared format ${expectedFormat} but the file is ${info.format}`, {
+          reason: 'format-mismatch',
+          declared: expectedFormat,
+          detected: info.format,
+        });
+      }
+      if (info.backingFilename !== undefined || info.fullBackingFilename !== undefined) {
+        throw invalidImage(`images with a backing file are not accepted (${info.backingFilename})`, {
+          reason: 'backing-file',
+          backingFilename: info.backingFilename,
+        });
+      }
+      if (expectedFormat !== 'raw') await this.check(imagePath, expectedFormat);
+    }
+    return info;
+  }
+
+  /**
+   * `qemu-img check --output=json -f <format>`: corruption (rc 2) or an incomplete check (rc 1) → IMAGE_FORMAT_INVALID;
+   * leaked clusters only (rc 3) are harmless for a read-only import; formats without checks (rc 63) pass.
+   */
+  async check(imagePath: string, format: SourceImageFormat): Promise<QemuCheckResult> {
+    assertPath(imagePath, 'image path');
+    assertFormat(format);
+    const args = ['check', '--output=json', '-f', format, imagePath];
+    const result = await this.run(args, this.timeoutMs);
+    if (result.code === CHECK_UNSUPPORTED) {
+      return { supported: false, corruptions: 0, leaks: 0, checkErrors: 0 };
+    }
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = JSON.parse(result.stdout) as Record<string, unknown>;
+    } catch {
+      // rc 1 prints no JSON (the image could not be opened).
+    }
+    const summary: QemuCheckResult = {
+      supported: true,
+      corruptions: Number(parsed['corruptions'] ?? 0),
+      leaks: Number(parsed['leaks'] ?? 0),
+      checkErrors: Number(parsed['check-errors'] ?? 0),
+      ...(parsed['image-end-offset'] !== undefined ? { imageEndOffset: Number(parsed['image-end-offset']) } : {}),
+    };
+    if (result.timedOut) throw this.failure(result, args, 'check');
+    if (result.code === CHECK_OK || result.code === CHECK_LEAKS) return summary;
+    if (result.code === CHECK_CORRUPT || result.code === CHECK_FAILED) {
+      const reason = firstLine(result.stderr) || `${summary.corruptions} corruptions found`;
+      throw invalidImage(`image failed qemu-img check: ${reason}`, { reason: 'corrupt', ...summary, exitCode: result.code });
+    }
+    throw this.failure(result, args, 'check');
+  }
+
+  /**
+   * Validates `src` (see {@link info}) and converts it to a sparse raw file at `dst` with `qemu-img convert -p`,
+   * reporting progress (0–100). On failure `dst` is removed.
+   */
+  async convertToRaw(
+    src: string,
+    srcFormat: SourceImageFormat,
+    dst: string,
+    onProgress?: (pct: number) => void,
+  ): Promise<QemuImageInfo> {
+    assertPath(src, 'source path');
+    assertPath(dst, 'destination path');
+    assertFormat(srcFormat);
+    const info = await this.info(src, srcFormat);
+    const args = ['convert', '-p', '-f', srcFormat, '-O', 'raw', src, dst];
+    let lastPct = -1;
+    const result = await this.run(args, this.convertTimeoutMs, (chunk) => {
+      const pct = parseConvertProgress(chunk);
+      if (pct !== undefined && pct !== lastPct && onProgress) {
+        lastPct = pct;
+        onProgress(pct);
+      }
+    });
+    if (result.code !== 0 || result.timedOut) {
+      await fsp.rm(dst, { force: true }).catch(() => undefined);
+      throw this.failure(result, args, 'convert');
+    }
+    if (lastPct !== 100) onProgress?.(100);
+    return info;
+  }
+
+  /** Creates a sparse raw file of `sizeBytes` (`qemu-img create -f raw`). */
+  async createBlank(imagePath: string, sizeBytes: number): Promise<void> {
+    assertPath(imagePath, 'image path');
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) {
+      throw new StorageError(StorageErrorCode.INVALID_NAME, `invalid size ${sizeBytes}`);
+    }
+    const args = ['create', '-q', '-f', 'raw', imagePath, String(sizeBytes)];
+    const result = await this.run(args, this.timeoutMs);
+    if (result.code !== 0 || result.timedOut) throw this.failure(result, args, 'create');
+  }
+
+  private async run(args: string[], timeoutMs: number, onStdout?: (chunk: string) => void): Promise<CommandResult> {
+    try {
+      return await this.runner(this.binary, args, { timeoutMs, ...(onStdout ? { onStdout } : {}) });
+    } catch (e) {
+      throw new StorageError(StorageErrorCode.COMMAND_FAILED, `cannot run ${this.binary}: ${(e as Error).message}`, {
+        infrastructure: true,
+      });
+    }
+  }
+
+  private failure(result: CommandResult, args: string[], what: string): StorageError {
+    const details = {
+      command: [this.binary, ...args].join(' '),
+      exitCode: result.code,
+      signal: result.signal,
+      stderr: result.stderr.slice(0, 1000),
+    };
+    if (result.timedOut) return new StorageError(StorageErrorCode.TIMEOUT, `qemu-img ${args[0]} timed out`, details);
+    const reason = firstLine(result.stderr) || `exit ${result.code ?? result.signal}`;
+    if (/No space left on device/i.test(result.stderr)) {
+      return new StorageError(StorageErrorCode.NO_SPACE, `qemu-img ${what}: ${reason}`, details);
+    }
+    if (result.signal !== null || /error while writing|Could not create/i.test(result.stderr)) {
+      return new StorageError(StorageErrorCode.COMMAND_FAILED, `qemu-img ${what}: ${reason}`, details);
+    }
+    return invalidImage(`${what}: ${reason}`, details);
+  }
+}

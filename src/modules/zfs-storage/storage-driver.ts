@@ -1,0 +1,88 @@
+/**
+ * The storage port: how DLS keeps golden images, their immutable versions and per-client copy-on-write disks.
+ *
+ * Model: an image is a container holding `disk.raw`; a version is an immutable point-in-time copy of it; a client
+ * disk is a writable CoW copy of one version. Two implementations exist: {@link ZfsStorageDriver} (datasets,
+ * snapshots, clones) and {@link DirStorageDriver} (plain directories with reflink-or-copy). All ids are UUIDs.
+ */
+
+/** How client disks and versions are produced: zfs clone, file reflink, or a full (sparse-aware) copy. */
+export type CloneMethod = 'zfs-clone' | 'reflink' | 'copy';
+
+/** Capacity and health of the storage backend. Byte counts are exact integers. */
+export interface StorageStatus {
+  driver: 'zfs' | 'dir';
+  /** zfs: the root dataset (e.g. `tank/dls`); dir: the absolute root directory. */
+  root: string;
+  cloneMethod: CloneMethod;
+  totalBytes: number;
+  freeBytes: number;
+  usedBytes: number;
+  healthy: boolean;
+  /** Human-readable extra: pool health, reason for unhealthy, ... */
+  detail?: string;
+}
+
+/** An image version. `ref` is the snapshot name (zfs) or the version file path (dir). */
+export interface VersionInfo {
+  ref: string;
+  /** Bytes of data the version refers to (zfs `referenced`; dir: allocated blocks of the version file). */
+  referencedBytes: number;
+  /** Bytes held only by this version (zfs `used`; dir: allocated blocks, an upper bound when reflinked). */
+  usedBytes: number;
+}
+
+/** A client's writable disk. `path` is the raw file to export over iSCSI. */
+export interface DiskInfo {
+  clientId: string;
+  path: string;
+  imageId: string;
+  versionId: string;
+  /** Apparent (virtual) size of the raw disk file. */
+  sizeBytes: number;
+  /** Bytes written by the client since provisioning (zfs `usedbydataset`; dir: see the driver's notes). */
+  writtenBytes: number;
+}
+
+/** Something DLS created on the backend; used by reconciliation to find orphans. */
+export interface ManagedItem {
+  kind: 'image' | 'version' | 'client-disk';
+  /** Dataset/snapshot name (zfs) or absolute path (dir). */
+  ref: string;
+  imageId?: string;
+  versionId?: string;
+  clientId?: string;
+}
+
+/** See the module comment. Every method validates ids and throws {@link StorageError} only. */
+export interface StorageDriver {
+  readonly kind: 'zfs' | 'dir';
+  /** zfs: pool present and ONLINE, `zfs mount -a`, create `<root>/images` and `<root>/clients`; dir: mkdirs. */
+  init(): Promise<void>;
+  status(): Promise<StorageStatus>;
+  /** Creates the image container (idempotent); returns the absolute path of `disk.raw` (which may not exist yet). */
+  ensureImage(imageId: string): Promise<string>;
+  /** Absolute path of the image's `disk.raw` (no I/O; valid after `init()`). */
+  imageDiskPath(imageId: string): string;
+  /** A directory on the same filesystem as the image, for uploads/conversions; removed by `destroyImage`. */
+  stagingDir(imageId: string): Promise<string>;
+  /** Apparent size of `disk.raw`, 0 if absent. */
+  imageSizeBytes(imageId: string): Promise<number>;
+  /** Idempotent; refuses with HAS_DEPENDENTS while versions exist. */
+  destroyImage(imageId: string): Promise<void>;
+  /** Freezes the current `disk.raw` as version `versionId` (idempotent). */
+  createVersion(imageId: string, versionId: string): Promise<VersionInfo>;
+  versionInfo(imageId: string, versionId: string): Promise<VersionInfo | null>;
+  /** Refuses with HAS_DEPENDENTS (`details.clientIds`) while client disks depend on it; idempotent. */
+  destroyVersion(imageId: string, versionId: string): Promise<void>;
+  /** Idempotent; a disk of ANOTHER image/version for this client → ALREADY_EXISTS (caller destroys first). */
+  ensureClientDisk(clientId: string, imageId: string, versionId: string): Promise<DiskInfo>;
+  clientDisk(clientId: string): Promise<DiskInfo | null>;
+  /** Idempotent. The caller must have unexported the disk first. */
+  destroyClientDisk(clientId: string): Promise<void>;
+  /** Copies the client disk's current content over the image's `disk.raw` (a following createVersion captures it). */
+  commitClientDisk(clientId: string, imageId: string): Promise<void>;
+  /** Only what DLS created (zfs: `dls:managed=1` set locally + `dls:*` ids; dir: our layout with UUID names). */
+  inventory(): Promise<ManagedItem[]>;
+  destroyManaged(item: ManagedItem): Promise<void>;
+}

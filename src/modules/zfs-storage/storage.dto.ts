@@ -1,0 +1,53 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, MaxLength, Min } from 'class-validator';
+import { IMAGE_FORMATS, ImageFormat } from '../images/image.entity';
+
+export class ReconcileDto {
+  @ApiPropertyOptional({ description: 'also destroy orphans (DLS-tagged items unknown to the database)', default: false })
+  @IsOptional()
+  @IsBoolean()
+  removeOrphans?: boolean;
+}
+
+export class ContentFormatQuery {
+  @ApiProperty({ enum: IMAGE_FORMATS })
+  @IsIn(IMAGE_FORMATS as unknown as string[])
+  format: ImageFormat;
+}
+
+export class BlankContentDto {
+  @ApiProperty({ example: 8589934592, description: 'virtual size in bytes (multiple of 512)' })
+  @IsInt()
+  @Min(1)
+  sizeBytes: number;
+}
+
+export class ImportContentDto {
+  @ApiProperty({ example: '/srv/images/win11.qcow2', description: 'absolute path of a file on the DLS server' })
+  @IsString()
+  @MaxLength(4096)
+  @Matches(/^\//, { message: 'path must be an absolute path' })
+  path: string;
+
+  @ApiProperty({ enum: IMAGE_FORMATS })
+  @IsIn(IMAGE_FORMATS as unknown as string[])
+  format: ImageFormat;
+}
+
+export class MaintenanceDto {
+  @ApiProperty({ format: 'uuid' })
+  @Matches(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { message: 'clientId must be a UUID' })
+  clientId: string;
+}
+
+export class CommitVersionDto {
+  @ApiProperty({ example: 'v2-updates' })
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: 'name must be 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit' })
+  name: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(2000)
+  description?: string;
+}

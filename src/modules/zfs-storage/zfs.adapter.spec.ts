@@ -1,0 +1,500 @@
+import { CommandOptions, CommandResult } from './command-runner';
+import { StorageError, StorageErrorCode } from './storage.errors';
+import {
+  ZfsAdapter,
+  assertDatasetName,
+  assertSnapshotName,
+  mapZfsFailure,
+  parseZfsGet,
+  zfsPropNumber,
+  zfsPropValue,
+} from './zfs.adapter';
+
+interface Call {
+  file: string;
+  args: string[];
+}
+
+type Responder = (call: Call) => Partial<CommandResult> | Promise<Partial<CommandResult>>;
+
+/** A fake execFile: records argv, answers from `responder` (default: success with empty output). */
+function fakeRunner(responder: Responder = () => ({})) {
+  const calls: Call[] = [];
+  const runner = async (file: string, args: readonly string[], _opts: CommandOptions): Promise<CommandResult> => {
+    const call = { file, args: [...args] };
+    calls.push(call);
+    const r = await responder(call);
+    return { code: 0, signal: null, stdout: '', stderr: '', timedOut: false, ...r };
+  };
+  return { runner, calls };
+}
+
+const fail = (stderr: string, code = 1): Partial<CommandResult> => ({ code, stderr });
+
+async function caught(p: Promise<unknown>): Promise<StorageError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof StorageError) return e;
+    throw e;
+  }
+  throw new Error('expected a StorageError');
+}
+
+describe('ZfsAdapter name validation (before anything is executed)', () => {
+  const bad = [
+    'tank/a;rm -rf /',
+    'tank/x y',
+    'tank/../..',
+    'tank/$(id)',
+    'tank/a\nb',
+    'tank/a\tb',
+    'tank/Upper',
+    '',
+    '/tank',
+    'tank//a',
+    'tank/-o',
+    'tank/.hidden',
+    '1tank/a',
+    `tank/${'a'.repeat(300)}`,
+  ];
+
+  it.each(bad)('rejects dataset name %j', async (name) => {
+    const { runner, calls } = fakeRunner();
+    const zfs = new ZfsAdapter({ runner });
+    await expect(zfs.create(name)).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    await expect(zfs.destroy(name)).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    await expect(zfs.get([name], ['used'])).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('rejects "@" in a filesystem name for create and clone targets', async () => {
+    const { runner, calls } = fakeRunner();
+    const zfs = new ZfsAdapter({ runner });
+    await expect(zfs.create('tank/bad@name')).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    await expect(zfs.clone('tank/a@v1', 'tank/bad@name')).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    await expect(zfs.mount('tank/bad@name')).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    expect(calls).toHaveLength(0);
+  });
+
+  it.each(['tank/a', 'tank/a@', 'tank/a@b@c', 'tank/a@$(id)', 'tank/a@x y', 'tank/a@V1', 'tank/a b@v1'])(
+    'rejects snapshot name %j',
+    async (name) => {
+      const { runner, calls } = fakeRunner();
+      const zfs = new ZfsAdapter({ runner });
+      await expect(zfs.snapshot(name)).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+      await expect(zfs.hold(name, 'dls-version')).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+      expect(calls).toHaveLength(0);
+    },
+  );
+
+  it('accepts the names DLS uses', () => {
+    expect(() => assertDatasetName('tank/dls/images/0b8e7c1e-3a52-4c9b-9d57-3f3b1f2b8a10')).not.toThrow();
+    expect(assertSnapshotName('tank/dls/images/abc@v-0b8e7c1e-3a52-4c9b-9d57-3f3b1f2b8a10')).toEqual({
+      dataset: 'tank/dls/images/abc',
+      snapshot: 'v-0b8e7c1e-3a52-4c9b-9d57-3f3b1f2b8a10',
+    });
+  });
+
+  it.each([
+    ['DLS:Upper', '1'],
+    ['dls:a b', '1'],
+    ['dls:x', 'a\tb'],
+    ['dls:x', 'a b'],
+    ['dls:x', ''],
+    ['dls:x', 'a\nb'],
+    ['dls:x', '$(id)'],
+    ['-o', 'x'],
+    ['mountpoint', '/etc'],
+  ])('rejects property %j = %j', async (key, value) => {
+    const { runner, calls } = fakeRunner();
+    const zfs = new ZfsAdapter({ runner });
+    await expect(zfs.create('tank/a', { [key]: value })).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    await expect(zfs.set('tank/a', { [key]: value })).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('rejects an invalid hold tag and an invalid pool name', async () => {
+    const { runner, calls } = fakeRunner();
+    const zfs = new ZfsAdapter({ runner });
+    await expect(zfs.hold('tank/a@v1', 'x y')).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    await expect(zfs.poolHealth('tank;ls')).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe('ZfsAdapter argv', () => {
+  it('builds create/clone/snapshot/destroy/hold command lines with -o props and no shell', async () => {
+    const { runner, calls } = fakeRunner();
+    const zfs = new ZfsAdapter({ runner, zfsBinary: '/sbin/zfs' });
+    await zfs.create('tank/dls/images/i1', { 'dls:managed': '1', compression: 'off' }, { parents: true });
+    await zfs.snapshot('tank/dls/images/i1@v-1', { 'dls:version-id': 'v1' });
+    await zfs.clone('tank/dls/images/i1@v-1', 'tank/dls/clients/c1', { 'dls:client-id': 'c1' });
+    await zfs.hold('tank/dls/images/i1@v-1', 'dls-version');
+    await zfs.destroy('tank/dls/images/i1@v-1', { deferred: true });
+    await zfs.destroy('tank/dls/clients', { recursive: true });
+    expect(calls.map((c) => [c.file, ...c.args])).toEqual([
+      ['/sbin/zfs', 'create', '-p', '-o', 'dls:managed=1', '-o', 'compression=off', 'tank/dls/images/i1'],
+      ['/sbin/zfs', 'snapshot', '-o', 'dls:version-id=v1', 'tank/dls/images/i1@v-1'],
+      ['/sbin/zfs', 'clone', '-o', 'dls:client-id=c1', 'tank/dls/images/i1@v-1', 'tank/dls/clients/c1'],
+      ['/sbin/zfs', 'hold', 'dls-version', 'tank/dls/images/i1@v-1'],
+      ['/sbin/zfs', 'destroy', '-d', 'tank/dls/images/i1@v-1'],
+      ['/sbin/zfs', 'destroy', '-r', 'tank/dls/clients'],
+    ]);
+  });
+
+  it('refuses a deferred destroy of a filesystem', async () => {
+    const { runner, calls } = fakeRunner();
+    await expect(new ZfsAdapter({ runner }).destroy('tank/a', { deferred: true })).rejects.toMatchObject({
+      code: StorageErrorCode.INVALID_NAME,
+    });
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe('ZfsAdapter parsing', () => {
+  const getOutput = [
+    'labpool/clients/pc001\tused\t67280896\t-',
+    'labpool/clients/pc001\treferenced\t1074913280\t-',
+    'labpool/clients/pc001\tusedbydataset\t67280896\t-',
+    'labpool/clients/pc001\tdls:client\tpc001\tlocal',
+    'labpool/clients/pc001\tdls:image-id\tabc\tinherited from labpool/clients',
+    'labpool/clients/pc001\tdls:unset\t-\t-',
+    'labpool/clients/pc001\torigin\tlabpool/images/win11@v1\t-',
+    'labpool/clients/pc001\tcreation\t1795830296\t-',
+    '',
+  ].join('\n');
+
+  it('parses zfs get -H -p output, including sources with spaces and unset values', () => {
+    const table = parseZfsGet(getOutput);
+    expect(zfsPropNumber(table, 'labpool/clients/pc001', 'used')).toBe(67280896);
+    expect(zfsPropNumber(table, 'labpool/clients/pc001', 'referenced')).toBe(1074913280);
+    expect(zfsPropValue(table, 'labpool/clients/pc001', 'origin')).toBe('labpool/images/win11@v1');
+    expect(table.get('labpool/clients/pc001')?.get('dls:image-id')).toEqual({
+      value: 'abc',
+      source: 'inherited from labpool/clients',
+    });
+    expect(zfsPropValue(table, 'labpool/clients/pc001', 'dls:unset')).toBeUndefined();
+    expect(zfsPropNumber(table, 'labpool/clients/pc001', 'dls:unset')).toBe(0);
+    expect(zfsPropValue(table, 'nope', 'used')).toBeUndefined();
+  });
+
+  it('keeps a value that contains a TAB intact (set by someone else)', () => {
+    const table = parseZfsGet('p/a\tdls:desc\ta\tb\tlocal\n');
+    expect(table.get('p/a')?.get('dls:desc')).toEqual({ value: 'a\tb', source: 'local' });
+  });
+
+  it('runs get with -H -p -o name,property,value,source and optional -r/-d', async () => {
+    const { runner, calls } = fakeRunner(() => ({ stdout: getOutput }));
+    const zfs = new ZfsAdapter({ runner });
+    const table = await zfs.get(['labpool/clients/pc001'], ['used', 'origin'], { recursive: true, depth: 1 });
+    expect(calls[0].args).toEqual([
+      'get',
+      '-H',
+      '-p',
+      '-r',
+      '-d',
+      '1',
+      '-o',
+      'name,property,value,source',
+      'used,origin',
+      'labpool/clients/pc001',
+    ]);
+    expect(zfsPropNumber(table, 'labpool/clients/pc001', 'usedbydataset')).toBe(67280896);
+  });
+
+  it('get with allowMissing returns what exists when only "does not exist" lines were printed', async () => {
+    const { runner } = fakeRunner(() => ({
+      code: 1,
+      stdout: 'p/a\tused\t1\t-\n',
+      stderr: "cannot open 'p/b': dataset does not exist\n",
+    }));
+    const zfs = new ZfsAdapter({ runner });
+    const table = await zfs.get(['p/a', 'p/b'], ['used'], { allowMissing: true });
+    expect([...table.keys()]).toEqual(['p/a']);
+    await expect(zfs.get(['p/a', 'p/b'], ['used'])).rejects.toMatchObject({ code: StorageErrorCode.NOT_FOUND });
+    expect(await zfs.getOne('p/b', ['used'])).toBeUndefined();
+  });
+
+  it('parses zfs list -H and zpool list -H', async () => {
+    const { runner, calls } = fakeRunner((c) =>
+      c.file === 'zpool'
+        ? { stdout: 'labpool\tONLINE\n' }
+        : { stdout: 'labpool/images\tfilesystem\nlabpool/images/w\tfilesystem\nlabpool/images/w@v1\tsnapshot\n' },
+    );
+    const zfs = new ZfsAdapter({ runner });
+    expect(await zfs.list('labpool/images')).toEqual([
+      { name: 'labpool/images', type: 'filesystem' },
+      { name: 'labpool/images/w', type: 'filesystem' },
+      { name: 'labpool/images/w@v1', type: 'snapshot' },
+    ]);
+    expect(calls[0].args).toEqual(['list', '-H', '-o', 'name,type', '-t', 'filesystem,snapshot', '-r', 'labpool/images']);
+    expect(await zfs.poolHealth('labpool')).toBe('ONLINE');
+    expect(calls[1]).toEqual({ file: 'zpool', args: ['list', '-H', '-o', 'name,health', 'labpool'] });
+  });
+});
+
+describe('mapZfsFailure (the stderr catalogue)', () => {
+  const r = (stderr: string, code: number | null = 1, extra: Partial<CommandResult> = {}): CommandResult => ({
+    code,
+    signal: null,
+    stdout: '',
+    stderr,
+    timedOut: false,
+    ...extra,
+  });
+  const cases: Array<[string, CommandResult, StorageErrorCode, Record<string, unknown>?]> = [
+    ['create existing', r("cannot create 'P/images/win11': dataset already exists\n"), StorageErrorCode.ALREADY_EXISTS],
+    [
+      'snapshot existing',
+      r("cannot create snapshot 'P/images/win11@v1': dataset already exists\n"),
+      StorageErrorCode.ALREADY_EXISTS,
+    ],
+    ['missing dataset', r("cannot open 'P/nope': dataset does not exist\n"), StorageErrorCode.NOT_FOUND, { dataset: 'P/nope' }],
+    ['missing pool (zfs)', r("cannot open 'nopool': dataset does not exist\n"), StorageErrorCode.POOL_UNAVAILABLE],
+    ['missing pool (zpool)', r("cannot open 'nopool': no such pool\n"), StorageErrorCode.POOL_UNAVAILABLE],
+    ['parent missing', r("cannot create 'P/a/b/c': parent does not exist\n"), StorageErrorCode.NOT_FOUND, { reason: 'parent' }],
+    ['@ in fs name', r("cannot create 'P/bad@name': snapshot delimiter '@' in filesystem name\n"), StorageErrorCode.INVALID_NAME],
+    [
+      'fs with snapshots',
+      r("cannot destroy 'P/x': filesystem has children\nuse '-r' to destroy the following datasets:\nP/x@v1\nP/x@v2\n"),
+      StorageErrorCode.HAS_DEPENDENTS,
+      { reason: 'children', dependents: ['P/x@v1', 'P/x@v2'] },
+    ],
+    [
+      'snapshot with clones',
+      r("cannot destroy 'P/x@v1': snapshot has dependent clones\nuse '-R' to destroy the following datasets:\nP/clients/c1\n"),
+      StorageErrorCode.HAS_DEPENDENTS,
+      { reason: 'clones', dependents: ['P/clients/c1'] },
+    ],
+    [
+      'fs whose snapshot has clones',
+      r("cannot destroy 'P/x': filesystem has dependent clones\nuse '-R' to destroy the following datasets:\nP/c/1\n"),
+      StorageErrorCode.HAS_DEPENDENTS,
+      { reason: 'clones', dependents: ['P/c/1'] },
+    ],
+    ['busy', r("cannot destroy 'P/x': dataset is busy\n"), StorageErrorCode.DATASET_BUSY],
+    [
+      'unmount with open files',
+      r("umount: /P/x: target is busy.\ncannot unmount '/P/x': umount failed: umount child process failed\n"),
+      StorageErrorCode.DATASET_BUSY,
+      { reason: 'open-files' },
+    ],
+    ['not mounted', r("cannot unmount 'P/x': not currently mounted\n"), StorageErrorCode.NOT_FOUND, { reason: 'not-mounted' }],
+    [
+      'rollback with newer snapshots',
+      r("cannot rollback to 'X@boot1': more recent snapshots exist\nuse '-r' to force deletion of the following snapshots:\nX@boot2\n"),
+      StorageErrorCode.HAS_DEPENDENTS,
+      { reason: 'newer-snapshots', dependents: ['X@boot2'] },
+    ],
+    ['promote non-clone', r("cannot promote 'X': not a cloned filesystem\n"), StorageErrorCode.COMMAND_FAILED],
+    ['rename mounted clone', r("cannot rename 'X': dataset is busy\n"), StorageErrorCode.DATASET_BUSY],
+    [
+      'bad compression',
+      r("cannot set property for 'X': 'compression' must be one of 'on | off | lzjb | gzip | gzip-[1-9] | zle'\n"),
+      StorageErrorCode.INVALID_NAME,
+    ],
+    ['upper-case user prop', r("cannot set property for 'X': invalid property 'DLS:Upper'\n"), StorageErrorCode.INVALID_NAME],
+    ['empty value', r('missing value in property=value argument\nusage:\n\tset <property=value> ...\n', 2), StorageErrorCode.INVALID_NAME],
+    [
+      'unknown property',
+      r("bad property list: invalid property 'written'\nusage:\n\tget [-rHp] ...\n", 2),
+      StorageErrorCode.INVALID_NAME,
+    ],
+    ['unknown option', r("invalid option 'p'\nusage:\n\tlist [-rH]...\n", 2), StorageErrorCode.COMMAND_FAILED, { reason: 'usage' }],
+    [
+      'release missing tag',
+      r("cannot release 'keep' from 'X@held': no such tag on this dataset\n"),
+      StorageErrorCode.NOT_FOUND,
+      { reason: 'hold-tag' },
+    ],
+    ['hold existing tag', r("cannot hold 'X@v': tag already exists on this dataset\n"), StorageErrorCode.ALREADY_EXISTS],
+    [
+      'zfs holds',
+      r('internal error: /usr/lib/zfs/pyzfs.py not found\n', 255),
+      StorageErrorCode.COMMAND_FAILED,
+      { infrastructure: true, reason: 'unsupported' },
+    ],
+    [
+      'zvol',
+      r('internal error: Function not implemented\n', 134),
+      StorageErrorCode.COMMAND_FAILED,
+      { infrastructure: true, reason: 'unsupported' },
+    ],
+    [
+      'daemon down',
+      r(
+        'connect: Connection refused\nPlease make sure that the zfs-fuse daemon is running.\ninternal error: failed to initialize ZFS library\n',
+      ),
+      StorageErrorCode.DAEMON_DOWN,
+    ],
+    ['connection reset (rc 134)', r('internal error: Connection reset by peer\n', 134), StorageErrorCode.DAEMON_DOWN],
+    ['killed (137)', r('', 137), StorageErrorCode.COMMAND_FAILED, { infrastructure: true }],
+    ['killed by signal', r('', null, { signal: 'SIGKILL' }), StorageErrorCode.COMMAND_FAILED, { infrastructure: true }],
+    ['timeout', r('', null, { signal: 'SIGKILL', timedOut: true }), StorageErrorCode.TIMEOUT],
+    ['out of space', r("cannot create 'P/x': out of space\n"), StorageErrorCode.NO_SPACE],
+    ['already mounted', r("cannot mount 'P/x': filesystem already mounted\n"), StorageErrorCode.ALREADY_EXISTS],
+    ['anything else', r('something odd\n'), StorageErrorCode.COMMAND_FAILED],
+  ];
+
+  it.each(cases.map(([label, result, code, details]) => ({ label, result, code, details: details ?? {} })))(
+    '$label',
+    ({ result, code, details }) => {
+    const err = mapZfsFailure('zfs', ['destroy', 'P/x'], result);
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err.code).toBe(code);
+      expect(err.details).toMatchObject({ command: 'zfs destroy P/x', ...details });
+      if (result.stderr) expect(err.message).toContain(result.stderr.split('\n')[0].trim().slice(0, 50));
+    },
+  );
+
+  it('truncates long usage texts in details', () => {
+    const usage = `invalid option 'p'\nusage:\n${'\tline\n'.repeat(200)}`;
+    const err = mapZfsFailure('zfs', ['list'], r(usage, 2));
+    expect(String(err.details?.stderr).split('\n').length).toBeLessThanOrEqual(6);
+  });
+});
+
+describe('ZfsAdapter busy retry', () => {
+  function clock() {
+    let t = 0;
+    const sleeps: number[] = [];
+    return {
+      now: () => t,
+      sleep: async (ms: number) => {
+        sleeps.push(ms);
+        t += ms;
+      },
+      sleeps,
+    };
+  }
+  const busy = (name: string) => fail(`cannot destroy '${name}': dataset is busy\n`);
+
+  it('retries destroy of a busy filesystem with exponential back-off until it succeeds', async () => {
+    let n = 0;
+    const { runner, calls } = fakeRunner(() => (++n <= 3 ? busy('p/c') : {}));
+    const c = clock();
+    const zfs = new ZfsAdapter({ runner, ...c, busyRetry: { initialMs: 100, maxMs: 10_000 } });
+    await zfs.destroy('p/c');
+    expect(calls).toHaveLength(4);
+    expect(c.sleeps).toEqual([100, 200, 400]);
+  });
+
+  it('caps each delay and gives up after maxMs with DATASET_BUSY', async () => {
+    const { runner } = fakeRunner(() => busy('p/c'));
+    const c = clock();
+    const zfs = new ZfsAdapter({ runner, ...c, busyRetry: { initialMs: 100, maxMs: 3_000, maxDelayMs: 800 } });
+    const err = await caught(zfs.destroy('p/c'));
+    expect(err.code).toBe(StorageErrorCode.DATASET_BUSY);
+    expect(c.sleeps).toEqual([100, 200, 400, 800, 800]);
+    expect(err.details).toMatchObject({ attempts: 6 });
+  });
+
+  it('does not retry a held snapshot (userrefs > 0)', async () => {
+    const { runner, calls } = fakeRunner((call) =>
+      call.args[0] === 'get' ? { stdout: 'p/i@v1\tuserrefs\t1\t-\n' } : busy('p/i@v1'),
+    );
+    const c = clock();
+    const zfs = new ZfsAdapter({ runner, ...c });
+    const err = await caught(zfs.destroy('p/i@v1'));
+    expect(err).toMatchObject({ code: StorageErrorCode.DATASET_BUSY, details: { reason: 'held', userrefs: 1 } });
+    expect(calls.map((x) => x.args[0])).toEqual(['destroy', 'get']);
+    expect(c.sleeps).toEqual([]);
+  });
+
+  it('retries a busy snapshot without holds', async () => {
+    let destroys = 0;
+    const { runner } = fakeRunner((call) =>
+      call.args[0] === 'get' ? { stdout: 'p/i@v1\tuserrefs\t0\t-\n' } : ++destroys === 1 ? busy('p/i@v1') : {},
+    );
+    const c = clock();
+    await new ZfsAdapter({ runner, ...c }).destroy('p/i@v1');
+    expect(destroys).toBe(2);
+  });
+
+  it('does not retry when retryBusy is false, nor for non-idempotent commands', async () => {
+    const { runner, calls } = fakeRunner(() => busy('p/c'));
+    const c = clock();
+    const zfs = new ZfsAdapter({ runner, ...c });
+    await expect(zfs.destroy('p/c', { retryBusy: false })).rejects.toMatchObject({ code: StorageErrorCode.DATASET_BUSY });
+    await expect(zfs.create('p/c')).rejects.toMatchObject({ code: StorageErrorCode.DATASET_BUSY });
+    await expect(zfs.unmount('p/c')).rejects.toMatchObject({ code: StorageErrorCode.DATASET_BUSY });
+    expect(calls).toHaveLength(3);
+    expect(c.sleeps).toEqual([]);
+  });
+
+  it('retries rename and rollback', async () => {
+    const seen = new Map<string, number>();
+    const { runner, calls } = fakeRunner((call) => {
+      if (call.args[0] === 'get') return { stdout: 'p/a@s1\tuserrefs\t0\t-\n' };
+      const n = (seen.get(call.args[0]) ?? 0) + 1;
+      seen.set(call.args[0], n);
+      return n === 1 ? fail(`cannot ${call.args[0]} 'p/a': dataset is busy\n`) : {};
+    });
+    const zfs = new ZfsAdapter({ runner, ...clock() });
+    await zfs.rename('p/a', 'p/b');
+    await zfs.rollback('p/a@s1');
+    expect(calls.map((c) => c.args[0])).toEqual(['rename', 'rename', 'rollback', 'get', 'rollback']);
+  });
+});
+
+describe('ZfsAdapter queue and idempotent helpers', () => {
+  it('serialises mutating calls in FIFO order while reads run alongside', async () => {
+    let active = 0;
+    let peak = 0;
+    const order: string[] = [];
+    let releaseFirst!: () => void;
+    const firstGate = new Promise<void>((r) => (releaseFirst = r));
+    const { runner } = fakeRunner(async (call) => {
+      if (call.args[0] === 'get') {
+        order.push('get');
+        return { stdout: '' };
+      }
+      active += 1;
+      peak = Math.max(peak, active);
+      order.push(`${call.args[0]}:${call.args[call.args.length - 1]}`);
+      if (order.length === 1) await firstGate;
+      active -= 1;
+      return {};
+    });
+    const zfs = new ZfsAdapter({ runner });
+    const p1 = zfs.create('p/a');
+    const p2 = zfs.create('p/b');
+    const p3 = zfs.snapshot('p/a@s');
+    await new Promise((r) => setImmediate(r));
+    await zfs.get(['p/a'], ['used']);
+    expect(order).toEqual(['create:p/a', 'get']);
+    releaseFirst();
+    await Promise.all([p1, p2, p3]);
+    expect(order).toEqual(['create:p/a', 'get', 'create:p/b', 'snapshot:p/a@s']);
+    expect(peak).toBe(1);
+  });
+
+  it('treats "not currently mounted" on unmount and "already mounted" on mount as success', async () => {
+    const { runner } = fakeRunner((call) =>
+      call.args[0] === 'umount'
+        ? fail("cannot unmount 'p/a': not currently mounted\n")
+        : fail("cannot mount 'p/a': filesystem already mounted\n"),
+    );
+    const zfs = new ZfsAdapter({ runner });
+    await expect(zfs.unmount('p/a')).resolves.toBeUndefined();
+    await expect(zfs.mount('p/a')).resolves.toBeUndefined();
+  });
+
+  it('reports a missing binary as an infrastructure COMMAND_FAILED', async () => {
+    const zfs = new ZfsAdapter({
+      runner: () => Promise.reject(Object.assign(new Error('spawn zfs ENOENT'), { code: 'ENOENT' })),
+    });
+    await expect(zfs.mountAll()).rejects.toMatchObject({
+      code: StorageErrorCode.COMMAND_FAILED,
+      details: { infrastructure: true },
+    });
+  });
+
+  it('maps a missing pool in poolHealth to POOL_UNAVAILABLE', async () => {
+    const { runner } = fakeRunner(() => fail("cannot open 'nopool': no such pool\n"));
+    await expect(new ZfsAdapter({ runner }).poolHealth('nopool')).rejects.toMatchObject({
+      code: StorageErrorCode.POOL_UNAVAILABLE,
+    });
+  });
+});

@@ -1,0 +1,551 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { sparseCopyFile, syncDir } from './file-copy';
+import { KeyedLock } from './keyed-lock';
+import { DiskInfo, ManagedItem, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
+import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
+import { UUID_RE, assertUuid } from './storage-ids';
+import {
+  StorageLogger,
+  ZfsAdapter,
+  ZfsPropertyTable,
+  assertDatasetName,
+  zfsPropNumber,
+  zfsPropValue,
+} from './zfs.adapter';
+
+export interface ZfsStorageDriverOptions {
+  /** Root dataset, e.g. `tank/dls`; `<root>/images` and `<root>/clients` live below it. */
+  root: string;
+  /** Extra properties for image datasets, e.g. `{ compression: 'off' }` (lzjb costs 2.4x CPU on zfs-fuse). */
+  imageDatasetProps?: Record<string, string>;
+  logger?: StorageLogger;
+  /**
+   * Refuse new client disks (NO_SPACE, reason `mount-limit`) once this many `fuse.zfs` mounts exist on the host.
+   * zfs-fuse serves at most {@link ZFS_FUSE_MAX_MOUNTS} filesystems per daemon; past that it silently unmounts the
+   * new one and leaves the dataset stuck "busy" until the daemon restarts. Unset = no check (kernel OpenZFS).
+   */
+  mountLimit?: number;
+  /** Where mounts are counted (default `/proc/self/mounts`). */
+  mountsFile?: string;
+}
+
+/** zfs-fuse's compiled-in limit (`MAX_FILESYSTEMS` in its fuse_listener.c): mounted filesystems per daemon. */
+export const ZFS_FUSE_MAX_MOUNTS = 1000;
+
+/** User properties DLS sets (lower case; values are UUIDs or `1`). Clones do not inherit them, so they are set on each. */
+export const DLS_PROPS = {
+  managed: 'dls:managed',
+  imageId: 'dls:image-id',
+  versionId: 'dls:version-id',
+  clientId: 'dls:client-id',
+} as const;
+
+/** Hold tag protecting a published version snapshot from `zfs destroy`. */
+export const VERSION_HOLD_TAG = 'dls-version';
+
+const CLIENT_PROPS = ['origin', 'mounted', 'mountpoint', 'usedbydataset', DLS_PROPS.imageId, DLS_PROPS.versionId];
+
+async function fileSize(p: string): Promise<number> {
+  try {
+    return (await fsp.stat(p)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
+/**
+ * Storage driver on ZFS (zfs-fuse 0.7 here; kernel OpenZFS on real servers) using file-on-dataset disks.
+ *
+ * Layout: image = dataset `<root>/images/<imageId>` holding `disk.raw` (props `dls:managed=1`, `dls:image-id`);
+ * version = snapshot `@v-<versionId>` with a `dls-version` user hold; client disk = clone `<root>/clients/<clientId>`
+ * with `dls:managed`, `dls:client-id`, `dls:image-id`, `dls:version-id` set explicitly (clones do not inherit user
+ * properties). The disk path is `<mountpoint>/disk.raw`. Creating a disk is O(1) (one `zfs clone` + one `zfs get`).
+ * zfs-fuse lacks the `clones` property, so a version's dependents are found through the clients' `origin`.
+ * Every clone is a FUSE mount: destroying one unmounts it first, then destroys with busy-retry (the adapter's).
+ */
+export class ZfsStorageDriver implements StorageDriver {
+  readonly kind = 'zfs' as const;
+  private readonly root: string;
+  private readonly pool: string;
+  private readonly imageProps: Record<string, string>;
+  private readonly logger?: StorageLogger;
+  private readonly clientLocks = new KeyedLock();
+  private readonly imageLocks = new KeyedLock();
+  private imagesMount?: string;
+  private clientsMount?: string;
+  private readonly mountLimit?: number;
+  private readonly mountsFile: string;
+  private readonly imageMounts = new Map<string, string>();
+
+  constructor(
+    private readonly zfs: ZfsAdapter,
+    options: ZfsStorageDriverOptions,
+  ) {
+    assertDatasetName(options.root);
+    this.root = options.root;
+    this.pool = options.root.split('/')[0];
+    this.imageProps = { ...(options.imageDatasetProps ?? {}) };
+    this.logger = options.logger;
+    this.mountLimit = options.mountLimit;
+    this.mountsFile = options.mountsFile ?? '/proc/self/mounts';
+  }
+
+  async init(): Promise<void> {
+    const health = await this.zfs.poolHealth(this.pool);
+    if (health !== 'ONLINE') {
+      throw new StorageError(StorageErrorCode.POOL_UNAVAILABLE, `pool ${this.pool} is ${health}`, {
+        pool: this.pool,
+        health,
+      });
+    }
+    await this.zfs.mountAll();
+    for (const ds of [this.root, this.imagesDataset, this.clientsDataset]) {
+      try {
+        await this.zfs.create(ds, {}, { parents: true });
+      } catch (e) {
+        if (!isStorageError(e, StorageErrorCode.ALREADY_EXISTS)) throw e;
+      }
+    }
+    const table = await this.zfs.get([this.imagesDataset, this.clientsDataset], ['mountpoint', 'mounted']);
+    for (const ds of [this.imagesDataset, this.clientsDataset]) {
+      const mp = zfsPropValue(table, ds, 'mountpoint');
+      if (!mp || !path.isAbsolute(mp)) {
+        throw new StorageError(StorageErrorCode.POOL_UNAVAILABLE, `${ds} has no usable mountpoint (${mp ?? '-'})`);
+      }
+      if (zfsPropValue(table, ds, 'mounted') !== 'yes') await this.zfs.mount(ds);
+    }
+    this.imagesMount = zfsPropValue(table, this.imagesDataset, 'mountpoint');
+    this.clientsMount = zfsPropValue(table, this.clientsDataset, 'mountpoint');
+  }
+
+  async status(): Promise<StorageStatus> {
+    const base = { driver: 'zfs' as const, root: this.root, cloneMethod: 'zfs-clone' as const };
+    try {
+      const health = await this.zfs.poolHealth(this.pool);
+      const table = await this.zfs.get([this.pool], ['used', 'available']);
+      const used = zfsPropNumber(table, this.pool, 'used');
+      const free = zfsPropNumber(table, this.pool, 'available');
+      return {
+        ...base,
+        totalBytes: used + free,
+        freeBytes: free,
+        usedBytes: used,
+        healthy: health === 'ONLINE',
+        detail: `pool ${this.pool} ${health}`,
+      };
+    } catch (e) {
+      if (!(e instanceof StorageError)) throw e;
+      return { ...base, totalBytes: 0, freeBytes: 0, usedBytes: 0, healthy: false, detail: `${e.code}: ${e.message}` };
+    }
+  }
+
+  async ensureImage(imageId: string): Promise<string> {
+    const id = assertUuid(imageId, 'imageId');
+    const ds = this.imageDataset(id);
+    await this.imageLocks.run(id, async () => {
+      try {
+        await this.zfs.create(ds, { ...this.imageProps, [DLS_PROPS.managed]: '1', [DLS_PROPS.imageId]: id });
+      } catch (e) {
+        if (!isStorageError(e, StorageErrorCode.ALREADY_EXISTS)) throw e;
+      }
+      const row = await this.zfs.get([ds], ['mountpoint', 'mounted', DLS_PROPS.imageId]);
+      if (zfsPropValue(row, ds, DLS_PROPS.imageId) !== id) {
+        throw new StorageError(StorageErrorCode.ALREADY_EXISTS, `${ds} exists but is not DLS image ${id}`, { dataset: ds });
+      }
+      if (zfsPropValue(row, ds, 'mounted') !== 'yes') await this.zfs.mount(ds);
+      const mp = zfsPropValue(row, ds, 'mountpoint');
+      if (mp && path.isAbsolute(mp)) this.imageMounts.set(id, mp);
+    });
+    return this.imageDiskPath(id);
+  }
+
+  imageDiskPath(imageId: string): string {
+    return path.join(this.imageMount(assertUuid(imageId, 'imageId')), 'disk.raw');
+  }
+
+  async stagingDir(imageId: string): Promise<string> {
+    const id = assertUuid(imageId, 'imageId');
+    if (!(await this.zfs.getOne(this.imageDataset(id), ['mounted']))) {
+      throw new StorageError(StorageErrorCode.NOT_FOUND, `image ${id} not found`, { imageId: id });
+    }
+    const dir = path.join(this.imageMount(id), '.staging');
+    await fsp.mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  async imageSizeBytes(imageId: string): Promise<number> {
+    return fileSize(this.imageDiskPath(imageId));
+  }
+
+  async destroyImage(imageId: string): Promise<void> {
+    const id = assertUuid(imageId, 'imageId');
+    const ds = this.imageDataset(id);
+    await this.imageLocks.run(id, async () => {
+      let snapshots: string[];
+      try {
+        snapshots = (await this.zfs.list(ds, ['snapshot'], { depth: 1 })).map((e) => e.name);
+      } catch (e) {
+        if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return;
+        throw e;
+      }
+      if (snapshots.length > 0) {
+        throw new StorageError(StorageErrorCode.HAS_DEPENDENTS, `image ${id} still has versions`, {
+          imageId: id,
+          versionIds: snapshots.map((s) => s.split('@')[1].replace(/^v-/, '')),
+          snapshots,
+        });
+      }
+      await this.unmountAndDestroy(ds);
+      this.imageMounts.delete(id);
+    });
+  }
+
+  async createVersion(imageId: string, versionId: string): Promise<VersionInfo> {
+    const id = assertUuid(imageId, 'imageId');
+    const vid = assertUuid(versionId, 'versionId');
+    const snap = this.snapshotName(id, vid);
+    return this.imageLocks.run(id, async () => {
+      const existing = await this.versionInfo(id, vid);
+      if (!existing) {
+        if (!(await this.zfs.getOne(this.imageDataset(id), ['mounted']))) {
+          throw new StorageError(StorageErrorCode.NOT_FOUND, `image ${id} not found`, { imageId: id });
+        }
+        try {
+          await fsp.access(this.imageDiskPath(id));
+        } catch {
+          throw new StorageError(StorageErrorCode.NOT_FOUND, `image ${id} has no disk.raw`, { imageId: id });
+        }
+        await this.zfs.snapshot(snap, {
+          [DLS_PROPS.managed]: '1',
+          [DLS_PROPS.imageId]: id,
+          [DLS_PROPS.versionId]: vid,
+        });
+      }
+      if ((await this.zfs.userrefs(snap)) === 0) {
+        try {
+          await this.zfs.hold(snap, VERSION_HOLD_TAG);
+        } catch (e) {
+          if (!isStorageError(e, StorageErrorCode.ALREADY_EXISTS)) throw e;
+        }
+      }
+      const info = existing ?? (await this.versionInfo(id, vid));
+      if (!info) throw new StorageError(StorageErrorCode.NOT_FOUND, `snapshot ${snap} vanished`, { snapshot: snap });
+      return info;
+    });
+  }
+
+  async versionInfo(imageId: string, versionId: string): Promise<VersionInfo | null> {
+    const snap = this.snapshotName(assertUuid(imageId, 'imageId'), assertUuid(versionId, 'versionId'));
+    const table = await this.zfs.get([snap], ['referenced', 'used'], { allowMissing: true });
+    if (!table.has(snap)) return null;
+    return {
+      ref: snap,
+      referencedBytes: zfsPropNumber(table, snap, 'referenced'),
+      usedBytes: zfsPropNumber(table, snap, 'used'),
+    };
+  }
+
+  async destroyVersion(imageId: string, versionId: string): Promise<void> {
+    const id = assertUuid(imageId, 'imageId');
+    const vid = assertUuid(versionId, 'versionId');
+    const snap = this.snapshotName(id, vid);
+    await this.imageLocks.run(id, async () => {
+      const row = await this.zfs.getOne(snap, ['userrefs']);
+      if (!row) return;
+      const dependents = await this.clientsOf(snap);
+      if (dependents.length > 0) {
+        throw new StorageError(
+          StorageErrorCode.HAS_DEPENDENTS,
+          `version ${vid} of image ${id} is used by client disks: ${dependents.join(', ')}`,
+          { imageId: id, versionId: vid, clientIds: dependents },
+        );
+      }
+      await this.releaseHold(snap);
+      try {
+        await this.zfs.destroy(snap);
+      } catch (e) {
+        if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return;
+        // Keep the version protected if it could not be destroyed (e.g. a clone made outside DLS).
+        await this.zfs.hold(snap, VERSION_HOLD_TAG).catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  async ensureClientDisk(clientId: string, imageId: string, versionId: string): Promise<DiskInfo> {
+    const cid = assertUuid(clientId, 'clientId');
+    const id = assertUuid(imageId, 'imageId');
+    const vid = assertUuid(versionId, 'versionId');
+    const ds = this.clientDataset(cid);
+    const snap = this.snapshotName(id, vid);
+    return this.clientLocks.run(cid, () =>
+      this.imageLocks.run(
+        id,
+        async () => {
+          try {
+            await this.assertMountCapacity(ds);
+            await this.zfs.clone(snap, ds, {
+              [DLS_PROPS.managed]: '1',
+              [DLS_PROPS.clientId]: cid,
+              [DLS_PROPS.imageId]: id,
+              [DLS_PROPS.versionId]: vid,
+            });
+            // Fast path: a fresh clone is mounted at the inherited mountpoint with nothing written yet.
+            const fresh = this.clientsMount ? path.join(this.clientsMount, cid, 'disk.raw') : undefined;
+            const size = fresh ? await fileSize(fresh) : 0;
+            if (fresh && size > 0) {
+              return { clientId: cid, path: fresh, imageId: id, versionId: vid, sizeBytes: size, writtenBytes: 0 };
+            }
+          } catch (e) {
+            if (isStorageError(e, StorageErrorCode.NOT_FOUND)) {
+              throw new StorageError(StorageErrorCode.NOT_FOUND, `version ${vid} of image ${id} not found`, {
+                imageId: id,
+                versionId: vid,
+              });
+            }
+            if (!isStorageError(e, StorageErrorCode.ALREADY_EXISTS)) throw e;
+          }
+          const table = await this.zfs.get([ds], CLIENT_PROPS);
+          const origin = zfsPropValue(table, ds, 'origin');
+          if (origin !== snap) {
+            throw new StorageError(
+              StorageErrorCode.ALREADY_EXISTS,
+              `client ${cid} already has a disk from ${origin ?? 'no snapshot'}`,
+              {
+                clientId: cid,
+                existingImageId: zfsPropValue(table, ds, DLS_PROPS.imageId),
+                existingVersionId: zfsPropValue(table, ds, DLS_PROPS.versionId),
+                origin,
+              },
+            );
+          }
+          if (zfsPropValue(table, ds, 'mounted') !== 'yes') await this.zfs.mount(ds);
+          return this.diskInfoFrom(cid, table);
+        },
+        { shared: true },
+      ),
+    );
+  }
+
+  async clientDisk(clientId: string): Promise<DiskInfo | null> {
+    const cid = assertUuid(clientId, 'clientId');
+    const ds = this.clientDataset(cid);
+    const table = await this.zfs.get([ds], CLIENT_PROPS, { allowMissing: true });
+    return table.has(ds) ? this.diskInfoFrom(cid, table) : null;
+  }
+
+  async destroyClientDisk(clientId: string): Promise<void> {
+    const cid = assertUuid(clientId, 'clientId');
+    await this.clientLocks.run(cid, () => this.unmountAndDestroy(this.clientDataset(cid)));
+  }
+
+  async commitClientDisk(clientId: string, imageId: string): Promise<void> {
+    const cid = assertUuid(clientId, 'clientId');
+    const id = assertUuid(imageId, 'imageId');
+    await this.clientLocks.run(cid, () =>
+      this.imageLocks.run(id, async () => {
+        const disk = await this.clientDisk(cid);
+        if (!disk) throw new StorageError(StorageErrorCode.NOT_FOUND, `client disk ${cid} not found`, { clientId: cid });
+        if (!(await this.zfs.getOne(this.imageDataset(id), ['mounted']))) {
+          throw new StorageError(StorageErrorCode.NOT_FOUND, `image ${id} not found`, { imageId: id });
+        }
+        const staging = path.join(this.imageMount(id), '.staging');
+        await fsp.mkdir(staging, { recursive: true });
+        const tmp = path.join(staging, `.commit-${cid}.tmp-${randomBytes(6).toString('hex')}`);
+        // Different datasets are different filesystems: a sparse full copy, then an atomic rename.
+        await sparseCopyFile(disk.path, tmp);
+        await fsp.rename(tmp, this.imageDiskPath(id));
+        await syncDir(this.imageMount(id));
+      }),
+    );
+  }
+
+  async inventory(): Promise<ManagedItem[]> {
+    const props = ['type', DLS_PROPS.managed, DLS_PROPS.imageId, DLS_PROPS.versionId, DLS_PROPS.clientId];
+    let table: ZfsPropertyTable;
+    try {
+      table = await this.zfs.get([this.root], props, { recursive: true });
+    } catch (e) {
+      if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return [];
+      throw e;
+    }
+    const items: ManagedItem[] = [];
+    const imagesPrefix = `${this.imagesDataset}/`;
+    const clientsPrefix = `${this.clientsDataset}/`;
+    for (const [name, row] of table) {
+      // Snapshots inherit user properties from their dataset: only a locally set marker counts.
+      const managed = row.get(DLS_PROPS.managed);
+      if (!managed || managed.value !== '1' || managed.source !== 'local') continue;
+      const type = row.get('type')?.value;
+      const imageId = zfsPropValue(table, name, DLS_PROPS.imageId);
+      const versionId = zfsPropValue(table, name, DLS_PROPS.versionId);
+      const clientId = zfsPropValue(table, name, DLS_PROPS.clientId);
+      const valid = (v: string | undefined): v is string => v !== undefined && UUID_RE.test(v);
+      if (type === 'filesystem' && name.startsWith(imagesPrefix) && valid(imageId) && name === this.imageDataset(imageId)) {
+        items.push({ kind: 'image', ref: name, imageId });
+      } else if (
+        type === 'snapshot' &&
+        valid(imageId) &&
+        valid(versionId) &&
+        name === this.snapshotName(imageId, versionId)
+      ) {
+        items.push({ kind: 'version', ref: name, imageId, versionId });
+      } else if (
+        type === 'filesystem' &&
+        name.startsWith(clientsPrefix) &&
+        valid(clientId) &&
+        name === this.clientDataset(clientId)
+      ) {
+        items.push({
+          kind: 'client-disk',
+          ref: name,
+          clientId,
+          ...(valid(imageId) ? { imageId } : {}),
+          ...(valid(versionId) ? { versionId } : {}),
+        });
+      }
+    }
+    return items;
+  }
+
+  async destroyManaged(item: ManagedItem): Promise<void> {
+    switch (item.kind) {
+      case 'client-disk': {
+        const cid = assertUuid(item.clientId, 'clientId');
+        this.assertRef(item.ref, this.clientDataset(cid));
+        return this.destroyClientDisk(cid);
+      }
+      case 'version': {
+        const id = assertUuid(item.imageId, 'imageId');
+        const vid = assertUuid(item.versionId, 'versionId');
+        this.assertRef(item.ref, this.snapshotName(id, vid));
+        return this.destroyVersion(id, vid);
+      }
+      case 'image': {
+        const id = assertUuid(item.imageId, 'imageId');
+        this.assertRef(item.ref, this.imageDataset(id));
+        return this.destroyImage(id);
+      }
+      default:
+        throw new StorageError(StorageErrorCode.INVALID_NAME, 'unknown managed item kind');
+    }
+  }
+
+  /** Dataset names (for the iSCSI layer and diagnostics). */
+  imageDataset(imageId: string): string {
+    return `${this.imagesDataset}/${imageId}`;
+  }
+
+  clientDataset(clientId: string): string {
+    return `${this.clientsDataset}/${clientId}`;
+  }
+
+  snapshotName(imageId: string, versionId: string): string {
+    return `${this.imageDataset(imageId)}@v-${versionId}`;
+  }
+
+  private get imagesDataset(): string {
+    return `${this.root}/images`;
+  }
+
+  private get clientsDataset(): string {
+    return `${this.root}/clients`;
+  }
+
+  private imageMount(id: string): string {
+    const known = this.imageMounts.get(id);
+    if (known) return known;
+    if (!this.imagesMount) {
+      throw new StorageError(StorageErrorCode.POOL_UNAVAILABLE, 'ZfsStorageDriver.init() has not run');
+    }
+    return path.join(this.imagesMount, id);
+  }
+
+  private assertRef(ref: string, expected: string): void {
+    if (ref !== expected) {
+      throw new StorageError(StorageErrorCode.INVALID_NAME, `managed item ref ${ref} does not match ${expected}`);
+    }
+  }
+
+  private async diskInfoFrom(cid: string, table: ZfsPropertyTable): Promise<DiskInfo> {
+    const ds = this.clientDataset(cid);
+    const origin = zfsPropValue(table, ds, 'origin') ?? '';
+    const fromOrigin = /\/images\/([^/@]+)@v-(.+)$/.exec(origin);
+    const imageId = zfsPropValue(table, ds, DLS_PROPS.imageId) ?? fromOrigin?.[1] ?? '';
+    const versionId = zfsPropValue(table, ds, DLS_PROPS.versionId) ?? fromOrigin?.[2] ?? '';
+    const mountpoint = zfsPropValue(table, ds, 'mountpoint') ?? '';
+    const diskPath = path.join(mountpoint, 'disk.raw');
+    return {
+      clientId: cid,
+      path: diskPath,
+      imageId,
+      versionId,
+      sizeBytes: await fileSize(diskPath),
+      writtenBytes: zfsPropNumber(table, ds, 'usedbydataset'),
+    };
+  }
+
+  /**
+   * Throws NO_SPACE (reason `mount-limit`) when `mountLimit` is set and that many `fuse.zfs` mounts exist, or
+   * ALREADY_EXISTS when `ds` exists anyway (so re-ensuring an existing disk still converges).
+   */
+  private async assertMountCapacity(ds: string): Promise<void> {
+    if (this.mountLimit === undefined) return;
+    const text = await fsp.readFile(this.mountsFile, 'utf8');
+    let mounts = 0;
+    for (const line of text.split('\n')) if (line.split(' ')[2] === 'fuse.zfs') mounts += 1;
+    if (mounts >= this.mountLimit) {
+      if (await this.zfs.getOne(ds, ['origin'])) {
+        throw new StorageError(StorageErrorCode.ALREADY_EXISTS, `${ds} exists`, { dataset: ds });
+      }
+      throw new StorageError(
+        StorageErrorCode.NO_SPACE,
+        `${mounts} zfs mounts exist (limit ${this.mountLimit}); no more client disks can be mounted`,
+        { reason: 'mount-limit', mounts, limit: this.mountLimit },
+      );
+    }
+  }
+
+  /** Client ids whose dataset is a clone of `snap` (zfs-fuse has no `clones` property). */
+  private async clientsOf(snap: string): Promise<string[]> {
+    const table = await this.zfs.get([this.clientsDataset], ['origin', DLS_PROPS.clientId], {
+      recursive: true,
+      depth: 1,
+    });
+    const ids: string[] = [];
+    for (const name of table.keys()) {
+      if (zfsPropValue(table, name, 'origin') === snap) {
+        ids.push(zfsPropValue(table, name, DLS_PROPS.clientId) ?? name.slice(this.clientsDataset.length + 1));
+      }
+    }
+    return ids.sort();
+  }
+
+  private async releaseHold(snap: string): Promise<void> {
+    try {
+      await this.zfs.release(snap, VERSION_HOLD_TAG);
+    } catch (e) {
+      if (!isStorageError(e, StorageErrorCode.NOT_FOUND)) throw e;
+    }
+  }
+
+  /** Unmount first (a mounted clone's destroy fails once with "busy"), then destroy with busy-retry. Idempotent. */
+  private async unmountAndDestroy(ds: string): Promise<void> {
+    try {
+      await this.zfs.unmount(ds);
+    } catch (e) {
+      if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return;
+      throw e;
+    }
+    try {
+      await this.zfs.destroy(ds);
+    } catch (e) {
+      if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return;
+      this.logger?.warn(`destroy ${ds} failed: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * DirStorageDriver on a temp dir (ext4 on the reference box, so the full sparse-copy fallback is exercised;
+ * the reflink path runs in bench/clones.bench.ts on an xfs loop mount).
+ */
+import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DirStorageDriver } from '../../src/modules/zfs-storage/dir.driver';
+import { StorageErrorCode } from '../../src/modules/zfs-storage/storage.errors';
+import { MiB, describeStorageContract, expectBytes, readAt, storageErrorOf, writeAt } from './storage-contract';
+
+jest.setTimeout(120_000);
+
+describe('DirStorageDriver (temp dir)', () => {
+  let root: string;
+  let driver: DirStorageDriver;
+
+  beforeAll(async () => {
+    root = await fsp.mkdtemp(path.join(os.tmpdir(), 'dls-dir-driver-'));
+    driver = new DirStorageDriver({ root });
+    await driver.init();
+  });
+
+  afterAll(async () => {
+    if (root) await fsp.rm(root, { recursive: true, force: true });
+  });
+
+  it('probes the clone method once and reports capacity', async () => {
+    const s = await driver.status();
+    expect(s).toMatchObject({ driver: 'dir', root, healthy: true });
+    expect(['reflink', 'copy']).toContain(s.cloneMethod);
+    expect(s.totalBytes).toBeGreaterThan(0);
+    expect(s.freeBytes).toBeLessThanOrEqual(s.totalBytes);
+    expect((await fsp.readdir(root)).sort()).toEqual(['clients', 'images']);
+  });
+
+  it('rejects a relative root', () => {
+    expect(() => new DirStorageDriver({ root: 'relative/dir' })).toThrow(/absolute/);
+  });
+
+  describe('storage contract', () => {
+    describeStorageContract(() => driver);
+  });
+
+  describe('files and concurrency', () => {
+    const imageId = randomUUID();
+    const versionId = randomUUID();
+
+    beforeAll(async () => {
+      const disk = await driver.ensureImage(imageId);
+      const fh = await fsp.open(disk, 'w');
+      await fh.truncate(4 * MiB);
+      await fh.write(Buffer.alloc(64 * 1024, 0x61), 0, 64 * 1024, MiB);
+      await fh.close();
+      await driver.createVersion(imageId, versionId);
+    });
+
+    it('keeps versions read-only (0444) and copies sparsely', async () => {
+      const ref = (await driver.versionInfo(imageId, versionId))!.ref;
+      const st = await fsp.stat(ref);
+      expect(st.mode & 0o777).toBe(0o444);
+      expect(st.size).toBe(4 * MiB);
+      expect(st.blocks * 512).toBeLessThan(MiB); // 64 KiB of data, not the 4 MiB apparent size
+      const disk = await driver.ensureClientDisk(randomUUID(), imageId, versionId);
+      expect((await fsp.stat(disk.path)).mode & 0o777).toBe(0o644);
+      expect(disk.writtenBytes).toBeLessThan(MiB);
+      expectBytes(await readAt(disk.path, MiB, 64 * 1024), Buffer.alloc(64 * 1024, 0x61));
+      await driver.destroyClientDisk(disk.clientId);
+    });
+
+    it('provisions 1,000 different clients concurrently, and the same client twice idempotently', async () => {
+      const clients = Array.from({ length: 1000 }, () => randomUUID());
+      const twice = clients[0];
+      const results = await Promise.all([
+        ...clients.map((c) => driver.ensureClientDisk(c, imageId, versionId)),
+        driver.ensureClientDisk(twice, imageId, versionId),
+      ]);
+      expect(new Set(results.map((r) => r.path)).size).toBe(1000);
+      expect(results[1000].path).toBe(results[0].path);
+      const entries = await fsp.readdir(path.join(root, 'clients'));
+      expect(entries).toHaveLength(1000);
+      const leftovers = (await fsp.readdir(path.join(root, 'clients', twice))).sort();
+      expect(leftovers).toEqual(['disk.raw', 'meta.json']);
+      // A version destroy waits for in-flight provisioning and then sees every dependent.
+      const err = await storageErrorOf(driver.destroyVersion(imageId, versionId));
+      expect((err.details?.clientIds as string[]).length).toBe(1000);
+      await Promise.all(clients.map((c) => driver.destroyClientDisk(c)));
+      expect(await fsp.readdir(path.join(root, 'clients'))).toEqual([]);
+    });
+
+    it('sweeps crash leftovers at init and never exposes a half-copied disk', async () => {
+      const clientId = randomUUID();
+      const dir = path.join(root, 'clients', clientId);
+      await fsp.mkdir(dir, { recursive: true });
+      await fsp.writeFile(path.join(dir, 'meta.json'), JSON.stringify({ imageId, versionId }));
+      await fsp.writeFile(path.join(dir, '.disk.raw.tmp-deadbeef0001'), Buffer.alloc(0));
+      expect(await driver.clientDisk(clientId)).toBeNull();
+      await driver.init();
+      expect(await fsp.readdir(dir)).toEqual(['meta.json']);
+      // The intent record counts as a dependent; ensure converges to a full disk.
+      const disk = await driver.ensureClientDisk(clientId, imageId, versionId);
+      expect(disk.sizeBytes).toBe(4 * MiB);
+      await driver.destroyClientDisk(clientId);
+    });
+
+    it('ensureClientDisk racing destroyVersion never leaves a disk of a destroyed version', async () => {
+      const v2 = randomUUID();
+      await driver.createVersion(imageId, v2);
+      const clientId = randomUUID();
+      const [ensured, destroyed] = await Promise.allSettled([
+        driver.ensureClientDisk(clientId, imageId, v2),
+        driver.destroyVersion(imageId, v2),
+      ]);
+      if (ensured.status === 'fulfilled') {
+        expect(destroyed.status).toBe('rejected');
+        expect(await driver.versionInfo(imageId, v2)).not.toBeNull();
+        await driver.destroyClientDisk(clientId);
+        await driver.destroyVersion(imageId, v2);
+      } else {
+        expect((ensured.reason as { code: string }).code).toBe(StorageErrorCode.NOT_FOUND);
+        expect(await driver.clientDisk(clientId)).toBeNull();
+      }
+      expect(await driver.versionInfo(imageId, v2)).toBeNull();
+    });
+
+    it('writes to a client disk do not reach the version or the image', async () => {
+      const disk = await driver.ensureClientDisk(randomUUID(), imageId, versionId);
+      await writeAt(disk.path, 0, Buffer.alloc(4096, 0x7f));
+      const ref = (await driver.versionInfo(imageId, versionId))!.ref;
+      expectBytes(await readAt(ref, 0, 4096), Buffer.alloc(4096, 0));
+      expectBytes(await readAt(driver.imageDiskPath(imageId), 0, 4096), Buffer.alloc(4096, 0));
+      await driver.destroyClientDisk(disk.clientId);
+      await driver.destroyVersion(imageId, versionId);
+      await driver.destroyImage(imageId);
+      expect(await driver.inventory()).toEqual([]);
+    });
+  });
+});

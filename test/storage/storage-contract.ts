@@ -1,0 +1,195 @@
+/**
+ * Behaviour every StorageDriver must show, run against real storage by the driver e2e specs
+ * (zfs.driver.e2e-spec.ts on zfs-fuse, dir.driver.e2e-spec.ts on a temp dir).
+ */
+import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { QemuImgAdapter } from '../../src/modules/zfs-storage/qemu-img.adapter';
+import { StorageDriver } from '../../src/modules/zfs-storage/storage-driver';
+import { StorageError, StorageErrorCode } from '../../src/modules/zfs-storage/storage.errors';
+
+export const MiB = 1024 * 1024;
+export const IMAGE_BYTES = 64 * MiB;
+
+/** Writes `buf` at `offset` and fsyncs. */
+export async function writeAt(file: string, offset: number, buf: Buffer): Promise<void> {
+  const fh = await fsp.open(file, 'r+');
+  try {
+    await fh.write(buf, 0, buf.length, offset);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function readAt(file: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, offset);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function storageErrorOf(p: Promise<unknown>): Promise<StorageError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof StorageError) return e;
+    throw e;
+  }
+  throw new Error('expected the call to fail with a StorageError');
+}
+
+const filled = (byte: number, len = MiB): Buffer => Buffer.alloc(len, byte);
+
+/**
+ * Asserts `buf` is `expected.length` bytes equal to `expected` (Buffer.equals: jest's deep equality walks a
+ * 1 MiB buffer element by element and takes minutes). Reports the first mismatch.
+ */
+export function expectBytes(buf: Buffer, expected: Buffer): void {
+  if (buf.equals(expected)) return;
+  let i = 0;
+  while (i < Math.min(buf.length, expected.length) && buf[i] === expected[i]) i += 1;
+  throw new Error(`bytes differ at ${i}: got ${buf.length} bytes (${buf[i]}), expected ${expected.length} (${expected[i]})`);
+}
+
+/** Registers the shared scenario; `driver()` returns the initialised driver under test. */
+export function describeStorageContract(driver: () => StorageDriver): void {
+  const qemu = new QemuImgAdapter();
+  const imageId = randomUUID();
+  const v1 = randomUUID();
+  const [c1, c2, c3] = [randomUUID(), randomUUID(), randomUUID()].sort();
+
+  it('creates an image with 64 MiB blank content and a version of it (idempotently)', async () => {
+    const d = driver();
+    const diskPath = await d.ensureImage(imageId);
+    expect(diskPath).toBe(d.imageDiskPath(imageId));
+    expect(await d.imageSizeBytes(imageId)).toBe(0);
+    await qemu.createBlank(diskPath, IMAGE_BYTES);
+    await writeAt(diskPath, 0, filled(0xaa));
+    expect(await d.ensureImage(imageId)).toBe(diskPath);
+    expect(await d.imageSizeBytes(imageId)).toBe(IMAGE_BYTES);
+
+    const info = await d.createVersion(imageId, v1);
+    expect(info.referencedBytes).toBeGreaterThanOrEqual(MiB);
+    expect(await d.createVersion(imageId, v1)).toEqual(expect.objectContaining({ ref: info.ref }));
+    expect((await d.versionInfo(imageId, v1))?.ref).toBe(info.ref);
+    expect(await d.versionInfo(imageId, randomUUID())).toBeNull();
+  });
+
+  it('gives two clients isolated copy-on-write disks and leaves the version unchanged', async () => {
+    const d = driver();
+    const disk1 = await d.ensureClientDisk(c1, imageId, v1);
+    const disk2 = await d.ensureClientDisk(c2, imageId, v1);
+    expect(disk1).toMatchObject({ clientId: c1, imageId, versionId: v1, sizeBytes: IMAGE_BYTES });
+    expect(disk2.path).not.toBe(disk1.path);
+    expect(await d.ensureClientDisk(c1, imageId, v1)).toMatchObject({ path: disk1.path });
+
+    await writeAt(disk1.path, 4 * MiB, filled(0x11));
+    await writeAt(disk2.path, 4 * MiB, filled(0x22));
+    expectBytes(await readAt(disk1.path, 4 * MiB, MiB), filled(0x11));
+    expectBytes(await readAt(disk2.path, 4 * MiB, MiB), filled(0x22));
+    expectBytes(await readAt(disk1.path, 0, MiB), filled(0xaa));
+
+    // The version is unchanged: a fresh disk from it sees the original bytes, and so does the image.
+    const disk3 = await d.ensureClientDisk(c3, imageId, v1);
+    expectBytes(await readAt(disk3.path, 4 * MiB, MiB), filled(0));
+    expectBytes(await readAt(disk3.path, 0, MiB), filled(0xaa));
+    expectBytes(await readAt(d.imageDiskPath(imageId), 4 * MiB, MiB), filled(0));
+
+    const again = await d.clientDisk(c1);
+    expect(again).toMatchObject({ clientId: c1, imageId, versionId: v1, path: disk1.path, sizeBytes: IMAGE_BYTES });
+    expect(await d.clientDisk(randomUUID())).toBeNull();
+  });
+
+  it('refuses a disk of another version for a client that has one', async () => {
+    const d = driver();
+    const v2 = randomUUID();
+    await d.createVersion(imageId, v2);
+    const err = await storageErrorOf(d.ensureClientDisk(c1, imageId, v2));
+    expect(err.code).toBe(StorageErrorCode.ALREADY_EXISTS);
+    expect(err.details).toMatchObject({ existingImageId: imageId, existingVersionId: v1 });
+    await d.destroyVersion(imageId, v2);
+    const missing = await storageErrorOf(d.ensureClientDisk(randomUUID(), imageId, randomUUID()));
+    expect(missing.code).toBe(StorageErrorCode.NOT_FOUND);
+  });
+
+  it('rejects ids that are not UUIDs before touching storage', async () => {
+    const d = driver();
+    for (const bad of ['../..', 'a;rm -rf /', '$(id)', 'x y', `${imageId}\n`, `${imageId}/..`]) {
+      expect((await storageErrorOf(d.ensureImage(bad))).code).toBe(StorageErrorCode.INVALID_NAME);
+      expect((await storageErrorOf(d.ensureClientDisk(bad, imageId, v1))).code).toBe(StorageErrorCode.INVALID_NAME);
+      expect((await storageErrorOf(d.destroyClientDisk(bad))).code).toBe(StorageErrorCode.INVALID_NAME);
+    }
+  });
+
+  it('refuses to destroy a version with dependents, naming them, and the image while versions exist', async () => {
+    const d = driver();
+    const err = await storageErrorOf(d.destroyVersion(imageId, v1));
+    expect(err.code).toBe(StorageErrorCode.HAS_DEPENDENTS);
+    expect(err.details?.clientIds).toEqual([c1, c2, c3]);
+    expect(err.message).toContain(c1);
+    expect((await storageErrorOf(d.destroyImage(imageId))).code).toBe(StorageErrorCode.HAS_DEPENDENTS);
+    expect(await d.versionInfo(imageId, v1)).not.toBeNull();
+  });
+
+  it('lists exactly the managed items in the inventory', async () => {
+    const inv = await driver().inventory();
+    const keys = inv.map((i) => `${i.kind}:${i.imageId ?? ''}:${i.versionId ?? ''}:${i.clientId ?? ''}`).sort();
+    expect(keys).toEqual(
+      [
+        `image:${imageId}::`,
+        `version:${imageId}:${v1}:`,
+        `client-disk:${imageId}:${v1}:${c1}`,
+        `client-disk:${imageId}:${v1}:${c2}`,
+        `client-disk:${imageId}:${v1}:${c3}`,
+      ].sort(),
+    );
+  });
+
+  it('destroys client disks idempotently, then the version', async () => {
+    const d = driver();
+    for (const c of [c1, c2, c3]) await d.destroyClientDisk(c);
+    await d.destroyClientDisk(c1);
+    expect(await d.clientDisk(c1)).toBeNull();
+    await d.destroyVersion(imageId, v1);
+    await d.destroyVersion(imageId, v1);
+    expect(await d.versionInfo(imageId, v1)).toBeNull();
+  });
+
+  it('commits a client disk into the image so the next version captures the client bytes', async () => {
+    const d = driver();
+    const base = randomUUID();
+    const client = randomUUID();
+    await d.createVersion(imageId, base);
+    const disk = await d.ensureClientDisk(client, imageId, base);
+    await writeAt(disk.path, 8 * MiB, filled(0x33));
+    await d.commitClientDisk(client, imageId);
+    expectBytes(await readAt(d.imageDiskPath(imageId), 8 * MiB, MiB), filled(0x33));
+    expect(await d.imageSizeBytes(imageId)).toBe(IMAGE_BYTES);
+
+    const next = randomUUID();
+    await d.createVersion(imageId, next);
+    const probe = randomUUID();
+    const fresh = await d.ensureClientDisk(probe, imageId, next);
+    expectBytes(await readAt(fresh.path, 8 * MiB, MiB), filled(0x33));
+    expectBytes(await readAt(fresh.path, 0, MiB), filled(0xaa));
+    // The older version still has the old bytes.
+    const old = await d.ensureClientDisk(randomUUID(), imageId, base);
+    expectBytes(await readAt(old.path, 8 * MiB, MiB), filled(0));
+  });
+
+  it('destroyManaged removes everything it lists, children first', async () => {
+    const d = driver();
+    const order = { 'client-disk': 0, version: 1, image: 2 } as const;
+    const items = (await d.inventory()).sort((a, b) => order[a.kind] - order[b.kind]);
+    expect(items.filter((i) => i.kind === 'client-disk')).toHaveLength(3);
+    for (const item of items) await d.destroyManaged(item);
+    expect(await d.inventory()).toEqual([]);
+    await d.destroyImage(imageId);
+    expect(await d.imageSizeBytes(imageId)).toBe(0);
+  });
+}

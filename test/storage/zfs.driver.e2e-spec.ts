@@ -1,0 +1,160 @@
+/**
+ * ZfsStorageDriver on a REAL zfs-fuse pool (sparse file in a temp dir, started by the helper when needed).
+ */
+import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { QemuImgAdapter } from '../../src/modules/zfs-storage/qemu-img.adapter';
+import { StorageErrorCode } from '../../src/modules/zfs-storage/storage.errors';
+import { ZfsAdapter } from '../../src/modules/zfs-storage/zfs.adapter';
+import { ZfsStorageDriver } from '../../src/modules/zfs-storage/zfs.driver';
+import { TestPool, createTestPool, destroyTestPool, ensureZfsFuse, releaseZfsFuse } from '../support/zfs-fuse';
+import { MiB, describeStorageContract, readAt, storageErrorOf, writeAt } from './storage-contract';
+
+jest.setTimeout(120_000);
+
+describe('ZfsStorageDriver (zfs-fuse)', () => {
+  let pool: TestPool;
+  let adapter: ZfsAdapter;
+  let driver: ZfsStorageDriver;
+
+  beforeAll(async () => {
+    await ensureZfsFuse();
+    pool = await createTestPool();
+    adapter = new ZfsAdapter({ busyRetry: { maxMs: 60_000, initialMs: 50 }, timeoutMs: 60_000 });
+    driver = new ZfsStorageDriver(adapter, { root: `${pool.name}/dls`, imageDatasetProps: { compression: 'off' } });
+    await driver.init();
+  });
+
+  afterAll(async () => {
+    try {
+      if (pool) await destroyTestPool(pool);
+    } finally {
+      await releaseZfsFuse();
+    }
+  });
+
+  it('init is idempotent and status reports an ONLINE pool with exact byte counts', async () => {
+    await driver.init();
+    const s = await driver.status();
+    expect(s).toMatchObject({ driver: 'zfs', root: `${pool.name}/dls`, cloneMethod: 'zfs-clone', healthy: true });
+    expect(s.totalBytes).toBeGreaterThan(3 * 1024 ** 3);
+    expect(s.totalBytes).toBe(s.usedBytes + s.freeBytes);
+    expect(Number.isInteger(s.usedBytes)).toBe(true);
+  });
+
+  describe('storage contract', () => {
+    describeStorageContract(() => driver);
+  });
+
+  describe('zfs specifics', () => {
+    const imageId = randomUUID();
+    const versionId = randomUUID();
+
+    beforeAll(async () => {
+      const diskPath = await driver.ensureImage(imageId);
+      await new QemuImgAdapter().createBlank(diskPath, 16 * MiB);
+      await writeAt(diskPath, 0, Buffer.alloc(MiB, 0x5a));
+      await driver.createVersion(imageId, versionId);
+    });
+
+    it('stores the layout and user properties DLS relies on (clones get them explicitly)', async () => {
+      const clientId = randomUUID();
+      const disk = await driver.ensureClientDisk(clientId, imageId, versionId);
+      const snap = `${pool.name}/dls/images/${imageId}@v-${versionId}`;
+      const ds = `${pool.name}/dls/clients/${clientId}`;
+      const t = await adapter.get([snap, ds], ['userrefs', 'origin', 'dls:managed', 'dls:client-id', 'dls:image-id']);
+      expect(t.get(snap)?.get('userrefs')?.value).toBe('1');
+      expect(t.get(ds)?.get('origin')?.value).toBe(snap);
+      expect(t.get(ds)?.get('dls:managed')).toEqual({ value: '1', source: 'local' });
+      expect(t.get(ds)?.get('dls:client-id')?.value).toBe(clientId);
+      expect(t.get(ds)?.get('dls:image-id')).toEqual({ value: imageId, source: 'local' });
+      expect(disk.path).toBe(`${pool.mountpoint}/dls/clients/${clientId}/disk.raw`);
+
+      // writtenBytes = usedbydataset: grows once the client writes (space accounting lags a txg).
+      await writeAt(disk.path, 2 * MiB, Buffer.alloc(4 * MiB, 0x77));
+      const deadline = Date.now() + 20_000;
+      let written = 0;
+      while (Date.now() < deadline && written < 4 * MiB) {
+        written = (await driver.clientDisk(clientId))?.writtenBytes ?? 0;
+        if (written < 4 * MiB) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(written).toBeGreaterThanOrEqual(4 * MiB);
+      await driver.destroyClientDisk(clientId);
+    });
+
+    it('does not list datasets or snapshots it did not create', async () => {
+      await adapter.create(`${pool.name}/dls/images/foreign`);
+      await adapter.snapshot(`${pool.name}/dls/images/${imageId}@manual`);
+      const inv = await driver.inventory();
+      expect(inv.map((i) => i.ref).sort()).toEqual(
+        [`${pool.name}/dls/images/${imageId}`, `${pool.name}/dls/images/${imageId}@v-${versionId}`].sort(),
+      );
+      await adapter.destroy(`${pool.name}/dls/images/${imageId}@manual`);
+      await adapter.destroy(`${pool.name}/dls/images/foreign`);
+    });
+
+    it('reports a snapshot held by someone else as DATASET_BUSY at once (a hold is not transient)', async () => {
+      const snap = `${pool.name}/dls/images/${imageId}@v-${versionId}`;
+      await adapter.hold(snap, 'keep');
+      const started = Date.now();
+      const err = await storageErrorOf(driver.destroyVersion(imageId, versionId));
+      expect(err.code).toBe(StorageErrorCode.DATASET_BUSY);
+      expect(err.details).toMatchObject({ reason: 'held', userrefs: 1 });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // The failed destroy re-protected the version.
+      expect(await adapter.userrefs(snap)).toBe(2);
+      await adapter.release(snap, 'keep');
+      expect(await driver.versionInfo(imageId, versionId)).not.toBeNull();
+    });
+
+    it('reports a client disk with open files as DATASET_BUSY, and destroys it once they are closed', async () => {
+      const clientId = randomUUID();
+      const disk = await driver.ensureClientDisk(clientId, imageId, versionId);
+      const fh = await fsp.open(disk.path, 'r+');
+      try {
+        await fh.write(Buffer.alloc(MiB, 0x42), 0, MiB, 0);
+        const err = await storageErrorOf(driver.destroyClientDisk(clientId));
+        expect(err.code).toBe(StorageErrorCode.DATASET_BUSY);
+        expect(await driver.clientDisk(clientId)).not.toBeNull();
+      } finally {
+        await fh.close();
+      }
+      await driver.destroyClientDisk(clientId);
+      expect(await driver.clientDisk(clientId)).toBeNull();
+    });
+
+    it('survives a remount cycle: zfs mount -a in init re-mounts what an unmount left behind', async () => {
+      const clientId = randomUUID();
+      const disk = await driver.ensureClientDisk(clientId, imageId, versionId);
+      await adapter.unmount(`${pool.name}/dls/clients/${clientId}`);
+      await driver.init();
+      expect(await readAt(disk.path, 0, 16)).toEqual(Buffer.alloc(16, 0x5a));
+      await driver.destroyClientDisk(clientId);
+    });
+
+    it('refuses new client disks at the mount limit (zfs-fuse serves at most 1,000 mounts) but re-ensures old ones', async () => {
+      const existing = randomUUID();
+      await driver.ensureClientDisk(existing, imageId, versionId);
+      const mounts = (await fsp.readFile('/proc/self/mounts', 'utf8')).split('\n').filter((l) => l.split(' ')[2] === 'fuse.zfs');
+      const limited = new ZfsStorageDriver(adapter, { root: `${pool.name}/dls`, mountLimit: mounts.length });
+      await limited.init();
+      const err = await storageErrorOf(limited.ensureClientDisk(randomUUID(), imageId, versionId));
+      expect(err).toMatchObject({ code: StorageErrorCode.NO_SPACE, details: { reason: 'mount-limit' } });
+      expect(await limited.ensureClientDisk(existing, imageId, versionId)).toMatchObject({ clientId: existing });
+      await driver.destroyClientDisk(existing);
+    });
+
+    it('cleans up', async () => {
+      await driver.destroyVersion(imageId, versionId);
+      await driver.destroyImage(imageId);
+      expect(await driver.inventory()).toEqual([]);
+    });
+  });
+
+  it('reports a missing pool as POOL_UNAVAILABLE (init) and unhealthy (status)', async () => {
+    const missing = new ZfsStorageDriver(adapter, { root: `nopool${process.pid}/dls` });
+    expect((await storageErrorOf(missing.init())).code).toBe(StorageErrorCode.POOL_UNAVAILABLE);
+    expect(await missing.status()).toMatchObject({ healthy: false, driver: 'zfs' });
+    expect(() => missing.imageDiskPath(randomUUID())).toThrow(/init/);
+  });
+});

@@ -1,0 +1,59 @@
+import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { Public } from '../../common/auth/auth.decorators';
+import { BootScriptService, ScriptRequester, ScriptResponse } from './boot-script.service';
+
+/**
+ * iPXE scripts, outside `/api/v1` and without a token (iPXE cannot authenticate): the DHCP server hands iPXE
+ * `http://<server>:<port>/boot/<mac>.ipxe`; `/boot/script.ipxe?mac=${net0/mac}` serves a generic chain script;
+ * `/boot/<mac>/failed` is where a script reports a failed step. Responses are `text/plain`, first line `#!ipxe`.
+ */
+@ApiTags('boot')
+@Controller('boot')
+export class BootScriptController {
+  constructor(private readonly scripts: BootScriptService) {}
+
+  @Get('script.ipxe')
+  @Public()
+  @ApiProduces('text/plain')
+  @ApiOperation({ summary: 'iPXE script for the MAC in ?mac= (for chaining with ${net0/mac})' })
+  async byQuery(@Query('mac') mac: string | undefined, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return send(res, await this.scripts.scriptFor(typeof mac === 'string' ? mac : undefined, requester(req)));
+  }
+
+  @Get(':mac.ipxe')
+  @Public()
+  @ApiProduces('text/plain')
+  @ApiOperation({ summary: 'iPXE script for a MAC: sanboot of its disk, local boot, or a message' })
+  async byMac(@Param('mac') mac: string, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return send(res, await this.scripts.scriptFor(mac, requester(req)));
+  }
+
+  @Get(':mac/failed')
+  @Public()
+  @ApiProduces('text/plain')
+  @ApiOperation({ summary: 'a boot script reports a failed step (?stage=sanboot&err=<iPXE errno>)' })
+  async failed(
+    @Param('mac') mac: string,
+    @Query('stage') stage: unknown,
+    @Query('err') err: unknown,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return send(res, await this.scripts.failureReported(mac, stage, err, requester(req)));
+  }
+}
+
+function send(res: Response, r: ScriptResponse): string {
+  res.status(r.status);
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  if (r.retryAfter !== undefined) res.setHeader('Retry-After', String(r.retryAfter));
+  return r.body;
+}
+
+function requester(req: Request): ScriptRequester {
+  const strip = (a: string | undefined): string => (a ?? '').replace(/^::ffff:/, '');
+  return { sourceIp: strip(req.socket.remoteAddress), serverIp: strip(req.socket.localAddress) };
+}

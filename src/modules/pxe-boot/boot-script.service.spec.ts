@@ -1,0 +1,135 @@
+import { Logger } from '@nestjs/common';
+import type { Repository } from 'typeorm';
+import { ConflictError } from '../../common/errors/domain-error';
+import type { AppConfig } from '../../config/config.loader';
+import type { BootSessionsService } from '../boot-sessions/boot-sessions.service';
+import type { Client } from '../clients/client.entity';
+import type { Image } from '../images/image.entity';
+import type { ClientDisksService } from '../zfs-storage/client-disks.service';
+import { BootScriptService } from './boot-script.service';
+import { BootSessionTracker } from './boot-session-tracker';
+import type { DhcpLease } from './dhcp-lease.entity';
+import { FakeDisks, FakeIscsi, FakeLeases, FakeSessions } from './testing/fake-boot-plane';
+import { TokenBucketLimiter } from './token-bucket';
+
+beforeAll(() => Logger.overrideLogger(false));
+
+const MAC_A = '52:54:00:00:00:0a';
+const MAC_B = '52:54:00:00:00:0b';
+const who = { sourceIp: '10.213.0.100', serverIp: '10.213.0.1' };
+
+function client(id: string, mac: string, patch: Partial<Client> = {}): Client {
+  return { id, macAddress: mac, hostname: `pc-${id}`, enabled: true, pending: false, assignedImageId: 'img', customBootParams: null, ...patch } as Client;
+}
+
+function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<string, string>; burst?: number }) {
+  const fakeClients = new Map(opts.clients.map((c) => [c.id, { id: c.id, enabled: c.enabled, hasImage: !!c.assignedImageId, policy: 'reset' as const }]));
+  const sessions = new FakeSessions(fakeClients);
+  const disks = new FakeDisks(fakeClients);
+  const iscsi = new FakeIscsi();
+  const tracker = new BootSessionTracker(
+    sessions as unknown as BootSessionsService,
+    disks as unknown as ClientDisksService,
+    new FakeLeases() as unknown as Repository<DhcpLease>,
+  );
+  const clients = {
+    findOne: async (q: { where: { macAddress: string } }) => opts.clients.find((c) => c.macAddress === q.where.macAddress) ?? null,
+  } as unknown as Repository<Client>;
+  const images = { findOne: async () => ({ id: 'img', bootKernel: null, ...opts.image }) } as unknown as Repository<Image>;
+  const neighbours = { macOf: async (ip: string) => opts.arp?.[ip] ?? null };
+  const limiter = new TokenBucketLimiter({ burst: opts.burst ?? 100, refillPerSecond: 1 });
+  const config = { http: { port: 8080 } } as AppConfig;
+  const service = new BootScriptService(config, clients, images, disks as unknown as ClientDisksService, iscsi, tracker, neighbours, limiter);
+  return { service, sessions, disks, iscsi };
+}
+
+describe('BootScriptService', () => {
+  it('prepares the disk and export of an enabled client and answers a sanboot script; session → booting', async () => {
+    const { service, sessions, iscsi, disks } = setup({ clients: [client('a', MAC_A)], arp: { [who.sourceIp]: MAC_A } });
+    const r = await service.scriptFor('52-54-00-00-00-0A', who);
+    expect(r.status).toBe(200);
+    expect(r.body.startsWith('#!ipxe\n')).toBe(true);
+    expect(r.body).toContain('sanboot iscsi:10.213.0.1:::1:iqn.2026-11.io.dls:client.a || goto failed');
+    expect(r.body).toContain('set initiator-iqn iqn.2026-11.io.dls:initiator.a');
+    expect(r.body).toContain(`chain http://10.213.0.1:8080/boot/${MAC_A}/failed?stage=sanboot&err=\${errno}`);
+    expect(disks.ensured).toEqual(['a']);
+    expect(iscsi.exported).toEqual([{ clientId: 'a', diskPath: '/srv/dls/clients/a.img' }]);
+    expect(sessions.statuses('a')).toEqual(['booting']);
+  });
+
+  it('refuses to hand a client script to another machine (neighbour table says otherwise)', async () => {
+    const { service, iscsi, disks } = setup({ clients: [client('a', MAC_A)], arp: { [who.sourceIp]: MAC_B } });
+    const r = await service.scriptFor(MAC_A, who);
+    expect(r.body).not.toContain('sanboot');
+    expect(r.body).not.toContain('password');
+    expect(r.body).toContain('is not set up for network boot');
+    expect(disks.ensured).toEqual([]);
+    expect(iscsi.exported).toEqual([]);
+  });
+
+  it('unknown MAC: a short script that names no image, and nothing is prepared', async () => {
+    const { service, disks } = setup({ clients: [client('a', MAC_A)] });
+    const r = await service.scriptFor(MAC_B, who);
+    expect(r).toEqual({ status: 200, body: `#!ipxe\necho DLS: this machine (${MAC_B}) is not set up for network boot here.\nsleep 5\nexit\n` });
+    expect(disks.ensured).toEqual([]);
+    expect((await service.scriptFor('not-a-mac', who)).status).toBe(400);
+  });
+
+  it('disabled → local boot, pending or without image → wait for an admin', async () => {
+    const { service, sessions } = setup({
+      clients: [client('a', MAC_A, { enabled: false }), client('b', MAC_B, { pending: true }), client('c', '52:54:00:00:00:0c', { assignedImageId: null })],
+    });
+    expect((await service.scriptFor(MAC_A, who)).body).toMatch(/\nexit\n$/);
+    expect((await service.scriptFor(MAC_A, who)).body).not.toContain('sanboot');
+    expect((await service.scriptFor(MAC_B, who)).body).toContain('waits for an administrator');
+    expect((await service.scriptFor('52:54:00:00:00:0c', who)).body).toContain('waits for an administrator');
+    expect(sessions.rows).toHaveLength(0);
+  });
+
+  it('a preparation failure prints the reason and puts the session into error', async () => {
+    const { service, sessions, disks } = setup({ clients: [client('a', MAC_A)] });
+    disks.failEnsure = new ConflictError('NO_BOOTABLE_VERSION', 'image win11 has no published version');
+    const r = await service.scriptFor(MAC_A, who);
+    expect(r.body).toBe('#!ipxe\necho DLS: cannot boot: image win11 has no published version\nsleep 10\nexit 1\n');
+    expect(sessions.rows[0]).toMatchObject({ status: 'error', errorMessage: 'prepare failed: image win11 has no published version' });
+  });
+
+  it('an unexpected failure does not leak internals', async () => {
+    const { service } = setup({ clients: [client('a', MAC_A)] });
+    const r = await service.scriptFor(MAC_A, { ...who, serverIp: 'not-an-ip' }); // renderer rejects the address
+    expect(r.body).toContain('cannot boot: serverIp: not an IPv4 address');
+    const s2 = setup({ clients: [client('a', MAC_A)] });
+    s2.disks.failEnsure = new Error('ENOENT /secret/path');
+    expect((await s2.service.scriptFor(MAC_A, who)).body).toContain('internal error on the boot server');
+  });
+
+  it('renders a kernel boot with the iSCSI root parameters and the client parameters', async () => {
+    const { service } = setup({
+      clients: [client('a', MAC_A, { customBootParams: 'quiet' })],
+      image: { bootKernel: 'http://10.213.0.1:8080/k', bootInitrd: null, bootCmdline: 'console=ttyS0' },
+    });
+    const r = await service.scriptFor(MAC_A, who);
+    expect(r.body).toContain(
+      'kernel http://10.213.0.1:8080/k console=ttyS0 rd.iscsi.initiator=iqn.2026-11.io.dls:initiator.a netroot=iscsi:ua:secret-secret-secret@10.213.0.1::3260:1:iqn.2026-11.io.dls:client.a quiet || goto failed',
+    );
+  });
+
+  it('records a reported failure on the session and validates the report', async () => {
+    const { service, sessions } = setup({ clients: [client('a', MAC_A)] });
+    await service.scriptFor(MAC_A, who);
+    expect((await service.failureReported(MAC_A, 'sanboot', 'x; rm', who)).status).toBe(400);
+    const r = await service.failureReported(MAC_A, 'sanboot', '0x3D12603B', who);
+    expect(r.body).toBe('#!ipxe\necho DLS: recorded the failure (stage sanboot, error 0x3d12603b)\n');
+    expect(sessions.rows[0]).toMatchObject({ status: 'error', errorMessage: 'sanboot failed: iPXE error 0x3d12603b (https://ipxe.org/3d12603b)' });
+  });
+
+  it('rate-limits per source address', async () => {
+    const { service } = setup({ clients: [], burst: 2 });
+    expect((await service.scriptFor(MAC_A, who)).status).toBe(200);
+    expect((await service.scriptFor(MAC_A, who)).status).toBe(200);
+    const r = await service.scriptFor(MAC_A, who);
+    expect(r.status).toBe(429);
+    expect(r.retryAfter).toBe(1);
+    expect((await service.scriptFor(MAC_A, { ...who, sourceIp: '10.213.0.101' })).status).toBe(200);
+  });
+});

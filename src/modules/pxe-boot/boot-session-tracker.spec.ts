@@ -1,0 +1,161 @@
+import { Logger } from '@nestjs/common';
+import type { Repository } from 'typeorm';
+import type { BootSessionsService } from '../boot-sessions/boot-sessions.service';
+import type { ClientDisksService } from '../zfs-storage/client-disks.service';
+import { BootSessionTracker, DhcpSeenEvent } from './boot-session-tracker';
+import type { DhcpLease } from './dhcp-lease.entity';
+import { FakeClient, FakeDisks, FakeLeases, FakeSessions } from './testing/fake-boot-plane';
+
+async function waitUntil(what: string, check: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+function setup(clients: FakeClient[]) {
+  const map = new Map(clients.map((c) => [c.id, c]));
+  const sessions = new FakeSessions(map);
+  const disks = new FakeDisks(map);
+  const leases = new FakeLeases();
+  const tracker = new BootSessionTracker(
+    sessions as unknown as BootSessionsService,
+    disks as unknown as ClientDisksService,
+    leases as unknown as Repository<DhcpLease>,
+  );
+  return { sessions, disks, leases, tracker };
+}
+
+const A: FakeClient = { id: 'a', enabled: true, hasImage: true, policy: 'reset' };
+const B: FakeClient = { id: 'b', enabled: true, hasImage: true, policy: 'persistent' };
+
+function dhcp(clientId: string, messageType: DhcpSeenEvent['messageType'] = 'discover', ip: string | null = null): DhcpSeenEvent {
+  return { clientId, mac: '52:54:00:00:00:01', ip, serverIp: '10.213.0.1', messageType, arch: 0, isIpxe: true };
+}
+
+beforeAll(() => Logger.overrideLogger(false));
+
+describe('BootSessionTracker', () => {
+  it('opens one session on DHCP and answers later packets from its cache', async () => {
+    const { tracker, sessions } = setup([A]);
+    tracker.onDhcp(dhcp('a'));
+    tracker.onDhcp(dhcp('a'));
+    tracker.onDhcp(dhcp('a', 'request', '10.213.0.100'));
+    await tracker.settle('a');
+    expect(sessions.statuses('a')).toEqual(['starting']);
+    const before = { ...sessions.calls };
+    for (let i = 0; i < 10; i++) tracker.onDhcp(dhcp('a'));
+    await tracker.settle('a');
+    expect(sessions.calls).toEqual(before); // no database call per packet
+  });
+
+  it('walks starting → booting → running, and a DISCOVER after running closes the session and resets the disk', async () => {
+    const { tracker, sessions, disks } = setup([A]);
+    tracker.onDhcp(dhcp('a'));
+    await tracker.onScriptServed({ clientId: 'a', clientIp: '10.213.0.100' });
+    expect(sessions.statuses('a')).toEqual(['booting']);
+    await tracker.applyMonitorAction('a', 's1', { kind: 'running' });
+    expect(sessions.statuses('a')).toEqual(['running']);
+    tracker.onDhcp(dhcp('a')); // the client rebooted
+    await tracker.settle('a'); // a script request waits here until the reset is done
+    expect(disks.resets).toEqual(['a']);
+    expect(sessions.statuses('a')).toEqual(['shutdown', 'starting']);
+  });
+
+  it('keeps the disk of a persistent client at shutdown', async () => {
+    const { tracker, sessions, disks } = setup([B]);
+    await tracker.onScriptRequested({ clientId: 'b', clientIp: null });
+    await tracker.onScriptServed({ clientId: 'b', clientIp: null });
+    await tracker.applyMonitorAction('b', 's1', { kind: 'running' });
+    await tracker.applyMonitorAction('b', 's1', { kind: 'shutdown', reason: 'gone' });
+    expect(sessions.statuses('b')).toEqual(['shutdown']);
+    expect(disks.resets).toEqual([]);
+  });
+
+  it('a script request while running means a reboot without our DHCP: close, reset, open anew', async () => {
+    const { tracker, sessions, disks } = setup([A]);
+    await tracker.onScriptRequested({ clientId: 'a', clientIp: '10.0.0.5' });
+    await tracker.onScriptServed({ clientId: 'a', clientIp: '10.0.0.5' });
+    await tracker.applyMonitorAction('a', 's1', { kind: 'running' });
+    await tracker.onScriptRequested({ clientId: 'a', clientIp: '10.0.0.5' });
+    expect(disks.resets).toEqual(['a']);
+    expect(sessions.statuses('a')).toEqual(['shutdown', 'starting']);
+  });
+
+  it('monitor actions only apply to the session they were decided for', async () => {
+    const { tracker, sessions } = setup([A]);
+    tracker.onDhcp(dhcp('a'));
+    await tracker.settle('a');
+    await tracker.applyMonitorAction('a', 'other', { kind: 'timeout', message: 'x' });
+    await tracker.applyMonitorAction('a', 's1', { kind: 'shutdown', reason: 'not running yet' });
+    expect(sessions.statuses('a')).toEqual(['starting']);
+    await tracker.applyMonitorAction('a', 's1', { kind: 'running' }); // starting → booting → running
+    expect(sessions.statuses('a')).toEqual(['running']);
+  });
+
+  it('a timeout or a reported failure ends the session in error; the next DHCP opens a new one', async () => {
+    const { tracker, sessions } = setup([A]);
+    tracker.onDhcp(dhcp('a'));
+    await tracker.settle('a');
+    await tracker.applyMonitorAction('a', 's1', { kind: 'timeout', message: 'no iSCSI login within 300 s' });
+    expect(sessions.rows[0]).toMatchObject({ status: 'error', errorMessage: 'no iSCSI login within 300 s' });
+    tracker.onDhcp(dhcp('a'));
+    await tracker.settle('a');
+    await tracker.onBootFailed({ clientId: 'a', stage: 'sanboot', error: 'iPXE error 0x3d12603b' });
+    expect(sessions.rows[1]).toMatchObject({ status: 'error', errorMessage: 'sanboot failed: iPXE error 0x3d12603b' });
+    await tracker.onBootFailed({ clientId: 'a', stage: 'sanboot', error: 'again' }); // nothing open: no-op
+    expect(sessions.statuses('a')).toEqual(['error', 'error']);
+  });
+
+  it('does not ask again for a while about a client that cannot have a session', async () => {
+    const { tracker, sessions } = setup([{ ...A, enabled: false }]);
+    tracker.onDhcp(dhcp('a'));
+    await tracker.settle('a');
+    tracker.onDhcp(dhcp('a'));
+    await tracker.settle('a');
+    expect(sessions.calls.open).toBe(1);
+    expect(sessions.rows).toHaveLength(0);
+  });
+
+  it('attributes a TFTP loader to the client by its recent DHCP address, else by lease', async () => {
+    const { tracker, sessions, leases } = setup([A, B]);
+    tracker.onDhcp(dhcp('a', 'request', '10.213.0.100'));
+    await tracker.settle('a');
+    tracker.onLoaderServed({ clientIp: '10.213.0.100', file: 'undionly.kpxe', ok: true });
+    await waitUntil('a booting', () => sessions.statuses('a')[0] === 'booting');
+    expect(leases.calls).toBe(0);
+
+    leases.rows.push({ ip: '10.213.0.101', clientId: 'b', state: 'bound', updatedAt: new Date() });
+    tracker.onLoaderServed({ clientIp: '10.213.0.101', file: 'ipxe.efi', ok: false }); // incomplete: ignored
+    tracker.onLoaderServed({ clientIp: '10.213.0.102', file: 'ipxe.efi', ok: true }); // nobody's
+    tracker.onLoaderServed({ clientIp: '10.213.0.101', file: 'ipxe.efi', ok: true });
+    await waitUntil('b booting', () => sessions.statuses('b')[0] === 'booting');
+    expect(sessions.statuses('b')).toEqual(['booting']);
+  });
+
+  it('recovers when the cache is stale (a session closed through the API)', async () => {
+    const { tracker, sessions } = setup([A]);
+    tracker.onDhcp(dhcp('a'));
+    await tracker.settle('a');
+    sessions.rows[0].status = 'error'; // closed behind the tracker's back
+    await tracker.onScriptServed({ clientId: 'a', clientIp: null }); // fails once (illegal), drops the cache
+    await tracker.onScriptServed({ clientId: 'a', clientIp: null }); // reads the database, opens anew
+    expect(sessions.statuses('a')).toEqual(['error', 'booting']);
+  });
+
+  it('syncOpenSessions replaces the cache from the database', async () => {
+    const { tracker, sessions } = setup([A]);
+    tracker.onDhcp(dhcp('a'));
+    await tracker.settle('a');
+    sessions.rows[0].status = 'booting';
+    tracker.syncOpenSessions([{ id: 's1', clientId: 'a', status: 'booting' }]);
+    await tracker.applyMonitorAction('a', 's1', { kind: 'running' });
+    expect(sessions.statuses('a')).toEqual(['running']);
+    tracker.syncOpenSessions([]);
+    const n = sessions.calls.findOpen;
+    tracker.onDhcp(dhcp('a', 'request'));
+    await tracker.settle('a');
+    expect(sessions.calls.findOpen).toBe(n + 1);
+  });
+});

@@ -1,0 +1,279 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, IsNull, Not, Repository } from 'typeorm';
+import { DomainError } from '../../common/errors/domain-error';
+import { BootSession, SessionStatus } from '../boot-sessions/boot-session.entity';
+import { BootSessionErrorCode } from '../boot-sessions/boot-sessions.errors';
+import { BootSessionsService } from '../boot-sessions/boot-sessions.service';
+import { ClientDisksService } from '../zfs-storage/client-disks.service';
+import { KeyedLock } from '../zfs-storage/keyed-lock';
+import { DhcpLease } from './dhcp-lease.entity';
+
+/** What the DHCP server saw from a known client. */
+export interface DhcpSeenEvent {
+  clientId: string;
+  mac: string;
+  /** Address offered/acked (full mode) or the client's ciaddr (proxy), null if none yet. */
+  ip: string | null;
+  /** Our address on that network (what the client uses for TFTP/HTTP/iSCSI). */
+  serverIp: string;
+  messageType: 'discover' | 'request' | 'inform';
+  arch: number | null;
+  isIpxe: boolean;
+}
+
+/** What the session monitor concluded about one open session (see `decideSessionAction`). */
+export type MonitorAction =
+  | { kind: 'running' }
+  | { kind: 'shutdown'; reason: string }
+  | { kind: 'timeout'; message: string };
+
+interface OpenSession {
+  id: string;
+  status: SessionStatus;
+}
+
+/** Clients that cannot have a session (disabled, no image) are not asked about again for this long. */
+const REFUSED_TTL_MS = 10_000;
+/** Recent DHCP address → client entries kept for TFTP attribution (bounded, oldest dropped first). */
+const MAX_IP_ENTRIES = 4096;
+const IP_ENTRY_TTL_MS = 10 * 60_000;
+const REFUSAL_CODES = new Set<string>([
+  BootSessionErrorCode.CLIENT_DISABLED,
+  BootSessionErrorCode.CLIENT_HAS_NO_IMAGE,
+  BootSessionErrorCode.CLIENT_NOT_FOUND,
+]);
+
+/**
+ * Records every step a client takes as its boot session (DHCP → starting, loader/script served → booting, iSCSI
+ * login → running, connection gone → shutdown, failure/timeout → error). The protocol servers call it
+ * fire-and-forget: its methods never throw.
+ *
+ * All changes for one client run one after another (a per-client lock), so a DHCPDISCOVER that closes the previous
+ * session (the client rebooted) and resets its disk is finished before the next boot script is prepared
+ * ({@link settle}). The database is the truth; the in-memory map clientId → open session is a cache that saves a
+ * query per DHCP packet and is refreshed from the database by the session monitor every few seconds.
+ */
+@Injectable()
+export class BootSessionTracker {
+  private readonly logger = new Logger(BootSessionTracker.name);
+  private readonly locks = new KeyedLock();
+  private readonly open = new Map<string, OpenSession>();
+  private readonly refused = new Map<string, number>();
+  private readonly ipToClient = new Map<string, { clientId: string; atMs: number }>();
+
+  constructor(
+    private readonly sessions: BootSessionsService,
+    private readonly disks: ClientDisksService,
+    @InjectRepository(DhcpLease) private readonly leases: Repository<DhcpLease>,
+  ) {}
+
+  // ---- called by the protocol servers ------------------------------------------------------------------------------
+
+  /** DHCP from a known client: open a session unless one is open; a DISCOVER after `running` means a reboot. */
+  onDhcp(e: DhcpSeenEvent): void {
+    if (e.ip) this.rememberIp(e.ip, e.clientId);
+    if (e.messageType === 'inform') return;
+    this.background(e.clientId, `DHCP ${e.messageType}`, async () => {
+      let cur = await this.current(e.clientId);
+      if (cur?.status === 'running' && e.messageType === 'discover') {
+        await this.finish(e.clientId, cur, 'client rebooted (new DHCPDISCOVER)');
+        cur = null;
+      }
+      if (!cur) await this.openSession(e.clientId, e.ip, e.serverIp);
+    });
+  }
+
+  /** A loader (undionly.kpxe, ipxe.efi…) went out over TFTP: the client's session moves to `booting`. */
+  onLoaderServed(e: { clientIp: string; file: string; ok: boolean }): void {
+    if (!e.ok) {
+      this.logger.debug(`TFTP ${e.file} to ${e.clientIp} did not complete`);
+      return;
+    }
+    void this.clientOfIp(e.clientIp).then(
+      (clientId) => {
+        if (!clientId) {
+          this.logger.debug(`TFTP ${e.file} to ${e.clientIp}: no known client has that address`);
+          return;
+        }
+        this.background(clientId, `TFTP ${e.file}`, () => this.toBooting(clientId, e.clientIp));
+      },
+      (err: unknown) => this.logger.warn(`TFTP ${e.file} to ${e.clientIp}: ${errText(err)}`),
+    );
+  }
+
+  /**
+   * A boot script is about to be prepared for a known, bootable client. A client already `running` that asks for a
+   * script again has rebooted without us seeing its DHCP (external DHCP server): close that session (resetting the
+   * disk under the `reset` policy) first, so the disk prepared next is the fresh one; then make sure a session is
+   * open (DHCP may not be ours), so a failure while preparing is recorded on it. Never throws.
+   */
+  async onScriptRequested(e: { clientId: string; clientIp: string | null; serverIp?: string | null }): Promise<void> {
+    if (e.clientIp) this.rememberIp(e.clientIp, e.clientId);
+    await this.guard(e.clientId, 'script request', async () => {
+      let cur = await this.current(e.clientId);
+      if (cur?.status === 'running') {
+        await this.finish(e.clientId, cur, 'client rebooted (new boot script request)');
+        cur = null;
+      }
+      if (!cur) await this.openSession(e.clientId, e.clientIp, e.serverIp ?? null);
+    });
+  }
+
+  /** The client's boot script went out: its session moves to `booting` (opened first when DHCP was not ours). */
+  async onScriptServed(e: { clientId: string; clientIp: string | null; serverIp?: string | null }): Promise<void> {
+    await this.guard(e.clientId, 'script served', () => this.toBooting(e.clientId, e.clientIp, e.serverIp ?? null));
+  }
+
+  /** The client (or the server preparing its boot) reported a failure: its open session ends in `error`. */
+  async onBootFailed(e: { clientId: string; stage: string; error: string }): Promise<void> {
+    await this.guard(e.clientId, 'boot failure', async () => {
+      const cur = await this.current(e.clientId);
+      if (!cur) return;
+      await this.move(e.clientId, cur, 'error', `${e.stage} failed: ${e.error}`.slice(0, 1000));
+    });
+  }
+
+  /** Resolves once every queued change for this client is done (e.g. the disk reset after a reboot). */
+  settle(clientId: string): Promise<void> {
+    return this.locks.run(clientId, () => undefined);
+  }
+
+  // ---- called by the session monitor ---------------------------------------------------------------------------------
+
+  /** Replaces the cache with the open sessions just read from the database. */
+  syncOpenSessions(open: ReadonlyArray<Pick<BootSession, 'id' | 'clientId' | 'status'>>): void {
+    const fresh = new Map(open.map((s) => [s.clientId, { id: s.id, status: s.status }]));
+    for (const clientId of this.open.keys()) {
+      if (!fresh.has(clientId) && !this.locks.isLocked(clientId)) this.open.delete(clientId);
+    }
+    for (const [clientId, s] of fresh) if (!this.locks.isLocked(clientId)) this.open.set(clientId, s);
+  }
+
+  /** Applies the monitor's verdict on session `sessionId` (skipped when that session is no longer the open one). */
+  async applyMonitorAction(clientId: string, sessionId: string, action: MonitorAction): Promise<void> {
+    await this.guard(clientId, `monitor ${action.kind}`, async () => {
+      const cur = await this.current(clientId);
+      if (!cur || cur.id !== sessionId) return;
+      switch (action.kind) {
+        case 'running':
+          if (cur.status === 'starting') await this.move(clientId, cur, 'booting');
+          if (cur.status === 'booting') await this.move(clientId, cur, 'running');
+          return;
+        case 'shutdown':
+          if (cur.status === 'running') await this.finish(clientId, cur, action.reason);
+          return;
+        case 'timeout':
+          if (cur.status === 'starting' || cur.status === 'booting') await this.move(clientId, cur, 'error', action.message);
+          return;
+      }
+    });
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------------------
+
+  private background(clientId: string, what: string, fn: () => Promise<void>): void {
+    void this.guard(clientId, what, fn);
+  }
+
+  /** Runs `fn` under the client's lock; logs instead of throwing. */
+  private async guard(clientId: string, what: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await this.locks.run(clientId, fn);
+    } catch (err) {
+      this.open.delete(clientId); // the cache may be what was wrong; the next event reads the database
+      if (err instanceof DomainError) this.logger.warn(`${what} for client ${clientId}: ${err.message}`);
+      else this.logger.error(`${what} for client ${clientId}: ${errText(err)}`);
+    }
+  }
+
+  /** The client's open session: from the cache, else from the database. */
+  private async current(clientId: string): Promise<OpenSession | null> {
+    const cached = this.open.get(clientId);
+    if (cached) return cached;
+    const s = await this.sessions.findOpenForClient(clientId);
+    if (!s) return null;
+    const entry = { id: s.id, status: s.status };
+    this.open.set(clientId, entry);
+    return entry;
+  }
+
+  private async openSession(clientId: string, clientIp: string | null, serverIp: string | null): Promise<OpenSession | null> {
+    const until = this.refused.get(clientId);
+    if (until !== undefined) {
+      if (until > Date.now()) return null;
+      this.refused.delete(clientId);
+    }
+    try {
+      const s = await this.sessions.open(clientId, { clientIp, bootServerIp: serverIp });
+      this.logger.log(`boot session ${s.id} of client ${clientId} started (${clientIp ?? 'no address yet'})`);
+      const entry = { id: s.id, status: s.status };
+      this.open.set(clientId, entry);
+      return entry;
+    } catch (err) {
+      if (err instanceof DomainError && err.code === BootSessionErrorCode.SESSION_ALREADY_OPEN) {
+        this.open.delete(clientId);
+        return this.current(clientId);
+      }
+      if (err instanceof DomainError && REFUSAL_CODES.has(err.code)) {
+        this.refused.set(clientId, Date.now() + REFUSED_TTL_MS);
+        this.logger.debug(`no boot session for client ${clientId}: ${err.message}`);
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  private async toBooting(clientId: string, clientIp: string | null, serverIp: string | null = null): Promise<void> {
+    const cur = (await this.current(clientId)) ?? (await this.openSession(clientId, clientIp, serverIp));
+    if (cur?.status === 'starting') await this.move(clientId, cur, 'booting');
+  }
+
+  /** Closes a running session as `shutdown` and, under the `reset` disk policy, discards the client's writes. */
+  private async finish(clientId: string, cur: OpenSession, reason: string): Promise<void> {
+    await this.move(clientId, cur, 'shutdown');
+    this.logger.log(`boot session ${cur.id} of client ${clientId} shut down: ${reason}`);
+    try {
+      if ((await this.disks.policyOf(clientId)) === 'reset') {
+        await this.disks.reset(clientId);
+        this.logger.log(`disk of client ${clientId} reset (policy reset)`);
+      }
+    } catch (err) {
+      this.logger.warn(`could not reset the disk of client ${clientId}: ${errText(err)}`);
+    }
+  }
+
+  private async move(clientId: string, cur: OpenSession, to: SessionStatus, errorMessage?: string): Promise<void> {
+    try {
+      const s = await this.sessions.transition(cur.id, to, errorMessage);
+      if (to === 'running') this.logger.log(`boot session ${s.id} of client ${clientId} running after ${s.bootTimeSeconds ?? '?'} s`);
+      else if (to === 'error') this.logger.warn(`boot session ${s.id} of client ${clientId} failed: ${errorMessage}`);
+    } finally {
+      // Whatever happened, the cache follows the database.
+      this.open.delete(clientId);
+    }
+    if (to === 'booting' || to === 'running' || to === 'starting') this.open.set(clientId, { id: cur.id, status: to });
+    cur.status = to;
+  }
+
+  private rememberIp(ip: string, clientId: string): void {
+    this.ipToClient.delete(ip);
+    this.ipToClient.set(ip, { clientId, atMs: Date.now() });
+    while (this.ipToClient.size > MAX_IP_ENTRIES) this.ipToClient.delete(this.ipToClient.keys().next().value as string);
+  }
+
+  /** Which client has `ip`: recent DHCP traffic first, else the lease table (offered/bound, newest). */
+  private async clientOfIp(ip: string): Promise<string | null> {
+    const hit = this.ipToClient.get(ip);
+    if (hit && Date.now() - hit.atMs < IP_ENTRY_TTL_MS) return hit.clientId;
+    const lease = await this.leases.findOne({
+      where: { ip, state: In(['offered', 'bound']), clientId: Not(IsNull()) },
+      order: { updatedAt: 'DESC' },
+    });
+    return lease?.clientId ?? null;
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,48 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { BootSession } from '../boot-sessions/boot-session.entity';
+import { BootSessionsModule } from '../boot-sessions/boot-sessions.module';
+import { Client } from '../clients/client.entity';
+import { Image } from '../images/image.entity';
+import { IscsiExportsService } from '../iscsi/iscsi-exports.service';
+import { IscsiModule } from '../iscsi/iscsi.module';
+import { NetworkRange } from '../network/network-range.entity';
+import { ZfsStorageModule } from '../zfs-storage/zfs-storage.module';
+import { BootScriptController } from './boot-script.controller';
+import { BootScriptService, NEIGHBOUR_TABLE, SCRIPT_RATE_LIMIT, SCRIPT_RATE_LIMITER } from './boot-script.service';
+import { BootSessionTracker } from './boot-session-tracker';
+import { DHCP_PROVIDERS } from './dhcp';
+import { DhcpLease } from './dhcp-lease.entity';
+import { ISCSI_EXPORTS } from './iscsi-exports.port';
+import { NeighbourTable } from './neighbour-table';
+import { RangeChangeSubscriber } from './range-change.subscriber';
+import { SessionMonitor } from './session-monitor';
+import { TftpProvider } from './tftp.provider';
+import { TokenBucketLimiter } from './token-bucket';
+
+/**
+ * The boot plane: DHCP/proxyDHCP (+ IPv6 RAs), TFTP for plain PXE ROMs, the iPXE script endpoints under `/boot`,
+ * and the boot-session tracker + monitor that turn what those servers and tgt see into boot sessions.
+ */
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([Client, Image, NetworkRange, DhcpLease, BootSession]),
+    BootSessionsModule,
+    ZfsStorageModule,
+    IscsiModule,
+  ],
+  controllers: [BootScriptController],
+  providers: [
+    { provide: ISCSI_EXPORTS, useExisting: IscsiExportsService },
+    { provide: NEIGHBOUR_TABLE, useFactory: () => new NeighbourTable() },
+    { provide: SCRIPT_RATE_LIMITER, useFactory: () => new TokenBucketLimiter(SCRIPT_RATE_LIMIT) },
+    BootSessionTracker,
+    SessionMonitor,
+    BootScriptService,
+    TftpProvider,
+    ...DHCP_PROVIDERS,
+    RangeChangeSubscriber,
+  ],
+  exports: [BootSessionTracker],
+})
+export class PxeBootModule {}

@@ -1,0 +1,121 @@
+/**
+ * In-memory stand-ins for the services the boot plane calls (boot sessions, client disks, iSCSI exports, leases),
+ * for unit specs. The session fake enforces the real transition table, so illegal moves fail as they would.
+ */
+import { ConflictError, NotFoundError } from '../../../common/errors/domain-error';
+import type { BootSession, SessionStatus } from '../../boot-sessions/boot-session.entity';
+import { assertTransition, isFinal, OPEN_STATUSES } from '../../boot-sessions/boot-session.state-machine';
+import { BootSessionErrorCode } from '../../boot-sessions/boot-sessions.errors';
+import type { IscsiActiveSession, IscsiExportInfo, IscsiExportsPort } from '../iscsi-exports.port';
+
+export interface FakeClient {
+  id: string;
+  enabled: boolean;
+  hasImage: boolean;
+  policy: 'reset' | 'persistent';
+}
+
+export class FakeSessions {
+  readonly rows: BootSession[] = [];
+  readonly calls = { open: 0, findOpen: 0, transition: 0 };
+  private seq = 0;
+  constructor(readonly clients: Map<string, FakeClient>) {}
+
+  async open(clientId: string, opts: { clientIp?: string | null; bootServerIp?: string | null } = {}): Promise<BootSession> {
+    this.calls.open++;
+    const c = this.clients.get(clientId);
+    if (!c) throw new NotFoundError('client', clientId, BootSessionErrorCode.CLIENT_NOT_FOUND);
+    if (!c.enabled) throw new ConflictError(BootSessionErrorCode.CLIENT_DISABLED, 'disabled');
+    if (!c.hasImage) throw new ConflictError(BootSessionErrorCode.CLIENT_HAS_NO_IMAGE, 'no image');
+    const open = this.rows.find((r) => r.clientId === clientId && OPEN_STATUSES.includes(r.status));
+    if (open) throw new ConflictError(BootSessionErrorCode.SESSION_ALREADY_OPEN, 'open');
+    const s = {
+      id: `s${++this.seq}`,
+      clientId,
+      imageId: 'img',
+      status: 'starting',
+      startedAt: new Date(),
+      endedAt: null,
+      bootTimeSeconds: null,
+      errorMessage: null,
+      clientIp: opts.clientIp ?? null,
+      bootServerIp: opts.bootServerIp ?? null,
+      lastSeenAt: null,
+    } as BootSession;
+    this.rows.push(s);
+    return { ...s };
+  }
+
+  async transition(id: string, status: SessionStatus, errorMessage?: string | null): Promise<BootSession> {
+    this.calls.transition++;
+    const s = this.rows.find((r) => r.id === id);
+    if (!s) throw new NotFoundError('boot session', id, BootSessionErrorCode.SESSION_NOT_FOUND);
+    assertTransition(s.status, status);
+    s.status = status;
+    if (status === 'running') s.bootTimeSeconds = 0;
+    if (isFinal(status)) s.endedAt = new Date();
+    if (status === 'error') s.errorMessage = errorMessage ?? null;
+    return { ...s };
+  }
+
+  async findOpenForClient(clientId: string): Promise<BootSession | null> {
+    this.calls.findOpen++;
+    const s = this.rows.find((r) => r.clientId === clientId && OPEN_STATUSES.includes(r.status));
+    return s ? { ...s } : null;
+  }
+
+  statuses(clientId: string): SessionStatus[] {
+    return this.rows.filter((r) => r.clientId === clientId).map((r) => r.status);
+  }
+}
+
+export class FakeDisks {
+  readonly resets: string[] = [];
+  readonly ensured: string[] = [];
+  failEnsure?: Error;
+  constructor(readonly clients: Map<string, FakeClient>) {}
+  async policyOf(clientId: string): Promise<'reset' | 'persistent' | null> {
+    return this.clients.get(clientId)?.policy ?? null;
+  }
+  async reset(clientId: string): Promise<unknown> {
+    await new Promise((r) => setTimeout(r, 20)); // a reset takes a while; callers must wait for it
+    this.resets.push(clientId);
+    return {};
+  }
+  async ensureClientDisk(clientId: string): Promise<string> {
+    if (this.failEnsure) throw this.failEnsure;
+    this.ensured.push(clientId);
+    return `/srv/dls/clients/${clientId}.img`;
+  }
+}
+
+export class FakeIscsi implements IscsiExportsPort {
+  readonly logins = new Map<string, IscsiActiveSession>();
+  readonly exported: Array<{ clientId: string; diskPath: string }> = [];
+  async ensureExport(clientId: string, diskPath: string): Promise<IscsiExportInfo> {
+    this.exported.push({ clientId, diskPath });
+    return {
+      targetIqn: `iqn.2026-11.io.dls:client.${clientId}`,
+      initiatorIqn: `iqn.2026-11.io.dls:initiator.${clientId}`,
+      chapUser: `u${clientId}`,
+      chapSecret: 'secret-secret-secret',
+      portal: { address: '10.213.0.1', port: 3260 },
+      lun: 1,
+    };
+  }
+  async removeExport(): Promise<unknown> {
+    return {};
+  }
+  async activeSessions(): Promise<Map<string, IscsiActiveSession>> {
+    return new Map(this.logins);
+  }
+}
+
+export class FakeLeases {
+  readonly rows: Array<{ ip: string; clientId: string | null; state: string; updatedAt: Date }> = [];
+  calls = 0;
+  async findOne(q: { where: { ip: string } }): Promise<{ clientId: string | null } | null> {
+    this.calls++;
+    return this.rows.find((r) => r.ip === q.where.ip && ['offered', 'bound'].includes(r.state) && r.clientId) ?? null;
+  }
+}

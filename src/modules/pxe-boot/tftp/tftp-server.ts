@@ -1,0 +1,601 @@
+import * as dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { MalformedPacketError } from '../../../protocols/malformed-packet.error';
+import {
+  decodeTftp,
+  encodeData,
+  encodeError,
+  encodeOack,
+  type TftpPacket,
+  type TftpRequestPacket,
+} from '../../../protocols/tftp/tftp.codec';
+import { TftpErrorCode, TftpOpcode } from '../../../protocols/tftp/tftp.constants';
+import { negotiateReadOptions, TFTP_DEFAULT_LIMITS } from '../../../protocols/tftp/tftp.options';
+import { TftpReadTransfer, type TftpTransferAction } from '../../../protocols/tftp/tftp-transfer';
+import { TftpFileError, TftpFileStore, type TftpFileSource } from './tftp-file-store';
+
+/** Where a datagram came from / goes to. */
+export interface TftpPeer {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** Reported when a read transfer has been accepted and its first packet is about to be sent. */
+export interface TftpTransferStartEvent {
+  readonly client: TftpPeer;
+  readonly file: string;
+  readonly size: number;
+  readonly blksize: number;
+  readonly windowsize: number;
+  /** Whether an OACK was sent (the client asked for options we accept). */
+  readonly oack: boolean;
+  /** The tsize reported in the OACK, when the client asked (RFC 2349). */
+  readonly tsize?: number;
+}
+
+/** Reported once per request that got past decoding, whether it succeeded, failed or was refused. */
+export interface TftpTransferEndEvent {
+  readonly client: TftpPeer;
+  readonly file: string;
+  /** Bytes acknowledged by the client. */
+  readonly bytes: number;
+  readonly ok: boolean;
+  readonly error?: string;
+  /**
+   * True when the client ended it with an ERROR packet — e.g. OVMF's ERROR 8 after a tsize probe, which is normal
+   * and not a server failure.
+   */
+  readonly abortedByClient?: boolean;
+  readonly durationMs: number;
+}
+
+/** Minimal logger; Nest's `Logger` fits. */
+export interface TftpLogger {
+  debug(message: string): void;
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** Options of {@link TftpServer}. */
+export interface TftpServerOptions {
+  /** Directory served read-only; requests cannot leave its real path. */
+  readonly root: string;
+  /** Address to bind, e.g. the PXE interface's address; never 0.0.0.0 in tests. */
+  readonly bindAddress: string;
+  /** UDP port of the listener; 69 in production, 0 (ephemeral) in tests. */
+  readonly port: number;
+  /** Retransmission timeout when the client does not negotiate one (RFC 2349). Default 1000 ms. */
+  readonly timeoutMs?: number;
+  /** Retransmissions without progress before a transfer is abandoned. Default 5. */
+  readonly retries?: number;
+  /** Concurrent transfers; requests beyond it are dropped (the client retransmits its RRQ). Default 256. */
+  readonly maxTransfers?: number;
+  /** Largest blksize granted (RFC 2348). Default 1468 (one Ethernet frame, no IP fragmentation). */
+  readonly maxBlksize?: number;
+  /** Largest windowsize granted (RFC 7440). Default 64. */
+  readonly maxWindowsize?: number;
+  /** In-memory cache bound, bytes. Default 64 MiB. */
+  readonly maxCacheBytes?: number;
+  /** Files above this size are streamed from disk and not cached. Default 16 MiB. */
+  readonly maxCachedFileBytes?: number;
+  readonly logger?: TftpLogger;
+  readonly onTransferStart?: (event: TftpTransferStartEvent) => void;
+  readonly onTransferEnd?: (event: TftpTransferEndEvent) => void;
+}
+
+/** Counters since construction. */
+export interface TftpServerStats {
+  /** Datagrams received on the listener and on every transfer socket. */
+  readonly received: number;
+  /** Datagrams that did not decode (dropped). */
+  readonly malformed: number;
+  readonly transfersOk: number;
+  /** Transfers the server ended: refused request, timeout, I/O error, shutdown. */
+  readonly transfersFailed: number;
+  /** Transfers the client ended with an ERROR packet (tsize probes included). */
+  readonly transfersAborted: number;
+  /** RRQs dropped because `maxTransfers` were active. */
+  readonly droppedBusy: number;
+  readonly active: number;
+  readonly cacheHits: number;
+  readonly cacheMisses: number;
+}
+
+interface ServerContext {
+  readonly options: TftpServerOptions;
+  readonly store: TftpFileStore;
+  readonly timeoutMs: number;
+  readonly retries: number;
+  readonly counters: MutableCounters;
+  debug(build: () => string): void;
+  finished(transfer: Transfer, event: TftpTransferEndEvent): void;
+}
+
+interface MutableCounters {
+  received: number;
+  malformed: number;
+  transfersOk: number;
+  transfersFailed: number;
+  transfersAborted: number;
+  droppedBusy: number;
+}
+
+/**
+ * Read-only TFTP server (RFC 1350 with options: RFC 2347 OACK, RFC 2348 blksize, RFC 2349 timeout/tsize, RFC 7440
+ * windowsize). Plain class without Nest decorators so a lifecycle provider can own it.
+ *
+ * The listener only accepts requests; each RRQ gets its own UDP socket on an ephemeral port (the server's TID,
+ * RFC 1350 §4), driven by the pure {@link TftpReadTransfer} state machine. WRQ is refused with ERROR 2. Malformed
+ * datagrams are counted and dropped; nothing thrown inside a socket handler escapes.
+ */
+export class TftpServer {
+  private readonly store: TftpFileStore;
+  private readonly counters: MutableCounters = {
+    received: 0,
+    malformed: 0,
+    transfersOk: 0,
+    transfersFailed: 0,
+    transfersAborted: 0,
+    droppedBusy: 0,
+  };
+  private readonly transfers = new Set<Transfer>();
+  /** Requests in progress by client TID + request, so a retransmitted RRQ does not start a second transfer. */
+  private readonly requestKeys = new Map<string, Transfer>();
+  private readonly oneShotSockets = new Set<dgram.Socket>();
+  private listener: dgram.Socket | undefined;
+  private stopping = false;
+  private readonly context: ServerContext;
+
+  constructor(private readonly options: TftpServerOptions) {
+    this.store = new TftpFileStore({
+      root: options.root,
+      maxCacheBytes: options.maxCacheBytes,
+      maxCachedFileBytes: options.maxCachedFileBytes,
+    });
+    const logger = options.logger;
+    this.context = {
+      options,
+      store: this.store,
+      timeoutMs: options.timeoutMs ?? 1000,
+      retries: options.retries ?? 5,
+      counters: this.counters,
+      debug: logger ? (build) => logger.debug(build()) : () => undefined,
+      finished: (transfer, event) => this.onFinished(transfer, event),
+    };
+  }
+
+  /** Binds the listener; resolves with the bound address (port 0 → the ephemeral port chosen). */
+  async start(): Promise<TftpPeer> {
+    if (this.listener) throw new Error('TftpServer already started');
+    this.stopping = false;
+    await this.store.init();
+    const socket = dgram.createSocket({ type: isIPv6(this.options.bindAddress) ? 'udp6' : 'udp4' });
+    this.listener = socket;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        socket.close();
+        this.listener = undefined;
+        reject(err);
+      };
+      socket.once('error', onError);
+      socket.bind(this.options.port, this.options.bindAddress, () => {
+        socket.off('error', onError);
+        resolve();
+      });
+    });
+    socket.on('error', (err) => this.options.logger?.error(`TFTP listener error: ${err.message}`));
+    socket.on('message', (msg, rinfo) => this.onListenerMessage(msg, rinfo));
+    const bound = socket.address();
+    this.options.logger?.log(`TFTP listening on ${bound.address}:${bound.port}, root ${this.options.root}`);
+    return { address: bound.address, port: bound.port };
+  }
+
+  /** Closes the listener and every transfer socket; transfers in progress end with ok=false. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const closing: Array<Promise<void>> = [];
+    if (this.listener) {
+      const l = this.listener;
+      this.listener = undefined;
+      closing.push(closeSocket(l));
+    }
+    for (const transfer of [...this.transfers]) closing.push(transfer.abort('server stopped'));
+    for (const s of [...this.oneShotSockets]) closing.push(closeSocket(s));
+    this.oneShotSockets.clear();
+    await Promise.all(closing);
+  }
+
+  /** Counters since construction. */
+  stats(): TftpServerStats {
+    const cache = this.store.stats();
+    return {
+      ...this.counters,
+      active: this.transfers.size,
+      cacheHits: cache.hits,
+      cacheMisses: cache.misses,
+    };
+  }
+
+  private onListenerMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.counters.received++;
+    let packet: TftpPacket;
+    try {
+      packet = decodeTftp(msg);
+    } catch (err) {
+      this.counters.malformed++;
+      if (!(err instanceof MalformedPacketError)) this.options.logger?.error(`TFTP decoder bug: ${String(err)}`);
+      this.context.debug(() => `TFTP malformed datagram from ${rinfo.address}:${rinfo.port}: ${String(err)}`);
+      return;
+    }
+    if (this.stopping) return;
+    const client: TftpPeer = { address: rinfo.address, port: rinfo.port };
+    try {
+      switch (packet.opcode) {
+        case TftpOpcode.RRQ:
+          this.onReadRequest(packet, client);
+          return;
+        case TftpOpcode.WRQ:
+          this.context.debug(() => `TFTP WRQ ${JSON.stringify(packet.filename)} from ${peer(client)} refused`);
+          this.refuse(client, packet.filename, TftpErrorCode.ACCESS_VIOLATION, 'Read-only server');
+          return;
+        default:
+          // DATA/ACK/ERROR/OACK to the listener belong to no transfer: drop silently (no reflection).
+          this.context.debug(() => `TFTP opcode ${packet.opcode} on the listener from ${peer(client)} ignored`);
+          return;
+      }
+    } catch (err) {
+      this.options.logger?.error(`TFTP request handling failed: ${String(err)}`);
+    }
+  }
+
+  private onReadRequest(request: TftpRequestPacket, client: TftpPeer): void {
+    const options = [...request.options].join(';');
+    const key = `${client.address}|${client.port}|${request.filename}|${request.mode}|${options}`;
+    if (this.requestKeys.has(key)) {
+      this.context.debug(() => `TFTP duplicate RRQ ${JSON.stringify(request.filename)} from ${peer(client)} ignored`);
+      return;
+    }
+    if (request.mode !== 'octet' && request.mode !== 'netascii') {
+      this.refuse(client, request.filename, TftpErrorCode.ILLEGAL_OPERATION, `Unsupported mode ${request.mode}`);
+      return;
+    }
+    const max = this.options.maxTransfers ?? 256;
+    if (this.transfers.size >= max) {
+      this.counters.droppedBusy++;
+      this.options.logger?.warn(`TFTP busy (${max} transfers): RRQ from ${peer(client)} dropped`);
+      return;
+    }
+    const transfer = new Transfer(this.context, client, request, key, {
+      maxBlksize: this.options.maxBlksize ?? TFTP_DEFAULT_LIMITS.maxBlksize,
+      maxWindowsize: this.options.maxWindowsize ?? TFTP_DEFAULT_LIMITS.maxWindowsize,
+    });
+    this.transfers.add(transfer);
+    this.requestKeys.set(key, transfer);
+    transfer.run();
+  }
+
+  /** Answers a request with ERROR from a fresh ephemeral port (the TID a transfer would have had). */
+  private refuse(client: TftpPeer, file: string, code: TftpErrorCode, message: string): void {
+    this.counters.transfersFailed++;
+    const socket = dgram.createSocket({ type: isIPv6(this.options.bindAddress) ? 'udp6' : 'udp4' });
+    this.oneShotSockets.add(socket);
+    const done = (): void => {
+      if (this.oneShotSockets.delete(socket)) socket.close();
+    };
+    socket.on('error', done);
+    socket.bind(0, this.options.bindAddress, () => {
+      socket.send(encodeError(code, message), client.port, client.address, done);
+    });
+    this.options.logger?.warn(`TFTP ${JSON.stringify(file)} for ${peer(client)} refused: ERROR ${code} ${message}`);
+    this.safeCallback(() =>
+      this.options.onTransferEnd?.({ client, file, bytes: 0, ok: false, error: message, durationMs: 0 }),
+    );
+  }
+
+  private onFinished(transfer: Transfer, event: TftpTransferEndEvent): void {
+    this.transfers.delete(transfer);
+    if (this.requestKeys.get(transfer.key) === transfer) this.requestKeys.delete(transfer.key);
+    if (event.ok) this.counters.transfersOk++;
+    else if (event.abortedByClient) this.counters.transfersAborted++;
+    else this.counters.transfersFailed++;
+    const logger = this.options.logger;
+    if (logger) {
+      const what =
+        `TFTP ${JSON.stringify(event.file)} to ${peer(event.client)}: ` +
+        `${event.bytes} bytes in ${event.durationMs} ms`;
+      if (event.ok) logger.log(`${what} ok`);
+      else if (event.abortedByClient) logger.debug(`${what}, ended by client: ${event.error}`);
+      else logger.warn(`${what} failed: ${event.error}`);
+    }
+    this.safeCallback(() => this.options.onTransferEnd?.(event));
+  }
+
+  private safeCallback(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.options.logger?.error(`TFTP callback threw: ${String(err)}`);
+    }
+  }
+}
+
+/** One read transfer: its own socket (TID), timer and state machine. */
+class Transfer {
+  private socket: dgram.Socket | undefined;
+  private source: TftpFileSource | undefined;
+  private machine: TftpReadTransfer | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private timeoutMs: number;
+  private oack: Buffer | undefined;
+  /** Sends for disk-backed sources are serialised through this chain. */
+  private queue: Promise<void> | undefined;
+  private done = false;
+  private closed: Promise<void> | undefined;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly client: TftpPeer,
+    private readonly request: TftpRequestPacket,
+    readonly key: string,
+    private readonly limits: { maxBlksize: number; maxWindowsize: number },
+  ) {
+    this.timeoutMs = ctx.timeoutMs;
+  }
+
+  /** Opens the socket and the file, negotiates, sends the first packet. Never rejects. */
+  run(): void {
+    this.begin().catch((err: unknown) => this.finish(false, `internal error: ${String(err)}`));
+  }
+
+  private async begin(): Promise<void> {
+    const { bindAddress } = this.ctx.options;
+    const socket = dgram.createSocket({ type: isIPv6(bindAddress) ? 'udp6' : 'udp4' });
+    this.socket = socket;
+    socket.on('error', (err) => this.finish(false, `socket error: ${err.message}`));
+    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, bindAddress, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    if (this.done) return;
+
+    let source: TftpFileSource;
+    try {
+      const mode = this.request.mode === 'netascii' ? 'netascii' : 'octet';
+      source = await this.ctx.store.open(this.request.filename, mode);
+    } catch (err) {
+      if (err instanceof TftpFileError) {
+        this.finish(false, `ERROR ${err.code} ${err.message}`, false, encodeError(err.code, err.message));
+        return;
+      }
+      throw err;
+    }
+    if (this.done) {
+      await source.close();
+      return;
+    }
+    this.source = source;
+
+    const negotiation = negotiateReadOptions(this.request.options, source.size, this.limits);
+    if (negotiation.timeoutSeconds !== undefined) this.timeoutMs = negotiation.timeoutSeconds * 1000;
+    if (negotiation.oack.length > 0) this.oack = encodeOack(negotiation.oack);
+    this.machine = new TftpReadTransfer({
+      length: source.size,
+      blksize: negotiation.blksize,
+      windowsize: negotiation.windowsize,
+      oack: negotiation.oack.length > 0,
+      retries: this.ctx.retries,
+    });
+    const local = socket.address();
+    this.ctx.debug(
+      () =>
+        `TFTP RRQ ${JSON.stringify(this.request.filename)} from ${peer(this.client)} tid=${local.port} ` +
+        `size=${source.size} blksize=${negotiation.blksize} windowsize=${negotiation.windowsize} ` +
+        `oack=[${negotiation.oack.map(([k, v]) => `${k}=${v}`).join(' ')}] cached=${source.cached}`,
+    );
+    try {
+      this.ctx.options.onTransferStart?.({
+        client: this.client,
+        file: this.request.filename,
+        size: source.size,
+        blksize: negotiation.blksize,
+        windowsize: negotiation.windowsize,
+        oack: negotiation.oack.length > 0,
+        tsize: negotiation.tsize,
+      });
+    } catch (err) {
+      this.ctx.options.logger?.error(`TFTP onTransferStart threw: ${String(err)}`);
+    }
+    this.execute(this.machine.start());
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.ctx.counters.received++;
+    if (this.done) return;
+    if (rinfo.address !== this.client.address || rinfo.port !== this.client.port) {
+      // RFC 1350 §4: a packet from a wrong TID gets ERROR 5 and does not disturb the transfer.
+      this.ctx.debug(() => `TFTP wrong TID ${rinfo.address}:${rinfo.port} (transfer of ${peer(this.client)})`);
+      const error = encodeError(TftpErrorCode.UNKNOWN_TRANSFER_ID, 'Unknown transfer ID');
+      this.socket?.send(error, rinfo.port, rinfo.address, this.onSent);
+      return;
+    }
+    let packet: TftpPacket;
+    try {
+      packet = decodeTftp(msg);
+    } catch (err) {
+      this.ctx.counters.malformed++;
+      this.ctx.debug(() => `TFTP malformed datagram from ${peer(this.client)}: ${String(err)}`);
+      return;
+    }
+    try {
+      switch (packet.opcode) {
+        case TftpOpcode.ACK:
+          if (this.machine) this.execute(this.machine.onAck(packet.block));
+          return;
+        case TftpOpcode.ERROR:
+          this.machine?.onError();
+          this.finish(false, `client ERROR ${packet.code} ${JSON.stringify(packet.message)}`, true);
+          return;
+        default:
+          this.finish(
+            false,
+            `unexpected opcode ${packet.opcode} from client`,
+            false,
+            encodeError(TftpErrorCode.ILLEGAL_OPERATION, 'Illegal TFTP operation'),
+          );
+          return;
+      }
+    } catch (err) {
+      this.finish(false, `internal error: ${String(err)}`);
+    }
+  }
+
+  private onTimeout(): void {
+    if (this.done || !this.machine) return;
+    this.ctx.debug(() => `TFTP timeout ${peer(this.client)} ${JSON.stringify(this.request.filename)}, retransmitting`);
+    this.execute(this.machine.onTimeout());
+  }
+
+  private execute(actions: TftpTransferAction[]): void {
+    if (actions.length === 0 || this.done) return;
+    const source = this.source!;
+    if (this.queue || !source.readSync) {
+      const previous = this.queue ?? Promise.resolve();
+      const next = previous
+        .then(() => this.executeAsync(actions, source))
+        .catch((err: unknown) => {
+          this.finish(false, `read error: ${String(err)}`, false, encodeError(TftpErrorCode.NOT_DEFINED, 'Read error'));
+        })
+        .finally(() => {
+          if (this.queue === next) this.queue = undefined;
+        });
+      this.queue = next;
+      return;
+    }
+    for (const action of actions) {
+      if (action.kind === 'data') this.send(encodeData(action.block, source.readSync(action.offset, action.length)));
+      else if (!this.handleControl(action)) return;
+    }
+    this.armTimer();
+  }
+
+  private async executeAsync(actions: TftpTransferAction[], source: TftpFileSource): Promise<void> {
+    const data = actions.filter((a) => a.kind === 'data');
+    let window: Buffer | undefined;
+    let windowOffset = 0;
+    if (data.length > 0) {
+      windowOffset = data[0].offset;
+      const last = data[data.length - 1];
+      window = await source.read(windowOffset, last.offset + last.length - windowOffset);
+    }
+    if (this.done) return;
+    for (const action of actions) {
+      if (action.kind === 'data') {
+        const start = action.offset - windowOffset;
+        this.send(encodeData(action.block, window!.subarray(start, start + action.length)));
+      } else if (!this.handleControl(action)) return;
+    }
+    this.armTimer();
+  }
+
+  /** Handles a non-data action; returns false when the transfer ended. */
+  private handleControl(action: TftpTransferAction): boolean {
+    switch (action.kind) {
+      case 'oack':
+        this.send(this.oack!);
+        return true;
+      case 'complete':
+        this.finish(true);
+        return false;
+      case 'give-up':
+        this.finish(
+          false,
+          `timeout: ${action.reason}`,
+          false,
+          encodeError(TftpErrorCode.NOT_DEFINED, 'Transfer timed out'),
+        );
+        return false;
+      default:
+        return true;
+    }
+  }
+
+  /** (Re)starts the retransmission timer; one timer object per transfer, refreshed on the hot path. */
+  private armTimer(): void {
+    if (this.done) return;
+    if (this.timer) {
+      this.timer.refresh();
+      return;
+    }
+    this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
+    this.timer.unref();
+  }
+
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.ctx.debug(() => `TFTP send to ${peer(this.client)} failed: ${err.message}`);
+  };
+
+  private send(buf: Buffer): void {
+    const socket = this.socket;
+    if (!socket || this.done) return;
+    socket.send(buf, this.client.port, this.client.address, this.onSent);
+  }
+
+  /** Ends the transfer from outside (server stop). */
+  abort(reason: string): Promise<void> {
+    this.finish(false, reason);
+    return this.closed ?? Promise.resolve();
+  }
+
+  /** Ends the transfer once; `finalPacket` (an ERROR) is sent before the socket closes. */
+  private finish(ok: boolean, error?: string, abortedByClient = false, finalPacket?: Buffer): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const closing: Array<Promise<void>> = [];
+    const socket = this.socket;
+    if (socket) {
+      const sent = finalPacket
+        ? new Promise<void>((resolve) => {
+            try {
+              socket.send(finalPacket, this.client.port, this.client.address, () => resolve());
+            } catch {
+              resolve();
+            }
+          })
+        : Promise.resolve();
+      closing.push(sent.then(() => closeSocket(socket)));
+    }
+    if (this.source) closing.push(this.source.close());
+    this.closed = Promise.all(closing).then(() => undefined);
+    this.ctx.finished(this, {
+      client: this.client,
+      file: this.request.filename,
+      bytes: this.machine?.bytesAcknowledged ?? 0,
+      ok,
+      ...(error !== undefined ? { error } : {}),
+      ...(abortedByClient ? { abortedByClient } : {}),
+      durationMs: Date.now() - this.startedAt,
+    });
+  }
+}
+
+function peer(p: TftpPeer): string {
+  return `${p.address}:${p.port}`;
+}
+
+function closeSocket(socket: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}

@@ -1,0 +1,257 @@
+/**
+ * DLS itself as the boot server of a lab namespace (test/lab/netns.ts): the built server (`dist/src/main.js`) runs
+ * INSIDE the namespace with its own embedded PostgreSQL, DHCP on the lab bridge, TFTP, the iPXE script endpoint and
+ * its own tgtd. Its API is only reachable from inside the namespace, so every call goes through `curl` run with
+ * `ip netns exec`. Shared by the PXE e2e spec, `npm run lab` and the boot benchmark.
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Lab, LabProcess } from '../lab/netns';
+
+/** The repository root (works from the TypeScript sources and from dist/). */
+export function repoRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src', 'main.ts'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error(`repository root not found above ${__dirname}`);
+}
+
+/** Runs `npm run build` in the repository (tsc; a few tens of seconds). */
+export function buildDls(root = repoRoot()): Promise<void> {
+  return new Promise((res, rej) => {
+    execFile('npm', ['run', 'build'], { cwd: root, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
+      err ? rej(new Error(`npm run build failed: ${err.message}\n${stdout}\n${stderr}`)) : res(),
+    );
+  });
+}
+
+/** Polls `check` every `intervalMs` until it returns a truthy value; rejects after `timeoutMs` naming `what`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs: number, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface ApiResult<T = any> {
+  status: number;
+  body: T;
+}
+
+export interface DlsInLab {
+  proc: LabProcess;
+  dataDir: string;
+  logFile: string;
+  /** tgtd control port of this DLS (`tgtadm -C <n>`). */
+  controlPort: number;
+  httpPort: number;
+  /** Bearer token of the bootstrap admin. */
+  token: string;
+  /** `curl` to the API from inside the namespace; JSON in, JSON (or text) out. */
+  api<T = any>(method: string, path: string, body?: unknown): Promise<ApiResult<T>>;
+  /** Like api() but throws unless the status is 2xx. */
+  ok<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+  /** `PUT /api/v1/images/:id/content?format=raw` with the file as an octet-stream body. */
+  uploadRaw(imageId: string, file: string): Promise<ApiResult>;
+  /** Raw `tgtadm --op show --mode target` of DLS's tgtd. */
+  showTargets(): Promise<string>;
+  /** The last `n` characters of DLS's log. */
+  logTail(n?: number): string;
+  /** SIGTERM (DLS stops tgtd and PostgreSQL), wait, SIGKILL as a last resort. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartDlsOptions {
+  /** Where DLS keeps its data (created; removed by the caller). */
+  dataDir: string;
+  logFile: string;
+  adminPassword?: string;
+  httpPort?: number;
+  /** Extra environment (e.g. DLS_SESSION_GRACE). */
+  env?: Record<string, string>;
+  /** Bound for start-up (embedded PostgreSQL initdb + migrations + tgtd). Default 120 s. */
+  startTimeoutMs?: number;
+}
+
+let controlPortSeq = 0;
+/** A tgtd control port (10000–32767) whose socket does not exist yet. */
+export function pickControlPort(): number {
+  for (let i = 0; i < 1000; i++) {
+    const port = 10000 + ((process.pid * 13 + 7919 * controlPortSeq++) % 22000);
+    if (!existsSync(`/var/run/tgtd/socket.${port}`)) return port;
+  }
+  throw new Error('no free tgtd control port');
+}
+
+/** A fixed PATH for the server (no environment of the test runner leaks into DLS). */
+const SERVER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Starts DLS in `lab`'s namespace and logs in as admin. The namespace's teardown also removes tgtd's socket files. */
+export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<DlsInLab> {
+  const root = repoRoot();
+  const main = join(root, 'dist', 'src', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} missing: run npm run build first`);
+  mkdirSync(opts.dataDir, { recursive: true });
+  chmodSync(opts.dataDir, 0o711); // the embedded PostgreSQL runs as an unprivileged user and must traverse it
+  const controlPort = pickControlPort();
+  const httpPort = opts.httpPort ?? 8080;
+  const password = opts.adminPassword ?? `lab-admin-${process.pid}`;
+  lab.onDestroy(() => {
+    for (const f of [`/var/run/tgtd/socket.${controlPort}`, `/var/run/tgtd/socket.${controlPort}.lock`]) rmSync(f, { force: true });
+  });
+  const env: Record<string, string> = {
+    PATH: SERVER_PATH,
+    DLS_DATA_DIR: opts.dataDir,
+    DLS_ADMIN_USER: 'admin',
+    DLS_ADMIN_PASSWORD: password,
+    PORT: String(httpPort),
+    HOST: '0.0.0.0',
+    DLS_BOOT_SERVER_IP: lab.serverIp,
+    DLS_ISCSI_PORTAL: `${lab.serverIp}:3260`,
+    DLS_TGTD_CONTROL_PORT: String(controlPort),
+    DLS_TFTP_PORT: '69',
+    DLS_DHCP_PORT: '67',
+    DLS_STORAGE_MIN_FREE: '0',
+    LOG_LEVEL: 'log',
+    ...opts.env,
+  };
+  const proc = lab.spawn([process.execPath, main], { logFile: opts.logFile, env, cwd: root });
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
+  const logTail = (n = 3000): string => (existsSync(opts.logFile) ? readFileSync(opts.logFile, 'utf8').slice(-n) : '');
+
+  const curl = async (args: string[], timeoutMs = 30_000): Promise<ApiResult> => {
+    const { stdout } = await lab.exec(['curl', '-sS', '-m', String(Math.ceil(timeoutMs / 1000)), '-w', '\n%{http_code}', ...args], { timeoutMs: timeoutMs + 5000 });
+    const i = stdout.lastIndexOf('\n');
+    const text = stdout.slice(0, i);
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON */
+    }
+    return { status: Number(stdout.slice(i + 1)), body };
+  };
+  const base = `http://127.0.0.1:${httpPort}`;
+  let token = '';
+  const api = <T = any>(method: string, path: string, body?: unknown): Promise<ApiResult<T>> =>
+    curl([
+      '-X',
+      method,
+      ...(token ? ['-H', `Authorization: Bearer ${token}`] : []),
+      ...(body !== undefined ? ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)] : []),
+      `${base}${path}`,
+    ]) as Promise<ApiResult<T>>;
+  const ok = async <T = any>(method: string, path: string, body?: unknown): Promise<T> => {
+    const r = await api<T>(method, path, body);
+    if (r.status < 200 || r.status > 299) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+
+  try {
+    await waitFor(
+      'DLS to answer /api/v1/health/ready',
+      async () => {
+        if (exited) throw new Error('DLS exited during start-up');
+        return (await curl([`${base}/api/v1/health/ready`], 5000)).status === 200;
+      },
+      opts.startTimeoutMs ?? 120_000,
+      500,
+    );
+    const login = await ok('POST', '/api/v1/auth/login', { username: 'admin', password });
+    token = login.accessToken;
+  } catch (err) {
+    process.kill(proc.pid, 'SIGTERM');
+    await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 15_000))]);
+    throw new Error(`${(err as Error).message}\n--- DLS log ---\n${logTail()}`);
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    proc,
+    dataDir: opts.dataDir,
+    logFile: opts.logFile,
+    controlPort,
+    httpPort,
+    get token() {
+      return token;
+    },
+    api,
+    ok,
+    uploadRaw: (imageId, file) =>
+      curl(
+        [
+          '-X',
+          'PUT',
+          '-H',
+          `Authorization: Bearer ${token}`,
+          '-H',
+          'Content-Type: application/octet-stream',
+          '--data-binary',
+          `@${resolve(file)}`,
+          `${base}/api/v1/images/${imageId}/content?format=raw`,
+        ],
+        120_000,
+      ),
+    showTargets: () =>
+      new Promise((res, rej) =>
+        execFile('tgtadm', ['-C', String(controlPort), '--lld', 'iscsi', '--op', 'show', '--mode', 'target'], { timeout: 10_000 }, (err, out) =>
+          err ? rej(err) : res(String(out)),
+        ),
+      ),
+    logTail,
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        if (exited) return;
+        try {
+          process.kill(proc.pid, 'SIGTERM');
+        } catch {
+          return;
+        }
+        const inTime = await Promise.race([proc.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
+        if (!inTime) proc.kill('SIGKILL');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Creates an image, uploads `diskPath` as its raw content, snapshots and publishes it. */
+export async function provisionImage(dls: DlsInLab, name: string, diskPath: string, sizeBytes: number): Promise<{ imageId: string; versionId: string }> {
+  const image = await dls.ok('POST', '/api/v1/images', { name, sizeBytes, format: 'raw', path: `/lab/${name}.raw` });
+  const up = await dls.uploadRaw(image.id, diskPath);
+  if (up.status < 200 || up.status > 299) throw new Error(`upload → ${up.status} ${JSON.stringify(up.body)}`);
+  const version = await dls.ok('POST', `/api/v1/images/${image.id}/snapshots`, { name: 'v1' });
+  await dls.ok('POST', `/api/v1/images/${image.id}/snapshots/${version.id}/publish`);
+  return { imageId: image.id, versionId: version.id };
+}
+
+/** Registers a client for `mac` on `imageId`. */
+export async function addClient(
+  dls: DlsInLab,
+  c: { mac: string; hostname: string; imageId: string; diskPolicy?: 'reset' | 'persistent' },
+): Promise<{ id: string }> {
+  return dls.ok('POST', '/api/v1/clients', {
+    macAddress: c.mac,
+    hostname: c.hostname,
+    assignedImageId: c.imageId,
+    ...(c.diskPolicy ? { diskPolicy: c.diskPolicy } : {}),
+  });
+}
+
+/** The client's boot sessions, newest first. */
+export async function sessionsOf(dls: DlsInLab, clientId: string): Promise<any[]> {
+  const r = await dls.ok('GET', `/api/v1/boot-sessions?clientId=${clientId}&limit=50`);
+  return Array.isArray(r) ? r : r.items;
+}

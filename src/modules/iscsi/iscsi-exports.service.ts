@@ -79,7 +79,13 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
     if (!this.config.iscsi.enabled) return;
     this.chapKey = await loadOrCreateSecret(this.config.dataDir, 'chap-key');
     this.hooks.onBeforeChange((clientId) => this.removeExport(clientId, { force: true }).then(() => undefined));
-    await this.supervisor.start();
+    try {
+      await this.supervisor.start();
+    } catch (e) {
+      // The control plane stays up (the API is useful without exports); boot scripts answer 503 ISCSI_UNAVAILABLE.
+      this.logger.error(`iSCSI unavailable: ${(e as Error).message} — is Debian's tgt installed? (DLS_ISCSI_ENABLED=false silences this)`);
+      return;
+    }
     this.supervisor.onExit((info) => {
       if (info.expected || this.stopping) return;
       this.ready = false;

@@ -116,7 +116,17 @@ async function runRounds(name: string, driver: StorageDriver, args: Args, rows: 
       }
       const clients = Array.from({ length: n }, () => randomUUID());
       let t = process.hrtime.bigint();
-      await pool(clients, args.concurrency, (c) => driver.ensureClientDisk(c, imageId, versionId));
+      let done = 0;
+      try {
+        await pool(clients, args.concurrency, async (c) => {
+          await driver.ensureClientDisk(c, imageId, versionId);
+          done += 1;
+        });
+      } catch (e) {
+        console.log(`[${name}] N=${n} failed after ${done} disks: ${(e as Error).message.slice(0, 500)}`);
+        await pool(clients, args.concurrency, (c) => driver.destroyClientDisk(c));
+        continue;
+      }
       const provisionMs = Number(process.hrtime.bigint() - t) / 1e6;
       t = process.hrtime.bigint();
       await pool(clients, args.concurrency, (c) => driver.destroyClientDisk(c));

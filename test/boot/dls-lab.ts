@@ -173,7 +173,7 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
     token = login.accessToken;
   } catch (err) {
     process.kill(proc.pid, 'SIGTERM');
-    await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 15_000))]);
+    await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 15_000).unref())]);
     throw new Error(`${(err as Error).message}\n--- DLS log ---\n${logTail()}`);
   }
 
@@ -219,7 +219,11 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
         } catch {
           return;
         }
-        const inTime = await Promise.race([proc.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
+        let timer: NodeJS.Timeout | undefined;
+        const inTime = await Promise.race([
+          proc.exited.then(() => true),
+          new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 30_000))),
+        ]).finally(() => clearTimeout(timer));
         if (!inTime) proc.kill('SIGKILL');
       })();
       return stopping;

@@ -49,7 +49,7 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   private chapKey?: string;
   private ready = false;
   private stopping = false;
-  /** First time each client's login was seen (tgt doesn't say). */
+  /** First time each login (client id + tgt session id) was seen — tgt doesn't say when a session began. */
   private readonly firstSeen = new Map<string, number>();
 
   constructor(
@@ -156,7 +156,6 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
       try {
         const r = await this.exporter.removeExport(row.tid, { force: options.force });
         await this.exports.delete({ clientId });
-        this.firstSeen.delete(clientId);
         return { removed: r.removed };
       } catch (e) {
         if (isTgtError(e, TgtErrorCode.TARGET_ACTIVE)) {
@@ -167,20 +166,30 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
     });
   }
 
-  /** clientId → its live iSCSI login (from one `tgtadm target show`). */
+  /**
+   * clientId → its newest live iSCSI login (from one `tgtadm target show`). A rebooted client's new login has a new
+   * tgt session id and its own first-seen time, even while the dead one from before lingers until NOP-In drops it.
+   */
   async activeSessions(): Promise<Map<string, { ip: string | null; since: Date }>> {
     const out = new Map<string, { ip: string | null; since: Date }>();
     if (!this.ready) return out;
     const prefix = `${this.iqnPrefix}:client-`;
     const now = Date.now();
+    const live = new Set<string>();
     for (const t of await this.exporter.sessions()) {
       if (!t.iqn.startsWith(prefix) || t.sessions.length === 0) continue;
       const clientId = t.iqn.slice(prefix.length);
-      const since = this.firstSeen.get(clientId) ?? now;
-      this.firstSeen.set(clientId, since);
-      out.set(clientId, { ip: t.sessions[0].ip, since: new Date(since) });
+      let newest: { ip: string | null; since: number; sid: number } | undefined;
+      for (const s of t.sessions) {
+        const key = `${clientId}:${s.sid}`;
+        live.add(key);
+        const since = this.firstSeen.get(key) ?? now;
+        this.firstSeen.set(key, since);
+        if (!newest || s.sid > newest.sid) newest = { ip: s.ip, since, sid: s.sid };
+      }
+      out.set(clientId, { ip: newest!.ip, since: new Date(newest!.since) });
     }
-    for (const id of [...this.firstSeen.keys()]) if (!out.has(id)) this.firstSeen.delete(id);
+    for (const key of [...this.firstSeen.keys()]) if (!live.has(key)) this.firstSeen.delete(key);
     return out;
   }
 

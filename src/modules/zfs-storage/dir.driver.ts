@@ -185,7 +185,9 @@ export class DirStorageDriver implements StorageDriver {
       if (dependents.length > 0) {
         throw new StorageError(
           StorageErrorCode.HAS_DEPENDENTS,
-          `version ${vid} of image ${id} is used by client disks: ${dependents.join(', ')}`,
+          `version ${vid} of image ${id} is used by ${dependents.length} client disk(s): ${
+            dependents.length > 10 ? `${dependents.slice(0, 10).join(', ')}, ...` : dependents.join(', ')
+          }`,
           { imageId: id, versionId: vid, clientIds: dependents },
         );
       }

@@ -47,6 +47,11 @@ export const VERSION_HOLD_TAG = 'dls-version';
 
 const CLIENT_PROPS = ['origin', 'mounted', 'mountpoint', 'usedbydataset', DLS_PROPS.imageId, DLS_PROPS.versionId];
 
+/** At most 10 ids for a message (details carry the full list). */
+function listIds(ids: string[]): string {
+  return ids.length > 10 ? `${ids.slice(0, 10).join(', ')}, ...` : ids.join(', ');
+}
+
 async function fileSize(p: string): Promise<number> {
   try {
     return (await fsp.stat(p)).size;
@@ -259,7 +264,7 @@ export class ZfsStorageDriver implements StorageDriver {
       if (dependents.length > 0) {
         throw new StorageError(
           StorageErrorCode.HAS_DEPENDENTS,
-          `version ${vid} of image ${id} is used by client disks: ${dependents.join(', ')}`,
+          `version ${vid} of image ${id} is used by ${dependents.length} client disk(s): ${listIds(dependents)}`,
           { imageId: id, versionId: vid, clientIds: dependents },
         );
       }

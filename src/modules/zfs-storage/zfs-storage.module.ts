@@ -17,13 +17,21 @@ import { ClientDiskController, ImageContentController, StorageController } from 
 import { StorageService } from './storage.service';
 import { STORAGE_DRIVER } from './storage.tokens';
 import { ZfsAdapter } from './zfs.adapter';
-import { ZfsStorageDriver } from './zfs.driver';
+import { ZFS_FUSE_MAX_MOUNTS, ZfsStorageDriver } from './zfs.driver';
+import { existsSync } from 'node:fs';
 
 /** Picks the storage driver from config: `dir` (zero-setup default) or `zfs` (under DLS_ZFS_ROOT). */
 export function createStorageDriver(config: AppConfig): StorageDriver {
   const logger = new Logger('Storage');
   if (config.storage.driver === 'zfs') {
-    return new ZfsStorageDriver(new ZfsAdapter({ logger }), { root: config.storage.zfsRoot! });
+    // zfs-fuse (its socket is the tell) mounts at most 1,000 filesystems per daemon and every client disk is one:
+    // refuse new disks past the limit (507) instead of leaving half-mounted datasets behind.
+    const zfsFuse = existsSync('/var/run/zfs/zfs_socket');
+    return new ZfsStorageDriver(new ZfsAdapter({ logger }), {
+      root: config.storage.zfsRoot!,
+      logger,
+      mountLimit: zfsFuse ? ZFS_FUSE_MAX_MOUNTS - 5 : undefined,
+    });
   }
   return new DirStorageDriver({ root: config.storage.dirRoot });
 }

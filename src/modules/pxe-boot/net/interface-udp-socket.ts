@@ -25,7 +25,11 @@ export interface InterfaceUdpMessageInfo {
   ifindex: number;
   /** Name of the arrival interface, when known. */
   ifname?: string;
-  /** The local address for replies (ipi_spec_dst): the interface's address for a broadcast. */
+  /**
+   * The kernel's preferred source for a reply (ipi_spec_dst). For a broadcast on a host with several interfaces this
+   * can be ANOTHER interface's address (seen in tests): use `destination` for unicasts, and the receiving
+   * interface's own address for broadcasts.
+   */
   localAddress: string | null;
   /** The IP destination (ipi_addr), e.g. 255.255.255.255 for a broadcast. */
   destination: string | null;

@@ -49,6 +49,11 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   private chapKey?: string;
   private ready = false;
   private stopping = false;
+  /**
+   * Exports this process made or verified since tgtd last (re)started. A boot storm's script requests then cost no
+   * `tgtadm` call at all — a full `target show` is O(number of targets) — and a restart of tgtd clears it.
+   */
+  private readonly exported = new Map<string, IscsiExport>();
   /** First time each login (client id + tgt session id) was seen — tgt doesn't say when a session began. */
   private readonly firstSeen = new Map<string, number>();
 
@@ -89,6 +94,7 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
     this.supervisor.onExit((info) => {
       if (info.expected || this.stopping) return;
       this.ready = false;
+      this.exported.clear();
       this.logger.error(`tgtd exited unexpectedly (code ${info.code ?? info.signal}); restarting and re-creating exports`);
       void this.restart();
     });
@@ -117,6 +123,7 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
 
   /** Re-creates every export in the database whose disk exists; removes our targets that aren't wanted. */
   async reconcile(): Promise<void> {
+    this.exported.clear();
     const rows = await this.exports.find();
     const specs: ExportSpec[] = [];
     for (const r of rows) {
@@ -131,6 +138,8 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   /** Exports the client's disk (idempotent) and returns the login details for its boot script. */
   async ensureExport(clientId: string, diskPath: string): Promise<IscsiExportInfo> {
     this.assertReady();
+    const known = this.exported.get(clientId);
+    if (known && known.backingPath === diskPath) return this.info(known);
     return this.locks.run(clientId, async () => {
       let row = await this.exports.findOne({ where: { clientId } });
       if (!row) row = await this.allocate(clientId, diskPath);
@@ -141,8 +150,10 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
       try {
         await this.exporter.ensureExport(this.spec(row), { force: true });
       } catch (e) {
+        this.exported.delete(clientId);
         throw this.mapError(e);
       }
+      this.exported.set(clientId, row);
       return this.info(row);
     });
   }
@@ -151,6 +162,7 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   async removeExport(clientId: string, options: { force: boolean }): Promise<{ removed: boolean }> {
     if (!this.config.iscsi.enabled) return { removed: false };
     return this.locks.run(clientId, async () => {
+      this.exported.delete(clientId);
       const row = await this.exports.findOne({ where: { clientId } });
       if (!row) return { removed: false };
       try {

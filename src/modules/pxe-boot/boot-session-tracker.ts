@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Not, Repository } from 'typeorm';
 import { DomainError } from '../../common/errors/domain-error';
@@ -8,6 +8,7 @@ import { BootSessionsService } from '../boot-sessions/boot-sessions.service';
 import { ClientDisksService } from '../zfs-storage/client-disks.service';
 import { KeyedLock } from '../zfs-storage/keyed-lock';
 import { DhcpLease } from './dhcp-lease.entity';
+import { ISCSI_EXPORTS, IscsiExportsPort } from './iscsi-exports.port';
 
 /** What the DHCP server saw from a known client. */
 export interface DhcpSeenEvent {
@@ -66,6 +67,7 @@ export class BootSessionTracker {
     private readonly sessions: BootSessionsService,
     private readonly disks: ClientDisksService,
     @InjectRepository(DhcpLease) private readonly leases: Repository<DhcpLease>,
+    @Optional() @Inject(ISCSI_EXPORTS) private readonly iscsi?: IscsiExportsPort,
   ) {}
 
   // ---- called by the protocol servers ------------------------------------------------------------------------------
@@ -81,7 +83,22 @@ export class BootSessionTracker {
         cur = null;
       }
       if (!cur) await this.openSession(e.clientId, e.ip, e.serverIp);
+      if (e.messageType === 'discover') await this.prewarm(e.clientId);
     });
+  }
+
+  /**
+   * Gets the client's disk and iSCSI export ready while the client is still busy with DHCP and IPv6 (about a second
+   * before it asks for its script), so the script request finds them done. Best effort: failures are reported
+   * when the script is prepared.
+   */
+  private async prewarm(clientId: string): Promise<void> {
+    try {
+      const path = await this.disks.ensureClientDisk(clientId);
+      if (this.iscsi) await this.iscsi.ensureExport(clientId, path);
+    } catch (err) {
+      this.logger.debug(`prewarm of client ${clientId} skipped: ${errText(err)}`);
+    }
   }
 
   /** A loader (undionly.kpxe, ipxe.efi…) went out over TFTP: the client's session moves to `booting`. */

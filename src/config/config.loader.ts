@@ -31,6 +31,7 @@ export const ENV = {
   DLS_DHCP_ENABLED: { default: true, parse: bool, description: 'run the DHCP/proxyDHCP server for enabled network ranges with an interface' },
   DLS_DHCP_PORT: { default: 67, parse: int(1, 65535), description: 'DHCP server port (tests only change this)' },
   DLS_IPV6_RA: { default: true, parse: bool, description: 'send IPv6 router advertisements on boot interfaces so iPXE does not wait ~15 s' },
+  DLS_TCP_QUICKACK: { default: true, parse: bool, description: 'turn delayed ACKs off on boot interfaces\' routes (iPXE\'s iSCSI login is ~40 ms faster per step)' },
   DLS_ISCSI_ENABLED: { default: true, parse: bool, description: 'export client disks over iSCSI through tgt' },
   DLS_TGTD_MANAGE: { default: true, parse: bool, description: 'start and stop our own tgtd (false = use a running one)' },
   DLS_TGTD_CONTROL_PORT: { default: 213, parse: int(0, 65535), description: 'tgtd control port (-C), keeps ours apart from any other tgtd' },
@@ -83,7 +84,7 @@ export class AppConfig {
   readonly auth: { adminUser: string; adminPassword?: string; jwtSecret?: string; accessTtl: number; refreshTtl: number };
   readonly logLevel: LogLevel;
   readonly storage: { driver: 'dir' | 'zfs'; zfsRoot?: string; minFreeBytes: number; dirRoot: string };
-  readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean };
+  readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; tcpQuickAck: boolean };
   readonly tftp: { enabled: boolean; address: string; port: number; root: string };
   readonly dhcp: { enabled: boolean; port: number };
   readonly iscsi: { enabled: boolean; manageTgtd: boolean; controlPort: number; portalAddress: string; portalPort: number; iqnPrefix: string };
@@ -112,6 +113,7 @@ export class AppConfig {
       sessionGraceSec: raw.DLS_SESSION_GRACE,
       bootTimeoutSec: raw.DLS_BOOT_TIMEOUT,
       ipv6Ra: raw.DLS_IPV6_RA,
+      tcpQuickAck: raw.DLS_TCP_QUICKACK,
     };
     this.tftp = {
       enabled: raw.DLS_TFTP_ENABLED,

@@ -23,6 +23,7 @@ import { BootSessionTracker, DhcpSeenEvent } from '../boot-session-tracker';
 import { InterfaceInfo, interfaceInfo } from '../net/net-interfaces';
 import { InterfaceUdpMessageInfo, InterfaceUdpSocket } from '../net/interface-udp-socket';
 import { RouterAdvertiser } from '../net/router-advertiser';
+import { RouteQuickAck } from '../net/route-quickack';
 import { hostAddress } from './address-pool';
 import { ClientBootFacts, ClientDirectory } from './client-directory';
 import { ArrivalPort, bootFileFor, decideDhcp, DhcpAction } from './dhcp-decision';
@@ -65,6 +66,8 @@ interface Binding {
   dhcp: InterfaceUdpSocket;
   pxe: InterfaceUdpSocket | null;
   ra: RouterAdvertiser | null;
+  /** Delayed ACKs were turned off on this interface's routes (and must be restored). */
+  quickAck?: boolean;
 }
 
 interface ServedRange {
@@ -99,6 +102,7 @@ function zeroStats(): DhcpStats {
 @Injectable()
 export class DhcpServer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DhcpServer.name);
+  private readonly quickAck = new RouteQuickAck();
   private bindings = new Map<string, Binding>();
   private served: ServedRange[] = [];
   private bindingKey = '';
@@ -269,6 +273,7 @@ export class DhcpServer implements OnApplicationBootstrap, OnApplicationShutdown
           return c !== null && own !== null && cidrContains(c, own);
         });
         if (this.config.boot.ipv6Ra && servesDirect) binding.ra = this.startRouterAdvertiser(name);
+        if (this.config.boot.tcpQuickAck && servesDirect) this.setQuickAck(binding, true);
       }
       return opened;
     } catch (err) {
@@ -307,7 +312,16 @@ export class DhcpServer implements OnApplicationBootstrap, OnApplicationShutdown
     this.bindingKey = '';
   }
 
+  private setQuickAck(b: Binding, on: boolean): void {
+    b.quickAck = on;
+    this.quickAck.set(b.name, on).then(
+      (n) => this.logger.log(`delayed ACKs ${on ? 'off' : 'back on'} for ${n} route(s) of ${b.name}`),
+      (err: unknown) => this.logger.warn(`could not change delayed ACKs on ${b.name}: ${(err as Error).message}`),
+    );
+  }
+
   private closeBinding(b: Binding): void {
+    if (b.quickAck) this.setQuickAck(b, false);
     b.ra?.stop();
     b.pxe?.close();
     b.dhcp?.close();

@@ -9,7 +9,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addClient, buildDls, provisionImage, repoRoot, startDlsInLab } from '../test/boot/dls-lab';
+import { addClient, addLabRange, buildDls, provisionImage, repoRoot, startDlsInLab } from '../test/boot/dls-lab';
 import { buildTestDisk } from '../test/lab/disk';
 import { createLab } from '../test/lab/netns';
 import { bootClient } from '../test/lab/qemu';
@@ -28,15 +28,7 @@ export async function measureDlsBoots(n = 3, log: (line: string) => void = conso
     const dls = await startDlsInLab(lab, { dataDir: join(dir, 'data'), logFile: join(dir, 'dls.log') });
     try {
       const { imageId } = await provisionImage(dls, 'bench', diskPath, DISK_BYTES);
-      await dls.ok('POST', '/api/v1/network-ranges', {
-        name: 'bench',
-        cidr: lab.cidr,
-        interface: lab.bridge,
-        dhcpMode: 'full',
-        poolStart: `${lab.subnet}.100`,
-        poolEnd: `${lab.subnet}.199`,
-        leaseSeconds: 600,
-      });
+      await addLabRange(dls, lab, 'bench');
       await addClient(dls, { mac, hostname: 'bench-pc', imageId, diskPolicy: 'persistent' });
       const seconds: number[] = [];
       for (let i = 0; i < n; i++) {

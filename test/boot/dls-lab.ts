@@ -241,6 +241,19 @@ export async function provisionImage(dls: DlsInLab, name: string, diskPath: stri
   return { imageId: image.id, versionId: version.id };
 }
 
+/** A `full`-mode network range over the whole lab bridge (pool .100–.199). Returns the created range. */
+export async function addLabRange(dls: DlsInLab, lab: Lab, name = 'lab'): Promise<{ id: string }> {
+  return dls.ok('POST', '/api/v1/network-ranges', {
+    name,
+    cidr: lab.cidr,
+    interface: lab.bridge,
+    dhcpMode: 'full',
+    poolStart: `${lab.subnet}.100`,
+    poolEnd: `${lab.subnet}.199`,
+    leaseSeconds: 600,
+  });
+}
+
 /** Registers a client for `mac` on `imageId`. */
 export async function addClient(
   dls: DlsInLab,

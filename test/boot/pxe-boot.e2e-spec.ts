@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTestDisk, parseSerial, readCounter } from '../lab/disk';
 import { createLab, Lab, LabProcess } from '../lab/netns';
+import { dnsmasqBaseArgs } from '../lab/reference-stack';
 import { bootClient, BootClientOptions, QemuClient } from '../lab/qemu';
-import { addClient, buildDls, DlsInLab, provisionImage, sessionsOf, startDlsInLab, waitFor } from './dls-lab';
+import { addClient, addLabRange, buildDls, DlsInLab, provisionImage, sessionsOf, startDlsInLab, waitFor } from './dls-lab';
 
 jest.setTimeout(240_000);
 
@@ -84,15 +85,7 @@ describe('PXE boot through DLS (QEMU clients in a network namespace)', () => {
       env: { DLS_SESSION_GRACE: String(GRACE_SEC), DLS_BOOT_TIMEOUT: '120' },
     });
     ({ imageId, versionId } = await provisionImage(dls, 'lab-disk', diskPath, DISK_BYTES));
-    const range = await dls.ok('POST', '/api/v1/network-ranges', {
-      name: 'lab',
-      cidr: lab.cidr,
-      interface: lab.bridge,
-      dhcpMode: 'full',
-      poolStart: `${lab.subnet}.100`,
-      poolEnd: `${lab.subnet}.199`,
-      leaseSeconds: 600,
-    });
+    const range = await addLabRange(dls, lab, 'lab');
     rangeId = range.id;
   });
 
@@ -209,22 +202,7 @@ describe('PXE boot through DLS (QEMU clients in a network namespace)', () => {
       await dls.ok('PATCH', `/api/v1/network-ranges/${rangeId}`, { dhcpMode: 'proxy' });
       await waitFor('DLS to serve the range in proxy mode', async () => /DHCP serving lab=[^ ]+\/proxy@/.test(dls.logTail(20_000)), 70_000, 250);
       dnsmasq = lab.spawn(
-        [
-          'dnsmasq',
-          '-k',
-          '--conf-file=/dev/null',
-          '--user=root',
-          '--port=0',
-          `--interface=${lab.bridge}`,
-          '--bind-interfaces',
-          '--except-interface=lo',
-          `--pid-file=${join(work, 'dnsmasq.pid')}`,
-          `--dhcp-leasefile=${join(work, 'dnsmasq.leases')}`,
-          '--log-facility=-',
-          '--log-dhcp',
-          '--no-ping',
-          `--dhcp-range=${lab.subnet}.50,${lab.subnet}.90,255.255.255.0,1h`,
-        ],
+        [...dnsmasqBaseArgs(lab, work), `--dhcp-range=${lab.subnet}.50,${lab.subnet}.90,255.255.255.0,1h`],
         { logFile: join(work, 'dnsmasq.log') },
       );
       const report = await bootToEnd(MAC.proxy, 'e1000', 'proxy-mode boot');

@@ -13,7 +13,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { addClient, provisionImage, sessionsOf, startDlsInLab } from '../boot/dls-lab';
+import { addClient, addLabRange, provisionImage, sessionsOf, startDlsInLab } from '../boot/dls-lab';
 import { buildTestDisk, parseSerial, readCounter } from './disk';
 import { createLab } from './netns';
 import { bootClient, Firmware, NicModel, stripAnsi } from './qemu';
@@ -94,15 +94,7 @@ async function main(): Promise<void> {
     const dls = await startDlsInLab(lab, { dataDir: join(dir, 'dls-data'), logFile: join(dir, 'dls.log') });
     try {
       const { imageId } = await provisionImage(dls, 'lab-example', diskPath, DISK_BYTES);
-      await dls.ok('POST', '/api/v1/network-ranges', {
-        name: 'lab',
-        cidr: lab.cidr,
-        interface: lab.bridge,
-        dhcpMode: 'full',
-        poolStart: `${lab.subnet}.100`,
-        poolEnd: `${lab.subnet}.199`,
-        leaseSeconds: 600,
-      });
+      await addLabRange(dls, lab, 'lab');
       const client = await addClient(dls, { mac, hostname: 'lab-pc', imageId, diskPolicy: 'persistent' });
       console.log(`DLS up (log ${dls.logFile}): image ${imageId} published, client lab-pc = ${mac}`);
 

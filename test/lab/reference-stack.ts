@@ -128,6 +128,28 @@ http.createServer((req, res) => {
 `;
 
 /** Starts dnsmasq, the script HTTP server and tgtd inside `lab`'s namespace and waits until each is ready. */
+/**
+ * dnsmasq in the foreground on the lab bridge only: no DNS, no ping check, its own pid/lease files in `workDir`,
+ * logging DHCP to stdout. Callers add ranges and options.
+ */
+export function dnsmasqBaseArgs(lab: Lab, workDir: string): string[] {
+  return [
+    'dnsmasq',
+    '-k',
+    '--conf-file=/dev/null',
+    '--user=root',
+    '--port=0',
+    `--interface=${lab.bridge}`,
+    '--bind-interfaces',
+    '--except-interface=lo',
+    `--pid-file=${join(workDir, 'dnsmasq.pid')}`,
+    `--dhcp-leasefile=${join(workDir, 'dnsmasq.leases')}`,
+    '--log-facility=-',
+    '--log-dhcp',
+    '--no-ping',
+  ];
+}
+
 export async function startReferenceStack(lab: Lab, opts: ReferenceStackOptions): Promise<ReferenceStack> {
   const diskPath = resolve(opts.diskPath);
   if (!existsSync(diskPath)) throw new Error(`disk ${diskPath} does not exist`);
@@ -187,19 +209,7 @@ export async function startReferenceStack(lab: Lab, opts: ReferenceStackOptions)
   try {
     // --- dnsmasq: DHCP + RA + TFTP, no DNS -------------------------------------------------------------------
     const dnsmasqArgs = [
-      'dnsmasq',
-      '-k',
-      '--conf-file=/dev/null',
-      '--user=root',
-      '--port=0',
-      `--interface=${lab.bridge}`,
-      '--bind-interfaces',
-      '--except-interface=lo',
-      `--pid-file=${join(workDir, 'dnsmasq.pid')}`,
-      `--dhcp-leasefile=${join(workDir, 'dnsmasq.leases')}`,
-      '--log-facility=-',
-      '--log-dhcp',
-      '--no-ping',
+      ...dnsmasqBaseArgs(lab, workDir),
       '--dhcp-authoritative',
       macs.length
         ? `--dhcp-range=${lab.subnet}.100,static,255.255.255.0,1h`

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsISO8601, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import { IsISO8601, IsOptional, IsString, IsUUID, Length } from 'class-validator';
+import { PaginationQueryDto } from '../../../common/pagination';
 import { AuditLog } from '../audit-log.entity';
 
 export class AuditLogDto {
@@ -58,7 +58,7 @@ export class AuditLogPageDto {
   total: number;
 }
 
-export class ListAuditQueryDto {
+export class ListAuditQueryDto extends PaginationQueryDto {
   @ApiPropertyOptional({ example: 'clients' })
   @IsOptional()
   @IsString()
@@ -92,18 +92,4 @@ export class ListAuditQueryDto {
   @IsISO8601({ strict: true })
   to?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit: number = 50;
-
-  @ApiPropertyOptional({ minimum: 0, default: 0 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  offset: number = 0;
 }

@@ -25,7 +25,10 @@ export const ENV = {
   DLS_STORAGE_MIN_FREE: { default: 1024 ** 3, parse: bytes, description: 'refuse storage operations that would leave less free space (507)' },
   DLS_BOOT_SERVER_IP: { parse: ipv4, description: 'address PXE clients use to reach DLS (HTTP scripts, TFTP, iSCSI); default: first enabled range interface address' },
   DLS_TFTP_ENABLED: { default: true, parse: bool, description: 'serve iPXE loaders over TFTP' },
-  DLS_TFTP_ADDRESS: { default: '0.0.0.0', parse: ipv4, description: 'TFTP bind address' },
+  DLS_TFTP_ADDRESS: {
+    parse: ipv4,
+    description: "TFTP bind address; unset = the IPv4 address of each enabled network range's interface (nothing is bound before a boot network exists)",
+  },
   DLS_TFTP_PORT: { default: 69, parse: int(0, 65535), description: 'TFTP port (0 = ephemeral, for tests)' },
   DLS_TFTP_ROOT: { parse: str({ min: 1 }), description: 'TFTP root; unset = <data dir>/tftp filled from /usr/lib/ipxe' },
   DLS_DHCP_ENABLED: { default: true, parse: bool, description: 'run the DHCP/proxyDHCP server for enabled network ranges with an interface' },
@@ -85,7 +88,7 @@ export class AppConfig {
   readonly logLevel: LogLevel;
   readonly storage: { driver: 'dir' | 'zfs'; zfsRoot?: string; minFreeBytes: number; dirRoot: string };
   readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; tcpQuickAck: boolean };
-  readonly tftp: { enabled: boolean; address: string; port: number; root: string };
+  readonly tftp: { enabled: boolean; address?: string; port: number; root: string };
   readonly dhcp: { enabled: boolean; port: number };
   readonly iscsi: { enabled: boolean; manageTgtd: boolean; controlPort: number; portalAddress: string; portalPort: number; iqnPrefix: string };
 

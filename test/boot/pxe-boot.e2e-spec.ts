@@ -8,7 +8,7 @@
  *
  * Needs root and the Debian packages qemu-system-x86, ipxe-qemu, ipxe, ovmf, nasm, tgt, dnsmasq-base, curl.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTestDisk, parseSerial, readCounter } from '../lab/disk';
@@ -98,6 +98,25 @@ describe('PXE boot through DLS (QEMU clients in a network namespace)', () => {
       await lab?.destroy();
       if (work) rmSync(work, { recursive: true, force: true });
     }
+  });
+
+  it('serves the iPXE loaders over TFTP on the boot network once a range names its interface', async () => {
+    const loader = '/usr/lib/ipxe/undionly.kpxe';
+    const want = statSync(loader).size;
+    const got = await waitFor(
+      'TFTP on the lab bridge',
+      async () => {
+        const r = await lab
+          .exec(['curl', '-sS', '-m', '10', '-o', '/dev/null', '-w', '%{size_download}', `tftp://${lab.serverIp}/undionly.kpxe`])
+          .catch(() => null);
+        return r && Number(r.stdout) > 0 ? Number(r.stdout) : null;
+      },
+      30_000,
+      500,
+    );
+    expect(got).toBe(want);
+    const escape = await lab.exec(['curl', '-sS', '-m', '10', '-o', '/dev/null', `tftp://${lab.serverIp}/../../etc/passwd`]).catch((e: Error) => e);
+    expect(escape).toBeInstanceOf(Error);
   });
 
   it('boots a reset-policy client (e1000) from its own clone, reaches running, and discards its writes after shutdown', async () => {

@@ -3,12 +3,13 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntitySubscriberInterface } from 'typeorm';
 import { NetworkRange } from '../network/network-range.entity';
 import { DhcpServer } from './dhcp';
+import { TftpProvider } from './tftp.provider';
 
 /** Changes that arrive together (a bulk edit) cause one reload. */
 const RELOAD_DEBOUNCE_MS = 250;
 
 /**
- * Makes the DHCP server pick up network-range changes at once instead of at its next periodic re-read: listens to
+ * Makes the DHCP and TFTP servers pick up network-range changes at once instead of at its next periodic re-read: listens to
  * TypeORM's insert/update/remove events of `NetworkRange` and asks the server to reload (debounced, after the
  * change had time to commit). Keeps the network module free of any dependency on the boot plane.
  */
@@ -20,6 +21,7 @@ export class RangeChangeSubscriber implements EntitySubscriberInterface<NetworkR
   constructor(
     @InjectDataSource() dataSource: DataSource,
     private readonly dhcp: DhcpServer,
+    private readonly tftp: TftpProvider,
   ) {
     dataSource.subscribers.push(this);
   }
@@ -50,6 +52,7 @@ export class RangeChangeSubscriber implements EntitySubscriberInterface<NetworkR
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.dhcp.reload().catch((err: unknown) => this.logger.warn(`DHCP reload after a range change failed: ${(err as Error).message}`));
+      void this.tftp.reload();
     }, RELOAD_DEBOUNCE_MS);
     this.timer.unref();
   }

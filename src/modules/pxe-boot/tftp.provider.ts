@@ -1,4 +1,8 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { NetworkRange } from '../network/network-range.entity';
+import { interfaceInfo } from './net/net-interfaces';
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppConfig } from '../../config/config.loader';
@@ -38,41 +42,93 @@ export async function syncLoaders(root: string, sourceDir: string, log: Pick<Log
 }
 
 /**
- * Lifecycle of the TFTP server (when `DLS_TFTP_ENABLED`): fills the root with Debian's iPXE loaders, binds
- * `DLS_TFTP_ADDRESS:DLS_TFTP_PORT` at application bootstrap and stops at shutdown. Completed transfers are reported to
- * the boot-session tracker, which maps the client's address to the client (recent DHCP, else the lease table).
+ * Lifecycle of the TFTP servers (when `DLS_TFTP_ENABLED`): fills the root with Debian's iPXE loaders and serves it
+ * on `DLS_TFTP_ADDRESS`, or — by default — on the IPv4 address of each enabled network range's interface, so nothing
+ * listens on a network DLS was not told to boot. `reload()` (called when ranges change) converges the bound set.
+ * A failed bind is logged and leaves the rest of DLS running. Completed transfers are reported to the boot-session
+ * tracker, which maps the client's address to the client (recent DHCP, else the lease table).
  */
 @Injectable()
 export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Tftp');
-  private server?: TftpServer;
-  /** The bound address, once started (tests use port 0). */
+  private readonly servers = new Map<string, TftpServer>();
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+  /** The first bound address, once started (tests use port 0). */
   bound?: TftpPeer;
 
   constructor(
     private readonly config: AppConfig,
     private readonly tracker: BootSessionTracker,
+    @InjectRepository(NetworkRange) private readonly ranges: Repository<NetworkRange>,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.tftp.enabled) return;
-    const { root, address, port } = this.config.tftp;
-    await syncLoaders(root, DEBIAN_IPXE_DIR, this.logger);
-    const server = new TftpServer({
-      root,
-      bindAddress: address,
-      port,
-      logger: this.logger,
-      onTransferEnd: (e) => this.reportTransfer(e),
-    });
-    this.bound = await server.start();
-    this.server = server;
+    await syncLoaders(this.config.tftp.root, DEBIAN_IPXE_DIR, this.logger);
+    await this.reload();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    await s?.stop();
+    this.stopped = true;
+    await this.chain;
+    await Promise.all([...this.servers.values()].map((s) => s.stop()));
+    this.servers.clear();
+  }
+
+  /** Binds the addresses that should serve TFTP now and closes the others. Never throws. */
+  reload(): Promise<void> {
+    if (!this.config.tftp.enabled) return Promise.resolve();
+    this.chain = this.chain.then(() => this.converge()).catch((err: unknown) => {
+      this.logger.error(`TFTP reload failed: ${(err as Error).message}`);
+    });
+    return this.chain;
+  }
+
+  private async wantedAddresses(): Promise<string[]> {
+    if (this.config.tftp.address) return [this.config.tftp.address];
+    const ranges = await this.ranges.find({ where: { enabled: true } });
+    const out = new Set<string>();
+    for (const r of ranges) {
+      if (!r.interface || r.dhcpMode === 'off') continue;
+      try {
+        const ip = interfaceInfo(r.interface).ipv4?.address;
+        if (ip) out.add(ip);
+      } catch (err) {
+        this.logger.warn(`range ${r.name}: interface ${r.interface}: ${(err as Error).message}`);
+      }
+    }
+    return [...out];
+  }
+
+  private async converge(): Promise<void> {
+    if (this.stopped) return;
+    const wanted = new Set(await this.wantedAddresses());
+    for (const [address, server] of this.servers) {
+      if (wanted.has(address)) continue;
+      await server.stop();
+      this.servers.delete(address);
+      this.logger.log(`TFTP stopped on ${address}`);
+    }
+    for (const address of wanted) {
+      if (this.servers.has(address)) continue;
+      const server = new TftpServer({
+        root: this.config.tftp.root,
+        bindAddress: address,
+        port: this.config.tftp.port,
+        logger: this.logger,
+        onTransferEnd: (e) => this.reportTransfer(e),
+      });
+      try {
+        const bound = await server.start();
+        this.bound ??= bound;
+        this.servers.set(address, server);
+        this.logger.log(`TFTP serving ${this.config.tftp.root} on ${bound.address}:${bound.port}`);
+      } catch (err) {
+        this.logger.error(`TFTP cannot bind ${address}:${this.config.tftp.port}: ${(err as Error).message}`);
+      }
+    }
+    if (wanted.size === 0) this.logger.log('TFTP idle: no enabled network range with an interface (or set DLS_TFTP_ADDRESS)');
   }
 
   private reportTransfer(e: TftpTransferEndEvent): void {

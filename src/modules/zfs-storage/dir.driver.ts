@@ -243,6 +243,11 @@ export class DirStorageDriver implements StorageDriver {
     return st ? this.diskInfoFrom(cid, meta, disk, st) : null;
   }
 
+  async listClientDisks(): Promise<DiskInfo[]> {
+    const disks = await Promise.all((await this.clientIds()).map((id) => this.clientDisk(id)));
+    return disks.filter((d): d is DiskInfo => d !== null);
+  }
+
   async destroyClientDisk(clientId: string): Promise<void> {
     const cid = assertUuid(clientId, 'clientId');
     await this.clientLocks.run(cid, () => fsp.rm(this.clientDir(cid), { recursive: true, force: true }));

@@ -78,6 +78,8 @@ export interface StorageDriver {
   /** Idempotent; a disk of ANOTHER image/version for this client → ALREADY_EXISTS (caller destroys first). */
   ensureClientDisk(clientId: string, imageId: string, versionId: string): Promise<DiskInfo>;
   clientDisk(clientId: string): Promise<DiskInfo | null>;
+  /** Every client disk, in one pass (one `zfs get -r`; one directory listing) — for accounting, not per-boot work. */
+  listClientDisks(): Promise<DiskInfo[]>;
   /** Idempotent. The caller must have unexported the disk first. */
   destroyClientDisk(clientId: string): Promise<void>;
   /** Copies the client disk's current content over the image's `disk.raw` (a following createVersion captures it). */

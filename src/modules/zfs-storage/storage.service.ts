@@ -77,12 +77,13 @@ export class StorageService implements OnApplicationBootstrap {
       })),
     );
     const disks = await this.disks.find({ where: { state: 'ready' } });
-    const diskViews = await Promise.all(
-      disks.map(async (d) => {
-        const info = await storageCall(() => this.driver.clientDisk(d.clientId)).catch(() => null);
-        return { clientId: d.clientId, imageId: d.imageId, versionId: d.snapshotId, writtenBytes: info?.writtenBytes ?? 0 };
-      }),
-    );
+    const written = new Map((await storageCall(() => this.driver.listClientDisks())).map((d) => [d.clientId, d.writtenBytes]));
+    const diskViews = disks.map((d) => ({
+      clientId: d.clientId,
+      imageId: d.imageId,
+      versionId: d.snapshotId,
+      writtenBytes: written.get(d.clientId) ?? 0,
+    }));
     return { ...s, minFreeBytes: this.config.storage.minFreeBytes, images: imageViews, clientDisks: diskViews };
   }
 

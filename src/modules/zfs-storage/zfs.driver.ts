@@ -342,6 +342,13 @@ export class ZfsStorageDriver implements StorageDriver {
     return table.has(ds) ? this.diskInfoFrom(cid, table) : null;
   }
 
+  async listClientDisks(): Promise<DiskInfo[]> {
+    const table = await this.zfs.get([this.clientsDataset], CLIENT_PROPS, { depth: 1 });
+    const prefix = `${this.clientsDataset}/`;
+    const ids = [...table.keys()].filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+    return Promise.all(ids.filter((id) => UUID_RE.test(id)).map((id) => this.diskInfoFrom(id, table)));
+  }
+
   async destroyClientDisk(clientId: string): Promise<void> {
     const cid = assertUuid(clientId, 'clientId');
     await this.clientLocks.run(cid, () => this.unmountAndDestroy(this.clientDataset(cid)));

@@ -15,6 +15,7 @@ import { DHCP_PROVIDERS } from './dhcp';
 import { DhcpLease } from './dhcp-lease.entity';
 import { ISCSI_EXPORTS } from './iscsi-exports.port';
 import { NeighbourTable } from './neighbour-table';
+import { ClientChangeSubscriber } from './client-change.subscriber';
 import { RangeChangeSubscriber } from './range-change.subscriber';
 import { SessionMonitor } from './session-monitor';
 import { TftpProvider } from './tftp.provider';
@@ -42,6 +43,7 @@ import { TokenBucketLimiter } from './token-bucket';
     TftpProvider,
     ...DHCP_PROVIDERS,
     RangeChangeSubscriber,
+    ClientChangeSubscriber,
   ],
   exports: [BootSessionTracker],
 })

@@ -481,6 +481,14 @@ describe('ZfsAdapter queue and idempotent helpers', () => {
     await expect(zfs.mount('p/a')).resolves.toBeUndefined();
   });
 
+  it('retries a mount that is busy because an unmount is still settling', async () => {
+    let calls = 0;
+    const { runner } = fakeRunner(() => (++calls === 1 ? fail("cannot mount 'p/a': mountpoint or dataset is busy\n") : {}));
+    const zfs = new ZfsAdapter({ runner, sleep: async () => undefined });
+    await expect(zfs.mountAll()).resolves.toBeUndefined();
+    expect(calls).toBe(2);
+  });
+
   it('reports a missing binary as an infrastructure COMMAND_FAILED', async () => {
     const zfs = new ZfsAdapter({
       runner: () => Promise.reject(Object.assign(new Error('spawn zfs ENOENT'), { code: 'ENOENT' })),

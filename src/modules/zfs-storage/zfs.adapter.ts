@@ -322,10 +322,11 @@ export class ZfsAdapter {
   }
 
   /** `zfs mount name`; already mounted is success. */
+  /** `zfs mount name`; already mounted is success; busy (a just-finished unmount still settling in FUSE) is retried. */
   async mount(name: string): Promise<void> {
     assertDatasetName(name);
     try {
-      await this.zfs(['mount', name], true);
+      await this.withBusyRetry(name, () => this.zfs(['mount', name], true), true);
     } catch (e) {
       if (isStorageError(e, StorageErrorCode.ALREADY_EXISTS)) return;
       throw e;
@@ -343,9 +344,12 @@ export class ZfsAdapter {
     }
   }
 
-  /** `zfs mount -a` (zfs-fuse mounts nothing when the daemon starts). */
+  /**
+   * `zfs mount -a` (zfs-fuse mounts nothing when the daemon starts). "mountpoint or dataset is busy" right after an
+   * unmount is zfs-fuse's asynchronous FUSE unmount still settling: retried like a busy destroy.
+   */
   async mountAll(): Promise<void> {
-    await this.zfs(['mount', '-a'], true);
+    await this.withBusyRetry('-a', () => this.zfs(['mount', '-a'], true), true);
   }
 
   /** `zfs set k=v name`, one property per call (zfs-fuse accepts only one). */

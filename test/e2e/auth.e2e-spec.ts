@@ -1,6 +1,6 @@
 import { JwtService } from '@nestjs/jwt';
 import { DataSource } from 'typeorm';
-import { Role } from '../../src/modules/users/user.entity';
+import { Role } from '../../src/common/auth/role';
 import { ADMIN, createTestApp, TestApp } from '../support/test-app';
 
 // jest.config's per-project testTimeout is not applied by Jest 30 (global-only option).

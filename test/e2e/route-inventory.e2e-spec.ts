@@ -3,7 +3,7 @@ import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
 import { IS_PUBLIC_KEY, ROLES_KEY } from '../../src/common/auth/auth.decorators';
-import { Role } from '../../src/modules/users/user.entity';
+import { Role } from '../../src/common/auth/role';
 import { createTestApp, TestApp } from '../support/test-app';
 
 // jest.config's per-project testTimeout is not applied by Jest 30 (global-only option).

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync, promises as fsp, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CommandResult, spawnCommand } from '../../src/modules/zfs-storage/command-runner';
+import { CommandResult, spawnCommand } from '../../src/common/exec/command-runner';
 
 const RUN_DIR = '/run/dls-test-zfs-fuse';
 const USERS_DIR = path.join(RUN_DIR, 'users');

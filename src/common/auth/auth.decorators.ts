@@ -1,6 +1,6 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { Role } from '../../modules/users/user.entity';
+import { Role } from './role';
 
 export const IS_PUBLIC_KEY = 'dls:isPublic';
 export const ROLES_KEY = 'dls:minRole';

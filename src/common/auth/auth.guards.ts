@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import type { Request } from 'express';
 import { DomainError } from '../errors/domain-error';
-import { Role } from '../../modules/users/user.entity';
+import { Role } from './role';
 import { IS_PUBLIC_KEY, Principal, ROLE_RANK, ROLES_KEY } from './auth.decorators';
 import { PrincipalCache } from './principal-cache';
 

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { Role, User } from '../../modules/users/user.entity';
+import { Role } from './role';
+import { User } from '../../modules/users/user.entity';
 
 interface PrincipalState {
   enabled: boolean;

@@ -16,6 +16,16 @@ const CONSTRAINT_MESSAGES: Record<string, (detail: string) => string> = {
   network_ranges_pool_check: () => 'poolStart and poolEnd must both lie inside the CIDR, with poolStart <= poolEnd',
 };
 
+/** PostgreSQL SQLSTATE codes DLS reacts to (Appendix A of the PostgreSQL manual). */
+export const PG_UNIQUE_VIOLATION = '23505';
+
+/** True for a unique_violation (23505), optionally of one constraint: the "someone else inserted it first" race. */
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  if (!(err instanceof QueryFailedError)) return false;
+  const e = err.driverError as { code?: string; constraint?: string };
+  return e.code === PG_UNIQUE_VIOLATION && (constraint === undefined || e.constraint === constraint);
+}
+
 function keyValue(detail: string): string {
   // "Key (mac_address)=(52:54:00:12:34:56) already exists."
   const m = /=\((.*)\)/.exec(detail);
@@ -33,7 +43,7 @@ export function mapDatabaseError(err: unknown): DomainError | undefined {
   const detail = e.detail ?? '';
   const msg = CONSTRAINT_MESSAGES[constraint]?.(detail);
   switch (e.code) {
-    case '23505': // unique_violation
+    case PG_UNIQUE_VIOLATION:
       return new ConflictError('UNIQUE_VIOLATION', msg ?? `duplicate value: ${detail || constraint}`, { constraint });
     case '23P01': // exclusion_violation
       return new ConflictError('EXCLUSION_VIOLATION', msg ?? `conflicts with an existing row (${constraint})`, { constraint });

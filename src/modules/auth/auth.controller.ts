@@ -8,7 +8,7 @@ import {
 } from '@nestjs/swagger';
 import { api } from '../../common/api';
 import { Auth, CurrentUser, Principal, Public } from '../../common/auth/auth.decorators';
-import { Role } from '../users/user.entity';
+import { Role } from '../../common/auth/role';
 import { AuthService } from './auth.service';
 import { LoginDto } from './dto/login.dto';
 import { RefreshTokenDto } from './dto/refresh-token.dto';

@@ -3,7 +3,7 @@ import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNotF
 import { Auth } from '../../common/auth/auth.decorators';
 import { api } from '../../common/api';
 import { mapPage, Page, PaginationQueryDto, uuidParam } from '../../common/pagination';
-import { Role } from '../users/user.entity';
+import { Role } from '../../common/auth/role';
 import { BootSessionsService } from './boot-sessions.service';
 import { BootSessionPageDto, BootSessionResponseDto } from './dto/boot-session.response.dto';
 import { CreateBootSessionDto } from './dto/create-boot-session.dto';

@@ -3,7 +3,7 @@ import { ApiBadRequestResponse, ApiBody, ApiConflictResponse, ApiCreatedResponse
 import { Auth } from '../../common/auth/auth.decorators';
 import { api } from '../../common/api';
 import { mapPage, Page, uuidParam } from '../../common/pagination';
-import { Role } from '../users/user.entity';
+import { Role } from '../../common/auth/role';
 import { ClientsService } from './clients.service';
 import { ClientPageDto, ClientResponseDto } from './dto/client.response.dto';
 import { CreateClientDto } from './dto/create-client.dto';

@@ -3,7 +3,7 @@ import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNoCo
 import { Auth, CurrentUser, Principal } from '../../common/auth/auth.decorators';
 import { api } from '../../common/api';
 import { mapPage, Page, PaginationQueryDto, uuidParam } from '../../common/pagination';
-import { Role } from '../users/user.entity';
+import { Role } from '../../common/auth/role';
 import { CreateImageDto } from './dto/create-image.dto';
 import { ImagePageDto, ImageResponseDto } from './dto/image.response.dto';
 import { ListImagesQueryDto } from './dto/list-images.query.dto';

@@ -2,17 +2,18 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHmac } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { QueryFailedError, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import { DomainError, NotFoundError } from '../../common/errors/domain-error';
 import { loadOrCreateSecret } from '../../common/secrets';
 import { AppConfig } from '../../config/config.loader';
 import { ClientDiskHooks } from '../zfs-storage/client-disk-hooks';
-import { KeyedLock } from '../zfs-storage/keyed-lock';
+import { KeyedLock } from '../../common/concurrency/keyed-lock';
 import { IscsiExport } from './iscsi-export.entity';
 import { TgtAdmAdapter } from './tgt.adapter';
 import { isTgtError, TgtErrorCode } from './tgt.errors';
 import { ExportSpec, TgtExporter } from './tgt-exporter';
 import { TgtdSupervisor } from './tgtd.supervisor';
+import { isUniqueViolation } from '../../common/errors/pg-errors';
 
 export enum IscsiErrorCode {
   ISCSI_DISABLED = 'ISCSI_DISABLED',
@@ -235,7 +236,7 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
           }),
         );
       } catch (e) {
-        if (e instanceof QueryFailedError && (e.driverError as { code?: string }).code === '23505') continue; // tid race
+        if (isUniqueViolation(e)) continue; // tid race
         throw e;
       }
     }

@@ -3,7 +3,7 @@ import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNoCo
 import { Auth } from '../../common/auth/auth.decorators';
 import { api } from '../../common/api';
 import { mapPage, Page, PaginationQueryDto, uuidParam } from '../../common/pagination';
-import { Role } from '../users/user.entity';
+import { Role } from '../../common/auth/role';
 import { CreateNetworkRangeDto } from './dto/create-network-range.dto';
 import { NetworkRangePageDto, NetworkRangeResponseDto } from './dto/network-range.response.dto';
 import { UpdateNetworkRangeDto } from './dto/update-network-range.dto';

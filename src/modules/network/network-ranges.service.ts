@@ -5,7 +5,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../common/erro
 import { Page } from '../../common/pagination';
 import { CreateNetworkRangeDto } from './dto/create-network-range.dto';
 import { UpdateNetworkRangeDto } from './dto/update-network-range.dto';
-import { cidrContains, parseCidr, parseIpv4 } from './ipv4';
+import { cidrContains, parseCidr, parseIpv4 } from '../../common/net/ipv4';
 import { NetworkRange } from './network-range.entity';
 import { NetworkRangeErrorCode } from './network-ranges.errors';
 

@@ -6,7 +6,7 @@ import { BootSession, SessionStatus } from '../boot-sessions/boot-session.entity
 import { BootSessionErrorCode } from '../boot-sessions/boot-sessions.errors';
 import { BootSessionsService } from '../boot-sessions/boot-sessions.service';
 import { ClientDisksService } from '../zfs-storage/client-disks.service';
-import { KeyedLock } from '../zfs-storage/keyed-lock';
+import { KeyedLock } from '../../common/concurrency/keyed-lock';
 import { DhcpLease } from './dhcp-lease.entity';
 import { ISCSI_EXPORTS, IscsiExportsPort } from './iscsi-exports.port';
 

@@ -3,7 +3,7 @@ import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNoCo
 import { Auth, CurrentUser, Principal } from '../../common/auth/auth.decorators';
 import { api } from '../../common/api';
 import { mapPage, Page, PaginationQueryDto, uuidParam } from '../../common/pagination';
-import { Role } from '../users/user.entity';
+import { Role } from '../../common/auth/role';
 import { CreateSnapshotDto } from './dto/create-snapshot.dto';
 import { SnapshotPageDto, SnapshotResponseDto } from './dto/snapshot.response.dto';
 import { SnapshotsService } from './snapshots.service';

@@ -1,10 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
-
-export enum Role {
-  Viewer = 'viewer',
-  Operator = 'operator',
-  Admin = 'admin',
-}
+import { Role } from '../../common/auth/role';
 
 /** An API user. `passwordHash` is argon2id and never leaves the service layer. */
 @Entity('users')

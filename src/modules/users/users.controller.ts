@@ -14,7 +14,7 @@ import { CreateUserDto } from './dto/create-user.dto';
 import { ListUsersQueryDto } from './dto/list-users-query.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { UserDto, UserPageDto } from './dto/user.dto';
-import { Role } from './user.entity';
+import { Role } from '../../common/auth/role';
 import { UsersService } from './users.service';
 
 /** Admin-only user management. */

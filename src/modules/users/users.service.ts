@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, EntityManager, IsNull, QueryFailedError, Repository } from 'typeorm';
+import { DataSource, EntityManager, IsNull, Repository } from 'typeorm';
 import { PrincipalCache } from '../../common/auth/principal-cache';
 import { ConflictError, NotFoundError } from '../../common/errors/domain-error';
 import { AppConfig } from '../../config/config.loader';
@@ -11,15 +11,13 @@ import { ListUsersQueryDto } from './dto/list-users-query.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { UserDto, UserPageDto } from './dto/user.dto';
 import { generatePassword, hashPassword, verifyPassword } from './password';
-import { Role, User } from './user.entity';
+import { Role } from '../../common/auth/role';
+import { User } from './user.entity';
 import { UsersErrorCode } from './users.errors';
+import { isUniqueViolation } from '../../common/errors/pg-errors';
 
 /** Serialises changes that could remove the last enabled admin (two admins demoting each other at once). */
 const LAST_ADMIN_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('dls:users:last-admin'))`;
-
-function isUniqueViolation(e: unknown): boolean {
-  return e instanceof QueryFailedError && (e.driverError as { code?: string }).code === '23505';
-}
 
 /**
  * Users and their credentials. Admin CRUD for the API, credential checks for AuthService, and the first admin at

@@ -7,7 +7,7 @@ import { DiskPolicy, Image } from '../images/image.entity';
 import { ImageSnapshot } from '../snapshots/image-snapshot.entity';
 import { ClientDisk } from './client-disk.entity';
 import { ClientDiskHooks } from './client-disk-hooks';
-import { KeyedLock } from './keyed-lock';
+import { KeyedLock } from '../../common/concurrency/keyed-lock';
 import { storageCall } from './storage-domain-errors';
 import type { StorageDriver } from './storage-driver';
 import { SpaceGuard } from './space-guard';

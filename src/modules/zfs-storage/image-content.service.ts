@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '../../common/errors/domain-error';
 import { Image, ImageFormat } from '../images/image.entity';
-import { KeyedLock } from './keyed-lock';
+import { KeyedLock } from '../../common/concurrency/keyed-lock';
 import { QemuImgAdapter } from './qemu-img.adapter';
 import { SpaceGuard } from './space-guard';
 import { storageCall } from './storage-domain-errors';

@@ -7,7 +7,7 @@ import { Image } from '../images/image.entity';
 import { ImageSnapshot } from '../snapshots/image-snapshot.entity';
 import { ClientDisk } from './client-disk.entity';
 import { ClientDisksService } from './client-disks.service';
-import { KeyedLock } from './keyed-lock';
+import { KeyedLock } from '../../common/concurrency/keyed-lock';
 import { SpaceGuard } from './space-guard';
 import { storageCall } from './storage-domain-errors';
 import type { StorageDriver } from './storage-driver';

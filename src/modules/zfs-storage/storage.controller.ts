@@ -5,7 +5,7 @@ import { api } from '../../common/api';
 import { Auth, CurrentUser, Principal } from '../../common/auth/auth.decorators';
 import { ValidationError } from '../../common/errors/domain-error';
 import { ImageResponseDto } from '../images/dto/image.response.dto';
-import { Role } from '../users/user.entity';
+import { Role } from '../../common/auth/role';
 import { ClientDisksService } from './client-disks.service';
 import { ImageContentService } from './image-content.service';
 import { ImageVersionsService } from './image-versions.service';

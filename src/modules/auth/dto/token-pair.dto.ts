@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Role } from '../../users/user.entity';
+import { Role } from '../../../common/auth/role';
 
 export class TokenPairDto {
   @ApiProperty({ description: 'JWT; send as `Authorization: Bearer <accessToken>`' })

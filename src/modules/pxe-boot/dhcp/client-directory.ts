@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { QueryFailedError, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import { normalizeMac } from '../../../common/mac';
 import { AuditService } from '../../audit/audit.service';
 import { BootLoader, Client } from '../../clients/client.entity';
+import { isUniqueViolation } from '../../../common/errors/pg-errors';
 
 /** What the DHCP server needs to know about a client, by MAC. */
 export interface ClientBootFacts {
@@ -36,9 +37,6 @@ interface CacheEntry {
   facts: ClientBootFacts | null;
   expiresAt: number;
 }
-
-/** PostgreSQL unique_violation (SQLSTATE 23505). */
-const UNIQUE_VIOLATION = '23505';
 
 /** Hostname given to a client the DHCP server registers: `pending-525400123456`. */
 export function pendingHostname(mac: string): string {
@@ -138,7 +136,7 @@ export class ClientDirectory {
       });
       return this.remember(key, toFacts(created))!;
     } catch (err) {
-      if (!(err instanceof QueryFailedError) || (err.driverError as { code?: string })?.code !== UNIQUE_VIOLATION) {
+      if (!isUniqueViolation(err)) {
         throw err;
       }
       // Someone else registered (or created) it between our read and our insert: theirs wins.

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
-import { formatIpv4 } from '../../network/ipv4';
+import { DataSource, EntityManager } from 'typeorm';
+import { formatIpv4 } from '../../../common/net/ipv4';
 import { LeaseState } from '../dhcp-lease.entity';
 import {
   AddressPool,
@@ -13,6 +13,7 @@ import {
   OfferSource,
   PoolRangeFacts,
 } from './address-pool';
+import { isUniqueViolation } from '../../../common/errors/pg-errors';
 
 /** How long an OFFER holds its address for the client's REQUEST (RFC 2131 §4.3.1 leaves it to the server). */
 export const OFFER_HOLD_SECONDS = 10;
@@ -20,7 +21,6 @@ export const OFFER_HOLD_SECONDS = 10;
 export const DECLINE_QUARANTINE_SECONDS = 600;
 /** Attempts when another DLS instance wins the race for an address (unique_violation). */
 const MAX_ATTEMPTS = 5;
-const UNIQUE_VIOLATION = '23505';
 
 /** The range fields leasing needs (a subset of NetworkRange). */
 export interface LeaseRangeFacts extends PoolRangeFacts {
@@ -97,10 +97,6 @@ export function firstFreeAddress(pool: AddressPool, taken: ReadonlySet<number>):
     if (!pool.excluded.has(n) && !taken.has(n)) return formatIpv4(n);
   }
   return null;
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return err instanceof QueryFailedError && (err.driverError as { code?: string } | undefined)?.code === UNIQUE_VIOLATION;
 }
 
 function toView(row: LeaseRow): LeaseView {

@@ -17,7 +17,7 @@ import {
 } from '../../../protocols/dhcp';
 import { MalformedPacketError } from '../../../protocols/malformed-packet.error';
 import { AppConfig } from '../../../config/config.loader';
-import { cidrContains, formatIpv4, parseCidr } from '../../network/ipv4';
+import { cidrContains, formatIpv4, parseCidr } from '../../../common/net/ipv4';
 import { NetworkRange } from '../../network/network-range.entity';
 import { BootSessionTracker, DhcpSeenEvent } from '../boot-session-tracker';
 import { InterfaceInfo, interfaceInfo } from '../net/net-interfaces';

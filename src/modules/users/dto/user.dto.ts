@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Role, User } from '../user.entity';
+import { Role } from '../../../common/auth/role';
+import { User } from '../user.entity';
 
 /** A user as the API shows it: never the password hash. */
 export class UserDto {

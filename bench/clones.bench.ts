@@ -17,11 +17,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DirStorageDriver } from '../src/modules/zfs-storage/dir.driver';
-import { QemuImgAdapter } from '../src/modules/zfs-storage/qemu-img.adapter';
-import { StorageDriver } from '../src/modules/zfs-storage/storage-driver';
-import { ZfsAdapter } from '../src/modules/zfs-storage/zfs.adapter';
-import { ZFS_FUSE_MAX_MOUNTS, ZfsStorageDriver } from '../src/modules/zfs-storage/zfs.driver';
+import { DirStorageDriver } from '../src/modules/storage/dir.driver';
+import { QemuImgAdapter } from '../src/modules/storage/qemu-img.adapter';
+import { StorageDriver } from '../src/modules/storage/storage-driver';
+import { ZfsAdapter } from '../src/modules/storage/zfs.adapter';
+import { ZFS_FUSE_MAX_MOUNTS, ZfsStorageDriver } from '../src/modules/storage/zfs.driver';
 import { createTestPool, destroyTestPool, ensureZfsFuse, releaseZfsFuse } from '../test/support/zfs-fuse';
 
 const MiB = 1024 * 1024;

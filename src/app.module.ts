@@ -12,16 +12,12 @@ import { DlsConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
-import { BootSessionsModule } from './modules/boot-sessions/boot-sessions.module';
-import { ClientsModule } from './modules/clients/clients.module';
+import { CatalogModule } from './modules/catalog/catalog.module';
 import { HealthModule } from './modules/health/health.module';
-import { ImagesModule } from './modules/images/images.module';
 import { NetworkModule } from './modules/network/network.module';
 import { PxeBootModule } from './modules/pxe-boot/pxe-boot.module';
-import { SnapshotsModule } from './modules/snapshots/snapshots.module';
 import { User } from './modules/users/user.entity';
 import { UsersModule } from './modules/users/users.module';
-import { ZfsStorageModule } from './modules/zfs-storage/zfs-storage.module';
 
 /** Root module: feature modules plus the global guard, pipe and filter. */
 @Module({})
@@ -46,11 +42,7 @@ export class AppModule {
         AuditModule,
         UsersModule,
         AuthModule,
-        ImagesModule,
-        SnapshotsModule,
-        ZfsStorageModule,
-        ClientsModule,
-        BootSessionsModule,
+        CatalogModule,
         NetworkModule,
         PxeBootModule,
       ],

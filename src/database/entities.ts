@@ -1,12 +1,12 @@
 import { AuditLog } from '../modules/audit/audit-log.entity';
 import { RefreshToken } from '../modules/auth/refresh-token.entity';
-import { BootSession } from '../modules/boot-sessions/boot-session.entity';
-import { Client } from '../modules/clients/client.entity';
-import { Image } from '../modules/images/image.entity';
+import { BootSession } from '../modules/catalog/boot-sessions/boot-session.entity';
+import { Client } from '../modules/catalog/clients/client.entity';
+import { Image } from '../modules/catalog/images/image.entity';
 import { NetworkRange } from '../modules/network/network-range.entity';
-import { ImageSnapshot } from '../modules/snapshots/image-snapshot.entity';
+import { ImageSnapshot } from '../modules/catalog/versions/image-snapshot.entity';
 import { User } from '../modules/users/user.entity';
-import { ClientDisk } from '../modules/zfs-storage/client-disk.entity';
+import { ClientDisk } from '../modules/catalog/disks/client-disk.entity';
 import { IscsiExport } from '../modules/iscsi/iscsi-export.entity';
 import { DhcpLease } from '../modules/pxe-boot/dhcp-lease.entity';
 

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { BootSessionsService } from '../../src/modules/boot-sessions/boot-sessions.service';
+import { BootSessionsService } from '../../src/modules/catalog/boot-sessions/boot-sessions.service';
 import { makeClient, makeImage, makeSession } from '../factories';
 import { createTestApp, TestApp } from '../support/test-app';
 

@@ -1,8 +1,8 @@
 import { DataSource } from 'typeorm';
-import { BootSession } from '../../src/modules/boot-sessions/boot-session.entity';
-import { Client } from '../../src/modules/clients/client.entity';
-import { Image } from '../../src/modules/images/image.entity';
-import { ImageSnapshot } from '../../src/modules/snapshots/image-snapshot.entity';
+import { BootSession } from '../../src/modules/catalog/boot-sessions/boot-session.entity';
+import { Client } from '../../src/modules/catalog/clients/client.entity';
+import { Image } from '../../src/modules/catalog/images/image.entity';
+import { ImageSnapshot } from '../../src/modules/catalog/versions/image-snapshot.entity';
 
 let seq = 0;
 /** A short unique suffix per call (pid + counter), so factories never collide inside one database. */

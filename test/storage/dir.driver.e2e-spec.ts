@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DirStorageDriver } from '../../src/modules/zfs-storage/dir.driver';
-import { StorageErrorCode } from '../../src/modules/zfs-storage/storage.errors';
+import { DirStorageDriver } from '../../src/modules/storage/dir.driver';
+import { StorageErrorCode } from '../../src/modules/storage/storage.errors';
 import { MiB, describeStorageContract, expectBytes, readAt, storageErrorOf, writeAt } from './storage-contract';
 
 jest.setTimeout(120_000);

@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { QemuImgAdapter } from '../../src/modules/zfs-storage/qemu-img.adapter';
-import { StorageErrorCode } from '../../src/modules/zfs-storage/storage.errors';
+import { QemuImgAdapter } from '../../src/modules/storage/qemu-img.adapter';
+import { StorageErrorCode } from '../../src/modules/storage/storage.errors';
 import { MiB, expectBytes, readAt, storageErrorOf } from './storage-contract';
 
 jest.setTimeout(60_000);

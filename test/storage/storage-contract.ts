@@ -4,9 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { QemuImgAdapter } from '../../src/modules/zfs-storage/qemu-img.adapter';
-import { StorageDriver } from '../../src/modules/zfs-storage/storage-driver';
-import { StorageError, StorageErrorCode } from '../../src/modules/zfs-storage/storage.errors';
+import { QemuImgAdapter } from '../../src/modules/storage/qemu-img.adapter';
+import { StorageDriver } from '../../src/modules/storage/storage-driver';
+import { StorageError, StorageErrorCode } from '../../src/modules/storage/storage.errors';
 
 export const MiB = 1024 * 1024;
 export const IMAGE_BYTES = 64 * MiB;

@@ -3,10 +3,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { QemuImgAdapter } from '../../src/modules/zfs-storage/qemu-img.adapter';
-import { StorageErrorCode } from '../../src/modules/zfs-storage/storage.errors';
-import { ZfsAdapter } from '../../src/modules/zfs-storage/zfs.adapter';
-import { ZfsStorageDriver } from '../../src/modules/zfs-storage/zfs.driver';
+import { QemuImgAdapter } from '../../src/modules/storage/qemu-img.adapter';
+import { StorageErrorCode } from '../../src/modules/storage/storage.errors';
+import { ZfsAdapter } from '../../src/modules/storage/zfs.adapter';
+import { ZfsStorageDriver } from '../../src/modules/storage/zfs.driver';
 import { TestPool, createTestPool, destroyTestPool, ensureZfsFuse, releaseZfsFuse } from '../support/zfs-fuse';
 import { MiB, describeStorageContract, readAt, storageErrorOf, writeAt } from './storage-contract';
 

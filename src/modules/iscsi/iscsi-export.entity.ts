@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, JoinColumn, OneToOne, PrimaryColumn, Unique, UpdateDateColumn } from 'typeorm';
-import { Client } from '../clients/client.entity';
+import { Client } from '../catalog/clients/client.entity';
 
 /**
  * Desired iSCSI export of one client's disk. tgtd keeps no state across restarts, so this table is the source of

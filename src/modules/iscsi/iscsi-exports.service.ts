@@ -6,7 +6,6 @@ import { Repository } from 'typeorm';
 import { DomainError, NotFoundError } from '../../common/errors/domain-error';
 import { loadOrCreateSecret } from '../../common/secrets';
 import { AppConfig } from '../../config/config.loader';
-import { ClientDiskHooks } from '../zfs-storage/client-disk-hooks';
 import { KeyedLock } from '../../common/concurrency/keyed-lock';
 import { IscsiExport } from './iscsi-export.entity';
 import { TgtAdmAdapter } from './tgt.adapter';
@@ -61,7 +60,6 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   constructor(
     private readonly config: AppConfig,
     @InjectRepository(IscsiExport) private readonly exports: Repository<IscsiExport>,
-    private readonly hooks: ClientDiskHooks,
   ) {
     const logger = new Logger('tgt');
     this.adapter = new TgtAdmAdapter({ controlPort: config.iscsi.controlPort, logger });
@@ -84,7 +82,6 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.iscsi.enabled) return;
     this.chapKey = await loadOrCreateSecret(this.config.dataDir, 'chap-key');
-    this.hooks.onBeforeChange((clientId) => this.removeExport(clientId, { force: true }).then(() => undefined));
     try {
       await this.supervisor.start();
     } catch (e) {

@@ -2,10 +2,13 @@ import { Logger } from '@nestjs/common';
 import type { Repository } from 'typeorm';
 import { ConflictError } from '../../common/errors/domain-error';
 import type { AppConfig } from '../../config/config.loader';
-import type { BootSessionsService } from '../boot-sessions/boot-sessions.service';
-import type { Client } from '../clients/client.entity';
-import type { Image } from '../images/image.entity';
-import type { ClientDisksService } from '../zfs-storage/client-disks.service';
+import type { BootSessionsService } from '../catalog/boot-sessions/boot-sessions.service';
+import type { Client } from '../catalog/clients/client.entity';
+import type { Image } from '../catalog/images/image.entity';
+import type { ClientDisksService } from '../catalog/disks/client-disks.service';
+import { bootMethodOf, BootPolicyService, type BootTarget } from '../catalog';
+import { ClientDirectory } from '../catalog/boot-policy/client-directory';
+import { BootPreparation } from './boot-preparation.service';
 import { BootScriptService } from './boot-script.service';
 import { BootSessionTracker } from './boot-session-tracker';
 import type { DhcpLease } from './dhcp-lease.entity';
@@ -35,11 +38,17 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
   const clients = {
     findOne: async (q: { where: { macAddress: string } }) => opts.clients.find((c) => c.macAddress === q.where.macAddress) ?? null,
   } as unknown as Repository<Client>;
-  const images = { findOne: async () => ({ id: 'img', bootKernel: null, ...opts.image }) } as unknown as Repository<Image>;
+  const image = { id: 'img', bootKernel: null, bootInitrd: null, bootCmdline: null, ...opts.image } as Image;
+  disks.targetOf = (id) => {
+    const c = opts.clients.find((x) => x.id === id)!;
+    return { client: c, image, method: bootMethodOf(image, c) } as BootTarget;
+  };
+  const none = {} as Repository<never>;
+  const policy = new BootPolicyService(new ClientDirectory(clients), none, none, none);
   const neighbours = { macOf: async (ip: string) => opts.arp?.[ip] ?? null };
   const limiter = new TokenBucketLimiter({ burst: opts.burst ?? 100, refillPerSecond: 1 });
   const config = { http: { port: 8080 } } as AppConfig;
-  const service = new BootScriptService(config, clients, images, disks as unknown as ClientDisksService, iscsi, tracker, neighbours, limiter);
+  const service = new BootScriptService(config, policy, new BootPreparation(disks as unknown as ClientDisksService, iscsi), tracker, neighbours, limiter);
   return { service, sessions, disks, iscsi };
 }
 

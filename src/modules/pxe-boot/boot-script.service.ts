@@ -1,6 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
 import { DomainError } from '../../common/errors/domain-error';
 import { normalizeMac } from '../../common/mac';
 import { AppConfig } from '../../config/config.loader';
@@ -14,11 +12,10 @@ import {
   renderUnknownClientScript,
   renderWaitingScript,
 } from '../../protocols/ipxe/ipxe-script';
-import { Client } from '../clients/client.entity';
-import { Image } from '../images/image.entity';
-import { ClientDisksService } from '../zfs-storage/client-disks.service';
+import { BootPolicyService, ClientBootFacts } from '../catalog';
+import { BootPreparation } from './boot-preparation.service';
 import { BootSessionTracker } from './boot-session-tracker';
-import { ISCSI_EXPORTS, IscsiExportInfo, IscsiExportsPort } from './iscsi-exports.port';
+import type { IscsiExportInfo } from './iscsi-exports.port';
 import { NeighbourTable } from './neighbour-table';
 import { TokenBucketLimiter } from './token-bucket';
 
@@ -49,10 +46,11 @@ const STAGE = /^[a-z][a-z0-9-]{0,31}$/;
 const IPXE_ERRNO = /^(0x)?[0-9a-f]{1,8}$/i;
 
 /**
- * Boot policy: what a MAC boots. An enabled client with an image gets its own copy-on-write disk exported over
- * iSCSI and a `sanboot` script (or a kernel/initrd script for Linux-style images); a disabled one boots locally;
- * a pending one is told to wait for an admin; an unknown MAC gets a short script that says nothing about any image.
- * Failures become a script that prints the reason (the session goes to `error`).
+ * The iPXE script route's side of the boot policy ({@link BootPolicyService} decides, this renders): a bootable
+ * client gets its own copy-on-write disk exported over iSCSI and a `sanboot` script (or a kernel/initrd script for
+ * Linux-style images); a disabled one boots locally; a pending one, or one without an image, is told to wait; an
+ * unknown MAC gets a short script that says nothing about any image. Failures become a script that prints the
+ * reason (the session goes to `error`).
  *
  * A script carries the client's CHAP secret, so a request is only answered for the MAC that is really asking: when
  * the kernel's neighbour table knows the requester's MAC and it is another one, the answer is the unknown-client
@@ -64,10 +62,8 @@ export class BootScriptService {
 
   constructor(
     private readonly config: AppConfig,
-    @InjectRepository(Client) private readonly clients: Repository<Client>,
-    @InjectRepository(Image) private readonly images: Repository<Image>,
-    private readonly disks: ClientDisksService,
-    @Inject(ISCSI_EXPORTS) private readonly iscsi: IscsiExportsPort,
+    private readonly policy: BootPolicyService,
+    private readonly preparation: BootPreparation,
     private readonly tracker: BootSessionTracker,
     @Inject(NEIGHBOUR_TABLE) private readonly neighbours: Pick<NeighbourTable, 'macOf'>,
     @Inject(SCRIPT_RATE_LIMITER) private readonly limiter: TokenBucketLimiter,
@@ -80,10 +76,18 @@ export class BootScriptService {
     const mac = normalizeMac(rawMac ?? '');
     if (!mac) return { status: 400, body: renderUnknownClientScript(null) };
     const client = await this.identify(mac, who);
-    if (!client) return { status: 200, body: renderUnknownClientScript(mac) };
-    if (client.pending) return { status: 200, body: renderWaitingScript({ mac }) };
-    if (!client.enabled) return { status: 200, body: renderLocalBootScript('this machine is disabled for network boot; booting locally') };
-    if (!client.assignedImageId) return { status: 200, body: renderWaitingScript({ mac }) };
+    switch (this.policy.standing(client)) {
+      case 'unknown':
+        return { status: 200, body: renderUnknownClientScript(mac) };
+      case 'pending':
+      case 'no-image':
+        return { status: 200, body: renderWaitingScript({ mac }) };
+      case 'disabled':
+        return { status: 200, body: renderLocalBootScript('this machine is disabled for network boot; booting locally') };
+      case 'bootable':
+        break;
+    }
+    if (!client) return { status: 200, body: renderUnknownClientScript(mac) }; // narrowed: `bootable` has a record
 
     await this.tracker.settle(client.id);
     await this.tracker.onScriptRequested({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
@@ -123,33 +127,32 @@ export class BootScriptService {
   }
 
   /** The client with this MAC, unless the requester is provably another machine. */
-  private async identify(mac: string, who: ScriptRequester): Promise<Client | null> {
+  private async identify(mac: string, who: ScriptRequester): Promise<ClientBootFacts | null> {
     const seen = await this.neighbours.macOf(who.sourceIp);
     if (seen && seen !== mac) {
       this.logger.warn(`${who.sourceIp} (${seen}) asked for the boot script of ${mac}; refused`);
       return null;
     }
-    return this.clients.findOne({ where: { macAddress: mac } });
+    return this.policy.lookup(mac);
   }
 
-  private async prepare(client: Client, mac: string, who: ScriptRequester): Promise<string> {
-    const image = await this.images.findOne({ where: { id: client.assignedImageId! } });
-    if (!image) return renderErrorScript('the assigned image no longer exists');
-    const diskPath = await this.disks.ensureClientDisk(client.id);
-    const exp = await this.iscsi.ensureExport(client.id, diskPath);
+  /** Disk and export (the one preparation step), then the script for the boot policy's method. */
+  private async prepare(client: ClientBootFacts, mac: string, who: ScriptRequester): Promise<string> {
+    const { target, export: exp } = await this.preparation.prepare(client.id);
     const report = { serverIp: who.serverIp, httpPort: this.config.http.port, mac };
-    if (image.bootKernel) {
+    const method = target.method;
+    if (method.kind === 'kernel') {
       return renderKernelScript({
         mac,
-        hostname: client.hostname,
-        kernel: image.bootKernel,
-        initrd: image.bootInitrd,
-        cmdline: [image.bootCmdline, iscsiRootParams(exp)].filter(Boolean).join(' '),
-        extraCmdline: client.customBootParams,
+        hostname: target.client.hostname,
+        kernel: method.kernel,
+        initrd: method.initrd,
+        cmdline: [method.cmdline, iscsiRootParams(exp)].filter(Boolean).join(' '),
+        extraCmdline: method.extraCmdline,
         report,
       });
     }
-    return renderSanbootScript({ mac, hostname: client.hostname, ...exp, report });
+    return renderSanbootScript({ mac, hostname: target.client.hostname, ...exp, report });
   }
 
   private reasonOf(err: unknown): string {

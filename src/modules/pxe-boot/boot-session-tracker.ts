@@ -1,14 +1,14 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Not, Repository } from 'typeorm';
 import { DomainError } from '../../common/errors/domain-error';
-import { BootSession, SessionStatus } from '../boot-sessions/boot-session.entity';
-import { BootSessionErrorCode } from '../boot-sessions/boot-sessions.errors';
-import { BootSessionsService } from '../boot-sessions/boot-sessions.service';
-import { ClientDisksService } from '../zfs-storage/client-disks.service';
+import { BootSession, SessionStatus } from '../catalog/boot-sessions/boot-session.entity';
+import { BootSessionErrorCode } from '../catalog/boot-sessions/boot-sessions.errors';
+import { BootSessionsService } from '../catalog/boot-sessions/boot-sessions.service';
+import { ClientDisksService } from '../catalog/disks/client-disks.service';
 import { KeyedLock } from '../../common/concurrency/keyed-lock';
 import { DhcpLease } from './dhcp-lease.entity';
-import { ISCSI_EXPORTS, IscsiExportsPort } from './iscsi-exports.port';
+import { BootPreparation } from './boot-preparation.service';
 
 /** What the DHCP server saw from a known client. */
 export interface DhcpSeenEvent {
@@ -67,7 +67,7 @@ export class BootSessionTracker {
     private readonly sessions: BootSessionsService,
     private readonly disks: ClientDisksService,
     @InjectRepository(DhcpLease) private readonly leases: Repository<DhcpLease>,
-    @Optional() @Inject(ISCSI_EXPORTS) private readonly iscsi?: IscsiExportsPort,
+    @Optional() private readonly preparation?: BootPreparation,
   ) {}
 
   // ---- called by the protocol servers ------------------------------------------------------------------------------
@@ -93,9 +93,9 @@ export class BootSessionTracker {
    * when the script is prepared.
    */
   private async prewarm(clientId: string): Promise<void> {
+    if (!this.preparation) return;
     try {
-      const path = await this.disks.ensureClientDisk(clientId);
-      if (this.iscsi) await this.iscsi.ensureExport(clientId, path);
+      await this.preparation.prepare(clientId);
     } catch (err) {
       this.logger.debug(`prewarm of client ${clientId} skipped: ${errText(err)}`);
     }

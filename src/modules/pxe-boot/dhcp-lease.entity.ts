@@ -1,5 +1,5 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
-import { Client } from '../clients/client.entity';
+import { Client } from '../catalog/clients/client.entity';
 import { NetworkRange } from '../network/network-range.entity';
 
 export const LEASE_STATES = ['offered', 'bound', 'declined', 'released'] as const;

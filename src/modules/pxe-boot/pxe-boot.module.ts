@@ -1,13 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { BootSession } from '../boot-sessions/boot-session.entity';
-import { BootSessionsModule } from '../boot-sessions/boot-sessions.module';
-import { Client } from '../clients/client.entity';
-import { Image } from '../images/image.entity';
+import { CatalogModule } from '../catalog/catalog.module';
 import { IscsiExportsService } from '../iscsi/iscsi-exports.service';
 import { IscsiModule } from '../iscsi/iscsi.module';
 import { NetworkRange } from '../network/network-range.entity';
-import { ZfsStorageModule } from '../zfs-storage/zfs-storage.module';
+import { NetworkModule } from '../network/network.module';
+import { BootPreparation } from './boot-preparation.service';
 import { BootScriptController } from './boot-script.controller';
 import { BootScriptService, NEIGHBOUR_TABLE, SCRIPT_RATE_LIMIT, SCRIPT_RATE_LIMITER } from './boot-script.service';
 import { BootSessionTracker } from './boot-session-tracker';
@@ -15,7 +13,6 @@ import { DHCP_PROVIDERS } from './dhcp';
 import { DhcpLease } from './dhcp-lease.entity';
 import { ISCSI_EXPORTS } from './iscsi-exports.port';
 import { NeighbourTable } from './neighbour-table';
-import { ClientChangeSubscriber } from './client-change.subscriber';
 import { RangeChangeSubscriber } from './range-change.subscriber';
 import { SessionMonitor } from './session-monitor';
 import { TftpProvider } from './tftp.provider';
@@ -24,26 +21,24 @@ import { TokenBucketLimiter } from './token-bucket';
 /**
  * The boot plane: DHCP/proxyDHCP (+ IPv6 RAs), TFTP for plain PXE ROMs, the iPXE script endpoints under `/boot`,
  * and the boot-session tracker + monitor that turn what those servers and tgt see into boot sessions.
+ *
+ * It owns only the `dhcp_leases` table. What a MAC boots is the catalogue's boot policy; clients, disks and
+ * sessions are changed through the catalogue's services; ranges come from the network module.
  */
 @Module({
-  imports: [
-    TypeOrmModule.forFeature([Client, Image, NetworkRange, DhcpLease, BootSession]),
-    BootSessionsModule,
-    ZfsStorageModule,
-    IscsiModule,
-  ],
+  imports: [TypeOrmModule.forFeature([DhcpLease, NetworkRange]), CatalogModule, IscsiModule, NetworkModule],
   controllers: [BootScriptController],
   providers: [
     { provide: ISCSI_EXPORTS, useExisting: IscsiExportsService },
     { provide: NEIGHBOUR_TABLE, useFactory: () => new NeighbourTable() },
     { provide: SCRIPT_RATE_LIMITER, useFactory: () => new TokenBucketLimiter(SCRIPT_RATE_LIMIT) },
+    BootPreparation,
     BootSessionTracker,
     SessionMonitor,
     BootScriptService,
     TftpProvider,
     ...DHCP_PROVIDERS,
     RangeChangeSubscriber,
-    ClientChangeSubscriber,
   ],
   exports: [BootSessionTracker],
 })

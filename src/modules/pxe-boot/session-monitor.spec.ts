@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { Repository } from 'typeorm';
 import type { AppConfig } from '../../config/config.loader';
-import type { BootSession } from '../boot-sessions/boot-session.entity';
+import type { BootSession, BootSessionsService } from '../catalog';
 import { BootSessionTracker, MonitorAction } from './boot-session-tracker';
 import { decideSessionAction, SessionMonitor } from './session-monitor';
 import { FakeIscsi } from './testing/fake-boot-plane';
@@ -53,9 +52,9 @@ describe('SessionMonitor.runOnce', () => {
     ] as BootSession[];
     const updates: unknown[] = [];
     const repo = {
-      find: async () => rows,
-      update: async (where: unknown, patch: unknown) => updates.push({ where, patch }),
-    } as unknown as Repository<BootSession>;
+      listOpen: async () => rows,
+      markSeen: async (where: unknown, patch: unknown) => void updates.push({ where, patch }),
+    } as unknown as BootSessionsService;
     const applied: Array<[string, string, MonitorAction]> = [];
     let synced: unknown[] = [];
     const tracker = {
@@ -77,7 +76,7 @@ describe('SessionMonitor.runOnce', () => {
   });
 
   it('never throws', async () => {
-    const repo = { find: async () => Promise.reject(new Error('db down')) } as unknown as Repository<BootSession>;
+    const repo = { listOpen: async () => Promise.reject(new Error('db down')), markSeen: async () => undefined } as unknown as BootSessionsService;
     const config = { iscsi: { enabled: true }, boot: { sessionGraceSec: 3, bootTimeoutSec: 5 } } as AppConfig;
     await expect(new SessionMonitor(config, {} as BootSessionTracker, new FakeIscsi(), repo).runOnce()).resolves.toBeUndefined();
   });

@@ -1,9 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { In, Repository } from 'typeorm';
 import { AppConfig } from '../../config/config.loader';
-import { BootSession } from '../boot-sessions/boot-session.entity';
-import { OPEN_STATUSES } from '../boot-sessions/boot-session.state-machine';
+import { BootSession, BootSessionsService } from '../catalog';
 import { BootSessionTracker, MonitorAction } from './boot-session-tracker';
 import { ISCSI_EXPORTS, IscsiActiveSession, IscsiExportsPort } from './iscsi-exports.port';
 
@@ -68,7 +65,7 @@ export class SessionMonitor implements OnApplicationBootstrap, OnApplicationShut
     private readonly config: AppConfig,
     private readonly tracker: BootSessionTracker,
     @Inject(ISCSI_EXPORTS) private readonly iscsi: IscsiExportsPort,
-    @InjectRepository(BootSession) private readonly sessions: Repository<BootSession>,
+    private readonly sessions: BootSessionsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -90,7 +87,7 @@ export class SessionMonitor implements OnApplicationBootstrap, OnApplicationShut
   /** One pass (public for tests). Never throws. */
   async runOnce(nowMs: number = Date.now()): Promise<void> {
     try {
-      const open = await this.sessions.find({ where: { status: In([...OPEN_STATUSES]) } });
+      const open = await this.sessions.listOpen();
       this.tracker.syncOpenSessions(open);
       if (open.length === 0) return;
       const logins = await this.iscsi.activeSessions();
@@ -102,7 +99,7 @@ export class SessionMonitor implements OnApplicationBootstrap, OnApplicationShut
         if (connected) seen.push(s.id);
         if (action) await this.tracker.applyMonitorAction(s.clientId, s.id, action);
       }
-      if (seen.length) await this.sessions.update({ id: In(seen) }, { lastSeenAt: new Date(nowMs) });
+      await this.sessions.markSeen(seen, new Date(nowMs));
     } catch (err) {
       this.logger.warn(`session monitor pass failed: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -6,7 +6,7 @@ import { interfaceInfo } from './net/net-interfaces';
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppConfig } from '../../config/config.loader';
-import { BOOT_LOADERS } from '../clients/client.entity';
+import { BOOT_LOADERS } from '../catalog/clients/client.entity';
 import { BootSessionTracker } from './boot-session-tracker';
 import { TftpPeer, TftpServer, TftpTransferEndEvent } from './tftp/tftp-server';
 

@@ -3,7 +3,7 @@
  * The server owns the sockets and the database; this file owns the rules (RFC 2131 §4.3, PXE spec 2.1 §2.2), so
  * every rule has a unit test that needs neither.
  */
-import { BootLoader } from '../../clients/client.entity';
+import { BootLoader, offersBootFile, standingOf } from '../../catalog';
 import { DhcpMode, UnknownClientPolicy } from '../../network/network-range.entity';
 import { DhcpMessageType, pickBootFile } from '../../../protocols/dhcp';
 
@@ -17,10 +17,16 @@ export const DEFAULT_EFI_LOADER: BootLoader = 'ipxe.efi';
 /** Which socket a request arrived on: the DHCP port, or the PXE boot-server port 4011 (PXE spec 2.1 §2.2.5). */
 export type ArrivalPort = 'dhcp' | 'pxe';
 
-/** The part of a client record that decides what it gets. */
+/** The part of a client record the boot policy looks at (an absent image counts as none). */
 export interface ClientStanding {
   enabled: boolean;
   pending: boolean;
+  assignedImageId?: string | null;
+}
+
+/** Whether the boot policy gives this client a boot file (see `offersBootFile`). */
+function getsBootFile(client: ClientStanding | null): boolean {
+  return offersBootFile(standingOf(client && { ...client, assignedImageId: client.assignedImageId ?? null }));
 }
 
 /** Everything {@link decideDhcp} looks at. */
@@ -79,7 +85,8 @@ const drop = (reason: string, register = false): DhcpPlan => ({ action: { kind: 
 /**
  * Decides what to do with one classified request.
  *
- * - Only known, enabled clients get boot information. Unknown MACs follow the range policy: `ignore` drops them;
+ * - Whether a client gets boot information is the boot policy's call (`offersBootFile`: known, enabled, not
+ *   pending). Unknown MACs follow the range policy: `ignore` drops them;
  *   `register` creates a pending client and then, in full mode, gives an address only (proxy mode: nothing).
  *   Disabled and pending clients get an address but no boot file in full mode and nothing in proxy mode.
  * - Full mode follows RFC 2131 §4.3: DISCOVER → OFFER; REQUEST in SELECTING (option 54 present) is ours only when
@@ -106,7 +113,7 @@ export function decideDhcp(input: DhcpDecisionInput): DhcpPlan {
     if (!seeks) return drop('unknown client');
     register = true;
   }
-  const bootable = client !== null && client.enabled && !client.pending;
+  const bootable = getsBootFile(client);
   const plan = (action: DhcpAction): DhcpPlan => ({ action, register, track: bootable && seeks });
   const notOurs = input.serverId !== null && input.serverId !== input.ourServerId;
 
@@ -145,7 +152,7 @@ function decideProxy(input: DhcpDecisionInput, type: DhcpMessageType, seeks: boo
     const register = input.policy === 'register' && seeks;
     return drop(`proxy mode: unknown client (policy ${input.policy})`, register);
   }
-  if (!client.enabled || client.pending) return drop('proxy mode: client disabled or pending');
+  if (!getsBootFile(client)) return drop('proxy mode: client disabled or pending');
   if (input.port === 'dhcp') {
     if (type === DhcpMessageType.DISCOVER) return { action: { kind: 'proxy-offer' }, register: false, track: true };
     return drop(`proxy mode: ${DhcpMessageType[type]} on the DHCP port belongs to the DHCP server`);

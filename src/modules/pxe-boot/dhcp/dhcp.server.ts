@@ -25,7 +25,7 @@ import { InterfaceUdpMessageInfo, InterfaceUdpSocket } from '../net/interface-ud
 import { RouterAdvertiser } from '../net/router-advertiser';
 import { RouteQuickAck } from '../net/route-quickack';
 import { hostAddress } from './address-pool';
-import { ClientBootFacts, ClientDirectory } from './client-directory';
+import { BootPolicyService, ClientBootFacts } from '../../catalog';
 import { ArrivalPort, bootFileFor, decideDhcp, DhcpAction } from './dhcp-decision';
 import { DhcpLeasesService } from './dhcp-leases.service';
 
@@ -97,7 +97,7 @@ function zeroStats(): DhcpStats {
  * interface is not served. A direct (broadcast) request is answered from the receiving interface's range; a
  * relayed one (giaddr set, RFC 2131 §4.1/RFC 3046) from the range whose CIDR contains giaddr, back to giaddr:67.
  * Policy lives in {@link decideDhcp}; addresses in {@link DhcpLeasesService}; client facts in
- * {@link ClientDirectory}. Nothing a client sends can crash it: every datagram is handled in its own promise.
+ * the catalogue's {@link BootPolicyService}. Nothing a client sends can crash it: every datagram is handled in its own promise.
  */
 @Injectable()
 export class DhcpServer implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -116,7 +116,7 @@ export class DhcpServer implements OnApplicationBootstrap, OnApplicationShutdown
   constructor(
     private readonly config: AppConfig,
     @InjectRepository(NetworkRange) private readonly ranges: Repository<NetworkRange>,
-    private readonly directory: ClientDirectory,
+    private readonly policy: BootPolicyService,
     private readonly leases: DhcpLeasesService,
     private readonly tracker: BootSessionTracker,
   ) {}
@@ -367,7 +367,7 @@ export class DhcpServer implements OnApplicationBootstrap, OnApplicationShutdown
     }
     const range = served.range;
     const serverId = this.serverAddress(binding, info);
-    let client = await this.directory.lookup(ci.mac);
+    let client = await this.policy.lookup(ci.mac);
     const plan = decideDhcp({
       messageType: ci.messageType,
       port,
@@ -381,7 +381,7 @@ export class DhcpServer implements OnApplicationBootstrap, OnApplicationShutdown
       ourServerId: serverId,
     });
     if (plan.register && client === null) {
-      client = await this.directory.register(ci.mac, range.id);
+      client = await this.policy.register(ci.mac, range.id);
       this.counters.registered++;
     }
     const action = plan.action;

@@ -3,9 +3,10 @@
  * for unit specs. The session fake enforces the real transition table, so illegal moves fail as they would.
  */
 import { ConflictError, NotFoundError } from '../../../common/errors/domain-error';
-import type { BootSession, SessionStatus } from '../../boot-sessions/boot-session.entity';
-import { assertTransition, isFinal, OPEN_STATUSES } from '../../boot-sessions/boot-session.state-machine';
-import { BootSessionErrorCode } from '../../boot-sessions/boot-sessions.errors';
+import type { BootSession, SessionStatus } from '../../catalog/boot-sessions/boot-session.entity';
+import { assertTransition, isFinal, OPEN_STATUSES } from '../../catalog/boot-sessions/boot-session.state-machine';
+import { BootSessionErrorCode } from '../../catalog/boot-sessions/boot-sessions.errors';
+import type { BootTarget } from '../../catalog';
 import type { IscsiActiveSession, IscsiExportInfo, IscsiExportsPort } from '../iscsi-exports.port';
 
 export interface FakeClient {
@@ -82,10 +83,12 @@ export class FakeDisks {
     this.resets.push(clientId);
     return {};
   }
-  async ensureClientDisk(clientId: string): Promise<string> {
+  /** What `prepare` reports the client boots (the boot policy's answer, as the test wants it). */
+  targetOf: (clientId: string) => BootTarget = (clientId) => ({ client: { id: clientId, hostname: `pc-${clientId}` }, method: { kind: 'sanboot' } }) as BootTarget;
+  async prepare(clientId: string): Promise<{ target: BootTarget; disk: { path: string } }> {
     if (this.failEnsure) throw this.failEnsure;
     this.ensured.push(clientId);
-    return `/srv/dls/clients/${clientId}.img`;
+    return { target: this.targetOf(clientId), disk: { path: `/srv/dls/clients/${clientId}.img` } };
   }
 }
 

@@ -1,0 +1,154 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, In, Repository } from 'typeorm';
+import { ConflictError, NotFoundError, ValidationError } from '../../../common/errors/domain-error';
+import { Page } from '../../../common/pagination';
+import { Client } from '../clients/client.entity';
+import { mayOpenSession, standingOf } from '../boot-policy/boot-policy';
+import { BootSession, SessionStatus } from './boot-session.entity';
+import { assertTransition, INITIAL_STATUS, isFinal, OPEN_STATUSES } from './boot-session.state-machine';
+import { BootSessionErrorCode } from './boot-sessions.errors';
+import { ListBootSessionsQueryDto } from './dto/list-boot-sessions.query.dto';
+
+/** Addresses the boot plane knows when it opens a session (both optional). */
+export interface OpenSessionOptions {
+  clientIp?: string | null;
+  bootServerIp?: string | null;
+}
+
+/**
+ * Boot sessions: one boot of one client, moved along the table in `boot-session.state-machine.ts`.
+ *
+ * Whether a session may open at all is the boot policy's call ({@link mayOpenSession}).
+ *
+ * Concurrency: `open` locks the client row, so two opens for one client run one after the other and the second sees
+ * the first's session (and the partial unique index `uq_boot_sessions_open_per_client` backs that up);
+ * `transition` locks the session row, so concurrent transitions cannot both pass the table check and the client's
+ * boot_count is incremented exactly once per session.
+ */
+@Injectable()
+export class BootSessionsService {
+  constructor(
+    @InjectRepository(BootSession) private readonly sessions: Repository<BootSession>,
+    @InjectDataSource() private readonly ds: DataSource,
+  ) {}
+
+  /**
+   * Opens a session for a client on its assigned image. 404 unknown client; 409 CLIENT_DISABLED,
+   * CLIENT_HAS_NO_IMAGE, SESSION_ALREADY_OPEN (naming the open session).
+   */
+  async open(clientId: string, opts: OpenSessionOptions = {}): Promise<BootSession> {
+    return this.ds.transaction(async (m) => {
+      const client = await m.findOne(Client, { where: { id: clientId }, lock: { mode: 'pessimistic_write' } });
+      if (!client) throw new NotFoundError('client', clientId, BootSessionErrorCode.CLIENT_NOT_FOUND);
+      const standing = standingOf(client);
+      if (!mayOpenSession(standing)) {
+        throw standing === 'no-image'
+          ? new ConflictError(BootSessionErrorCode.CLIENT_HAS_NO_IMAGE, `client ${client.hostname} has no assigned image`, { clientId })
+          : new ConflictError(BootSessionErrorCode.CLIENT_DISABLED, `client ${client.hostname} is ${standing}`, { clientId });
+      }
+      const open = await m.findOne(BootSession, { where: { clientId, status: In([...OPEN_STATUSES]) } });
+      if (open) {
+        throw new ConflictError(
+          BootSessionErrorCode.SESSION_ALREADY_OPEN,
+          `client ${client.hostname} already has an open boot session ${open.id} (${open.status})`,
+          { clientId, sessionId: open.id, status: open.status },
+        );
+      }
+      return m.save(
+        m.create(BootSession, {
+          clientId,
+          imageId: client.assignedImageId!, // set: only a `bootable` client gets here
+          status: INITIAL_STATUS,
+          clientIp: opts.clientIp ?? null,
+          bootServerIp: opts.bootServerIp ?? null,
+        }),
+      );
+    });
+  }
+
+  /**
+   * Moves a session to `status` (ILLEGAL_TRANSITION → 409 unless the table allows it). `error` needs an
+   * `errorMessage`. Reaching `running` sets boot_time_seconds and, in the same transaction, increments the client's
+   * boot_count and sets last_boot_at; reaching a final state sets ended_at.
+   */
+  async transition(id: string, status: SessionStatus, errorMessage?: string | null): Promise<BootSession> {
+    if (status === 'error' && !errorMessage) {
+      throw new ValidationError(BootSessionErrorCode.ERROR_MESSAGE_REQUIRED, 'errorMessage is required with status error', {
+        field: 'errorMessage',
+      });
+    }
+    if (status !== 'error' && errorMessage) {
+      throw new ValidationError(BootSessionErrorCode.ERROR_MESSAGE_NOT_ALLOWED, 'errorMessage is only allowed with status error', {
+        field: 'errorMessage',
+      });
+    }
+    return this.ds.transaction(async (m) => {
+      const s = await m.findOne(BootSession, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!s) throw new NotFoundError('boot session', id, BootSessionErrorCode.SESSION_NOT_FOUND);
+      assertTransition(s.status, status);
+      const patch: Record<string, unknown> = { status };
+      if (status === 'running') {
+        patch.bootTimeSeconds = () => 'GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (now() - "started_at"))))::integer';
+        await m
+          .createQueryBuilder()
+          .update(Client)
+          .set({ bootCount: () => '"boot_count" + 1', lastBootAt: () => 'now()' })
+          .where('id = :id', { id: s.clientId })
+          .execute();
+      }
+      if (isFinal(status)) patch.endedAt = () => 'now()';
+      if (status === 'error') patch.errorMessage = errorMessage;
+      await m.createQueryBuilder().update(BootSession).set(patch).where('id = :id', { id }).execute();
+      return m.findOneOrFail(BootSession, { where: { id } });
+    });
+  }
+
+  /** The client's open (starting/booting/running) session, or null. */
+  async findOpenForClient(clientId: string): Promise<BootSession | null> {
+    return this.sessions.findOne({ where: { clientId, status: In([...OPEN_STATUSES]) }, order: { startedAt: 'DESC' } });
+  }
+
+  /** Every open (starting/booting/running) session: what the session monitor checks each pass. */
+  async listOpen(): Promise<BootSession[]> {
+    return this.sessions.find({ where: { status: In([...OPEN_STATUSES]) } });
+  }
+
+  /** Records that these sessions' iSCSI logins were seen at `at` (one UPDATE for all). */
+  async markSeen(ids: string[], at: Date): Promise<void> {
+    if (ids.length) await this.sessions.update({ id: In(ids) }, { lastSeenAt: at });
+  }
+
+  async get(id: string): Promise<BootSession> {
+    const s = await this.sessions.findOne({ where: { id } });
+    if (!s) throw new NotFoundError('boot session', id, BootSessionErrorCode.SESSION_NOT_FOUND);
+    return s;
+  }
+
+  /** Sessions matching the filters, newest first. */
+  async list(q: ListBootSessionsQueryDto): Promise<Page<BootSession>> {
+    if (q.from && q.to && new Date(q.from) > new Date(q.to)) {
+      throw new ValidationError(BootSessionErrorCode.INVALID_TIME_RANGE, 'from must not be after to', { field: 'from' });
+    }
+    const qb = this.sessions.createQueryBuilder('s');
+    if (q.status) qb.andWhere('s.status = :status', { status: q.status });
+    if (q.clientId) qb.andWhere('s.client_id = :clientId', { clientId: q.clientId });
+    if (q.imageId) qb.andWhere('s.image_id = :imageId', { imageId: q.imageId });
+    if (q.from) qb.andWhere('s.started_at >= :from', { from: new Date(q.from) });
+    if (q.to) qb.andWhere('s.started_at < :to', { to: new Date(q.to) });
+    qb.orderBy('s.started_at', 'DESC').addOrderBy('s.id', 'ASC').take(q.limit).skip(q.offset);
+    const [items, total] = await qb.getManyAndCount();
+    return { items, total };
+  }
+
+  /** Open sessions, newest first. */
+  async active(page: { limit: number; offset: number }): Promise<Page<BootSession>> {
+    const [items, total] = await this.sessions.findAndCount({
+      where: { status: In([...OPEN_STATUSES]) },
+      order: { startedAt: 'DESC', id: 'ASC' },
+      take: page.limit,
+      skip: page.offset,
+    });
+    return { items, total };
+  }
+}

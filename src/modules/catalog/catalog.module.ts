@@ -1,0 +1,63 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { IscsiModule } from '../iscsi/iscsi.module';
+import { StorageModule } from '../storage/storage.module';
+import { BootPolicyService } from './boot-policy/boot-policy.service';
+import { ClientChangeSubscriber } from './boot-policy/client-change.subscriber';
+import { ClientDirectory } from './boot-policy/client-directory';
+import { BootSession } from './boot-sessions/boot-session.entity';
+import { BootSessionsController } from './boot-sessions/boot-sessions.controller';
+import { BootSessionsService } from './boot-sessions/boot-sessions.service';
+import { Client } from './clients/client.entity';
+import { ClientsController } from './clients/clients.controller';
+import { ClientsService } from './clients/clients.service';
+import { ClientDisk } from './disks/client-disk.entity';
+import { ClientDisksController } from './disks/client-disks.controller';
+import { ClientDisksService } from './disks/client-disks.service';
+import { Image } from './images/image.entity';
+import { ImageContentController } from './images/image-content.controller';
+import { ImageContentService } from './images/image-content.service';
+import { ImagesController } from './images/images.controller';
+import { ImagesService } from './images/images.service';
+import { StorageController } from './inventory/storage.controller';
+import { StorageInventoryService } from './inventory/storage-inventory.service';
+import { ImageSnapshot } from './versions/image-snapshot.entity';
+import { ImageVersionsService } from './versions/image-versions.service';
+import { SnapshotsController } from './versions/snapshots.controller';
+import { SnapshotsService } from './versions/snapshots.service';
+
+/**
+ * The catalogue: images and their content, versions (snapshots) and the maintenance flow, clients, their
+ * copy-on-write disks, boot sessions, and the boot policy that says what a MAC boots. It owns these tables and is
+ * the only module that reads or writes them; everyone else goes through the services exported here.
+ *
+ * Depends only downwards: on the storage driver (where disks and versions live) and on the iSCSI module (a disk is
+ * unexported before it is destroyed or replaced). The boot plane (pxe-boot) depends on it, never the reverse.
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature([Image, ImageSnapshot, Client, ClientDisk, BootSession]), StorageModule, IscsiModule],
+  controllers: [
+    ImagesController,
+    SnapshotsController,
+    StorageController,
+    ImageContentController,
+    ClientDisksController,
+    ClientsController,
+    BootSessionsController,
+  ],
+  providers: [
+    ImagesService,
+    ImageContentService,
+    SnapshotsService,
+    ImageVersionsService,
+    ClientsService,
+    ClientDisksService,
+    BootSessionsService,
+    ClientDirectory,
+    BootPolicyService,
+    ClientChangeSubscriber,
+    StorageInventoryService,
+  ],
+  exports: [BootPolicyService, ClientDisksService, BootSessionsService, ClientsService, ImagesService, SnapshotsService],
+})
+export class CatalogModule {}

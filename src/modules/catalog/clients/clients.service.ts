@@ -1,0 +1,223 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, EntityManager, In, Repository } from 'typeorm';
+import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { ConflictError, DomainError, NotFoundError, ValidationError } from '../../../common/errors/domain-error';
+import { normalizeMac } from '../../../common/mac';
+import { Page } from '../../../common/pagination';
+import { ImageSnapshot } from '../versions/image-snapshot.entity';
+import { ClientDisksService } from '../disks/client-disks.service';
+import { Client } from './client.entity';
+import { BulkRowError, validateBulkRows } from './clients.bulk';
+import { ClientErrorCode } from './clients.errors';
+import { CANONICAL_MAC, CreateClientDto, MAC_MESSAGE } from './dto/create-client.dto';
+import { ListClientsQueryDto } from './dto/list-clients.query.dto';
+import { UpdateClientDto } from './dto/update-client.dto';
+
+const NOT_NULL_FIELDS = ['macAddress', 'hostname', 'bootMode', 'cpuCores', 'memoryMb', 'enabled'] as const;
+
+/**
+ * Diskless PCs, known by MAC. `findByMac` is the boot plane's hot path (DHCP and iPXE ask it for every packet or
+ * script): one equality lookup on the unique, indexed `mac_address` column, nothing else.
+ */
+@Injectable()
+export class ClientsService {
+  constructor(
+    @InjectRepository(Client) private readonly clients: Repository<Client>,
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly disks: ClientDisksService,
+  ) {}
+
+  /**
+   * The client with this MAC (any accepted notation), or null. Throws INVALID_MAC (400) when `mac` is not a MAC.
+   * One indexed query; no other round trip.
+   */
+  async findByMac(mac: string): Promise<Client | null> {
+    const canonical = normalizeMac(mac);
+    if (!canonical) throw new ValidationError(ClientErrorCode.INVALID_MAC, MAC_MESSAGE.replace('macAddress', 'mac'), { field: 'mac' });
+    // Straight to the pg pool as a named prepared statement: parsed and planned once per connection, and none of
+    // TypeORM's per-query QueryRunner work. Errors still surface as exceptions (→ 500 only on a real fault).
+    const pool = (this.ds.driver as unknown as { master: { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }> } }).master;
+    const { rows } = await pool.query({ name: 'dls_client_by_mac', text: this.byMacSql(), values: [canonical] });
+    return rows.length ? this.hydrate(rows[0]) : null;
+  }
+
+  /**
+   * Hot path: TypeORM's `findOne` costs several times the query itself in CPU (query building, alias mapping; measured
+   * ~1.3 ms vs ~0.2 ms per call), so `findByMac` runs one static SQL statement built once from the entity metadata and
+   * maps the row itself (applying
+   * column transformers, e.g. bigint → number). New entity columns are picked up automatically.
+   */
+  private byMacSqlText?: string;
+  private byMacSql(): string {
+    if (!this.byMacSqlText) {
+      const cols = this.clients.metadata.columns.map((c) => `"${c.databaseName}"`).join(', ');
+      this.byMacSqlText = `SELECT ${cols} FROM "clients" WHERE "mac_address" = $1 LIMIT 1`;
+    }
+    return this.byMacSqlText;
+  }
+
+  private hydrate(row: Record<string, unknown>): Client {
+    const c = new Client();
+    for (const col of this.clients.metadata.columns) {
+      let v = row[col.databaseName];
+      if (col.transformer && !Array.isArray(col.transformer)) v = col.transformer.from(v);
+      (c as unknown as Record<string, unknown>)[col.propertyName] = v;
+    }
+    return c;
+  }
+
+  /** Like `findByMac` but CLIENT_NOT_FOUND (404) when no client has the MAC. */
+  async getByMac(mac: string): Promise<Client> {
+    const c = await this.findByMac(mac);
+    if (!c) throw new NotFoundError('client with MAC', normalizeMac(mac)!, ClientErrorCode.CLIENT_NOT_FOUND);
+    return c;
+  }
+
+  async list(q: ListClientsQueryDto): Promise<Page<Client>> {
+    const qb = this.clients.createQueryBuilder('c');
+    if (q.enabledOnly) qb.andWhere('c.enabled = true');
+    if (q.imageId !== undefined) qb.andWhere('c.assigned_image_id = :imageId', { imageId: q.imageId });
+    qb.orderBy('c.hostname', 'ASC').addOrderBy('c.id', 'ASC').take(q.limit).skip(q.offset);
+    const [items, total] = await qb.getManyAndCount();
+    return { items, total };
+  }
+
+  async get(id: string): Promise<Client> {
+    const c = await this.clients.findOne({ where: { id } });
+    if (!c) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
+    return c;
+  }
+
+  /** Registers a client. Duplicate MAC → 409 MAC_ALREADY_REGISTERED; unknown assignedImageId → 404. */
+  async create(dto: CreateClientDto): Promise<Client> {
+    return this.ds.transaction(async (m) => {
+      if (dto.assignedImageId) await this.assertImage(m, dto.assignedImageId);
+      await this.assertMacFree(m, dto.macAddress);
+      return m.save(m.create(Client, this.toEntity(dto)));
+    });
+  }
+
+  /**
+   * Registers up to 1000 clients all-or-nothing: every row is validated (fields, duplicate MACs within the batch,
+   * MACs already registered, unknown images) before one multi-row INSERT in one transaction. Any problem → 400
+   * BULK_VALIDATION_FAILED with `details.rows: [{ index, field, message }]` and nothing written.
+   */
+  async createMany(body: unknown): Promise<Client[]> {
+    const { rows, errors, shapeError } = validateBulkRows(body);
+    if (shapeError) throw new ValidationError(ClientErrorCode.BULK_VALIDATION_FAILED, shapeError, { rows: [] });
+    const firstIndexByMac = new Map<string, number>();
+    rows.forEach((r, index) => {
+      if (typeof r.macAddress !== 'string' || !CANONICAL_MAC.test(r.macAddress)) return;
+      const first = firstIndexByMac.get(r.macAddress);
+      if (first === undefined) firstIndexByMac.set(r.macAddress, index);
+      else errors.push({ index, field: 'macAddress', message: `MAC address ${r.macAddress} also appears in row ${first}` });
+    });
+    if (errors.length) throw bulkError(errors, rows.length);
+
+    return this.ds.transaction(async (m) => {
+      const macs = rows.map((r) => r.macAddress);
+      const taken: { mac_address: string }[] = await m.query('SELECT mac_address FROM clients WHERE mac_address = ANY($1::varchar[])', [macs]);
+      const takenSet = new Set(taken.map((t) => t.mac_address));
+      const imageIds = [...new Set(rows.map((r) => r.assignedImageId).filter((x): x is string => !!x))];
+      const found: { id: string }[] = imageIds.length
+        ? await m.query('SELECT id FROM images WHERE id = ANY($1::uuid[]) FOR KEY SHARE', [imageIds])
+        : [];
+      const foundSet = new Set(found.map((f) => f.id));
+      rows.forEach((r, index) => {
+        if (takenSet.has(r.macAddress)) errors.push({ index, field: 'macAddress', message: `MAC address ${r.macAddress} is already registered` });
+        if (r.assignedImageId && !foundSet.has(r.assignedImageId)) {
+          errors.push({ index, field: 'assignedImageId', message: `assignedImageId ${r.assignedImageId} does not exist` });
+        }
+      });
+      if (errors.length) throw bulkError(errors, rows.length);
+      const result = await m.createQueryBuilder().insert().into(Client).values(rows.map((r) => this.toEntity(r)) as QueryDeepPartialEntity<Client>[]).returning('id').execute();
+      const ids = (result.raw as { id: string }[]).map((r) => r.id);
+      const created = await m.find(Client, { where: { id: In(ids) } });
+      const byId = new Map(created.map((c) => [c.id, c]));
+      return ids.map((id) => byId.get(id)!);
+    });
+  }
+
+  async update(id: string, dto: UpdateClientDto): Promise<Client> {
+    for (const f of NOT_NULL_FIELDS) {
+      if (dto[f] === null) throw new ValidationError(ClientErrorCode.FIELD_NOT_NULLABLE, `${f} may not be null`, { field: f });
+    }
+    return this.ds.transaction(async (m) => {
+      const c = await m.findOne(Client, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!c) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
+      if (dto.assignedImageId && dto.assignedImageId !== c.assignedImageId) await this.assertImage(m, dto.assignedImageId);
+      if (dto.macAddress !== undefined && dto.macAddress !== c.macAddress) await this.assertMacFree(m, dto.macAddress);
+      if (dto.pinnedSnapshotId) await this.assertPinnable(m, dto.pinnedSnapshotId, dto.assignedImageId ?? c.assignedImageId);
+      const patch: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(dto)) if (v !== undefined) patch[k] = v;
+      if (dto.enabled === true) patch.pending = false; // an admin accepted a client that DHCP registered
+      m.merge(Client, c, patch as Partial<Client>);
+      return m.save(c);
+    });
+  }
+
+  /** Deletes a client: its disk (unexported first) goes, then the row (sessions, leases, exports cascade). */
+  async remove(id: string): Promise<void> {
+    if (!(await this.clients.exists({ where: { id } }))) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
+    await this.disks.destroy(id);
+    const r = await this.clients.delete({ id });
+    if (!r.affected) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
+  }
+
+  /** A pin must name a version of the client's (new) image. */
+  private async assertPinnable(m: EntityManager, snapshotId: string, imageId: string | null): Promise<void> {
+    const v = await m.findOne(ImageSnapshot, { where: { id: snapshotId } });
+    if (!v) {
+      throw new DomainError('not_found', ClientErrorCode.PINNED_VERSION_NOT_FOUND, `pinnedSnapshotId ${snapshotId} does not exist`, { field: 'pinnedSnapshotId' });
+    }
+    if (v.imageId !== imageId) {
+      throw new ValidationError(ClientErrorCode.PINNED_VERSION_NOT_FOUND, 'pinnedSnapshotId must be a version of the assigned image', { field: 'pinnedSnapshotId' });
+    }
+  }
+
+  private toEntity(dto: CreateClientDto): Partial<Client> {
+    return {
+      macAddress: dto.macAddress,
+      hostname: dto.hostname,
+      ipAddress: dto.ipAddress ?? null,
+      assignedImageId: dto.assignedImageId ?? null,
+      bootMode: dto.bootMode ?? 'pxe',
+      cpuCores: dto.cpuCores ?? 2,
+      memoryMb: dto.memoryMb ?? 2048,
+      networkConfig: dto.networkConfig ?? null,
+      customBootParams: dto.customBootParams ?? null,
+      enabled: dto.enabled ?? true,
+      diskPolicy: dto.diskPolicy ?? null,
+      pinnedSnapshotId: dto.pinnedSnapshotId ?? null,
+      bootLoader: dto.bootLoader ?? null,
+    };
+  }
+
+  private async assertImage(m: EntityManager, imageId: string): Promise<void> {
+    const rows: unknown[] = await m.query('SELECT 1 FROM images WHERE id = $1 FOR KEY SHARE', [imageId]);
+    if (!rows.length) {
+      throw new DomainError('not_found', ClientErrorCode.ASSIGNED_IMAGE_NOT_FOUND, `assignedImageId ${imageId} does not exist`, {
+        field: 'assignedImageId',
+        id: imageId,
+      });
+    }
+  }
+
+  private async assertMacFree(m: EntityManager, mac: string): Promise<void> {
+    const rows: unknown[] = await m.query('SELECT 1 FROM clients WHERE mac_address = $1', [mac]);
+    if (rows.length) {
+      throw new ConflictError(ClientErrorCode.MAC_ALREADY_REGISTERED, `MAC address ${mac} is already registered`, { field: 'macAddress' });
+    }
+  }
+}
+
+function bulkError(errors: BulkRowError[], total: number): ValidationError {
+  const bad = new Set(errors.map((e) => e.index)).size;
+  errors.sort((a, b) => a.index - b.index);
+  return new ValidationError(
+    ClientErrorCode.BULK_VALIDATION_FAILED,
+    `${bad} of ${total} rows are invalid; nothing was written`,
+    { rows: errors },
+  );
+}

@@ -1,0 +1,54 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { PageResponseDto } from '../../../../common/pagination';
+import { BOOT_MODES, BootMode, Client } from '../client.entity';
+
+/** A client as the API returns it. */
+export class ClientResponseDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: '52:54:00:12:34:56' }) macAddress: string;
+  @ApiProperty() hostname: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) ipAddress: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) assignedImageId: string | null;
+  @ApiProperty({ enum: BOOT_MODES }) bootMode: BootMode;
+  @ApiProperty() cpuCores: number;
+  @ApiProperty() memoryMb: number;
+  @ApiPropertyOptional({ nullable: true, type: Object }) networkConfig: Record<string, unknown> | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) customBootParams: string | null;
+  @ApiProperty() enabled: boolean;
+  @ApiPropertyOptional({ nullable: true, enum: ['reset', 'persistent'] }) diskPolicy: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) pinnedSnapshotId: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) bootLoader: string | null;
+  @ApiProperty({ description: 'registered by DHCP, waiting for an admin' }) pending: boolean;
+  @ApiProperty() createdAt: Date;
+  @ApiProperty() updatedAt: Date;
+  @ApiPropertyOptional({ nullable: true, type: Date }) lastBootAt: Date | null;
+  @ApiProperty() bootCount: number;
+
+  static from(c: Client): ClientResponseDto {
+    const d = new ClientResponseDto();
+    d.id = c.id;
+    d.macAddress = c.macAddress;
+    d.hostname = c.hostname;
+    d.ipAddress = c.ipAddress;
+    d.assignedImageId = c.assignedImageId;
+    d.bootMode = c.bootMode;
+    d.cpuCores = c.cpuCores;
+    d.memoryMb = c.memoryMb;
+    d.networkConfig = c.networkConfig;
+    d.customBootParams = c.customBootParams;
+    d.enabled = c.enabled;
+    d.diskPolicy = c.diskPolicy;
+    d.pinnedSnapshotId = c.pinnedSnapshotId;
+    d.bootLoader = c.bootLoader;
+    d.pending = c.pending;
+    d.createdAt = c.createdAt;
+    d.updatedAt = c.updatedAt;
+    d.lastBootAt = c.lastBootAt;
+    d.bootCount = c.bootCount;
+    return d;
+  }
+}
+
+export class ClientPageDto extends PageResponseDto {
+  @ApiProperty({ type: [ClientResponseDto] }) items: ClientResponseDto[];
+}

@@ -1,0 +1,183 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { NotFoundError } from '../../../common/errors/domain-error';
+import { IscsiExportsService } from '../../iscsi/iscsi-exports.service';
+import { Client } from '../clients/client.entity';
+import { DiskPolicy, Image } from '../images/image.entity';
+import { ImageSnapshot } from '../versions/image-snapshot.entity';
+import { diskPolicyOf } from '../boot-policy/boot-policy';
+import { BootPolicyService, BootTarget } from '../boot-policy/boot-policy.service';
+import { ClientDisk } from './client-disk.entity';
+import { ClientDiskErrorCode } from './client-disks.errors';
+import { KeyedLock } from '../../../common/concurrency/keyed-lock';
+import { storageCall } from '../../storage/storage-domain-errors';
+import type { StorageDriver } from '../../storage/storage-driver';
+import { SpaceGuard } from '../../storage/space-guard';
+import { STORAGE_DRIVER } from '../../storage/storage.tokens';
+
+export interface ClientDiskView {
+  clientId: string;
+  path: string;
+  imageId: string;
+  versionId: string;
+  versionName: string;
+  policy: DiskPolicy;
+  isMaintenance: boolean;
+  sizeBytes: number;
+  writtenBytes: number;
+  state: ClientDisk['state'];
+  createdAt: Date;
+}
+
+type Target = Pick<BootTarget, 'client' | 'image' | 'version' | 'policy' | 'isMaintenance'>;
+
+/**
+ * Client disks: one writable copy-on-write disk per client, cloned from the version the client boots (its pinned
+ * version, else the image's published one; the image's maintenance client gets the newest version, persistent).
+ *
+ * Every multi-step change is an idempotent "ensure" under a per-client lock, with the intent written to
+ * `client_disks` first, so a crash or failure half-way leaves nothing the next call can't converge.
+ */
+@Injectable()
+export class ClientDisksService {
+  private readonly logger = new Logger(ClientDisksService.name);
+  private readonly locks = new KeyedLock();
+
+  constructor(
+    @Inject(STORAGE_DRIVER) private readonly driver: StorageDriver,
+    @InjectRepository(Client) private readonly clients: Repository<Client>,
+    @InjectRepository(Image) private readonly images: Repository<Image>,
+    @InjectRepository(ImageSnapshot) private readonly versions: Repository<ImageSnapshot>,
+    @InjectRepository(ClientDisk) private readonly disks: Repository<ClientDisk>,
+    private readonly space: SpaceGuard,
+    private readonly policy: BootPolicyService,
+    private readonly iscsi: IscsiExportsService,
+  ) {}
+
+  /**
+   * Makes sure the client has a ready disk of the version it should boot and describes it. Idempotent and safe
+   * to call concurrently (per-client lock); a disk of another version is replaced (the client moved version).
+   */
+  async ensure(clientId: string): Promise<ClientDiskView> {
+    return (await this.prepare(clientId)).disk;
+  }
+
+  /**
+   * The boot step's half of {@link ensure}: the disk and the boot policy's {@link BootTarget} it was made for, so the
+   * boot plane renders the script from the same answer the disk was cloned from (no second lookup).
+   */
+  async prepare(clientId: string): Promise<{ target: BootTarget; disk: ClientDiskView }> {
+    return this.locks.run(clientId, async () => {
+      const t = await this.policy.target(clientId);
+      let row = await this.disks.findOne({ where: { clientId } });
+      // Another version, a half-made disk, or entering/leaving maintenance: start from a fresh clone.
+      if (row && (row.snapshotId !== t.version.id || row.state !== 'ready' || row.isMaintenance !== t.isMaintenance)) {
+        await this.destroyLocked(clientId, row.snapshotId !== t.version.id ? 'version-change' : 'destroy');
+        row = null;
+      }
+      if (row) {
+        const info = await storageCall(() => this.driver.clientDisk(clientId));
+        if (info && info.versionId === t.version.id) {
+          return { target: t, disk: this.view(row, t, info.sizeBytes, info.writtenBytes) };
+        }
+        // The row says ready but storage lost it (deleted by hand): converge.
+        this.logger.warn(`disk of client ${clientId} missing in storage; re-creating`);
+      }
+      await this.space.ensure(await this.space.cloneCost(t.image.id));
+      await this.disks.upsert(
+        { clientId, imageId: t.image.id, snapshotId: t.version.id, state: 'creating', path: null, isMaintenance: t.isMaintenance },
+        ['clientId'],
+      );
+      try {
+        const info = await storageCall(() => this.driver.ensureClientDisk(clientId, t.image.id, t.version.id));
+        await this.disks.update({ clientId }, { state: 'ready', path: info.path });
+        const saved = (await this.disks.findOne({ where: { clientId } }))!;
+        return { target: t, disk: this.view(saved, t, info.sizeBytes, info.writtenBytes) };
+      } catch (e) {
+        await this.driver.destroyClientDisk(clientId).catch(() => undefined);
+        await this.disks.delete({ clientId });
+        throw e;
+      }
+    });
+  }
+
+  /** Describes the client's disk, or 404 when it has none. */
+  async describe(clientId: string): Promise<ClientDiskView> {
+    const row = await this.disks.findOne({ where: { clientId } });
+    if (!row) {
+      if (!(await this.clients.exists({ where: { id: clientId } }))) throw new NotFoundError('client', clientId);
+      throw new NotFoundError('disk of client', clientId, ClientDiskErrorCode.CLIENT_DISK_NOT_FOUND);
+    }
+    const [client, image, version, info] = await Promise.all([
+      this.clients.findOneOrFail({ where: { id: clientId } }),
+      this.images.findOneOrFail({ where: { id: row.imageId } }),
+      this.versions.findOneOrFail({ where: { id: row.snapshotId } }),
+      storageCall(() => this.driver.clientDisk(clientId)),
+    ]);
+    const policy = diskPolicyOf(client, image, row.isMaintenance);
+    return this.view(row, { client, image, version, policy, isMaintenance: row.isMaintenance }, info?.sizeBytes ?? 0, info?.writtenBytes ?? 0);
+  }
+
+  /** Discards the client's writes: unexport, destroy, fresh clone of the version it should boot now. */
+  async reset(clientId: string): Promise<ClientDiskView> {
+    await this.locks.run(clientId, async () => {
+      if (!(await this.clients.exists({ where: { id: clientId } }))) throw new NotFoundError('client', clientId);
+      await this.destroyLocked(clientId, 'reset');
+    });
+    return this.ensure(clientId);
+  }
+
+  /** Removes the client's disk (unexported first). Idempotent. */
+  async destroy(clientId: string): Promise<void> {
+    await this.locks.run(clientId, async () => {
+      if (!(await this.clients.exists({ where: { id: clientId } }))) throw new NotFoundError('client', clientId);
+      await this.destroyLocked(clientId, 'destroy');
+    });
+  }
+
+  /** The disk policy in force for a client with a disk (used by the boot plane at shutdown). */
+  async policyOf(clientId: string): Promise<DiskPolicy | null> {
+    const row = await this.disks.findOne({ where: { clientId } });
+    if (!row) return null;
+    if (row.isMaintenance) return 'persistent';
+    const client = await this.clients.findOne({ where: { id: clientId } });
+    const image = await this.images.findOne({ where: { id: row.imageId } });
+    return client && image ? diskPolicyOf(client, image, false) : 'reset';
+  }
+
+  /** Client hostnames whose disks depend on a version (for a 409 that names them). */
+  async dependentsOf(versionId: string): Promise<string[]> {
+    const rows = await this.disks.find({ where: { snapshotId: versionId }, relations: { client: true } });
+    return rows.map((r) => r.client?.hostname ?? r.clientId);
+  }
+
+  private async destroyLocked(clientId: string, reason: 'reset' | 'destroy' | 'version-change'): Promise<void> {
+    const row = await this.disks.findOne({ where: { clientId } });
+    if (!row) {
+      await storageCall(() => this.driver.destroyClientDisk(clientId)); // converge a stray disk too
+      return;
+    }
+    this.logger.debug(`disk of client ${clientId} goes (${reason}): unexporting first`);
+    await this.iscsi.removeExport(clientId, { force: true }); // never leave an initiator on a disk being replaced
+    await this.disks.update({ clientId }, { state: 'destroying' });
+    await storageCall(() => this.driver.destroyClientDisk(clientId));
+    await this.disks.delete({ clientId });
+  }
+
+  private view(row: ClientDisk, t: Target, sizeBytes: number, writtenBytes: number): ClientDiskView {
+    return {
+      clientId: row.clientId,
+      path: row.path ?? '',
+      imageId: row.imageId,
+      versionId: row.snapshotId,
+      versionName: t.version.name,
+      policy: t.policy,
+      isMaintenance: row.isMaintenance,
+      sizeBytes,
+      writtenBytes,
+      state: row.state,
+      createdAt: row.createdAt,
+    };
+  }
+}

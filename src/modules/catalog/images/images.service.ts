@@ -1,0 +1,185 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { ImageContentService } from './image-content.service';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
+import { ConflictError, DomainError, NotFoundError, ValidationError } from '../../../common/errors/domain-error';
+import { Page } from '../../../common/pagination';
+import { BootSession } from '../boot-sessions/boot-session.entity';
+import { Client } from '../clients/client.entity';
+import { ImageSnapshot } from '../versions/image-snapshot.entity';
+import { CreateImageDto } from './dto/create-image.dto';
+import { ListImagesQueryDto } from './dto/list-images.query.dto';
+import { UpdateImageDto } from './dto/update-image.dto';
+import { Image } from './image.entity';
+import { ImageErrorCode } from './images.errors';
+
+/** Serialises parent changes so two concurrent updates cannot close a cycle between them. */
+const PARENT_LOCK_KEY = 0x444c5301;
+/** Fields that may be omitted on PATCH but never set to null. */
+const NOT_NULL_FIELDS = ['name', 'sizeBytes', 'format', 'path', 'isTemplate'] as const;
+/** How many client hostnames a "still in use" message names before summarising. */
+const NAMED_CLIENTS = 5;
+
+/**
+ * Golden images: CRUD, filters, the parent/child (clone) relation and the rules that keep an image from being deleted
+ * while clients, versions or open boot sessions depend on it.
+ */
+@Injectable()
+export class ImagesService {
+  constructor(
+    @InjectRepository(Image) private readonly images: Repository<Image>,
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly content: ImageContentService,
+  ) {}
+
+  /** Images matching the filters, newest first. */
+  async list(q: ListImagesQueryDto): Promise<Page<Image>> {
+    const qb = this.images.createQueryBuilder('i');
+    if (q.osType !== undefined) qb.andWhere('i.os_type = :osType', { osType: q.osType });
+    if (q.isTemplate !== undefined) qb.andWhere('i.is_template = :isTemplate', { isTemplate: q.isTemplate });
+    if (q.tag !== undefined) qb.andWhere('i.tags @> CAST(:tag AS jsonb)', { tag: JSON.stringify([q.tag]) });
+    qb.orderBy('i.created_at', 'DESC').addOrderBy('i.id', 'ASC').take(q.limit).skip(q.offset);
+    const [items, total] = await qb.getManyAndCount();
+    return { items, total };
+  }
+
+  /** The image, or IMAGE_NOT_FOUND. */
+  async get(id: string): Promise<Image> {
+    const image = await this.images.findOne({ where: { id } });
+    if (!image) throw new NotFoundError('image', id, ImageErrorCode.IMAGE_NOT_FOUND);
+    return image;
+  }
+
+  /** Direct children (clones) of an image. */
+  async children(id: string, page: { limit: number; offset: number }): Promise<Page<Image>> {
+    await this.get(id);
+    const [items, total] = await this.images.findAndCount({
+      where: { parentImageId: id },
+      order: { createdAt: 'DESC', id: 'ASC' },
+      take: page.limit,
+      skip: page.offset,
+    });
+    return { items, total };
+  }
+
+  async create(dto: CreateImageDto, createdBy?: string | null): Promise<Image> {
+    return this.ds.transaction(async (m) => {
+      if (dto.parentImageId) await this.assertParentExists(m, dto.parentImageId);
+      const id = randomUUID();
+      const image = m.create(Image, {
+        id,
+        name: dto.name,
+        description: dto.description ?? null,
+        osType: dto.osType ?? null,
+        sizeBytes: dto.sizeBytes,
+        format: dto.format,
+        path: dto.path ?? this.content.diskPathFor(id),
+        defaultDiskPolicy: dto.defaultDiskPolicy ?? 'reset',
+        bootKernel: dto.bootKernel ?? null,
+        bootInitrd: dto.bootInitrd ?? null,
+        bootCmdline: dto.bootCmdline ?? null,
+        zfsDataset: dto.zfsDataset ?? null,
+        tags: dto.tags ?? null,
+        isTemplate: dto.isTemplate ?? false,
+        parentImageId: dto.parentImageId ?? null,
+        createdBy: createdBy ?? null,
+      });
+      return m.save(image);
+    });
+  }
+
+  async update(id: string, dto: UpdateImageDto): Promise<Image> {
+    for (const f of NOT_NULL_FIELDS) {
+      if (dto[f] === null) throw new ValidationError(ImageErrorCode.FIELD_NOT_NULLABLE, `${f} may not be null`, { field: f });
+    }
+    return this.ds.transaction(async (m) => {
+      if (dto.parentImageId !== undefined && dto.parentImageId !== null) {
+        await m.query('SELECT pg_advisory_xact_lock($1)', [PARENT_LOCK_KEY]);
+      }
+      const image = await m.findOne(Image, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!image) throw new NotFoundError('image', id, ImageErrorCode.IMAGE_NOT_FOUND);
+      if (dto.parentImageId !== undefined && dto.parentImageId !== null && dto.parentImageId !== image.parentImageId) {
+        await this.assertParentExists(m, dto.parentImageId);
+        await this.assertNoCycle(m, id, dto.parentImageId);
+      }
+      const patch: Partial<Image> = {};
+      for (const key of Object.keys(dto) as (keyof UpdateImageDto)[]) {
+        if (dto[key] !== undefined) (patch as Record<string, unknown>)[key] = dto[key];
+      }
+      m.merge(Image, image, patch);
+      return m.save(image);
+    });
+  }
+
+  /**
+   * Deletes an image unless something depends on it: clients assigned to it, versions (snapshots) of it, or open boot
+   * sessions. The image row is locked first, so a client being assigned concurrently either is counted here or fails
+   * its foreign-key check afterwards — never silently unassigned.
+   */
+  async remove(id: string): Promise<void> {
+    await this.ds.transaction(async (m) => {
+      const image = await m.findOne(Image, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!image) throw new NotFoundError('image', id, ImageErrorCode.IMAGE_NOT_FOUND);
+      // Sequential: one transaction is one connection, which runs one query at a time.
+      const clientCount = await m.count(Client, { where: { assignedImageId: id } });
+      const named = clientCount
+        ? await m.find(Client, { where: { assignedImageId: id }, select: { hostname: true }, order: { hostname: 'ASC' }, take: NAMED_CLIENTS })
+        : [];
+      const versions = await m.count(ImageSnapshot, { where: { imageId: id } });
+      const openSessions = await m
+        .createQueryBuilder(BootSession, 's')
+        .where('s.image_id = :id', { id })
+        .andWhere(`s.status IN ('starting', 'booting', 'running')`)
+        .getCount();
+      const reasons: string[] = [];
+      if (clientCount > 0) {
+        const names = named.map((c) => c.hostname).join(', ');
+        const more = clientCount > named.length ? ` and ${clientCount - named.length} more` : '';
+        reasons.push(`image is assigned to ${plural(clientCount, 'client')}: ${names}${more}`);
+      }
+      if (openSessions > 0) reasons.push(`image has ${plural(openSessions, 'open boot session')}`);
+      if (versions > 0) reasons.push(`image has ${plural(versions, 'version')}`);
+      if (reasons.length) {
+        const code = clientCount > 0 || openSessions > 0 ? ImageErrorCode.IMAGE_IN_USE : ImageErrorCode.IMAGE_HAS_VERSIONS;
+        throw new ConflictError(code, reasons.join('; '), { clients: clientCount, versions, openSessions });
+      }
+      await this.content.removeStorage(id); // inside the transaction: if storage refuses, the row stays
+      await m.delete(Image, { id });
+    });
+  }
+
+  private async assertParentExists(m: EntityManager, parentId: string): Promise<void> {
+    // FOR KEY SHARE keeps the parent from being deleted before this transaction commits.
+    const rows: unknown[] = await m.query('SELECT 1 FROM images WHERE id = $1 FOR KEY SHARE', [parentId]);
+    if (!rows.length) {
+      throw new DomainError('not_found', ImageErrorCode.PARENT_IMAGE_NOT_FOUND, `parentImageId ${parentId} does not exist`, {
+        field: 'parentImageId',
+        id: parentId,
+      });
+    }
+  }
+
+  /** Rejects `parentId` when it is `id` itself or one of its descendants (walking parentId's ancestor chain). */
+  private async assertNoCycle(m: EntityManager, id: string, parentId: string): Promise<void> {
+    const chain: { id: string }[] = await m.query(
+      `WITH RECURSIVE anc(id, parent_image_id, depth) AS (
+         SELECT id, parent_image_id, 0 FROM images WHERE id = $1
+         UNION ALL
+         SELECT i.id, i.parent_image_id, a.depth + 1 FROM images i JOIN anc a ON i.id = a.parent_image_id WHERE a.depth < 10000
+       ) SELECT id FROM anc ORDER BY depth`,
+      [parentId],
+    );
+    if (chain.some((r) => r.id === id)) {
+      throw new ValidationError(
+        ImageErrorCode.PARENT_IMAGE_CYCLE,
+        `parentImageId ${parentId} would make image ${id} its own ancestor`,
+        { field: 'parentImageId' },
+      );
+    }
+  }
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

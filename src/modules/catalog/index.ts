@@ -1,0 +1,25 @@
+/**
+ * Public surface of the catalogue. Other modules import from here only — entities first (TypeORM relations of
+ * other modules' entities point at them), then the boot policy, then services.
+ */
+export { Image, IMAGE_FORMATS, DISK_POLICIES, CONTENT_STATUSES } from './images/image.entity';
+export type { ImageFormat, DiskPolicy, ContentStatus } from './images/image.entity';
+export { ImageSnapshot } from './versions/image-snapshot.entity';
+export { Client, BOOT_LOADERS, BOOT_MODES } from './clients/client.entity';
+export type { BootLoader, BootMode } from './clients/client.entity';
+export { ClientDisk } from './disks/client-disk.entity';
+export { BootSession, SESSION_STATUSES } from './boot-sessions/boot-session.entity';
+export type { SessionStatus } from './boot-sessions/boot-session.entity';
+export { OPEN_STATUSES } from './boot-sessions/boot-session.state-machine';
+export { BootSessionErrorCode } from './boot-sessions/boot-sessions.errors';
+export * from './boot-policy/boot-policy';
+export { BootPolicyErrorCode } from './boot-policy/boot-policy.errors';
+export type { ClientBootFacts } from './boot-policy/client-directory';
+export { BootPolicyService } from './boot-policy/boot-policy.service';
+export type { BootTarget } from './boot-policy/boot-policy.service';
+export { BootSessionsService } from './boot-sessions/boot-sessions.service';
+export { ClientDisksService } from './disks/client-disks.service';
+export { ClientsService } from './clients/clients.service';
+export { ImagesService } from './images/images.service';
+export { SnapshotsService } from './versions/snapshots.service';
+export { CatalogModule } from './catalog.module';

@@ -14,22 +14,8 @@ import { isTgtError, TgtErrorCode } from './tgt.errors';
 import { ExportSpec, TgtExporter } from './tgt-exporter';
 import { TgtdSupervisor } from './tgtd.supervisor';
 import { isUniqueViolation } from '../../common/errors/pg-errors';
-
-export enum IscsiErrorCode {
-  ISCSI_DISABLED = 'ISCSI_DISABLED',
-  ISCSI_UNAVAILABLE = 'ISCSI_UNAVAILABLE',
-  EXPORT_ACTIVE = 'EXPORT_ACTIVE',
-}
-
-/** Everything an initiator needs to log in to one client's disk. */
-export interface IscsiExportInfo {
-  targetIqn: string;
-  initiatorIqn: string;
-  chapUser: string;
-  chapSecret: string;
-  portal: { address: string; port: number };
-  lun: number;
-}
+import { IscsiExportInfo } from './iscsi-export.types';
+import { IscsiErrorCode } from './iscsi.errors';
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -209,7 +195,7 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   /** Login details of a client's export (admin only: it carries the CHAP secret). */
   async credentials(clientId: string): Promise<IscsiExportInfo & { tid: number; backingPath: string }> {
     const row = await this.exports.findOne({ where: { clientId } });
-    if (!row) throw new NotFoundError('iSCSI export of client', clientId, 'ISCSI_EXPORT_NOT_FOUND');
+    if (!row) throw new NotFoundError('iSCSI export of client', clientId, IscsiErrorCode.EXPORT_NOT_FOUND);
     return { ...this.info(row), tid: row.tid, backingPath: row.backingPath };
   }
 

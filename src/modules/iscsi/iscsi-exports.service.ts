@@ -6,10 +6,8 @@ import { Repository } from 'typeorm';
 import { DomainError, NotFoundError } from '../../common/errors/domain-error';
 import { loadOrCreateSecret } from '../../common/secrets';
 import { AppConfig } from '../../config/config.loader';
-import { ClientDiskHooks } from '../zfs-storage/client-disk-hooks';
 import { KeyedLock } from '../../common/concurrency/keyed-lock';
 import { IscsiExport } from './iscsi-export.entity';
-import { TgtAdmAdapter } from './tgt.adapter';
 import { isTgtError, TgtErrorCode } from './tgt.errors';
 import { ExportSpec, TgtExporter } from './tgt-exporter';
 import { TgtdSupervisor } from './tgtd.supervisor';
@@ -30,9 +28,6 @@ const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 export class IscsiExportsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(IscsiExportsService.name);
   private readonly locks = new KeyedLock();
-  private readonly adapter: TgtAdmAdapter;
-  private readonly supervisor: TgtdSupervisor;
-  private readonly exporter: TgtExporter;
   private chapKey?: string;
   private ready = false;
   private stopping = false;
@@ -47,21 +42,9 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   constructor(
     private readonly config: AppConfig,
     @InjectRepository(IscsiExport) private readonly exports: Repository<IscsiExport>,
-    private readonly hooks: ClientDiskHooks,
-  ) {
-    const logger = new Logger('tgt');
-    this.adapter = new TgtAdmAdapter({ controlPort: config.iscsi.controlPort, logger });
-    this.supervisor = new TgtdSupervisor({
-      controlPort: config.iscsi.controlPort,
-      portal: { address: config.iscsi.portalAddress, port: config.iscsi.portalPort },
-      nopInterval: 5,
-      nopCount: 3,
-      adapter: this.adapter,
-      attach: !config.iscsi.manageTgtd,
-      logger,
-    });
-    this.exporter = new TgtExporter({ adapter: this.adapter, logger });
-  }
+    private readonly supervisor: TgtdSupervisor,
+    private readonly exporter: TgtExporter,
+  ) {}
 
   get iqnPrefix(): string {
     return this.config.iscsi.iqnPrefix;
@@ -70,7 +53,6 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.iscsi.enabled) return;
     this.chapKey = await loadOrCreateSecret(this.config.dataDir, 'chap-key');
-    this.hooks.onBeforeChange((clientId) => this.removeExport(clientId, { force: true }).then(() => undefined));
     try {
       await this.supervisor.start();
     } catch (e) {
@@ -145,7 +127,11 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
     });
   }
 
-  /** Removes the client's target. With an active session and no `force`: 409. Idempotent. */
+  /**
+   * Removes the client's target and forgets the export. With an active session and no `force`: 409 EXPORT_ACTIVE;
+   * `force` cuts the sessions. Idempotent, and a no-op (`removed: false`) when the client has no export or iSCSI is
+   * disabled — the catalogue calls it with `force` before it destroys or replaces a client disk.
+   */
   async removeExport(clientId: string, options: { force: boolean }): Promise<{ removed: boolean }> {
     if (!this.config.iscsi.enabled) return { removed: false };
     return this.locks.run(clientId, async () => {

@@ -2,13 +2,13 @@
  * Thin, typed adapter over Debian's `tgtadm` (tgt 1.0.x) for one tgtd instance (one control port).
  *
  * Every call is `binary -C <controlPort> --lld iscsi ...` run through the common {@link CommandRunner} with an argv
- * array (never a shell) and a timeout after which tgtadm is SIGKILLed. Every name and value is allow-listed before anything runs
- * (see `tgt.validation.ts`). Failures become {@link TgtError}s mapped from tgtadm's fixed message table.
- * Mutating calls go through one in-process FIFO queue because tgtd's tid space and account namespace are global;
- * reads (`show`) run immediately.
+ * array (never a shell) and a timeout after which tgtadm is SIGKILLed. Every name and value is allow-listed before
+ * anything runs (see `tgt.validation.ts`). Failures become {@link TgtError}s mapped from tgtadm's fixed message
+ * table. Mutating calls run one at a time in FIFO order (a one-slot {@link Semaphore}) because tgtd's tid space and
+ * account namespace are global; reads (`show`) run immediately.
  */
 import { CommandResult, CommandRunner, spawnCommand } from '../../common/exec/command-runner';
-import { SerialQueue } from './serial-queue';
+import { Semaphore } from '../../common/concurrency/keyed-lock';
 import { TgtConnection, TgtTarget, parseAccountShow, parseConnShow, parseTargetShow } from './tgt-show.parser';
 import { TgtError, TgtErrorCode, mapTgtadmFailure } from './tgt.errors';
 import {
@@ -64,7 +64,8 @@ export class TgtAdmAdapter {
   private readonly timeoutMs: number;
   private readonly runner: CommandRunner;
   private readonly logger?: TgtLogger;
-  private readonly queue = new SerialQueue();
+  /** One mutation at a time, FIFO; a failed one does not block the next. */
+  private readonly queue = new Semaphore(1);
 
   constructor(options: TgtAdmAdapterOptions) {
     const cp = options.controlPort;

@@ -6,7 +6,8 @@ import { mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExportSpec, TgtExporter } from '../../src/modules/iscsi/tgt-exporter';
-import { TgtAdmAdapter, TgtExecFile, defaultTgtExecFile } from '../../src/modules/iscsi/tgt.adapter';
+import { CommandRunner, spawnCommand } from '../../src/common/exec/command-runner';
+import { TgtAdmAdapter } from '../../src/modules/iscsi/tgt.adapter';
 import { TgtErrorCode } from '../../src/modules/iscsi/tgt.errors';
 import { TgtdSupervisor } from '../../src/modules/iscsi/tgtd.supervisor';
 import {
@@ -62,11 +63,11 @@ beforeAll(async () => {
   for (const n of [1, 2, 3, 4, 5]) await sparseFile(join(dir, `pc${n}.raw`));
   port = await pickPortalPort(1);
   controlPort = pickControlPort(1);
-  const countingExec: TgtExecFile = (file, args, opts) => {
+  const countingExec: CommandRunner = (file, args, opts) => {
     execCount++;
-    return defaultTgtExecFile(file, args, opts);
+    return spawnCommand(file, args, opts);
   };
-  const adapter = new TgtAdmAdapter({ controlPort, execFile: countingExec, timeoutMs: 10_000 });
+  const adapter = new TgtAdmAdapter({ controlPort, runner: countingExec, timeoutMs: 10_000 });
   supervisor = new TgtdSupervisor({ controlPort, portal: { address: LOOPBACK, port }, adapter, nopInterval: 5, nopCount: 3 });
   await supervisor.start();
   exporter = new TgtExporter({ adapter });

@@ -8,27 +8,12 @@ import { loadOrCreateSecret } from '../../common/secrets';
 import { AppConfig } from '../../config/config.loader';
 import { KeyedLock } from '../../common/concurrency/keyed-lock';
 import { IscsiExport } from './iscsi-export.entity';
-import { TgtAdmAdapter } from './tgt.adapter';
 import { isTgtError, TgtErrorCode } from './tgt.errors';
 import { ExportSpec, TgtExporter } from './tgt-exporter';
 import { TgtdSupervisor } from './tgtd.supervisor';
 import { isUniqueViolation } from '../../common/errors/pg-errors';
-
-export enum IscsiErrorCode {
-  ISCSI_DISABLED = 'ISCSI_DISABLED',
-  ISCSI_UNAVAILABLE = 'ISCSI_UNAVAILABLE',
-  EXPORT_ACTIVE = 'EXPORT_ACTIVE',
-}
-
-/** Everything an initiator needs to log in to one client's disk. */
-export interface IscsiExportInfo {
-  targetIqn: string;
-  initiatorIqn: string;
-  chapUser: string;
-  chapSecret: string;
-  portal: { address: string; port: number };
-  lun: number;
-}
+import { IscsiExportInfo } from './iscsi-export.types';
+import { IscsiErrorCode } from './iscsi.errors';
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -43,9 +28,6 @@ const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 export class IscsiExportsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(IscsiExportsService.name);
   private readonly locks = new KeyedLock();
-  private readonly adapter: TgtAdmAdapter;
-  private readonly supervisor: TgtdSupervisor;
-  private readonly exporter: TgtExporter;
   private chapKey?: string;
   private ready = false;
   private stopping = false;
@@ -60,20 +42,9 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   constructor(
     private readonly config: AppConfig,
     @InjectRepository(IscsiExport) private readonly exports: Repository<IscsiExport>,
-  ) {
-    const logger = new Logger('tgt');
-    this.adapter = new TgtAdmAdapter({ controlPort: config.iscsi.controlPort, logger });
-    this.supervisor = new TgtdSupervisor({
-      controlPort: config.iscsi.controlPort,
-      portal: { address: config.iscsi.portalAddress, port: config.iscsi.portalPort },
-      nopInterval: 5,
-      nopCount: 3,
-      adapter: this.adapter,
-      attach: !config.iscsi.manageTgtd,
-      logger,
-    });
-    this.exporter = new TgtExporter({ adapter: this.adapter, logger });
-  }
+    private readonly supervisor: TgtdSupervisor,
+    private readonly exporter: TgtExporter,
+  ) {}
 
   get iqnPrefix(): string {
     return this.config.iscsi.iqnPrefix;
@@ -156,7 +127,11 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
     });
   }
 
-  /** Removes the client's target. With an active session and no `force`: 409. Idempotent. */
+  /**
+   * Removes the client's target and forgets the export. With an active session and no `force`: 409 EXPORT_ACTIVE;
+   * `force` cuts the sessions. Idempotent, and a no-op (`removed: false`) when the client has no export or iSCSI is
+   * disabled — the catalogue calls it with `force` before it destroys or replaces a client disk.
+   */
   async removeExport(clientId: string, options: { force: boolean }): Promise<{ removed: boolean }> {
     if (!this.config.iscsi.enabled) return { removed: false };
     return this.locks.run(clientId, async () => {
@@ -206,7 +181,7 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   /** Login details of a client's export (admin only: it carries the CHAP secret). */
   async credentials(clientId: string): Promise<IscsiExportInfo & { tid: number; backingPath: string }> {
     const row = await this.exports.findOne({ where: { clientId } });
-    if (!row) throw new NotFoundError('iSCSI export of client', clientId, 'ISCSI_EXPORT_NOT_FOUND');
+    if (!row) throw new NotFoundError('iSCSI export of client', clientId, IscsiErrorCode.EXPORT_NOT_FOUND);
     return { ...this.info(row), tid: row.tid, backingPath: row.backingPath };
   }
 

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
-import { SerialQueue } from './serial-queue';
+import { Semaphore } from '../../common/concurrency/keyed-lock';
 import { TgtBackingStoreType, TgtAdmAdapter, TgtLogger } from './tgt.adapter';
 import { TgtLun, TgtTarget } from './tgt-show.parser';
 import { ForceRemoveOptions, forceRemoveTarget } from './tgt-teardown';
@@ -113,7 +113,8 @@ export class TgtExporter {
   private readonly vendorId: string;
   private readonly productId: string;
   private readonly forceRemoveOptions: ForceRemoveOptions;
-  private readonly queue = new SerialQueue();
+  /** Serialises this exporter's multi-step operations (FIFO; a failed one does not block the next). */
+  private readonly queue = new Semaphore(1);
   /**
    * sha256 of the secret this exporter last set per CHAP user. tgtd cannot reveal secrets, so this explicit cache
    * is how a repeated ensure stays a no-op; an account we did not set (or after a restart of this process) is

@@ -1,21 +1,27 @@
-import { TgtAdmAdapter, TgtExecFile, TgtExecResult, redactArgv } from './tgt.adapter';
+import { CommandResult, CommandRunner } from '../../common/exec/command-runner';
+import { TgtAdmAdapter, redactArgv } from './tgt.adapter';
 import { TgtError, TgtErrorCode, mapTgtadmFailure } from './tgt.errors';
 
-const ok = (stdout = ''): TgtExecResult => ({ exitCode: 0, signal: null, stdout, stderr: '', timedOut: false });
-const fail = (stderr: string, exitCode = 22): TgtExecResult => ({
-  exitCode,
+const ok = (stdout = ''): CommandResult => ({ code: 0, signal: null, stdout, stderr: '', timedOut: false });
+const fail = (stderr: string, code = 22): CommandResult => ({
+  code,
   signal: null,
   stdout: '',
   stderr,
   timedOut: false,
 });
 
-/** A fake execFile that records every call and answers from a queue (default: success). */
-function fakeExec(answers: TgtExecResult[] = []) {
+/**
+ * A fake CommandRunner that records every call and answers from a queue (default: success). An Error in the queue
+ * is a binary that cannot be started: the runner rejects with it, as spawnCommand does.
+ */
+function fakeExec(answers: Array<CommandResult | Error> = []) {
   const calls: Array<{ file: string; args: string[]; timeoutMs: number }> = [];
-  const exec: TgtExecFile = async (file, args, { timeoutMs }) => {
+  const exec: CommandRunner = async (file, args, { timeoutMs }) => {
     calls.push({ file, args: [...args], timeoutMs });
-    return answers.shift() ?? ok();
+    const answer = answers.shift() ?? ok();
+    if (answer instanceof Error) throw answer;
+    return answer;
   };
   return { exec, calls };
 }
@@ -27,7 +33,7 @@ const w = (line: string): string[] => line.split(' ');
 describe('TgtAdmAdapter argv building', () => {
   const build = () => {
     const f = fakeExec();
-    const tgt = new TgtAdmAdapter({ controlPort: 4321, binary: '/usr/sbin/tgtadm', timeoutMs: 1234, execFile: f.exec });
+    const tgt = new TgtAdmAdapter({ controlPort: 4321, binary: '/usr/sbin/tgtadm', timeoutMs: 1234, runner: f.exec });
     return { ...f, tgt };
   };
   const prefix = ['-C', '4321', '--lld', 'iscsi'];
@@ -117,7 +123,7 @@ describe('TgtAdmAdapter argv building', () => {
       ok('Target 1: iqn.2025-01.lab.dls:pc001\n    System information:\n        State: ready\n'),
       ok('Account list:\n    pc001\n'),
     ]);
-    const tgt = new TgtAdmAdapter({ controlPort: 1, execFile: exec });
+    const tgt = new TgtAdmAdapter({ controlPort: 1, runner: exec });
     expect((await tgt.showTargets())[0]).toMatchObject({ tid: 1, iqn: 'iqn.2025-01.lab.dls:pc001', state: 'ready' });
     expect(await tgt.listAccounts()).toEqual(['pc001']);
   });
@@ -158,13 +164,13 @@ describe('TgtAdmAdapter validation (rejected before any exec)', () => {
 
   it.each(cases)('rejects %s', async (_name, call) => {
     const { exec, calls } = fakeExec();
-    const tgt = new TgtAdmAdapter({ controlPort: 1, execFile: exec });
+    const tgt = new TgtAdmAdapter({ controlPort: 1, runner: exec });
     await expect(call(tgt)).rejects.toMatchObject({ code: TgtErrorCode.INVALID_ARGUMENT });
     expect(calls).toHaveLength(0);
   });
 
   it('never echoes a rejected secret', async () => {
-    const tgt = new TgtAdmAdapter({ controlPort: 1, execFile: fakeExec().exec });
+    const tgt = new TgtAdmAdapter({ controlPort: 1, runner: fakeExec().exec });
     const err = await tgt.newAccount('pc001', 'tooshort').catch((e: TgtError) => e);
     expect(String((err as TgtError).message)).not.toContain('tooshort');
   });
@@ -177,7 +183,7 @@ describe('TgtAdmAdapter validation (rejected before any exec)', () => {
 describe('TgtAdmAdapter errors', () => {
   it('maps tgtadm stderr to a typed error with redacted argv', async () => {
     const { exec } = fakeExec([fail('tgtadm: this account already exists\n')]);
-    const tgt = new TgtAdmAdapter({ controlPort: 9, execFile: exec });
+    const tgt = new TgtAdmAdapter({ controlPort: 9, runner: exec });
     const err = (await tgt.newAccount('pc001', 'S3cretPass12').catch((e: unknown) => e)) as TgtError;
     expect(err).toBeInstanceOf(TgtError);
     expect(err.code).toBe(TgtErrorCode.ACCOUNT_EXISTS);
@@ -190,10 +196,10 @@ describe('TgtAdmAdapter errors', () => {
 
   it('maps a timeout and a missing binary', async () => {
     const { exec } = fakeExec([
-      { exitCode: null, signal: 'SIGKILL', stdout: '', stderr: '', timedOut: true },
-      { ...ok(), exitCode: null, spawnError: new Error('spawn tgtadm ENOENT') },
+      { code: null, signal: 'SIGKILL', stdout: '', stderr: '', timedOut: true },
+      Object.assign(new Error('spawn tgtadm ENOENT'), { code: 'ENOENT' }),
     ]);
-    const tgt = new TgtAdmAdapter({ controlPort: 9, execFile: exec });
+    const tgt = new TgtAdmAdapter({ controlPort: 9, runner: exec });
     await expect(tgt.showTargets()).rejects.toMatchObject({ code: TgtErrorCode.TIMEOUT });
     await expect(tgt.showTargets()).rejects.toMatchObject({ code: TgtErrorCode.UNKNOWN });
   });
@@ -201,13 +207,13 @@ describe('TgtAdmAdapter errors', () => {
   it('runs mutations one at a time in FIFO order; reads are not queued', async () => {
     const log: string[] = [];
     const releases: Array<() => void> = [];
-    const exec: TgtExecFile = (_file, args) => {
+    const exec: CommandRunner = (_file, args) => {
       const op = `${args[5]}:${args[7]}`;
       log.push(`start ${op}`);
       if (op === 'target:show') return Promise.resolve(ok());
       return new Promise((resolve) => releases.push(() => (log.push(`end ${op}`), resolve(ok()))));
     };
-    const tgt = new TgtAdmAdapter({ controlPort: 1, execFile: exec });
+    const tgt = new TgtAdmAdapter({ controlPort: 1, runner: exec });
     const p1 = tgt.newTarget(1, IQN);
     const p2 = tgt.deleteTarget(2);
     await new Promise((r) => setImmediate(r));
@@ -223,7 +229,7 @@ describe('TgtAdmAdapter errors', () => {
 
   it('keeps the queue going after a failed mutation', async () => {
     const { exec, calls } = fakeExec([fail('tgtadm: this target already exists'), ok()]);
-    const tgt = new TgtAdmAdapter({ controlPort: 1, execFile: exec });
+    const tgt = new TgtAdmAdapter({ controlPort: 1, runner: exec });
     const [a, b] = await Promise.allSettled([tgt.newTarget(1, IQN), tgt.newTarget(2, 'iqn.2025-01.lab.dls:pc002')]);
     expect(a.status).toBe('rejected');
     expect(b.status).toBe('fulfilled');

@@ -1,14 +1,14 @@
 /**
  * Thin, typed adapter over Debian's `tgtadm` (tgt 1.0.x) for one tgtd instance (one control port).
  *
- * Every call is `execFile(binary, ['-C', <controlPort>, '--lld', 'iscsi', ...])` with an argv array (never a shell)
- * and a timeout after which tgtadm is SIGKILLed. Every name and value is allow-listed before anything runs
- * (see `tgt.validation.ts`). Failures become {@link TgtError}s mapped from tgtadm's fixed message table.
- * Mutating calls go through one in-process FIFO queue because tgtd's tid space and account namespace are global;
- * reads (`show`) run immediately.
+ * Every call is `binary -C <controlPort> --lld iscsi ...` run through the common {@link CommandRunner} with an argv
+ * array (never a shell) and a timeout after which tgtadm is SIGKILLed. Every name and value is allow-listed before
+ * anything runs (see `tgt.validation.ts`). Failures become {@link TgtError}s mapped from tgtadm's fixed message
+ * table. Mutating calls run one at a time in FIFO order (a one-slot {@link Semaphore}) because tgtd's tid space and
+ * account namespace are global; reads (`show`) run immediately.
  */
-import { execFile as nodeExecFileCb } from 'node:child_process';
-import { SerialQueue } from './serial-queue';
+import { CommandResult, CommandRunner, spawnCommand } from '../../common/exec/command-runner';
+import { Semaphore } from '../../common/concurrency/keyed-lock';
 import { TgtConnection, TgtTarget, parseAccountShow, parseConnShow, parseTargetShow } from './tgt-show.parser';
 import { TgtError, TgtErrorCode, mapTgtadmFailure } from './tgt.errors';
 import {
@@ -25,25 +25,6 @@ import {
   renderLunParams,
 } from './tgt.validation';
 
-/** Result of one process run; a non-zero exit is *not* a rejection. */
-export interface TgtExecResult {
-  exitCode: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  /** The process was killed because it outlived `timeoutMs`. */
-  timedOut: boolean;
-  /** The process could not be started at all (e.g. ENOENT). */
-  spawnError?: Error;
-}
-
-/** The execFile seam: tests pass a fake; production uses {@link defaultTgtExecFile}. */
-export type TgtExecFile = (
-  file: string,
-  args: readonly string[],
-  options: { timeoutMs: number },
-) => Promise<TgtExecResult>;
-
 /** Minimal logger shape (Nest's `Logger` satisfies it). */
 export interface TgtLogger {
   debug?(message: string): void;
@@ -51,31 +32,6 @@ export interface TgtLogger {
   warn?(message: string): void;
   error?(message: string): void;
 }
-
-/** `child_process.execFile` with SIGKILL on timeout, never rejecting for a non-zero exit. */
-export const defaultTgtExecFile: TgtExecFile = (file, args, { timeoutMs }) =>
-  new Promise((resolve) => {
-    nodeExecFileCb(
-      file,
-      [...args],
-      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 32 * 1024 * 1024, encoding: 'utf8', windowsHide: true },
-      (err, stdout, stderr) => {
-        if (!err) return resolve({ exitCode: 0, signal: null, stdout, stderr, timedOut: false });
-        const e = err as NodeJS.ErrnoException & { code?: number | string; signal?: string | null; killed?: boolean };
-        if (typeof e.code === 'string' && e.code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-          return resolve({ exitCode: null, signal: null, stdout, stderr, timedOut: false, spawnError: e });
-        }
-        const timedOut = e.killed === true && e.signal === 'SIGKILL';
-        resolve({
-          exitCode: typeof e.code === 'number' ? e.code : null,
-          signal: e.signal ?? null,
-          stdout,
-          stderr,
-          timedOut,
-        });
-      },
-    );
-  });
 
 /** Options for {@link TgtAdmAdapter}. */
 export interface TgtAdmAdapterOptions {
@@ -85,8 +41,8 @@ export interface TgtAdmAdapterOptions {
   binary?: string;
   /** Per-call timeout; the process is SIGKILLed on expiry (default 10 000 ms). */
   timeoutMs?: number;
-  /** Replaces child_process.execFile (unit tests). */
-  execFile?: TgtExecFile;
+  /** Injected for unit specs; defaults to {@link spawnCommand}. */
+  runner?: CommandRunner;
   logger?: TgtLogger;
 }
 
@@ -106,9 +62,10 @@ export class TgtAdmAdapter {
   readonly controlPort: number;
   private readonly binary: string;
   private readonly timeoutMs: number;
-  private readonly exec: TgtExecFile;
+  private readonly runner: CommandRunner;
   private readonly logger?: TgtLogger;
-  private readonly queue = new SerialQueue();
+  /** One mutation at a time, FIFO; a failed one does not block the next. */
+  private readonly queue = new Semaphore(1);
 
   constructor(options: TgtAdmAdapterOptions) {
     const cp = options.controlPort;
@@ -118,7 +75,7 @@ export class TgtAdmAdapter {
     this.controlPort = options.controlPort;
     this.binary = options.binary ?? 'tgtadm';
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.exec = options.execFile ?? defaultTgtExecFile;
+    this.runner = options.runner ?? spawnCommand;
     this.logger = options.logger;
   }
 
@@ -291,13 +248,28 @@ export class TgtAdmAdapter {
     const argv = ['-C', String(this.controlPort), '--lld', 'iscsi', ...args];
     const shown = redactArgv(argv);
     const started = Date.now();
-    const res = await this.exec(this.binary, argv, { timeoutMs: this.timeoutMs });
+    let res: CommandResult;
+    let spawnError: Error | undefined;
+    try {
+      res = await this.runner(this.binary, argv, { timeoutMs: this.timeoutMs });
+    } catch (e) {
+      // The runner rejects only when tgtadm could not be started at all (ENOENT, EACCES).
+      spawnError = e instanceof Error ? e : new Error(String(e));
+      res = { code: null, signal: null, stdout: '', stderr: '', timedOut: false };
+    }
     const ms = Date.now() - started;
-    if (res.exitCode === 0 && !res.timedOut && !res.spawnError) {
+    if (res.code === 0 && !res.timedOut && !spawnError) {
       this.logger?.debug?.(`tgtadm ${shown.join(' ')} ok (${ms} ms)`);
       return res.stdout;
     }
-    const err = mapTgtadmFailure({ ...res, argv: shown });
+    const err = mapTgtadmFailure({
+      argv: shown,
+      exitCode: res.code,
+      signal: res.signal,
+      stderr: res.stderr,
+      timedOut: res.timedOut,
+      spawnError,
+    });
     this.logger?.debug?.(`${err.message} (${ms} ms)`);
     throw err;
   }

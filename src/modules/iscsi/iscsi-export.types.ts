@@ -1,0 +1,16 @@
+/** One client's export: everything an initiator (iPXE `sanboot`, the initramfs) needs to log in to its disk. */
+export interface IscsiExportInfo {
+  targetIqn: string;
+  initiatorIqn: string;
+  chapUser: string;
+  chapSecret: string;
+  portal: { address: string; port: number };
+  /** Always 1 with tgt (LUN 0 is the controller pseudo-LUN). */
+  lun: number;
+}
+
+/** A live iSCSI login of a client, as tgt reports it. `since`: when it was first seen. */
+export interface IscsiActiveSession {
+  ip: string | null;
+  since: Date | number;
+}

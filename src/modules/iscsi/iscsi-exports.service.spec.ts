@@ -1,0 +1,372 @@
+import { Logger } from '@nestjs/common';
+import { createHmac } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QueryFailedError, Repository } from 'typeorm';
+import { DomainError } from '../../common/errors/domain-error';
+import { loadConfig } from '../../config/config.loader';
+import { IscsiExport } from './iscsi-export.entity';
+import { IscsiExportsService } from './iscsi-exports.service';
+import { IscsiErrorCode } from './iscsi.errors';
+import { FakeTgt } from './testing/fake-tgt';
+import { TgtExporter } from './tgt-exporter';
+import { TgtErrorCode } from './tgt.errors';
+import { TgtdExitInfo, TgtdSupervisor } from './tgtd.supervisor';
+
+const PREFIX = 'iqn.2026-11.io.dls';
+const A = '0a8c4d4e-7f0b-4a43-9f57-3d1b6a1c0001';
+const B = '5b2e9f10-33c1-4d8e-8a6b-2f4c8e9d0002';
+
+/** The `Repository<IscsiExport>` calls the service makes, in memory, with the table's unique constraints. */
+class FakeExportsRepo {
+  readonly rows = new Map<string, IscsiExport>();
+
+  async find(): Promise<IscsiExport[]> {
+    return [...this.rows.values()].map((r) => ({ ...r }));
+  }
+
+  async findOne(o: { where: { clientId: string } }): Promise<IscsiExport | null> {
+    const r = this.rows.get(o.where.clientId);
+    return r ? { ...r } : null;
+  }
+
+  async update(where: { clientId: string }, patch: Partial<IscsiExport>): Promise<void> {
+    const r = this.rows.get(where.clientId);
+    if (r) Object.assign(r, patch);
+  }
+
+  async delete(where: { clientId: string }): Promise<void> {
+    this.rows.delete(where.clientId);
+  }
+
+  /** Only the tid allocation query; answers a tick later so concurrent allocations can race like in PostgreSQL. */
+  async query(sql: string): Promise<Array<{ next: number }>> {
+    if (!/MAX\(tid\)/.test(sql)) throw new Error(`unexpected query ${sql}`);
+    const next = Math.max(0, ...[...this.rows.values()].map((r) => r.tid)) + 1;
+    await new Promise((r) => setImmediate(r));
+    return [{ next }];
+  }
+
+  create(fields: Partial<IscsiExport>): IscsiExport {
+    return { ...fields } as IscsiExport;
+  }
+
+  async save(row: IscsiExport): Promise<IscsiExport> {
+    for (const [key, constraint] of [['tid', 'iscsi_exports_tid_key'], ['targetIqn', 'iscsi_exports_target_iqn_key']] as const) {
+      if ([...this.rows.values()].some((r) => r.clientId !== row.clientId && r[key] === row[key])) {
+        throw new QueryFailedError('INSERT', [], Object.assign(new Error('duplicate key'), { code: '23505', constraint }));
+      }
+    }
+    this.rows.set(row.clientId, { ...row });
+    return { ...row };
+  }
+}
+
+/** Stands in for the tgtd process: start/stop bookkeeping and a way to make it "crash". */
+class FakeSupervisor {
+  starts = 0;
+  stops = 0;
+  failStarts = 0;
+  private listeners: Array<(info: TgtdExitInfo) => void> = [];
+
+  async start(): Promise<void> {
+    this.starts++;
+    if (this.failStarts > 0) {
+      this.failStarts--;
+      throw new Error('tgtd exited with code 1');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stops++;
+  }
+
+  onExit(listener: (info: TgtdExitInfo) => void): () => void {
+    this.listeners.push(listener);
+    return () => (this.listeners = this.listeners.filter((l) => l !== listener));
+  }
+
+  crash(): void {
+    for (const l of this.listeners) l({ pid: 4242, code: null, signal: 'SIGKILL', expected: false });
+  }
+
+  asSupervisor(): TgtdSupervisor {
+    return this as unknown as TgtdSupervisor;
+  }
+}
+
+let dir: string;
+let diskA: string;
+let diskB: string;
+let tgt: FakeTgt;
+let repo: FakeExportsRepo;
+let supervisor: FakeSupervisor;
+let service: IscsiExportsService | undefined;
+
+function build(env: Record<string, string> = {}, dataDir = join(dir, 'data')): IscsiExportsService {
+  const config = loadConfig({ DLS_DATA_DIR: dataDir, DLS_BOOT_SERVER_IP: '10.0.0.1', DLS_ISCSI_PORTAL: '0.0.0.0:3260', ...env });
+  const exporter = new TgtExporter({ adapter: tgt.asAdapter(), forceRemove: { sleep: async () => undefined } });
+  return new IscsiExportsService(config, repo as unknown as Repository<IscsiExport>, supervisor.asSupervisor(), exporter);
+}
+
+async function started(env: Record<string, string> = {}): Promise<IscsiExportsService> {
+  const s = build(env);
+  await s.onApplicationBootstrap();
+  return s;
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function domainError(p: Promise<unknown>): Promise<DomainError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (!(e instanceof DomainError)) throw new Error(`expected a DomainError, got ${String(e)}`);
+  return e;
+}
+
+/** The documented derivation, computed independently of the service. */
+function expectedSecret(key: string, clientId: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const mac = createHmac('sha256', key).update(`chap:${clientId}`).digest();
+  return [...mac.subarray(0, 16)].map((b) => alphabet[b % 62]).join('');
+}
+
+beforeAll(() => Logger.overrideLogger(false));
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dls-iscsi-service-spec-'));
+  diskA = join(dir, 'a.raw');
+  diskB = join(dir, 'b.raw');
+  await writeFile(diskA, '');
+  await writeFile(diskB, '');
+  tgt = new FakeTgt();
+  repo = new FakeExportsRepo();
+  supervisor = new FakeSupervisor();
+});
+afterEach(async () => {
+  await service?.onApplicationShutdown();
+  service = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('IscsiExportsService.ensureExport', () => {
+  it('creates the target, LUN, CHAP account and ACL once and returns the login details', async () => {
+    service = await started();
+    const info = await service.ensureExport(A, diskA);
+
+    expect(info).toEqual({
+      targetIqn: `${PREFIX}:client-${A}`,
+      initiatorIqn: `${PREFIX}:initiator-${A}`,
+      chapUser: 'dls-0a8c4d4e7f0b4a43',
+      chapSecret: expect.stringMatching(/^[A-Za-z0-9]{16}$/),
+      portal: { address: '10.0.0.1', port: 3260 },
+      lun: 1,
+    });
+    expect(repo.rows.get(A)).toMatchObject({ tid: 1, targetIqn: info.targetIqn, backingPath: diskA, chapUser: info.chapUser });
+    const t = tgt.targets.get(1)!;
+    expect(t.iqn).toBe(info.targetIqn);
+    expect(t.luns.find((l) => l.lun === 1)).toMatchObject({ backingStorePath: diskA, scsiSn: 'DLS0A8C4D4E7F0B' });
+    expect(t.acls).toEqual([info.initiatorIqn]);
+    expect(t.accounts).toEqual([{ user: info.chapUser, outgoing: false }]);
+    expect(tgt.accounts.get(info.chapUser)).toBe(info.chapSecret);
+  });
+
+  it('is idempotent: a second call returns the same details without any tgtadm call', async () => {
+    service = await started();
+    const first = await service.ensureExport(A, diskA);
+    tgt.calls = [];
+    expect(await service.ensureExport(A, diskA)).toEqual(first);
+    expect(tgt.calls).toEqual([]);
+    expect(tgt.targets.size).toBe(1);
+    expect(repo.rows.size).toBe(1);
+  });
+
+  it('moves the LUN to a new disk path and keeps the tid', async () => {
+    service = await started();
+    await service.ensureExport(A, diskA);
+    await service.ensureExport(A, diskB);
+    expect(repo.rows.get(A)).toMatchObject({ tid: 1, backingPath: diskB });
+    expect(tgt.targets.get(1)!.luns.find((l) => l.lun === 1)!.backingStorePath).toBe(diskB);
+  });
+
+  it('gives concurrent new exports distinct tids (retrying a lost tid race)', async () => {
+    service = await started();
+    const [a, b] = await Promise.all([service.ensureExport(A, diskA), service.ensureExport(B, diskB)]);
+    expect(new Set([repo.rows.get(A)!.tid, repo.rows.get(B)!.tid])).toEqual(new Set([1, 2]));
+    expect([...tgt.targets.values()].map((t) => t.iqn).sort()).toEqual([a.targetIqn, b.targetIqn].sort());
+  });
+
+  it('maps tgt failures to ISCSI_UNAVAILABLE and does not cache the failed export', async () => {
+    service = await started();
+    tgt.failOn.push({ method: 'newTarget', code: TgtErrorCode.DAEMON_UNREACHABLE });
+    const err = await domainError(service.ensureExport(A, diskA));
+    expect(err).toMatchObject({ kind: 'unavailable', code: IscsiErrorCode.ISCSI_UNAVAILABLE });
+    await service.ensureExport(A, diskA);
+    expect(tgt.targets.get(1)?.iqn).toBe(`${PREFIX}:client-${A}`);
+  });
+});
+
+describe('IscsiExportsService CHAP secrets', () => {
+  it('derives the secret from the stored key and the client id: stable, per client, per key', async () => {
+    service = await started();
+    const key = (await readFile(join(dir, 'data', 'secrets', 'chap-key'), 'utf8')).trim();
+    const a = await service.ensureExport(A, diskA);
+    const b = await service.ensureExport(B, diskB);
+    expect(a.chapSecret).toBe(expectedSecret(key, A));
+    expect(b.chapSecret).toBe(expectedSecret(key, B));
+    expect(a.chapSecret).not.toBe(b.chapSecret);
+
+    // Another process with the same data dir derives the same secret (nothing is stored per client).
+    const again = build();
+    await again.onApplicationBootstrap();
+    expect(again.chapSecretFor(A)).toBe(a.chapSecret);
+    await again.onApplicationShutdown();
+
+    // A different key gives different secrets.
+    const other = build({}, join(dir, 'other-data'));
+    await other.onApplicationBootstrap();
+    expect(other.chapSecretFor(A)).not.toBe(a.chapSecret);
+    await other.onApplicationShutdown();
+  });
+});
+
+describe('IscsiExportsService.removeExport', () => {
+  it('removes target, account and row; a later ensure creates it again', async () => {
+    service = await started();
+    const info = await service.ensureExport(A, diskA);
+    expect(await service.removeExport(A, { force: false })).toEqual({ removed: true });
+    expect(tgt.targets.size).toBe(0);
+    expect(tgt.accounts.has(info.chapUser)).toBe(false);
+    expect(repo.rows.has(A)).toBe(false);
+
+    await service.ensureExport(A, diskA);
+    expect(tgt.targets.size).toBe(1);
+  });
+
+  it('refuses with EXPORT_ACTIVE while the client is logged in; force cuts the session', async () => {
+    service = await started();
+    await service.ensureExport(A, diskA);
+    tgt.addSession(1, `${PREFIX}:initiator-${A}`);
+
+    const err = await domainError(service.removeExport(A, { force: false }));
+    expect(err).toMatchObject({ kind: 'conflict', code: IscsiErrorCode.EXPORT_ACTIVE });
+    expect(tgt.targets.has(1)).toBe(true);
+    expect(repo.rows.has(A)).toBe(true);
+
+    expect(await service.removeExport(A, { force: true })).toEqual({ removed: true });
+    expect(tgt.targets.has(1)).toBe(false);
+    expect(repo.rows.has(A)).toBe(false);
+  });
+
+  it('is a no-op for a client without an export', async () => {
+    service = await started();
+    await service.ensureExport(B, diskB);
+    tgt.calls = [];
+    expect(await service.removeExport(A, { force: true })).toEqual({ removed: false });
+    expect(tgt.calls).toEqual([]);
+    expect(tgt.targets.size).toBe(1);
+  });
+
+  it('is a no-op when iSCSI is disabled', async () => {
+    repo.rows.set(A, { clientId: A, tid: 1, targetIqn: `${PREFIX}:client-${A}` } as IscsiExport);
+    service = await started({ DLS_ISCSI_ENABLED: 'false' });
+    expect(await service.removeExport(A, { force: true })).toEqual({ removed: false });
+    expect(repo.rows.has(A)).toBe(true);
+    expect(tgt.calls).toEqual([]);
+  });
+});
+
+describe('IscsiExportsService start-up and tgtd restarts', () => {
+  it('reconciles at start: re-creates exports from the table, skips missing disks, removes stale managed targets', async () => {
+    repo.rows.set(A, { clientId: A, tid: 7, targetIqn: `${PREFIX}:client-${A}`, initiatorIqn: `${PREFIX}:initiator-${A}`, backingPath: diskA, chapUser: 'dls-a' } as IscsiExport);
+    repo.rows.set(B, { clientId: B, tid: 8, targetIqn: `${PREFIX}:client-${B}`, initiatorIqn: `${PREFIX}:initiator-${B}`, backingPath: join(dir, 'gone.raw'), chapUser: 'dls-b' } as IscsiExport);
+    await tgt.newTarget(3, `${PREFIX}:client-stale`);
+    await tgt.newTarget(4, 'iqn.2020-01.org.other:keep');
+
+    service = await started();
+
+    expect(supervisor.starts).toBe(1);
+    expect([...tgt.targets.keys()].sort()).toEqual([4, 7]);
+    expect(tgt.targets.get(7)!.luns.find((l) => l.lun === 1)!.backingStorePath).toBe(diskA);
+    expect(tgt.accounts.get('dls-a')).toBe(service.chapSecretFor(A));
+  });
+
+  it('re-creates every export after tgtd dies and comes back', async () => {
+    const svc = (service = await started());
+    const a = await svc.ensureExport(A, diskA);
+    await svc.ensureExport(B, diskB);
+    const before = JSON.stringify([...tgt.targets.values()]);
+
+    // tgtd keeps no state: a crash loses every target and account.
+    tgt.targets.clear();
+    tgt.accounts.clear();
+    supervisor.crash();
+    const ready = () => svc.ensureExport(A, diskA).then(() => true, () => false);
+    await waitFor(ready, 'the service to be ready again');
+
+    expect(supervisor.starts).toBe(2);
+    expect(JSON.stringify([...tgt.targets.values()])).toBe(before);
+    expect(tgt.accounts.get(a.chapUser)).toBe(a.chapSecret);
+    expect(await svc.ensureExport(A, diskA)).toEqual(a);
+  });
+
+  it('answers ISCSI_UNAVAILABLE while tgtd could not be started', async () => {
+    supervisor.failStarts = 1;
+    service = await started();
+    const err = await domainError(service.ensureExport(A, diskA));
+    expect(err).toMatchObject({ kind: 'unavailable', code: IscsiErrorCode.ISCSI_UNAVAILABLE });
+    expect(tgt.targets.size).toBe(0);
+  });
+
+  it('answers ISCSI_DISABLED and starts nothing when iSCSI is disabled', async () => {
+    service = await started({ DLS_ISCSI_ENABLED: 'false' });
+    const err = await domainError(service.ensureExport(A, diskA));
+    expect(err).toMatchObject({ kind: 'unavailable', code: IscsiErrorCode.ISCSI_DISABLED });
+    expect(supervisor.starts).toBe(0);
+    expect(await service.activeSessions()).toEqual(new Map());
+    await service.onApplicationShutdown();
+    expect(supervisor.stops).toBe(0);
+  });
+
+  it('stops tgtd at shutdown', async () => {
+    service = await started();
+    await service.onApplicationShutdown();
+    expect(supervisor.stops).toBe(1);
+  });
+});
+
+describe('IscsiExportsService.activeSessions', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it("maps each managed target's newest login to its client id, with the time it was first seen", async () => {
+    service = await started();
+    await service.ensureExport(A, diskA);
+    await service.ensureExport(B, diskB);
+    const tidA = repo.rows.get(A)!.tid;
+    await tgt.newTarget(9, 'iqn.2020-01.org.other:foreign');
+    tgt.addSession(9, 'iqn.2020-01.org.other:someone');
+    const now = jest.spyOn(Date, 'now');
+
+    tgt.addSession(tidA, `${PREFIX}:initiator-${A}`);
+    tgt.targets.get(tidA)!.sessions[0].connections[0].ip = '10.0.0.21';
+    now.mockReturnValue(1_000);
+    expect(await service.activeSessions()).toEqual(new Map([[A, { ip: '10.0.0.21', since: new Date(1_000) }]]));
+
+    // The client reboots: a new login (higher sid) while the dead one lingers.
+    tgt.addSession(tidA, `${PREFIX}:initiator-${A}`);
+    tgt.targets.get(tidA)!.sessions[1].connections[0].ip = '10.0.0.22';
+    now.mockReturnValue(5_000);
+    expect(await service.activeSessions()).toEqual(new Map([[A, { ip: '10.0.0.22', since: new Date(5_000) }]]));
+
+    now.mockReturnValue(9_000);
+    expect((await service.activeSessions()).get(A)).toEqual({ ip: '10.0.0.22', since: new Date(5_000) });
+  });
+});

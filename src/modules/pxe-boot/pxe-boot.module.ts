@@ -18,7 +18,7 @@ import { NeighbourTable } from './neighbour-table';
 import { ClientChangeSubscriber } from './client-change.subscriber';
 import { RangeChangeSubscriber } from './range-change.subscriber';
 import { SessionMonitor } from './session-monitor';
-import { TftpProvider } from './tftp.provider';
+import { TftpProvider } from './tftp/tftp.provider';
 import { TokenBucketLimiter } from './token-bucket';
 
 /**

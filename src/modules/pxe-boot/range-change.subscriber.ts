@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntitySubscriberInterface } from 'typeorm';
 import { NetworkRange } from '../network/network-range.entity';
 import { DhcpServer } from './dhcp';
-import { TftpProvider } from './tftp.provider';
+import { TftpProvider } from './tftp/tftp.provider';
 
 /** Changes that arrive together (a bulk edit) cause one reload. */
 const RELOAD_DEBOUNCE_MS = 250;

@@ -7,6 +7,7 @@ import { Image } from '../images/image.entity';
 import { IscsiExportsService } from '../iscsi/iscsi-exports.service';
 import { IscsiModule } from '../iscsi/iscsi.module';
 import { NetworkRange } from '../network/network-range.entity';
+import { NetworkModule } from '../network/network.module';
 import { ZfsStorageModule } from '../zfs-storage/zfs-storage.module';
 import { BootScriptController } from './boot-script.controller';
 import { BootScriptService, NEIGHBOUR_TABLE, SCRIPT_RATE_LIMIT, SCRIPT_RATE_LIMITER } from './boot-script.service';
@@ -29,6 +30,7 @@ import { TokenBucketLimiter } from './token-bucket';
   imports: [
     TypeOrmModule.forFeature([Client, Image, NetworkRange, DhcpLease, BootSession]),
     BootSessionsModule,
+    NetworkModule,
     ZfsStorageModule,
     IscsiModule,
   ],

@@ -18,7 +18,7 @@ import * as dgram from 'node:dgram';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TftpServer } from '../src/modules/pxe-boot/tftp/tftp-server';
+import { TftpServer } from '../src/modules/pxe-boot/tftp/tftp.server';
 import { tftpGet } from '../test/tftp/tftp-client';
 
 const CONCURRENCY = [1, 20, 100];

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { encodeAck, encodeRrq, encodeWrq, toNetascii } from '../../src/protocols/tftp/tftp.codec';
 import { TftpErrorCode, TftpOpcode } from '../../src/protocols/tftp/tftp.constants';
-import { TftpServer, type TftpTransferEndEvent } from '../../src/modules/pxe-boot/tftp/tftp-server';
+import { TftpServer, type TftpTransferEndEvent } from '../../src/modules/pxe-boot/tftp/tftp.server';
 import { tftpGet, TftpRawPeer } from './tftp-client';
 
 const execFileAsync = promisify(execFile);

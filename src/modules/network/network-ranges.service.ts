@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, EntityManager, Repository } from 'typeorm';
+import { DataSource, EntityManager, Not, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '../../common/errors/domain-error';
 import { Page } from '../../common/pagination';
 import { CreateNetworkRangeDto } from './dto/create-network-range.dto';
@@ -31,9 +31,9 @@ export class NetworkRangesService {
     return { items, total };
   }
 
-  /** Enabled ranges, for the DHCP server. */
+  /** Enabled ranges the boot plane serves (dhcp_mode full or proxy, not off), by name: for the DHCP server. */
   async listEnabled(): Promise<NetworkRange[]> {
-    return this.ranges.find({ where: { enabled: true }, order: { cidr: 'ASC' } });
+    return this.ranges.find({ where: { enabled: true, dhcpMode: Not('off') }, order: { name: 'ASC' } });
   }
 
   async get(id: string): Promise<NetworkRange> {

@@ -15,7 +15,7 @@ import { ISCSI_EXPORTS } from './iscsi-exports.port';
 import { NeighbourTable } from './neighbour-table';
 import { RangeChangeSubscriber } from './range-change.subscriber';
 import { SessionMonitor } from './session-monitor';
-import { TftpProvider } from './tftp.provider';
+import { TftpProvider } from './tftp/tftp.provider';
 import { TokenBucketLimiter } from './token-bucket';
 
 /**

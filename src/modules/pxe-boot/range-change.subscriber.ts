@@ -2,8 +2,8 @@ import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntitySubscriberInterface } from 'typeorm';
 import { NetworkRange } from '../network/network-range.entity';
-import { DhcpServer } from './dhcp';
-import { TftpProvider } from './tftp.provider';
+import { DhcpProvider } from './dhcp';
+import { TftpProvider } from './tftp/tftp.provider';
 
 /** Changes that arrive together (a bulk edit) cause one reload. */
 const RELOAD_DEBOUNCE_MS = 250;
@@ -20,7 +20,7 @@ export class RangeChangeSubscriber implements EntitySubscriberInterface<NetworkR
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
-    private readonly dhcp: DhcpServer,
+    private readonly dhcp: DhcpProvider,
     private readonly tftp: TftpProvider,
   ) {
     dataSource.subscribers.push(this);

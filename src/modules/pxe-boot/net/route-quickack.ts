@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { CommandRunner, firstLine, spawnCommand } from '../../../common/exec/command-runner';
 import { assertInterfaceName } from './net-interfaces';
 
-const run = promisify(execFile);
+/** Each `ip` call gets this long. */
+const IP_TIMEOUT_MS = 5000;
 
 /**
  * Turns delayed ACKs off (`quickack 1`, Linux ≥ 3.11) on the connected IPv4 routes of a boot interface.
@@ -13,22 +13,37 @@ const run = promisify(execFile);
  * interfaces DLS serves are touched, and they are restored on shutdown.
  */
 export class RouteQuickAck {
-  constructor(private readonly ipBinary = 'ip') {}
+  constructor(
+    private readonly runner: CommandRunner = spawnCommand,
+    private readonly ipBinary = 'ip',
+  ) {}
 
-  /** Sets quickack on/off on every `proto kernel` IPv4 route of `ifname`. Returns how many routes changed. */
+  /**
+   * Sets quickack on/off on every `proto kernel` IPv4 route of `ifname`. Returns how many routes changed. Rejects
+   * when an `ip` call fails (non-zero exit, timeout, binary missing), leaving the routes changed so far as they are.
+   */
   async set(ifname: string, on: boolean): Promise<number> {
     assertInterfaceName(ifname);
-    const { stdout } = await run(this.ipBinary, ['-4', 'route', 'show', 'dev', ifname, 'proto', 'kernel'], { timeout: 5000 });
+    const stdout = await this.ip(['-4', 'route', 'show', 'dev', ifname, 'proto', 'kernel']);
     let n = 0;
     for (const line of stdout.split('\n')) {
       const route = parseRoute(line);
       if (!route) continue;
-      await run(this.ipBinary, ['-4', 'route', 'change', ...route, 'dev', ifname, 'proto', 'kernel', 'quickack', on ? '1' : '0'], {
-        timeout: 5000,
-      });
+      await this.ip(['-4', 'route', 'change', ...route, 'dev', ifname, 'proto', 'kernel', 'quickack', on ? '1' : '0']);
       n++;
     }
     return n;
+  }
+
+  /** Runs `ip args…`; its stdout, or an Error naming the command and its first stderr line. */
+  private async ip(args: string[]): Promise<string> {
+    const result = await this.runner(this.ipBinary, args, { timeoutMs: IP_TIMEOUT_MS });
+    if (result.timedOut) throw new Error(`${this.ipBinary} ${args.join(' ')} timed out after ${IP_TIMEOUT_MS} ms`);
+    if (result.code !== 0) {
+      const reason = firstLine(result.stderr) || `exit ${result.code ?? result.signal}`;
+      throw new Error(`${this.ipBinary} ${args.join(' ')} failed: ${reason}`);
+    }
+    return result.stdout;
   }
 }
 

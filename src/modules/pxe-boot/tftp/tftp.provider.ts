@@ -1,14 +1,14 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { NetworkRange } from '../network/network-range.entity';
-import { interfaceInfo } from './net/net-interfaces';
+import { NetworkRange } from '../../network/network-range.entity';
+import { interfaceInfo } from '../net/net-interfaces';
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppConfig } from '../../config/config.loader';
-import { BOOT_LOADERS } from '../catalog/clients/client.entity';
-import { BootSessionTracker } from './boot-session-tracker';
-import { TftpPeer, TftpServer, TftpTransferEndEvent } from './tftp/tftp-server';
+import { AppConfig } from '../../../config/config.loader';
+import { BOOT_LOADERS } from '../../catalog';
+import { BootSessionTracker } from '../boot-session-tracker';
+import { TftpPeer, TftpServer, TftpTransferEndEvent } from './tftp.server';
 
 /** Debian's `ipxe` package puts its loaders here (undionly.kpxe, ipxe.pxe, ipxe.efi, snponly.efi). */
 export const DEBIAN_IPXE_DIR = '/usr/lib/ipxe';

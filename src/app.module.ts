@@ -1,9 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthGuard } from './common/auth/auth.guards';
-import { PrincipalCache } from './common/auth/principal-cache';
 import { DomainErrorFilter } from './common/errors/domain-error.filter';
 import { loadOrCreateSecret } from './common/secrets';
 import { createValidationPipe } from './common/validation';
@@ -19,7 +17,6 @@ import { ImagesModule } from './modules/images/images.module';
 import { NetworkModule } from './modules/network/network.module';
 import { PxeBootModule } from './modules/pxe-boot/pxe-boot.module';
 import { SnapshotsModule } from './modules/snapshots/snapshots.module';
-import { User } from './modules/users/user.entity';
 import { UsersModule } from './modules/users/users.module';
 import { ZfsStorageModule } from './modules/zfs-storage/zfs-storage.module';
 
@@ -41,7 +38,6 @@ export class AppModule {
             verifyOptions: { issuer: 'dls' },
           }),
         }),
-        TypeOrmModule.forFeature([User]),
         HealthModule,
         AuditModule,
         UsersModule,
@@ -55,12 +51,10 @@ export class AppModule {
         PxeBootModule,
       ],
       providers: [
-        PrincipalCache,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: DomainErrorFilter },
       ],
-      exports: [PrincipalCache],
     };
   }
 }

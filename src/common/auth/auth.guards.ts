@@ -5,7 +5,7 @@ import type { Request } from 'express';
 import { DomainError } from '../errors/domain-error';
 import { Role } from './role';
 import { IS_PUBLIC_KEY, Principal, ROLE_RANK, ROLES_KEY } from './auth.decorators';
-import { PrincipalCache } from './principal-cache';
+import { PrincipalCache } from '../../modules/users/principal-cache.service';
 
 export interface AccessTokenClaims {
   sub: string;

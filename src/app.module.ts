@@ -1,22 +1,19 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { AuthGuard } from './common/auth/auth.guards';
-import { PrincipalCache } from './common/auth/principal-cache';
+import { JwtAuthGuard } from './common/auth/jwt-auth.guard';
 import { DomainErrorFilter } from './common/errors/domain-error.filter';
-import { loadOrCreateSecret } from './common/secrets';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/config.loader';
 import { DlsConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
+import { JWT_ISSUER, JWT_SECRET, JwtSecretModule } from './modules/auth/jwt-secret.module';
 import { CatalogModule } from './modules/catalog/catalog.module';
 import { HealthModule } from './modules/health/health.module';
 import { NetworkModule } from './modules/network/network.module';
 import { PxeBootModule } from './modules/pxe-boot/pxe-boot.module';
-import { User } from './modules/users/user.entity';
 import { UsersModule } from './modules/users/users.module';
 
 /** Root module: feature modules plus the global guard, pipe and filter. */
@@ -30,14 +27,14 @@ export class AppModule {
         DatabaseModule,
         JwtModule.registerAsync({
           global: true,
-          inject: [AppConfig],
-          useFactory: async (c: AppConfig) => ({
-            secret: c.auth.jwtSecret ?? (await loadOrCreateSecret(c.dataDir, 'jwt-secret')),
-            signOptions: { expiresIn: c.auth.accessTtl, issuer: 'dls' },
-            verifyOptions: { issuer: 'dls' },
+          imports: [JwtSecretModule],
+          inject: [JWT_SECRET, AppConfig],
+          useFactory: (secret: string, c: AppConfig) => ({
+            secret,
+            signOptions: { expiresIn: c.auth.accessTtl, issuer: JWT_ISSUER },
+            verifyOptions: { issuer: JWT_ISSUER },
           }),
         }),
-        TypeOrmModule.forFeature([User]),
         HealthModule,
         AuditModule,
         UsersModule,
@@ -47,12 +44,10 @@ export class AppModule {
         PxeBootModule,
       ],
       providers: [
-        PrincipalCache,
-        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useClass: JwtAuthGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: DomainErrorFilter },
       ],
-      exports: [PrincipalCache],
     };
   }
 }

@@ -1,16 +1,22 @@
 import { Module } from '@nestjs/common';
+import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { UsersModule } from '../users/users.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
+import { JwtSecretModule } from './jwt-secret.module';
+import { JwtStrategy } from './jwt.strategy';
 import { LoginThrottle } from './login-throttle';
 import { RefreshToken } from './refresh-token.entity';
 
-/** Login, token refresh/rotation and logout. JwtModule is global (root module). */
+/**
+ * Login, token refresh/rotation and logout, and the passport 'jwt' strategy that checks access tokens for the global
+ * JwtAuthGuard. JwtModule (signing) is global, registered in the root module with the same JwtSecretModule key.
+ */
 @Module({
-  imports: [UsersModule, TypeOrmModule.forFeature([RefreshToken])],
+  imports: [UsersModule, PassportModule, JwtSecretModule, TypeOrmModule.forFeature([RefreshToken])],
   controllers: [AuthController],
-  providers: [AuthService, { provide: LoginThrottle, useFactory: () => new LoginThrottle() }],
+  providers: [AuthService, JwtStrategy, { provide: LoginThrottle, useFactory: () => new LoginThrottle() }],
   exports: [AuthService],
 })
 export class AuthModule {}

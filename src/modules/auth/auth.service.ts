@@ -3,13 +3,13 @@ import { JwtService } from '@nestjs/jwt';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
 import { IsNull, MoreThan, Repository } from 'typeorm';
-import { AccessTokenClaims } from '../../common/auth/auth.guards';
 import { DomainError } from '../../common/errors/domain-error';
 import { AppConfig } from '../../config/config.loader';
 import { User } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
 import { AuthErrorCode } from './auth.errors';
 import { TokenPairDto } from './dto/token-pair.dto';
+import { AccessTokenClaims } from './jwt.strategy';
 import { LoginThrottle } from './login-throttle';
 import { RefreshToken } from './refresh-token.entity';
 
@@ -21,9 +21,9 @@ const disabled = () => new DomainError('unauthorized', AuthErrorCode.USER_DISABL
 
 /**
  * Password login and token handling. Access tokens are short-lived JWTs (claims sub, username, role, typ 'access')
- * checked by the global AuthGuard; refresh tokens are random opaque strings stored only as SHA-256 hashes, single
- * use (each refresh revokes the one presented and issues a new pair). Presenting an already-rotated token is
- * treated as theft: every live refresh token of that user is revoked.
+ * checked by JwtStrategy for the global JwtAuthGuard; refresh tokens are random opaque strings stored only as
+ * SHA-256 hashes, single use (each refresh revokes the one presented and issues a new pair). Presenting an
+ * already-rotated token is treated as theft: every live refresh token of that user is revoked.
  */
 @Injectable()
 export class AuthService {

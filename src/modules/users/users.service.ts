@@ -1,8 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, IsNull, Repository } from 'typeorm';
-import { PrincipalCache } from '../../common/auth/principal-cache';
 import { ConflictError, NotFoundError } from '../../common/errors/domain-error';
 import { AppConfig } from '../../config/config.loader';
 import { RefreshToken } from '../auth/refresh-token.entity';
@@ -11,6 +9,7 @@ import { ListUsersQueryDto } from './dto/list-users-query.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { UserDto, UserPageDto } from './dto/user.dto';
 import { generatePassword, hashPassword, verifyPassword } from './password';
+import { PrincipalCache } from './principal-cache.service';
 import { Role } from '../../common/auth/role';
 import { User } from './user.entity';
 import { UsersErrorCode } from './users.errors';
@@ -21,13 +20,12 @@ const LAST_ADMIN_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('dls:users:la
 
 /**
  * Users and their credentials. Admin CRUD for the API, credential checks for AuthService, and the first admin at
- * start-up. Every change invalidates the guard's PrincipalCache entry, so a disabled or demoted user loses access at
+ * start-up. Every change invalidates the user's PrincipalCache entry, so a disabled or demoted user loses access at
  * once; disabling, deleting or a password change also revokes the user's refresh tokens.
  */
 @Injectable()
 export class UsersService implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger(UsersService.name);
-  private principals: PrincipalCache;
   /** A hash of a random password, verified against for unknown users so response time does not tell them apart. */
   private dummyHash: Promise<string> | undefined;
 
@@ -35,12 +33,10 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
     @InjectRepository(User) private readonly users: Repository<User>,
     @InjectDataSource() private readonly ds: DataSource,
     private readonly config: AppConfig,
-    private readonly moduleRef: ModuleRef,
+    private readonly principals: PrincipalCache,
   ) {}
 
   onModuleInit(): void {
-    // PrincipalCache is provided by the root module (next to the global guard); look it up there.
-    this.principals = this.moduleRef.get(PrincipalCache, { strict: false });
     this.dummyHash = hashPassword(generatePassword());
   }
 

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { Role } from './role';
-import { User } from '../../modules/users/user.entity';
+import { Role } from '../../common/auth/role';
+import { User } from './user.entity';
 
 interface PrincipalState {
   enabled: boolean;
@@ -11,8 +11,9 @@ interface PrincipalState {
 }
 
 /**
- * Explicit cache of each user's `enabled` flag and role, so the guard needs no database round trip per request
- * while a disabled or demoted user loses access at once: UsersService calls `invalidate()` on every change.
+ * Explicit cache of each user's `enabled` flag and role, so checking an access token (JwtStrategy, auth module)
+ * needs no database round trip per request while a disabled or demoted user loses access at once: UsersService
+ * calls `invalidate()` on every change.
  */
 @Injectable()
 export class PrincipalCache {

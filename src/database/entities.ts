@@ -1,5 +1,5 @@
 import { AuditLog } from '../modules/audit/audit-log.entity';
-import { RefreshToken } from '../modules/auth/refresh-token.entity';
+import { RefreshToken } from '../modules/users/refresh-token.entity';
 import { BootSession } from '../modules/catalog/boot-sessions/boot-session.entity';
 import { Client } from '../modules/catalog/clients/client.entity';
 import { Image } from '../modules/catalog/images/image.entity';

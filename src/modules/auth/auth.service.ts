@@ -1,17 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
-import { IsNull, MoreThan, Repository } from 'typeorm';
 import { DomainError } from '../../common/errors/domain-error';
 import { AppConfig } from '../../config/config.loader';
-import { User } from '../users/user.entity';
-import { UsersService } from '../users/users.service';
+import { RefreshTokensService, User, UsersService } from '../users';
 import { AuthErrorCode } from './auth.errors';
 import { TokenPairDto } from './dto/token-pair.dto';
 import { AccessTokenClaims } from './jwt.strategy';
 import { LoginThrottle } from './login-throttle';
-import { RefreshToken } from './refresh-token.entity';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -32,7 +28,7 @@ export class AuthService {
     private readonly jwt: JwtService,
     private readonly config: AppConfig,
     private readonly throttle: LoginThrottle,
-    @InjectRepository(RefreshToken) private readonly tokens: Repository<RefreshToken>,
+    private readonly tokens: RefreshTokensService,
   ) {}
 
   /** Checks the password (throttled per username and address) and issues a token pair. */
@@ -57,15 +53,7 @@ export class AuthService {
   /** Exchanges a live refresh token for a new pair; the presented token is revoked atomically (single use). */
   async refresh(refreshToken: string): Promise<TokenPairDto> {
     const hash = sha256(refreshToken);
-    const r = await this.tokens
-      .createQueryBuilder()
-      .update(RefreshToken)
-      .set({ revokedAt: () => 'now()' })
-      .where('token_hash = :hash AND revoked_at IS NULL AND expires_at > now()', { hash })
-      .returning(['userId'])
-      .execute();
-    const row = (r.raw as { user_id?: string; userId?: string }[])[0];
-    const userId = row?.user_id ?? row?.userId;
+    const userId = await this.tokens.consume(hash);
     if (!userId) {
       await this.revokeAllOnReuse(hash);
       throw invalidRefresh();
@@ -78,24 +66,20 @@ export class AuthService {
 
   /** Revokes the refresh token. Unknown or already revoked tokens are not an error (logout is idempotent). */
   async logout(refreshToken: string): Promise<void> {
-    await this.tokens.update({ tokenHash: sha256(refreshToken), revokedAt: IsNull() }, { revokedAt: new Date() });
+    await this.tokens.revoke(sha256(refreshToken));
   }
 
   private async issue(user: User): Promise<TokenPairDto> {
     const claims: AccessTokenClaims = { sub: user.id, username: user.username, role: user.role, typ: 'access' };
     const accessToken = await this.jwt.signAsync(claims);
     const refreshToken = randomBytes(32).toString('base64url');
-    await this.tokens.insert({
-      userId: user.id,
-      tokenHash: sha256(refreshToken),
-      expiresAt: new Date(Date.now() + this.config.auth.refreshTtl * 1000),
-    });
+    await this.tokens.issue(user.id, sha256(refreshToken), new Date(Date.now() + this.config.auth.refreshTtl * 1000));
     return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.config.auth.accessTtl };
   }
 
   /** A revoked-but-unexpired token presented again means it leaked: revoke the whole family of that user. */
   private async revokeAllOnReuse(hash: string): Promise<void> {
-    const old = await this.tokens.findOne({ where: { tokenHash: hash, expiresAt: MoreThan(new Date()) } });
-    if (old?.revokedAt) await this.users.revokeRefreshTokens(old.userId);
+    const old = await this.tokens.findUnexpired(hash);
+    if (old?.revokedAt) await this.tokens.revokeAllOf(old.userId);
   }
 }

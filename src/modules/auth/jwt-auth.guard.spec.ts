@@ -9,7 +9,7 @@ import { Auth, CurrentUser, Principal, Public } from '../../common/auth/auth.dec
 import { JwtAuthGuard } from '../../common/auth/jwt-auth.guard';
 import { Role } from '../../common/auth/role';
 import { DomainErrorFilter } from '../../common/errors/domain-error.filter';
-import { PrincipalCache } from '../users/principal-cache.service';
+import { PrincipalCache } from '../users';
 import { JWT_ISSUER, JWT_SECRET } from './jwt-secret.module';
 import { JwtStrategy } from './jwt.strategy';
 

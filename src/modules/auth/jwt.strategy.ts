@@ -6,7 +6,7 @@ import { Principal } from '../../common/auth/auth.decorators';
 import { bearerToken, JWT_STRATEGY } from '../../common/auth/jwt-auth.guard';
 import { Role } from '../../common/auth/role';
 import { DomainError } from '../../common/errors/domain-error';
-import { PrincipalCache } from '../users/principal-cache.service';
+import { PrincipalCache } from '../users';
 import { JWT_ISSUER, JWT_SECRET } from './jwt-secret.module';
 
 /** Claims of an access token (AuthService signs them; `iss`, `iat` and `exp` are added by the signer). */

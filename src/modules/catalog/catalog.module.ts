@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { IscsiModule } from '../iscsi/iscsi.module';
-import { StorageModule } from '../storage/storage.module';
+import { IscsiModule } from '../iscsi';
+import { StorageModule } from '../storage';
 import { BootPolicyService } from './boot-policy/boot-policy.service';
 import { ClientChangeSubscriber } from './boot-policy/client-change.subscriber';
 import { ClientDirectory } from './boot-policy/client-directory';

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, JoinColumn, OneToOne, PrimaryColumn, Unique, UpdateDateColumn } from 'typeorm';
-import { Client } from '../catalog/clients/client.entity';
+import type { Client } from '../catalog';
 
 /**
  * Desired iSCSI export of one client's disk. tgtd keeps no state across restarts, so this table is the source of
@@ -12,7 +12,8 @@ export class IscsiExport {
   @PrimaryColumn({ name: 'client_id', type: 'uuid' })
   clientId: string;
 
-  @OneToOne(() => Client, { onDelete: 'CASCADE' })
+  // The target by name: a type-only import keeps the catalogue's index out of the entities' load order.
+  @OneToOne('Client', { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'client_id', foreignKeyConstraintName: 'iscsi_exports_client_id_fkey' })
   client?: Client;
 

@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Repository } from 'typeorm';
-import type { BootSessionsService } from '../catalog/boot-sessions/boot-sessions.service';
-import type { ClientDisksService } from '../catalog/disks/client-disks.service';
+import type { BootSessionsService, ClientDisksService } from '../catalog';
 import { BootSessionTracker, DhcpSeenEvent } from './boot-session-tracker';
 import type { DhcpLease } from './dhcp-lease.entity';
 import { FakeClient, FakeDisks, FakeLeases, FakeSessions } from './testing/fake-boot-plane';

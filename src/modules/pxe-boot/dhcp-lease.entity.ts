@@ -1,6 +1,6 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
-import { Client } from '../catalog/clients/client.entity';
-import { NetworkRange } from '../network/network-range.entity';
+import type { Client } from '../catalog';
+import type { NetworkRange } from '../network';
 
 export const LEASE_STATES = ['offered', 'bound', 'declined', 'released'] as const;
 export type LeaseState = (typeof LEASE_STATES)[number];
@@ -19,7 +19,8 @@ export class DhcpLease {
   @Column({ name: 'range_id', type: 'uuid' })
   rangeId: string;
 
-  @ManyToOne(() => NetworkRange, { onDelete: 'CASCADE' })
+  // Targets by name: type-only imports keep other modules' indexes out of the entities' load order.
+  @ManyToOne('NetworkRange', { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'range_id', foreignKeyConstraintName: 'dhcp_leases_range_id_fkey' })
   range?: NetworkRange;
 
@@ -33,7 +34,7 @@ export class DhcpLease {
   @Column({ name: 'client_id', type: 'uuid', nullable: true })
   clientId: string | null;
 
-  @ManyToOne(() => Client, { onDelete: 'SET NULL', nullable: true })
+  @ManyToOne('Client', { onDelete: 'SET NULL', nullable: true })
   @JoinColumn({ name: 'client_id', foreignKeyConstraintName: 'dhcp_leases_client_id_fkey' })
   client?: Client | null;
 

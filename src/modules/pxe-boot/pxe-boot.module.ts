@@ -1,10 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { CatalogModule } from '../catalog/catalog.module';
-import { IscsiExportsService } from '../iscsi/iscsi-exports.service';
-import { IscsiModule } from '../iscsi/iscsi.module';
-import { NetworkRange } from '../network/network-range.entity';
-import { NetworkModule } from '../network/network.module';
+import { CatalogModule } from '../catalog';
+import { IscsiExportsService, IscsiModule } from '../iscsi';
+import { NetworkModule, NetworkRange } from '../network';
 import { BootPreparation } from './boot-preparation.service';
 import { BootScriptController } from './boot-script.controller';
 import { BootScriptService, NEIGHBOUR_TABLE, SCRIPT_RATE_LIMIT, SCRIPT_RATE_LIMITER } from './boot-script.service';

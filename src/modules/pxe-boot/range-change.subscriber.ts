@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntitySubscriberInterface } from 'typeorm';
-import { NetworkRange } from '../network/network-range.entity';
+import { NetworkRange } from '../network';
 import { DhcpProvider } from './dhcp';
 import { TftpProvider } from './tftp/tftp.provider';
 

@@ -1,9 +1,9 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, EntityManager, IsNull, Repository } from 'typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
 import { ConflictError, NotFoundError } from '../../common/errors/domain-error';
 import { AppConfig } from '../../config/config.loader';
-import { RefreshToken } from '../auth/refresh-token.entity';
+import { RefreshTokensService } from './refresh-tokens.service';
 import { CreateUserDto } from './dto/create-user.dto';
 import { ListUsersQueryDto } from './dto/list-users-query.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
@@ -34,6 +34,7 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
     @InjectDataSource() private readonly ds: DataSource,
     private readonly config: AppConfig,
     private readonly principals: PrincipalCache,
+    private readonly refreshTokens: RefreshTokensService,
   ) {}
 
   onModuleInit(): void {
@@ -119,7 +120,7 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
       if (dto.role !== undefined) changes.role = dto.role;
       if (dto.enabled !== undefined) changes.enabled = dto.enabled;
       if (Object.keys(changes).length) await m.update(User, { id }, changes);
-      if (passwordHash !== undefined || dto.enabled === false) await this.revokeRefreshTokens(id, m);
+      if (passwordHash !== undefined || dto.enabled === false) await this.refreshTokens.revokeAllOf(id, m);
       return this.findOrFail(m, id);
     });
     this.principals.invalidate(id);
@@ -132,7 +133,7 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
       await m.query(LAST_ADMIN_LOCK_SQL);
       const u = await this.findOrFail(m, id);
       if (u.role === Role.Admin && u.enabled) await this.assertAnotherAdmin(m, u, 'delete');
-      await this.revokeRefreshTokens(id, m);
+      await this.refreshTokens.revokeAllOf(id, m);
       await m.delete(User, { id });
     });
     this.principals.invalidate(id);
@@ -159,11 +160,6 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
   /** Stamps `last_login_at`. */
   async recordLogin(id: string): Promise<void> {
     await this.users.update({ id }, { lastLoginAt: new Date() });
-  }
-
-  /** Revokes every live refresh token of the user. */
-  async revokeRefreshTokens(userId: string, m: EntityManager = this.users.manager): Promise<void> {
-    await m.update(RefreshToken, { userId, revokedAt: IsNull() }, { revokedAt: new Date() });
   }
 
   private async assertAnotherAdmin(m: EntityManager, u: User, what: 'delete' | 'disable' | 'demote'): Promise<void> {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { normalizeMac } from '../../../common/mac';
-import { AuditService } from '../../audit/audit.service';
+import { AuditService } from '../../audit';
 import { BootLoader, Client } from '../clients/client.entity';
 import { isUniqueViolation } from '../../../common/errors/pg-errors';
 

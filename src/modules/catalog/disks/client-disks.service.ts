@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { NotFoundError } from '../../../common/errors/domain-error';
-import { IscsiExportsService } from '../../iscsi/iscsi-exports.service';
+import { IscsiExportsService } from '../../iscsi';
 import { Client } from '../clients/client.entity';
 import { DiskPolicy, Image } from '../images/image.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
@@ -11,10 +11,8 @@ import { BootPolicyService, BootTarget } from '../boot-policy/boot-policy.servic
 import { ClientDisk } from './client-disk.entity';
 import { ClientDiskErrorCode } from './client-disks.errors';
 import { KeyedLock } from '../../../common/concurrency/keyed-lock';
-import { storageCall } from '../../storage/storage-domain-errors';
-import type { StorageDriver } from '../../storage/storage-driver';
-import { SpaceGuard } from '../../storage/space-guard';
-import { STORAGE_DRIVER } from '../../storage/storage.tokens';
+import { SpaceGuard, STORAGE_DRIVER, storageCall } from '../../storage';
+import type { StorageDriver } from '../../storage';
 
 export interface ClientDiskView {
   clientId: string;

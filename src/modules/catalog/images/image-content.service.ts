@@ -9,11 +9,8 @@ import { Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '../../../common/errors/domain-error';
 import { Image, ImageFormat } from './image.entity';
 import { KeyedLock } from '../../../common/concurrency/keyed-lock';
-import { QemuImgAdapter } from '../../storage/qemu-img.adapter';
-import { SpaceGuard } from '../../storage/space-guard';
-import { storageCall } from '../../storage/storage-domain-errors';
-import type { StorageDriver } from '../../storage/storage-driver';
-import { STORAGE_DRIVER } from '../../storage/storage.tokens';
+import { QemuImgAdapter, SpaceGuard, STORAGE_DRIVER, storageCall } from '../../storage';
+import type { StorageDriver } from '../../storage';
 import { ImageContentErrorCode } from './images.errors';
 
 /** Largest blank disk DLS creates (sparse, so this is a sanity bound, not space). */

@@ -5,9 +5,8 @@ import { AppConfig } from '../../../config/config.loader';
 import { Image } from '../images/image.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
 import { ClientDisk } from '../disks/client-disk.entity';
-import { storageCall } from '../../storage/storage-domain-errors';
-import type { ManagedItem, StorageDriver, StorageStatus } from '../../storage/storage-driver';
-import { STORAGE_DRIVER } from '../../storage/storage.tokens';
+import { STORAGE_DRIVER, storageCall } from '../../storage';
+import type { ManagedItem, StorageDriver, StorageStatus } from '../../storage';
 
 export interface ReconcileReport {
   /** In storage, tagged as ours, unknown to the database. */

@@ -8,10 +8,8 @@ import { ImageSnapshot } from './image-snapshot.entity';
 import { ClientDisk } from '../disks/client-disk.entity';
 import { ClientDisksService } from '../disks/client-disks.service';
 import { KeyedLock } from '../../../common/concurrency/keyed-lock';
-import { SpaceGuard } from '../../storage/space-guard';
-import { storageCall } from '../../storage/storage-domain-errors';
-import type { StorageDriver } from '../../storage/storage-driver';
-import { STORAGE_DRIVER } from '../../storage/storage.tokens';
+import { SpaceGuard, STORAGE_DRIVER, storageCall } from '../../storage';
+import type { StorageDriver } from '../../storage';
 import { VersionErrorCode } from './snapshots.errors';
 
 /**

@@ -4,7 +4,7 @@
  * every rule has a unit test that needs neither.
  */
 import { BootLoader, offersBootFile, standingOf } from '../../catalog';
-import { DhcpMode, UnknownClientPolicy } from '../../network/network-range.entity';
+import { DhcpMode, UnknownClientPolicy } from '../../network';
 import { DhcpMessageType, pickBootFile } from '../../../protocols/dhcp';
 
 const ZERO_IP = '0.0.0.0';

@@ -5,7 +5,7 @@
  * unit specs hand in fakes. Type-only imports: nothing here loads Nest or TypeORM.
  */
 import type { BootLoader } from '../../catalog';
-import type { UnknownClientPolicy } from '../../network/network-range.entity';
+import type { UnknownClientPolicy } from '../../network';
 import type { DhcpSeenEvent } from '../boot-session-tracker';
 import type { LeaseClientFacts, LeaseRangeFacts, OfferedAddress, RequestOutcome } from './dhcp-leases.service';
 

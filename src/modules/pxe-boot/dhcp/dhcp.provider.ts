@@ -2,8 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { PXE_BOOT_SERVER_PORT } from '../../../protocols/dhcp';
 import { AppConfig } from '../../../config/config.loader';
 import { cidrContains, parseCidr } from '../../../common/net/ipv4';
-import { NetworkRange } from '../../network/network-range.entity';
-import { NetworkRangesService } from '../../network/network-ranges.service';
+import { NetworkRange, NetworkRangesService } from '../../network';
 import { BootSessionTracker } from '../boot-session-tracker';
 import { interfaceInfo } from '../net/net-interfaces';
 import { InterfaceUdpSocket } from '../net/interface-udp-socket';

@@ -3,9 +3,8 @@
  * for unit specs. The session fake enforces the real transition table, so illegal moves fail as they would.
  */
 import { ConflictError, NotFoundError } from '../../../common/errors/domain-error';
-import type { BootSession, SessionStatus } from '../../catalog/boot-sessions/boot-session.entity';
-import { assertTransition, isFinal, OPEN_STATUSES } from '../../catalog/boot-sessions/boot-session.state-machine';
-import { BootSessionErrorCode } from '../../catalog/boot-sessions/boot-sessions.errors';
+import type { BootSession, SessionStatus } from '../../catalog';
+import { assertTransition, BootSessionErrorCode, isFinal, OPEN_STATUSES } from '../../catalog';
 import type { BootTarget } from '../../catalog';
 import type { IscsiActiveSession, IscsiExportInfo, IscsiExportsPort } from '../iscsi-exports.port';
 

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
-import { User } from '../users/user.entity';
+import { User } from './user.entity';
 
 /** A refresh token, stored as a SHA-256 hash; revoked on logout and on rotation. */
 @Entity('refresh_tokens')

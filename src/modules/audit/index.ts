@@ -1,0 +1,2 @@
+/** Public surface of the audit module: other modules import from here only. */
+export * from './audit.service';

@@ -38,7 +38,7 @@ export async function measureDlsBoots(n = 3, log: (line: string) => void = conso
           seconds.push(elapsedMs / 1000);
           log(`DLS boot ${i + 1}/${n}: ${(elapsedMs / 1000).toFixed(2)} s`);
         } catch (err) {
-          throw new Error(`${(err as Error).message}\n--- DLS log ---\n${dls.logTail(3000)}`);
+          throw new Error(`${(err as Error).message}\n--- DLS log ---\n${dls.logTail(3000)}`, { cause: err });
         } finally {
           await vm.kill();
         }

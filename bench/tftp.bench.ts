@@ -72,7 +72,7 @@ function startDls(root: string): Promise<{ child: ChildProcess; port: number }> 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('DLS child did not report its port within 60 s')), 60_000);
     let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (line) {
@@ -107,7 +107,7 @@ async function waitReady(port: number, expected: string): Promise<void> {
       if (sha256(r.data) !== expected) throw new Error('checksum mismatch');
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`server on port ${port} not ready: ${String(err)}`);
+      if (Date.now() > deadline) throw new Error(`server on port ${port} not ready: ${String(err)}`, { cause: err });
     }
   }
 }

@@ -19,7 +19,9 @@ export const ENV = {
   JWT_SECRET: { parse: str({ min: 32 }), secret: true, description: 'JWT signing secret; unset = generated once and kept in the data dir' },
   JWT_ACCESS_TTL: { default: 900, parse: seconds, description: 'access-token lifetime' },
   JWT_REFRESH_TTL: { default: 7 * 86400, parse: seconds, description: 'refresh-token lifetime' },
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
   LOG_LEVEL: { default: 'log' as LogLevel, parse: oneOf<LogLevel>('error', 'warn', 'log', 'debug', 'verbose'), description: 'log verbosity' },
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
   DLS_STORAGE_DRIVER: { default: 'dir' as 'dir' | 'zfs', parse: oneOf('dir', 'zfs'), description: 'storage driver' },
   DLS_ZFS_ROOT: { parse: str({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.:-]*(\/[A-Za-z0-9][A-Za-z0-9_.:-]*)*$/ }), description: 'dataset under which the zfs driver keeps everything, e.g. tank/dls' },
   DLS_STORAGE_MIN_FREE: { default: 1024 ** 3, parse: bytes, description: 'refuse storage operations that would leave less free space (507)' },

@@ -210,7 +210,7 @@ export class EmbeddedPostgres {
       });
     } catch (e) {
       const err = e as { stderr?: string; stdout?: string; message: string };
-      throw new Error(`${path.basename(file)} failed: ${(err.stderr || err.stdout || err.message).trim().slice(0, 2000)}`);
+      throw new Error(`${path.basename(file)} failed: ${(err.stderr || err.stdout || err.message).trim().slice(0, 2000)}`, { cause: e });
     }
   }
 

@@ -23,9 +23,10 @@ export async function runMigrationsLocked(ds: DataSource): Promise<string[]> {
 /** Names of migrations that exist in code but have not run against this database. */
 export async function pendingMigrations(ds: DataSource): Promise<string[]> {
   const applied = new Set<string>();
-  const hasTable = await ds.query(`SELECT to_regclass('public.migrations') IS NOT NULL AS present`);
+  const hasTable: { present: boolean }[] = await ds.query(`SELECT to_regclass('public.migrations') IS NOT NULL AS present`);
   if (hasTable[0]?.present) {
-    for (const r of (await ds.query('SELECT name FROM migrations')) as { name: string }[]) applied.add(r.name);
+    const rows: { name: string }[] = await ds.query('SELECT name FROM migrations');
+    for (const r of rows) applied.add(r.name);
   }
   return ds.migrations.map((m) => m.name ?? m.constructor.name).filter((n) => !applied.has(n));
 }

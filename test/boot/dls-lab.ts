@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { Lab, LabProcess } from '../lab/netns';
 
 /** The repository root (works from the TypeScript sources and from dist/). */
@@ -174,7 +175,7 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
   } catch (err) {
     process.kill(proc.pid, 'SIGTERM');
     await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 15_000).unref())]);
-    throw new Error(`${(err as Error).message}\n--- DLS log ---\n${logTail()}`);
+    throw new Error(`${(err as Error).message}\n--- DLS log ---\n${logTail()}`, { cause: err });
   }
 
   let stopping: Promise<void> | undefined;
@@ -205,10 +206,8 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
         120_000,
       ),
     showTargets: () =>
-      new Promise((res, rej) =>
-        execFile('tgtadm', ['-C', String(controlPort), '--lld', 'iscsi', '--op', 'show', '--mode', 'target'], { timeout: 10_000 }, (err, out) =>
-          err ? rej(err) : res(String(out)),
-        ),
+      promisify(execFile)('tgtadm', ['-C', String(controlPort), '--lld', 'iscsi', '--op', 'show', '--mode', 'target'], { timeout: 10_000 }).then(({ stdout }) =>
+        String(stdout),
       ),
     logTail,
     stop(): Promise<void> {

@@ -68,7 +68,7 @@ export class NsProcess {
   async call<T = Record<string, unknown>>(cmd: Record<string, unknown>, timeoutMs = 20_000): Promise<T> {
     const id = this.command(cmd);
     const result = await this.waitForEvent('result', (e) => e.id === id, timeoutMs);
-    if (result.error) throw new Error(`fixture command ${String(cmd.cmd)} failed: ${String(result.error)}`);
+    if (result.error) throw new Error(`fixture command ${String(cmd.cmd)} failed: ${JSON.stringify(result.error)}`);
     return result as unknown as T;
   }
 

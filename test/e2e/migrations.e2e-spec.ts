@@ -31,7 +31,7 @@ describe('migrations (e2e)', () => {
   });
 
   const tables = async () =>
-    ((await ds.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)) as { tablename: string }[]).map(
+    ((await ds.query<{ tablename: string }[]>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`))).map(
       (r) => r.tablename,
     );
 

@@ -18,7 +18,7 @@ export function uniqueMac(): string {
 }
 
 /** API body for `POST /images`. */
-export function imageBody(over: Record<string, unknown> = {}): Record<string, unknown> {
+export function imageBody(over: Record<string, unknown> = {}): Record<string, unknown> & { name: string } {
   return { name: unique('img'), sizeBytes: 1024 ** 3, format: 'raw', path: '/var/lib/dls/images/test.img', ...over };
 }
 

@@ -276,7 +276,7 @@ export async function startReferenceStack(lab: Lab, opts: ReferenceStackOptions)
       .map(([k, f]) => `--- ${k} ---\n${existsSync(f) ? readFileSync(f, 'utf8').slice(-1500) : ''}`)
       .join('\n');
     await stop();
-    throw new Error(`${(err as Error).message}\n${tails}`);
+    throw new Error(`${(err as Error).message}\n${tails}`, { cause: err });
   }
 
   return {

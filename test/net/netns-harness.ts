@@ -18,7 +18,7 @@ export async function run(file: string, args: string[], timeoutMs = 10_000): Pro
     return stdout;
   } catch (err) {
     const e = err as Error & { stderr?: string };
-    throw new Error(`${file} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
+    throw new Error(`${file} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`, { cause: err });
   }
 }
 
@@ -84,7 +84,7 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
-    if (value) return value as NonNullable<T>;
+    if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }

@@ -86,7 +86,7 @@ async function withStartLock<T>(fn: () => Promise<T>): Promise<T> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const owner = Number(await fsp.readFile(START_LOCK, 'utf8').catch(() => '0'));
       if (!owner || !alive(owner)) await fsp.rm(START_LOCK, { force: true });
-      else if (Date.now() > deadline) throw new Error('timed out waiting for the zfs-fuse start lock');
+      else if (Date.now() > deadline) throw new Error('timed out waiting for the zfs-fuse start lock', { cause: e });
       else await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -31,5 +31,5 @@ export interface Principal {
 }
 
 export const CurrentUser = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal | undefined => {
-  return ctx.switchToHttp().getRequest().user;
+  return ctx.switchToHttp().getRequest<{ user?: Principal }>().user;
 });

@@ -38,7 +38,7 @@ export class JwtAuthGuard extends AuthGuard(JWT_STRATEGY) {
 
   /** `err` is the strategy's own DomainError (USER_DISABLED, …); no user without one means no or a bad token. */
   override handleRequest<TUser = Principal>(err: unknown, user: TUser | false, _info: unknown, ctx: ExecutionContext): TUser {
-    if (err) throw err;
+    if (err) throw err as Error;
     if (user) return user;
     if (!bearerToken(ctx.switchToHttp().getRequest<Request>())) {
       throw new DomainError('unauthorized', 'TOKEN_MISSING', 'a Bearer access token is required');

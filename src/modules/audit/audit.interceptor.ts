@@ -18,7 +18,7 @@ function describeError(err: unknown): { status: number; code: string } {
   if (domain) return { status: statusForKind(domain.kind), code: domain.code };
   if (err instanceof HttpException) {
     const r = err.getResponse();
-    const code = typeof r === 'object' && r && 'code' in r ? String((r as { code: unknown }).code) : `HTTP_${err.getStatus()}`;
+    const code = typeof r === 'object' && r && 'code' in r ? String((r).code) : `HTTP_${err.getStatus()}`;
     return { status: err.getStatus(), code };
   }
   return { status: 500, code: 'INTERNAL' };
@@ -50,7 +50,7 @@ export class AuditInterceptor implements NestInterceptor {
 
     const cls = ctx.getClass();
     const handler = ctx.getHandler();
-    const entityType = entityTypeOf(Reflect.getMetadata(PATH_METADATA, cls), cls.name);
+    const entityType = entityTypeOf(Reflect.getMetadata(PATH_METADATA, cls) as string | string[] | undefined, cls.name);
     const action = actionOf(entityType, handler.name);
     const entry = (statusCode: number, entityId: unknown, error?: string): AuditEntry => {
       const details: Record<string, unknown> = {};

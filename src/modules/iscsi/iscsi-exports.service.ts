@@ -195,7 +195,7 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
 
   private async allocate(clientId: string, diskPath: string): Promise<IscsiExport> {
     for (let attempt = 0; attempt < 10; attempt++) {
-      const [{ next }] = (await this.exports.query('SELECT COALESCE(MAX(tid), 0) + 1 AS next FROM iscsi_exports')) as { next: number }[];
+      const [{ next }] = await this.exports.query<{ next: number }[]>('SELECT COALESCE(MAX(tid), 0) + 1 AS next FROM iscsi_exports');
       try {
         return await this.exports.save(
           this.exports.create({

@@ -94,6 +94,7 @@ function buildTree(output: string): Node[] {
     if (line.trim() === '') return;
     const indent = line.length - line.trimStart().length;
     const node: Node = { indent, text: line.trim(), line: i + 1, children: [] };
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what this check refuses
     if (/[\x00-\x08\x0a-\x1f\x7f]/.test(line) || line.slice(0, indent).includes('\t')) {
       throw malformed('unexpected control character', node);
     }

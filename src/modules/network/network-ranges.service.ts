@@ -73,7 +73,7 @@ export class NetworkRangesService {
       if (!r) throw new NotFoundError('network range', id, NetworkRangeErrorCode.NETWORK_RANGE_NOT_FOUND);
       const patch: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(dto)) if (v !== undefined) patch[k] = v;
-      m.merge(NetworkRange, r, patch as Partial<NetworkRange>);
+      m.merge(NetworkRange, r, patch);
       validateShape(r);
       if (dto.cidr !== undefined) await assertNoOverlap(m, r.cidr, id);
       return m.save(r);

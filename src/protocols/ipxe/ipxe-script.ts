@@ -89,6 +89,8 @@ export function ipxeCmdline(value: string, field = 'cmdline'): string {
  * runs of whitespace collapse, and the result is cut to `max` characters. Never throws.
  */
 export function ipxeEchoText(value: unknown, max = 200): string {
+  // Any value may arrive here (it is echoed, sanitised, never parsed); an object prints as [object Object].
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string
   const text = String(value ?? '')
     .replace(/\s+/g, ' ')
     .replace(/[^A-Za-z0-9 .,:_/()+=@[\]-]/g, '?')

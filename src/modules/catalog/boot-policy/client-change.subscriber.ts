@@ -23,15 +23,15 @@ export class ClientChangeSubscriber implements EntitySubscriberInterface<Client>
   }
 
   afterInsert(e: InsertEvent<Client>): void {
-    this.forget(e.entity?.macAddress);
+    this.forget(macOf(e.entity));
   }
 
   afterUpdate(e: UpdateEvent<Client>): void {
-    this.forget(e.entity?.macAddress, e.databaseEntity?.macAddress);
+    this.forget(macOf(e.entity), macOf(e.databaseEntity));
   }
 
   afterRemove(e: RemoveEvent<Client>): void {
-    this.forget(e.entity?.macAddress, e.databaseEntity?.macAddress);
+    this.forget(macOf(e.entity), macOf(e.databaseEntity));
   }
 
   private forget(...macs: (string | undefined)[]): void {
@@ -39,4 +39,9 @@ export class ClientChangeSubscriber implements EntitySubscriberInterface<Client>
     if (known.length === 0) this.directory.invalidate();
     else for (const m of known) this.directory.invalidate(m);
   }
+}
+
+/** The MAC of an event's entity, when the event carries one (query-builder events carry none). */
+function macOf(entity: unknown): string | undefined {
+  return (entity as Partial<Client> | undefined)?.macAddress;
 }

@@ -152,7 +152,7 @@ export class ClientsService {
       const patch: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(dto)) if (v !== undefined) patch[k] = v;
       if (dto.enabled === true) patch.pending = false; // an admin accepted a client that DHCP registered
-      m.merge(Client, c, patch as Partial<Client>);
+      m.merge(Client, c, patch);
       return m.save(c);
     });
   }

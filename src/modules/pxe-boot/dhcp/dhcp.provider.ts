@@ -267,7 +267,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       socket = InterfaceUdpSocket.open({ interface: binding.name, address: ZERO_IP, port });
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new Error(`cannot bind UDP 0.0.0.0:${port} on ${binding.name}: ${e.code ?? ''} ${e.message}`.trim());
+      throw new Error(`cannot bind UDP 0.0.0.0:${port} on ${binding.name}: ${e.code ?? ''} ${e.message}`.trim(), { cause: err });
     }
     socket.on('message', (buf, info) => {
       const work = this.server.receive(buf, { binding, port: kind, info, socket }, this.served);

@@ -4,7 +4,7 @@ import { IMAGE_FORMATS, ImageFormat } from '../image.entity';
 
 export class ContentFormatQuery {
   @ApiProperty({ enum: IMAGE_FORMATS })
-  @IsIn(IMAGE_FORMATS as unknown as string[])
+  @IsIn(IMAGE_FORMATS)
   format: ImageFormat;
 }
 
@@ -23,7 +23,7 @@ export class ImportContentDto {
   path: string;
 
   @ApiProperty({ enum: IMAGE_FORMATS })
-  @IsIn(IMAGE_FORMATS as unknown as string[])
+  @IsIn(IMAGE_FORMATS)
   format: ImageFormat;
 }
 

@@ -95,7 +95,11 @@ export default defineConfig(
       'no-restricted-imports': [
         'error',
         {
-          patterns: [{ group: ['@nestjs/*', 'typeorm', 'typeorm/*'], message: 'src/protocols is framework-free: no Nest, no TypeORM.' }],
+          patterns: [
+            { group: ['@nestjs/*', 'typeorm', 'typeorm/*'], message: 'src/protocols is framework-free: no Nest, no TypeORM.' },
+            // The path aliases (tsconfig `paths`) are not resolved by the node resolver, so name them here.
+            { group: ['@config/*', '@database/*'], message: 'src/protocols may not depend on modules, database or config.' },
+          ],
         },
       ],
       'import-x/no-restricted-paths': [

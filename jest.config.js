@@ -1,5 +1,7 @@
 /** Two projects: unit specs beside the code, e2e/integration specs under test/. */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }];
+/** The tsconfig path aliases, as `nest build` rewrites them. */
+const moduleNameMapper = { '^@(common|config|database|protocols)/(.*)$': '<rootDir>/src/$1/$2' };
 module.exports = {
   // Applies to hooks too; the e2e suites (real PostgreSQL, tgtd, zfs-fuse, QEMU) need it.
   testTimeout: 120000,
@@ -10,6 +12,7 @@ module.exports = {
       rootDir: '.',
       testMatch: ['<rootDir>/src/**/*.spec.ts'],
       transform: { '^.+\\.ts$': tsJest },
+      moduleNameMapper,
     },
     {
       displayName: 'e2e',
@@ -17,6 +20,7 @@ module.exports = {
       rootDir: '.',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       transform: { '^.+\\.ts$': tsJest },
+      moduleNameMapper,
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
     },

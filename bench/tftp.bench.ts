@@ -65,7 +65,7 @@ function freeUdpPort(): Promise<number> {
 }
 
 function startDls(root: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', __filename, '--serve', root], {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', __filename, '--serve', root], {
     cwd: path.join(__dirname, '..'),
     stdio: ['pipe', 'pipe', 'inherit'],
   });

@@ -1,8 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { api } from '../../common/api';
-import { Auth } from '../../common/auth/auth.decorators';
-import { Role } from '../../common/auth/role';
+import { api } from '@common/api';
+import { Auth } from '@common/auth/auth.decorators';
+import { Role } from '@common/auth/role';
 import { AuditService } from './audit.service';
 import { AuditLogPageDto, ListAuditQueryDto } from './dto/audit-log.dto';
 

@@ -2,11 +2,11 @@ import { CallHandler, ExecutionContext, HttpException, Injectable, NestIntercept
 import { HTTP_CODE_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import type { Request, Response } from 'express';
 import { catchError, from, mergeMap, Observable, throwError } from 'rxjs';
-import { API_PREFIX } from '../../common/api';
-import type { Principal } from '../../common/auth/auth.decorators';
-import { DomainError } from '../../common/errors/domain-error';
-import { statusForKind } from '../../common/errors/domain-error.filter';
-import { mapDatabaseError } from '../../common/errors/pg-errors';
+import { API_PREFIX } from '@common/api';
+import type { Principal } from '@common/auth/auth.decorators';
+import { DomainError } from '@common/errors/domain-error';
+import { statusForKind } from '@common/errors/domain-error.filter';
+import { mapDatabaseError } from '@common/errors/pg-errors';
 import { actionOf, entityTypeOf } from './audit.naming';
 import { AuditEntry, AuditService } from './audit.service';
 

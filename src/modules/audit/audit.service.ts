@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Between, FindOptionsWhere, LessThanOrEqual, MoreThanOrEqual, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { ValidationError } from '../../common/errors/domain-error';
+import { ValidationError } from '@common/errors/domain-error';
 import { AuditLog } from './audit-log.entity';
 import { AuditErrorCode } from './audit.errors';
 import { normalizeAddress, redactSecrets } from './audit.naming';

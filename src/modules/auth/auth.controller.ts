@@ -6,9 +6,9 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { api } from '../../common/api';
-import { Auth, CurrentUser, Principal, Public } from '../../common/auth/auth.decorators';
-import { Role } from '../../common/auth/role';
+import { api } from '@common/api';
+import { Auth, CurrentUser, Principal, Public } from '@common/auth/auth.decorators';
+import { Role } from '@common/auth/role';
 import { AuthService } from './auth.service';
 import { LoginDto } from './dto/login.dto';
 import { RefreshTokenDto } from './dto/refresh-token.dto';

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createHash, randomBytes } from 'node:crypto';
-import { DomainError } from '../../common/errors/domain-error';
-import { AppConfig } from '../../config/config.loader';
+import { DomainError } from '@common/errors/domain-error';
+import { AppConfig } from '@config/config.loader';
 import { RefreshTokensService, User, UsersService } from '../users';
 import { AuthErrorCode } from './auth.errors';
 import { TokenPairDto } from './dto/token-pair.dto';

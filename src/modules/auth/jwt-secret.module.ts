@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { loadOrCreateSecret } from '../../common/secrets';
-import { AppConfig } from '../../config/config.loader';
+import { loadOrCreateSecret } from '@common/secrets';
+import { AppConfig } from '@config/config.loader';
 
 /** Injection token of the access tokens' HMAC key (a string). */
 export const JWT_SECRET = 'dls:jwt-secret';

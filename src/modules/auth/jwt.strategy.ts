@@ -2,10 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { Strategy } from 'passport-jwt';
-import { Principal } from '../../common/auth/auth.decorators';
-import { bearerToken, JWT_STRATEGY } from '../../common/auth/jwt-auth.guard';
-import { Role } from '../../common/auth/role';
-import { DomainError } from '../../common/errors/domain-error';
+import { Principal } from '@common/auth/auth.decorators';
+import { bearerToken, JWT_STRATEGY } from '@common/auth/jwt-auth.guard';
+import { Role } from '@common/auth/role';
+import { DomainError } from '@common/errors/domain-error';
 import { PrincipalCache } from '../users';
 import { JWT_ISSUER, JWT_SECRET } from './jwt-secret.module';
 

@@ -1,7 +1,7 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import type { Response } from 'express';
 import { catchError, Observable, throwError } from 'rxjs';
-import { DomainError } from '../../common/errors/domain-error';
+import { DomainError } from '@common/errors/domain-error';
 
 /**
  * Sets `Retry-After` (RFC 9110 §10.2.3, delay in seconds) on 429 answers whose DomainError carries

@@ -1,9 +1,9 @@
 import { Controller, Get, HttpCode } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
-import { Public } from '../../common/auth/auth.decorators';
-import { DomainError } from '../../common/errors/domain-error';
-import { api } from '../../common/api';
+import { Public } from '@common/auth/auth.decorators';
+import { DomainError } from '@common/errors/domain-error';
+import { api } from '@common/api';
 
 @ApiTags('health')
 @Controller(api('health'))

@@ -1,8 +1,8 @@
 import { Controller, Get, Param, ParseUUIDPipe } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { api } from '../../common/api';
-import { Auth } from '../../common/auth/auth.decorators';
-import { Role } from '../../common/auth/role';
+import { api } from '@common/api';
+import { Auth } from '@common/auth/auth.decorators';
+import { Role } from '@common/auth/role';
 import { IscsiExportsService } from './iscsi-exports.service';
 
 @ApiTags('clients')

@@ -1,6 +1,6 @@
 import { Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AppConfig } from '../../config/config.loader';
+import { AppConfig } from '@config/config.loader';
 import { IscsiExport } from './iscsi-export.entity';
 import { IscsiExportsService } from './iscsi-exports.service';
 import { IscsiController } from './iscsi.controller';

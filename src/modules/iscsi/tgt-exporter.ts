@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
-import { Semaphore } from '../../common/concurrency/keyed-lock';
+import { Semaphore } from '@common/concurrency/keyed-lock';
 import { TgtBackingStoreType, TgtAdmAdapter, TgtLogger } from './tgt.adapter';
 import { TgtLun, TgtTarget } from './tgt-show.parser';
 import { ForceRemoveOptions, forceRemoveTarget } from './tgt-teardown';

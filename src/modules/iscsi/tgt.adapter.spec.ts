@@ -1,4 +1,4 @@
-import { CommandResult, CommandRunner } from '../../common/exec/command-runner';
+import { CommandResult, CommandRunner } from '@common/exec/command-runner';
 import { TgtAdmAdapter, redactArgv } from './tgt.adapter';
 import { TgtError, TgtErrorCode, mapTgtadmFailure } from './tgt.errors';
 

@@ -7,8 +7,8 @@
  * table. Mutating calls run one at a time in FIFO order (a one-slot {@link Semaphore}) because tgtd's tid space and
  * account namespace are global; reads (`show`) run immediately.
  */
-import { CommandResult, CommandRunner, spawnCommand } from '../../common/exec/command-runner';
-import { Semaphore } from '../../common/concurrency/keyed-lock';
+import { CommandResult, CommandRunner, spawnCommand } from '@common/exec/command-runner';
+import { Semaphore } from '@common/concurrency/keyed-lock';
 import { TgtConnection, TgtTarget, parseAccountShow, parseConnShow, parseTargetShow } from './tgt-show.parser';
 import { TgtError, TgtErrorCode, mapTgtadmFailure } from './tgt.errors';
 import {

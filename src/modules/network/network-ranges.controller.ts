@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Auth } from '../../common/auth/auth.decorators';
-import { api } from '../../common/api';
-import { mapPage, Page, PaginationQueryDto, uuidParam } from '../../common/pagination';
-import { Role } from '../../common/auth/role';
+import { Auth } from '@common/auth/auth.decorators';
+import { api } from '@common/api';
+import { mapPage, Page, PaginationQueryDto, uuidParam } from '@common/pagination';
+import { Role } from '@common/auth/role';
 import { CreateNetworkRangeDto } from './dto/create-network-range.dto';
 import { NetworkRangePageDto, NetworkRangeResponseDto } from './dto/network-range.response.dto';
 import { UpdateNetworkRangeDto } from './dto/update-network-range.dto';

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Not, Repository } from 'typeorm';
-import { ConflictError, NotFoundError, ValidationError } from '../../common/errors/domain-error';
-import { Page } from '../../common/pagination';
+import { ConflictError, NotFoundError, ValidationError } from '@common/errors/domain-error';
+import { Page } from '@common/pagination';
 import { CreateNetworkRangeDto } from './dto/create-network-range.dto';
 import { UpdateNetworkRangeDto } from './dto/update-network-range.dto';
-import { cidrContains, parseCidr, parseIpv4 } from '../../common/net/ipv4';
+import { cidrContains, parseCidr, parseIpv4 } from '@common/net/ipv4';
 import { NetworkRange } from './network-range.entity';
 import { NetworkRangeErrorCode } from './network-ranges.errors';
 

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { Public } from '../../common/auth/auth.decorators';
+import { Public } from '@common/auth/auth.decorators';
 import { BootScriptService, ScriptRequester, ScriptResponse } from './boot-script.service';
 
 /**

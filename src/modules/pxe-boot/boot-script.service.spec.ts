@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Repository } from 'typeorm';
-import { ConflictError } from '../../common/errors/domain-error';
-import type { AppConfig } from '../../config/config.loader';
+import { ConflictError } from '@common/errors/domain-error';
+import type { AppConfig } from '@config/config.loader';
 import type { BootSessionsService, Client, ClientDisksService, Image } from '../catalog';
 import { bootMethodOf, BootPolicyService, type BootTarget } from '../catalog';
 import { ClientDirectory } from '../catalog';

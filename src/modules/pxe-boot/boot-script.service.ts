@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DomainError } from '../../common/errors/domain-error';
-import { normalizeMac } from '../../common/mac';
-import { AppConfig } from '../../config/config.loader';
+import { DomainError } from '@common/errors/domain-error';
+import { normalizeMac } from '@common/mac';
+import { AppConfig } from '@config/config.loader';
 import {
   IpxeScriptError,
   renderErrorScript,
@@ -11,7 +11,7 @@ import {
   renderSanbootScript,
   renderUnknownClientScript,
   renderWaitingScript,
-} from '../../protocols/ipxe/ipxe-script';
+} from '@protocols/ipxe/ipxe-script';
 import { BootPolicyService, ClientBootFacts } from '../catalog';
 import { BootPreparation } from './boot-preparation.service';
 import { BootSessionTracker } from './boot-session-tracker';

@@ -1,9 +1,9 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Not, Repository } from 'typeorm';
-import { DomainError } from '../../common/errors/domain-error';
+import { DomainError } from '@common/errors/domain-error';
 import { BootSession, BootSessionErrorCode, BootSessionsService, ClientDisksService, SessionStatus } from '../catalog';
-import { KeyedLock } from '../../common/concurrency/keyed-lock';
+import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { DhcpLease } from './dhcp-lease.entity';
 import { BootPreparation } from './boot-preparation.service';
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { normalizeMac } from '../../common/mac';
+import { normalizeMac } from '@common/mac';
 
 /**
  * The kernel's IPv4 neighbour (ARP) table, read from `/proc/net/arp`. When a boot script is requested from an address

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { AppConfig } from '../../config/config.loader';
+import type { AppConfig } from '@config/config.loader';
 import type { BootSession, BootSessionsService } from '../catalog';
 import { BootSessionTracker, MonitorAction } from './boot-session-tracker';
 import { decideSessionAction, SessionMonitor } from './session-monitor';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp, Stats } from 'node:fs';
 import * as path from 'node:path';
 import { cloneOrCopyFile, reflinkFile, syncDir } from './file-copy';
-import { KeyedLock, Semaphore } from '../../common/concurrency/keyed-lock';
+import { KeyedLock, Semaphore } from '@common/concurrency/keyed-lock';
 import { CloneMethod, DiskInfo, ManagedItem, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
 import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
 import { UUID_RE, assertUuid } from './storage-ids';

@@ -1,4 +1,4 @@
-import { CommandOptions, CommandResult } from '../../common/exec/command-runner';
+import { CommandOptions, CommandResult } from '@common/exec/command-runner';
 import { QemuImgAdapter, parseConvertProgress } from './qemu-img.adapter';
 import { StorageErrorCode } from './storage.errors';
 

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { CommandResult, CommandRunner, firstLine, spawnCommand } from '../../common/exec/command-runner';
+import { CommandResult, CommandRunner, firstLine, spawnCommand } from '@common/exec/command-runner';
 import { StorageError, StorageErrorCode } from './storage.errors';
 
 /** Formats DLS accepts for image import. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AppConfig } from '../../config/config.loader';
-import { DomainError } from '../../common/errors/domain-error';
+import { AppConfig } from '@config/config.loader';
+import { DomainError } from '@common/errors/domain-error';
 import { storageCall } from './storage-domain-errors';
 import type { StorageDriver, StorageStatus } from './storage-driver';
 import { STORAGE_DRIVER } from './storage.tokens';

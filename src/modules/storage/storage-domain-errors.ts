@@ -1,4 +1,4 @@
-import { DomainError, DomainErrorKind } from '../../common/errors/domain-error';
+import { DomainError, DomainErrorKind } from '@common/errors/domain-error';
 import { isStorageError, StorageErrorCode } from './storage.errors';
 
 const KIND: Record<StorageErrorCode, DomainErrorKind> = {

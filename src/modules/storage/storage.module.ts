@@ -1,6 +1,6 @@
 import { Logger, Module } from '@nestjs/common';
 import { existsSync } from 'node:fs';
-import { AppConfig } from '../../config/config.loader';
+import { AppConfig } from '@config/config.loader';
 import { DirStorageDriver } from './dir.driver';
 import { QemuImgAdapter } from './qemu-img.adapter';
 import { SpaceGuard } from './space-guard';

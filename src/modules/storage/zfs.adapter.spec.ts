@@ -1,4 +1,4 @@
-import { CommandOptions, CommandResult } from '../../common/exec/command-runner';
+import { CommandOptions, CommandResult } from '@common/exec/command-runner';
 import { StorageError, StorageErrorCode } from './storage.errors';
 import {
   ZfsAdapter,

@@ -1,5 +1,5 @@
-import { CommandResult, CommandRunner, firstLine, spawnCommand } from '../../common/exec/command-runner';
-import { KeyedLock } from '../../common/concurrency/keyed-lock';
+import { CommandResult, CommandRunner, firstLine, spawnCommand } from '@common/exec/command-runner';
+import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
 
 /** Minimal logger shape (Nest's `Logger` satisfies it). */

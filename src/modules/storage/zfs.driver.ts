@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { sparseCopyFile, syncDir } from './file-copy';
-import { KeyedLock } from '../../common/concurrency/keyed-lock';
+import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { DiskInfo, ManagedItem, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
 import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
 import { UUID_RE, assertUuid } from './storage-ids';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { Role } from '../../common/auth/role';
+import { Role } from '@common/auth/role';
 import { User } from './user.entity';
 
 interface PrincipalState {

@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
-import { Role } from '../../common/auth/role';
+import { Role } from '@common/auth/role';
 
 /** An API user. `passwordHash` is argon2id and never leaves the service layer. */
 @Entity('users')

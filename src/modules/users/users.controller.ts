@@ -8,13 +8,13 @@ import {
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { api } from '../../common/api';
-import { Auth } from '../../common/auth/auth.decorators';
+import { api } from '@common/api';
+import { Auth } from '@common/auth/auth.decorators';
 import { CreateUserDto } from './dto/create-user.dto';
 import { ListUsersQueryDto } from './dto/list-users-query.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { UserDto, UserPageDto } from './dto/user.dto';
-import { Role } from '../../common/auth/role';
+import { Role } from '@common/auth/role';
 import { UsersService } from './users.service';
 
 /** Admin-only user management. */

@@ -1,8 +1,8 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
-import { ConflictError, NotFoundError } from '../../common/errors/domain-error';
-import { AppConfig } from '../../config/config.loader';
+import { ConflictError, NotFoundError } from '@common/errors/domain-error';
+import { AppConfig } from '@config/config.loader';
 import { RefreshTokensService } from './refresh-tokens.service';
 import { CreateUserDto } from './dto/create-user.dto';
 import { ListUsersQueryDto } from './dto/list-users-query.dto';
@@ -10,10 +10,10 @@ import { UpdateUserDto } from './dto/update-user.dto';
 import { UserDto, UserPageDto } from './dto/user.dto';
 import { generatePassword, hashPassword, verifyPassword } from './password';
 import { PrincipalCache } from './principal-cache.service';
-import { Role } from '../../common/auth/role';
+import { Role } from '@common/auth/role';
 import { User } from './user.entity';
 import { UsersErrorCode } from './users.errors';
-import { isUniqueViolation } from '../../common/errors/pg-errors';
+import { isUniqueViolation } from '@common/errors/pg-errors';
 
 /** Serialises changes that could remove the last enabled admin (two admins demoting each other at once). */
 const LAST_ADMIN_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('dls:users:last-admin'))`;

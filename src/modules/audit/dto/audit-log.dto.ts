@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsISO8601, IsOptional, IsString, IsUUID, Length } from 'class-validator';
-import { PaginationQueryDto } from '../../../common/pagination';
+import { PaginationQueryDto } from '@common/pagination';
 import { AuditLog } from '../audit-log.entity';
 
 export class AuditLogDto {

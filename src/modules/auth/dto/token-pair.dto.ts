@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Role } from '../../../common/auth/role';
+import { Role } from '@common/auth/role';
 
 export class TokenPairDto {
   @ApiProperty({ description: 'JWT; send as `Authorization: Bearer <accessToken>`' })

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { ConflictError, NotFoundError } from '../../../common/errors/domain-error';
+import { ConflictError, NotFoundError } from '@common/errors/domain-error';
 import { Client } from '../clients/client.entity';
 import { DiskPolicy, Image } from '../images/image.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';

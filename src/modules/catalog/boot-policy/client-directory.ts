@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { normalizeMac } from '../../../common/mac';
+import { normalizeMac } from '@common/mac';
 import { AuditService } from '../../audit';
 import { BootLoader, Client } from '../clients/client.entity';
-import { isUniqueViolation } from '../../../common/errors/pg-errors';
+import { isUniqueViolation } from '@common/errors/pg-errors';
 
 /** What the DHCP server needs to know about a client, by MAC. */
 export interface ClientBootFacts {

@@ -1,4 +1,4 @@
-import { DomainError } from '../../../common/errors/domain-error';
+import { DomainError } from '@common/errors/domain-error';
 import { SESSION_STATUSES, SessionStatus } from './boot-session.entity';
 import { assertTransition, canTransition, FINAL_STATUSES, INITIAL_STATUS, isFinal, OPEN_STATUSES, TRANSITIONS } from './boot-session.state-machine';
 

@@ -1,4 +1,4 @@
-import { ConflictError } from '../../../common/errors/domain-error';
+import { ConflictError } from '@common/errors/domain-error';
 import { SESSION_STATUSES, SessionStatus } from './boot-session.entity';
 import { BootSessionErrorCode } from './boot-sessions.errors';
 

@@ -1,9 +1,9 @@
 import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Auth } from '../../../common/auth/auth.decorators';
-import { api } from '../../../common/api';
-import { mapPage, Page, PaginationQueryDto, uuidParam } from '../../../common/pagination';
-import { Role } from '../../../common/auth/role';
+import { Auth } from '@common/auth/auth.decorators';
+import { api } from '@common/api';
+import { mapPage, Page, PaginationQueryDto, uuidParam } from '@common/pagination';
+import { Role } from '@common/auth/role';
 import { BootSessionsService } from './boot-sessions.service';
 import { BootSessionPageDto, BootSessionResponseDto } from './dto/boot-session.response.dto';
 import { CreateBootSessionDto } from './dto/create-boot-session.dto';

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
-import { ConflictError, NotFoundError, ValidationError } from '../../../common/errors/domain-error';
-import { Page } from '../../../common/pagination';
+import { ConflictError, NotFoundError, ValidationError } from '@common/errors/domain-error';
+import { Page } from '@common/pagination';
 import { Client } from '../clients/client.entity';
 import { mayOpenSession, standingOf } from '../boot-policy/boot-policy';
 import { BootSession, SessionStatus } from './boot-session.entity';

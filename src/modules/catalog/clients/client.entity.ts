@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
-import { bigintNumber } from '../../../database/transformers';
+import { bigintNumber } from '@database/transformers';
 import { DiskPolicy, Image } from '../images/image.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
 

@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Auth } from '../../../common/auth/auth.decorators';
-import { api } from '../../../common/api';
-import { mapPage, Page, uuidParam } from '../../../common/pagination';
-import { Role } from '../../../common/auth/role';
+import { Auth } from '@common/auth/auth.decorators';
+import { api } from '@common/api';
+import { mapPage, Page, uuidParam } from '@common/pagination';
+import { Role } from '@common/auth/role';
 import { ClientsService } from './clients.service';
 import { ClientPageDto, ClientResponseDto } from './dto/client.response.dto';
 import { CreateClientDto } from './dto/create-client.dto';

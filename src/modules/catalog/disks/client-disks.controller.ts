@@ -1,8 +1,8 @@
 import { Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Put } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { api } from '../../../common/api';
-import { Auth } from '../../../common/auth/auth.decorators';
-import { Role } from '../../../common/auth/role';
+import { api } from '@common/api';
+import { Auth } from '@common/auth/auth.decorators';
+import { Role } from '@common/auth/role';
 import { ClientDisksService } from './client-disks.service';
 
 /** A client's copy-on-write disk (`/api/v1/clients/:id/disk`). */

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { NotFoundError } from '../../../common/errors/domain-error';
+import { NotFoundError } from '@common/errors/domain-error';
 import { IscsiExportsService } from '../../iscsi';
 import { Client } from '../clients/client.entity';
 import { DiskPolicy, Image } from '../images/image.entity';
@@ -10,7 +10,7 @@ import { diskPolicyOf } from '../boot-policy/boot-policy';
 import { BootPolicyService, BootTarget } from '../boot-policy/boot-policy.service';
 import { ClientDisk } from './client-disk.entity';
 import { ClientDiskErrorCode } from './client-disks.errors';
-import { KeyedLock } from '../../../common/concurrency/keyed-lock';
+import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { SpaceGuard, STORAGE_DRIVER, storageCall } from '../../storage';
 import type { StorageDriver } from '../../storage';
 

@@ -1,10 +1,10 @@
 import { Body, Controller, Delete, HttpCode, Param, ParseUUIDPipe, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { api } from '../../../common/api';
-import { Auth } from '../../../common/auth/auth.decorators';
-import { Role } from '../../../common/auth/role';
-import { ValidationError } from '../../../common/errors/domain-error';
+import { api } from '@common/api';
+import { Auth } from '@common/auth/auth.decorators';
+import { Role } from '@common/auth/role';
+import { ValidationError } from '@common/errors/domain-error';
 import { ImageResponseDto } from './dto/image.response.dto';
 import { BlankContentDto, ContentFormatQuery, ImportContentDto, MaintenanceDto } from './dto/image-content.dto';
 import { ImageContentService } from './image-content.service';

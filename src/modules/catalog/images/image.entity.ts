@@ -1,5 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
-import { bigintNumber } from '../../../database/transformers';
+import { bigintNumber } from '@database/transformers';
 
 export const IMAGE_FORMATS = ['raw', 'qcow2', 'vhdx'] as const;
 export type ImageFormat = (typeof IMAGE_FORMATS)[number];

@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { Auth, CurrentUser, Principal } from '../../../common/auth/auth.decorators';
-import { api } from '../../../common/api';
-import { mapPage, Page, PaginationQueryDto, uuidParam } from '../../../common/pagination';
-import { Role } from '../../../common/auth/role';
+import { Auth, CurrentUser, Principal } from '@common/auth/auth.decorators';
+import { api } from '@common/api';
+import { mapPage, Page, PaginationQueryDto, uuidParam } from '@common/pagination';
+import { Role } from '@common/auth/role';
 import { CreateImageDto } from './dto/create-image.dto';
 import { ImagePageDto, ImageResponseDto } from './dto/image.response.dto';
 import { ListImagesQueryDto } from './dto/list-images.query.dto';

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { AppConfig } from '../../../config/config.loader';
+import { AppConfig } from '@config/config.loader';
 import { Image } from '../images/image.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
 import { ClientDisk } from '../disks/client-disk.entity';

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { api } from '../../../common/api';
-import { Auth } from '../../../common/auth/auth.decorators';
-import { Role } from '../../../common/auth/role';
+import { api } from '@common/api';
+import { Auth } from '@common/auth/auth.decorators';
+import { Role } from '@common/auth/role';
 import { ReconcileDto } from './reconcile.dto';
 import { StorageInventoryService } from './storage-inventory.service';
 

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique } from 'typeorm';
-import { bigintNumber } from '../../../database/transformers';
+import { bigintNumber } from '@database/transformers';
 import { Image } from '../images/image.entity';
 
 /**

@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
-import { ConflictError, NotFoundError, ValidationError } from '../../../common/errors/domain-error';
+import { ConflictError, NotFoundError, ValidationError } from '@common/errors/domain-error';
 import { Client } from '../clients/client.entity';
 import { Image } from '../images/image.entity';
 import { ImageSnapshot } from './image-snapshot.entity';
 import { ClientDisk } from '../disks/client-disk.entity';
 import { ClientDisksService } from '../disks/client-disks.service';
-import { KeyedLock } from '../../../common/concurrency/keyed-lock';
+import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { SpaceGuard, STORAGE_DRIVER, storageCall } from '../../storage';
 import type { StorageDriver } from '../../storage';
 import { VersionErrorCode } from './snapshots.errors';

@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Auth, CurrentUser, Principal } from '../../../common/auth/auth.decorators';
-import { api } from '../../../common/api';
-import { mapPage, Page, PaginationQueryDto, uuidParam } from '../../../common/pagination';
-import { Role } from '../../../common/auth/role';
+import { Auth, CurrentUser, Principal } from '@common/auth/auth.decorators';
+import { api } from '@common/api';
+import { mapPage, Page, PaginationQueryDto, uuidParam } from '@common/pagination';
+import { Role } from '@common/auth/role';
 import { CommitVersionDto } from './dto/commit-version.dto';
 import { CreateSnapshotDto } from './dto/create-snapshot.dto';
 import { ImageVersionsService } from './image-versions.service';

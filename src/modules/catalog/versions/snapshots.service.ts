@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
-import { ConflictError, NotFoundError } from '../../../common/errors/domain-error';
-import { Page } from '../../../common/pagination';
+import { ConflictError, NotFoundError } from '@common/errors/domain-error';
+import { Page } from '@common/pagination';
 import { CreateSnapshotDto } from './dto/create-snapshot.dto';
 import { ImageSnapshot } from './image-snapshot.entity';
 import { SnapshotErrorCode } from './snapshots.errors';

@@ -17,7 +17,7 @@ import {
   ValidationOptions,
 } from 'class-validator';
 import { DHCP_MODES, DhcpMode, UNKNOWN_CLIENT_POLICIES, UnknownClientPolicy } from '../network-range.entity';
-import { normalizeCidr } from '../../../common/net/ipv4';
+import { normalizeCidr } from '@common/net/ipv4';
 
 /** Linux interface name (IFNAMSIZ 16 incl. NUL → 15 characters). */
 export const IFNAME_PATTERN = /^[A-Za-z0-9_.:-]{1,15}$/;

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { PageResponseDto } from '../../../common/pagination';
+import { PageResponseDto } from '@common/pagination';
 import { DHCP_MODES, DhcpMode, NetworkRange, UNKNOWN_CLIENT_POLICIES, UnknownClientPolicy } from '../network-range.entity';
 
 /** A network range as the API returns it. */

@@ -1,6 +1,6 @@
 import { addressPool, inCidr, inPool, isLeasable, offerCandidates } from './address-pool';
 import { firstFreeAddress, quarantineMac } from './dhcp-leases.service';
-import { parseIpv4 } from '../../../common/net/ipv4';
+import { parseIpv4 } from '@common/net/ipv4';
 
 const range = {
   cidr: '10.1.0.0/24',

@@ -3,7 +3,7 @@
  * "is this address taken?": which addresses a range may hand out, which it must never hand out, and in which order
  * an OFFER considers them (RFC 2131 §4.3.1).
  */
-import { cidrContains, formatIpv4, Ipv4Cidr, parseCidr, parseIpv4 } from '../../../common/net/ipv4';
+import { cidrContains, formatIpv4, Ipv4Cidr, parseCidr, parseIpv4 } from '@common/net/ipv4';
 
 /** The range fields the pool arithmetic needs (a subset of NetworkRange). */
 export interface PoolRangeFacts {

@@ -1,4 +1,4 @@
-import { DhcpMessageType } from '../../../protocols/dhcp';
+import { DhcpMessageType } from '@protocols/dhcp';
 import { bootFileFor, decideDhcp, DhcpDecisionInput } from './dhcp-decision';
 
 const ENABLED = { enabled: true, pending: false };

@@ -5,7 +5,7 @@
  */
 import { BootLoader, offersBootFile, standingOf } from '../../catalog';
 import { DhcpMode, UnknownClientPolicy } from '../../network';
-import { DhcpMessageType, pickBootFile } from '../../../protocols/dhcp';
+import { DhcpMessageType, pickBootFile } from '@protocols/dhcp';
 
 const ZERO_IP = '0.0.0.0';
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { formatIpv4 } from '../../../common/net/ipv4';
+import { formatIpv4 } from '@common/net/ipv4';
 import { LeaseState } from '../dhcp-lease.entity';
 import {
   AddressPool,
@@ -13,7 +13,7 @@ import {
   OfferSource,
   PoolRangeFacts,
 } from './address-pool';
-import { isUniqueViolation } from '../../../common/errors/pg-errors';
+import { isUniqueViolation } from '@common/errors/pg-errors';
 
 /** How long an OFFER holds its address for the client's REQUEST (RFC 2131 §4.3.1 leaves it to the server). */
 export const OFFER_HOLD_SECONDS = 10;

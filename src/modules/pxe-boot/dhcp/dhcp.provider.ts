@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { PXE_BOOT_SERVER_PORT } from '../../../protocols/dhcp';
-import { AppConfig } from '../../../config/config.loader';
-import { cidrContains, parseCidr } from '../../../common/net/ipv4';
+import { PXE_BOOT_SERVER_PORT } from '@protocols/dhcp';
+import { AppConfig } from '@config/config.loader';
+import { cidrContains, parseCidr } from '@common/net/ipv4';
 import { NetworkRange, NetworkRangesService } from '../../network';
 import { BootSessionTracker } from '../boot-session-tracker';
 import { interfaceInfo } from '../net/net-interfaces';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { parseCidr } from '../../../common/net/ipv4';
-import { classifyClient, decodeDhcp, DhcpMessageType, DhcpOptionCode, DhcpPacket, encodeDhcp } from '../../../protocols/dhcp';
-import { biosIpxeRomDiscover, FIXTURE_MAC, ovmfPxeDiscover } from '../../../protocols/dhcp/__fixtures__/constructed-packets';
-import { loadHexFixtures } from '../../../protocols/dhcp/__fixtures__/hex-fixtures';
+import { parseCidr } from '@common/net/ipv4';
+import { classifyClient, decodeDhcp, DhcpMessageType, DhcpOptionCode, DhcpPacket, encodeDhcp } from '@protocols/dhcp';
+import { biosIpxeRomDiscover, FIXTURE_MAC, ovmfPxeDiscover } from '@protocols/dhcp/__fixtures__/constructed-packets';
+import { loadHexFixtures } from '@protocols/dhcp/__fixtures__/hex-fixtures';
 import type { DhcpSeenEvent } from '../boot-session-tracker';
 import type { InterfaceUdpMessageInfo } from '../net/interface-udp-socket';
 import type { LeaseClientFacts, LeaseRangeFacts } from './dhcp-leases.service';

@@ -10,9 +10,9 @@ import {
   DhcpPacket,
   encodeDhcp,
   replyDestination,
-} from '../../../protocols/dhcp';
-import { MalformedPacketError } from '../../../protocols/malformed-packet.error';
-import { cidrContains, formatIpv4, Ipv4Cidr, parseCidr } from '../../../common/net/ipv4';
+} from '@protocols/dhcp';
+import { MalformedPacketError } from '@protocols/malformed-packet.error';
+import { cidrContains, formatIpv4, Ipv4Cidr, parseCidr } from '@common/net/ipv4';
 import type { DhcpSeenEvent } from '../boot-session-tracker';
 import type { InterfaceInfo } from '../net/net-interfaces';
 import type { InterfaceUdpMessageInfo } from '../net/interface-udp-socket';

@@ -1,4 +1,4 @@
-import { CommandOptions, CommandResult, CommandRunner } from '../../../common/exec/command-runner';
+import { CommandOptions, CommandResult, CommandRunner } from '@common/exec/command-runner';
 import { parseRoute, RouteQuickAck } from './route-quickack';
 
 describe('parseRoute', () => {

@@ -1,4 +1,4 @@
-import { CommandRunner, firstLine, spawnCommand } from '../../../common/exec/command-runner';
+import { CommandRunner, firstLine, spawnCommand } from '@common/exec/command-runner';
 import { assertInterfaceName } from './net-interfaces';
 
 /** Each `ip` call gets this long. */

@@ -1,5 +1,5 @@
-import { ICMPV6_ROUTER_ADVERTISEMENT } from '../../../protocols/ipv6/router-advertisement';
-import { buildRouterSolicitation } from '../../../protocols/ipv6/router-solicitation';
+import { ICMPV6_ROUTER_ADVERTISEMENT } from '@protocols/ipv6/router-advertisement';
+import { buildRouterSolicitation } from '@protocols/ipv6/router-solicitation';
 import { NativeIcmpv6MessageInfo } from './native-binding';
 import { NetErrorCode } from './net.errors';
 import { ALL_NODES, RaTransportFactory, RouterAdvertiser, RouterAdvertiserLogger } from './router-advertiser';

@@ -9,8 +9,8 @@
  * quickly; the hop-limit-255 check on solicitations (§6.1.1) keeps this to the local link. Replies go to the
  * all-nodes group (the "usual case" of §6.2.6), which needs no neighbor resolution.
  */
-import { buildRouterAdvertisement, ICMPV6_ROUTER_SOLICITATION } from '../../../protocols/ipv6/router-advertisement';
-import { checkRouterSolicitation } from '../../../protocols/ipv6/router-solicitation';
+import { buildRouterAdvertisement, ICMPV6_ROUTER_SOLICITATION } from '@protocols/ipv6/router-advertisement';
+import { checkRouterSolicitation } from '@protocols/ipv6/router-solicitation';
 import { loadNativeBinding, NativeIcmpv6MessageInfo } from './native-binding';
 import { assertInterfaceName, interfaceInfo } from './net-interfaces';
 

@@ -2,7 +2,7 @@
  * In-memory stand-ins for the services the boot plane calls (boot sessions, client disks, iSCSI exports, leases),
  * for unit specs. The session fake enforces the real transition table, so illegal moves fail as they would.
  */
-import { ConflictError, NotFoundError } from '../../../common/errors/domain-error';
+import { ConflictError, NotFoundError } from '@common/errors/domain-error';
 import type { BootSession, SessionStatus } from '../../catalog';
 import { assertTransition, BootSessionErrorCode, isFinal, OPEN_STATUSES } from '../../catalog';
 import type { BootTarget } from '../../catalog';

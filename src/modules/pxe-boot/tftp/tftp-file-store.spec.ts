@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TftpErrorCode } from '../../../protocols/tftp/tftp.constants';
+import { TftpErrorCode } from '@protocols/tftp/tftp.constants';
 import { normalizeTftpFilename, TftpFileError, TftpFileStore } from './tftp-file-store';
 
 const codeOf = (fn: () => unknown): number | undefined => {

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { toNetascii } from '../../../protocols/tftp/tftp.codec';
-import { TftpErrorCode } from '../../../protocols/tftp/tftp.constants';
+import { toNetascii } from '@protocols/tftp/tftp.codec';
+import { TftpErrorCode } from '@protocols/tftp/tftp.constants';
 
 /** A request the file store refuses, with the TFTP error code to answer (RFC 1350 §5 error table). */
 export class TftpFileError extends Error {

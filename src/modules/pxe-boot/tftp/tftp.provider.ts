@@ -5,7 +5,7 @@ import { NetworkRange } from '../../network';
 import { interfaceInfo } from '../net/net-interfaces';
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppConfig } from '../../../config/config.loader';
+import { AppConfig } from '@config/config.loader';
 import { BOOT_LOADERS } from '../../catalog';
 import { BootSessionTracker } from '../boot-session-tracker';
 import { TftpPeer, TftpServer, TftpTransferEndEvent } from './tftp.server';

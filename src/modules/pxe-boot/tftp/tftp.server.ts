@@ -1,6 +1,6 @@
 import * as dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { MalformedPacketError } from '../../../protocols/malformed-packet.error';
+import { MalformedPacketError } from '@protocols/malformed-packet.error';
 import {
   decodeTftp,
   encodeData,
@@ -8,10 +8,10 @@ import {
   encodeOack,
   type TftpPacket,
   type TftpRequestPacket,
-} from '../../../protocols/tftp/tftp.codec';
-import { TftpErrorCode, TftpOpcode } from '../../../protocols/tftp/tftp.constants';
-import { negotiateReadOptions, TFTP_DEFAULT_LIMITS } from '../../../protocols/tftp/tftp.options';
-import { TftpReadTransfer, type TftpTransferAction } from '../../../protocols/tftp/tftp-transfer';
+} from '@protocols/tftp/tftp.codec';
+import { TftpErrorCode, TftpOpcode } from '@protocols/tftp/tftp.constants';
+import { negotiateReadOptions, TFTP_DEFAULT_LIMITS } from '@protocols/tftp/tftp.options';
+import { TftpReadTransfer, type TftpTransferAction } from '@protocols/tftp/tftp-transfer';
 import { TftpFileError, TftpFileStore, type TftpFileSource } from './tftp-file-store';
 
 /** Where a datagram came from / goes to. */

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsEnum, IsString, Length, Matches } from 'class-validator';
-import { Role } from '../../../common/auth/role';
+import { Role } from '@common/auth/role';
 
 /** Same rule as DLS_ADMIN_USER: lower-case, starts with a letter, 3..64 characters. */
 export const USERNAME_PATTERN = /^[a-z][a-z0-9_.-]{2,63}$/;

@@ -1,4 +1,4 @@
-import { PaginationQueryDto } from '../../../common/pagination';
+import { PaginationQueryDto } from '@common/pagination';
 
 /** `GET /users?limit=&offset=`. */
 export class ListUsersQueryDto extends PaginationQueryDto {}

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Role } from '../../../common/auth/role';
+import { Role } from '@common/auth/role';
 import { User } from '../user.entity';
 
 /** A user as the API shows it: never the password hash. */

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { PageResponseDto } from '../../../../common/pagination';
+import { PageResponseDto } from '@common/pagination';
 import { BootSession, SESSION_STATUSES, SessionStatus } from '../boot-session.entity';
 
 /** A boot session as the API returns it. */

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsISO8601, IsOptional, IsUUID } from 'class-validator';
-import { PaginationQueryDto } from '../../../../common/pagination';
+import { PaginationQueryDto } from '@common/pagination';
 import { SESSION_STATUSES, SessionStatus } from '../boot-session.entity';
 
 /** `GET /boot-sessions` filters; `from <= startedAt < to`. */

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { PageResponseDto } from '../../../../common/pagination';
+import { PageResponseDto } from '@common/pagination';
 import { BOOT_MODES, BootMode, Client } from '../client.entity';
 
 /** A client as the API returns it. */

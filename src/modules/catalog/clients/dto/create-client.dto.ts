@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsIP, IsObject, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
-import { normalizeMac } from '../../../../common/mac';
+import { normalizeMac } from '@common/mac';
 import { DISK_POLICIES, DiskPolicy } from '../../images/image.entity';
 import { BOOT_LOADERS, BOOT_MODES, BootLoader, BootMode } from '../client.entity';
 

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional, IsUUID } from 'class-validator';
-import { PaginationQueryDto, queryBoolean } from '../../../../common/pagination';
+import { PaginationQueryDto, queryBoolean } from '@common/pagination';
 
 /** `GET /clients` filters. */
 export class ListClientsQueryDto extends PaginationQueryDto {

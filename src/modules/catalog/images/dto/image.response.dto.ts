@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { PageResponseDto } from '../../../../common/pagination';
+import { PageResponseDto } from '@common/pagination';
 import { IMAGE_FORMATS, Image, ImageFormat } from '../image.entity';
 
 /** An image as the API returns it. */

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { PageResponseDto } from '../../../../common/pagination';
+import { PageResponseDto } from '@common/pagination';
 import { ImageSnapshot } from '../image-snapshot.entity';
 
 /** An image version as the API returns it. */

@@ -67,10 +67,10 @@ async function main(): Promise<void> {
     const ds = app.get(DataSource);
     const t0 = Date.now();
     const macs = Array.from({ length: CLIENTS }, (_, i) => macOf(i));
-    await ds.query(
-      'INSERT INTO clients (mac_address, hostname) SELECT m, h FROM unnest($1::varchar[], $2::varchar[]) AS t(m, h)',
-      [macs, macs.map((_, i) => `bench-${i}`)],
-    );
+    await ds.query('INSERT INTO clients (mac_address, hostname) SELECT m, h FROM unnest($1::varchar[], $2::varchar[]) AS t(m, h)', [
+      macs,
+      macs.map((_, i) => `bench-${i}`),
+    ]);
     await ds.query('ANALYZE clients');
     console.log(`inserted ${CLIENTS} clients in ${Date.now() - t0} ms`);
 
@@ -82,14 +82,19 @@ async function main(): Promise<void> {
     if (!login.ok) throw new Error(`login failed: ${login.status} ${await login.text()}`);
     const { accessToken } = (await login.json()) as { accessToken: string };
 
-    const check = await fetch(`${base}/api/v1/clients/by-mac/${macs[42].replace(/:/g, '-')}`, { headers: { authorization: `Bearer ${accessToken}` } });
+    const check = await fetch(`${base}/api/v1/clients/by-mac/${macs[42].replace(/:/g, '-')}`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
     if (check.status !== 200) throw new Error(`by-mac sanity check failed: ${check.status} ${await check.text()}`);
 
     const byMacOpts: Partial<autocannon.Options> = {
       headers: { authorization: `Bearer ${accessToken}` },
       // 2,000 random known MACs; each connection cycles through them. Plain data (no setupRequest function) so the
       // load generator can run in a worker thread instead of competing with the app for this event loop.
-      requests: Array.from({ length: 2000 }, () => ({ method: 'GET' as const, path: `/api/v1/clients/by-mac/${macs[(Math.random() * CLIENTS) | 0]}` })),
+      requests: Array.from({ length: 2000 }, () => ({
+        method: 'GET' as const,
+        path: `/api/v1/clients/by-mac/${macs[(Math.random() * CLIENTS) | 0]}`,
+      })),
     };
     // Short warm-ups (JIT, connection pool, principal cache), not counted.
     await drive(`${base}/api/v1/health/live`, {}, 2);

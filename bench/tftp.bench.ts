@@ -158,7 +158,12 @@ async function main(): Promise<void> {
 
     const cpus = os.cpus().length;
     console.log(`file ${FILE}: ${data.length} bytes; blksize ${BLKSIZE}; ${ROUNDS} rounds per N; ${cpus} CPUs`);
-    console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `load average at start: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     const header = ['N', 'server', 'median ms/transfer', 'p-max ms', 'median MiB/s (aggregate)'];
     const rows: string[][] = [];
     const deadline = Date.now() + BENCH_DEADLINE_MS;

@@ -26,7 +26,9 @@ export function createValidationPipe(): ValidationPipe {
         statusCode: 400,
         error: 'Bad Request',
         code: 'VALIDATION_FAILED',
-        message: fields.flatMap((f) => f.messages.map((m) => (m.startsWith(f.field.split('.').pop()!) && !f.field.includes('.') ? m : `${f.field}: ${m}`))),
+        message: fields.flatMap((f) =>
+          f.messages.map((m) => (m.startsWith(f.field.split('.').pop()!) && !f.field.includes('.') ? m : `${f.field}: ${m}`)),
+        ),
         details: { fields },
       });
     },

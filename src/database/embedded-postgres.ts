@@ -231,7 +231,15 @@ export class EmbeddedPostgres {
     try {
       return await lookup();
     } catch {
-      await execFileP('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', EMBEDDED_PG_OS_USER]).catch(
+      await execFileP('useradd', [
+        '--system',
+        '--no-create-home',
+        '--home-dir',
+        '/nonexistent',
+        '--shell',
+        '/usr/sbin/nologin',
+        EMBEDDED_PG_OS_USER,
+      ]).catch(
         () => undefined, // a concurrent start may have created it
       );
       return lookup();

@@ -133,7 +133,9 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
   const logTail = (n = 3000): string => (existsSync(opts.logFile) ? readFileSync(opts.logFile, 'utf8').slice(-n) : '');
 
   const curl = async (args: string[], timeoutMs = 30_000): Promise<ApiResult> => {
-    const { stdout } = await lab.exec(['curl', '-sS', '-m', String(Math.ceil(timeoutMs / 1000)), '-w', '\n%{http_code}', ...args], { timeoutMs: timeoutMs + 5000 });
+    const { stdout } = await lab.exec(['curl', '-sS', '-m', String(Math.ceil(timeoutMs / 1000)), '-w', '\n%{http_code}', ...args], {
+      timeoutMs: timeoutMs + 5000,
+    });
     const i = stdout.lastIndexOf('\n');
     const text = stdout.slice(0, i);
     let body: unknown = text;
@@ -206,8 +208,8 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
         120_000,
       ),
     showTargets: () =>
-      promisify(execFile)('tgtadm', ['-C', String(controlPort), '--lld', 'iscsi', '--op', 'show', '--mode', 'target'], { timeout: 10_000 }).then(({ stdout }) =>
-        String(stdout),
+      promisify(execFile)('tgtadm', ['-C', String(controlPort), '--lld', 'iscsi', '--op', 'show', '--mode', 'target'], { timeout: 10_000 }).then(
+        ({ stdout }) => String(stdout),
       ),
     logTail,
     stop(): Promise<void> {
@@ -231,7 +233,12 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
 }
 
 /** Creates an image, uploads `diskPath` as its raw content, snapshots and publishes it. */
-export async function provisionImage(dls: DlsInLab, name: string, diskPath: string, sizeBytes: number): Promise<{ imageId: string; versionId: string }> {
+export async function provisionImage(
+  dls: DlsInLab,
+  name: string,
+  diskPath: string,
+  sizeBytes: number,
+): Promise<{ imageId: string; versionId: string }> {
   const image = await dls.ok('POST', '/api/v1/images', { name, sizeBytes, format: 'raw', path: `/lab/${name}.raw` });
   const up = await dls.uploadRaw(image.id, diskPath);
   if (up.status < 200 || up.status > 299) throw new Error(`upload → ${up.status} ${JSON.stringify(up.body)}`);

@@ -220,10 +220,9 @@ describe('PXE boot through DLS (QEMU clients in a network namespace)', () => {
     try {
       await dls.ok('PATCH', `/api/v1/network-ranges/${rangeId}`, { dhcpMode: 'proxy' });
       await waitFor('DLS to serve the range in proxy mode', async () => /DHCP serving lab=[^ ]+\/proxy@/.test(dls.logTail(20_000)), 70_000, 250);
-      dnsmasq = lab.spawn(
-        [...dnsmasqBaseArgs(lab, work), `--dhcp-range=${lab.subnet}.50,${lab.subnet}.90,255.255.255.0,1h`],
-        { logFile: join(work, 'dnsmasq.log') },
-      );
+      dnsmasq = lab.spawn([...dnsmasqBaseArgs(lab, work), `--dhcp-range=${lab.subnet}.50,${lab.subnet}.90,255.255.255.0,1h`], {
+        logFile: join(work, 'dnsmasq.log'),
+      });
       const report = await bootToEnd(MAC.proxy, 'e1000', 'proxy-mode boot');
       expect(report).toMatchObject({ bootOk: true, label: LABEL, count: 0, writeOk: true });
     } finally {

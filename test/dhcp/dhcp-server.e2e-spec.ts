@@ -94,7 +94,11 @@ describe('DhcpServer in network namespaces', () => {
       await sysctl(ns, 'net.ipv6.conf.all.accept_dad', 0);
       await sysctl(ns, 'net.ipv6.conf.default.accept_dad', 0);
     }
-    for (const [side, n] of [['a', 1], ['b', 2], ['p', 4]] as const) {
+    for (const [side, n] of [
+      ['a', 1],
+      ['b', 2],
+      ['p', 4],
+    ] as const) {
       await addBridge(nsServer, `br-${side}`);
       await addBridgePort(nsServer, `br-${side}`, `vs-${side}`, nsClient, `vc-${side}`);
       await inNs(nsServer, 'ip', ['addr', 'add', `${net(n, 1)}/24`, 'dev', `br-${side}`]);
@@ -163,9 +167,7 @@ describe('DhcpServer in network namespaces', () => {
       [`${net(4, 0)}/24`, false],
     ]);
     for (const side of ['a', 'b', 'p']) {
-      await waitFor(`br-${side} up`, async () =>
-        (await inNs(nsServer, 'ip', ['-br', 'link', 'show', `br-${side}`])).includes(' UP '),
-      );
+      await waitFor(`br-${side} up`, async () => (await inNs(nsServer, 'ip', ['-br', 'link', 'show', `br-${side}`])).includes(' UP '));
     }
   }, SETUP_TIMEOUT_MS);
 
@@ -298,7 +300,11 @@ describe('DhcpServer in network namespaces', () => {
 
   it('keeps answering after garbage datagrams', async () => {
     const before = await stats();
-    const garbage = [Buffer.from('hello'), Buffer.alloc(300, 0xff), buildRequest({ type: DhcpMessageType.DISCOVER, mac: mac(1, 8), xid: 1 }).subarray(0, 250)];
+    const garbage = [
+      Buffer.from('hello'),
+      Buffer.alloc(300, 0xff),
+      buildRequest({ type: DhcpMessageType.DISCOVER, mac: mac(1, 8), xid: 1 }).subarray(0, 250),
+    ];
     const truncatedOption = buildRequest({ type: DhcpMessageType.DISCOVER, mac: mac(1, 8), xid: 2 });
     truncatedOption[241] = 200; // option 53's length now runs past the packet
     for (const g of [...garbage, truncatedOption]) {
@@ -362,4 +368,3 @@ describe('DhcpServer in network namespaces', () => {
     expect(typeOf(thief)).toBe(DhcpMessageType.NAK);
   });
 });
-

@@ -45,7 +45,11 @@ describe('audit (e2e)', () => {
 
   it('every mutating call leaves a row: create, update, delete, with actor, entity id and status', async () => {
     const before = await rowCount();
-    const created = await t.http.post('/api/v1/users').set(admin()).send({ username: 'audited', password: 'secret-password-1', role: 'viewer' }).expect(201);
+    const created = await t.http
+      .post('/api/v1/users')
+      .set(admin())
+      .send({ username: 'audited', password: 'secret-password-1', role: 'viewer' })
+      .expect(201);
     const id = created.body.id;
     await t.http.patch(`/api/v1/users/${id}`).set(admin()).send({ enabled: false, password: 'another-secret-2' }).expect(200);
     await t.http.delete(`/api/v1/users/${id}`).set(admin()).expect(204);
@@ -121,7 +125,10 @@ describe('audit (e2e)', () => {
 
   it('is admin-only', async () => {
     const operator = await t.tokenFor('operator');
-    await t.http.get('/api/v1/audit').set({ Authorization: `Bearer ${operator}` }).expect(403);
+    await t.http
+      .get('/api/v1/audit')
+      .set({ Authorization: `Bearer ${operator}` })
+      .expect(403);
     await t.http.get('/api/v1/audit').expect(401);
   });
 });

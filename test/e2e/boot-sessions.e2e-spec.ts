@@ -16,7 +16,10 @@ describe('boot sessions (e2e)', () => {
   const newClient = async (over = {}) => makeClient(ds, { assignedImageId: (await makeImage(ds)).id, ...over });
   const open = (clientId: string) => t.http.post('/api/v1/boot-sessions').set(as(operator)).send({ clientId });
   const move = (id: string, status: string, errorMessage?: string) =>
-    t.http.patch(`/api/v1/boot-sessions/${id}`).set(as(operator)).send(errorMessage ? { status, errorMessage } : { status });
+    t.http
+      .patch(`/api/v1/boot-sessions/${id}`)
+      .set(as(operator))
+      .send(errorMessage ? { status, errorMessage } : { status });
   const bootCount = async (clientId: string) =>
     (await t.http.get(`/api/v1/clients/${clientId}`).set(as(viewer)).expect(200)).body as { bootCount: number; lastBootAt: string | null };
 
@@ -132,7 +135,11 @@ describe('boot sessions (e2e)', () => {
 
   it('lists with filters and shows active sessions', async () => {
     const client = await newClient();
-    const old = await makeSession(ds, client, { status: 'shutdown', startedAt: new Date('2020-01-01T00:00:00Z'), endedAt: new Date('2020-01-01T01:00:00Z') });
+    const old = await makeSession(ds, client, {
+      status: 'shutdown',
+      startedAt: new Date('2020-01-01T00:00:00Z'),
+      endedAt: new Date('2020-01-01T01:00:00Z'),
+    });
     const cur = (await open(client.id).expect(201)).body;
     const byClient = await t.http.get('/api/v1/boot-sessions').query({ clientId: client.id }).set(as(viewer)).expect(200);
     expect(byClient.body.total).toBe(2);

@@ -46,7 +46,11 @@ describe('clients (e2e)', () => {
       lastBootAt: null,
     });
     expect((await t.http.get(`/api/v1/clients/${c.body.id}`).set(as(viewer)).expect(200)).body).toEqual(c.body);
-    const u = await t.http.patch(`/api/v1/clients/${c.body.id}`).set(as(operator)).send({ enabled: false, ipAddress: null, macAddress: 'aabb.cc00.1133' }).expect(200);
+    const u = await t.http
+      .patch(`/api/v1/clients/${c.body.id}`)
+      .set(as(operator))
+      .send({ enabled: false, ipAddress: null, macAddress: 'aabb.cc00.1133' })
+      .expect(200);
     expect(u.body).toMatchObject({ enabled: false, ipAddress: null, macAddress: 'aa:bb:cc:00:11:33' });
     await t.http.delete(`/api/v1/clients/${c.body.id}`).set(as(operator)).expect(204);
     await t.http.get(`/api/v1/clients/${c.body.id}`).set(as(viewer)).expect(404);
@@ -72,7 +76,11 @@ describe('clients (e2e)', () => {
 
   it('rejects a duplicate MAC with 409 and a plain message', async () => {
     await makeClient(ds, { macAddress: '52:54:00:aa:bb:01' });
-    const r = await t.http.post('/api/v1/clients').set(as(operator)).send(clientBody({ macAddress: '5254.00AA.BB01' })).expect(409);
+    const r = await t.http
+      .post('/api/v1/clients')
+      .set(as(operator))
+      .send(clientBody({ macAddress: '5254.00AA.BB01' }))
+      .expect(409);
     expect(r.body.message).toBe('MAC address 52:54:00:aa:bb:01 is already registered');
     const other = await makeClient(ds);
     const p = await t.http.patch(`/api/v1/clients/${other.id}`).set(as(operator)).send({ macAddress: '52:54:00:aa:bb:01' }).expect(409);
@@ -80,7 +88,11 @@ describe('clients (e2e)', () => {
   });
 
   it('names an unknown assignedImageId', async () => {
-    const r = await t.http.post('/api/v1/clients').set(as(operator)).send(clientBody({ assignedImageId: NIL })).expect(404);
+    const r = await t.http
+      .post('/api/v1/clients')
+      .set(as(operator))
+      .send(clientBody({ assignedImageId: NIL }))
+      .expect(404);
     expect(r.body).toMatchObject({ code: 'ASSIGNED_IMAGE_NOT_FOUND' });
     expect(r.body.message).toContain(`assignedImageId ${NIL}`);
   });
@@ -176,7 +188,11 @@ describe('clients (e2e)', () => {
     });
 
     it.each([[[]], [{}], ['x']])('rejects body %j', async (body) => {
-      const r = await t.http.post('/api/v1/clients/bulk').set(as(operator)).send(body as object).expect(400);
+      const r = await t.http
+        .post('/api/v1/clients/bulk')
+        .set(as(operator))
+        .send(body as object)
+        .expect(400);
       expect(r.body.code).toBe('BULK_VALIDATION_FAILED');
     });
 

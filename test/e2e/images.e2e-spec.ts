@@ -36,7 +36,11 @@ describe('images and snapshots (e2e)', () => {
       const g = await t.http.get(`/api/v1/images/${c.body.id}`).set(as(viewer)).expect(200);
       expect(g.body).toEqual(c.body);
 
-      const u = await t.http.patch(`/api/v1/images/${c.body.id}`).set(as(admin)).send({ description: null, tags: ['x'] }).expect(200);
+      const u = await t.http
+        .patch(`/api/v1/images/${c.body.id}`)
+        .set(as(admin))
+        .send({ description: null, tags: ['x'] })
+        .expect(200);
       expect(u.body).toMatchObject({ description: null, tags: ['x'], name: body.name });
 
       await t.http.delete(`/api/v1/images/${c.body.id}`).set(as(admin)).expect(204);
@@ -113,7 +117,11 @@ describe('images and snapshots (e2e)', () => {
     it('rejects a duplicate name with 409', async () => {
       const body = imageBody();
       await t.http.post('/api/v1/images').set(as(admin)).send(body).expect(201);
-      const r = await t.http.post('/api/v1/images').set(as(admin)).send(imageBody({ name: body.name })).expect(409);
+      const r = await t.http
+        .post('/api/v1/images')
+        .set(as(admin))
+        .send(imageBody({ name: body.name }))
+        .expect(409);
       expect(r.body.message).toBe(`an image named "${body.name}" already exists`);
     });
 
@@ -127,12 +135,28 @@ describe('images and snapshots (e2e)', () => {
   describe('parent/child', () => {
     it('links children, lists them, and refuses unknown parents and cycles', async () => {
       const a = (await t.http.post('/api/v1/images').set(as(admin)).send(imageBody()).expect(201)).body;
-      const b = (await t.http.post('/api/v1/images').set(as(admin)).send(imageBody({ parentImageId: a.id })).expect(201)).body;
-      const c = (await t.http.post('/api/v1/images').set(as(admin)).send(imageBody({ parentImageId: b.id })).expect(201)).body;
+      const b = (
+        await t.http
+          .post('/api/v1/images')
+          .set(as(admin))
+          .send(imageBody({ parentImageId: a.id }))
+          .expect(201)
+      ).body;
+      const c = (
+        await t.http
+          .post('/api/v1/images')
+          .set(as(admin))
+          .send(imageBody({ parentImageId: b.id }))
+          .expect(201)
+      ).body;
       const kids = await t.http.get(`/api/v1/images/${a.id}/children`).set(as(viewer)).expect(200);
       expect(kids.body).toMatchObject({ total: 1, items: [{ id: b.id, parentImageId: a.id }] });
 
-      const missing = await t.http.post('/api/v1/images').set(as(admin)).send(imageBody({ parentImageId: NIL })).expect(404);
+      const missing = await t.http
+        .post('/api/v1/images')
+        .set(as(admin))
+        .send(imageBody({ parentImageId: NIL }))
+        .expect(404);
       expect(missing.body).toMatchObject({ code: 'PARENT_IMAGE_NOT_FOUND' });
       expect(missing.body.message).toContain('parentImageId');
 
@@ -188,7 +212,11 @@ describe('images and snapshots (e2e)', () => {
 
     const withContent = async () => {
       const id = (await makeImage(ds)).id;
-      await t.http.post(`/api/v1/images/${id}/content/blank`).set(as(admin)).send({ sizeBytes: 1024 * 1024 }).expect(200);
+      await t.http
+        .post(`/api/v1/images/${id}/content/blank`)
+        .set(as(admin))
+        .send({ sizeBytes: 1024 * 1024 })
+        .expect(200);
       return id;
     };
 
@@ -267,7 +295,11 @@ describe('images and snapshots (e2e)', () => {
 
   it('refuses to assign a client to an image being deleted (no silent unassign)', async () => {
     const img = await makeImage(ds);
-    const c = await t.http.post('/api/v1/clients').set(as(operator)).send(clientBody({ assignedImageId: img.id })).expect(201);
+    const c = await t.http
+      .post('/api/v1/clients')
+      .set(as(operator))
+      .send(clientBody({ assignedImageId: img.id }))
+      .expect(201);
     await t.http.delete(`/api/v1/images/${img.id}`).set(as(admin)).expect(409);
     expect((await t.http.get(`/api/v1/clients/${c.body.id}`).set(as(viewer))).body.assignedImageId).toBe(img.id);
   });

@@ -31,9 +31,7 @@ describe('migrations (e2e)', () => {
   });
 
   const tables = async () =>
-    ((await ds.query<{ tablename: string }[]>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`))).map(
-      (r) => r.tablename,
-    );
+    (await ds.query<{ tablename: string }[]>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).map((r) => r.tablename);
 
   it('runs up, down to nothing, and up again with no drift', async () => {
     expect(await pendingMigrations(ds)).toHaveLength(ds.migrations.length);
@@ -52,19 +50,14 @@ describe('migrations (e2e)', () => {
   });
 
   it('keeps the seed schema contract: checks, defaults, cascades and the updated_at trigger', async () => {
-    const [img] = await ds.query(
-      `INSERT INTO images (name, size_bytes, format, path) VALUES ('t', 1, 'raw', '/x') RETURNING id, updated_at`,
-    );
+    const [img] = await ds.query(`INSERT INTO images (name, size_bytes, format, path) VALUES ('t', 1, 'raw', '/x') RETURNING id, updated_at`);
     await expect(ds.query(`INSERT INTO images (name, size_bytes, format, path) VALUES ('u', 0, 'raw', '/x')`)).rejects.toThrow(
       /images_size_bytes_check/,
     );
-    await expect(ds.query(`INSERT INTO images (name, size_bytes, format, path) VALUES ('v', 1, 'iso', '/x')`)).rejects.toThrow(
-      /images_format_check/,
-    );
-    const [cl] = await ds.query(
-      `INSERT INTO clients (mac_address, hostname, assigned_image_id) VALUES ('52:54:00:00:00:01', 'pc', $1) RETURNING *`,
-      [img.id],
-    );
+    await expect(ds.query(`INSERT INTO images (name, size_bytes, format, path) VALUES ('v', 1, 'iso', '/x')`)).rejects.toThrow(/images_format_check/);
+    const [cl] = await ds.query(`INSERT INTO clients (mac_address, hostname, assigned_image_id) VALUES ('52:54:00:00:00:01', 'pc', $1) RETURNING *`, [
+      img.id,
+    ]);
     expect(cl.boot_mode).toBe('pxe');
     expect(cl.cpu_cores).toBe(2);
     expect(cl.memory_mb).toBe(2048);

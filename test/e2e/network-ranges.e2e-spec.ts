@@ -43,31 +43,66 @@ describe('network ranges (e2e)', () => {
     const list = await t.http.get('/api/v1/network-ranges').set(as(viewer)).expect(200);
     expect(list.body.items.map((r: { id: string }) => r.id)).toContain(c.body.id);
 
-    const u = await t.http.patch(`/api/v1/network-ranges/${c.body.id}`).set(as(admin)).send({ poolStart: null, poolEnd: null, dhcpMode: 'proxy' }).expect(200);
+    const u = await t.http
+      .patch(`/api/v1/network-ranges/${c.body.id}`)
+      .set(as(admin))
+      .send({ poolStart: null, poolEnd: null, dhcpMode: 'proxy' })
+      .expect(200);
     expect(u.body).toMatchObject({ poolStart: null, poolEnd: null, dhcpMode: 'proxy' });
     await t.http.delete(`/api/v1/network-ranges/${c.body.id}`).set(as(admin)).expect(204);
     await t.http.get(`/api/v1/network-ranges/${c.body.id}`).set(as(viewer)).expect(404);
   });
 
   it('allows full mode without a pool (reservations only) and applies defaults', async () => {
-    const r = await t.http.post('/api/v1/network-ranges').set(as(admin)).send(rangeBody({ cidr: '10.20.0.0/16' })).expect(201);
-    expect(r.body).toMatchObject({ dhcpMode: 'full', poolStart: null, leaseSeconds: 3600, unknownClientPolicy: 'ignore', enabled: true, dnsServers: [] });
+    const r = await t.http
+      .post('/api/v1/network-ranges')
+      .set(as(admin))
+      .send(rangeBody({ cidr: '10.20.0.0/16' }))
+      .expect(201);
+    expect(r.body).toMatchObject({
+      dhcpMode: 'full',
+      poolStart: null,
+      leaseSeconds: 3600,
+      unknownClientPolicy: 'ignore',
+      enabled: true,
+      dnsServers: [],
+    });
   });
 
   it('rejects an overlapping CIDR with 409 naming the other range', async () => {
-    await t.http.post('/api/v1/network-ranges').set(as(admin)).send(rangeBody({ name: 'outer', cidr: '10.30.0.0/16' })).expect(201);
-    const r = await t.http.post('/api/v1/network-ranges').set(as(admin)).send(rangeBody({ cidr: '10.30.5.0/24' })).expect(409);
+    await t.http
+      .post('/api/v1/network-ranges')
+      .set(as(admin))
+      .send(rangeBody({ name: 'outer', cidr: '10.30.0.0/16' }))
+      .expect(201);
+    const r = await t.http
+      .post('/api/v1/network-ranges')
+      .set(as(admin))
+      .send(rangeBody({ cidr: '10.30.5.0/24' }))
+      .expect(409);
     expect(r.body).toMatchObject({ code: 'NETWORK_RANGE_OVERLAP' });
     expect(r.body.message).toBe('cidr 10.30.5.0/24 overlaps network range "outer" (10.30.0.0/16)');
-    const other = await t.http.post('/api/v1/network-ranges').set(as(admin)).send(rangeBody({ cidr: '10.31.0.0/24' })).expect(201);
+    const other = await t.http
+      .post('/api/v1/network-ranges')
+      .set(as(admin))
+      .send(rangeBody({ cidr: '10.31.0.0/24' }))
+      .expect(201);
     await t.http.patch(`/api/v1/network-ranges/${other.body.id}`).set(as(admin)).send({ cidr: '10.0.0.0/8' }).expect(409);
     // changing other fields of a range does not count as overlapping itself
     await t.http.patch(`/api/v1/network-ranges/${other.body.id}`).set(as(admin)).send({ cidr: '10.31.0.0/24', leaseSeconds: 120 }).expect(200);
   });
 
   it('rejects a duplicate name with 409', async () => {
-    await t.http.post('/api/v1/network-ranges').set(as(admin)).send(rangeBody({ name: 'dup', cidr: '10.40.0.0/24' })).expect(201);
-    const r = await t.http.post('/api/v1/network-ranges').set(as(admin)).send(rangeBody({ name: 'dup', cidr: '10.41.0.0/24' })).expect(409);
+    await t.http
+      .post('/api/v1/network-ranges')
+      .set(as(admin))
+      .send(rangeBody({ name: 'dup', cidr: '10.40.0.0/24' }))
+      .expect(201);
+    const r = await t.http
+      .post('/api/v1/network-ranges')
+      .set(as(admin))
+      .send(rangeBody({ name: 'dup', cidr: '10.41.0.0/24' }))
+      .expect(409);
     expect(r.body.message).toBe('a network range named "dup" already exists');
   });
 
@@ -79,13 +114,21 @@ describe('network ranges (e2e)', () => {
     ['poolEnd', { poolStart: '10.50.0.20', poolEnd: '10.50.0.10' }, 'poolEnd 10.50.0.10 is below poolStart 10.50.0.20'],
     ['gateway', { gateway: '10.99.0.1' }, 'gateway 10.99.0.1 is outside 10.50.0.0/24'],
   ])('rejects a bad pool/gateway (%s) with a 400 naming it', async (_field, over, message) => {
-    const r = await t.http.post('/api/v1/network-ranges').set(as(admin)).send(rangeBody({ cidr: '10.50.0.0/24', ...over })).expect(400);
+    const r = await t.http
+      .post('/api/v1/network-ranges')
+      .set(as(admin))
+      .send(rangeBody({ cidr: '10.50.0.0/24', ...over }))
+      .expect(400);
     expect(r.body.code).toBe('NETWORK_RANGE_INVALID');
     expect(r.body.message).toContain(message);
   });
 
   it('validates a PATCH against the merged range', async () => {
-    const c = await t.http.post('/api/v1/network-ranges').set(as(admin)).send(rangeBody({ cidr: '10.60.0.0/24', poolStart: '10.60.0.10', poolEnd: '10.60.0.20' })).expect(201);
+    const c = await t.http
+      .post('/api/v1/network-ranges')
+      .set(as(admin))
+      .send(rangeBody({ cidr: '10.60.0.0/24', poolStart: '10.60.0.10', poolEnd: '10.60.0.20' }))
+      .expect(201);
     const r = await t.http.patch(`/api/v1/network-ranges/${c.body.id}`).set(as(admin)).send({ cidr: '10.61.0.0/24' }).expect(400);
     expect(r.body.message).toContain('poolStart 10.60.0.10 is outside 10.61.0.0/24');
     expect((await t.http.get(`/api/v1/network-ranges/${c.body.id}`).set(as(viewer))).body.cidr).toBe('10.60.0.0/24');
@@ -111,7 +154,11 @@ describe('network ranges (e2e)', () => {
     ['enabled', { enabled: 1 }],
     ['bogus', { bogus: 1 }],
   ])('rejects bad %s', async (field, over) => {
-    const r = await t.http.post('/api/v1/network-ranges').set(as(admin)).send(rangeBody({ cidr: '10.70.0.0/24', ...over })).expect(400);
+    const r = await t.http
+      .post('/api/v1/network-ranges')
+      .set(as(admin))
+      .send(rangeBody({ cidr: '10.70.0.0/24', ...over }))
+      .expect(400);
     expect(JSON.stringify(r.body.message)).toContain(field);
   });
 
@@ -124,11 +171,19 @@ describe('network ranges (e2e)', () => {
   });
 
   it('roles: viewer and operator may not write ranges', async () => {
-    const c = await t.http.post('/api/v1/network-ranges').set(as(admin)).send(rangeBody({ cidr: '10.80.0.0/24' })).expect(201);
+    const c = await t.http
+      .post('/api/v1/network-ranges')
+      .set(as(admin))
+      .send(rangeBody({ cidr: '10.80.0.0/24' }))
+      .expect(201);
     await t.http.get('/api/v1/network-ranges').expect(401);
     for (const token of [viewer, operator]) {
       await t.http.get('/api/v1/network-ranges').set(as(token)).expect(200);
-      await t.http.post('/api/v1/network-ranges').set(as(token)).send(rangeBody({ cidr: '10.81.0.0/24' })).expect(403);
+      await t.http
+        .post('/api/v1/network-ranges')
+        .set(as(token))
+        .send(rangeBody({ cidr: '10.81.0.0/24' }))
+        .expect(403);
       await t.http.patch(`/api/v1/network-ranges/${c.body.id}`).set(as(token)).send({ enabled: false }).expect(403);
       await t.http.delete(`/api/v1/network-ranges/${c.body.id}`).set(as(token)).expect(403);
     }

@@ -27,7 +27,14 @@ interface RouteInfo {
   minRole: Role | undefined;
 }
 
-const join = (...parts: string[]) => ('/' + parts.map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')).replace(/\/+/g, '/');
+const join = (...parts: string[]) =>
+  (
+    '/' +
+    parts
+      .map((p) => p.replace(/^\/+|\/+$/g, ''))
+      .filter(Boolean)
+      .join('/')
+  ).replace(/\/+/g, '/');
 const asArray = (p: unknown): string[] => (Array.isArray(p) ? p : [p ?? '/']) as string[];
 
 /** Every route of every controller in the app, with its access metadata (handler wins over class, like the guard). */
@@ -101,7 +108,9 @@ describe('route inventory (e2e)', () => {
 
   it('finds the routes (sanity check of the walk itself)', () => {
     const keys = routes.map((r) => `${r.method} ${r.path}`);
-    expect(keys).toEqual(expect.arrayContaining(['POST /api/v1/auth/login', 'GET /api/v1/users', 'DELETE /api/v1/users/:id', 'GET /api/v1/health/live']));
+    expect(keys).toEqual(
+      expect.arrayContaining(['POST /api/v1/auth/login', 'GET /api/v1/users', 'DELETE /api/v1/users/:id', 'GET /api/v1/health/live']),
+    );
   });
 
   it('every route is @Public() or carries @Auth(role) with a known role', () => {

@@ -66,7 +66,10 @@ describe.each<Driver>(['dir', 'zfs'])('image storage over the API (%s driver)', 
   });
 
   const createImage = async (name: string) => {
-    const r = await t.http.post('/api/v1/images').set(auth).send({ name, sizeBytes: 16 * MiB, format: 'raw', path: '/pending' });
+    const r = await t.http
+      .post('/api/v1/images')
+      .set(auth)
+      .send({ name, sizeBytes: 16 * MiB, format: 'raw', path: '/pending' });
     expect(r.status).toBe(201);
     return r.body.id as string;
   };
@@ -90,11 +93,7 @@ describe.each<Driver>(['dir', 'zfs'])('image storage over the API (%s driver)', 
     await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, qcow]);
     imageId = await createImage(`img-${driver}`);
     const body = await fs.readFile(qcow);
-    const r = await t.http
-      .put(`/api/v1/images/${imageId}/content?format=qcow2`)
-      .set(auth)
-      .set('Content-Type', 'application/octet-stream')
-      .send(body);
+    const r = await t.http.put(`/api/v1/images/${imageId}/content?format=qcow2`).set(auth).set('Content-Type', 'application/octet-stream').send(body);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ contentStatus: 'ready', sizeBytes: 16 * MiB, format: 'qcow2' });
     expect(r.body.contentSha256).toMatch(/^[0-9a-f]{64}$/);
@@ -233,8 +232,18 @@ describe.each<Driver>(['dir', 'zfs'])('image storage over the API (%s driver)', 
   });
 
   it('rejects bad input that would reach a CLI or a path', async () => {
-    await t.http.put(`/api/v1/images/${imageId}/content?format=iso`).set(auth).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(512)).expect(400);
-    await t.http.put(`/api/v1/images/not-a-uuid/content?format=raw`).set(auth).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(512)).expect(400);
+    await t.http
+      .put(`/api/v1/images/${imageId}/content?format=iso`)
+      .set(auth)
+      .set('Content-Type', 'application/octet-stream')
+      .send(Buffer.alloc(512))
+      .expect(400);
+    await t.http
+      .put(`/api/v1/images/not-a-uuid/content?format=raw`)
+      .set(auth)
+      .set('Content-Type', 'application/octet-stream')
+      .send(Buffer.alloc(512))
+      .expect(400);
     const inj = await t.http.post(`/api/v1/images/${imageId}/import`).set(auth).send({ path: 'relative;rm -rf /', format: 'raw' });
     expect(inj.status).toBe(400);
     expect(JSON.stringify(inj.body.message)).toMatch(/path/);

@@ -20,7 +20,11 @@ describe('users (e2e)', () => {
   });
 
   it('creates, gets, lists, updates and deletes a user; never shows the hash', async () => {
-    const created = await t.http.post('/api/v1/users').set(admin()).send({ username: 'alice', password: 'alice-password', role: 'operator' }).expect(201);
+    const created = await t.http
+      .post('/api/v1/users')
+      .set(admin())
+      .send({ username: 'alice', password: 'alice-password', role: 'operator' })
+      .expect(201);
     expect(created.body).toEqual({
       id: expect.any(String),
       username: 'alice',
@@ -106,7 +110,11 @@ describe('users (e2e)', () => {
         expect(r.body.code).toBe('LAST_ADMIN');
       }
       // a disabled admin does not count
-      const other = await t.http.post('/api/v1/users').set(admin()).send({ username: 'admin-two', password: 'password-two', role: 'admin' }).expect(201);
+      const other = await t.http
+        .post('/api/v1/users')
+        .set(admin())
+        .send({ username: 'admin-two', password: 'password-two', role: 'admin' })
+        .expect(201);
       await t.http.patch(`/api/v1/users/${other.body.id}`).set(admin()).send({ enabled: false }).expect(200);
       await t.http.patch(`/api/v1/users/${selfId}`).set(admin()).send({ role: 'viewer' }).expect(409);
       // with a second enabled admin, the first may be demoted — then the second is the last one
@@ -120,7 +128,11 @@ describe('users (e2e)', () => {
     });
 
     it('concurrent demotions of the two remaining admins leave one admin', async () => {
-      const b = await t.http.post('/api/v1/users').set(admin()).send({ username: 'admin-three', password: 'password-three', role: 'admin' }).expect(201);
+      const b = await t.http
+        .post('/api/v1/users')
+        .set(admin())
+        .send({ username: 'admin-three', password: 'password-three', role: 'admin' })
+        .expect(201);
       const me = await t.http.get('/api/v1/auth/me').set(admin()).expect(200);
       const rs = await Promise.all([
         t.http.patch(`/api/v1/users/${me.body.id}`).set(admin()).send({ role: 'viewer' }),

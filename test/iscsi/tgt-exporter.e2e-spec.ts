@@ -184,28 +184,16 @@ describe('TgtExporter with a real tgtd', () => {
     await expect(supervisor.adapter.newTarget(7, 'iqn.2025-01.lab.dls.e2e:a b')).rejects.toMatchObject({
       code: TgtErrorCode.INVALID_ARGUMENT,
     });
-    await expect(supervisor.adapter.newLun(7, 1, '../pc1.raw')).rejects.toMatchObject(
-      { code: TgtErrorCode.INVALID_ARGUMENT },
-    );
-    await expect(supervisor.adapter.newAccount('x', 'S3cret')).rejects.toMatchObject(
-      { code: TgtErrorCode.INVALID_ARGUMENT },
-    );
+    await expect(supervisor.adapter.newLun(7, 1, '../pc1.raw')).rejects.toMatchObject({ code: TgtErrorCode.INVALID_ARGUMENT });
+    await expect(supervisor.adapter.newAccount('x', 'S3cret')).rejects.toMatchObject({ code: TgtErrorCode.INVALID_ARGUMENT });
     expect(execCount).toBe(before);
   });
 
   it('maps real tgtd errors', async () => {
-    await expect(supervisor.adapter.deleteTarget(4242)).rejects.toMatchObject(
-      { code: TgtErrorCode.TARGET_NOT_FOUND, exitCode: 22 },
-    );
-    await expect(supervisor.adapter.newLun(5, 1, spec(1).backingPath)).rejects.toMatchObject(
-      { code: TgtErrorCode.LUN_EXISTS },
-    );
-    await expect(supervisor.adapter.deleteConnection(5, 999999, 0)).rejects.toMatchObject(
-      { code: TgtErrorCode.SESSION_NOT_FOUND },
-    );
+    await expect(supervisor.adapter.deleteTarget(4242)).rejects.toMatchObject({ code: TgtErrorCode.TARGET_NOT_FOUND, exitCode: 22 });
+    await expect(supervisor.adapter.newLun(5, 1, spec(1).backingPath)).rejects.toMatchObject({ code: TgtErrorCode.LUN_EXISTS });
+    await expect(supervisor.adapter.deleteConnection(5, 999999, 0)).rejects.toMatchObject({ code: TgtErrorCode.SESSION_NOT_FOUND });
     const unreachable = new TgtAdmAdapter({ controlPort: pickControlPort(99) });
-    await expect(unreachable.showTargets()).rejects.toMatchObject(
-      { code: TgtErrorCode.DAEMON_UNREACHABLE, exitCode: 107 },
-    );
+    await expect(unreachable.showTargets()).rejects.toMatchObject({ code: TgtErrorCode.DAEMON_UNREACHABLE, exitCode: 107 });
   });
 });

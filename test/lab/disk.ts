@@ -39,10 +39,7 @@ export interface TestDiskOptions {
 
 /** Locates payload/boot.asm both from the source tree (ts-jest) and from dist/test/lab (compiled CLI). */
 export function payloadAsmPath(): string {
-  const candidates = [
-    join(__dirname, 'payload', 'boot.asm'),
-    resolve(__dirname, '..', '..', '..', 'test', 'lab', 'payload', 'boot.asm'),
-  ];
+  const candidates = [join(__dirname, 'payload', 'boot.asm'), resolve(__dirname, '..', '..', '..', 'test', 'lab', 'payload', 'boot.asm')];
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`boot.asm not found (looked in ${candidates.join(', ')})`);
   return found;

@@ -124,18 +124,13 @@ function installExitHooks(): void {
 
 function run(cmd: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolvePromise, reject) => {
-    execFile(
-      cmd,
-      argv,
-      { timeout: opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS, cwd: opts.cwd, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        if (err) {
-          reject(new Error(`${cmd} ${argv.join(' ')} failed: ${err.message.trim()} ${String(stderr).trim()}`));
-        } else {
-          resolvePromise({ stdout: String(stdout), stderr: String(stderr) });
-        }
-      },
-    );
+    execFile(cmd, argv, { timeout: opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS, cwd: opts.cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new Error(`${cmd} ${argv.join(' ')} failed: ${err.message.trim()} ${String(stderr).trim()}`));
+      } else {
+        resolvePromise({ stdout: String(stdout), stderr: String(stderr) });
+      }
+    });
   });
 }
 
@@ -180,8 +175,7 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
   let destroyed = false;
 
   const nsExec = (argv: string[], o?: ExecOptions): Promise<ExecResult> => run('ip', ['netns', 'exec', ns, ...argv], o);
-  const sysctl = (key: string, value: string | number): Promise<ExecResult> =>
-    nsExec(['sysctl', '-q', '-w', `${key}=${value}`]);
+  const sysctl = (key: string, value: string | number): Promise<ExecResult> => nsExec(['sysctl', '-q', '-w', `${key}=${value}`]);
 
   const killGroup = (pid: number, signal: NodeJS.Signals = 'SIGKILL'): void => {
     try {

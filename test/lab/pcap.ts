@@ -28,10 +28,9 @@ export interface Capture {
  */
 export async function startCapture(lab: Lab, opts: CaptureOptions): Promise<Capture> {
   const iface = opts.iface ?? lab.bridge;
-  const proc: LabProcess = lab.spawn(
-    ['tcpdump', '-i', iface, '-w', opts.file, '-U', '--immediate-mode', '-n', ...opts.filter],
-    { logFile: opts.logFile },
-  );
+  const proc: LabProcess = lab.spawn(['tcpdump', '-i', iface, '-w', opts.file, '-U', '--immediate-mode', '-n', ...opts.filter], {
+    logFile: opts.logFile,
+  });
   let exited = false;
   void proc.exited.then(() => {
     exited = true;

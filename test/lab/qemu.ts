@@ -137,12 +137,7 @@ export function qemuArgs(o: {
     args.push('-serial', `file:${o.consolePath}`, '-fw_cfg', `name=etc/sercon-port,file=${o.serconFile}`);
   }
   if (o.firmware === 'uefi') {
-    args.push(
-      '-drive',
-      `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
-      '-drive',
-      `if=pflash,format=raw,unit=1,file=${o.varsPath}`,
-    );
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${o.varsPath}`);
   }
   args.push('-no-reboot', ...(o.extraArgs ?? []));
   return args;

@@ -57,21 +57,25 @@ describe('boot lab against the reference stack (BIOS, e1000)', () => {
     }
   }
 
-  it('boots the disk over iSCSI, shows the label and persists the counter write', async () => {
-    const first = await bootOnce(1);
-    expect(first).toEqual({
-      bootOk: true,
-      label: `e2e-${process.pid}`,
-      count: 0,
-      writeOk: true,
-      errorAh: undefined,
-      end: true,
-    });
-    expect(await readCounter(diskPath)).toBe(1);
+  it(
+    'boots the disk over iSCSI, shows the label and persists the counter write',
+    async () => {
+      const first = await bootOnce(1);
+      expect(first).toEqual({
+        bootOk: true,
+        label: `e2e-${process.pid}`,
+        count: 0,
+        writeOk: true,
+        errorAh: undefined,
+        end: true,
+      });
+      expect(await readCounter(diskPath)).toBe(1);
 
-    const second = await bootOnce(2);
-    expect(second.count).toBe(1);
-    expect(second.writeOk).toBe(true);
-    expect(await readCounter(diskPath)).toBe(2);
-  }, TEST_TIMEOUT_MS);
+      const second = await bootOnce(2);
+      expect(second.count).toBe(1);
+      expect(second.writeOk).toBe(true);
+      expect(await readCounter(diskPath)).toBe(2);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -67,12 +67,7 @@ function run(cmd: string, argv: string[], timeoutMs = 10_000): Promise<string> {
   });
 }
 
-async function waitUntil(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  abort: () => string | undefined,
-): Promise<void> {
+async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, abort: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const why = abort();
@@ -211,9 +206,7 @@ export async function startReferenceStack(lab: Lab, opts: ReferenceStackOptions)
     const dnsmasqArgs = [
       ...dnsmasqBaseArgs(lab, workDir),
       '--dhcp-authoritative',
-      macs.length
-        ? `--dhcp-range=${lab.subnet}.100,static,255.255.255.0,1h`
-        : `--dhcp-range=${lab.subnet}.100,${lab.subnet}.199,255.255.255.0,1h`,
+      macs.length ? `--dhcp-range=${lab.subnet}.100,static,255.255.255.0,1h` : `--dhcp-range=${lab.subnet}.100,${lab.subnet}.199,255.255.255.0,1h`,
       ...macs.map((m, i) => `--dhcp-host=${m},${lab.subnet}.${100 + i}`),
       ...(macs.length ? ['--dhcp-ignore=tag:!known'] : []),
       `--dhcp-option=option:router,${lab.serverIp}`,
@@ -244,9 +237,7 @@ export async function startReferenceStack(lab: Lab, opts: ReferenceStackOptions)
       }),
     );
     // --- tgtd -----------------------------------------------------------------------------------------------
-    track(
-      lab.spawn(['tgtd', '-f', '-C', String(cp), '--iscsi', `portal=${lab.serverIp}:3260`], { logFile: logs.tgtd }),
-    );
+    track(lab.spawn(['tgtd', '-f', '-C', String(cp), '--iscsi', `portal=${lab.serverIp}:3260`], { logFile: logs.tgtd }));
 
     // A process that dies during start-up (port in use, bad option) fails the start at once.
     const anyDead = (): string | undefined =>

@@ -29,7 +29,10 @@ describe('InterfaceUdpSocket in network namespaces', () => {
     await namespaces.add(nsServer);
     await namespaces.add(nsA);
     await namespaces.add(nsB);
-    for (const [side, ns, net] of [['a', nsA, 1], ['b', nsB, 2]] as const) {
+    for (const [side, ns, net] of [
+      ['a', nsA, 1],
+      ['b', nsB, 2],
+    ] as const) {
       await addBridge(nsServer, `br-${side}`);
       await addBridgePort(nsServer, `br-${side}`, `vs-${side}`, ns, `vc-${side}`);
       await inNs(nsServer, 'ip', ['addr', 'add', `10.${x}.${net}.1/24`, 'dev', `br-${side}`]);
@@ -54,9 +57,7 @@ describe('InterfaceUdpSocket in network namespaces', () => {
     await Promise.all(fixtures.map((f) => f.waitForEvent('ready')));
     // Both bridges forward once their veth port has carrier.
     for (const side of ['a', 'b']) {
-      await waitFor(`br-${side} up`, async () =>
-        (await inNs(nsServer, 'ip', ['-br', 'link', 'show', `br-${side}`])).includes(' UP '),
-      );
+      await waitFor(`br-${side} up`, async () => (await inNs(nsServer, 'ip', ['-br', 'link', 'show', `br-${side}`])).includes(' UP '));
     }
   }, SETUP_TIMEOUT_MS);
 
@@ -65,72 +66,80 @@ describe('InterfaceUdpSocket in network namespaces', () => {
     await namespaces.cleanup();
   }, SETUP_TIMEOUT_MS);
 
-  it('delivers each broadcast only to the socket bound to its bridge, with ifindex and local address', async () => {
-    const ready = server.select('ready')[0] as unknown as { interfaces: Record<string, { index: number }> };
-    clientA.command({ id: 1, port: SERVER_PORT, address: '255.255.255.255', data: 'discover-from-a' });
-    await server.waitForEvent('message', (e) => e.socket === 'any' && e.data === 'discover-from-a');
-    await server.waitForEvent('message', (e) => e.socket === 'a' && e.data === 'discover-from-a');
-    clientB.command({ id: 2, port: SERVER_PORT, address: '255.255.255.255', data: 'discover-from-b' });
-    await server.waitForEvent('message', (e) => e.socket === 'any' && e.data === 'discover-from-b');
-    await server.waitForEvent('message', (e) => e.socket === 'b' && e.data === 'discover-from-b');
+  it(
+    'delivers each broadcast only to the socket bound to its bridge, with ifindex and local address',
+    async () => {
+      const ready = server.select('ready')[0] as unknown as { interfaces: Record<string, { index: number }> };
+      clientA.command({ id: 1, port: SERVER_PORT, address: '255.255.255.255', data: 'discover-from-a' });
+      await server.waitForEvent('message', (e) => e.socket === 'any' && e.data === 'discover-from-a');
+      await server.waitForEvent('message', (e) => e.socket === 'a' && e.data === 'discover-from-a');
+      clientB.command({ id: 2, port: SERVER_PORT, address: '255.255.255.255', data: 'discover-from-b' });
+      await server.waitForEvent('message', (e) => e.socket === 'any' && e.data === 'discover-from-b');
+      await server.waitForEvent('message', (e) => e.socket === 'b' && e.data === 'discover-from-b');
 
-    expect(server.select('message', (e) => e.socket === 'a')).toEqual([
-      {
-        event: 'message',
-        socket: 'a',
-        data: 'discover-from-a',
-        info: {
-          address: `10.${x}.1.50`,
-          port: CLIENT_PORT,
-          ifindex: ready.interfaces['br-a'].index,
-          ifname: 'br-a',
-          localAddress: `10.${x}.1.1`,
-          destination: '255.255.255.255',
+      expect(server.select('message', (e) => e.socket === 'a')).toEqual([
+        {
+          event: 'message',
+          socket: 'a',
+          data: 'discover-from-a',
+          info: {
+            address: `10.${x}.1.50`,
+            port: CLIENT_PORT,
+            ifindex: ready.interfaces['br-a'].index,
+            ifname: 'br-a',
+            localAddress: `10.${x}.1.1`,
+            destination: '255.255.255.255',
+          },
         },
-      },
-    ]);
-    expect(server.select('message', (e) => e.socket === 'b')).toEqual([
-      {
-        event: 'message',
-        socket: 'b',
-        data: 'discover-from-b',
-        info: {
-          address: `10.${x}.2.50`,
-          port: CLIENT_PORT,
-          ifindex: ready.interfaces['br-b'].index,
-          ifname: 'br-b',
-          localAddress: `10.${x}.2.1`,
-          destination: '255.255.255.255',
+      ]);
+      expect(server.select('message', (e) => e.socket === 'b')).toEqual([
+        {
+          event: 'message',
+          socket: 'b',
+          data: 'discover-from-b',
+          info: {
+            address: `10.${x}.2.50`,
+            port: CLIENT_PORT,
+            ifindex: ready.interfaces['br-b'].index,
+            ifname: 'br-b',
+            localAddress: `10.${x}.2.1`,
+            destination: '255.255.255.255',
+          },
         },
-      },
-    ]);
-    // The unbound socket heard both, and names the arrival interface from the ifindex.
-    const heardByUnbound = server.select('message', (e) => e.socket === 'any');
-    expect(heardByUnbound.map((e) => (e.info as { ifname: string }).ifname)).toEqual(['br-a', 'br-b']);
-  }, TEST_TIMEOUT_MS);
+      ]);
+      // The unbound socket heard both, and names the arrival interface from the ifindex.
+      const heardByUnbound = server.select('message', (e) => e.socket === 'any');
+      expect(heardByUnbound.map((e) => (e.info as { ifname: string }).ifname)).toEqual(['br-a', 'br-b']);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it("sends each socket's 255.255.255.255 reply out of its own interface only", async () => {
-    const reply = { cmd: 'send', port: CLIENT_PORT, address: '255.255.255.255' };
-    server.command({ ...reply, id: 'ra', socket: 'a', data: 'offer-a' });
-    await server.waitForEvent('sent', (e) => e.id === 'ra');
-    await clientA.waitForEvent('message', (e) => e.data === 'offer-a');
-    server.command({ ...reply, id: 'rb', socket: 'b', data: 'offer-b' });
-    await server.waitForEvent('sent', (e) => e.id === 'rb');
-    await clientB.waitForEvent('message', (e) => e.data === 'offer-b');
+  it(
+    "sends each socket's 255.255.255.255 reply out of its own interface only",
+    async () => {
+      const reply = { cmd: 'send', port: CLIENT_PORT, address: '255.255.255.255' };
+      server.command({ ...reply, id: 'ra', socket: 'a', data: 'offer-a' });
+      await server.waitForEvent('sent', (e) => e.id === 'ra');
+      await clientA.waitForEvent('message', (e) => e.data === 'offer-a');
+      server.command({ ...reply, id: 'rb', socket: 'b', data: 'offer-b' });
+      await server.waitForEvent('sent', (e) => e.id === 'rb');
+      await clientB.waitForEvent('message', (e) => e.data === 'offer-b');
 
-    expect(clientA.select('message')).toEqual([
-      { event: 'message', data: 'offer-a', from: `10.${x}.1.1`, port: SERVER_PORT },
-    ]);
-    expect(clientB.select('message')).toEqual([
-      { event: 'message', data: 'offer-b', from: `10.${x}.2.1`, port: SERVER_PORT },
-    ]);
-  }, TEST_TIMEOUT_MS);
+      expect(clientA.select('message')).toEqual([{ event: 'message', data: 'offer-a', from: `10.${x}.1.1`, port: SERVER_PORT }]);
+      expect(clientB.select('message')).toEqual([{ event: 'message', data: 'offer-b', from: `10.${x}.2.1`, port: SERVER_PORT }]);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('reports send errors synchronously: an unbound socket has no route for a limited broadcast here', async () => {
-    server.command({ cmd: 'send', id: 'any', socket: 'any', port: CLIENT_PORT, address: '255.255.255.255', data: 'x' });
-    const failure = await server.waitForEvent('send-error', (e) => e.id === 'any');
-    expect(failure).toMatchObject({ code: 'ENETUNREACH', syscall: 'sendto' });
-  }, TEST_TIMEOUT_MS);
+  it(
+    'reports send errors synchronously: an unbound socket has no route for a limited broadcast here',
+    async () => {
+      server.command({ cmd: 'send', id: 'any', socket: 'any', port: CLIENT_PORT, address: '255.255.255.255', data: 'x' });
+      const failure = await server.waitForEvent('send-error', (e) => e.id === 'any');
+      expect(failure).toMatchObject({ code: 'ENETUNREACH', syscall: 'sendto' });
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 describe('InterfaceUdpSocket on loopback', () => {
@@ -140,8 +149,7 @@ describe('InterfaceUdpSocket on loopback', () => {
   });
 
   it('fails with ENODEV when the interface does not exist', () => {
-    const open = (): InterfaceUdpSocket =>
-      InterfaceUdpSocket.open({ interface: `dlsnope${pid % 100000}`, address: '127.0.0.1', port: 0 });
+    const open = (): InterfaceUdpSocket => InterfaceUdpSocket.open({ interface: `dlsnope${pid % 100000}`, address: '127.0.0.1', port: 0 });
     expect(open).toThrow(expect.objectContaining({ code: 'ENODEV', syscall: 'setsockopt' }));
   });
 
@@ -163,9 +171,7 @@ describe('InterfaceUdpSocket on loopback', () => {
     const socket = InterfaceUdpSocket.open({ interface: 'lo', address: '127.0.0.1', port: 0 });
     opened.push(socket);
     const { port } = socket.address();
-    const got = new Promise<[Buffer, unknown]>((resolve) =>
-      socket.once('message', (buf, info) => resolve([buf, info])),
-    );
+    const got = new Promise<[Buffer, unknown]>((resolve) => socket.once('message', (buf, info) => resolve([buf, info])));
     const peer: Socket = createSocket('udp4');
     opened.push(peer);
     await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', resolve));
@@ -195,22 +201,14 @@ describe('InterfaceUdpSocket on loopback', () => {
   });
 
   it('rejects bad arguments without crashing', () => {
-    expect(() => InterfaceUdpSocket.open({ address: 'not-an-ip', port: 0 })).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
-    );
-    expect(() => InterfaceUdpSocket.open({ address: '127.0.0.1', port: 70000 })).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
-    );
+    expect(() => InterfaceUdpSocket.open({ address: 'not-an-ip', port: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => InterfaceUdpSocket.open({ address: '127.0.0.1', port: 70000 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => InterfaceUdpSocket.open({ interface: 'a/b', address: '127.0.0.1', port: 0 })).toThrow(
       expect.objectContaining({ code: 'INVALID_INTERFACE_NAME' }),
     );
     const socket = InterfaceUdpSocket.open({ address: '127.0.0.1', port: 0 });
     opened.push(socket);
-    expect(() => socket.send(Buffer.alloc(1), 0, '127.0.0.1')).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
-    );
-    expect(() => socket.send(Buffer.alloc(70000), 9, '127.0.0.1')).toThrow(
-      expect.objectContaining({ code: 'EMSGSIZE' }),
-    );
+    expect(() => socket.send(Buffer.alloc(1), 0, '127.0.0.1')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => socket.send(Buffer.alloc(70000), 9, '127.0.0.1')).toThrow(expect.objectContaining({ code: 'EMSGSIZE' }));
   });
 });

@@ -61,13 +61,7 @@ export async function addBridge(ns: string, name: string): Promise<void> {
 }
 
 /** Creates veth `port` in `ns`, enslaved to `bridge` and up, with its peer `peer` moved into `peerNs` (down). */
-export async function addBridgePort(
-  ns: string,
-  bridge: string,
-  port: string,
-  peerNs: string,
-  peer: string,
-): Promise<void> {
+export async function addBridgePort(ns: string, bridge: string, port: string, peerNs: string, peer: string): Promise<void> {
   for (const n of [bridge, port, peer]) if (!NAME.test(n)) throw new Error(`bad interface name ${n}`);
   await inNs(ns, 'ip', ['link', 'add', port, 'type', 'veth', 'peer', 'name', peer, 'netns', peerNs]);
   await inNs(ns, 'ip', ['link', 'set', port, 'master', bridge]);
@@ -75,12 +69,7 @@ export async function addBridgePort(
 }
 
 /** Polls `probe` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | Promise<T>,
-  timeoutMs = 10_000,
-  everyMs = 50,
-): Promise<NonNullable<T>> {
+export async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 10_000, everyMs = 50): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -129,11 +118,7 @@ export class Fixture {
   }
 
   /** Waits for the first event of one kind matching `filter`. */
-  waitForEvent(
-    event: string,
-    filter: (e: FixtureEvent) => boolean = () => true,
-    timeoutMs = 15_000,
-  ): Promise<FixtureEvent> {
+  waitForEvent(event: string, filter: (e: FixtureEvent) => boolean = () => true, timeoutMs = 15_000): Promise<FixtureEvent> {
     const probe = (): FixtureEvent | undefined => {
       const found = this.select(event, filter)[0];
       if (!found && this.exited) throw new Error(`fixture exited; stderr: ${this.stderr.join('').slice(-2000)}`);

@@ -67,50 +67,65 @@ describe('RouterAdvertiser in network namespaces', () => {
     await namespaces.cleanup();
   }, SETUP_TIMEOUT_MS);
 
-  it('sends RAs with hop limit 255 from a link-local source carrying Router Lifetime 0 and the prefix', async () => {
-    const ra = await host.waitForEvent('ra');
-    const routerLinkLocal = (await ipv6Addresses(nsRouter, 'br0')).find((a) => a.local.startsWith('fe80:'))!.local;
-    expect(ra).toMatchObject({ address: routerLinkLocal, hopLimit: 255, destination: 'ff02::1' });
-    const icmp = Buffer.from(ra.hex as string, 'hex');
-    expect(icmp[0]).toBe(134);
-    expect(icmp[5] & 0xc0).toBe(0); // M=0, O=0
-    expect(icmp.readUInt16BE(6)).toBe(0); // Router Lifetime 0: not a default router
-    const routerMac = JSON.parse(await inNs(nsRouter, 'ip', ['-j', 'link', 'show', 'br0']))[0].address as string;
-    expect(icmp.subarray(16, 24).toString('hex')).toBe(`0101${routerMac.replace(/:/g, '')}`);
-    expect(icmp[24]).toBe(3); // Prefix Information
-    expect(formatIpv6Address(icmp.subarray(40, 56))).toBe(PREFIX);
-  }, TEST_TIMEOUT_MS);
+  it(
+    'sends RAs with hop limit 255 from a link-local source carrying Router Lifetime 0 and the prefix',
+    async () => {
+      const ra = await host.waitForEvent('ra');
+      const routerLinkLocal = (await ipv6Addresses(nsRouter, 'br0')).find((a) => a.local.startsWith('fe80:'))!.local;
+      expect(ra).toMatchObject({ address: routerLinkLocal, hopLimit: 255, destination: 'ff02::1' });
+      const icmp = Buffer.from(ra.hex as string, 'hex');
+      expect(icmp[0]).toBe(134);
+      expect(icmp[5] & 0xc0).toBe(0); // M=0, O=0
+      expect(icmp.readUInt16BE(6)).toBe(0); // Router Lifetime 0: not a default router
+      const routerMac = JSON.parse(await inNs(nsRouter, 'ip', ['-j', 'link', 'show', 'br0']))[0].address as string;
+      expect(icmp.subarray(16, 24).toString('hex')).toBe(`0101${routerMac.replace(/:/g, '')}`);
+      expect(icmp[24]).toBe(3); // Prefix Information
+      expect(formatIpv6Address(icmp.subarray(40, 56))).toBe(PREFIX);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('lets the host kernel autoconfigure an address in the advertised prefix (SLAAC)', async () => {
-    const prefix = parseIpv6Address(PREFIX).subarray(0, 8);
-    const address = await waitFor('a SLAAC address in the prefix', async () =>
-      (await ipv6Addresses(nsHost, 'vh')).find(
-        (a) => a.prefixlen === 64 && parseIpv6Address(a.local).subarray(0, 8).equals(prefix),
-      ),
-    );
-    expect(address.local.startsWith(PREFIX.slice(0, -1))).toBe(true);
-    // Router Lifetime 0: the host must not have made us its default router.
-    expect(await inNs(nsHost, 'ip', ['-6', 'route', 'show', 'default'])).toBe('');
-  }, TEST_TIMEOUT_MS);
+  it(
+    'lets the host kernel autoconfigure an address in the advertised prefix (SLAAC)',
+    async () => {
+      const prefix = parseIpv6Address(PREFIX).subarray(0, 8);
+      const address = await waitFor('a SLAAC address in the prefix', async () =>
+        (await ipv6Addresses(nsHost, 'vh')).find((a) => a.prefixlen === 64 && parseIpv6Address(a.local).subarray(0, 8).equals(prefix)),
+      );
+      expect(address.local.startsWith(PREFIX.slice(0, -1))).toBe(true);
+      // Router Lifetime 0: the host must not have made us its default router.
+      expect(await inNs(nsHost, 'ip', ['-6', 'route', 'show', 'default'])).toBe('');
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('answers a Router Solicitation with an RA', async () => {
-    router.command({ cmd: 'stats', id: 'before' });
-    await waitFor('the initial RAs to be sent', async () => {
-      router.command({ cmd: 'stats', id: 'poll' });
-      const stats = router.select('stats').at(-1) as { unsolicited?: number } | undefined;
-      return (stats?.unsolicited ?? 0) >= 3;
-    }, 10_000, 200);
-    const rasBefore = host.select('ra').length;
-    host.command({ cmd: 'rs', id: 'rs1' });
-    const sent = await host.waitForEvent('sent', (e) => e.id === 'rs1');
-    const hostLinkLocal = (await ipv6Addresses(nsHost, 'vh')).find((a) => a.local.startsWith('fe80:'))!.local;
-    const answeredLog = `router advertiser on br0: answered RS from ${hostLinkLocal}`;
-    await router.waitForEvent('log', (e) => e.message === answeredLog);
-    await waitFor('an RA after the RS', () => host.select('ra').length > rasBefore);
-    const answer = host.select('ra').slice(rasBefore)[0];
-    expect(answer.at as number).toBeGreaterThanOrEqual(sent.at as number);
-    router.command({ cmd: 'stats', id: 'after' });
-    const stats = await router.waitForEvent('stats', (e) => e.id === 'after');
-    expect(stats).toMatchObject({ unsolicited: 3, solicited: 1 });
-  }, TEST_TIMEOUT_MS);
+  it(
+    'answers a Router Solicitation with an RA',
+    async () => {
+      router.command({ cmd: 'stats', id: 'before' });
+      await waitFor(
+        'the initial RAs to be sent',
+        async () => {
+          router.command({ cmd: 'stats', id: 'poll' });
+          const stats = router.select('stats').at(-1) as { unsolicited?: number } | undefined;
+          return (stats?.unsolicited ?? 0) >= 3;
+        },
+        10_000,
+        200,
+      );
+      const rasBefore = host.select('ra').length;
+      host.command({ cmd: 'rs', id: 'rs1' });
+      const sent = await host.waitForEvent('sent', (e) => e.id === 'rs1');
+      const hostLinkLocal = (await ipv6Addresses(nsHost, 'vh')).find((a) => a.local.startsWith('fe80:'))!.local;
+      const answeredLog = `router advertiser on br0: answered RS from ${hostLinkLocal}`;
+      await router.waitForEvent('log', (e) => e.message === answeredLog);
+      await waitFor('an RA after the RS', () => host.select('ra').length > rasBefore);
+      const answer = host.select('ra').slice(rasBefore)[0];
+      expect(answer.at as number).toBeGreaterThanOrEqual(sent.at as number);
+      router.command({ cmd: 'stats', id: 'after' });
+      const stats = await router.waitForEvent('stats', (e) => e.id === 'after');
+      expect(stats).toMatchObject({ unsolicited: 3, solicited: 1 });
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

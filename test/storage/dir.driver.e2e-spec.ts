@@ -108,10 +108,7 @@ describe('DirStorageDriver (temp dir)', () => {
       const v2 = randomUUID();
       await driver.createVersion(imageId, v2);
       const clientId = randomUUID();
-      const [ensured, destroyed] = await Promise.allSettled([
-        driver.ensureClientDisk(clientId, imageId, v2),
-        driver.destroyVersion(imageId, v2),
-      ]);
+      const [ensured, destroyed] = await Promise.allSettled([driver.ensureClientDisk(clientId, imageId, v2), driver.destroyVersion(imageId, v2)]);
       if (ensured.status === 'fulfilled') {
         expect(destroyed.status).toBe('rejected');
         expect(await driver.versionInfo(imageId, v2)).not.toBeNull();

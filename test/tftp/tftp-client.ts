@@ -89,9 +89,7 @@ export function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
           windowsize = Number(packet.options.get('windowsize') ?? 1);
           if (opts.probeOnly) {
             const abort = encodeError(TftpErrorCode.OPTION_NEGOTIATION_REFUSED, 'User aborted the transfer');
-            socket.send(abort, serverPort, opts.host, () =>
-              finish({ data: Buffer.alloc(0), oack, serverPort, blocks: 0 }),
-            );
+            socket.send(abort, serverPort, opts.host, () => finish({ data: Buffer.alloc(0), oack, serverPort, blocks: 0 }));
             return;
           }
           retries = 0;
@@ -173,9 +171,7 @@ export class TftpRawPeer {
   }
 
   send(buf: Buffer, port: number): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.socket.send(buf, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
-    );
+    return new Promise((resolve, reject) => this.socket.send(buf, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
   }
 
   /** The next datagram, or rejects after `timeoutMs`. */

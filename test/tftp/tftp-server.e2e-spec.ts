@@ -32,11 +32,9 @@ describe('TftpServer on loopback', () => {
 
   const curlGet = async (file: string, extra: string[] = []): Promise<Buffer> => {
     const out = path.join(outDir, `curl-${Math.random().toString(36).slice(2)}`);
-    await execFileAsync(
-      'curl',
-      ['--silent', '--show-error', '--max-time', '60', ...extra, '--output', out, `tftp://127.0.0.1:${port}/${file}`],
-      { timeout: 90_000 },
-    );
+    await execFileAsync('curl', ['--silent', '--show-error', '--max-time', '60', ...extra, '--output', out, `tftp://127.0.0.1:${port}/${file}`], {
+      timeout: 90_000,
+    });
     return fs.readFile(out);
   };
 
@@ -240,18 +238,14 @@ describe('TftpServer on loopback', () => {
     };
 
     it('WRQ → ERROR 2 (read-only)', () => expectError(encodeWrq('upload.bin'), TftpErrorCode.ACCESS_VIOLATION));
-    it.each(['../etc/passwd', 'sub/../../etc/passwd', '..\\etc\\passwd', '//etc/passwd'])(
-      '%s → ERROR 2',
-      (name) => expectError(encodeRrq(name), TftpErrorCode.ACCESS_VIOLATION),
+    it.each(['../etc/passwd', 'sub/../../etc/passwd', '..\\etc\\passwd', '//etc/passwd'])('%s → ERROR 2', (name) =>
+      expectError(encodeRrq(name), TftpErrorCode.ACCESS_VIOLATION),
     );
-    it('an absolute path stays inside the root: /etc/passwd → ERROR 1', () =>
-      expectError(encodeRrq('/etc/passwd'), TftpErrorCode.FILE_NOT_FOUND));
+    it('an absolute path stays inside the root: /etc/passwd → ERROR 1', () => expectError(encodeRrq('/etc/passwd'), TftpErrorCode.FILE_NOT_FOUND));
     it.each(['link-out', 'etc-link/passwd'])('symlink out of the root (%s) → ERROR 2', (name) =>
       expectError(encodeRrq(name), TftpErrorCode.ACCESS_VIOLATION),
     );
-    it.each(['missing.bin', 'sub', 'sub/missing/x'])('%s → ERROR 1', (name) =>
-      expectError(encodeRrq(name), TftpErrorCode.FILE_NOT_FOUND),
-    );
+    it.each(['missing.bin', 'sub', 'sub/missing/x'])('%s → ERROR 1', (name) => expectError(encodeRrq(name), TftpErrorCode.FILE_NOT_FOUND));
     it('mode "mail" → ERROR 4', () => expectError(encodeRrq('b512.bin', 'mail'), TftpErrorCode.ILLEGAL_OPERATION));
   });
 

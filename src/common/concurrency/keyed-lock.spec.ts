@@ -49,16 +49,24 @@ describe('KeyedLock', () => {
     const g1 = deferred();
     const g2 = deferred();
     const events: string[] = [];
-    const r1 = lock.run('k', async () => {
-      events.push('r1');
-      await g1.promise;
-      events.push('r1-end');
-    }, { shared: true });
-    const r2 = lock.run('k', async () => {
-      events.push('r2');
-      await g2.promise;
-      events.push('r2-end');
-    }, { shared: true });
+    const r1 = lock.run(
+      'k',
+      async () => {
+        events.push('r1');
+        await g1.promise;
+        events.push('r1-end');
+      },
+      { shared: true },
+    );
+    const r2 = lock.run(
+      'k',
+      async () => {
+        events.push('r2');
+        await g2.promise;
+        events.push('r2-end');
+      },
+      { shared: true },
+    );
     const w = lock.run('k', () => void events.push('w'));
     const r3 = lock.run('k', () => void events.push('r3'), { shared: true });
     await tick();

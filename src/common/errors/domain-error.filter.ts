@@ -71,8 +71,7 @@ export class DomainErrorFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const statusCode = exception.getStatus();
       const r = exception.getResponse();
-      const message =
-        typeof r === 'string' ? r : ((r as { message?: string | string[] }).message ?? exception.message);
+      const message = typeof r === 'string' ? r : ((r as { message?: string | string[] }).message ?? exception.message);
       const code = (r as { code?: string }).code ?? String(HttpStatus[statusCode] ?? 'HTTP_ERROR');
       return { statusCode, error: HttpStatus[statusCode] ?? 'Error', code, message };
     }

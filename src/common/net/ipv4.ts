@@ -3,7 +3,8 @@
  * Addresses are handled as unsigned 32-bit integers.
  */
 
-const DOTTED_QUAD = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const DOTTED_QUAD =
+  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /** Dotted-quad → integer, or null. Leading zeros are rejected (they would read as octal elsewhere). */
 export function parseIpv4(s: string): number | null {
@@ -46,5 +47,5 @@ export function normalizeCidr(s: string): string | null {
 
 /** Whether the address lies inside the CIDR. */
 export function cidrContains(cidr: Ipv4Cidr, addr: number): boolean {
-  return ((addr & mask(cidr.prefix)) >>> 0) === cidr.network;
+  return (addr & mask(cidr.prefix)) >>> 0 === cidr.network;
 }

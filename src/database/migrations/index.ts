@@ -4,4 +4,8 @@ import { AddStorageAndBootPlane1795837477715 } from './1795837477715-AddStorageA
 import { IndexLeasesAndRefreshTokens1795839895125 } from './1795839895125-IndexLeasesAndRefreshTokens';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
-export const MIGRATIONS: (new () => MigrationInterface)[] = [CreateInitialSchema1795837215983, AddStorageAndBootPlane1795837477715, IndexLeasesAndRefreshTokens1795839895125];
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
+  CreateInitialSchema1795837215983,
+  AddStorageAndBootPlane1795837477715,
+  IndexLeasesAndRefreshTokens1795839895125,
+];

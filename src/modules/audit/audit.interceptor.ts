@@ -18,7 +18,7 @@ function describeError(err: unknown): { status: number; code: string } {
   if (domain) return { status: statusForKind(domain.kind), code: domain.code };
   if (err instanceof HttpException) {
     const r = err.getResponse();
-    const code = typeof r === 'object' && r && 'code' in r ? String((r).code) : `HTTP_${err.getStatus()}`;
+    const code = typeof r === 'object' && r && 'code' in r ? String(r.code) : `HTTP_${err.getStatus()}`;
     return { status: err.getStatus(), code };
   }
   return { status: 500, code: 'INTERNAL' };

@@ -50,11 +50,14 @@ const VERBS: Record<string, string> = {
  */
 export function entityTypeOf(controllerPath: string | string[] | undefined, className: string): string {
   const p = Array.isArray(controllerPath) ? controllerPath[0] : controllerPath;
-  const segments = (p ?? '')
-    .split('/')
-    .filter((s) => s && !s.startsWith(':') && !/^api$|^v\d+$/.test(s));
+  const segments = (p ?? '').split('/').filter((s) => s && !s.startsWith(':') && !/^api$|^v\d+$/.test(s));
   const last = segments[segments.length - 1];
-  const name = last ?? className.replace(/Controller$/, '').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+  const name =
+    last ??
+    className
+      .replace(/Controller$/, '')
+      .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+      .toLowerCase();
   return name.slice(0, 64) || 'unknown';
 }
 

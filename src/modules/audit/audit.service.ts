@@ -55,7 +55,9 @@ export class AuditService {
         statusCode: entry.statusCode ?? null,
       });
     } catch (e) {
-      this.logger.error(`audit insert failed for ${entry.action} ${entry.entityType}/${entry.entityId ?? '-'}: ${e instanceof Error ? e.message : String(e)}`);
+      this.logger.error(
+        `audit insert failed for ${entry.action} ${entry.entityType}/${entry.entityId ?? '-'}: ${e instanceof Error ? e.message : String(e)}`,
+      );
     }
   }
 

@@ -12,7 +12,8 @@ import { LoginThrottle } from './login-throttle';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 const invalidCredentials = () => new DomainError('unauthorized', AuthErrorCode.INVALID_CREDENTIALS, 'invalid username or password');
-const invalidRefresh = () => new DomainError('unauthorized', AuthErrorCode.REFRESH_TOKEN_INVALID, 'the refresh token is invalid, expired or already used');
+const invalidRefresh = () =>
+  new DomainError('unauthorized', AuthErrorCode.REFRESH_TOKEN_INVALID, 'the refresh token is invalid, expired or already used');
 const disabled = () => new DomainError('unauthorized', AuthErrorCode.USER_DISABLED, 'this user is disabled');
 
 /**

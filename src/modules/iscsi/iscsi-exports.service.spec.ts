@@ -53,7 +53,10 @@ class FakeExportsRepo {
   }
 
   async save(row: IscsiExport): Promise<IscsiExport> {
-    for (const [key, constraint] of [['tid', 'iscsi_exports_tid_key'], ['targetIqn', 'iscsi_exports_target_iqn_key']] as const) {
+    for (const [key, constraint] of [
+      ['tid', 'iscsi_exports_tid_key'],
+      ['targetIqn', 'iscsi_exports_target_iqn_key'],
+    ] as const) {
       if ([...this.rows.values()].some((r) => r.clientId !== row.clientId && r[key] === row[key])) {
         throw new QueryFailedError('INSERT', [], Object.assign(new Error('duplicate key'), { code: '23505', constraint }));
       }
@@ -286,8 +289,22 @@ describe('IscsiExportsService.removeExport', () => {
 
 describe('IscsiExportsService start-up and tgtd restarts', () => {
   it('reconciles at start: re-creates exports from the table, skips missing disks, removes stale managed targets', async () => {
-    repo.rows.set(A, { clientId: A, tid: 7, targetIqn: `${PREFIX}:client-${A}`, initiatorIqn: `${PREFIX}:initiator-${A}`, backingPath: diskA, chapUser: 'dls-a' } as IscsiExport);
-    repo.rows.set(B, { clientId: B, tid: 8, targetIqn: `${PREFIX}:client-${B}`, initiatorIqn: `${PREFIX}:initiator-${B}`, backingPath: join(dir, 'gone.raw'), chapUser: 'dls-b' } as IscsiExport);
+    repo.rows.set(A, {
+      clientId: A,
+      tid: 7,
+      targetIqn: `${PREFIX}:client-${A}`,
+      initiatorIqn: `${PREFIX}:initiator-${A}`,
+      backingPath: diskA,
+      chapUser: 'dls-a',
+    } as IscsiExport);
+    repo.rows.set(B, {
+      clientId: B,
+      tid: 8,
+      targetIqn: `${PREFIX}:client-${B}`,
+      initiatorIqn: `${PREFIX}:initiator-${B}`,
+      backingPath: join(dir, 'gone.raw'),
+      chapUser: 'dls-b',
+    } as IscsiExport);
     await tgt.newTarget(3, `${PREFIX}:client-stale`);
     await tgt.newTarget(4, 'iqn.2020-01.org.other:keep');
 
@@ -309,7 +326,11 @@ describe('IscsiExportsService start-up and tgtd restarts', () => {
     tgt.targets.clear();
     tgt.accounts.clear();
     supervisor.crash();
-    const ready = () => svc.ensureExport(A, diskA).then(() => true, () => false);
+    const ready = () =>
+      svc.ensureExport(A, diskA).then(
+        () => true,
+        () => false,
+      );
     await waitFor(ready, 'the service to be ready again');
 
     expect(supervisor.starts).toBe(2);

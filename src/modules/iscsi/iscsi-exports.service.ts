@@ -96,12 +96,20 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
     const rows = await this.exports.find();
     const specs: ExportSpec[] = [];
     for (const r of rows) {
-      if (await fs.stat(r.backingPath).then((s) => s.isFile(), () => false)) specs.push(this.spec(r));
+      if (
+        await fs.stat(r.backingPath).then(
+          (s) => s.isFile(),
+          () => false,
+        )
+      )
+        specs.push(this.spec(r));
       else this.logger.warn(`export of client ${r.clientId}: disk ${r.backingPath} is missing; not exported`);
     }
     const report = await this.exporter.reconcile(specs, { managedIqnPrefix: `${this.iqnPrefix}:client-`, force: true });
     const n = (k: keyof typeof report) => (report[k] as unknown[]).length;
-    this.logger.log(`iSCSI reconcile: ${n('created')} created, ${n('fixed')} fixed, ${n('unchanged')} unchanged, ${n('removed')} removed, ${n('failed')} failed`);
+    this.logger.log(
+      `iSCSI reconcile: ${n('created')} created, ${n('fixed')} fixed, ${n('unchanged')} unchanged, ${n('removed')} removed, ${n('failed')} failed`,
+    );
   }
 
   /** Exports the client's disk (idempotent) and returns the login details for its boot script. */
@@ -187,7 +195,9 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
 
   /** CHAP secret: 16 base62 characters of HMAC-SHA256(server key, client id) — stable, never stored. */
   chapSecretFor(clientId: string): string {
-    const mac = createHmac('sha256', this.chapKey ?? '').update(`chap:${clientId}`).digest();
+    const mac = createHmac('sha256', this.chapKey ?? '')
+      .update(`chap:${clientId}`)
+      .digest();
     let s = '';
     for (let i = 0; i < 16; i++) s += BASE62[mac[i] % 62];
     return s;
@@ -240,7 +250,8 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   }
 
   private assertReady(): void {
-    if (!this.config.iscsi.enabled) throw new DomainError('unavailable', IscsiErrorCode.ISCSI_DISABLED, 'iSCSI exports are disabled (DLS_ISCSI_ENABLED=false)');
+    if (!this.config.iscsi.enabled)
+      throw new DomainError('unavailable', IscsiErrorCode.ISCSI_DISABLED, 'iSCSI exports are disabled (DLS_ISCSI_ENABLED=false)');
     if (!this.ready) throw new DomainError('unavailable', IscsiErrorCode.ISCSI_UNAVAILABLE, 'tgtd is not ready');
   }
 

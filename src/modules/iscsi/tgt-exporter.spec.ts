@@ -89,12 +89,8 @@ describe('TgtExporter.ensureExport', () => {
 
   it('refuses a tid held by another IQN and an IQN held by another tid', async () => {
     await exporter.ensureExport(spec(1));
-    await expect(exporter.ensureExport(spec(1, { iqn: `${PREFIX}other` }))).rejects.toMatchObject(
-      { code: TgtErrorCode.TARGET_EXISTS },
-    );
-    await expect(exporter.ensureExport(spec(2, { iqn: spec(1).iqn }))).rejects.toMatchObject(
-      { code: TgtErrorCode.TARGET_EXISTS },
-    );
+    await expect(exporter.ensureExport(spec(1, { iqn: `${PREFIX}other` }))).rejects.toMatchObject({ code: TgtErrorCode.TARGET_EXISTS });
+    await expect(exporter.ensureExport(spec(2, { iqn: spec(1).iqn }))).rejects.toMatchObject({ code: TgtErrorCode.TARGET_EXISTS });
   });
 
   it('swapping the backing file under a live session needs force', async () => {
@@ -136,9 +132,7 @@ describe('TgtExporter.ensureExport', () => {
       { serial: 'a,b' },
       { tid: 0 },
     ]) {
-      await expect(exporter.ensureExport(spec(1, bad as Partial<ExportSpec>))).rejects.toMatchObject(
-        { code: TgtErrorCode.INVALID_ARGUMENT },
-      );
+      await expect(exporter.ensureExport(spec(1, bad as Partial<ExportSpec>))).rejects.toMatchObject({ code: TgtErrorCode.INVALID_ARGUMENT });
     }
     expect(fake.calls).toEqual([]);
   });
@@ -224,9 +218,7 @@ describe('TgtExporter.sessions and reconcile', () => {
     await expect(exporter.reconcile([spec(1, { iqn: 'iqn.2024-01.lab.other:x' })], { managedIqnPrefix: PREFIX })).rejects.toMatchObject({
       code: TgtErrorCode.INVALID_ARGUMENT,
     });
-    await expect(exporter.reconcile([], { managedIqnPrefix: 'iqn' })).rejects.toMatchObject(
-      { code: TgtErrorCode.INVALID_ARGUMENT },
-    );
+    await expect(exporter.reconcile([], { managedIqnPrefix: 'iqn' })).rejects.toMatchObject({ code: TgtErrorCode.INVALID_ARGUMENT });
     expect(fake.calls).toEqual([]);
   });
 });

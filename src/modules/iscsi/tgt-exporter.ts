@@ -167,18 +167,12 @@ export class TgtExporter {
    * with `managedIqnPrefix` but are not desired, then ensures every desired export. Targets outside the prefix are
    * never touched. Per-export failures are reported in `failed`; invalid input rejects before anything changes.
    */
-  async reconcile(
-    desired: ExportSpec[],
-    options: { managedIqnPrefix: string; force?: boolean },
-  ): Promise<ReconcileReport> {
+  async reconcile(desired: ExportSpec[], options: { managedIqnPrefix: string; force?: boolean }): Promise<ReconcileReport> {
     const prefix = assertIqnPrefix(options.managedIqnPrefix);
     const specs = desired.map(validateSpec);
     for (const s of specs) {
       if (!s.iqn.startsWith(prefix)) {
-        throw new TgtError(
-          TgtErrorCode.INVALID_ARGUMENT,
-          `desired export ${s.iqn} is outside the managed prefix ${prefix}`,
-        );
+        throw new TgtError(TgtErrorCode.INVALID_ARGUMENT, `desired export ${s.iqn} is outside the managed prefix ${prefix}`);
       }
     }
     for (const key of ['tid', 'iqn', 'backingPath', 'chapUser'] as const) {
@@ -274,10 +268,7 @@ export class TgtExporter {
       for (const l of t.luns) {
         if (!l.backingStorePath) continue;
         if (l.backingStorePath === spec.backingPath || (await canonicalPath(l.backingStorePath)) === wanted) {
-          throw new TgtError(
-            TgtErrorCode.BACKING_FILE_IN_USE,
-            `${spec.backingPath} is already exported by tid ${t.tid} (${t.iqn}) LUN ${l.lun}`,
-          );
+          throw new TgtError(TgtErrorCode.BACKING_FILE_IN_USE, `${spec.backingPath} is already exported by tid ${t.tid} (${t.iqn}) LUN ${l.lun}`);
         }
       }
     }
@@ -299,12 +290,7 @@ export class TgtExporter {
     };
   }
 
-  private async ensureAccount(
-    spec: ExportSpec,
-    target: TgtTarget | undefined,
-    undo: Undo[],
-    changes: string[],
-  ): Promise<void> {
+  private async ensureAccount(spec: ExportSpec, target: TgtTarget | undefined, undo: Undo[], changes: string[]): Promise<void> {
     const accounts = await this.adapter.listAccounts();
     const digest = sha256(spec.chapSecret);
     const exists = accounts.includes(spec.chapUser);
@@ -390,10 +376,7 @@ export class TgtExporter {
     const target = targets.find((t) => t.tid === tid);
     if (!target) return { tid, removed: false, sessionsCut: 0, accountsDeleted: [] };
     if (target.sessions.length > 0 && !force) {
-      throw new TgtError(
-        TgtErrorCode.TARGET_ACTIVE,
-        `target ${tid} (${target.iqn}) has ${target.sessions.length} active session(s)`,
-      );
+      throw new TgtError(TgtErrorCode.TARGET_ACTIVE, `target ${tid} (${target.iqn}) has ${target.sessions.length} active session(s)`);
     }
     if (target.sessions.length === 0) {
       try {

@@ -36,11 +36,7 @@ type Deleter = Pick<TgtAdmAdapter, 'setTargetState' | 'deleteTarget' | 'showConn
  * Offline → `delete --force` with retries → `conn delete` after ~1 s. Resolves `false` when the target did not
  * exist, `true` when it was deleted; rejects with the last TgtError when the deadline passes.
  */
-export async function forceRemoveTarget(
-  adapter: Deleter,
-  tid: number,
-  options: ForceRemoveOptions = {},
-): Promise<boolean> {
+export async function forceRemoveTarget(adapter: Deleter, tid: number, options: ForceRemoveOptions = {}): Promise<boolean> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const retryMs = options.retryIntervalMs ?? 100;
   const kickAfterMs = options.kickSessionsAfterMs ?? 1000;

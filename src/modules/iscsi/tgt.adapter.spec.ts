@@ -42,16 +42,8 @@ describe('TgtAdmAdapter argv building', () => {
     ['newTarget', (a) => a.newTarget(3, IQN), w(`--mode target --op new --tid 3 --targetname ${IQN}`)],
     ['deleteTarget', (a) => a.deleteTarget(3), w(`--mode target --op delete --tid 3`)],
     ['deleteTarget force', (a) => a.deleteTarget(3, { force: true }), w(`--mode target --op delete --force --tid 3`)],
-    [
-      'setTargetState',
-      (a) => a.setTargetState(3, 'offline'),
-      w(`--mode target --op update --tid 3 --name state --value offline`),
-    ],
-    [
-      'setTargetParam',
-      (a) => a.setTargetParam(3, 'nop_interval', 5),
-      w(`--mode target --op update --tid 3 --name nop_interval --value 5`),
-    ],
+    ['setTargetState', (a) => a.setTargetState(3, 'offline'), w(`--mode target --op update --tid 3 --name state --value offline`)],
+    ['setTargetParam', (a) => a.setTargetParam(3, 'nop_interval', 5), w(`--mode target --op update --tid 3 --name nop_interval --value 5`)],
     [
       'newLun',
       (a) => a.newLun(3, 1, '/srv/dls/clients/pc001/disk.raw', { bstype: 'aio' }),
@@ -69,8 +61,7 @@ describe('TgtAdmAdapter argv building', () => {
           product_id: 'DISKLESS',
         }),
       w(
-        '--mode logicalunit --op update --tid 3 --lun 1 ' +
-          '--params lbppbe=3,scsi_sn=DLS-PC001,scsi_id=dls-pc001,vendor_id=DLS,product_id=DISKLESS',
+        '--mode logicalunit --op update --tid 3 --lun 1 ' + '--params lbppbe=3,scsi_sn=DLS-PC001,scsi_id=dls-pc001,vendor_id=DLS,product_id=DISKLESS',
       ),
     ],
     [
@@ -83,28 +74,16 @@ describe('TgtAdmAdapter argv building', () => {
       (a) => a.unbindInitiatorName(3, 'eui.02004567A425678D'),
       w(`--mode target --op unbind --tid 3 --initiator-name eui.02004567A425678D`),
     ],
-    [
-      'bindInitiatorAddress',
-      (a) => a.bindInitiatorAddress(3, 'ALL'),
-      w(`--mode target --op bind --tid 3 --initiator-address ALL`),
-    ],
+    ['bindInitiatorAddress', (a) => a.bindInitiatorAddress(3, 'ALL'), w(`--mode target --op bind --tid 3 --initiator-address ALL`)],
     [
       'unbindInitiatorAddress',
       (a) => a.unbindInitiatorAddress(3, '10.0.0.0/8'),
       w(`--mode target --op unbind --tid 3 --initiator-address 10.0.0.0/8`),
     ],
-    [
-      'newAccount',
-      (a) => a.newAccount('pc001', 'S3cretPass12'),
-      w(`--mode account --op new --user pc001 --password S3cretPass12`),
-    ],
+    ['newAccount', (a) => a.newAccount('pc001', 'S3cretPass12'), w(`--mode account --op new --user pc001 --password S3cretPass12`)],
     ['deleteAccount', (a) => a.deleteAccount('pc001'), w(`--mode account --op delete --user pc001`)],
     ['bindAccount', (a) => a.bindAccount(3, 'pc001'), w(`--mode account --op bind --tid 3 --user pc001`)],
-    [
-      'bindAccount outgoing',
-      (a) => a.bindAccount(3, 'tgt1', { outgoing: true }),
-      w(`--mode account --op bind --tid 3 --user tgt1 --outgoing`),
-    ],
+    ['bindAccount outgoing', (a) => a.bindAccount(3, 'tgt1', { outgoing: true }), w(`--mode account --op bind --tid 3 --user tgt1 --outgoing`)],
     ['unbindAccount', (a) => a.unbindAccount(3, 'pc001'), w(`--mode account --op unbind --tid 3 --user pc001`)],
     ['deleteConnection', (a) => a.deleteConnection(3, 17, 0), w(`--mode conn --op delete --tid 3 --sid 17 --cid 0`)],
     ['showConnections', (a) => a.showConnections(3), w(`--mode conn --op show --tid 3`)],

@@ -110,15 +110,18 @@ export class TgtAdmAdapter {
   // ---- logical units -------------------------------------------------------------------------------------------
 
   /** `--mode logicalunit --op new` (LUN ≥ 1; LUN 0 is the automatic controller LUN). `--params` is refused here. */
-  async newLun(
-    tid: number,
-    lun: number,
-    backingPath: string,
-    options: { bstype?: TgtBackingStoreType } = {},
-  ): Promise<void> {
+  async newLun(tid: number, lun: number, backingPath: string, options: { bstype?: TgtBackingStoreType } = {}): Promise<void> {
     const argv = [
-      '--mode', 'logicalunit', '--op', 'new', '--tid', String(assertTid(tid)), '--lun', String(assertLun(lun)),
-      '--backing-store', assertBackingPath(backingPath),
+      '--mode',
+      'logicalunit',
+      '--op',
+      'new',
+      '--tid',
+      String(assertTid(tid)),
+      '--lun',
+      String(assertLun(lun)),
+      '--backing-store',
+      assertBackingPath(backingPath),
     ];
     if (options.bstype !== undefined) {
       if (options.bstype !== 'rdwr' && options.bstype !== 'aio') {
@@ -131,16 +134,22 @@ export class TgtAdmAdapter {
 
   /** `--mode logicalunit --op delete`. */
   async deleteLun(tid: number, lun: number): Promise<void> {
-    return this.mutate([
-      '--mode', 'logicalunit', '--op', 'delete', '--tid', String(assertTid(tid)), '--lun', String(assertLun(lun)),
-    ]);
+    return this.mutate(['--mode', 'logicalunit', '--op', 'delete', '--tid', String(assertTid(tid)), '--lun', String(assertLun(lun))]);
   }
 
   /** `--mode logicalunit --op update --params k=v,...` (allow-listed: lbppbe, scsi_sn, scsi_id, vendor_id, …). */
   async updateLun(tid: number, lun: number, params: Record<string, string>): Promise<void> {
     return this.mutate([
-      '--mode', 'logicalunit', '--op', 'update', '--tid', String(assertTid(tid)), '--lun', String(assertLun(lun)),
-      '--params', renderLunParams(params),
+      '--mode',
+      'logicalunit',
+      '--op',
+      'update',
+      '--tid',
+      String(assertTid(tid)),
+      '--lun',
+      String(assertLun(lun)),
+      '--params',
+      renderLunParams(params),
     ]);
   }
 
@@ -208,8 +217,16 @@ export class TgtAdmAdapter {
   /** Kicks one connection (`conn delete`); the target stays, the initiator may reconnect. */
   async deleteConnection(tid: number, sid: number, cid: number): Promise<void> {
     return this.mutate([
-      '--mode', 'conn', '--op', 'delete', '--tid', String(assertTid(tid)),
-      '--sid', String(assertSessionId(sid, 'sid')), '--cid', String(assertSessionId(cid, 'cid')),
+      '--mode',
+      'conn',
+      '--op',
+      'delete',
+      '--tid',
+      String(assertTid(tid)),
+      '--sid',
+      String(assertSessionId(sid, 'sid')),
+      '--cid',
+      String(assertSessionId(cid, 'cid')),
     ]);
   }
 
@@ -234,9 +251,7 @@ export class TgtAdmAdapter {
   }
 
   private account(op: 'bind' | 'unbind', tid: number, user: string, extra: string[]): Promise<void> {
-    return this.mutate([
-      '--mode', 'account', '--op', op, '--tid', String(assertTid(tid)), '--user', assertChapUser(user), ...extra,
-    ]);
+    return this.mutate(['--mode', 'account', '--op', op, '--tid', String(assertTid(tid)), '--user', assertChapUser(user), ...extra]);
   }
 
   private async mutate(args: string[]): Promise<void> {

@@ -96,10 +96,7 @@ const STDERR_TABLE: ReadonlyArray<readonly [RegExp, TgtErrorCode]> = [
   [/this target is still active/, TgtErrorCode.TARGET_ACTIVE],
   [/this logical unit is still active/, TgtErrorCode.LUN_ACTIVE],
   [/can't find the session/, TgtErrorCode.SESSION_NOT_FOUND],
-  [
-    /failed to send request hdr|Transport endpoint is not connected|Connection refused/,
-    TgtErrorCode.DAEMON_UNREACHABLE,
-  ],
+  [/failed to send request hdr|Transport endpoint is not connected|Connection refused/, TgtErrorCode.DAEMON_UNREACHABLE],
   [/invalid request|argument value '.*' invalid/, TgtErrorCode.INVALID_REQUEST],
 ];
 

@@ -83,15 +83,16 @@ export class TgtdSupervisor extends EventEmitter {
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new TgtError(TgtErrorCode.INVALID_ARGUMENT, `invalid portal port ${JSON.stringify(port)}`);
     }
-    for (const [k, v] of [['nopInterval', options.nopInterval], ['nopCount', options.nopCount]] as const) {
+    for (const [k, v] of [
+      ['nopInterval', options.nopInterval],
+      ['nopCount', options.nopCount],
+    ] as const) {
       if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 9999)) {
         throw new TgtError(TgtErrorCode.INVALID_ARGUMENT, `invalid ${k} ${JSON.stringify(v)}`);
       }
     }
     this.opts = options;
-    this.adapter =
-      options.adapter ??
-      new TgtAdmAdapter({ controlPort: options.controlPort, binary: options.tgtadmBinary, logger: options.logger });
+    this.adapter = options.adapter ?? new TgtAdmAdapter({ controlPort: options.controlPort, binary: options.tgtadmBinary, logger: options.logger });
     if (this.adapter.controlPort !== options.controlPort) {
       throw new TgtError(TgtErrorCode.INVALID_ARGUMENT, 'adapter.controlPort differs from controlPort');
     }
@@ -251,7 +252,10 @@ export class TgtdSupervisor extends EventEmitter {
   }
 
   private startFailure(message: string, cause?: unknown): TgtError {
-    const tail = this.tail.filter((l) => !NOISE.test(l)).slice(-8).join(' | ');
+    const tail = this.tail
+      .filter((l) => !NOISE.test(l))
+      .slice(-8)
+      .join(' | ');
     return new TgtError(TgtErrorCode.DAEMON_START_FAILED, tail ? `${message}; tgtd said: ${tail}` : message, { cause });
   }
 
@@ -309,10 +313,13 @@ export class TgtdSupervisor extends EventEmitter {
     const host = address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
     return new Promise((resolve, reject) => {
       const sock = connect({ host, port });
-      const timer = setTimeout(() => {
-        sock.destroy();
-        reject(new Error(`TCP connect to ${this.portalText()} timed out`));
-      }, Math.min(timeoutMs, 2000));
+      const timer = setTimeout(
+        () => {
+          sock.destroy();
+          reject(new Error(`TCP connect to ${this.portalText()} timed out`));
+        },
+        Math.min(timeoutMs, 2000),
+      );
       sock.once('connect', () => {
         clearTimeout(timer);
         sock.destroy();

@@ -95,7 +95,10 @@ function validateShape(r: RangeShape): void {
   };
   if ((r.poolStart === null) !== (r.poolEnd === null)) {
     const missing = r.poolStart === null ? 'poolStart' : 'poolEnd';
-    problems.push({ field: missing, message: `${missing} is required when ${missing === 'poolStart' ? 'poolEnd' : 'poolStart'} is set (give both or neither)` });
+    problems.push({
+      field: missing,
+      message: `${missing} is required when ${missing === 'poolStart' ? 'poolEnd' : 'poolStart'} is set (give both or neither)`,
+    });
   }
   inside('gateway', r.gateway);
   inside('poolStart', r.poolStart);
@@ -117,10 +120,11 @@ async function assertNoOverlap(m: EntityManager, cidr: string, exceptId?: string
   );
   if (rows.length) {
     const o = rows[0];
-    throw new ConflictError(
-      NetworkRangeErrorCode.NETWORK_RANGE_OVERLAP,
-      `cidr ${cidr} overlaps network range "${o.name}" (${o.cidr})`,
-      { field: 'cidr', overlapsId: o.id, overlapsName: o.name, overlapsCidr: o.cidr },
-    );
+    throw new ConflictError(NetworkRangeErrorCode.NETWORK_RANGE_OVERLAP, `cidr ${cidr} overlaps network range "${o.name}" (${o.cidr})`, {
+      field: 'cidr',
+      overlapsId: o.id,
+      overlapsName: o.name,
+      overlapsCidr: o.cidr,
+    });
   }
 }

@@ -19,11 +19,22 @@ const MAC_B = '52:54:00:00:00:0b';
 const who = { sourceIp: '10.213.0.100', serverIp: '10.213.0.1' };
 
 function client(id: string, mac: string, patch: Partial<Client> = {}): Client {
-  return { id, macAddress: mac, hostname: `pc-${id}`, enabled: true, pending: false, assignedImageId: 'img', customBootParams: null, ...patch } as Client;
+  return {
+    id,
+    macAddress: mac,
+    hostname: `pc-${id}`,
+    enabled: true,
+    pending: false,
+    assignedImageId: 'img',
+    customBootParams: null,
+    ...patch,
+  } as Client;
 }
 
 function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<string, string>; burst?: number }) {
-  const fakeClients = new Map(opts.clients.map((c) => [c.id, { id: c.id, enabled: c.enabled, hasImage: !!c.assignedImageId, policy: 'reset' as const }]));
+  const fakeClients = new Map(
+    opts.clients.map((c) => [c.id, { id: c.id, enabled: c.enabled, hasImage: !!c.assignedImageId, policy: 'reset' as const }]),
+  );
   const sessions = new FakeSessions(fakeClients);
   const disks = new FakeDisks(fakeClients);
   const iscsi = new FakeIscsi();
@@ -45,7 +56,14 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
   const neighbours = { macOf: async (ip: string) => opts.arp?.[ip] ?? null };
   const limiter = new TokenBucketLimiter({ burst: opts.burst ?? 100, refillPerSecond: 1 });
   const config = { http: { port: 8080 } } as AppConfig;
-  const service = new BootScriptService(config, policy, new BootPreparation(disks as unknown as ClientDisksService, iscsi), tracker, neighbours, limiter);
+  const service = new BootScriptService(
+    config,
+    policy,
+    new BootPreparation(disks as unknown as ClientDisksService, iscsi),
+    tracker,
+    neighbours,
+    limiter,
+  );
   return { service, sessions, disks, iscsi };
 }
 
@@ -83,7 +101,11 @@ describe('BootScriptService', () => {
 
   it('disabled → local boot, pending or without image → wait for an admin', async () => {
     const { service, sessions } = setup({
-      clients: [client('a', MAC_A, { enabled: false }), client('b', MAC_B, { pending: true }), client('c', '52:54:00:00:00:0c', { assignedImageId: null })],
+      clients: [
+        client('a', MAC_A, { enabled: false }),
+        client('b', MAC_B, { pending: true }),
+        client('c', '52:54:00:00:00:0c', { assignedImageId: null }),
+      ],
     });
     expect((await service.scriptFor(MAC_A, who)).body).toMatch(/\nexit\n$/);
     expect((await service.scriptFor(MAC_A, who)).body).not.toContain('sanboot');

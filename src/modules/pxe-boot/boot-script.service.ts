@@ -123,7 +123,11 @@ export class BootScriptService {
   private rateLimited(who: ScriptRequester): ScriptResponse | null {
     if (this.limiter.take(who.sourceIp)) return null;
     this.logger.warn(`boot script requests from ${who.sourceIp} rate-limited`);
-    return { status: 429, body: renderErrorScript('too many requests, try again later', 5), retryAfter: this.limiter.retryAfterSeconds(who.sourceIp) };
+    return {
+      status: 429,
+      body: renderErrorScript('too many requests, try again later', 5),
+      retryAfter: this.limiter.retryAfterSeconds(who.sourceIp),
+    };
   }
 
   /** The client with this MAC, unless the requester is provably another machine. */

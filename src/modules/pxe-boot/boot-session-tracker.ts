@@ -21,10 +21,7 @@ export interface DhcpSeenEvent {
 }
 
 /** What the session monitor concluded about one open session (see `decideSessionAction`). */
-export type MonitorAction =
-  | { kind: 'running' }
-  | { kind: 'shutdown'; reason: string }
-  | { kind: 'timeout'; message: string };
+export type MonitorAction = { kind: 'running' } | { kind: 'shutdown'; reason: string } | { kind: 'timeout'; message: string };
 
 interface OpenSession {
   id: string;

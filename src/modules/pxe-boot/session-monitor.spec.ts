@@ -19,10 +19,12 @@ describe('decideSessionAction', () => {
         connected: true,
       });
     }
-    expect(decideSessionAction({ status: 'running', startedAt: at(0), lastSeenAt: at(6) }, { ip: null, since: T0 + 5000 }, T0 + 60_000, cfg)).toEqual({
-      action: null,
-      connected: true,
-    });
+    expect(decideSessionAction({ status: 'running', startedAt: at(0), lastSeenAt: at(6) }, { ip: null, since: T0 + 5000 }, T0 + 60_000, cfg)).toEqual(
+      {
+        action: null,
+        connected: true,
+      },
+    );
   });
 
   it('ignores the stale login of the previous boot', () => {

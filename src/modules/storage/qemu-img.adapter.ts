@@ -176,12 +176,7 @@ export class QemuImgAdapter {
    * Validates `src` (see {@link info}) and converts it to a sparse raw file at `dst` with `qemu-img convert -p`,
    * reporting progress (0–100). On failure `dst` is removed.
    */
-  async convertToRaw(
-    src: string,
-    srcFormat: SourceImageFormat,
-    dst: string,
-    onProgress?: (pct: number) => void,
-  ): Promise<QemuImageInfo> {
+  async convertToRaw(src: string, srcFormat: SourceImageFormat, dst: string, onProgress?: (pct: number) => void): Promise<QemuImageInfo> {
     assertPath(src, 'source path');
     assertPath(dst, 'destination path');
     assertFormat(srcFormat);

@@ -1,14 +1,6 @@
 import { CommandOptions, CommandResult } from '@common/exec/command-runner';
 import { StorageError, StorageErrorCode } from './storage.errors';
-import {
-  ZfsAdapter,
-  assertDatasetName,
-  assertSnapshotName,
-  mapZfsFailure,
-  parseZfsGet,
-  zfsPropNumber,
-  zfsPropValue,
-} from './zfs.adapter';
+import { ZfsAdapter, assertDatasetName, assertSnapshotName, mapZfsFailure, parseZfsGet, zfsPropNumber, zfsPropValue } from './zfs.adapter';
 
 interface Call {
   file: string;
@@ -77,16 +69,13 @@ describe('ZfsAdapter name validation (before anything is executed)', () => {
     expect(calls).toHaveLength(0);
   });
 
-  it.each(['tank/a', 'tank/a@', 'tank/a@b@c', 'tank/a@$(id)', 'tank/a@x y', 'tank/a@V1', 'tank/a b@v1'])(
-    'rejects snapshot name %j',
-    async (name) => {
-      const { runner, calls } = fakeRunner();
-      const zfs = new ZfsAdapter({ runner });
-      await expect(zfs.snapshot(name)).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
-      await expect(zfs.hold(name, 'dls-version')).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
-      expect(calls).toHaveLength(0);
-    },
-  );
+  it.each(['tank/a', 'tank/a@', 'tank/a@b@c', 'tank/a@$(id)', 'tank/a@x y', 'tank/a@V1', 'tank/a b@v1'])('rejects snapshot name %j', async (name) => {
+    const { runner, calls } = fakeRunner();
+    const zfs = new ZfsAdapter({ runner });
+    await expect(zfs.snapshot(name)).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    await expect(zfs.hold(name, 'dls-version')).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    expect(calls).toHaveLength(0);
+  });
 
   it('accepts the names DLS uses', () => {
     expect(() => assertDatasetName('tank/dls/images/0b8e7c1e-3a52-4c9b-9d57-3f3b1f2b8a10')).not.toThrow();
@@ -188,18 +177,7 @@ describe('ZfsAdapter parsing', () => {
     const { runner, calls } = fakeRunner(() => ({ stdout: getOutput }));
     const zfs = new ZfsAdapter({ runner });
     const table = await zfs.get(['labpool/clients/pc001'], ['used', 'origin'], { recursive: true, depth: 1 });
-    expect(calls[0].args).toEqual([
-      'get',
-      '-H',
-      '-p',
-      '-r',
-      '-d',
-      '1',
-      '-o',
-      'name,property,value,source',
-      'used,origin',
-      'labpool/clients/pc001',
-    ]);
+    expect(calls[0].args).toEqual(['get', '-H', '-p', '-r', '-d', '1', '-o', 'name,property,value,source', 'used,origin', 'labpool/clients/pc001']);
     expect(zfsPropNumber(table, 'labpool/clients/pc001', 'usedbydataset')).toBe(67280896);
   });
 
@@ -245,11 +223,7 @@ describe('mapZfsFailure (the stderr catalogue)', () => {
   });
   const cases: Array<[string, CommandResult, StorageErrorCode, Record<string, unknown>?]> = [
     ['create existing', r("cannot create 'P/images/win11': dataset already exists\n"), StorageErrorCode.ALREADY_EXISTS],
-    [
-      'snapshot existing',
-      r("cannot create snapshot 'P/images/win11@v1': dataset already exists\n"),
-      StorageErrorCode.ALREADY_EXISTS,
-    ],
+    ['snapshot existing', r("cannot create snapshot 'P/images/win11@v1': dataset already exists\n"), StorageErrorCode.ALREADY_EXISTS],
     ['missing dataset', r("cannot open 'P/nope': dataset does not exist\n"), StorageErrorCode.NOT_FOUND, { dataset: 'P/nope' }],
     ['missing pool (zfs)', r("cannot open 'nopool': dataset does not exist\n"), StorageErrorCode.POOL_UNAVAILABLE],
     ['missing pool (zpool)', r("cannot open 'nopool': no such pool\n"), StorageErrorCode.POOL_UNAVAILABLE],
@@ -296,11 +270,7 @@ describe('mapZfsFailure (the stderr catalogue)', () => {
     ],
     ['upper-case user prop', r("cannot set property for 'X': invalid property 'DLS:Upper'\n"), StorageErrorCode.INVALID_NAME],
     ['empty value', r('missing value in property=value argument\nusage:\n\tset <property=value> ...\n', 2), StorageErrorCode.INVALID_NAME],
-    [
-      'unknown property',
-      r("bad property list: invalid property 'written'\nusage:\n\tget [-rHp] ...\n", 2),
-      StorageErrorCode.INVALID_NAME,
-    ],
+    ['unknown property', r("bad property list: invalid property 'written'\nusage:\n\tget [-rHp] ...\n", 2), StorageErrorCode.INVALID_NAME],
     ['unknown option', r("invalid option 'p'\nusage:\n\tlist [-rH]...\n", 2), StorageErrorCode.COMMAND_FAILED, { reason: 'usage' }],
     [
       'release missing tag',
@@ -315,17 +285,10 @@ describe('mapZfsFailure (the stderr catalogue)', () => {
       StorageErrorCode.COMMAND_FAILED,
       { infrastructure: true, reason: 'unsupported' },
     ],
-    [
-      'zvol',
-      r('internal error: Function not implemented\n', 134),
-      StorageErrorCode.COMMAND_FAILED,
-      { infrastructure: true, reason: 'unsupported' },
-    ],
+    ['zvol', r('internal error: Function not implemented\n', 134), StorageErrorCode.COMMAND_FAILED, { infrastructure: true, reason: 'unsupported' }],
     [
       'daemon down',
-      r(
-        'connect: Connection refused\nPlease make sure that the zfs-fuse daemon is running.\ninternal error: failed to initialize ZFS library\n',
-      ),
+      r('connect: Connection refused\nPlease make sure that the zfs-fuse daemon is running.\ninternal error: failed to initialize ZFS library\n'),
       StorageErrorCode.DAEMON_DOWN,
     ],
     ['connection reset (rc 134)', r('internal error: Connection reset by peer\n', 134), StorageErrorCode.DAEMON_DOWN],
@@ -337,16 +300,13 @@ describe('mapZfsFailure (the stderr catalogue)', () => {
     ['anything else', r('something odd\n'), StorageErrorCode.COMMAND_FAILED],
   ];
 
-  it.each(cases.map(([label, result, code, details]) => ({ label, result, code, details: details ?? {} })))(
-    '$label',
-    ({ result, code, details }) => {
+  it.each(cases.map(([label, result, code, details]) => ({ label, result, code, details: details ?? {} })))('$label', ({ result, code, details }) => {
     const err = mapZfsFailure('zfs', ['destroy', 'P/x'], result);
     expect(err).toBeInstanceOf(StorageError);
     expect(err.code).toBe(code);
-      expect(err.details).toMatchObject({ command: 'zfs destroy P/x', ...details });
-      if (result.stderr) expect(err.message).toContain(result.stderr.split('\n')[0].trim().slice(0, 50));
-    },
-  );
+    expect(err.details).toMatchObject({ command: 'zfs destroy P/x', ...details });
+    if (result.stderr) expect(err.message).toContain(result.stderr.split('\n')[0].trim().slice(0, 50));
+  });
 
   it('truncates long usage texts in details', () => {
     const usage = `invalid option 'p'\nusage:\n${'\tline\n'.repeat(200)}`;
@@ -391,9 +351,7 @@ describe('ZfsAdapter busy retry', () => {
   });
 
   it('does not retry a held snapshot (userrefs > 0)', async () => {
-    const { runner, calls } = fakeRunner((call) =>
-      call.args[0] === 'get' ? { stdout: 'p/i@v1\tuserrefs\t1\t-\n' } : busy('p/i@v1'),
-    );
+    const { runner, calls } = fakeRunner((call) => (call.args[0] === 'get' ? { stdout: 'p/i@v1\tuserrefs\t1\t-\n' } : busy('p/i@v1')));
     const c = clock();
     const zfs = new ZfsAdapter({ runner, ...c });
     const err = await caught(zfs.destroy('p/i@v1'));
@@ -472,9 +430,7 @@ describe('ZfsAdapter queue and idempotent helpers', () => {
 
   it('treats "not currently mounted" on unmount and "already mounted" on mount as success', async () => {
     const { runner } = fakeRunner((call) =>
-      call.args[0] === 'umount'
-        ? fail("cannot unmount 'p/a': not currently mounted\n")
-        : fail("cannot mount 'p/a': filesystem already mounted\n"),
+      call.args[0] === 'umount' ? fail("cannot unmount 'p/a': not currently mounted\n") : fail("cannot mount 'p/a': filesystem already mounted\n"),
     );
     const zfs = new ZfsAdapter({ runner });
     await expect(zfs.unmount('p/a')).resolves.toBeUndefined();

@@ -158,11 +158,7 @@ export function mapZfsFailure(command: string, args: readonly string[], result: 
   if (result.timedOut) {
     return new StorageError(StorageErrorCode.TIMEOUT, `${command} ${args[0] ?? ''}: timed out`, details);
   }
-  if (
-    /Connection refused|Connection reset by peer|make sure that the zfs-fuse daemon is running|failed to initialize ZFS library/i.test(
-      stderr,
-    )
-  ) {
+  if (/Connection refused|Connection reset by peer|make sure that the zfs-fuse daemon is running|failed to initialize ZFS library/i.test(stderr)) {
     return err(StorageErrorCode.DAEMON_DOWN, { infrastructure: true });
   }
   if (result.signal !== null || result.code === 134 || result.code === 137 || result.code === 255) {
@@ -195,11 +191,7 @@ export function mapZfsFailure(command: string, args: readonly string[], result: 
   if (/not currently mounted/.test(stderr)) return err(StorageErrorCode.NOT_FOUND, { reason: 'not-mounted' });
   if (/already mounted/.test(stderr)) return err(StorageErrorCode.ALREADY_EXISTS, { reason: 'already-mounted' });
   if (/out of space|No space left on device/i.test(stderr)) return err(StorageErrorCode.NO_SPACE);
-  if (
-    /snapshot delimiter|invalid property|must be one of|invalid character|name is too long|missing value|bad property list/.test(
-      stderr,
-    )
-  ) {
+  if (/snapshot delimiter|invalid property|must be one of|invalid character|name is too long|missing value|bad property list/.test(stderr)) {
     return err(StorageErrorCode.INVALID_NAME);
   }
   if (result.code === 2) return err(StorageErrorCode.COMMAND_FAILED, { reason: 'usage' });
@@ -417,11 +409,7 @@ export class ZfsAdapter {
   }
 
   /** `zfs list -H -o name,type -r -t <types> [-d depth] root`. */
-  async list(
-    root: string,
-    types: readonly ZfsDatasetType[] = ['filesystem', 'snapshot'],
-    options: { depth?: number } = {},
-  ): Promise<ZfsListEntry[]> {
+  async list(root: string, types: readonly ZfsDatasetType[] = ['filesystem', 'snapshot'], options: { depth?: number } = {}): Promise<ZfsListEntry[]> {
     assertDatasetName(root);
     for (const t of types) if (!['filesystem', 'snapshot', 'volume'].includes(t)) throw invalid('invalid type', t);
     const args = ['list', '-H', '-o', 'name,type', '-t', types.join(',')];

@@ -6,14 +6,7 @@ import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { DiskInfo, ManagedItem, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
 import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
 import { UUID_RE, assertUuid } from './storage-ids';
-import {
-  StorageLogger,
-  ZfsAdapter,
-  ZfsPropertyTable,
-  assertDatasetName,
-  zfsPropNumber,
-  zfsPropValue,
-} from './zfs.adapter';
+import { StorageLogger, ZfsAdapter, ZfsPropertyTable, assertDatasetName, zfsPropNumber, zfsPropValue } from './zfs.adapter';
 
 export interface ZfsStorageDriverOptions {
   /** Root dataset, e.g. `tank/dls`; `<root>/images` and `<root>/clients` live below it. */
@@ -316,16 +309,12 @@ export class ZfsStorageDriver implements StorageDriver {
           const table = await this.zfs.get([ds], CLIENT_PROPS);
           const origin = zfsPropValue(table, ds, 'origin');
           if (origin !== snap) {
-            throw new StorageError(
-              StorageErrorCode.ALREADY_EXISTS,
-              `client ${cid} already has a disk from ${origin ?? 'no snapshot'}`,
-              {
-                clientId: cid,
-                existingImageId: zfsPropValue(table, ds, DLS_PROPS.imageId),
-                existingVersionId: zfsPropValue(table, ds, DLS_PROPS.versionId),
-                origin,
-              },
-            );
+            throw new StorageError(StorageErrorCode.ALREADY_EXISTS, `client ${cid} already has a disk from ${origin ?? 'no snapshot'}`, {
+              clientId: cid,
+              existingImageId: zfsPropValue(table, ds, DLS_PROPS.imageId),
+              existingVersionId: zfsPropValue(table, ds, DLS_PROPS.versionId),
+              origin,
+            });
           }
           if (zfsPropValue(table, ds, 'mounted') !== 'yes') await this.zfs.mount(ds);
           return this.diskInfoFrom(cid, table);
@@ -398,19 +387,9 @@ export class ZfsStorageDriver implements StorageDriver {
       const valid = (v: string | undefined): v is string => v !== undefined && UUID_RE.test(v);
       if (type === 'filesystem' && name.startsWith(imagesPrefix) && valid(imageId) && name === this.imageDataset(imageId)) {
         items.push({ kind: 'image', ref: name, imageId });
-      } else if (
-        type === 'snapshot' &&
-        valid(imageId) &&
-        valid(versionId) &&
-        name === this.snapshotName(imageId, versionId)
-      ) {
+      } else if (type === 'snapshot' && valid(imageId) && valid(versionId) && name === this.snapshotName(imageId, versionId)) {
         items.push({ kind: 'version', ref: name, imageId, versionId });
-      } else if (
-        type === 'filesystem' &&
-        name.startsWith(clientsPrefix) &&
-        valid(clientId) &&
-        name === this.clientDataset(clientId)
-      ) {
+      } else if (type === 'filesystem' && name.startsWith(clientsPrefix) && valid(clientId) && name === this.clientDataset(clientId)) {
         items.push({
           kind: 'client-disk',
           ref: name,

@@ -76,7 +76,12 @@ describe('encodeDhcp / decodeDhcp', () => {
 
   it('splits options longer than 255 bytes and decodes them back concatenated (RFC 3396)', () => {
     const value = Buffer.from(Array.from({ length: 600 }, (_, i) => i & 0xff));
-    const pkt = packet({ options: new Map([[43, value], [53, Buffer.from([2])]]) });
+    const pkt = packet({
+      options: new Map([
+        [43, value],
+        [53, Buffer.from([2])],
+      ]),
+    });
     const wire = encodeDhcp(pkt);
     expect(wire[240]).toBe(43);
     expect(wire[241]).toBe(255);

@@ -71,9 +71,7 @@ describe('hex fixtures (constructed and any real captures in __fixtures__/)', ()
       expect(ours.chaddr).toEqual(real.chaddr);
       for (const code of [51, 58, 59, 1, 3]) expect(ours.options.get(code)).toEqual(real.options.get(code));
       const noPxeDhcp = (pkt: typeof ours) =>
-        pkt.options.has(DhcpOptionCode.IPXE_ENCAP)
-          ? decodeSubOptions(pkt.options.get(DhcpOptionCode.IPXE_ENCAP)!).get(176)
-          : undefined;
+        pkt.options.has(DhcpOptionCode.IPXE_ENCAP) ? decodeSubOptions(pkt.options.get(DhcpOptionCode.IPXE_ENCAP)!).get(176) : undefined;
       expect({ label, v: noPxeDhcp(ours) }).toEqual({ label, v: noPxeDhcp(real) });
       expect(replyDestination(req, ours).address).toBe('255.255.255.255');
     }

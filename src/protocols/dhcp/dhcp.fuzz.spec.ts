@@ -273,27 +273,35 @@ describe('DHCP decoder fuzz (seeded)', () => {
     expect(seeds.length).toBeGreaterThanOrEqual(10);
   });
 
-  it(`survives ${RANDOM_CASES} random byte strings`, () => {
-    const rng = new Rng(SEED);
-    const stats: Stats = { decoded: 0, rejected: 0 };
-    for (let i = 0; i < RANDOM_CASES; i++) {
-      const input = randomInput(rng);
-      const failure = check(input, stats);
-      if (failure) throw new Error(`seed ${SEED} random case ${i}: ${failure}; input ${input.toString('hex')}`);
-    }
-    expect(stats.decoded + stats.rejected).toBe(RANDOM_CASES);
-    expect(stats.decoded).toBeGreaterThan(RANDOM_CASES / 20);
-  }, FUZZ_TIMEOUT_MS);
+  it(
+    `survives ${RANDOM_CASES} random byte strings`,
+    () => {
+      const rng = new Rng(SEED);
+      const stats: Stats = { decoded: 0, rejected: 0 };
+      for (let i = 0; i < RANDOM_CASES; i++) {
+        const input = randomInput(rng);
+        const failure = check(input, stats);
+        if (failure) throw new Error(`seed ${SEED} random case ${i}: ${failure}; input ${input.toString('hex')}`);
+      }
+      expect(stats.decoded + stats.rejected).toBe(RANDOM_CASES);
+      expect(stats.decoded).toBeGreaterThan(RANDOM_CASES / 20);
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 
-  it(`survives ${MUTATION_CASES} mutated real packets`, () => {
-    const rng = new Rng(SEED + 1);
-    const stats: Stats = { decoded: 0, rejected: 0 };
-    for (let i = 0; i < MUTATION_CASES; i++) {
-      const input = mutate(rng, seeds);
-      const failure = check(input, stats);
-      if (failure) throw new Error(`seed ${SEED + 1} mutation case ${i}: ${failure}; input ${input.toString('hex')}`);
-    }
-    expect(stats.decoded).toBeGreaterThan(MUTATION_CASES / 10);
-    expect(stats.rejected).toBeGreaterThan(MUTATION_CASES / 10);
-  }, FUZZ_TIMEOUT_MS);
+  it(
+    `survives ${MUTATION_CASES} mutated real packets`,
+    () => {
+      const rng = new Rng(SEED + 1);
+      const stats: Stats = { decoded: 0, rejected: 0 };
+      for (let i = 0; i < MUTATION_CASES; i++) {
+        const input = mutate(rng, seeds);
+        const failure = check(input, stats);
+        if (failure) throw new Error(`seed ${SEED + 1} mutation case ${i}: ${failure}; input ${input.toString('hex')}`);
+      }
+      expect(stats.decoded).toBeGreaterThan(MUTATION_CASES / 10);
+      expect(stats.rejected).toBeGreaterThan(MUTATION_CASES / 10);
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });

@@ -29,9 +29,7 @@ import {
 
 describe('DHCP option table', () => {
   it('describes every option DLS uses, with a reference', () => {
-    const used = [
-      1, 3, 6, 12, 15, 28, 43, 50, 51, 53, 54, 55, 57, 58, 59, 60, 61, 66, 67, 77, 82, 93, 94, 97, 119, 175, 203,
-    ];
+    const used = [1, 3, 6, 12, 15, 28, 43, 50, 51, 53, 54, 55, 57, 58, 59, 60, 61, 66, 67, 77, 82, 93, 94, 97, 119, 175, 203];
     for (const code of used) {
       const spec = DHCP_OPTIONS.get(code);
       expect(spec).toBeDefined();
@@ -113,7 +111,11 @@ describe('encapsulated sub-options', () => {
   it('decodes the iPXE 175 block with pads and repeats', () => {
     const subs = decodeSubOptions(Buffer.from([0, 177, 5, 1, 0x80, 0x86, 0x10, 0x0e, 235, 3, 1, 0, 0, 0x19, 1, 1]));
     expect([...subs.keys()]).toEqual([177, 235, 0x19]);
-    expect(decodeSubOptions(Buffer.from([1, 1, 0x61, 1, 1, 0x62])).get(1)!.toString()).toBe('ab');
+    expect(
+      decodeSubOptions(Buffer.from([1, 1, 0x61, 1, 1, 0x62]))
+        .get(1)!
+        .toString(),
+    ).toBe('ab');
   });
 
   it('rejects a sub-option that overruns', () => {
@@ -129,9 +131,7 @@ describe('encapsulated sub-options', () => {
 
 describe('domain search (RFC 3397)', () => {
   it('encodes names as uncompressed DNS labels', () => {
-    expect(encodeDomainSearch(['lab.dls', 'dls.'])).toEqual(
-      Buffer.from([3, 0x6c, 0x61, 0x62, 3, 0x64, 0x6c, 0x73, 0, 3, 0x64, 0x6c, 0x73, 0]),
-    );
+    expect(encodeDomainSearch(['lab.dls', 'dls.'])).toEqual(Buffer.from([3, 0x6c, 0x61, 0x62, 3, 0x64, 0x6c, 0x73, 0, 3, 0x64, 0x6c, 0x73, 0]));
     const o = new Map<number, Buffer>();
     setDomainSearch(o, ['a.b']);
     expect(o.get(119)).toEqual(Buffer.from([1, 0x61, 1, 0x62, 0]));

@@ -9,18 +9,7 @@ import { DhcpOptionCode } from './dhcp.constants';
  * - `u8s` / `u16s` lists (options 55, 93); `flag` zero length;
  * - `encapsulated` sub-option TLVs (43, 82, 175); `domains` RFC 1035 §3.1 names (RFC 3397); `bytes` opaque.
  */
-export type DhcpOptionType =
-  | 'ip'
-  | 'ips'
-  | 'u8'
-  | 'u16'
-  | 'u32'
-  | 'string'
-  | 'bytes'
-  | 'u8s'
-  | 'u16s'
-  | 'encapsulated'
-  | 'domains';
+export type DhcpOptionType = 'ip' | 'ips' | 'u8' | 'u16' | 'u32' | 'string' | 'bytes' | 'u8s' | 'u16s' | 'encapsulated' | 'domains';
 
 /** One row of the option table. */
 export interface DhcpOptionSpec {

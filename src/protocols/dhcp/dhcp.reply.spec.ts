@@ -2,13 +2,7 @@ import { decodeDhcp, DhcpPacket, encodeDhcp } from './dhcp.codec';
 import { DhcpMessageType } from './dhcp.constants';
 import { decodeSubOptions, getIp, getIps, getString, getU32, getU8 } from './dhcp.options';
 import { buildProxyReply, buildReply, DhcpReplyParams, maxReplyLength, replyDestination } from './dhcp.reply';
-import {
-  biosIpxeRomDiscover,
-  biosIpxeRomRequest,
-  ovmfPxeDiscover,
-  relayedOvmfRequest,
-  undionlyDiscover,
-} from './__fixtures__/constructed-packets';
+import { biosIpxeRomDiscover, biosIpxeRomRequest, ovmfPxeDiscover, relayedOvmfRequest, undionlyDiscover } from './__fixtures__/constructed-packets';
 
 const SCRIPT = 'http://10.213.0.1:8080/boot.ipxe';
 const offerParams: DhcpReplyParams = {
@@ -109,10 +103,7 @@ describe('buildReply (full DHCP)', () => {
   });
 
   it('answers DHCPINFORM without yiaddr or lease times (RFC 2131 §4.3.5)', () => {
-    const inform = withOptions(
-      { ...request(biosIpxeRomRequest()), ciaddr: '10.213.0.77' },
-      (o) => o.set(53, Buffer.from([DhcpMessageType.INFORM])),
-    );
+    const inform = withOptions({ ...request(biosIpxeRomRequest()), ciaddr: '10.213.0.77' }, (o) => o.set(53, Buffer.from([DhcpMessageType.INFORM])));
     const ack = buildReply(inform, { messageType: DhcpMessageType.ACK, serverId: '10.213.0.1', bootFile: SCRIPT });
     expect(ack.yiaddr).toBe('0.0.0.0');
     expect(ack.ciaddr).toBe('10.213.0.77');
@@ -157,9 +148,7 @@ describe('buildReply (full DHCP)', () => {
     expect(() => buildReply(req, { ...offerParams, yiaddr: undefined })).toThrow(RangeError);
     expect(() => buildReply(req, { ...offerParams, leaseSeconds: undefined })).toThrow(RangeError);
     expect(() => buildReply(req, { ...offerParams, routers: ['10.0.0'] })).toThrow(RangeError);
-    expect(() => buildReply(req, { ...offerParams, extraOptions: new Map([[12, Buffer.from('x')]]) })).toThrow(
-      RangeError,
-    );
+    expect(() => buildReply(req, { ...offerParams, extraOptions: new Map([[12, Buffer.from('x')]]) })).toThrow(RangeError);
   });
 
   it('sends a boot file too long for the BOOTP field only as option 67', () => {
@@ -231,9 +220,7 @@ describe('buildProxyReply (ProxyDHCP)', () => {
   });
 
   it('ACKs a port-4011 REQUEST, echoing ciaddr', () => {
-    const req = withOptions({ ...request(ovmfPxeDiscover()), ciaddr: '10.213.0.150' }, (o) =>
-      o.set(53, Buffer.from([DhcpMessageType.REQUEST])),
-    );
+    const req = withOptions({ ...request(ovmfPxeDiscover()), ciaddr: '10.213.0.150' }, (o) => o.set(53, Buffer.from([DhcpMessageType.REQUEST])));
     const ack = buildProxyReply(req, { ...proxy, siaddr: '10.213.0.2' });
     expect(getU8(ack.options, 53)).toBe(DhcpMessageType.ACK);
     expect(ack.ciaddr).toBe('10.213.0.150');
@@ -255,8 +242,7 @@ describe('buildProxyReply (ProxyDHCP)', () => {
 describe('replyDestination (RFC 2131 §4.1)', () => {
   const reqOf = (edit: Partial<DhcpPacket>): DhcpPacket => ({ ...request(biosIpxeRomRequest()), ...edit });
   const ack = (req: DhcpPacket): DhcpPacket => buildReply(req, { ...offerParams, messageType: DhcpMessageType.ACK });
-  const nak = (req: DhcpPacket): DhcpPacket =>
-    buildReply(req, { messageType: DhcpMessageType.NAK, serverId: '10.213.0.1' });
+  const nak = (req: DhcpPacket): DhcpPacket => buildReply(req, { messageType: DhcpMessageType.NAK, serverId: '10.213.0.1' });
 
   it('relayed → giaddr:67, even for a NAK or with ciaddr', () => {
     const req = reqOf({ giaddr: '10.20.0.1', ciaddr: '10.20.0.9' });

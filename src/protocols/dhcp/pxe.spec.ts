@@ -1,21 +1,8 @@
 import { MalformedPacketError } from '../malformed-packet.error';
 import { decodeDhcp, DhcpPacket } from './dhcp.codec';
 import { DhcpMessageType, PxeArch } from './dhcp.constants';
-import {
-  classifyClient,
-  formatMac,
-  parseUserClass,
-  pickBootFile,
-  uuidFromSmbiosBytes,
-  uuidToSmbiosBytes,
-} from './pxe';
-import {
-  biosIpxeRomDiscover,
-  FIXTURE_MAC,
-  FIXTURE_UUID,
-  ovmfPxeDiscover,
-  relayedOvmfRequest,
-} from './__fixtures__/constructed-packets';
+import { classifyClient, formatMac, parseUserClass, pickBootFile, uuidFromSmbiosBytes, uuidToSmbiosBytes } from './pxe';
+import { biosIpxeRomDiscover, FIXTURE_MAC, FIXTURE_UUID, ovmfPxeDiscover, relayedOvmfRequest } from './__fixtures__/constructed-packets';
 
 const choices = { biosLoader: 'undionly.kpxe', efiLoader: 'ipxe.efi', scriptUrl: 'http://10.213.0.1:8080/boot.ipxe' };
 

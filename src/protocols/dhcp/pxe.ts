@@ -1,13 +1,6 @@
 import { MalformedPacketError } from '../malformed-packet.error';
 import { DhcpPacket } from './dhcp.codec';
-import {
-  DhcpMessageType,
-  DhcpOptionCode,
-  IPXE_USER_CLASS,
-  PXE_UUID_TYPE_GUID,
-  PXE_VENDOR_CLASS_PREFIX,
-  PxeArch,
-} from './dhcp.constants';
+import { DhcpMessageType, DhcpOptionCode, IPXE_USER_CLASS, PXE_UUID_TYPE_GUID, PXE_VENDOR_CLASS_PREFIX, PxeArch } from './dhcp.constants';
 import { getBytes, getIp, getString, getU16, getU16s, getU8, getU8s } from './dhcp.options';
 
 /** What a DHCP request tells us about the client, for boot policy and logs. */
@@ -106,10 +99,7 @@ export function classifyClient(pkt: DhcpPacket): DhcpClientInfo {
   const userClassRaw = o.get(DhcpOptionCode.USER_CLASS);
   const userClass = userClassRaw && userClassRaw.length > 0 ? parseUserClass(userClassRaw) : null;
   const uuidRaw = o.get(DhcpOptionCode.CLIENT_UUID);
-  const uuid =
-    uuidRaw && uuidRaw.length === 17 && uuidRaw[0] === PXE_UUID_TYPE_GUID
-      ? uuidFromSmbiosBytes(uuidRaw.subarray(1))
-      : null;
+  const uuid = uuidRaw && uuidRaw.length === 17 && uuidRaw[0] === PXE_UUID_TYPE_GUID ? uuidFromSmbiosBytes(uuidRaw.subarray(1)) : null;
   return {
     mac: pkt.htype === 1 && pkt.hlen === 6 ? formatMac(pkt.chaddr) : null,
     xid: pkt.xid,

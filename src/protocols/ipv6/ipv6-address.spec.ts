@@ -1,10 +1,4 @@
-import {
-  formatIpv6Address,
-  formatMacAddress,
-  parseIpv6Address,
-  parseIpv6Prefix,
-  parseMacAddress,
-} from './ipv6-address';
+import { formatIpv6Address, formatMacAddress, parseIpv6Address, parseIpv6Prefix, parseMacAddress } from './ipv6-address';
 
 describe('IPv6 / MAC text helpers', () => {
   it.each([

@@ -1,9 +1,4 @@
-import {
-  buildRouterAdvertisement,
-  DEFAULT_PREFERRED_LIFETIME_SEC,
-  DEFAULT_VALID_LIFETIME_SEC,
-  RA_HEADER_LENGTH,
-} from './router-advertisement';
+import { buildRouterAdvertisement, DEFAULT_PREFERRED_LIFETIME_SEC, DEFAULT_VALID_LIFETIME_SEC, RA_HEADER_LENGTH } from './router-advertisement';
 
 describe('buildRouterAdvertisement (RFC 4861 §4.2)', () => {
   it('encodes the bare 16-byte header with every field unspecified and Router Lifetime 0', () => {
@@ -31,11 +26,16 @@ describe('buildRouterAdvertisement (RFC 4861 §4.2)', () => {
     });
     expect(ra.toString('hex')).toBe(
       [
-        '86000000', '00000000', '00000000', '00000000', // header: type 134, M=0 O=0, lifetime 0
+        '86000000',
+        '00000000',
+        '00000000',
+        '00000000', // header: type 134, M=0 O=0, lifetime 0
         '0101525400123456', // §4.6.1 SLLA: type 1, len 1, MAC
         '05010000000005dc', // §4.6.4 MTU: type 5, len 1, reserved, 1500
         '0304' + '40' + 'c0', // §4.6.2 prefix info: type 3, len 4, /64, L|A
-        '00000e10', '00000708', '00000000', // valid 3600, preferred 1800, reserved2
+        '00000e10',
+        '00000708',
+        '00000000', // valid 3600, preferred 1800, reserved2
         'fd000213000000000000000000000000', // prefix
       ].join(''),
     );

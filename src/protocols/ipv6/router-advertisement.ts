@@ -122,21 +122,14 @@ export function buildRouterAdvertisement(fields: RouterAdvertisementFields = {})
   for (const info of fields.prefixes ?? []) {
     const { address, length } = parseIpv6Prefix(info.prefix);
     const valid = checkUint('validLifetimeSec', info.validLifetimeSec ?? DEFAULT_VALID_LIFETIME_SEC, 0xffffffff);
-    const preferred = checkUint(
-      'preferredLifetimeSec',
-      info.preferredLifetimeSec ?? Math.min(DEFAULT_PREFERRED_LIFETIME_SEC, valid),
-      0xffffffff,
-    );
+    const preferred = checkUint('preferredLifetimeSec', info.preferredLifetimeSec ?? Math.min(DEFAULT_PREFERRED_LIFETIME_SEC, valid), 0xffffffff);
     if (preferred > valid) throw new RangeError('preferredLifetimeSec must not exceed validLifetimeSec (§4.6.2)');
     // §4.6.2: type 3, length 4 (32 bytes), prefix length, L|A flags, valid, preferred, 4 reserved, prefix.
     const option = Buffer.alloc(32);
     option.writeUInt8(ND_OPT_PREFIX_INFORMATION, 0);
     option.writeUInt8(4, 1);
     option.writeUInt8(length, 2);
-    option.writeUInt8(
-      (info.onLink ?? true ? PREFIX_FLAG_ON_LINK : 0) | (info.autonomous ?? true ? PREFIX_FLAG_AUTONOMOUS : 0),
-      3,
-    );
+    option.writeUInt8(((info.onLink ?? true) ? PREFIX_FLAG_ON_LINK : 0) | ((info.autonomous ?? true) ? PREFIX_FLAG_AUTONOMOUS : 0), 3);
     option.writeUInt32BE(valid, 4);
     option.writeUInt32BE(preferred, 8);
     address.copy(option, 32 - IPV6_ADDRESS_LENGTH);

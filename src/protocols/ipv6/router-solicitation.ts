@@ -19,9 +19,7 @@ export interface RouterSolicitation {
 }
 
 /** Result of {@link checkRouterSolicitation}: the parsed RS, or why it must be silently discarded. */
-export type RouterSolicitationCheck =
-  | { valid: true; solicitation: RouterSolicitation }
-  | { valid: false; reason: string };
+export type RouterSolicitationCheck = { valid: true; solicitation: RouterSolicitation } | { valid: false; reason: string };
 
 /**
  * Applies RFC 4861 §6.1.1 to a received ICMPv6 message: hop limit 255, type 133, code 0, length ≥ 8, every option
@@ -40,7 +38,7 @@ export function checkRouterSolicitation(icmp: Buffer, hopLimit: number, source: 
     return { valid: false, reason: `bad source address ${source}` };
   }
   const solicitation: RouterSolicitation = { source };
-  for (let at = RS_MIN_LENGTH; at < icmp.length; ) {
+  for (let at = RS_MIN_LENGTH; at < icmp.length;) {
     if (at + 2 > icmp.length) return { valid: false, reason: 'truncated option header' };
     const type = icmp[at];
     const units = icmp[at + 1];

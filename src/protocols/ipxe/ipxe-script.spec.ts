@@ -173,9 +173,7 @@ describe('small scripts', () => {
   });
 
   it('failure acknowledgement sanitises its inputs', () => {
-    expect(renderFailureRecordedScript('sanboot', '0x3d12603b')).toBe(
-      '#!ipxe\necho DLS: recorded the failure (stage sanboot, error 0x3d12603b)\n',
-    );
+    expect(renderFailureRecordedScript('sanboot', '0x3d12603b')).toBe('#!ipxe\necho DLS: recorded the failure (stage sanboot, error 0x3d12603b)\n');
     expect(renderFailureRecordedScript('x\ny', '${a}')).toBe('#!ipxe\necho DLS: recorded the failure (stage x y, error ??a?)\n');
   });
 });

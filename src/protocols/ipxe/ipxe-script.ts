@@ -196,7 +196,9 @@ export function renderKernelScript(p: KernelParams): string {
   const lines = [`echo DLS: ${ipxeEchoText(p.hostname, 64)} (${ipxeMac(p.mac)}) boots a kernel`];
   // `initrd=<name>` lets an EFI-stub kernel find the initrd iPXE registered (name = last path segment).
   const initrdName = initrd ? initrd.split(/[/?#]/).filter(Boolean).slice(-1)[0] : null;
-  lines.push(`kernel ${kernel}${initrdName && !/(^| )initrd=/.test(cmdline) ? ` initrd=${initrdName}` : ''}${cmdline ? ` ${cmdline}` : ''} || goto failed`);
+  lines.push(
+    `kernel ${kernel}${initrdName && !/(^| )initrd=/.test(cmdline) ? ` initrd=${initrdName}` : ''}${cmdline ? ` ${cmdline}` : ''} || goto failed`,
+  );
   if (initrd) lines.push(`initrd ${initrd} || goto failed`);
   lines.push('boot || goto failed', ':failed', `echo DLS: kernel boot failed (${IPXE_ERRNO_SETTING})`);
   lines.push(`chain ${failureUrl(p.report, 'kernel')} || echo DLS: could not report the failure`, 'exit 1');

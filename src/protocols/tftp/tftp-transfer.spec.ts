@@ -4,8 +4,7 @@ type Params = ConstructorParameters<typeof TftpReadTransfer>[0];
 const make = (p: Partial<Params>): TftpReadTransfer =>
   new TftpReadTransfer({ length: 0, blksize: 512, windowsize: 1, oack: false, retries: 3, ...p });
 
-const blocks = (actions: TftpTransferAction[]): number[] =>
-  actions.flatMap((a) => (a.kind === 'data' ? [a.block] : []));
+const blocks = (actions: TftpTransferAction[]): number[] => actions.flatMap((a) => (a.kind === 'data' ? [a.block] : []));
 const kinds = (actions: TftpTransferAction[]): string[] => actions.map((a) => a.kind);
 
 describe('TftpReadTransfer', () => {

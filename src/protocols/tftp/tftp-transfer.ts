@@ -31,10 +31,7 @@ export interface TftpDataAction {
  * - `give-up`: the retry budget is spent; close the transfer (optionally tell the client).
  */
 export type TftpTransferAction =
-  | { readonly kind: 'oack' }
-  | TftpDataAction
-  | { readonly kind: 'complete' }
-  | { readonly kind: 'give-up'; readonly reason: string };
+  { readonly kind: 'oack' } | TftpDataAction | { readonly kind: 'complete' } | { readonly kind: 'give-up'; readonly reason: string };
 
 /** Phases of a read transfer. */
 export type TftpTransferState = 'awaiting-oack-ack' | 'sending' | 'complete' | 'aborted' | 'timed-out';

@@ -18,10 +18,7 @@ const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 describe('tftp codec', () => {
   describe('fixtures from real clients', () => {
     it('decodes iPXE undionly RRQ: undionly.kpxe octet blksize=1432 tsize=0', () => {
-      const wire = Buffer.concat([
-        hex('0001'),
-        Buffer.from('undionly.kpxe\0octet\0blksize\x001432\0tsize\x000\0', 'latin1'),
-      ]);
+      const wire = Buffer.concat([hex('0001'), Buffer.from('undionly.kpxe\0octet\0blksize\x001432\0tsize\x000\0', 'latin1')]);
       const p = decodeTftp(wire);
       expect(p).toEqual({
         opcode: TftpOpcode.RRQ,
@@ -36,9 +33,7 @@ describe('tftp codec', () => {
     });
 
     it('decodes OVMF RRQ with windowsize and its ERROR 8 abort', () => {
-      const rrq = decodeTftp(
-        Buffer.from('\0\x01ipxe.efi\0octet\0tsize\x000\0blksize\x001468\0windowsize\x004\0', 'latin1'),
-      );
+      const rrq = decodeTftp(Buffer.from('\0\x01ipxe.efi\0octet\0tsize\x000\0blksize\x001468\0windowsize\x004\0', 'latin1'));
       expect(rrq.opcode).toBe(TftpOpcode.RRQ);
       expect(rrq.opcode === TftpOpcode.RRQ && [...rrq.options.keys()]).toEqual(['tsize', 'blksize', 'windowsize']);
       const err = decodeTftp(Buffer.from('\0\x05\0\x08User aborted the transfer\0', 'latin1'));
@@ -79,9 +74,7 @@ describe('tftp codec', () => {
       expect(encodeData(0x1234, Buffer.from('hi'))).toEqual(hex('0003 1234 6869'));
       expect(encodeAck(0xfffe)).toEqual(hex('0004 fffe'));
       expect(encodeError(2, 'no')).toEqual(hex('0005 0002 6e6f 00'));
-      expect(encodeRrq('f', 'octet', { blksize: '8' })).toEqual(
-        Buffer.from('\0\x01f\0octet\0blksize\x008\0', 'latin1'),
-      );
+      expect(encodeRrq('f', 'octet', { blksize: '8' })).toEqual(Buffer.from('\0\x01f\0octet\0blksize\x008\0', 'latin1'));
       expect(encodeWrq('f')).toEqual(Buffer.from('\0\x02f\0octet\0', 'latin1'));
     });
   });

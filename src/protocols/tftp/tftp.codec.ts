@@ -1,13 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { MalformedPacketError } from '../malformed-packet.error';
-import {
-  TFTP_ACK_LENGTH,
-  TFTP_DATA_HEADER_LENGTH,
-  TFTP_MAX_BLKSIZE,
-  TFTP_OPCODE_LENGTH,
-  TftpErrorCode,
-  TftpOpcode,
-} from './tftp.constants';
+import { TFTP_ACK_LENGTH, TFTP_DATA_HEADER_LENGTH, TFTP_MAX_BLKSIZE, TFTP_OPCODE_LENGTH, TftpErrorCode, TftpOpcode } from './tftp.constants';
 
 /**
  * Options as decoded from a request or OACK: keys lower-cased (RFC 2347: case-insensitive), values as sent, in the

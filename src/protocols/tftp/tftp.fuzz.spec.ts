@@ -1,15 +1,5 @@
 import { MalformedPacketError } from '../malformed-packet.error';
-import {
-  decodeTftp,
-  encodeAck,
-  encodeData,
-  encodeError,
-  encodeOack,
-  encodeRrq,
-  encodeTftp,
-  encodeWrq,
-  type TftpPacket,
-} from './tftp.codec';
+import { decodeTftp, encodeAck, encodeData, encodeError, encodeOack, encodeRrq, encodeTftp, encodeWrq, type TftpPacket } from './tftp.codec';
 import { TftpOpcode } from './tftp.constants';
 import { negotiateReadOptions } from './tftp.options';
 
@@ -102,13 +92,10 @@ function randomPacket(rnd: () => number): Buffer {
 }
 
 const word = (rnd: () => number): string =>
-  ['blksize', 'tsize', 'timeout', 'windowsize', 'BlkSize', 'x', '', 'ipxe.efi', '1468', '0', '65535', 'ü'][
-    Math.floor(rnd() * 12)
-  ];
+  ['blksize', 'tsize', 'timeout', 'windowsize', 'BlkSize', 'x', '', 'ipxe.efi', '1468', '0', '65535', 'ü'][Math.floor(rnd() * 12)];
 
 function validPacket(rnd: () => number): Buffer {
-  const opts = (): Array<[string, string]> =>
-    Array.from({ length: Math.floor(rnd() * 4) }, () => [word(rnd) || 'k', word(rnd)] as [string, string]);
+  const opts = (): Array<[string, string]> => Array.from({ length: Math.floor(rnd() * 4) }, () => [word(rnd) || 'k', word(rnd)] as [string, string]);
   switch (Math.floor(rnd() * 6)) {
     case 0:
       return encodeRrq(word(rnd) || 'undionly.kpxe', rnd() < 0.8 ? 'octet' : 'NetAscii', opts());

@@ -86,9 +86,7 @@ describe('negotiateReadOptions', () => {
     it('clamps to the server maximum', () => {
       expect(negotiateReadOptions(req({ windowsize: '65535' }), 1).windowsize).toBe(64);
       expect(negotiateReadOptions(req({ windowsize: '65535' }), 1, { maxWindowsize: 1e9 }).windowsize).toBe(65535);
-      expect(negotiateReadOptions(req({ windowsize: '16' }), 1, { maxWindowsize: 8 }).oack).toEqual([
-        ['windowsize', '8'],
-      ]);
+      expect(negotiateReadOptions(req({ windowsize: '16' }), 1, { maxWindowsize: 8 }).oack).toEqual([['windowsize', '8']]);
     });
     it.each(['0', '65536', 'four'])('ignores %j', (value) => {
       const n = negotiateReadOptions(req({ windowsize: value }), 1);

@@ -59,17 +59,9 @@ function parseDecimal(value: string): number | undefined {
  * - `windowsize` (RFC 7440): 1..65535 accepted and clamped to the server maximum; anything else is ignored.
  * - every other option is ignored (RFC 2347: "unrecognized options are ignored").
  */
-export function negotiateReadOptions(
-  requested: TftpOptions,
-  fileSize: number | undefined,
-  limits: TftpServerLimits = {},
-): TftpNegotiation {
+export function negotiateReadOptions(requested: TftpOptions, fileSize: number | undefined, limits: TftpServerLimits = {}): TftpNegotiation {
   const maxBlksize = clamp(limits.maxBlksize ?? TFTP_DEFAULT_LIMITS.maxBlksize, TFTP_MIN_BLKSIZE, TFTP_MAX_BLKSIZE);
-  const maxWindowsize = clamp(
-    limits.maxWindowsize ?? TFTP_DEFAULT_LIMITS.maxWindowsize,
-    TFTP_MIN_WINDOWSIZE,
-    TFTP_MAX_WINDOWSIZE,
-  );
+  const maxWindowsize = clamp(limits.maxWindowsize ?? TFTP_DEFAULT_LIMITS.maxWindowsize, TFTP_MIN_WINDOWSIZE, TFTP_MAX_WINDOWSIZE);
   let blksize = TFTP_DEFAULT_BLKSIZE;
   let windowsize = 1;
   let timeoutSeconds: number | undefined;

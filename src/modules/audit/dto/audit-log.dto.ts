@@ -91,5 +91,4 @@ export class ListAuditQueryDto extends PaginationQueryDto {
   @IsOptional()
   @IsISO8601({ strict: true })
   to?: string;
-
 }

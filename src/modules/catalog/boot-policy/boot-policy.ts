@@ -59,7 +59,10 @@ export function diskPolicyOf(
 /** Which version a client boots: the image's maintenance client the newest, a pinned client its pin, else the published one. */
 export type VersionChoice = { kind: 'newest' } | { kind: 'pinned'; versionId: string } | { kind: 'published' };
 
-export function versionChoiceOf(client: { id: string; pinnedSnapshotId: string | null }, image: { maintenanceClientId: string | null }): VersionChoice {
+export function versionChoiceOf(
+  client: { id: string; pinnedSnapshotId: string | null },
+  image: { maintenanceClientId: string | null },
+): VersionChoice {
   if (image.maintenanceClientId === client.id) return { kind: 'newest' };
   if (client.pinnedSnapshotId) return { kind: 'pinned', versionId: client.pinnedSnapshotId };
   return { kind: 'published' };
@@ -67,8 +70,7 @@ export function versionChoiceOf(client: { id: string; pinnedSnapshotId: string |
 
 /** How the chosen disk is started: iPXE `sanboot` of the iSCSI disk, or a kernel/initrd that mounts it (dracut). */
 export type BootMethod =
-  | { kind: 'sanboot' }
-  | { kind: 'kernel'; kernel: string; initrd: string | null; cmdline: string | null; extraCmdline: string | null };
+  { kind: 'sanboot' } | { kind: 'kernel'; kernel: string; initrd: string | null; cmdline: string | null; extraCmdline: string | null };
 
 export function bootMethodOf(
   image: { bootKernel: string | null; bootInitrd: string | null; bootCmdline: string | null },

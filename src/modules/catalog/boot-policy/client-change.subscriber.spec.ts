@@ -19,7 +19,10 @@ describe('ClientChangeSubscriber', () => {
   it('drops the entries of the MACs an event names (old and new on a MAC change)', () => {
     const { sub, calls } = setup();
     sub.afterInsert({ entity: { macAddress: '52:54:00:00:00:01' } } as InsertEvent<Client>);
-    sub.afterUpdate({ entity: { macAddress: '52:54:00:00:00:02' }, databaseEntity: { macAddress: '52:54:00:00:00:03' } } as unknown as UpdateEvent<Client>);
+    sub.afterUpdate({
+      entity: { macAddress: '52:54:00:00:00:02' },
+      databaseEntity: { macAddress: '52:54:00:00:00:03' },
+    } as unknown as UpdateEvent<Client>);
     expect(calls).toEqual(['52:54:00:00:00:01', '52:54:00:00:00:02', '52:54:00:00:00:03']);
   });
 

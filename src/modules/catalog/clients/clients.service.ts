@@ -37,7 +37,11 @@ export class ClientsService {
     if (!canonical) throw new ValidationError(ClientErrorCode.INVALID_MAC, MAC_MESSAGE.replace('macAddress', 'mac'), { field: 'mac' });
     // Straight to the pg pool as a named prepared statement: parsed and planned once per connection, and none of
     // TypeORM's per-query QueryRunner work. Errors still surface as exceptions (→ 500 only on a real fault).
-    const pool = (this.ds.driver as unknown as { master: { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }> } }).master;
+    const pool = (
+      this.ds.driver as unknown as {
+        master: { query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }> };
+      }
+    ).master;
     const { rows } = await pool.query({ name: 'dls_client_by_mac', text: this.byMacSql(), values: [canonical] });
     return rows.length ? this.hydrate(rows[0]) : null;
   }
@@ -131,7 +135,13 @@ export class ClientsService {
         }
       });
       if (errors.length) throw bulkError(errors, rows.length);
-      const result = await m.createQueryBuilder().insert().into(Client).values(rows.map((r) => this.toEntity(r)) as QueryDeepPartialEntity<Client>[]).returning('id').execute();
+      const result = await m
+        .createQueryBuilder()
+        .insert()
+        .into(Client)
+        .values(rows.map((r) => this.toEntity(r)) as QueryDeepPartialEntity<Client>[])
+        .returning('id')
+        .execute();
       const ids = (result.raw as { id: string }[]).map((r) => r.id);
       const created = await m.find(Client, { where: { id: In(ids) } });
       const byId = new Map(created.map((c) => [c.id, c]));
@@ -169,10 +179,14 @@ export class ClientsService {
   private async assertPinnable(m: EntityManager, snapshotId: string, imageId: string | null): Promise<void> {
     const v = await m.findOne(ImageSnapshot, { where: { id: snapshotId } });
     if (!v) {
-      throw new DomainError('not_found', ClientErrorCode.PINNED_VERSION_NOT_FOUND, `pinnedSnapshotId ${snapshotId} does not exist`, { field: 'pinnedSnapshotId' });
+      throw new DomainError('not_found', ClientErrorCode.PINNED_VERSION_NOT_FOUND, `pinnedSnapshotId ${snapshotId} does not exist`, {
+        field: 'pinnedSnapshotId',
+      });
     }
     if (v.imageId !== imageId) {
-      throw new ValidationError(ClientErrorCode.PINNED_VERSION_NOT_FOUND, 'pinnedSnapshotId must be a version of the assigned image', { field: 'pinnedSnapshotId' });
+      throw new ValidationError(ClientErrorCode.PINNED_VERSION_NOT_FOUND, 'pinnedSnapshotId must be a version of the assigned image', {
+        field: 'pinnedSnapshotId',
+      });
     }
   }
 
@@ -215,9 +229,5 @@ export class ClientsService {
 function bulkError(errors: BulkRowError[], total: number): ValidationError {
   const bad = new Set(errors.map((e) => e.index)).size;
   errors.sort((a, b) => a.index - b.index);
-  return new ValidationError(
-    ClientErrorCode.BULK_VALIDATION_FAILED,
-    `${bad} of ${total} rows are invalid; nothing was written`,
-    { rows: errors },
-  );
+  return new ValidationError(ClientErrorCode.BULK_VALIDATION_FAILED, `${bad} of ${total} rows are invalid; nothing was written`, { rows: errors });
 }

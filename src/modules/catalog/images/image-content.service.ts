@@ -93,7 +93,8 @@ export class ImageContentService {
       throw new ValidationError(ImageContentErrorCode.IMPORT_SOURCE_INVALID, 'path must be an absolute file path');
     }
     const st = await fs.stat(sourcePath).catch(() => null);
-    if (!st || !st.isFile()) throw new ValidationError(ImageContentErrorCode.IMPORT_SOURCE_INVALID, `path ${sourcePath} is not a readable regular file`);
+    if (!st || !st.isFile())
+      throw new ValidationError(ImageContentErrorCode.IMPORT_SOURCE_INVALID, `path ${sourcePath} is not a readable regular file`);
     await this.space.ensure(st.size);
     return this.replaceContent(imageId, format, async (staging, progress) => {
       if (format === 'raw') {

@@ -171,11 +171,9 @@ export class ImagesService {
       [parentId],
     );
     if (chain.some((r) => r.id === id)) {
-      throw new ValidationError(
-        ImageErrorCode.PARENT_IMAGE_CYCLE,
-        `parentImageId ${parentId} would make image ${id} its own ancestor`,
-        { field: 'parentImageId' },
-      );
+      throw new ValidationError(ImageErrorCode.PARENT_IMAGE_CYCLE, `parentImageId ${parentId} would make image ${id} its own ancestor`, {
+        field: 'parentImageId',
+      });
     }
   }
 }

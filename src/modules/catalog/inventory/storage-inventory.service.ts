@@ -52,7 +52,13 @@ export class StorageInventoryService implements OnApplicationBootstrap {
   async status(): Promise<
     StorageStatus & {
       minFreeBytes: number;
-      images: { id: string; name: string; sizeBytes: number; contentStatus: string; versions: { id: string; name: string; referencedBytes: number; usedBytes: number }[] }[];
+      images: {
+        id: string;
+        name: string;
+        sizeBytes: number;
+        contentStatus: string;
+        versions: { id: string; name: string; referencedBytes: number; usedBytes: number }[];
+      }[];
       clientDisks: { clientId: string; imageId: string; versionId: string; writtenBytes: number }[];
     }
   > {
@@ -101,7 +107,9 @@ export class StorageInventoryService implements OnApplicationBootstrap {
     const haveDisks = new Set(inventory.filter((i) => i.kind === 'client-disk').map((i) => i.clientId));
     const missing: ReconcileReport['missing'] = [
       ...versionRows.filter((v) => v.storageRef && !haveVersions.has(v.id)).map((v) => ({ kind: 'version' as const, id: v.id, imageId: v.imageId })),
-      ...diskRows.filter((d) => d.state === 'ready' && !haveDisks.has(d.clientId)).map((d) => ({ kind: 'client-disk' as const, id: d.clientId, imageId: d.imageId })),
+      ...diskRows
+        .filter((d) => d.state === 'ready' && !haveDisks.has(d.clientId))
+        .map((d) => ({ kind: 'client-disk' as const, id: d.clientId, imageId: d.imageId })),
     ];
     const removed: ManagedItem[] = [];
     if (removeOrphans) {

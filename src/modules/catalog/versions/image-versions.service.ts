@@ -108,7 +108,10 @@ export class ImageVersionsService {
     if (!image.maintenanceClientId) throw new ConflictError(VersionErrorCode.NO_MAINTENANCE_CLIENT, `image ${image.name} has no maintenance client`);
     const disk = await this.disks.findOne({ where: { clientId: image.maintenanceClientId } });
     if (!disk || disk.state !== 'ready' || !disk.isMaintenance) {
-      throw new ConflictError(VersionErrorCode.MAINTENANCE_DISK_MISSING, `the maintenance client of image ${image.name} has no maintenance disk yet (boot it or PUT its disk first)`);
+      throw new ConflictError(
+        VersionErrorCode.MAINTENANCE_DISK_MISSING,
+        `the maintenance client of image ${image.name} has no maintenance disk yet (boot it or PUT its disk first)`,
+      );
     }
     if (await this.versions.exists({ where: { imageId, name } })) {
       throw new ConflictError('UNIQUE_VIOLATION', `this image already has a version named ${name}`);

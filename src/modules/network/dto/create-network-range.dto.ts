@@ -37,8 +37,7 @@ function IsIpv4Cidr(options?: ValidationOptions): PropertyDecorator {
   );
 }
 
-const toCanonicalCidr = ({ value }: { value: unknown }): unknown =>
-  typeof value === 'string' ? (normalizeCidr(value) ?? value) : value;
+const toCanonicalCidr = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? (normalizeCidr(value) ?? value) : value);
 
 /** Body of `POST /network-ranges`: one boot network and how DLS answers DHCP on it. */
 export class CreateNetworkRangeDto {

@@ -48,9 +48,7 @@ describe('offerCandidates (RFC 2131 §4.3.1 order)', () => {
   const pool = addressPool({ ...range, poolStart: '10.1.0.100', poolEnd: '10.1.0.199' })!;
 
   it('prefers the reservation, then the current lease, then the requested address', () => {
-    expect(
-      offerCandidates(pool, { reservedIp: '10.1.0.50', existingIp: '10.1.0.120', requestedIp: '10.1.0.130' }),
-    ).toEqual([
+    expect(offerCandidates(pool, { reservedIp: '10.1.0.50', existingIp: '10.1.0.120', requestedIp: '10.1.0.130' })).toEqual([
       { ip: '10.1.0.50', source: 'reservation' },
       { ip: '10.1.0.120', source: 'existing' },
       { ip: '10.1.0.130', source: 'requested' },

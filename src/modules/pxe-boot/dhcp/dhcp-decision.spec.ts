@@ -124,9 +124,7 @@ describe('bootFileFor', () => {
   const input = { mac: '52:54:00:12:34:56', arch: 0, isIpxe: false, bootLoader: null, httpHost: '10.0.0.1', httpPort: 8080 };
 
   it('gives iPXE its per-MAC HTTP script, whatever the architecture or override', () => {
-    expect(bootFileFor({ ...input, isIpxe: true, bootLoader: 'ipxe.efi' })).toBe(
-      'http://10.0.0.1:8080/boot/52:54:00:12:34:56.ipxe',
-    );
+    expect(bootFileFor({ ...input, isIpxe: true, bootLoader: 'ipxe.efi' })).toBe('http://10.0.0.1:8080/boot/52:54:00:12:34:56.ipxe');
   });
 
   it('picks the TFTP loader by architecture, or the client override', () => {

@@ -3,16 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { formatIpv4 } from '@common/net/ipv4';
 import { LeaseState } from '../dhcp-lease.entity';
-import {
-  AddressPool,
-  addressPool,
-  hostAddress,
-  inCidr,
-  isLeasable,
-  offerCandidates,
-  OfferSource,
-  PoolRangeFacts,
-} from './address-pool';
+import { AddressPool, addressPool, hostAddress, inCidr, isLeasable, offerCandidates, OfferSource, PoolRangeFacts } from './address-pool';
 import { isUniqueViolation } from '@common/errors/pg-errors';
 
 /** How long an OFFER holds its address for the client's REQUEST (RFC 2131 §4.3.1 leaves it to the server). */
@@ -202,7 +193,7 @@ export class DhcpLeasesService {
           if (!(await this.claim(em, range, mac, ip, 'bound', own, opts))) {
             return { kind: 'nak', reason: `${ip} is in use by another client` };
           }
-          const [row] = (await em.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE ip = $1::inet`, [ip]));
+          const [row] = await em.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE ip = $1::inet`, [ip]);
           return { kind: 'ack', ip, leaseSeconds: range.leaseSeconds, expiresAt: row.expires_at };
         }),
       ),
@@ -216,14 +207,14 @@ export class DhcpLeasesService {
    */
   async decline(mac: string, ip: string): Promise<boolean> {
     if (hostAddress(ip) === null) return false;
-    const rows = (await this.dataSource.query<[unknown[], number]>(
+    const rows = await this.dataSource.query<[unknown[], number]>(
       `UPDATE dhcp_leases
           SET state = 'declined', mac = $3, client_id = NULL, hostname = $4,
               expires_at = now() + make_interval(secs => $5), updated_at = now()
         WHERE ip = $1::inet AND mac = $2
         RETURNING id`,
       [ip, mac, quarantineMac(ip), `declined by ${mac}`, DECLINE_QUARANTINE_SECONDS],
-    ));
+    );
     const quarantined = rows[1] > 0;
     if (quarantined) this.logger.warn(`${ip} declined by ${mac}: quarantined for ${DECLINE_QUARANTINE_SECONDS} s`);
     return quarantined;
@@ -232,11 +223,11 @@ export class DhcpLeasesService {
   /** DHCPRELEASE (RFC 2131 §4.3.4): frees this MAC's lease on `ip` at once (the row stays as its previous address). */
   async release(mac: string, ip: string): Promise<boolean> {
     if (hostAddress(ip) === null) return false;
-    const rows = (await this.dataSource.query<[unknown[], number]>(
+    const rows = await this.dataSource.query<[unknown[], number]>(
       `UPDATE dhcp_leases SET state = 'released', expires_at = now(), updated_at = now()
         WHERE ip = $1::inet AND mac = $2 AND state IN ('offered', 'bound') RETURNING id`,
       [ip, mac],
-    ));
+    );
     return rows[1] > 0;
   }
 
@@ -257,38 +248,32 @@ export class DhcpLeasesService {
 
   /** Every lease row of a range, by address. */
   async list(rangeId: string): Promise<LeaseView[]> {
-    const rows = (await this.dataSource.query<LeaseRow[]>(
-      `SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE range_id = $1 ORDER BY ip`,
-      [rangeId],
-    ));
+    const rows = await this.dataSource.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE range_id = $1 ORDER BY ip`, [rangeId]);
     return rows.map(toView);
   }
 
   private async ownRow(em: EntityManager, rangeId: string, mac: string, lock = true): Promise<LeaseRow | null> {
-    const rows = (await em.query<LeaseRow[]>(
-      `SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE range_id = $1 AND mac = $2${lock ? ' FOR UPDATE' : ''}`,
-      [rangeId, mac],
-    ));
+    const rows = await em.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE range_id = $1 AND mac = $2${lock ? ' FOR UPDATE' : ''}`, [
+      rangeId,
+      mac,
+    ]);
     return rows[0] ?? null;
   }
 
   private async reservedForOther(em: EntityManager, ip: string, mac: string): Promise<boolean> {
-    const rows = (await em.query<unknown[]>(`SELECT 1 FROM clients WHERE ip_address = $1::inet AND mac_address <> $2 LIMIT 1`, [
-      ip,
-      mac,
-    ]));
+    const rows = await em.query<unknown[]>(`SELECT 1 FROM clients WHERE ip_address = $1::inet AND mac_address <> $2 LIMIT 1`, [ip, mac]);
     return rows.length > 0;
   }
 
   /** Addresses in the CIDR that are unavailable to `mac`: active leases of others, and others' reservations. */
   private async takenAddresses(em: EntityManager, pool: AddressPool, cidr: string, mac: string): Promise<Set<number>> {
-    const rows = (await em.query<{ ip: string }[]>(
+    const rows = await em.query<{ ip: string }[]>(
       `SELECT host(ip) AS ip FROM dhcp_leases
         WHERE ip <<= $1::cidr AND mac <> $2 AND state <> 'released' AND expires_at > now()
        UNION
        SELECT host(ip_address) FROM clients WHERE ip_address <<= $1::cidr AND mac_address <> $2`,
       [cidr, mac],
-    ));
+    );
     const taken = new Set<number>();
     for (const r of rows) {
       const n = hostAddress(r.ip);
@@ -311,9 +296,7 @@ export class DhcpLeasesService {
     own: LeaseRow | null,
     facts: LeaseClientFacts,
   ): Promise<boolean> {
-    const [holder] = (await em.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE ip = $1::inet FOR UPDATE`, [
-      ip,
-    ]));
+    const [holder] = await em.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE ip = $1::inet FOR UPDATE`, [ip]);
     if (holder && holder.mac !== mac) {
       if (holder.active) return false;
       await em.query(`DELETE FROM dhcp_leases WHERE id = $1`, [holder.id]);

@@ -165,9 +165,11 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     // Serialise: a reload requested while one runs waits for it and then runs again.
     const run = (this.reloading ?? Promise.resolve()).catch(() => undefined).then(() => this.doReload());
     this.reloading = run;
-    void run.finally(() => {
-      if (this.reloading === run) this.reloading = null;
-    }).catch(() => undefined);
+    void run
+      .finally(() => {
+        if (this.reloading === run) this.reloading = null;
+      })
+      .catch(() => undefined);
     return run;
   }
 
@@ -189,8 +191,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     if (wanted.length === 0) {
       this.closeBindings();
       this.served = [];
-      this.notRunningReason =
-        rows.length === 0 ? 'no enabled network range with dhcp_mode full or proxy' : 'no enabled range has an interface';
+      this.notRunningReason = rows.length === 0 ? 'no enabled network range with dhcp_mode full or proxy' : 'no enabled range has an interface';
       this.logger.warn(`DHCP server not started: ${this.notRunningReason}`);
       return this.status();
     }
@@ -220,9 +221,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       const own = binding ? hostAddress(binding.address) : null;
       const relayOnly = own === null || !cidrContains(cidr, own);
       if (relayOnly) {
-        this.logger.log(
-          `range ${range.name} (${range.cidr}) on ${range.interface}: interface address not in the range, relayed requests only`,
-        );
+        this.logger.log(`range ${range.name} (${range.cidr}) on ${range.interface}: interface address not in the range, relayed requests only`);
       }
       return [{ range, cidr, relayOnly }];
     });

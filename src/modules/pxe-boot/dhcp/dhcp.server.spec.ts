@@ -75,7 +75,15 @@ class FakeLookup implements DhcpClientLookup {
   }
   register(mac: string, rangeId: string): Promise<DhcpClientFacts> {
     this.registered.push({ mac, rangeId });
-    const facts: DhcpClientFacts = { id: `pending-${mac}`, hostname: 'pending', enabled: false, pending: true, assignedImageId: null, ipAddress: null, bootLoader: null };
+    const facts: DhcpClientFacts = {
+      id: `pending-${mac}`,
+      hostname: 'pending',
+      enabled: false,
+      pending: true,
+      assignedImageId: null,
+      ipAddress: null,
+      bootLoader: null,
+    };
     this.known.set(mac, facts);
     return Promise.resolve(facts);
   }
@@ -108,10 +116,7 @@ function setup(options: { clients?: Map<string, DhcpClientFacts>; leases?: FakeL
     httpPort: HTTP_PORT,
   });
   const socket = new FakeSocket();
-  const arrive = (
-    port: ArrivalPort,
-    info: Partial<InterfaceUdpMessageInfo> = {},
-  ): DhcpArrival => ({
+  const arrive = (port: ArrivalPort, info: Partial<InterfaceUdpMessageInfo> = {}): DhcpArrival => ({
     binding,
     port,
     socket,

@@ -18,15 +18,7 @@ import type { InterfaceInfo } from '../net/net-interfaces';
 import type { InterfaceUdpMessageInfo } from '../net/interface-udp-socket';
 import { hostAddress } from './address-pool';
 import { ArrivalPort, bootFileFor, decideDhcp, DhcpAction } from './dhcp-decision';
-import type {
-  DhcpBootTracker,
-  DhcpClientFacts,
-  DhcpClientLookup,
-  DhcpLeaseStore,
-  DhcpLogger,
-  DhcpRange,
-  DhcpReplySocket,
-} from './dhcp.ports';
+import type { DhcpBootTracker, DhcpClientFacts, DhcpClientLookup, DhcpLeaseStore, DhcpLogger, DhcpRange, DhcpReplySocket } from './dhcp.ports';
 
 /** Packet counters, for logs, health checks and tests. */
 export interface DhcpStats {

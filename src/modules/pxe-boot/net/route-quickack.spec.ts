@@ -5,7 +5,13 @@ describe('parseRoute', () => {
   it('keeps the destination, scope, src and metric of a connected route', () => {
     expect(parseRoute('10.213.0.0/24 scope link src 10.213.0.1 ')).toEqual(['10.213.0.0/24', 'scope', 'link', 'src', '10.213.0.1']);
     expect(parseRoute('10.0.0.0/8 scope link src 10.0.0.1 metric 100 quickack 1')).toEqual([
-      '10.0.0.0/8', 'scope', 'link', 'src', '10.0.0.1', 'metric', '100',
+      '10.0.0.0/8',
+      'scope',
+      'link',
+      'src',
+      '10.0.0.1',
+      'metric',
+      '100',
     ]);
   });
 
@@ -38,7 +44,25 @@ describe('RouteQuickAck', () => {
     expect(calls.map((c) => [c.file, ...c.args])).toEqual([
       ['ip', '-4', 'route', 'show', 'dev', 'br-boot', 'proto', 'kernel'],
       ['ip', '-4', 'route', 'change', '10.213.0.0/24', 'scope', 'link', 'src', '10.213.0.1', 'dev', 'br-boot', 'proto', 'kernel', 'quickack', '1'],
-      ['ip', '-4', 'route', 'change', '10.9.0.0/16', 'scope', 'link', 'src', '10.9.0.1', 'metric', '5', 'dev', 'br-boot', 'proto', 'kernel', 'quickack', '1'],
+      [
+        'ip',
+        '-4',
+        'route',
+        'change',
+        '10.9.0.0/16',
+        'scope',
+        'link',
+        'src',
+        '10.9.0.1',
+        'metric',
+        '5',
+        'dev',
+        'br-boot',
+        'proto',
+        'kernel',
+        'quickack',
+        '1',
+      ],
     ]);
     expect(calls.every((c) => c.options.timeoutMs === 5000)).toBe(true);
   });

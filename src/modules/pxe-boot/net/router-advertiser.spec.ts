@@ -124,9 +124,7 @@ describe('RouterAdvertiser (fake transport)', () => {
   });
 
   it('rejects bad options at construction', () => {
-    expect(() => make({ interface: '../x' })).toThrow(
-      expect.objectContaining({ code: NetErrorCode.INVALID_INTERFACE_NAME }),
-    );
+    expect(() => make({ interface: '../x' })).toThrow(expect.objectContaining({ code: NetErrorCode.INVALID_INTERFACE_NAME }));
     expect(() => make({ prefix: 'fd00::' })).toThrow(TypeError);
     expect(() => make({ intervalMs: 10 })).toThrow(RangeError);
     expect(() => make({ validLifetimeSec: 10, preferredLifetimeSec: 20 })).toThrow(RangeError);

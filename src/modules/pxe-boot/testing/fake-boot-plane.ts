@@ -83,7 +83,8 @@ export class FakeDisks {
     return {};
   }
   /** What `prepare` reports the client boots (the boot policy's answer, as the test wants it). */
-  targetOf: (clientId: string) => BootTarget = (clientId) => ({ client: { id: clientId, hostname: `pc-${clientId}` }, method: { kind: 'sanboot' } }) as BootTarget;
+  targetOf: (clientId: string) => BootTarget = (clientId) =>
+    ({ client: { id: clientId, hostname: `pc-${clientId}` }, method: { kind: 'sanboot' } }) as BootTarget;
   async prepare(clientId: string): Promise<{ target: BootTarget; disk: { path: string } }> {
     if (this.failEnsure) throw this.failEnsure;
     this.ensured.push(clientId);

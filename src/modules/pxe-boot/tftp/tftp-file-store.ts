@@ -72,7 +72,7 @@ export function normalizeTftpFilename(filename: string): string {
 }
 
 function errnoOf(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err).code) : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
 }
 
 function mapFsError(err: unknown): TftpFileError {

@@ -79,9 +79,11 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
   /** Binds the addresses that should serve TFTP now and closes the others. Never throws. */
   reload(): Promise<void> {
     if (!this.config.tftp.enabled) return Promise.resolve();
-    this.chain = this.chain.then(() => this.converge()).catch((err: unknown) => {
-      this.logger.error(`TFTP reload failed: ${(err as Error).message}`);
-    });
+    this.chain = this.chain
+      .then(() => this.converge())
+      .catch((err: unknown) => {
+        this.logger.error(`TFTP reload failed: ${(err as Error).message}`);
+      });
     return this.chain;
   }
 

@@ -1,14 +1,7 @@
 import * as dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { MalformedPacketError } from '@protocols/malformed-packet.error';
-import {
-  decodeTftp,
-  encodeData,
-  encodeError,
-  encodeOack,
-  type TftpPacket,
-  type TftpRequestPacket,
-} from '@protocols/tftp/tftp.codec';
+import { decodeTftp, encodeData, encodeError, encodeOack, type TftpPacket, type TftpRequestPacket } from '@protocols/tftp/tftp.codec';
 import { TftpErrorCode, TftpOpcode } from '@protocols/tftp/tftp.constants';
 import { negotiateReadOptions, TFTP_DEFAULT_LIMITS } from '@protocols/tftp/tftp.options';
 import { TftpReadTransfer, type TftpTransferAction } from '@protocols/tftp/tftp-transfer';
@@ -288,9 +281,7 @@ export class TftpServer {
       socket.send(encodeError(code, message), client.port, client.address, done);
     });
     this.options.logger?.warn(`TFTP ${JSON.stringify(file)} for ${peer(client)} refused: ERROR ${code} ${message}`);
-    this.safeCallback(() =>
-      this.options.onTransferEnd?.({ client, file, bytes: 0, ok: false, error: message, durationMs: 0 }),
-    );
+    this.safeCallback(() => this.options.onTransferEnd?.({ client, file, bytes: 0, ok: false, error: message, durationMs: 0 }));
   }
 
   private onFinished(transfer: Transfer, event: TftpTransferEndEvent): void {
@@ -301,9 +292,7 @@ export class TftpServer {
     else this.counters.transfersFailed++;
     const logger = this.options.logger;
     if (logger) {
-      const what =
-        `TFTP ${JSON.stringify(event.file)} to ${peer(event.client)}: ` +
-        `${event.bytes} bytes in ${event.durationMs} ms`;
+      const what = `TFTP ${JSON.stringify(event.file)} to ${peer(event.client)}: ` + `${event.bytes} bytes in ${event.durationMs} ms`;
       if (event.ok) logger.log(`${what} ok`);
       else if (event.abortedByClient) logger.debug(`${what}, ended by client: ${event.error}`);
       else logger.warn(`${what} failed: ${event.error}`);
@@ -513,12 +502,7 @@ class Transfer {
         this.finish(true);
         return false;
       case 'give-up':
-        this.finish(
-          false,
-          `timeout: ${action.reason}`,
-          false,
-          encodeError(TftpErrorCode.NOT_DEFINED, 'Transfer timed out'),
-        );
+        this.finish(false, `timeout: ${action.reason}`, false, encodeError(TftpErrorCode.NOT_DEFINED, 'Transfer timed out'));
         return false;
       default:
         return true;

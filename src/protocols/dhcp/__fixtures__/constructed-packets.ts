@@ -62,9 +62,7 @@ const IPXE_ENCAP = opt(175, [
   ...IPXE_FEATURES,
 ]);
 
-const IPXE_PRL = opt(55, [
-  1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203,
-]);
+const IPXE_PRL = opt(55, [1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203]);
 
 /** Path A step 1: QEMU's iPXE NIC ROM under SeaBIOS, DHCPDISCOVER, flags 0, options in the measured order. */
 export function biosIpxeRomDiscover(flags = 0x0000): Buffer {
@@ -110,10 +108,10 @@ export function ovmfPxeDiscover(): Buffer {
   return request({ xid: 0x0b0f1ce5, flags: 0x8000 }, [
     opt(53, [1]),
     opt(57, [0x05, 0xc0]),
-    opt(55, [
-      1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129,
-      130, 131, 132, 133, 134, 135,
-    ]),
+    opt(
+      55,
+      [1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135],
+    ),
     opt(97, [0x00, ...UUID_WIRE]),
     opt(94, [1, 3, 0]),
     opt(93, [0x00, 0x07]),

@@ -11,8 +11,7 @@ export const MAC_MESSAGE = 'macAddress must be a MAC address like aa:bb:cc:dd:ee
 /** RFC 1123 §2.1 host name: dot-separated labels of 1-63 letters, digits and inner hyphens; 253 characters at most. */
 export const HOSTNAME_PATTERN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-const toCanonicalMac = ({ value }: { value: unknown }): unknown =>
-  typeof value === 'string' ? (normalizeMac(value) ?? value) : value;
+const toCanonicalMac = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? (normalizeMac(value) ?? value) : value);
 
 /** Body of `POST /clients` (and one row of `POST /clients/bulk`). */
 export class CreateClientDto {
@@ -77,7 +76,7 @@ export class CreateClientDto {
   @IsIn(DISK_POLICIES)
   diskPolicy?: DiskPolicy | null;
 
-  @ApiPropertyOptional({ format: 'uuid', nullable: true, description: "boot this version of the assigned image instead of the published one" })
+  @ApiPropertyOptional({ format: 'uuid', nullable: true, description: 'boot this version of the assigned image instead of the published one' })
   @IsOptional()
   @IsUUID()
   pinnedSnapshotId?: string | null;

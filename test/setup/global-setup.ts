@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+// Jest loads global setup outside its module mapper: resolve the sources' path aliases (@common/…) here too.
+import 'tsconfig-paths/register';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';

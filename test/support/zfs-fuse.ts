@@ -130,7 +130,18 @@ export async function ensureZfsFuse(): Promise<void> {
       );
     });
   }
-  await must('zfs', ['mount', '-a']);
+  // Another suite may be tearing its pool down right now (an unmount still settling in FUSE): busy is retried.
+  await waitFor(
+    async () => {
+      const r = await run('zfs', ['mount', '-a'], 60_000);
+      if (r.code === 0) return true;
+      if (/busy/.test(r.stderr)) return false;
+      throw new Error(`zfs mount -a failed (${r.code ?? r.signal}): ${r.stderr.trim()}`);
+    },
+    60_000,
+    'zfs mount -a',
+    250,
+  );
 }
 
 /**
@@ -186,6 +197,23 @@ export async function createTestPool(options: { sizeBytes?: number } = {}): Prom
 export async function destroyTestPool(pool: TestPool | string): Promise<void> {
   const name = typeof pool === 'string' ? pool : pool.name;
   if (!POOL_RE.test(name)) throw new Error(`refusing to destroy non-test pool ${name}`);
+  // Each attempt unmounts again: a concurrent `zfs mount -a` (another suite, or a DLS app starting its zfs driver)
+  // mounts every pool's datasets, this one's included.
+  await waitFor(
+    async () => {
+      await unmountAll(name);
+      const r = await run('zpool', ['destroy', '-f', name], 60_000);
+      return r.code === 0 || /no such pool/.test(r.stderr);
+    },
+    90_000,
+    `zpool destroy ${name}`,
+    250,
+  );
+  if (typeof pool !== 'string') await fsp.rm(pool.dir, { recursive: true, force: true });
+}
+
+/** Unmounts the pool's mounted datasets, deepest first (failures are retried by the caller). */
+async function unmountAll(name: string): Promise<void> {
   const mounted = await run('zfs', ['get', '-H', '-r', '-o', 'name,value', 'mounted', name], 60_000);
   const datasets = mounted.stdout
     .split('\n')
@@ -194,14 +222,4 @@ export async function destroyTestPool(pool: TestPool | string): Promise<void> {
     .map(([n]) => n)
     .sort((a, b) => b.split('/').length - a.split('/').length);
   for (const ds of datasets) await run('zfs', ['umount', ds], 30_000);
-  await waitFor(
-    async () => {
-      const r = await run('zpool', ['destroy', '-f', name], 60_000);
-      return r.code === 0 || /no such pool/.test(r.stderr);
-    },
-    60_000,
-    `zpool destroy ${name}`,
-    250,
-  );
-  if (typeof pool !== 'string') await fsp.rm(pool.dir, { recursive: true, force: true });
 }

@@ -11,7 +11,7 @@ import {
 import { api } from '@common/api';
 import { Auth } from '@common/auth/auth.decorators';
 import { CreateUserDto } from './dto/create-user.dto';
-import { ListUsersQueryDto } from './dto/list-users-query.dto';
+import { ListUsersQueryDto } from './dto/list-users.query.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { UserDto, UserPageDto } from './dto/user.dto';
 import { Role } from '@common/auth/role';

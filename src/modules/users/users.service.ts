@@ -5,7 +5,7 @@ import { ConflictError, NotFoundError } from '@common/errors/domain-error';
 import { AppConfig } from '@config/config.loader';
 import { RefreshTokensService } from './refresh-tokens.service';
 import { CreateUserDto } from './dto/create-user.dto';
-import { ListUsersQueryDto } from './dto/list-users-query.dto';
+import { ListUsersQueryDto } from './dto/list-users.query.dto';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { UserDto, UserPageDto } from './dto/user.dto';
 import { generatePassword, hashPassword, verifyPassword } from './password';

@@ -17,8 +17,9 @@ import { UpdateClientDto } from './dto/update-client.dto';
 const NOT_NULL_FIELDS = ['macAddress', 'hostname', 'bootMode', 'cpuCores', 'memoryMb', 'enabled'] as const;
 
 /**
- * Diskless PCs, known by MAC. `findByMac` is the boot plane's hot path (DHCP and iPXE ask it for every packet or
- * script): one equality lookup on the unique, indexed `mac_address` column, nothing else.
+ * Diskless PCs, known by MAC. `findByMac` serves `GET /clients/by-mac/:mac` (the API's hot lookup): one prepared
+ * statement on the unique, indexed `mac_address` column. The boot plane does not call it per packet: it asks the
+ * boot policy, whose MAC cache is kept current by client change events.
  */
 @Injectable()
 export class ClientsService {

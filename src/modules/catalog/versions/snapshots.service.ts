@@ -42,11 +42,6 @@ export class SnapshotsService {
     return s;
   }
 
-  /** The published version of an image, or null (what clients boot unless pinned). */
-  async findPublished(imageId: string): Promise<ImageSnapshot | null> {
-    return this.snapshots.findOne({ where: { imageId, isPublished: true } });
-  }
-
   /**
    * Takes a new (unpublished) version: the row first, then the real snapshot in storage; if storage fails the row
    * is removed again. A duplicate name for the image → 409; an image without content → 409.

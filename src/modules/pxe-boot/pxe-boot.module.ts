@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CatalogModule } from '../catalog';
 import { IscsiExportsService, IscsiModule } from '../iscsi';
-import { NetworkModule, NetworkRange } from '../network';
+import { NetworkModule } from '../network';
 import { BootPreparation } from './boot-preparation.service';
 import { BootScriptController } from './boot-script.controller';
 import { BootScriptService, NEIGHBOUR_TABLE, SCRIPT_RATE_LIMIT, SCRIPT_RATE_LIMITER } from './boot-script.service';
@@ -24,7 +24,7 @@ import { TokenBucketLimiter } from './token-bucket';
  * sessions are changed through the catalogue's services; ranges come from the network module.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([DhcpLease, NetworkRange]), CatalogModule, IscsiModule, NetworkModule],
+  imports: [TypeOrmModule.forFeature([DhcpLease]), CatalogModule, IscsiModule, NetworkModule],
   controllers: [BootScriptController],
   providers: [
     { provide: ISCSI_EXPORTS, useExisting: IscsiExportsService },

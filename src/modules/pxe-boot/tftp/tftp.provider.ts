@@ -1,7 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
-import { NetworkRange } from '../../network';
+import { NetworkRangesService } from '../../network';
 import { interfaceInfo } from '../net/net-interfaces';
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -60,7 +58,7 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
   constructor(
     private readonly config: AppConfig,
     private readonly tracker: BootSessionTracker,
-    @InjectRepository(NetworkRange) private readonly ranges: Repository<NetworkRange>,
+    private readonly ranges: NetworkRangesService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -89,10 +87,10 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
 
   private async wantedAddresses(): Promise<string[]> {
     if (this.config.tftp.address) return [this.config.tftp.address];
-    const ranges = await this.ranges.find({ where: { enabled: true } });
+    const ranges = await this.ranges.listEnabled(); // enabled, dhcp_mode full or proxy
     const out = new Set<string>();
     for (const r of ranges) {
-      if (!r.interface || r.dhcpMode === 'off') continue;
+      if (!r.interface) continue;
       try {
         const ip = interfaceInfo(r.interface).ipv4?.address;
         if (ip) out.add(ip);

@@ -51,6 +51,12 @@ export const ENV = {
   DLS_DHCP_ENABLED: { default: true, parse: bool, description: 'run the DHCP/proxyDHCP server for enabled network ranges with an interface' },
   DLS_DHCP_PORT: { default: 67, parse: int(1, 65535), description: 'DHCP server port (tests only change this)' },
   DLS_IPV6_RA: { default: true, parse: bool, description: 'send IPv6 router advertisements on boot interfaces so iPXE does not wait ~15 s' },
+  DLS_IPV6_ENABLE: {
+    default: true,
+    parse: bool,
+    description:
+      'turn IPv6 on (link-local only, accept_ra=0, no forwarding) on boot interfaces where it is off, so RAs go out; false = never touch it',
+  },
   DLS_TCP_QUICKACK: {
     default: true,
     parse: bool,
@@ -112,7 +118,7 @@ export class AppConfig {
   readonly auth: { adminUser: string; adminPassword?: string; jwtSecret?: string; accessTtl: number; refreshTtl: number };
   readonly logLevel: LogLevel;
   readonly storage: { driver: 'dir' | 'zfs'; zfsRoot?: string; minFreeBytes: number; dirRoot: string };
-  readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; tcpQuickAck: boolean };
+  readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; ipv6Enable: boolean; tcpQuickAck: boolean };
   readonly tftp: { enabled: boolean; address?: string; port: number; root: string };
   readonly dhcp: { enabled: boolean; port: number };
   readonly iscsi: { enabled: boolean; manageTgtd: boolean; controlPort: number; portalAddress: string; portalPort: number; iqnPrefix: string };
@@ -141,6 +147,7 @@ export class AppConfig {
       sessionGraceSec: raw.DLS_SESSION_GRACE,
       bootTimeoutSec: raw.DLS_BOOT_TIMEOUT,
       ipv6Ra: raw.DLS_IPV6_RA,
+      ipv6Enable: raw.DLS_IPV6_ENABLE,
       tcpQuickAck: raw.DLS_TCP_QUICKACK,
     };
     this.tftp = {

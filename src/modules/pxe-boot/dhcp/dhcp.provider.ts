@@ -5,6 +5,8 @@ import { cidrContains, parseCidr } from '@common/net/ipv4';
 import { NetworkRange, NetworkRangesService } from '../../network';
 import { BootSessionTracker } from '../boot-session-tracker';
 import { interfaceInfo } from '../net/net-interfaces';
+import { InterfaceState, InterfaceWatch, probeInterface, stateKey } from '../net/interface-watch';
+import { enableLinkLocalIpv6, Ipv6Readiness, Ipv6Sysctl, NO_RA_COST, waitForLinkLocal } from '../net/ipv6-link-local';
 import { InterfaceUdpSocket } from '../net/interface-udp-socket';
 import { RouterAdvertiser } from '../net/router-advertiser';
 import { RouteQuickAck } from '../net/route-quickack';
@@ -25,7 +27,17 @@ export interface DhcpServerStatus {
   running: boolean;
   /** Why it is not running, when it is not. */
   reason?: string;
-  interfaces: { name: string; address: string; proxy: boolean; routerAdvertisements: boolean }[];
+  interfaces: {
+    name: string;
+    address: string;
+    proxy: boolean;
+    /** RAs are going out on this interface (iPXE's IPv6 wait ends at once). */
+    routerAdvertisements: boolean;
+    /** Why they are not (or not yet), with the cost and the fix; unset when they are, or when none are needed. */
+    raProblem?: string;
+  }[];
+  /** Interfaces that enabled ranges name but that are not served now (missing, down, no IPv4 address, bind failed). */
+  unavailable: { name: string; reason: string; ranges: string[] }[];
   ranges: { id: string; name: string; cidr: string; mode: 'full' | 'proxy'; interface: string; relayOnly: boolean }[];
 }
 
@@ -35,7 +47,24 @@ interface Binding extends DhcpBinding {
   ra: RouterAdvertiser | null;
   /** Delayed ACKs were turned off on this interface's routes (and must be restored). */
   quickAck?: boolean;
+  /** `index address proxy`: a binding whose key changed (interface re-created, new address) is re-opened. */
+  key: string;
+  /** RAs wanted here (the interface's own address is in one of its ranges). */
+  wantsRa: boolean;
+  raProblem?: string;
+  closed?: boolean;
 }
+
+/** Seams for the unit spec: how interfaces are probed and how IPv6 is made ready. */
+export interface DhcpProviderAdapters {
+  probe: (name: string, fallbackAddress?: string) => InterfaceState;
+  prepareIpv6: (name: string, mayChange: boolean) => Promise<Ipv6Readiness>;
+}
+
+const defaultAdapters: DhcpProviderAdapters = {
+  probe: probeInterface,
+  prepareIpv6: (name, mayChange) => enableLinkLocalIpv6(name, { mayChange, sysctl: new Ipv6Sysctl(), waitLinkLocal: (n) => waitForLinkLocal(n) }),
+};
 
 const ZERO_IP = '0.0.0.0';
 
@@ -65,18 +94,33 @@ function toDhcpRange(r: NetworkRange): DhcpRange {
  * Ranges (enabled, dhcp_mode full or proxy, read through {@link NetworkRangesService.listEnabled}) are served on
  * their `interface`: one interface-bound socket per interface on `config.dhcp.port`, plus port 4011 for proxy
  * ranges, plus IPv6 router advertisements (router lifetime 0, M=O=0, no prefix) when `config.boot.ipv6Ra`, so
- * iPXE's IPv6 autoconfiguration wait ends at once, plus delayed ACKs off on the interface's routes when
- * `config.boot.tcpQuickAck`. A range without an interface is not served. Every datagram is handled in its own
- * promise; shutdown waits (briefly) for those in flight.
+ * iPXE's IPv6 autoconfiguration wait ends at once — after turning IPv6 on there, link-local only, where it is off
+ * (unless `config.boot.ipv6Enable` is false) — plus delayed ACKs off on the interface's routes when
+ * `config.boot.tcpQuickAck`. A range without an interface is not served. An interface that is missing, down or
+ * without an IPv4 address is skipped (the others are served) and watched: it is bound as soon as it is usable, and
+ * unbound when it goes away ({@link InterfaceWatch}, every 2 s). Every datagram is handled in its own promise;
+ * shutdown waits (briefly) for those in flight.
  */
 @Injectable()
 export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('DhcpServer');
   private readonly quickAck = new RouteQuickAck();
   private readonly server: DhcpServer;
+  /** How interfaces are probed and IPv6 prepared; unit specs replace it before bootstrap. */
+  adapters: DhcpProviderAdapters = defaultAdapters;
+  private readonly watch = new InterfaceWatch({
+    probe: (name) => this.adapters.probe(name, this.config.boot.serverIp),
+    onChange: async () => void (await this.reload()),
+    onError: (err) => this.logger.warn(`reload after an interface change failed: ${err.message}`),
+  });
   private bindings = new Map<string, Binding>();
   private served: ServedRange[] = [];
-  private bindingKey = '';
+  private unavailable: DhcpServerStatus['unavailable'] = [];
+  /** The state each wanted interface had at the last reload, for one log line per transition. */
+  private interfaceStates = new Map<string, InterfaceState>();
+  /** The RA problem last logged per interface, so each is logged once. */
+  private readonly raReported = new Map<string, string>();
+  private lastSummary = '';
   private readonly inflight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private reloading: Promise<DhcpServerStatus> | null = null;
@@ -112,10 +156,12 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       this.reload().catch((err: unknown) => this.logger.warn(`range reload failed: ${(err as Error).message}`));
     }, RANGE_RELOAD_INTERVAL_MS);
     this.timer.unref();
+    this.watch.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    this.watch.stop();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (this.reloading) await this.reloading.catch(() => undefined);
@@ -133,17 +179,22 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     return this.server.stats();
   }
 
-  /** What is being served right now. */
+  /** What is being served right now, and per interface whether RAs go out and why not. */
   status(): DhcpServerStatus {
     return {
       running: this.bindings.size > 0,
       reason: this.bindings.size > 0 ? undefined : this.notRunningReason,
-      interfaces: [...this.bindings.values()].map((b) => ({
-        name: b.name,
-        address: b.address,
-        proxy: b.pxe !== null,
-        routerAdvertisements: b.ra !== null,
-      })),
+      interfaces: [...this.bindings.values()].map((b) => {
+        const sent = b.ra !== null && b.ra.stats.unsolicited + b.ra.stats.solicited > 0;
+        return {
+          name: b.name,
+          address: b.address,
+          proxy: b.pxe !== null,
+          routerAdvertisements: sent,
+          ...(b.wantsRa && !sent && b.raProblem ? { raProblem: b.raProblem } : {}),
+        };
+      }),
+      unavailable: this.unavailable,
       ranges: this.served.map((s) => ({
         id: s.range.id,
         name: s.range.name,
@@ -156,9 +207,10 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   /**
-   * Re-reads the network ranges and (re)binds: sockets of interfaces that are no longer needed are closed, new ones
-   * opened. Call it after ranges change; it also runs every {@link RANGE_RELOAD_INTERVAL_MS}. Never throws for a
-   * failed bind: it closes what it opened, logs, and leaves the server stopped (the rest of the app keeps running).
+   * Re-reads the network ranges and converges the bindings: interfaces no longer wanted, gone or changed (new index
+   * or address) are closed, usable ones opened. Call it after ranges change; it also runs every
+   * {@link RANGE_RELOAD_INTERVAL_MS} and when a watched interface changes. Never throws for a failed bind: that
+   * interface is logged and reported in `status().unavailable`, the others are served.
    */
   reload(): Promise<DhcpServerStatus> {
     if (!this.config.dhcp.enabled || this.stopped) return Promise.resolve(this.status());
@@ -188,76 +240,118 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       }
       wanted.push(toDhcpRange(r));
     }
-    if (wanted.length === 0) {
-      this.closeBindings();
-      this.served = [];
-      this.notRunningReason = rows.length === 0 ? 'no enabled network range with dhcp_mode full or proxy' : 'no enabled range has an interface';
-      this.logger.warn(`DHCP server not started: ${this.notRunningReason}`);
-      return this.status();
-    }
-
     const byInterface = new Map<string, DhcpRange[]>();
     for (const r of wanted) byInterface.set(r.interface, [...(byInterface.get(r.interface) ?? []), r]);
-    const key = [...byInterface.entries()]
-      .map(([name, rs]) => `${name}:${rs.some((r) => r.dhcpMode === 'proxy') ? 'p' : ''}`)
-      .sort()
-      .join(',');
 
-    if (key !== this.bindingKey || this.bindings.size === 0) {
-      this.closeBindings();
+    const states = new Map<string, InterfaceState>();
+    for (const name of byInterface.keys()) states.set(name, this.adapters.probe(name, this.config.boot.serverIp));
+    this.watch.expect(states);
+    this.logTransitions(byInterface, states);
+
+    for (const [name, b] of this.bindings) {
+      const state = states.get(name);
+      const ranges = byInterface.get(name);
+      if (state?.usable && ranges && b.key === bindingKey(state, ranges)) continue;
+      this.closeBinding(b);
+      this.bindings.delete(name);
+    }
+    const failed = new Map<string, string>();
+    for (const [name, ranges] of byInterface) {
+      const state = states.get(name)!;
+      if (!state.usable || this.bindings.has(name)) continue;
       try {
-        this.bindings = this.openBindings(byInterface);
-        this.bindingKey = key;
+        this.bindings.set(name, this.openBinding(name, ranges, state));
       } catch (err) {
-        this.notRunningReason = (err as Error).message;
-        this.logger.error(`DHCP server not started: ${this.notRunningReason}`);
-        this.served = [];
-        return this.status();
+        failed.set(name, (err as Error).message);
+        this.logger.error(`DHCP not serving ${name}: ${(err as Error).message}`);
       }
     }
-    this.served = wanted.flatMap((range) => {
-      const binding = this.bindings.get(range.interface);
-      const cidr = parseCidr(range.cidr)!;
-      const own = binding ? hostAddress(binding.address) : null;
-      const relayOnly = own === null || !cidrContains(cidr, own);
-      if (relayOnly) {
-        this.logger.log(`range ${range.name} (${range.cidr}) on ${range.interface}: interface address not in the range, relayed requests only`);
-      }
-      return [{ range, cidr, relayOnly }];
-    });
+    this.unavailable = [...byInterface]
+      .filter(([name]) => !this.bindings.has(name))
+      .map(([name, ranges]) => {
+        const state = states.get(name)!;
+        const reason = failed.get(name) ?? (state.usable ? 'not bound' : `interface ${state.reason}`);
+        return { name, reason, ranges: ranges.map((r) => r.name) };
+      });
+
+    this.served = wanted
+      .filter((range) => this.bindings.has(range.interface))
+      .map((range) => {
+        const binding = this.bindings.get(range.interface)!;
+        const cidr = parseCidr(range.cidr)!;
+        const own = binding.info.ipv4 ? hostAddress(binding.info.ipv4.address) : null;
+        return { range, cidr, relayOnly: own === null || !cidrContains(cidr, own) };
+      });
+    if (this.bindings.size === 0) {
+      this.served = [];
+      this.notRunningReason =
+        rows.length === 0
+          ? 'no enabled network range with dhcp_mode full or proxy'
+          : wanted.length === 0
+            ? 'no enabled range has an interface'
+            : `no range interface is usable yet (${this.unavailable.map((u) => `${u.name}: ${u.reason}`).join('; ')})`;
+      if (this.lastSummary !== this.notRunningReason) this.logger.warn(`DHCP server not started: ${this.notRunningReason}`);
+      this.lastSummary = this.notRunningReason;
+      return this.status();
+    }
     this.notRunningReason = undefined;
-    const summary = this.served.map((s) => `${s.range.name}=${s.range.cidr}/${s.range.dhcpMode}@${s.range.interface}`);
-    this.logger.log(`DHCP serving ${summary.join(', ')} on port ${this.config.dhcp.port}`);
+    const summary = this.served
+      .map((s) => `${s.range.name}=${s.range.cidr}/${s.range.dhcpMode}@${s.range.interface}${s.relayOnly ? ' (relayed requests only)' : ''}`)
+      .join(', ');
+    if (summary !== this.lastSummary) this.logger.log(`DHCP serving ${summary} on port ${this.config.dhcp.port}`);
+    this.lastSummary = summary;
     return this.status();
   }
 
-  /** Opens every socket (and RA) or none: on the first failure everything opened so far is closed, then it throws. */
-  private openBindings(byInterface: Map<string, DhcpRange[]>): Map<string, Binding> {
-    const opened = new Map<string, Binding>();
-    try {
-      for (const [name, ranges] of byInterface) {
-        const info = interfaceInfo(name);
-        const address = info.ipv4?.address ?? this.config.boot.serverIp;
-        if (!address) throw new Error(`interface ${name} has no IPv4 address and DLS_BOOT_SERVER_IP is unset`);
-        const binding: Binding = { name, info, address, dhcp: null!, pxe: null, ra: null };
-        binding.dhcp = this.openSocket(binding, this.config.dhcp.port, 'dhcp');
-        opened.set(name, binding);
-        if (ranges.some((r) => r.dhcpMode === 'proxy')) {
-          binding.pxe = this.openSocket(binding, PXE_BOOT_SERVER_PORT, 'pxe');
+  /** One log line per interface transition: gone/down/no address (not served), and back (served again). */
+  private logTransitions(byInterface: Map<string, DhcpRange[]>, states: Map<string, InterfaceState>): void {
+    for (const [name, state] of states) {
+      const before = this.interfaceStates.get(name);
+      const ranges = byInterface
+        .get(name)!
+        .map((r) => `${r.name} (${r.cidr})`)
+        .join(', ');
+      if (state.usable) {
+        if (before && !before.usable) this.logger.log(`interface ${name} up with ${state.address}: serving range ${ranges}`);
+        else if (before?.usable && stateKey(before) !== stateKey(state)) {
+          this.logger.log(`interface ${name} changed (now index ${state.index}, ${state.address}): re-binding range ${ranges}`);
         }
-        const servesDirect = ranges.some((r) => {
-          const c = parseCidr(r.cidr);
-          const own = info.ipv4 ? hostAddress(info.ipv4.address) : null;
-          return c !== null && own !== null && cidrContains(c, own);
-        });
-        if (this.config.boot.ipv6Ra && servesDirect) binding.ra = this.startRouterAdvertiser(name);
-        if (this.config.boot.tcpQuickAck && servesDirect) this.setQuickAck(binding, true);
+      } else if (!before || before.usable || before.reason !== state.reason) {
+        const what = state.reason === 'missing' ? (before ? 'gone' : 'missing') : state.reason;
+        this.logger.warn(`interface ${name} ${what}: not serving range ${ranges} (served as soon as it is usable)`);
       }
-      return opened;
+    }
+    this.interfaceStates = states;
+  }
+
+  /** Opens the sockets (and RA, quick-ack) of one usable interface; on a failure closes what it opened and throws. */
+  private openBinding(name: string, ranges: DhcpRange[], state: Extract<InterfaceState, { usable: true }>): Binding {
+    const info = interfaceInfo(name);
+    const servesDirect = ranges.some((r) => {
+      const c = parseCidr(r.cidr);
+      const own = info.ipv4 ? hostAddress(info.ipv4.address) : null;
+      return c !== null && own !== null && cidrContains(c, own);
+    });
+    const binding: Binding = {
+      name,
+      info,
+      address: state.address,
+      dhcp: null!,
+      pxe: null,
+      ra: null,
+      key: bindingKey(state, ranges),
+      wantsRa: this.config.boot.ipv6Ra && servesDirect,
+    };
+    try {
+      binding.dhcp = this.openSocket(binding, this.config.dhcp.port, 'dhcp');
+      if (ranges.some((r) => r.dhcpMode === 'proxy')) binding.pxe = this.openSocket(binding, PXE_BOOT_SERVER_PORT, 'pxe');
     } catch (err) {
-      for (const b of opened.values()) this.closeBinding(b);
+      this.closeBinding(binding);
       throw err;
     }
+    if (binding.wantsRa) void this.startRouterAdvertising(binding);
+    if (this.config.boot.tcpQuickAck && servesDirect) this.setQuickAck(binding, true);
+    return binding;
   }
 
   private openSocket(binding: Binding, port: number, kind: ArrivalPort): InterfaceUdpSocket {
@@ -277,21 +371,50 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     return socket;
   }
 
-  private startRouterAdvertiser(name: string): RouterAdvertiser | null {
+  /**
+   * Makes IPv6 ready on the interface (link-local only; see {@link enableLinkLocalIpv6}), then starts the router
+   * advertiser. Runs in the background so DHCP is served meanwhile. A problem is logged once per interface and
+   * kept in `status()`.
+   */
+  private async startRouterAdvertising(b: Binding): Promise<void> {
+    b.raProblem = `preparing IPv6 on ${b.name}`;
+    let ready: Ipv6Readiness;
     try {
-      const ra = new RouterAdvertiser({ interface: name, logger: this.logger });
-      ra.start();
-      return ra;
+      ready = await this.adapters.prepareIpv6(b.name, this.config.boot.ipv6Enable);
     } catch (err) {
-      this.logger.warn(`no IPv6 router advertisements on ${name}: ${(err as Error).message}`);
-      return null;
+      ready = { ready: false, ipv6On: false, changed: [], problem: `cannot check IPv6 on ${b.name}: ${(err as Error).message}; ${NO_RA_COST}` };
     }
+    if (b.closed || this.stopped) return;
+    if (ready.changed.length > 0) {
+      this.logger.log(`IPv6 turned on for router advertisements on ${b.name}, link-local only (${ready.changed.join(', ')}); left so at shutdown`);
+    }
+    b.raProblem = ready.problem;
+    if (ready.ipv6On) {
+      try {
+        const ra = new RouterAdvertiser({ interface: b.name, logger: this.logger });
+        ra.start();
+        b.ra = ra;
+      } catch (err) {
+        b.raProblem = `router advertisements on ${b.name} failed: ${(err as Error).message}; ${NO_RA_COST}; enable IPv6 on ${b.name} or set DLS_IPV6_RA=false and accept the wait`;
+      }
+    }
+    this.reportRaProblem(b);
+  }
+
+  /** Logs an RA problem once per interface (again only if it changes). */
+  private reportRaProblem(b: Binding): void {
+    if (!b.raProblem) {
+      if (this.raReported.delete(b.name)) this.logger.log(`router advertisements on ${b.name}: IPv6 ready now`);
+      return;
+    }
+    if (this.raReported.get(b.name) === b.raProblem) return;
+    this.raReported.set(b.name, b.raProblem);
+    this.logger.warn(b.raProblem);
   }
 
   private closeBindings(): void {
     for (const b of this.bindings.values()) this.closeBinding(b);
     this.bindings = new Map();
-    this.bindingKey = '';
   }
 
   private setQuickAck(b: Binding, on: boolean): void {
@@ -303,9 +426,15 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private closeBinding(b: Binding): void {
+    b.closed = true;
     if (b.quickAck) this.setQuickAck(b, false);
     b.ra?.stop();
     b.pxe?.close();
     b.dhcp?.close();
   }
+}
+
+/** What a binding depends on: interface index and address, and whether it also listens on 4011. */
+function bindingKey(state: Extract<InterfaceState, { usable: true }>, ranges: DhcpRange[]): string {
+  return `${stateKey(state)} ${ranges.some((r) => r.dhcpMode === 'proxy') ? 'proxy' : 'full'}`;
 }

@@ -34,7 +34,7 @@ describe('enableLinkLocalIpv6', () => {
       sysctl: new Ipv6Sysctl(proc.files),
       waitLinkLocal: (name) => (waited.push(name), Promise.resolve(true)),
     });
-    expect(result).toEqual({ ready: true, changed: [] });
+    expect(result).toEqual({ ready: true, ipv6On: true, changed: [] });
     expect(proc.writes).toEqual([]);
     expect(waited).toEqual(['br0']);
   });
@@ -42,7 +42,7 @@ describe('enableLinkLocalIpv6', () => {
   it('turns IPv6 on link-local only: accept_ra and forwarding off first, then disable_ipv6=0', async () => {
     const proc = fakeProc(conf('br-x', { disable_ipv6: 1, accept_ra: 1, forwarding: 1, addr_gen_mode: 0 }));
     const result = await enableLinkLocalIpv6('br-x', { mayChange: true, sysctl: new Ipv6Sysctl(proc.files), waitLinkLocal: linkLocalAppears });
-    expect(result).toEqual({ ready: true, changed: ['accept_ra=0', 'forwarding=0', 'disable_ipv6=0'] });
+    expect(result).toEqual({ ready: true, ipv6On: true, changed: ['accept_ra=0', 'forwarding=0', 'disable_ipv6=0'] });
     expect(proc.writes).toEqual(['br-x/accept_ra=0', 'br-x/forwarding=0', 'br-x/disable_ipv6=0']);
   });
 
@@ -56,7 +56,7 @@ describe('enableLinkLocalIpv6', () => {
     const proc = fakeProc(conf('br0', { disable_ipv6: 1, accept_ra: 1, forwarding: 0 }));
     const result = await enableLinkLocalIpv6('br0', { mayChange: false, sysctl: new Ipv6Sysctl(proc.files), waitLinkLocal: linkLocalAppears });
     expect(proc.writes).toEqual([]);
-    expect(result.ready).toBe(false);
+    expect(result).toMatchObject({ ready: false, ipv6On: false });
     expect(result.problem).toContain('IPv6 is disabled on br0 and DLS_IPV6_ENABLE=false');
     expect(result.problem).toContain('iPXE will wait ~15 s');
     expect(result.problem).toContain('echo 0 > /proc/sys/net/ipv6/conf/br0/disable_ipv6');
@@ -84,7 +84,7 @@ describe('enableLinkLocalIpv6', () => {
       sysctl: new Ipv6Sysctl(proc.files),
       waitLinkLocal: () => Promise.resolve(false),
     });
-    expect(result).toMatchObject({ ready: false, changed: ['disable_ipv6=0'] });
+    expect(result).toMatchObject({ ready: false, ipv6On: true, changed: ['disable_ipv6=0'] });
     expect(result.problem).toContain('no usable IPv6 link-local address on br0');
   });
 

@@ -69,6 +69,8 @@ export class Ipv6Sysctl {
 export interface Ipv6Readiness {
   /** True when IPv6 is on and the interface has a usable (non-tentative) link-local address. */
   ready: boolean;
+  /** IPv6 is on for the interface (RAs can be tried even if the link-local address is not there yet). */
+  ipv6On: boolean;
   /** The sysctls DLS changed, e.g. `['accept_ra=0', 'forwarding=0', 'disable_ipv6=0']` (empty when it changed none). */
   changed: string[];
   /** Why RAs cannot go out (or may not), with the cost and the fix; unset when ready. */
@@ -104,12 +106,18 @@ export async function enableLinkLocalIpv6(ifname: string, options: EnableIpv6Opt
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'IPv6 is not available in this kernel or namespace (ipv6.disable=1?)' : (err as Error).message;
-    return { ready: false, changed, problem: `no IPv6 on ${ifname}: ${why}; ${NO_RA_COST}; boot the kernel with IPv6 and ${fixFor(ifname)}` };
+    return {
+      ready: false,
+      ipv6On: false,
+      changed,
+      problem: `no IPv6 on ${ifname}: ${why}; ${NO_RA_COST}; boot the kernel with IPv6 and ${fixFor(ifname)}`,
+    };
   }
   if (disabled !== 0) {
     if (!options.mayChange) {
       return {
         ready: false,
+        ipv6On: false,
         changed,
         problem: `IPv6 is disabled on ${ifname} and DLS_IPV6_ENABLE=false: ${NO_RA_COST}; ${fixFor(ifname)} or let DLS do it (DLS_IPV6_ENABLE=true)`,
       };
@@ -132,6 +140,7 @@ export async function enableLinkLocalIpv6(ifname: string, options: EnableIpv6Opt
       const e = err as NodeJS.ErrnoException;
       return {
         ready: false,
+        ipv6On: false,
         changed,
         problem: `IPv6 is disabled on ${ifname} and DLS cannot enable it (${e.code ?? e.message}): ${NO_RA_COST}; ${fixFor(ifname)} or run DLS with CAP_NET_ADMIN and a writable /proc/sys`,
       };
@@ -141,11 +150,12 @@ export async function enableLinkLocalIpv6(ifname: string, options: EnableIpv6Opt
   if (!(await wait(ifname))) {
     return {
       ready: false,
+      ipv6On: true,
       changed,
       problem: `no usable IPv6 link-local address on ${ifname} yet (link down, DAD pending or failed, addr_gen_mode?): router advertisements are retried, until then ${NO_RA_COST}`,
     };
   }
-  return { ready: true, changed };
+  return { ready: true, ipv6On: true, changed };
 }
 
 /** One line of /proc/net/if_inet6: `fe80000000000000021122fffe334455 03 40 20 80 br0`. */

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { NetworkRangesService } from '../../network';
-import { interfaceInfo } from '../net/net-interfaces';
+import { InterfaceState, InterfaceWatch, probeInterface } from '../net/interface-watch';
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppConfig } from '@config/config.loader';
@@ -42,7 +42,8 @@ export async function syncLoaders(root: string, sourceDir: string, log: Pick<Log
 /**
  * Lifecycle of the TFTP servers (when `DLS_TFTP_ENABLED`): fills the root with Debian's iPXE loaders and serves it
  * on `DLS_TFTP_ADDRESS`, or — by default — on the IPv4 address of each enabled network range's interface, so nothing
- * listens on a network DLS was not told to boot. `reload()` (called when ranges change) converges the bound set.
+ * listens on a network DLS was not told to boot. `reload()` (called when ranges change, and when one of those interfaces
+ * appears, goes away or changes its address: {@link InterfaceWatch}, every 2 s) converges the bound set.
  * A failed bind is logged and leaves the rest of DLS running. Completed transfers are reported to the boot-session
  * tracker, which maps the client's address to the client (recent DHCP, else the lease table).
  */
@@ -52,6 +53,10 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
   private readonly servers = new Map<string, TftpServer>();
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly watch = new InterfaceWatch({
+    probe: (name) => probeInterface(name),
+    onChange: () => this.reload(),
+  });
   /** The first bound address, once started (tests use port 0). */
   bound?: TftpPeer;
 
@@ -65,10 +70,12 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     if (!this.config.tftp.enabled) return;
     await syncLoaders(this.config.tftp.root, DEBIAN_IPXE_DIR, this.logger);
     await this.reload();
+    if (!this.config.tftp.address) this.watch.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    this.watch.stop();
     await this.chain;
     await Promise.all([...this.servers.values()].map((s) => s.stop()));
     this.servers.clear();
@@ -89,15 +96,14 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     if (this.config.tftp.address) return [this.config.tftp.address];
     const ranges = await this.ranges.listEnabled(); // enabled, dhcp_mode full or proxy
     const out = new Set<string>();
+    const states = new Map<string, InterfaceState>();
     for (const r of ranges) {
-      if (!r.interface) continue;
-      try {
-        const ip = interfaceInfo(r.interface).ipv4?.address;
-        if (ip) out.add(ip);
-      } catch (err) {
-        this.logger.warn(`range ${r.name}: interface ${r.interface}: ${(err as Error).message}`);
-      }
+      if (!r.interface || states.has(r.interface)) continue;
+      const state = probeInterface(r.interface);
+      states.set(r.interface, state);
+      if (state.usable) out.add(state.address);
     }
+    this.watch.expect(states);
     return [...out];
   }
 

@@ -1,14 +1,26 @@
-import { Controller, Get, HttpCode } from '@nestjs/common';
+import { Controller, Get, HttpCode, HttpStatus, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { DataSource } from 'typeorm';
+import { HealthCheckResult, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import type { Response } from 'express';
 import { Public } from '@common/auth/auth.decorators';
-import { DomainError } from '@common/errors/domain-error';
 import { api } from '@common/api';
+import { ReadinessRegistry } from './readiness.registry';
+
+const READY_EXAMPLE = {
+  status: 'ok',
+  info: { database: { status: 'up' }, storage: { status: 'up', driver: 'dir' }, tgtd: { status: 'up', pid: 4711 } },
+  error: {},
+  details: { database: { status: 'up' }, storage: { status: 'up', driver: 'dir' }, tgtd: { status: 'up', pid: 4711 } },
+};
 
 @ApiTags('health')
 @Controller(api('health'))
 export class HealthController {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly db: TypeOrmHealthIndicator,
+    private readonly registry: ReadinessRegistry,
+  ) {}
 
   /** Process is up (no dependencies checked). */
   @Public()
@@ -19,17 +31,22 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready to serve: the database answers. */
+  /**
+   * Ready to serve: the database and every part the configuration enables (storage, tgtd, … — whatever modules
+   * registered in the {@link ReadinessRegistry}), each with its state. 503 with the same shape when any part is down.
+   */
   @Public()
   @Get('ready')
-  @ApiOkResponse({ schema: { example: { status: 'ok', database: 'up' } } })
-  @ApiServiceUnavailableResponse({ description: 'database unreachable' })
-  async ready() {
+  @ApiOkResponse({ schema: { example: READY_EXAMPLE } })
+  @ApiServiceUnavailableResponse({ description: 'a part is down; `error` and `details` name it' })
+  async ready(@Res({ passthrough: true }) res: Response): Promise<HealthCheckResult> {
     try {
-      await this.ds.query('SELECT 1');
-    } catch {
-      throw new DomainError('unavailable', 'DATABASE_DOWN', 'database unreachable');
+      return await this.health.check([() => this.db.pingCheck('database', { timeout: 1500 }), ...this.registry.indicatorFunctions()]);
+    } catch (e) {
+      // terminus answers a down part with a 503 exception whose response is the full result; keep its shape.
+      if (!(e instanceof ServiceUnavailableException)) throw e;
+      res.status(HttpStatus.SERVICE_UNAVAILABLE);
+      return e.getResponse() as HealthCheckResult;
     }
-    return { status: 'ok', database: 'up' };
   }
 }

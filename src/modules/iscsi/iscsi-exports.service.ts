@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHmac } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -14,6 +14,7 @@ import { TgtdSupervisor } from './tgtd.supervisor';
 import { isUniqueViolation } from '@common/errors/pg-errors';
 import { IscsiExportInfo } from './iscsi-export.types';
 import { IscsiErrorCode } from './iscsi.errors';
+import { ReadinessRegistry, ReadinessState } from '../health';
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -22,10 +23,12 @@ const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
  * from a server key (HMAC, never stored), and an initiator-name ACL so no client can attach another's disk.
  *
  * The `iscsi_exports` table is the desired state: tgtd forgets everything when it restarts, so at start and whenever
- * the supervised tgtd comes back, every export is re-created from the database (reconcile).
+ * the supervised tgtd comes back, every export is re-created from the database (reconcile) — including after a crash
+ * of DLS itself, when the supervisor replaces the tgtd the crashed run left (pid file). When iSCSI is enabled it
+ * reports `tgtd` to `/health/ready`.
  */
 @Injectable()
-export class IscsiExportsService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(IscsiExportsService.name);
   private readonly locks = new KeyedLock();
   private chapKey?: string;
@@ -44,7 +47,28 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
     @InjectRepository(IscsiExport) private readonly exports: Repository<IscsiExport>,
     private readonly supervisor: TgtdSupervisor,
     private readonly exporter: TgtExporter,
+    @Optional() private readonly readiness?: ReadinessRegistry,
   ) {}
+
+  onModuleInit(): void {
+    if (this.config.iscsi.enabled) this.readiness?.register('tgtd', () => this.tgtdReadiness());
+  }
+
+  /** `tgtd` readiness: exports are usable (started and reconciled), the daemon runs and its control socket answers. */
+  async tgtdReadiness(): Promise<ReadinessState> {
+    const { controlPort, portalAddress, portalPort, manageTgtd } = this.config.iscsi;
+    const detail: Record<string, unknown> = { controlPort, portal: `${portalAddress}:${portalPort}`, managed: manageTgtd };
+    if (this.supervisor.pid !== undefined) detail.pid = this.supervisor.pid;
+    if (!this.supervisor.isRunning())
+      return { up: false, detail: { ...detail, reason: 'tgtd is not running (starting, restarting or failed to start)' } };
+    if (!this.ready) return { up: false, detail: { ...detail, reason: 'tgtd runs but its exports are not re-created yet' } };
+    try {
+      await this.supervisor.adapter.showSystem();
+    } catch (e) {
+      return { up: false, detail: { ...detail, reason: `tgtadm: ${(e as Error).message}` } };
+    }
+    return { up: true, detail: { ...detail, exports: this.exported.size } };
+  }
 
   get iqnPrefix(): string {
     return this.config.iscsi.iqnPrefix;
@@ -77,15 +101,17 @@ export class IscsiExportsService implements OnApplicationBootstrap, OnApplicatio
   }
 
   private async restart(): Promise<void> {
-    for (let attempt = 1; attempt <= 5 && !this.stopping; attempt++) {
+    // Keeps trying (backoff capped at 30 s) — /health/ready says tgtd is down meanwhile; giving up would need a person.
+    for (let attempt = 1; !this.stopping; attempt++) {
       try {
         await this.supervisor.start();
         await this.reconcile();
         this.ready = true;
+        if (attempt > 1) this.logger.log(`tgtd is back after ${attempt} attempts; exports re-created`);
         return;
       } catch (e) {
         this.logger.error(`tgtd restart attempt ${attempt} failed: ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, 1000 * attempt).unref());
+        await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 30_000)).unref());
       }
     }
   }

@@ -1,5 +1,6 @@
 import { Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { join } from 'node:path';
 import { AppConfig } from '@config/config.loader';
 import { IscsiExport } from './iscsi-export.entity';
 import { IscsiExportsService } from './iscsi-exports.service';
@@ -10,12 +11,18 @@ import { TgtdSupervisor } from './tgtd.supervisor';
 
 const tgtLogger = () => new Logger('tgt');
 
+/** Name of the tgtd pid file under `DLS_DATA_DIR`. */
+export const TGTD_PID_FILE = 'tgtd.pid';
+
 /** tgtadm bound to our tgtd's control port; one instance, so the supervisor and the exporter share its queue. */
 export function createTgtAdapter(config: AppConfig): TgtAdmAdapter {
   return new TgtAdmAdapter({ controlPort: config.iscsi.controlPort, logger: tgtLogger() });
 }
 
-/** Our own tgtd on the configured portal (NOP-In every 5 s, dropped after 3 misses), or an attached one. */
+/**
+ * Our own tgtd on the configured portal (NOP-In every 5 s, dropped after 3 misses), or an attached one. Its pid goes
+ * to `<DLS_DATA_DIR>/tgtd.pid`, so a start after a crash of DLS replaces the tgtd the crashed run left behind.
+ */
 export function createTgtdSupervisor(config: AppConfig, adapter: TgtAdmAdapter): TgtdSupervisor {
   return new TgtdSupervisor({
     controlPort: config.iscsi.controlPort,
@@ -24,6 +31,7 @@ export function createTgtdSupervisor(config: AppConfig, adapter: TgtAdmAdapter):
     nopCount: 3,
     adapter,
     attach: !config.iscsi.manageTgtd,
+    pidFile: config.iscsi.manageTgtd ? join(config.dataDir, TGTD_PID_FILE) : undefined,
     logger: tgtLogger(),
   });
 }

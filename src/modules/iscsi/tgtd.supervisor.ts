@@ -10,14 +10,28 @@
  *   `tgtadm --mode sys --op delete` (only works with no targets); SIGKILL by PID is the last resort.
  * - tgtd keeps no state: after any (re)start every target/LUN/ACL/account is gone, so the owner must listen for
  *   `'exit'` and re-create state (see `TgtExporter.reconcile`).
+ * - tgtd outlives a `kill -9` of its parent. With `pidFile`, the spawned pid is recorded there; the next start
+ *   replaces a tgtd the file names if /proc proves it is a tgtd on our control port, and drops a stale file without
+ *   signalling anything (see `tgtd-pidfile.ts`).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFile, readdir, readlink, rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { connect, isIP } from 'node:net';
 import { TgtAdmAdapter, TgtLogger } from './tgt.adapter';
 import { delay, forceRemoveTarget } from './tgt-teardown';
 import { TgtError, TgtErrorCode, isTgtError } from './tgt.errors';
+import {
+  decideTgtdPidFile,
+  endOurTgtd,
+  isOurTgtd,
+  parsePidFile,
+  readPidFileText,
+  readProcFacts,
+  removePidFileIf,
+  writePidFile,
+} from './tgtd-pidfile';
 
 /** Options for {@link TgtdSupervisor}. */
 export interface TgtdSupervisorOptions {
@@ -42,6 +56,13 @@ export interface TgtdSupervisorOptions {
   startTimeoutMs?: number;
   /** Bound for the graceful phase of `stop()` before SIGKILL (default 5000 ms). */
   stopTimeoutMs?: number;
+  /**
+   * Where the spawned tgtd's pid is recorded (e.g. `<DLS_DATA_DIR>/tgtd.pid`), so that a start after a crash of this
+   * process replaces the tgtd it left behind. Without it, a leftover tgtd makes start fail (`another tgtd is using`).
+   */
+  pidFile?: string;
+  /** How long a leftover tgtd gets after SIGTERM before SIGKILL (default 1000 ms; tgtd ignores SIGTERM with targets). */
+  takeoverTermWaitMs?: number;
   /** Network namespaces are not supported here (run the whole service inside one instead). */
   netns?: never;
 }
@@ -183,13 +204,66 @@ export class TgtdSupervisor extends EventEmitter {
     );
   }
 
+  /**
+   * Before a spawn: acts on the pid file a previous run left (replace our leftover tgtd, or drop a stale file) and
+   * logs one line saying which. Never signals a process that /proc does not show as a tgtd on our control port.
+   */
+  private async handlePidFile(): Promise<void> {
+    const path = this.opts.pidFile;
+    if (!path) return;
+    const text = await readPidFileText(path);
+    const pid = text === undefined ? undefined : parsePidFile(text);
+    const facts = pid === undefined ? undefined : await readProcFacts(pid);
+    const binaryNames = this.binaryNames();
+    const cp = this.opts.controlPort;
+    const decision = decideTgtdPidFile({ text, facts, controlPort: cp, selfPid: process.pid, binaryNames });
+    if (decision.action === 'none') return;
+    if (decision.action === 'remove-stale') {
+      await rm(path, { force: true }).catch(() => undefined);
+      this.opts.logger?.log?.(`removed stale tgtd pid file ${path}: ${decision.reason}`);
+      return;
+    }
+    let how: string | undefined;
+    try {
+      how = await endOurTgtd(decision.pid, (f) => isOurTgtd(f.cmdline, cp, binaryNames), {
+        termWaitMs: this.opts.takeoverTermWaitMs ?? 1000,
+        killWaitMs: 5000,
+      });
+    } catch (err) {
+      throw new TgtError(TgtErrorCode.DAEMON_START_FAILED, `could not end the leftover tgtd (pid ${decision.pid}): ${errText(err)}`, {
+        cause: err,
+      });
+    }
+    await rm(path, { force: true }).catch(() => undefined);
+    const base = `${TGTD_SOCKET_DIR}/socket.${cp}`;
+    await Promise.all([rm(base, { force: true }), rm(`${base}.lock`, { force: true })]).catch(() => undefined);
+    this.opts.logger?.warn?.(
+      `replaced the tgtd (pid ${decision.pid}) a previous run left on control port ${cp}: ended by ${how ?? 'itself'}; starting a fresh one, its exports are re-created`,
+    );
+  }
+
+  private binaryNames(): string[] {
+    const names = ['tgtd'];
+    if (this.opts.binary) names.push(basename(this.opts.binary));
+    return names;
+  }
+
   private async spawnAndWait(): Promise<void> {
+    await this.handlePidFile();
     const args = ['-f', '-C', String(this.opts.controlPort), '--iscsi', this.portalSpec()];
     const binary = this.opts.binary ?? 'tgtd';
     this.tail.length = 0;
     this.expectExit = false;
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    const pidFile = this.opts.pidFile;
+    let pidWritten: Promise<void> = Promise.resolve();
+    if (pidFile && child.pid !== undefined) {
+      const pid = child.pid;
+      pidWritten = writePidFile(pidFile, pid).catch((err: unknown) => {
+        this.opts.logger?.warn?.(`could not write tgtd pid file ${pidFile}: ${errText(err)}`);
+      });
+    }
     let portalFailed = false;
     let spawnError: Error | undefined;
     const onLine = (line: string): void => {
@@ -211,8 +285,12 @@ export class TgtdSupervisor extends EventEmitter {
         if (this.child === child) this.ready = false;
         if (info.expected) this.opts.logger?.log?.(`tgtd (pid ${info.pid}) exited`);
         else this.opts.logger?.error?.(`tgtd (pid ${info.pid}) exited unexpectedly: code ${code}, signal ${signal}`);
-        resolve();
-        if (child.pid !== undefined) this.emit('exit', info);
+        // Drop our pid file before anyone hears of the exit, so a restart never races with the removal.
+        const cleaned = pidFile && child.pid !== undefined ? pidWritten.then(() => removePidFileIf(pidFile, info.pid)) : Promise.resolve();
+        void cleaned.finally(() => {
+          resolve();
+          if (child.pid !== undefined) this.emit('exit', info);
+        });
       });
     });
 
@@ -233,6 +311,7 @@ export class TgtdSupervisor extends EventEmitter {
         await this.adapter.showSystem();
         if (await this.ownsPortal(child.pid!)) {
           await this.tcpProbe(Math.max(100, deadline - Date.now()));
+          await pidWritten;
           this.ready = true;
           const where = `${this.portalText()}, control port ${this.opts.controlPort}`;
           this.opts.logger?.log?.(`tgtd (pid ${child.pid}) ready on ${where}`);

@@ -6,6 +6,7 @@ import { QemuImgAdapter } from './qemu-img.adapter';
 import { SpaceGuard } from './space-guard';
 import type { StorageDriver } from './storage-driver';
 import { STORAGE_DRIVER } from './storage.tokens';
+import { StorageReadiness } from './storage.readiness';
 import { ZfsAdapter } from './zfs.adapter';
 import { ZFS_FUSE_MAX_MOUNTS, ZfsStorageDriver } from './zfs.driver';
 
@@ -27,13 +28,15 @@ export function createStorageDriver(config: AppConfig): StorageDriver {
 
 /**
  * Storage as a driver: the active {@link StorageDriver} (zfs or plain directory), qemu-img, and the free-space guard.
- * No entities, repositories or controllers — the catalogue owns what is stored and calls this.
+ * No entities, repositories or controllers — the catalogue owns what is stored and calls this. Reports `storage` to
+ * `/health/ready` through the health module's ReadinessRegistry.
  */
 @Module({
   providers: [
     { provide: STORAGE_DRIVER, inject: [AppConfig], useFactory: createStorageDriver },
     { provide: QemuImgAdapter, useFactory: () => new QemuImgAdapter() },
     SpaceGuard,
+    StorageReadiness,
   ],
   exports: [STORAGE_DRIVER, QemuImgAdapter, SpaceGuard],
 })

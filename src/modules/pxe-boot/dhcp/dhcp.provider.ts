@@ -1,7 +1,8 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { PXE_BOOT_SERVER_PORT } from '@protocols/dhcp';
 import { AppConfig } from '@config/config.loader';
 import { cidrContains, parseCidr } from '@common/net/ipv4';
+import { ReadinessRegistry } from '../../health';
 import { NetworkRange, NetworkRangesService } from '../../network';
 import { BootSessionTracker } from '../boot-session-tracker';
 import { interfaceInfo } from '../net/net-interfaces';
@@ -133,6 +134,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     policy: BootPolicyService,
     leases: DhcpLeasesService,
     tracker: BootSessionTracker,
+    @Optional() private readonly readiness?: ReadinessRegistry,
   ) {
     this.server = new DhcpServer({
       clients: policy,
@@ -144,6 +146,26 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     });
   }
 
+  /**
+   * Readiness parts: `dhcp` is down while an interface an enabled range names is not served (missing, down, no
+   * address, bind failed); `router-advertisements` (when DLS_IPV6_RA is on) is down while a served interface sends
+   * none — iPXE then waits ~15 s per boot — with the reason and the fix in its detail.
+   */
+  private registerReadiness(): void {
+    this.readiness?.register('dhcp', () => {
+      const s = this.status();
+      return Promise.resolve({
+        up: s.unavailable.length === 0,
+        detail: { interfaces: s.interfaces.map((i) => ({ name: i.name, address: i.address, proxy: i.proxy })), unavailable: s.unavailable },
+      });
+    });
+    if (!this.config.boot.ipv6Ra) return;
+    this.readiness?.register('router-advertisements', () => {
+      const problems = this.status().interfaces.filter((i) => i.raProblem !== undefined);
+      return Promise.resolve({ up: problems.length === 0, detail: { problems: problems.map((i) => ({ interface: i.name, problem: i.raProblem })) } });
+    });
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.dhcp.enabled) {
       this.notRunningReason = 'DHCP is disabled (DLS_DHCP_ENABLED=false)';
@@ -151,6 +173,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       return;
     }
     this.stopped = false;
+    this.registerReadiness();
     await this.reload();
     this.timer = setInterval(() => {
       this.reload().catch((err: unknown) => this.logger.warn(`range reload failed: ${(err as Error).message}`));

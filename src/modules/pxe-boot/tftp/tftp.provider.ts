@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { ReadinessRegistry } from '../../health';
 import { NetworkRangesService } from '../../network';
 import { InterfaceState, InterfaceWatch, probeInterface } from '../net/interface-watch';
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
@@ -57,6 +58,8 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     probe: (name) => probeInterface(name),
     onChange: () => this.reload(),
   });
+  /** Addresses that should serve TFTP but could not be bound at the last reload (readiness reports them). */
+  private unbound: string[] = [];
   /** The first bound address, once started (tests use port 0). */
   bound?: TftpPeer;
 
@@ -64,10 +67,14 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly config: AppConfig,
     private readonly tracker: BootSessionTracker,
     private readonly ranges: NetworkRangesService,
+    @Optional() private readonly readiness?: ReadinessRegistry,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.config.tftp.enabled) return;
+    this.readiness?.register('tftp', () =>
+      Promise.resolve({ up: this.unbound.length === 0, detail: { serving: [...this.servers.keys()], cannotBind: this.unbound } }),
+    );
     await syncLoaders(this.config.tftp.root, DEBIAN_IPXE_DIR, this.logger);
     await this.reload();
     if (!this.config.tftp.address) this.watch.start();
@@ -134,6 +141,7 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
         this.logger.error(`TFTP cannot bind ${address}:${this.config.tftp.port}: ${(err as Error).message}`);
       }
     }
+    this.unbound = [...wanted].filter((a) => !this.servers.has(a));
     if (wanted.size === 0) this.logger.log('TFTP idle: no enabled network range with an interface (or set DLS_TFTP_ADDRESS)');
   }
 

@@ -38,8 +38,7 @@ export const ENV = {
   DLS_STORAGE_MIN_FREE: { default: 1024 ** 3, parse: bytes, description: 'refuse storage operations that would leave less free space (507)' },
   DLS_BOOT_SERVER_IP: {
     parse: ipv4,
-    description:
-      'override: the iSCSI portal address boot scripts name when DLS_ISCSI_PORTAL listens on 0.0.0.0 (NAT, a storage address), and the DHCP server address on an interface without IPv4; unset = the address each client reached DLS on',
+    description: "override: the iSCSI portal scripts name when DLS_ISCSI_PORTAL is 0.0.0.0 (and DHCP's server address on an interface without IPv4)",
   },
   DLS_TFTP_ENABLED: { default: true, parse: bool, description: 'serve iPXE loaders over TFTP' },
   DLS_TFTP_ADDRESS: {
@@ -63,7 +62,7 @@ export const ENV = {
   DLS_ISCSI_PORTAL: {
     default: '0.0.0.0:3260',
     parse: str({ pattern: /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/ }),
-    description: 'address:port tgtd listens on; boot scripts name an explicit address as is, 0.0.0.0 as the address the client reached DLS on',
+    description: 'address:port tgtd listens on; scripts name an explicit address as is, 0.0.0.0 as the address the client reached DLS on',
   },
   DLS_ISCSI_IQN_PREFIX: {
     default: 'iqn.2026-11.io.dls',

@@ -38,7 +38,7 @@ export const ENV = {
   DLS_STORAGE_MIN_FREE: { default: 1024 ** 3, parse: bytes, description: 'refuse storage operations that would leave less free space (507)' },
   DLS_BOOT_SERVER_IP: {
     parse: ipv4,
-    description: 'address PXE clients use to reach DLS (HTTP scripts, TFTP, iSCSI); default: first enabled range interface address',
+    description: "override: the iSCSI portal scripts name when DLS_ISCSI_PORTAL is 0.0.0.0 (and DHCP's server address on an interface without IPv4)",
   },
   DLS_TFTP_ENABLED: { default: true, parse: bool, description: 'serve iPXE loaders over TFTP' },
   DLS_TFTP_ADDRESS: {
@@ -65,7 +65,11 @@ export const ENV = {
   DLS_ISCSI_ENABLED: { default: true, parse: bool, description: 'export client disks over iSCSI through tgt' },
   DLS_TGTD_MANAGE: { default: true, parse: bool, description: 'start and stop our own tgtd (false = use a running one)' },
   DLS_TGTD_CONTROL_PORT: { default: 213, parse: int(0, 65535), description: 'tgtd control port (-C), keeps ours apart from any other tgtd' },
-  DLS_ISCSI_PORTAL: { default: '0.0.0.0:3260', parse: str({ pattern: /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/ }), description: 'iSCSI portal address:port' },
+  DLS_ISCSI_PORTAL: {
+    default: '0.0.0.0:3260',
+    parse: str({ pattern: /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/ }),
+    description: 'address:port tgtd listens on; scripts name an explicit address as is, 0.0.0.0 as the address the client reached DLS on',
+  },
   DLS_ISCSI_IQN_PREFIX: {
     default: 'iqn.2026-11.io.dls',
     parse: str({ pattern: /^iqn\.\d{4}-\d{2}\.[a-z0-9.-]+$/ }),

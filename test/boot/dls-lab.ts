@@ -78,8 +78,9 @@ export interface StartDlsOptions {
   dataDir: string;
   logFile: string;
   adminPassword?: string;
+  /** PORT; unset = DLS's default 3000 (the lab's namespace has nothing else on it). */
   httpPort?: number;
-  /** Extra environment (e.g. DLS_SESSION_GRACE). */
+  /** Extra environment (e.g. DLS_SESSION_GRACE); each with a comment saying why a user would set it too. */
   env?: Record<string, string>;
   /** Bound for start-up (embedded PostgreSQL initdb + migrations + tgtd). Default 120 s. */
   startTimeoutMs?: number;
@@ -95,6 +96,9 @@ export function pickControlPort(): number {
   throw new Error('no free tgtd control port');
 }
 
+/** DLS's default PORT (src/config/config.loader.ts); the harness leaves it unset. */
+const DLS_DEFAULT_HTTP_PORT = 3000;
+
 /** A fixed PATH for the server (no environment of the test runner leaks into DLS). */
 const SERVER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -106,25 +110,23 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
   mkdirSync(opts.dataDir, { recursive: true });
   chmodSync(opts.dataDir, 0o711); // the embedded PostgreSQL runs as an unprivileged user and must traverse it
   const controlPort = pickControlPort();
-  const httpPort = opts.httpPort ?? 8080;
+  const httpPort = opts.httpPort ?? DLS_DEFAULT_HTTP_PORT;
   const password = opts.adminPassword ?? `lab-admin-${process.pid}`;
   lab.onDestroy(() => {
     for (const f of [`/var/run/tgtd/socket.${controlPort}`, `/var/run/tgtd/socket.${controlPort}.lock`]) rmSync(f, { force: true });
   });
+  // DLS runs with the README's defaults (HTTP on 0.0.0.0:3000, DHCP 67, TFTP 69, tgtd on 0.0.0.0:3260, no
+  // DLS_BOOT_SERVER_IP: scripts name the address each client reached DLS on). Only what a user sets too is set here.
   const env: Record<string, string> = {
+    // Not DLS configuration: a service manager starts DLS with a plain PATH too; nothing of the test runner leaks in.
     PATH: SERVER_PATH,
+    // Every install picks where its state lives (the default ./data depends on the working directory).
     DLS_DATA_DIR: opts.dataDir,
-    DLS_ADMIN_USER: 'admin',
+    // A user sets the first admin password to log in without reading it from the log; the harness logs in with it.
     DLS_ADMIN_PASSWORD: password,
-    PORT: String(httpPort),
-    HOST: '0.0.0.0',
-    DLS_BOOT_SERVER_IP: lab.serverIp,
-    DLS_ISCSI_PORTAL: `${lab.serverIp}:3260`,
+    // A host that already runs a tgtd (or several DLS) needs a control port of its own; tests run beside each other.
     DLS_TGTD_CONTROL_PORT: String(controlPort),
-    DLS_TFTP_PORT: '69',
-    DLS_DHCP_PORT: '67',
-    DLS_STORAGE_MIN_FREE: '0',
-    LOG_LEVEL: 'log',
+    ...(opts.httpPort !== undefined ? { PORT: String(opts.httpPort) } : {}),
     ...opts.env,
   };
   const proc = lab.spawn([process.execPath, main], { logFile: opts.logFile, env, cwd: root });

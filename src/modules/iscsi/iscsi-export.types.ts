@@ -4,6 +4,10 @@ export interface IscsiExportInfo {
   initiatorIqn: string;
   chapUser: string;
   chapSecret: string;
+  /**
+   * Where tgtd listens (DLS_ISCSI_PORTAL). The default address `0.0.0.0` means every address: a boot script names
+   * the address the client reached DLS on instead (the boot plane's `clientPortal`).
+   */
   portal: { address: string; port: number };
   /** Always 1 with tgt (LUN 0 is the controller pseudo-LUN). */
   lun: number;

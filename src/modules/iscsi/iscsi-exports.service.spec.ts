@@ -108,7 +108,7 @@ let supervisor: FakeSupervisor;
 let service: IscsiExportsService | undefined;
 
 function build(env: Record<string, string> = {}, dataDir = join(dir, 'data')): IscsiExportsService {
-  const config = loadConfig({ DLS_DATA_DIR: dataDir, DLS_BOOT_SERVER_IP: '10.0.0.1', DLS_ISCSI_PORTAL: '0.0.0.0:3260', ...env });
+  const config = loadConfig({ DLS_DATA_DIR: dataDir, ...env });
   const exporter = new TgtExporter({ adapter: tgt.asAdapter(), forceRemove: { sleep: async () => undefined } });
   return new IscsiExportsService(config, repo as unknown as Repository<IscsiExport>, supervisor.asSupervisor(), exporter);
 }
@@ -170,7 +170,7 @@ describe('IscsiExportsService.ensureExport', () => {
       initiatorIqn: `${PREFIX}:initiator-${A}`,
       chapUser: 'dls-0a8c4d4e7f0b4a43',
       chapSecret: expect.stringMatching(/^[A-Za-z0-9]{16}$/),
-      portal: { address: '10.0.0.1', port: 3260 },
+      portal: { address: '0.0.0.0', port: 3260 }, // where tgtd listens (the default); the boot plane names a reachable address
       lun: 1,
     });
     expect(repo.rows.get(A)).toMatchObject({ tid: 1, targetIqn: info.targetIqn, backingPath: diskA, chapUser: info.chapUser });
@@ -180,6 +180,11 @@ describe('IscsiExportsService.ensureExport', () => {
     expect(t.acls).toEqual([info.initiatorIqn]);
     expect(t.accounts).toEqual([{ user: info.chapUser, outgoing: false }]);
     expect(tgt.accounts.get(info.chapUser)).toBe(info.chapSecret);
+  });
+
+  it('reports an explicit DLS_ISCSI_PORTAL as it is, and ignores DLS_BOOT_SERVER_IP (a boot-plane override)', async () => {
+    service = await started({ DLS_ISCSI_PORTAL: '10.0.0.5:3261', DLS_BOOT_SERVER_IP: '10.0.0.1' });
+    expect((await service.ensureExport(A, diskA)).portal).toEqual({ address: '10.0.0.5', port: 3261 });
   });
 
   it('is idempotent: a second call returns the same details without any tgtadm call', async () => {

@@ -263,14 +263,14 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
     };
   }
 
+  /** Login details; the portal is where tgtd listens (DLS_ISCSI_PORTAL, possibly the wildcard `0.0.0.0`). */
   private info(row: IscsiExport): IscsiExportInfo {
-    const address = this.config.iscsi.portalAddress !== '0.0.0.0' ? this.config.iscsi.portalAddress : (this.config.boot.serverIp ?? '0.0.0.0');
     return {
       targetIqn: row.targetIqn,
       initiatorIqn: row.initiatorIqn,
       chapUser: row.chapUser,
       chapSecret: this.chapSecretFor(row.clientId),
-      portal: { address, port: this.config.iscsi.portalPort },
+      portal: { address: this.config.iscsi.portalAddress, port: this.config.iscsi.portalPort },
       lun: 1,
     };
   }

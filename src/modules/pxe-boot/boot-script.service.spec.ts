@@ -31,7 +31,7 @@ function client(id: string, mac: string, patch: Partial<Client> = {}): Client {
   } as Client;
 }
 
-function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<string, string>; burst?: number }) {
+function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<string, string>; burst?: number; bootServerIp?: string }) {
   const fakeClients = new Map(
     opts.clients.map((c) => [c.id, { id: c.id, enabled: c.enabled, hasImage: !!c.assignedImageId, policy: 'reset' as const }]),
   );
@@ -55,7 +55,7 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
   const policy = new BootPolicyService(new ClientDirectory(clients), none, none, none);
   const neighbours = { macOf: async (ip: string) => opts.arp?.[ip] ?? null };
   const limiter = new TokenBucketLimiter({ burst: opts.burst ?? 100, refillPerSecond: 1 });
-  const config = { http: { port: 8080 } } as AppConfig;
+  const config = { http: { port: 8080 }, boot: { serverIp: opts.bootServerIp } } as AppConfig;
   const service = new BootScriptService(
     config,
     policy,
@@ -123,7 +123,8 @@ describe('BootScriptService', () => {
   });
 
   it('an unexpected failure does not leak internals', async () => {
-    const { service } = setup({ clients: [client('a', MAC_A)] });
+    const { service, iscsi } = setup({ clients: [client('a', MAC_A)] });
+    iscsi.portal = { address: '10.213.0.1', port: 3260 }; // explicit portal: the bad request address reaches the renderer
     const r = await service.scriptFor(MAC_A, { ...who, serverIp: 'not-an-ip' }); // renderer rejects the address
     expect(r.body).toContain('cannot boot: serverIp: not an IPv4 address');
     const s2 = setup({ clients: [client('a', MAC_A)] });
@@ -140,6 +141,48 @@ describe('BootScriptService', () => {
     expect(r.body).toContain(
       'kernel http://10.213.0.1:8080/k console=ttyS0 rd.iscsi.initiator=iqn.2026-11.io.dls:initiator.a netroot=iscsi:ua:secret-secret-secret@10.213.0.1::3260:1:iqn.2026-11.io.dls:client.a quiet || goto failed',
     );
+  });
+
+  describe('iSCSI portal in the script', () => {
+    it('tgtd on the wildcard (the default): names the address the client reached DLS on, never 0.0.0.0', async () => {
+      const { service } = setup({ clients: [client('a', MAC_A)] });
+      const r = await service.scriptFor(MAC_A, { sourceIp: '192.168.7.50', serverIp: '192.168.7.1' });
+      expect(r.body).toContain('sanboot iscsi:192.168.7.1:::1:iqn.2026-11.io.dls:client.a || goto failed');
+      expect(r.body).not.toContain('0.0.0.0');
+    });
+
+    it('kernel boot: the netroot names the reached address and keeps the listen port', async () => {
+      const { service, iscsi } = setup({
+        clients: [client('a', MAC_A)],
+        image: { bootKernel: 'http://10.213.0.1:8080/k', bootInitrd: null, bootCmdline: null },
+      });
+      iscsi.portal = { address: '0.0.0.0', port: 3261 };
+      const r = await service.scriptFor(MAC_A, who);
+      expect(r.body).toContain('netroot=iscsi:ua:secret-secret-secret@10.213.0.1::3261:1:iqn.2026-11.io.dls:client.a');
+    });
+
+    it('an explicit DLS_ISCSI_PORTAL is kept', async () => {
+      const { service, iscsi } = setup({ clients: [client('a', MAC_A)], bootServerIp: '10.213.0.9' });
+      iscsi.portal = { address: '10.9.0.5', port: 3261 };
+      const r = await service.scriptFor(MAC_A, who);
+      expect(r.body).toContain('sanboot iscsi:10.9.0.5::3261:1:iqn.2026-11.io.dls:client.a || goto failed');
+    });
+
+    it('DLS_BOOT_SERVER_IP overrides the request address; the failure report still goes where the client came', async () => {
+      const { service } = setup({ clients: [client('a', MAC_A)], bootServerIp: '172.16.0.1' });
+      const r = await service.scriptFor(MAC_A, who);
+      expect(r.body).toContain('sanboot iscsi:172.16.0.1:::1:iqn.2026-11.io.dls:client.a || goto failed');
+      expect(r.body).toContain(`chain http://10.213.0.1:8080/boot/${MAC_A}/failed?stage=sanboot`);
+    });
+
+    it('a request on loopback with no override: refuses with the fix instead of naming an unreachable portal', async () => {
+      const { service, sessions } = setup({ clients: [client('a', MAC_A)] });
+      const r = await service.scriptFor(MAC_A, { sourceIp: '127.0.0.1', serverIp: '127.0.0.1' });
+      expect(r.body).not.toContain('sanboot');
+      expect(r.body).not.toContain('password');
+      expect(r.body).toContain('no iSCSI portal address for a request that arrived on 127.0.0.1 (set DLS_BOOT_SERVER_IP)');
+      expect(sessions.rows[0]).toMatchObject({ status: 'error' });
+    });
   });
 
   it('records a reported failure on the session and validates the report', async () => {

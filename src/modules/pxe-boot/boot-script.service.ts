@@ -15,6 +15,7 @@ import {
 import { BootPolicyService, ClientBootFacts } from '../catalog';
 import { BootPreparation } from './boot-preparation.service';
 import { BootSessionTracker } from './boot-session-tracker';
+import { clientPortal } from './client-portal';
 import type { IscsiExportInfo } from './iscsi-exports.port';
 import { NeighbourTable } from './neighbour-table';
 import { TokenBucketLimiter } from './token-bucket';
@@ -23,7 +24,7 @@ import { TokenBucketLimiter } from './token-bucket';
 export interface ScriptRequester {
   /** The client's address (the TCP peer). */
   sourceIp: string;
-  /** Our address the client connected to: what it can reach us on (failure report URL). */
+  /** Our address the client connected to: what it can reach us on (failure report URL, iSCSI portal). */
   serverIp: string;
 }
 
@@ -140,9 +141,22 @@ export class BootScriptService {
     return this.policy.lookup(mac);
   }
 
-  /** Disk and export (the one preparation step), then the script for the boot policy's method. */
+  /**
+   * Disk and export (the one preparation step), then the script for the boot policy's method. The export's portal is
+   * where tgtd listens; the script names the address the client can connect to ({@link clientPortal}).
+   */
   private async prepare(client: ClientBootFacts, mac: string, who: ScriptRequester): Promise<string> {
-    const { target, export: exp } = await this.preparation.prepare(client.id);
+    const prepared = await this.preparation.prepare(client.id);
+    const target = prepared.target;
+    const portal = clientPortal(prepared.export.portal, who.serverIp, this.config.boot.serverIp);
+    if (!portal) {
+      throw new DomainError(
+        'unavailable',
+        'BOOT_PORTAL_UNKNOWN',
+        `no iSCSI portal address for a request that arrived on ${who.serverIp || 'an unknown address'} (set DLS_BOOT_SERVER_IP)`,
+      );
+    }
+    const exp = { ...prepared.export, portal };
     const report = { serverIp: who.serverIp, httpPort: this.config.http.port, mac };
     const method = target.method;
     if (method.kind === 'kernel') {

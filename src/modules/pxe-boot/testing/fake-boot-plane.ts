@@ -94,6 +94,8 @@ export class FakeDisks {
 
 export class FakeIscsi implements IscsiExportsPort {
   readonly logins = new Map<string, IscsiActiveSession>();
+  /** Where "tgtd" listens: the real service's default DLS_ISCSI_PORTAL unless a test sets another. */
+  portal = { address: '0.0.0.0', port: 3260 };
   readonly exported: Array<{ clientId: string; diskPath: string }> = [];
   async ensureExport(clientId: string, diskPath: string): Promise<IscsiExportInfo> {
     this.exported.push({ clientId, diskPath });
@@ -102,7 +104,7 @@ export class FakeIscsi implements IscsiExportsPort {
       initiatorIqn: `iqn.2026-11.io.dls:initiator.${clientId}`,
       chapUser: `u${clientId}`,
       chapSecret: 'secret-secret-secret',
-      portal: { address: '10.213.0.1', port: 3260 },
+      portal: { ...this.portal },
       lun: 1,
     };
   }

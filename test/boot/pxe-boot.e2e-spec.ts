@@ -172,10 +172,11 @@ describe('PXE boot through DLS (QEMU clients in a network namespace)', () => {
     } finally {
       await vm.kill();
     }
-    // Both script URLs answer an unknown MAC with a plain-text iPXE script that names nothing.
+    // Both script URLs refuse a request from loopback (no boot network: what a reverse proxy looks like) with 403
+    // and a plain-text iPXE script that names nothing.
     for (const path of [`/boot/${MAC.unknown}.ipxe`, `/boot/script.ipxe?mac=${MAC.unknown.replace(/:/g, '-')}`]) {
       const { stdout } = await lab.exec(['curl', '-sS', '-i', `http://127.0.0.1:${dls.httpPort}${path}`]);
-      expect(stdout).toMatch(/^HTTP\/1\.1 200/);
+      expect(stdout).toMatch(/^HTTP\/1\.1 403/);
       expect(stdout).toMatch(/content-type: text\/plain/i);
       expect(stdout).toContain(`\r\n\r\n#!ipxe\necho DLS: this machine (${MAC.unknown}) is not set up for network boot here.\n`);
       expect(stdout).not.toMatch(/sanboot|image|iqn/i);

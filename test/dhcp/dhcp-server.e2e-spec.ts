@@ -35,6 +35,12 @@ interface Lease {
   hostname: string | null;
 }
 
+/** The per-MAC script URL DLS hands iPXE, with its short-lived boot token (`?t=<expiry>.<hmac>`). */
+function scriptUrl(host: string, mac: string): RegExp {
+  const esc = (x: string) => x.replace(/[.]/g, '\\.');
+  return new RegExp(`^http://${esc(host)}:${HTTP_PORT}/boot/${mac}\\.ipxe\\?t=[0-9a-z]+\\.[A-Za-z0-9_-]{22}$`);
+}
+
 describe('DhcpServer in network namespaces', () => {
   const namespaces = new Namespaces();
   const nsServer = `dlsd-srv-${pid}`;
@@ -202,15 +208,15 @@ describe('DhcpServer in network namespaces', () => {
     expect(getIp(offer.options, DhcpOptionCode.SUBNET_MASK)).toBe('255.255.255.0');
     expect(getIp(offer.options, DhcpOptionCode.ROUTER)).toBe(net(1, 1));
     expect(getString(offer.options, DhcpOptionCode.HOSTNAME)).toBe('pc-ipxe');
-    const url = `http://${net(1, 1)}:${HTTP_PORT}/boot/${m}.ipxe`;
-    expect(getString(offer.options, DhcpOptionCode.BOOTFILE_NAME)).toBe(url);
+    const url = scriptUrl(net(1, 1), m);
+    expect(getString(offer.options, DhcpOptionCode.BOOTFILE_NAME)).toMatch(url);
     const encap = decodeSubOptions(offer.options.get(DhcpOptionCode.IPXE_ENCAP)!);
     expect(encap.get(IpxeEncapOption.NO_PXEDHCP)).toEqual(Buffer.from([1]));
 
     const r = send('a', { type: DhcpMessageType.REQUEST, mac: m, ipxe: true, pxeArch: 0, xid: d, requestedIp: offer.yiaddr, serverId: net(1, 1) });
     const ack = await waitFor('ACK', () => replies(peer, r, 'a').find((p) => typeOf(p) === DhcpMessageType.ACK));
     expect(ack.yiaddr).toBe(offer.yiaddr);
-    expect(getString(ack.options, DhcpOptionCode.BOOTFILE_NAME)).toBe(url);
+    expect(getString(ack.options, DhcpOptionCode.BOOTFILE_NAME)).toMatch(url);
     // Only bridge A's client heard it.
     expect(replies(peer, d, 'b')).toEqual([]);
     expect((await leases()).find((l) => l.mac === m)).toMatchObject({ ip: offer.yiaddr, state: 'bound' });
@@ -229,7 +235,7 @@ describe('DhcpServer in network namespaces', () => {
     const offer = await reply(peer, d, 'b');
     expect(offer.yiaddr.startsWith(`10.${X}.2.`)).toBe(true);
     expect(getIp(offer.options, DhcpOptionCode.SERVER_ID)).toBe(net(2, 1));
-    expect(getString(offer.options, DhcpOptionCode.BOOTFILE_NAME)).toBe(`http://${net(2, 1)}:${HTTP_PORT}/boot/${m}.ipxe`);
+    expect(getString(offer.options, DhcpOptionCode.BOOTFILE_NAME)).toMatch(scriptUrl(net(2, 1), m));
     expect(replies(peer, d, 'a')).toEqual([]);
   });
 
@@ -272,7 +278,7 @@ describe('DhcpServer in network namespaces', () => {
     expect(offer.yiaddr.startsWith(`10.${X}.3.`)).toBe(true);
     expect(getIp(offer.options, DhcpOptionCode.ROUTER)).toBe(net(3, 1));
     expect(getIp(offer.options, DhcpOptionCode.SERVER_ID)).toBe(net(9, 1));
-    expect(getString(offer.options, DhcpOptionCode.BOOTFILE_NAME)).toBe(`http://${net(9, 1)}:${HTTP_PORT}/boot/${m}.ipxe`);
+    expect(getString(offer.options, DhcpOptionCode.BOOTFILE_NAME)).toMatch(scriptUrl(net(9, 1), m));
     expect(replies(peer, id)).toEqual([]);
   });
 

@@ -17,17 +17,17 @@ export class BootScriptController {
   @Get('script.ipxe')
   @Public()
   @ApiProduces('text/plain')
-  @ApiOperation({ summary: 'iPXE script for the MAC in ?mac= (for chaining with ${net0/mac})' })
-  async byQuery(@Query('mac') mac: string | undefined, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    return send(res, await this.scripts.scriptFor(typeof mac === 'string' ? mac : undefined, requester(req)));
+  @ApiOperation({ summary: 'iPXE script for the MAC in ?mac= with the token DLS handed out in ?t=' })
+  async byQuery(@Query('mac') mac: unknown, @Query('t') token: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return send(res, await this.scripts.scriptFor(typeof mac === 'string' ? mac : undefined, requester(req), token));
   }
 
   @Get(':mac.ipxe')
   @Public()
   @ApiProduces('text/plain')
-  @ApiOperation({ summary: 'iPXE script for a MAC: sanboot of its disk, local boot, or a message' })
-  async byMac(@Param('mac') mac: string, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    return send(res, await this.scripts.scriptFor(mac, requester(req)));
+  @ApiOperation({ summary: 'iPXE script for a MAC (with the token DLS handed out in ?t=): sanboot of its disk, local boot, or a message' })
+  async byMac(@Param('mac') mac: string, @Query('t') token: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return send(res, await this.scripts.scriptFor(mac, requester(req), token));
   }
 
   @Get(':mac/failed')
@@ -38,10 +38,11 @@ export class BootScriptController {
     @Param('mac') mac: string,
     @Query('stage') stage: unknown,
     @Query('err') err: unknown,
+    @Query('t') token: unknown,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
-    return send(res, await this.scripts.failureReported(mac, stage, err, requester(req)));
+    return send(res, await this.scripts.failureReported(mac, stage, err, requester(req), token));
   }
 }
 

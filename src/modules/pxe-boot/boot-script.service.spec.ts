@@ -3,7 +3,8 @@ import type { Repository } from 'typeorm';
 import { ConflictError } from '@common/errors/domain-error';
 import type { AppConfig } from '@config/config.loader';
 import type { BootSessionsService, Client, ClientDisksService, Image } from '../catalog';
-import { bootMethodOf, BootPolicyService, type BootTarget } from '../catalog';
+import { bootMethodOf, BootPolicyService, type BootTarget, trustOf } from '../catalog';
+import type { BootTrustService } from './boot-trust/boot-trust.service';
 import { ClientDirectory } from '../catalog';
 import { BootPreparation } from './boot-preparation.service';
 import { BootScriptService } from './boot-script.service';
@@ -53,7 +54,12 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
   };
   const none = {} as Repository<never>;
   const policy = new BootPolicyService(new ClientDirectory(clients), none, none, none);
-  const neighbours = { macOf: async (ip: string) => opts.arp?.[ip] ?? null };
+  // The trust rule itself has its own specs; here the requester is on a proxy-mode boot network with a good token,
+  // and the neighbour table confirms whatever MAC it asks for unless `arp` says otherwise.
+  const trust = {
+    check: async (mac: string, _token: unknown, ip: string) =>
+      trustOf({ mac, sourceIp: ip, rangeMode: 'proxy', tokenProblem: null, assignedIp: null, neighbourMac: opts.arp?.[ip] ?? mac }),
+  } as unknown as BootTrustService;
   const limiter = new TokenBucketLimiter({ burst: opts.burst ?? 100, refillPerSecond: 1 });
   const config = { http: { port: 8080 }, boot: { serverIp: opts.bootServerIp } } as AppConfig;
   const service = new BootScriptService(
@@ -61,7 +67,8 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
     policy,
     new BootPreparation(disks as unknown as ClientDisksService, iscsi),
     tracker,
-    neighbours,
+    trust,
+    iscsi,
     limiter,
   );
   return { service, sessions, disks, iscsi };
@@ -202,5 +209,44 @@ describe('BootScriptService', () => {
     expect(r.status).toBe(429);
     expect(r.retryAfter).toBe(1);
     expect((await service.scriptFor(MAC_A, { ...who, sourceIp: '10.213.0.101' })).status).toBe(200);
+  });
+
+  it('a refused requester gets 403 and the unknown-client script: nothing prepared, no session, no CHAP', async () => {
+    const { service, sessions, disks, iscsi } = setup({ clients: [client('a', MAC_A)], arp: { [who.sourceIp]: MAC_B } });
+    const r = await service.scriptFor(MAC_A, who, 'tok');
+    expect(r.status).toBe(403);
+    expect(r.body).not.toMatch(/sanboot|password|iqn/);
+    expect(disks.ensured).toEqual([]);
+    expect(iscsi.exported).toEqual([]);
+    expect(sessions.rows).toHaveLength(0);
+    const f = await service.failureReported(MAC_A, 'sanboot', '0x3D12603B', who, 'tok');
+    expect(f.status).toBe(403);
+    expect(sessions.rows).toHaveLength(0);
+  });
+
+  it('a request for a client whose disk is logged in from another address changes nothing and says "in use"', async () => {
+    const { service, sessions, disks, iscsi } = setup({ clients: [client('a', MAC_A)] });
+    iscsi.logins.set('a', { ip: '10.213.0.77', since: new Date() });
+    const r = await service.scriptFor(MAC_A, who);
+    expect(r).toEqual({ status: 200, body: expect.stringContaining(`the disk of ${MAC_A} is in use by a running machine`) });
+    expect(r.body).not.toMatch(/sanboot|password/);
+    expect(disks.ensured).toEqual([]);
+    expect(iscsi.exported).toEqual([]);
+    expect(disks.resets).toEqual([]);
+    expect(sessions.rows).toHaveLength(0);
+  });
+
+  it('the same address (a real reboot) proceeds even while its old login is still listed', async () => {
+    const s = setup({ clients: [client('a', MAC_A)] });
+    s.iscsi.logins.set('a', { ip: who.sourceIp, since: new Date() });
+    expect((await s.service.scriptFor(MAC_A, who)).body).toContain('sanboot');
+    expect(s.disks.ensured).toEqual(['a']);
+  });
+
+  it('the failure report URL in a script carries the token the script was fetched with', async () => {
+    const { service } = setup({ clients: [client('a', MAC_A)] });
+    const token = 'k9z.0123456789abcdefABCDEF';
+    const r = await service.scriptFor(MAC_A, who, token);
+    expect(r.body).toContain(`/boot/${MAC_A}/failed?stage=sanboot&err=\${errno}&t=${token}`);
   });
 });

@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DomainError } from '@common/errors/domain-error';
 import { normalizeMac } from '@common/mac';
 import { AppConfig } from '@config/config.loader';
 import {
   IpxeScriptError,
+  renderDiskInUseScript,
   renderErrorScript,
   renderFailureRecordedScript,
   renderKernelScript,
@@ -12,12 +13,14 @@ import {
   renderUnknownClientScript,
   renderWaitingScript,
 } from '@protocols/ipxe/ipxe-script';
+import { AuditService } from '../audit';
 import { BootPolicyService, ClientBootFacts } from '../catalog';
 import { BootPreparation } from './boot-preparation.service';
 import { BootSessionTracker } from './boot-session-tracker';
 import { clientPortal } from './client-portal';
-import type { IscsiExportInfo } from './iscsi-exports.port';
-import { NeighbourTable } from './neighbour-table';
+import { BootTrustService } from './boot-trust/boot-trust.service';
+import { ISCSI_EXPORTS, IscsiActiveSession, IscsiExportInfo, IscsiExportsPort } from './iscsi-exports.port';
+import { NEIGHBOUR_TABLE } from './neighbour-table';
 import { TokenBucketLimiter } from './token-bucket';
 
 /** Where a script request came from and arrived at (addresses of the HTTP connection). */
@@ -38,8 +41,9 @@ export interface ScriptResponse {
 
 /** Per source address: 20 requests back to back, then 2 per second (a boot needs one or two). */
 export const SCRIPT_RATE_LIMIT = { burst: 20, refillPerSecond: 2 };
-/** Token for the neighbour-table lookup (tests swap it). */
-export const NEIGHBOUR_TABLE = Symbol('NEIGHBOUR_TABLE');
+export { NEIGHBOUR_TABLE };
+/** tgt's live logins are read at most this often by the script route (a `tgtadm` call lists them all). */
+const LOGINS_TTL_MS = 1000;
 /** Token for the per-address rate limiter (tests swap it). */
 export const SCRIPT_RATE_LIMITER = Symbol('SCRIPT_RATE_LIMITER');
 
@@ -53,8 +57,9 @@ const IPXE_ERRNO = /^(0x)?[0-9a-f]{1,8}$/i;
  * unknown MAC gets a short script that says nothing about any image. Failures become a script that prints the
  * reason (the session goes to `error`).
  *
- * A script carries the client's CHAP secret, so a request is only answered for the MAC that is really asking: when
- * the kernel's neighbour table knows the requester's MAC and it is another one, the answer is the unknown-client
+ * A script carries the client's CHAP secret, so a request is only answered when the boot policy's trust rule
+ * ({@link BootTrustService}) accepts the requester as that MAC: 403 and the unknown-client script otherwise. A request
+ * for a client whose disk has a live iSCSI login from another address changes nothing and gets a "disk in use"
  * script. Requests are rate-limited per source address.
  */
 @Injectable()
@@ -66,17 +71,22 @@ export class BootScriptService {
     private readonly policy: BootPolicyService,
     private readonly preparation: BootPreparation,
     private readonly tracker: BootSessionTracker,
-    @Inject(NEIGHBOUR_TABLE) private readonly neighbours: Pick<NeighbourTable, 'macOf'>,
+    private readonly trust: BootTrustService,
+    @Inject(ISCSI_EXPORTS) private readonly iscsi: Pick<IscsiExportsPort, 'activeSessions'>,
     @Inject(SCRIPT_RATE_LIMITER) private readonly limiter: TokenBucketLimiter,
+    @Optional() private readonly audit?: AuditService,
   ) {}
 
-  /** The boot script for `rawMac` as requested by `who`. Never throws. */
-  async scriptFor(rawMac: string | undefined, who: ScriptRequester): Promise<ScriptResponse> {
+  private logins?: { at: number; value: Promise<Map<string, IscsiActiveSession>> };
+
+  /** The boot script for `rawMac` as requested by `who` with the URL's `token`. Never throws. */
+  async scriptFor(rawMac: string | undefined, who: ScriptRequester, token?: unknown): Promise<ScriptResponse> {
     const limited = this.rateLimited(who);
     if (limited) return limited;
     const mac = normalizeMac(rawMac ?? '');
     if (!mac) return { status: 400, body: renderUnknownClientScript(null) };
-    const client = await this.identify(mac, who);
+    const client = await this.policy.lookup(mac);
+    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok) return { status: 403, body: renderUnknownClientScript(mac) };
     switch (this.policy.standing(client)) {
       case 'unknown':
         return { status: 200, body: renderUnknownClientScript(mac) };
@@ -90,11 +100,13 @@ export class BootScriptService {
     }
     if (!client) return { status: 200, body: renderUnknownClientScript(mac) }; // narrowed: `bootable` has a record
 
+    const inUse = await this.liveLoginElsewhere(client, who);
+    if (inUse) return { status: 200, body: renderDiskInUseScript(mac) };
     await this.tracker.settle(client.id);
     await this.tracker.onScriptRequested({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
     let body: string;
     try {
-      body = await this.prepare(client, mac, who);
+      body = await this.prepare(client, mac, who, typeof token === 'string' ? token : null);
     } catch (err) {
       const reason = this.reasonOf(err);
       this.logger.warn(`no boot for ${client.hostname} (${mac}): ${reason}`);
@@ -106,7 +118,7 @@ export class BootScriptService {
   }
 
   /** The client's script reported a failed boot step (`stage`, iPXE `errno`). Never throws. */
-  async failureReported(rawMac: string | undefined, stage: unknown, err: unknown, who: ScriptRequester): Promise<ScriptResponse> {
+  async failureReported(rawMac: string | undefined, stage: unknown, err: unknown, who: ScriptRequester, token?: unknown): Promise<ScriptResponse> {
     const limited = this.rateLimited(who);
     if (limited) return limited;
     const mac = normalizeMac(rawMac ?? '');
@@ -114,7 +126,8 @@ export class BootScriptService {
     if (typeof stage !== 'string' || !STAGE.test(stage) || typeof err !== 'string' || !IPXE_ERRNO.test(err)) {
       return { status: 400, body: renderErrorScript('bad failure report (stage, err)', 0) };
     }
-    const client = await this.identify(mac, who);
+    const client = await this.policy.lookup(mac);
+    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok) return { status: 403, body: renderUnknownClientScript(mac) };
     if (!client) return { status: 200, body: renderUnknownClientScript(mac) };
     const code = err.toLowerCase().replace(/^0x/, '').padStart(8, '0');
     await this.tracker.onBootFailed({ clientId: client.id, stage, error: `iPXE error 0x${code} (https://ipxe.org/${code})` });
@@ -131,21 +144,37 @@ export class BootScriptService {
     };
   }
 
-  /** The client with this MAC, unless the requester is provably another machine. */
-  private async identify(mac: string, who: ScriptRequester): Promise<ClientBootFacts | null> {
-    const seen = await this.neighbours.macOf(who.sourceIp);
-    if (seen && seen !== mac) {
-      this.logger.warn(`${who.sourceIp} (${seen}) asked for the boot script of ${mac}; refused`);
-      return null;
+  /**
+   * Whether tgt shows a live login to the client's disk from another address than the requester's: then a request
+   * must not disturb it (no reset, no re-export, no new session). Logged and audited. A real reboot comes from the
+   * same address, or finds the old connection gone.
+   */
+  private async liveLoginElsewhere(client: ClientBootFacts, who: ScriptRequester): Promise<boolean> {
+    const now = Date.now();
+    if (!this.logins || now - this.logins.at > LOGINS_TTL_MS) {
+      const value = this.iscsi.activeSessions();
+      value.catch(() => (this.logins = undefined));
+      this.logins = { at: now, value };
     }
-    return this.policy.lookup(mac);
+    const live = (await this.logins.value.catch(() => new Map<string, IscsiActiveSession>())).get(client.id);
+    if (!live?.ip || live.ip === who.sourceIp) return false;
+    this.logger.warn(
+      `${who.sourceIp} asked for the boot script of ${client.hostname} (${client.mac}), whose disk is in use from ${live.ip}; refused`,
+    );
+    void this.audit?.record({
+      action: 'boot.disk-in-use',
+      entityType: 'clients',
+      entityId: client.id,
+      details: { requester: who.sourceIp, loggedInFrom: live.ip },
+    });
+    return true;
   }
 
   /**
    * Disk and export (the one preparation step), then the script for the boot policy's method. The export's portal is
    * where tgtd listens; the script names the address the client can connect to ({@link clientPortal}).
    */
-  private async prepare(client: ClientBootFacts, mac: string, who: ScriptRequester): Promise<string> {
+  private async prepare(client: ClientBootFacts, mac: string, who: ScriptRequester, token: string | null): Promise<string> {
     const prepared = await this.preparation.prepare(client.id);
     const target = prepared.target;
     const portal = clientPortal(prepared.export.portal, who.serverIp, this.config.boot.serverIp);
@@ -157,7 +186,7 @@ export class BootScriptService {
       );
     }
     const exp = { ...prepared.export, portal };
-    const report = { serverIp: who.serverIp, httpPort: this.config.http.port, mac };
+    const report = { serverIp: who.serverIp, httpPort: this.config.http.port, mac, token };
     const method = target.method;
     if (method.kind === 'kernel') {
       return renderKernelScript({

@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { normalizeMac } from '@common/mac';
 
+/** Token for the neighbour-table lookup (tests swap it). */
+export const NEIGHBOUR_TABLE = Symbol('NEIGHBOUR_TABLE');
+
 /**
  * The kernel's IPv4 neighbour (ARP) table, read from `/proc/net/arp`. When a boot script is requested from an address
  * on a directly attached network, the kernel has just resolved that address to a MAC (it had to, to answer the TCP

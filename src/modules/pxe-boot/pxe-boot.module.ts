@@ -4,13 +4,15 @@ import { CatalogModule } from '../catalog';
 import { IscsiExportsService, IscsiModule } from '../iscsi';
 import { NetworkModule } from '../network';
 import { BootPreparation } from './boot-preparation.service';
+import { BootTokens } from './boot-trust/boot-tokens.service';
+import { BootTrustService } from './boot-trust/boot-trust.service';
 import { BootScriptController } from './boot-script.controller';
-import { BootScriptService, NEIGHBOUR_TABLE, SCRIPT_RATE_LIMIT, SCRIPT_RATE_LIMITER } from './boot-script.service';
+import { BootScriptService, SCRIPT_RATE_LIMIT, SCRIPT_RATE_LIMITER } from './boot-script.service';
 import { BootSessionTracker } from './boot-session-tracker';
 import { DHCP_PROVIDERS } from './dhcp';
 import { DhcpLease } from './dhcp-lease.entity';
 import { ISCSI_EXPORTS } from './iscsi-exports.port';
-import { NeighbourTable } from './neighbour-table';
+import { NEIGHBOUR_TABLE, NeighbourTable } from './neighbour-table';
 import { RangeChangeSubscriber } from './range-change.subscriber';
 import { SessionMonitor } from './session-monitor';
 import { TftpProvider } from './tftp/tftp.provider';
@@ -31,6 +33,8 @@ import { TokenBucketLimiter } from './token-bucket';
     { provide: NEIGHBOUR_TABLE, useFactory: () => new NeighbourTable() },
     { provide: SCRIPT_RATE_LIMITER, useFactory: () => new TokenBucketLimiter(SCRIPT_RATE_LIMIT) },
     BootPreparation,
+    BootTokens,
+    BootTrustService,
     BootSessionTracker,
     SessionMonitor,
     BootScriptService,

@@ -120,6 +120,8 @@ export interface FailureReport {
   serverIp: string;
   httpPort: number;
   mac: string;
+  /** The boot-route token the script was fetched with; the report must carry it too. */
+  token?: string | null;
 }
 
 /** Everything a SAN boot from DLS's iSCSI export needs. */
@@ -143,7 +145,9 @@ export function failureUrl(r: FailureReport, stage: string): string {
   ipxePort(r.httpPort, 'httpPort');
   ipxeMac(r.mac);
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(stage)) throw new IpxeScriptError('stage', `bad stage ${show(stage)}`);
-  return `http://${r.serverIp}:${r.httpPort}/boot/${r.mac}/failed?stage=${stage}&err=${IPXE_ERRNO_SETTING}`;
+  if (r.token != null && !/^[0-9a-z]{1,10}\.[A-Za-z0-9_-]{22}$/.test(r.token)) throw new IpxeScriptError('token', `bad token ${show(r.token)}`);
+  const token = r.token ? `&t=${r.token}` : '';
+  return `http://${r.serverIp}:${r.httpPort}/boot/${r.mac}/failed?stage=${stage}&err=${IPXE_ERRNO_SETTING}${token}`;
 }
 
 /**
@@ -233,6 +237,15 @@ export function renderUnknownClientScript(mac?: string | null, sleepSeconds = 5)
 /** A boot that cannot proceed: print the (sanitised) reason, wait so a human can read it, exit. */
 export function renderErrorScript(reason: string, sleepSeconds = 10): string {
   return script([`echo DLS: cannot boot: ${ipxeEchoText(reason)}`, `sleep ${sleepSeconds}`, 'exit 1']);
+}
+
+/**
+ * The client's disk is in use by a live iSCSI connection from another address: print that and stop, touching
+ * nothing (no reset, no re-export, no new session). The machine that really is this client is still running.
+ */
+export function renderDiskInUseScript(mac: string, sleepSeconds = 10): string {
+  ipxeMac(mac);
+  return script([`echo DLS: the disk of ${mac} is in use by a running machine; not booting it here.`, `sleep ${sleepSeconds}`, 'exit 1']);
 }
 
 /** Answer to the failure report a script chains to: acknowledges it; the calling script then exits. */

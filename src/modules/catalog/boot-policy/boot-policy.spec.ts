@@ -1,4 +1,4 @@
-import { bootMethodOf, diskPolicyOf, mayOpenSession, offersBootFile, standingOf, versionChoiceOf } from './boot-policy';
+import { bootMethodOf, diskPolicyOf, mayOpenSession, offersBootFile, standingOf, trustOf, versionChoiceOf } from './boot-policy';
 
 const client = (over: Partial<{ enabled: boolean; pending: boolean; assignedImageId: string | null }> = {}) => ({
   enabled: true,
@@ -55,5 +55,48 @@ describe('boot policy rules', () => {
         extraCmdline: 'quiet',
       },
     );
+  });
+});
+
+describe('boot route trust', () => {
+  const base = {
+    mac: '52:54:00:00:00:01',
+    sourceIp: '10.0.0.5',
+    rangeMode: 'full' as const,
+    tokenProblem: null,
+    assignedIp: '10.0.0.5',
+    neighbourMac: '52:54:00:00:00:01',
+  };
+
+  it('accepts the leased address with a good token (full mode) and the confirmed MAC (proxy mode or no lease)', () => {
+    expect(trustOf(base)).toEqual({ ok: true });
+    expect(trustOf({ ...base, rangeMode: 'proxy', assignedIp: null })).toEqual({ ok: true });
+    expect(trustOf({ ...base, assignedIp: null })).toEqual({ ok: true });
+    // A relayed full-mode client: the neighbour is the router, the lease is what counts.
+    expect(trustOf({ ...base, neighbourMac: '52:54:00:ff:ff:ff' })).toEqual({ ok: true });
+  });
+
+  it('refuses requests from outside every boot network, loopback included', () => {
+    expect(trustOf({ ...base, sourceIp: '127.0.0.1', rangeMode: null })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/no enabled boot network/),
+    });
+  });
+
+  it('refuses a missing, expired or foreign token before anything else is considered', () => {
+    expect(trustOf({ ...base, tokenProblem: 'expired token' })).toEqual({ ok: false, reason: 'expired token' });
+  });
+
+  it('full mode: another address than the lease is refused, whatever the neighbour table says', () => {
+    expect(trustOf({ ...base, sourceIp: '10.0.0.6' })).toMatchObject({ ok: false, reason: expect.stringMatching(/not the address/) });
+  });
+
+  it('proxy mode: no neighbour entry or another MAC is refused (fail closed)', () => {
+    const proxy = { ...base, rangeMode: 'proxy' as const, assignedIp: null };
+    expect(trustOf({ ...proxy, neighbourMac: null })).toMatchObject({ ok: false, reason: expect.stringMatching(/cannot confirm/) });
+    expect(trustOf({ ...proxy, neighbourMac: '52:54:00:00:00:02' })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/not 52:54:00:00:00:01/),
+    });
   });
 });

@@ -79,3 +79,42 @@ export function bootMethodOf(
   if (!image.bootKernel) return { kind: 'sanboot' };
   return { kind: 'kernel', kernel: image.bootKernel, initrd: image.bootInitrd, cmdline: image.bootCmdline, extraCmdline: client.customBootParams };
 }
+
+/**
+ * What the boot routes know about one request (`GET /boot/<mac>.ipxe`, `/boot/script.ipxe?mac=`, the failure
+ * callback). They hand out a client's iSCSI credentials, so the requester must prove it is that client.
+ */
+export interface BootRequestFacts {
+  /** The MAC in the URL (canonical). */
+  mac: string;
+  /** The TCP peer. */
+  sourceIp: string;
+  /** DHCP mode of the enabled boot range whose network holds `sourceIp` (relayed ranges too), or null: none does. */
+  rangeMode: 'full' | 'proxy' | null;
+  /** Why the URL's token was refused (see `boot-token.ts`), or null when it is good. */
+  tokenProblem: string | null;
+  /** Full mode: the address DLS currently leases or reserves to this MAC, or null. */
+  assignedIp: string | null;
+  /** The kernel's neighbour entry for `sourceIp` (resolved by a probe when there was none), or null. */
+  neighbourMac: string | null;
+}
+
+/** Whether a boot-route request may learn anything, and if not, why (for the log; the client learns nothing). */
+export type BootTrust = { ok: true } | { ok: false; reason: string };
+
+/**
+ * The trust rule of the boot routes, fail closed:
+ * - the requester's address lies in an enabled boot range (loopback, other subnets and reverse proxies do not);
+ * - the URL carries the token DLS put in the DHCP answer, unexpired, for this MAC (and, in full mode, this address);
+ * - full mode, when DLS leases or reserves an address to the MAC: the request comes from exactly that address;
+ * - otherwise (proxy mode, no lease): the kernel's neighbour entry for the requester exists and is that MAC.
+ */
+export function trustOf(f: BootRequestFacts): BootTrust {
+  if (f.rangeMode === null) return { ok: false, reason: `${f.sourceIp} is on no enabled boot network` };
+  if (f.tokenProblem !== null) return { ok: false, reason: f.tokenProblem };
+  if (f.rangeMode === 'full' && f.assignedIp !== null) {
+    return f.assignedIp === f.sourceIp ? { ok: true } : { ok: false, reason: `${f.sourceIp} is not the address DLS gave ${f.mac} (${f.assignedIp})` };
+  }
+  if (f.neighbourMac === null) return { ok: false, reason: `cannot confirm the MAC of ${f.sourceIp} (no neighbour entry)` };
+  return f.neighbourMac === f.mac ? { ok: true } : { ok: false, reason: `${f.sourceIp} is ${f.neighbourMac}, not ${f.mac}` };
+}

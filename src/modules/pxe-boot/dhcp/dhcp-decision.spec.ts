@@ -121,10 +121,16 @@ describe('decideDhcp — proxy mode', () => {
 });
 
 describe('bootFileFor', () => {
-  const input = { mac: '52:54:00:12:34:56', arch: 0, isIpxe: false, bootLoader: null, httpHost: '10.0.0.1', httpPort: 8080 };
+  const input = { mac: '52:54:00:12:34:56', arch: 0, isIpxe: false, bootLoader: null, httpHost: '10.0.0.1', httpPort: 8080, token: null };
 
   it('gives iPXE its per-MAC HTTP script, whatever the architecture or override', () => {
     expect(bootFileFor({ ...input, isIpxe: true, bootLoader: 'ipxe.efi' })).toBe('http://10.0.0.1:8080/boot/52:54:00:12:34:56.ipxe');
+  });
+
+  it('puts the boot token into the script URL', () => {
+    expect(bootFileFor({ ...input, isIpxe: true, token: 'abc.0123456789abcdefABCDEF' })).toBe(
+      'http://10.0.0.1:8080/boot/52:54:00:12:34:56.ipxe?t=abc.0123456789abcdefABCDEF',
+    );
   });
 
   it('picks the TFTP loader by architecture, or the client override', () => {

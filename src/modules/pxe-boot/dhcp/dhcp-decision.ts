@@ -171,11 +171,13 @@ export interface BootFileInput {
   /** Host (address) and port of the HTTP server that serves `/boot/<mac>.ipxe`. */
   httpHost: string;
   httpPort: number;
+  /** The boot token for the script URL (see `boot-token.ts`), or null. */
+  token: string | null;
 }
 
-/** The per-client iPXE script URL; iPXE fetches it over HTTP. */
-export function bootScriptUrl(httpHost: string, httpPort: number, mac: string): string {
-  return `http://${httpHost}:${httpPort}/boot/${mac}.ipxe`;
+/** The per-client iPXE script URL; iPXE fetches it over HTTP. `token` (short-lived, per MAC) rides in `?t=`. */
+export function bootScriptUrl(httpHost: string, httpPort: number, mac: string, token: string | null = null): string {
+  return `http://${httpHost}:${httpPort}/boot/${mac}.ipxe${token ? `?t=${token}` : ''}`;
 }
 
 /**
@@ -184,7 +186,7 @@ export function bootScriptUrl(httpHost: string, httpPort: number, mac: string): 
  * architecture is unknown and there is no override.
  */
 export function bootFileFor(input: BootFileInput): string | null {
-  const scriptUrl = bootScriptUrl(input.httpHost, input.httpPort, input.mac);
+  const scriptUrl = bootScriptUrl(input.httpHost, input.httpPort, input.mac, input.token);
   if (input.isIpxe) return scriptUrl;
   if (input.bootLoader) return input.bootLoader;
   return pickBootFile(input.arch, false, {

@@ -76,3 +76,8 @@ export interface DhcpRange extends LeaseRangeFacts {
   interface: string;
   unknownClientPolicy: UnknownClientPolicy;
 }
+
+/** Signs the token of a script URL (`boot-trust/boot-token.ts`): bound to the MAC and, in full mode, to its address. */
+export interface DhcpBootTokens {
+  sign(mac: string, ip: string | null): string;
+}

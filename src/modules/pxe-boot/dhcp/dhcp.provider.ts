@@ -5,6 +5,7 @@ import { cidrContains, parseCidr } from '@common/net/ipv4';
 import { ReadinessRegistry } from '../../health';
 import { NetworkRange, NetworkRangesService } from '../../network';
 import { BootSessionTracker } from '../boot-session-tracker';
+import { BootTokens } from '../boot-trust/boot-tokens.service';
 import { interfaceInfo } from '../net/net-interfaces';
 import { InterfaceState, InterfaceWatch, probeInterface, stateKey } from '../net/interface-watch';
 import { enableLinkLocalIpv6, Ipv6Readiness, Ipv6Sysctl, NO_RA_COST, waitForLinkLocal } from '../net/ipv6-link-local';
@@ -134,12 +135,14 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     policy: BootPolicyService,
     leases: DhcpLeasesService,
     tracker: BootSessionTracker,
+    tokens: BootTokens,
     @Optional() private readonly readiness?: ReadinessRegistry,
   ) {
     this.server = new DhcpServer({
       clients: policy,
       leases,
       tracker,
+      tokens,
       httpPort: config.http.port,
       logger: this.logger,
       isDebugEnabled: () => Logger.isLevelEnabled('debug'),

@@ -18,7 +18,16 @@ import type { InterfaceInfo } from '../net/net-interfaces';
 import type { InterfaceUdpMessageInfo } from '../net/interface-udp-socket';
 import { hostAddress } from './address-pool';
 import { ArrivalPort, bootFileFor, decideDhcp, DhcpAction } from './dhcp-decision';
-import type { DhcpBootTracker, DhcpClientFacts, DhcpClientLookup, DhcpLeaseStore, DhcpLogger, DhcpRange, DhcpReplySocket } from './dhcp.ports';
+import type {
+  DhcpBootTokens,
+  DhcpBootTracker,
+  DhcpClientFacts,
+  DhcpClientLookup,
+  DhcpLeaseStore,
+  DhcpLogger,
+  DhcpRange,
+  DhcpReplySocket,
+} from './dhcp.ports';
 
 /** Packet counters, for logs, health checks and tests. */
 export interface DhcpStats {
@@ -67,6 +76,8 @@ export interface DhcpServerOptions {
   tracker: DhcpBootTracker;
   /** Port of the HTTP server that serves `/boot/<mac>.ipxe` (iPXE's boot file URL). */
   httpPort: number;
+  /** Signs the short-lived token of a script URL for a MAC (and, in full mode, the address it is given). */
+  tokens?: DhcpBootTokens;
   logger?: DhcpLogger;
   /** Whether debug lines are wanted (they are only built then). Default: whenever a logger is given. */
   isDebugEnabled?: () => boolean;
@@ -98,6 +109,7 @@ export class DhcpServer {
   private readonly leases: DhcpLeaseStore;
   private readonly tracker: DhcpBootTracker;
   private readonly httpPort: number;
+  private readonly tokens: DhcpBootTokens | undefined;
   private readonly logger: DhcpLogger;
   private readonly isDebugEnabled: () => boolean;
   private counters = zeroStats();
@@ -107,6 +119,7 @@ export class DhcpServer {
     this.leases = options.leases;
     this.tracker = options.tracker;
     this.httpPort = options.httpPort;
+    this.tokens = options.tokens;
     this.logger = options.logger ?? silentLogger;
     this.isDebugEnabled = options.isDebugEnabled ?? (() => options.logger !== undefined);
   }
@@ -243,7 +256,7 @@ export class DhcpServer {
         this.track(ctx, action.kind === 'proxy-offer' ? 'discover' : 'request', pkt.ciaddr === ZERO_IP ? null : pkt.ciaddr);
         const reply = buildProxyReply(pkt, {
           serverId,
-          bootFile: this.bootFile(ctx),
+          bootFile: this.bootFile(ctx, null),
           siaddr: nextServer(ctx),
         });
         this.send(ctx, reply);
@@ -254,7 +267,8 @@ export class DhcpServer {
     }
   }
 
-  private bootFile(ctx: Context): string | null {
+  /** The boot file; a script URL carries a token bound to the MAC and, in full mode, to the address `ip` it gets. */
+  private bootFile(ctx: Context, ip: string | null): string | null {
     const mac = ctx.ci.mac!;
     return bootFileFor({
       mac,
@@ -263,6 +277,7 @@ export class DhcpServer {
       bootLoader: ctx.client?.bootLoader ?? null,
       httpHost: ctx.serverId,
       httpPort: this.httpPort,
+      token: this.tokens?.sign(mac, ip) ?? null,
     });
   }
 
@@ -273,7 +288,7 @@ export class DhcpServer {
     boot: boolean,
   ): Parameters<typeof buildReply>[1] {
     const range = ctx.range;
-    const bootFile = boot ? this.bootFile(ctx) : null;
+    const bootFile = boot ? this.bootFile(ctx, yiaddr ?? (ctx.pkt.ciaddr === ZERO_IP ? null : ctx.pkt.ciaddr)) : null;
     const client = ctx.client;
     return {
       messageType,

@@ -1,0 +1,103 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createSocket } from 'node:dgram';
+import { cidrContains, parseCidr, parseIpv4 } from '@common/net/ipv4';
+import { BootTrust, ClientBootFacts, trustOf } from '../../catalog';
+import { DhcpLeasesService } from '../dhcp/dhcp-leases.service';
+import { DhcpProvider } from '../dhcp/dhcp.provider';
+import { NEIGHBOUR_TABLE, NeighbourTable } from '../neighbour-table';
+import { BootTokens } from './boot-tokens.service';
+
+/** How long DLS waits for the kernel to resolve a requester's MAC after probing it. */
+export const NEIGHBOUR_PROBE_MS = 1000;
+const PROBE_POLL_MS = 50;
+
+/** The ranges DLS serves now (address families it can check). */
+interface TrustRange {
+  mode: 'full' | 'proxy';
+  id: string;
+  cidr: NonNullable<ReturnType<typeof parseCidr>>;
+}
+
+/**
+ * Gathers the facts of one boot-route request and asks the boot policy's trust rule ({@link trustOf}) whether the
+ * requester is the client it names. Ranges come from the DHCP provider's memory (kept current by range change
+ * events), the token check is pure CPU; only a lease lookup (full mode) and, when the kernel has no neighbour entry
+ * yet, a probe of the requester cost more. Never throws: a failure to gather a fact refuses the request.
+ */
+@Injectable()
+export class BootTrustService {
+  private readonly logger = new Logger(BootTrustService.name);
+
+  constructor(
+    private readonly tokens: BootTokens,
+    private readonly dhcp: DhcpProvider,
+    private readonly leases: DhcpLeasesService,
+    @Inject(NEIGHBOUR_TABLE) private readonly neighbours: Pick<NeighbourTable, 'macOf'>,
+  ) {}
+
+  async check(mac: string, token: unknown, sourceIp: string, client: ClientBootFacts | null): Promise<BootTrust> {
+    try {
+      const range = this.rangeOf(sourceIp);
+      let assignedIp: string | null = null;
+      if (range?.mode === 'full') {
+        const lease = await this.leases.findByMac(range.id, mac);
+        const active = lease && (lease.state === 'bound' || lease.state === 'offered') && lease.expiresAt.getTime() > Date.now();
+        assignedIp = active ? lease.ip : (client?.ipAddress ?? null);
+      }
+      const tokenProblem = range ? this.tokens.problem(token, mac, range.mode === 'full' ? assignedIp : null) : null;
+      const needsNeighbour = range !== null && tokenProblem === null && !(range.mode === 'full' && assignedIp !== null);
+      const neighbourMac = needsNeighbour ? await this.neighbourOf(sourceIp) : null;
+      const verdict = trustOf({ mac, sourceIp, rangeMode: range?.mode ?? null, tokenProblem, assignedIp, neighbourMac });
+      if (!verdict.ok) this.logger.warn(`boot request for ${mac} from ${sourceIp} refused: ${verdict.reason}`);
+      return verdict;
+    } catch (err) {
+      const reason = `could not check the request: ${(err as Error).message}`;
+      this.logger.warn(`boot request for ${mac} from ${sourceIp} refused: ${reason}`);
+      return { ok: false, reason };
+    }
+  }
+
+  /** The served range whose network holds `ip` (relayed ranges included), or null. */
+  private rangeOf(ip: string): TrustRange | null {
+    const n = parseIpv4(ip);
+    if (n === null) return null;
+    for (const r of this.dhcp.status().ranges) {
+      const cidr = parseCidr(r.cidr);
+      if (cidr && cidrContains(cidr, n)) return { mode: r.mode, id: r.id, cidr };
+    }
+    return null;
+  }
+
+  /**
+   * The neighbour entry of `ip`; when the kernel has none (it may have expired since the TCP handshake), one UDP
+   * datagram to the requester's discard port makes the kernel resolve it, and the table is read again until
+   * {@link NEIGHBOUR_PROBE_MS} has passed.
+   */
+  private async neighbourOf(ip: string): Promise<string | null> {
+    const known = await this.neighbours.macOf(ip);
+    if (known) return known;
+    await probe(ip);
+    const deadline = Date.now() + NEIGHBOUR_PROBE_MS;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, PROBE_POLL_MS));
+      const mac = await this.neighbours.macOf(ip);
+      if (mac) return mac;
+    }
+    return null;
+  }
+}
+
+/** Sends one empty datagram to `ip`:9 (discard), which makes the kernel resolve the address on the local link. */
+function probe(ip: string): Promise<void> {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.once('error', () => {
+      s.close();
+      resolve();
+    });
+    s.send(Buffer.alloc(0), 9, ip, () => {
+      s.close();
+      resolve();
+    });
+  });
+}

@@ -42,8 +42,6 @@ export interface ScriptResponse {
 /** Per source address: 20 requests back to back, then 2 per second (a boot needs one or two). */
 export const SCRIPT_RATE_LIMIT = { burst: 20, refillPerSecond: 2 };
 export { NEIGHBOUR_TABLE };
-/** tgt's live logins are read at most this often by the script route (a `tgtadm` call lists them all). */
-const LOGINS_TTL_MS = 1000;
 /** Token for the per-address rate limiter (tests swap it). */
 export const SCRIPT_RATE_LIMITER = Symbol('SCRIPT_RATE_LIMITER');
 
@@ -77,7 +75,8 @@ export class BootScriptService {
     @Optional() private readonly audit?: AuditService,
   ) {}
 
-  private logins?: { at: number; value: Promise<Map<string, IscsiActiveSession>> };
+  /** The `tgtadm` listing in flight: concurrent script requests (a boot storm) share one call. */
+  private logins?: Promise<Map<string, IscsiActiveSession>>;
 
   /** The boot script for `rawMac` as requested by `who` with the URL's `token`. Never throws. */
   async scriptFor(rawMac: string | undefined, who: ScriptRequester, token?: unknown): Promise<ScriptResponse> {
@@ -150,13 +149,9 @@ export class BootScriptService {
    * same address, or finds the old connection gone.
    */
   private async liveLoginElsewhere(client: ClientBootFacts, who: ScriptRequester): Promise<boolean> {
-    const now = Date.now();
-    if (!this.logins || now - this.logins.at > LOGINS_TTL_MS) {
-      const value = this.iscsi.activeSessions();
-      value.catch(() => (this.logins = undefined));
-      this.logins = { at: now, value };
-    }
-    const live = (await this.logins.value.catch(() => new Map<string, IscsiActiveSession>())).get(client.id);
+    // Fresh each time (a login made a moment ago counts), but one call for all the requests waiting on it.
+    this.logins ??= this.iscsi.activeSessions().finally(() => (this.logins = undefined));
+    const live = (await this.logins.catch(() => new Map<string, IscsiActiveSession>())).get(client.id);
     if (!live?.ip || live.ip === who.sourceIp) return false;
     this.logger.warn(
       `${who.sourceIp} asked for the boot script of ${client.hostname} (${client.mac}), whose disk is in use from ${live.ip}; refused`,

@@ -5,7 +5,9 @@
  * `ip netns exec`. Shared by the PXE e2e spec, `npm run lab` and the boot benchmark.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Lab, LabProcess } from '../lab/netns';
@@ -20,13 +22,58 @@ export function repoRoot(): string {
   throw new Error(`repository root not found above ${__dirname}`);
 }
 
-/** Runs `npm run build` in the repository (tsc; a few tens of seconds). */
-export function buildDls(root = repoRoot()): Promise<void> {
-  return new Promise((res, rej) => {
-    execFile('npm', ['run', 'build'], { cwd: root, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
-      err ? rej(new Error(`npm run build failed: ${err.message}\n${stdout}\n${stderr}`)) : res(),
+/**
+ * Makes sure `dist/` is built from the current sources: `npm run build` (nest build, about a minute) unless
+ * `dist/src/main.js` is newer than every file under `src/` and the build configuration. `npm test` builds first, so
+ * in the suite this is a check; test files running side by side on several workers build one at a time (a lock file),
+ * because `nest build` empties `dist/` before it writes.
+ */
+export async function buildDls(root = repoRoot()): Promise<void> {
+  const lock = join(tmpdir(), `dls-build-${createHash('sha256').update(root).digest('hex').slice(0, 12)}.lock`);
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch {
+      const owner = Number(readFileSync(lock, 'utf8') || '0');
+      if (!owner || !processAlive(owner)) rmSync(lock, { force: true });
+      else if (Date.now() > deadline) throw new Error(`timed out waiting for another build (pid ${owner})`);
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    if (builtFromCurrentSources(root)) return;
+    await promisify(execFile)('npm', ['run', 'build'], { cwd: root, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 }).catch(
+      (err: Error & { stdout?: string; stderr?: string }) => {
+        throw new Error(`npm run build failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`, { cause: err });
+      },
     );
-  });
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when `dist/src/main.js` is newer than every source file and the build configuration. */
+function builtFromCurrentSources(root: string): boolean {
+  const main = join(root, 'dist', 'src', 'main.js');
+  if (!existsSync(main)) return false;
+  const builtAt = statSync(main).mtimeMs;
+  const newer = (p: string): boolean => {
+    const st = statSync(p);
+    if (st.isDirectory()) return readdirSync(p).some((e) => newer(join(p, e)));
+    return st.mtimeMs > builtAt;
+  };
+  return !['src', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json'].some((p) => newer(join(root, p)));
 }
 
 /** Polls `check` every `intervalMs` until it returns a truthy value; rejects after `timeoutMs` naming `what`. */
@@ -177,7 +224,7 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
     const login = await ok('POST', '/api/v1/auth/login', { username: 'admin', password });
     token = login.accessToken;
   } catch (err) {
-    process.kill(proc.pid, 'SIGTERM');
+    proc.kill('SIGTERM'); // no-op when it already died (its log says why)
     await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 15_000).unref())]);
     throw new Error(`${(err as Error).message}\n--- DLS log ---\n${logTail()}`, { cause: err });
   }

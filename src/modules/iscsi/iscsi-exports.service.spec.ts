@@ -17,10 +17,13 @@ import { TgtdExitInfo, TgtdSupervisor } from './tgtd.supervisor';
 const PREFIX = 'iqn.2026-11.io.dls';
 const A = '0a8c4d4e-7f0b-4a43-9f57-3d1b6a1c0001';
 const B = '5b2e9f10-33c1-4d8e-8a6b-2f4c8e9d0002';
+const SESSION_A = '3c0ffee0-0000-4000-8000-00000000000a';
 
 /** The `Repository<IscsiExport>` calls the service makes, in memory, with the table's unique constraints. */
 class FakeExportsRepo {
   readonly rows = new Map<string, IscsiExport>();
+  /** clientId → id of its open boot session (what `boot_sessions` would answer). */
+  readonly openSessions = new Map<string, string>();
 
   async find(): Promise<IscsiExport[]> {
     return [...this.rows.values()].map((r) => ({ ...r }));
@@ -40,8 +43,16 @@ class FakeExportsRepo {
     this.rows.delete(where.clientId);
   }
 
-  /** Only the tid allocation query; answers a tick later so concurrent allocations can race like in PostgreSQL. */
-  async query(sql: string): Promise<Array<{ next: number }>> {
+  /**
+   * The tid allocation query (answered a tick later so concurrent allocations can race like in PostgreSQL) and the
+   * open-sessions query.
+   */
+  async query(sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+    if (/FROM boot_sessions/.test(sql)) {
+      return [...this.openSessions]
+        .filter(([clientId]) => params.length === 0 || params[0] === clientId)
+        .map(([clientId, id]) => ({ id, client_id: clientId }));
+    }
     if (!/MAX\(tid\)/.test(sql)) throw new Error(`unexpected query ${sql}`);
     const next = Math.max(0, ...[...this.rows.values()].map((r) => r.tid)) + 1;
     await new Promise((r) => setImmediate(r));
@@ -137,9 +148,9 @@ async function domainError(p: Promise<unknown>): Promise<DomainError> {
 }
 
 /** The documented derivation, computed independently of the service. */
-function expectedSecret(key: string, clientId: string): string {
+function expectedSecret(key: string, clientId: string, nonce: string): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  const mac = createHmac('sha256', key).update(`chap:${clientId}`).digest();
+  const mac = createHmac('sha256', key).update(`chap:${clientId}:${nonce}`).digest();
   return [...mac.subarray(0, 16)].map((b) => alphabet[b % 62]).join('');
 }
 
@@ -223,26 +234,74 @@ describe('IscsiExportsService.ensureExport', () => {
 });
 
 describe('IscsiExportsService CHAP secrets', () => {
-  it('derives the secret from the stored key and the client id: stable, per client, per key', async () => {
+  const S1 = '11111111-1111-4111-8111-111111111111';
+  const S2 = '22222222-2222-4222-8222-222222222222';
+
+  it('derives the secret from the stored key, the client id and the boot session: per boot, per client, per key', async () => {
     service = await started();
     const key = (await readFile(join(dir, 'data', 'secrets', 'chap-key'), 'utf8')).trim();
-    const a = await service.ensureExport(A, diskA);
-    const b = await service.ensureExport(B, diskB);
-    expect(a.chapSecret).toBe(expectedSecret(key, A));
-    expect(b.chapSecret).toBe(expectedSecret(key, B));
+    const a = await service.ensureExport(A, diskA, { sessionId: S1 });
+    const b = await service.ensureExport(B, diskB, { sessionId: S1 });
+    expect(a.chapSecret).toBe(expectedSecret(key, A, S1));
+    expect(b.chapSecret).toBe(expectedSecret(key, B, S1));
     expect(a.chapSecret).not.toBe(b.chapSecret);
+    expect(service.chapSecretFor(A, S2)).not.toBe(a.chapSecret);
 
     // Another process with the same data dir derives the same secret (nothing is stored per client).
     const again = build();
     await again.onApplicationBootstrap();
-    expect(again.chapSecretFor(A)).toBe(a.chapSecret);
+    expect(again.chapSecretFor(A, S1)).toBe(a.chapSecret);
     await again.onApplicationShutdown();
 
     // A different key gives different secrets.
     const other = build({}, join(dir, 'other-data'));
     await other.onApplicationBootstrap();
-    expect(other.chapSecretFor(A)).not.toBe(a.chapSecret);
+    expect(other.chapSecretFor(A, S1)).not.toBe(a.chapSecret);
     await other.onApplicationShutdown();
+  });
+
+  it('is stable within a boot: the same session again costs no tgtadm call, and so does a call without a session', async () => {
+    service = await started();
+    const first = await service.ensureExport(A, diskA, { sessionId: S1 });
+    tgt.calls = [];
+    expect(await service.ensureExport(A, diskA, { sessionId: S1 })).toEqual(first);
+    expect(await service.ensureExport(A, diskA)).toEqual(first);
+    expect(tgt.calls).toEqual([]);
+    expect(tgt.accounts.get(first.chapUser)).toBe(first.chapSecret);
+  });
+
+  it('a new boot session re-creates the CHAP account with the new secret and re-binds it; a live login stays', async () => {
+    service = await started();
+    const first = await service.ensureExport(A, diskA, { sessionId: S1 });
+    const sid = tgt.addSession(1, first.initiatorIqn);
+    tgt.calls = [];
+
+    const second = await service.ensureExport(A, diskA, { sessionId: S2 });
+
+    expect(second.chapSecret).not.toBe(first.chapSecret);
+    expect(second.chapUser).toBe(first.chapUser);
+    expect(tgt.accounts.get(first.chapUser)).toBe(second.chapSecret);
+    // The ACL is emptied first (tgt admits anyone the ACL allows, without CHAP, while no account is bound) and restored last.
+    expect(tgt.calls.filter((c) => /Account|Initiator/.test(c))).toEqual([
+      expect.stringMatching(/^unbindInitiatorName 1/),
+      `deleteAccount ${first.chapUser}`,
+      `newAccount ${first.chapUser}`,
+      `bindAccount 1 ${first.chapUser}`,
+      expect.stringMatching(/^bindInitiatorName 1/),
+    ]);
+    const t = tgt.targets.get(1)!;
+    expect(t.accounts).toEqual([{ user: first.chapUser, outgoing: false }]);
+    expect(t.acls).toEqual([first.initiatorIqn]);
+    expect(t.sessions.map((s) => s.sid)).toEqual([sid]); // no cut, no re-created target
+    expect(t.luns.find((l) => l.lun === 1)!.backingStorePath).toBe(diskA);
+  });
+
+  it('without a session, a fresh export takes the secret of the open session in the database', async () => {
+    service = await started();
+    repo.openSessions.set(A, S2);
+    const info = await service.ensureExport(A, diskA);
+    expect(info.chapSecret).toBe(service.chapSecretFor(A, S2));
+    expect((await service.credentials(A)).chapSecret).toBe(info.chapSecret);
   });
 });
 
@@ -294,6 +353,7 @@ describe('IscsiExportsService.removeExport', () => {
 
 describe('IscsiExportsService start-up and tgtd restarts', () => {
   it('reconciles at start: re-creates exports from the table, skips missing disks, removes stale managed targets', async () => {
+    repo.openSessions.set(A, SESSION_A);
     repo.rows.set(A, {
       clientId: A,
       tid: 7,
@@ -318,12 +378,14 @@ describe('IscsiExportsService start-up and tgtd restarts', () => {
     expect(supervisor.starts).toBe(1);
     expect([...tgt.targets.keys()].sort()).toEqual([4, 7]);
     expect(tgt.targets.get(7)!.luns.find((l) => l.lun === 1)!.backingStorePath).toBe(diskA);
-    expect(tgt.accounts.get('dls-a')).toBe(service.chapSecretFor(A));
+    // The open session's secret (the script it was given carries it).
+    expect(tgt.accounts.get('dls-a')).toBe(service.chapSecretFor(A, SESSION_A));
   });
 
-  it('re-creates every export after tgtd dies and comes back', async () => {
+  it('re-creates every export after tgtd dies and comes back, with the secret of the open session', async () => {
     const svc = (service = await started());
-    const a = await svc.ensureExport(A, diskA);
+    repo.openSessions.set(A, SESSION_A);
+    const a = await svc.ensureExport(A, diskA, { sessionId: SESSION_A });
     await svc.ensureExport(B, diskB);
     const before = JSON.stringify([...tgt.targets.values()]);
 

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { Repository } from 'typeorm';
 import { DomainError, NotFoundError } from '@common/errors/domain-error';
@@ -18,9 +18,26 @@ import { ReadinessRegistry, ReadinessState } from '../health';
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
+/** Statuses of an open boot session (`boot_sessions`); the open session's id is the per-boot CHAP nonce. */
+const OPEN_SESSION_STATUSES = `('starting', 'booting', 'running')`;
+
+/** Which boot an export is prepared for: the client's open boot session (its id is the CHAP nonce). */
+export interface ExportBoot {
+  sessionId: string | null;
+}
+
 /**
- * One iSCSI target per client over tgt: LUN 1 = the client's disk, incoming CHAP with a per-client secret derived
- * from a server key (HMAC, never stored), and an initiator-name ACL so no client can attach another's disk.
+ * One iSCSI target per client over tgt: LUN 1 = the client's disk, incoming CHAP with a per-boot secret derived
+ * from a server key, the client id and the boot's nonce (HMAC, never stored), and an initiator-name ACL so no client
+ * can attach another's disk.
+ *
+ * Per boot: the nonce is the id of the client's open boot session (a random UUID per boot), so the secret in an old
+ * script is worthless once the client has booted again. tgt cannot show an account's password, so when the secret
+ * wanted differs from the one this process last set, the account is deleted, re-created and re-bound
+ * ({@link TgtExporter}); CHAP is only checked at login, so a client already logged in keeps running.
+ *
+ * No initiator-address ACL: tgt grants a login when *either* the name or the address ACL matches (checked with a
+ * real tgtd), so an address entry would widen access, not narrow it.
  *
  * The `iscsi_exports` table is the desired state: tgtd forgets everything when it restarts, so at start and whenever
  * the supervised tgtd comes back, every export is re-created from the database (reconcile) — including after a crash
@@ -39,6 +56,8 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
    * `tgtadm` call at all — a full `target show` is O(number of targets) — and a restart of tgtd clears it.
    */
   private readonly exported = new Map<string, IscsiExport>();
+  /** clientId → the nonce (boot session id) whose secret this process last put on the client's CHAP account. */
+  private readonly nonces = new Map<string, string>();
   /** First time each login (client id + tgt session id) was seen — tgt doesn't say when a session began. */
   private readonly firstSeen = new Map<string, number>();
 
@@ -119,7 +138,9 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
   /** Re-creates every export in the database whose disk exists; removes our targets that aren't wanted. */
   async reconcile(): Promise<void> {
     this.exported.clear();
+    this.nonces.clear();
     const rows = await this.exports.find();
+    const open = await this.openSessionIds();
     const specs: ExportSpec[] = [];
     for (const r of rows) {
       if (
@@ -127,9 +148,12 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
           (s) => s.isFile(),
           () => false,
         )
-      )
-        specs.push(this.spec(r));
-      else this.logger.warn(`export of client ${r.clientId}: disk ${r.backingPath} is missing; not exported`);
+      ) {
+        // No open session: nobody may log in without a new script, whose request opens one — any secret will do.
+        const nonce = open.get(r.clientId) ?? randomUUID();
+        this.nonces.set(r.clientId, nonce);
+        specs.push(this.spec(r, nonce));
+      } else this.logger.warn(`export of client ${r.clientId}: disk ${r.backingPath} is missing; not exported`);
     }
     const report = await this.exporter.reconcile(specs, { managedIqnPrefix: `${this.iqnPrefix}:client-`, force: true });
     const n = (k: keyof typeof report) => (report[k] as unknown[]).length;
@@ -138,12 +162,20 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
     );
   }
 
-  /** Exports the client's disk (idempotent) and returns the login details for its boot script. */
-  async ensureExport(clientId: string, diskPath: string): Promise<IscsiExportInfo> {
+  /**
+   * Exports the client's disk (idempotent) and returns the login details for its boot script. With `boot`, the CHAP
+   * account carries that boot's secret (re-created when it carried another); without, it keeps the secret this
+   * process last set (or, when there is none, gets the one of the client's open session, else a random one).
+   */
+  async ensureExport(clientId: string, diskPath: string, boot?: ExportBoot): Promise<IscsiExportInfo> {
     this.assertReady();
     const known = this.exported.get(clientId);
-    if (known && known.backingPath === diskPath) return this.info(known);
+    const wanted = boot?.sessionId ?? this.nonces.get(clientId);
+    if (known && known.backingPath === diskPath && wanted !== undefined && wanted === this.nonces.get(clientId)) {
+      return this.info(known, wanted);
+    }
     return this.locks.run(clientId, async () => {
+      const nonce = boot?.sessionId ?? this.nonces.get(clientId) ?? (await this.openSessionIds(clientId)).get(clientId) ?? randomUUID();
       let row = await this.exports.findOne({ where: { clientId } });
       if (!row) row = await this.allocate(clientId, diskPath);
       else if (row.backingPath !== diskPath) {
@@ -151,13 +183,15 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
         row.backingPath = diskPath;
       }
       try {
-        await this.exporter.ensureExport(this.spec(row), { force: true });
+        await this.exporter.ensureExport(this.spec(row, nonce), { force: true });
       } catch (e) {
         this.exported.delete(clientId);
+        this.nonces.delete(clientId);
         throw this.mapError(e);
       }
       this.exported.set(clientId, row);
-      return this.info(row);
+      this.nonces.set(clientId, nonce);
+      return this.info(row, nonce);
     });
   }
 
@@ -170,6 +204,7 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
     if (!this.config.iscsi.enabled) return { removed: false };
     return this.locks.run(clientId, async () => {
       this.exported.delete(clientId);
+      this.nonces.delete(clientId);
       const row = await this.exports.findOne({ where: { clientId } });
       if (!row) return { removed: false };
       try {
@@ -212,17 +247,27 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
     return out;
   }
 
-  /** Login details of a client's export (admin only: it carries the CHAP secret). */
-  async credentials(clientId: string): Promise<IscsiExportInfo & { tid: number; backingPath: string }> {
+  /**
+   * Login details of a client's export (admin only: it carries the CHAP secret) — the secret of the account as this
+   * process last set it, else the one its open boot session would get; `null` when neither is known.
+   */
+  async credentials(
+    clientId: string,
+  ): Promise<Omit<IscsiExportInfo, 'chapSecret'> & { chapSecret: string | null; tid: number; backingPath: string }> {
     const row = await this.exports.findOne({ where: { clientId } });
     if (!row) throw new NotFoundError('iSCSI export of client', clientId, IscsiErrorCode.EXPORT_NOT_FOUND);
-    return { ...this.info(row), tid: row.tid, backingPath: row.backingPath };
+    const nonce = this.nonces.get(clientId) ?? (await this.openSessionIds(clientId)).get(clientId);
+    const info = this.info(row, nonce ?? '');
+    return { ...info, chapSecret: nonce === undefined ? null : info.chapSecret, tid: row.tid, backingPath: row.backingPath };
   }
 
-  /** CHAP secret: 16 base62 characters of HMAC-SHA256(server key, client id) — stable, never stored. */
-  chapSecretFor(clientId: string): string {
+  /**
+   * CHAP secret of one boot: 16 base62 characters of HMAC-SHA256(server key, `chap:<client id>:<nonce>`), the nonce
+   * being the boot session's id — the same throughout one boot, different on the next, never stored.
+   */
+  chapSecretFor(clientId: string, nonce: string): string {
     const mac = createHmac('sha256', this.chapKey ?? '')
-      .update(`chap:${clientId}`)
+      .update(`chap:${clientId}:${nonce}`)
       .digest();
     let s = '';
     for (let i = 0; i < 16; i++) s += BASE62[mac[i] % 62];
@@ -251,25 +296,34 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
     throw new DomainError('unavailable', IscsiErrorCode.ISCSI_UNAVAILABLE, 'could not allocate a target id');
   }
 
-  private spec(row: IscsiExport): ExportSpec {
+  /** clientId → id of its open boot session (all clients, or one), read from `boot_sessions`. */
+  private async openSessionIds(clientId?: string): Promise<Map<string, string>> {
+    const rows = await this.exports.query<{ id: string; client_id: string }[]>(
+      `SELECT id, client_id FROM boot_sessions WHERE status IN ${OPEN_SESSION_STATUSES}${clientId ? ' AND client_id = $1' : ''}`,
+      clientId ? [clientId] : [],
+    );
+    return new Map(rows.map((r) => [r.client_id, r.id]));
+  }
+
+  private spec(row: IscsiExport, nonce: string): ExportSpec {
     return {
       tid: row.tid,
       iqn: row.targetIqn,
       backingPath: row.backingPath,
       chapUser: row.chapUser,
-      chapSecret: this.chapSecretFor(row.clientId),
+      chapSecret: this.chapSecretFor(row.clientId, nonce),
       initiatorName: row.initiatorIqn,
       serial: `DLS${row.clientId.replace(/-/g, '').slice(0, 12).toUpperCase()}`,
     };
   }
 
   /** Login details; the portal is where tgtd listens (DLS_ISCSI_PORTAL, possibly the wildcard `0.0.0.0`). */
-  private info(row: IscsiExport): IscsiExportInfo {
+  private info(row: IscsiExport, nonce: string): IscsiExportInfo {
     return {
       targetIqn: row.targetIqn,
       initiatorIqn: row.initiatorIqn,
       chapUser: row.chapUser,
-      chapSecret: this.chapSecretFor(row.clientId),
+      chapSecret: this.chapSecretFor(row.clientId, nonce),
       portal: { address: this.config.iscsi.portalAddress, port: this.config.iscsi.portalPort },
       lun: 1,
     };

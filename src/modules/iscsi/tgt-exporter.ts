@@ -245,8 +245,9 @@ export class TgtExporter {
         changes.push(`deleted extra LUN ${extra.lun}`);
       }
 
-      await this.ensureAccount(spec, target, undo, changes);
-      await this.ensureAcl(spec, target, changes);
+      const acls = [...(target?.acls ?? [])];
+      await this.ensureAccount(spec, target, acls, undo, changes);
+      await this.ensureAcl(spec, acls, changes);
     } catch (err) {
       await this.rollback(spec, undo, err);
       throw err;
@@ -290,7 +291,14 @@ export class TgtExporter {
     };
   }
 
-  private async ensureAccount(spec: ExportSpec, target: TgtTarget | undefined, undo: Undo[], changes: string[]): Promise<void> {
+  /**
+   * One incoming CHAP account with the spec's secret, bound to the target. tgt cannot show a password, so a secret
+   * other than the one this exporter last set means delete + re-create + re-bind. tgt lets *anyone* the ACL admits log
+   * in without CHAP while a target has no account bound (checked with a real tgtd), so the ACL is emptied first
+   * (`acls` is updated; {@link ensureAcl} restores it last): in between, an empty ACL refuses every new login. Logins
+   * already made are not affected — tgt checks CHAP and the ACL only at login.
+   */
+  private async ensureAccount(spec: ExportSpec, target: TgtTarget | undefined, acls: string[], undo: Undo[], changes: string[]): Promise<void> {
     const accounts = await this.adapter.listAccounts();
     const digest = sha256(spec.chapSecret);
     const exists = accounts.includes(spec.chapUser);
@@ -299,6 +307,10 @@ export class TgtExporter {
 
     if (!exists || this.secretDigests.get(spec.chapUser) !== digest) {
       if (exists) {
+        if (isBound) {
+          for (const acl of acls.splice(0)) await this.unbindAcl(spec.tid, acl);
+          changes.push('closed new logins while the CHAP secret changes');
+        }
         // tgtd cannot tell us the secret; replace it. Deleting drops the bindings too, so re-bind below.
         await this.adapter.deleteAccount(spec.chapUser);
         this.secretDigests.delete(spec.chapUser);
@@ -339,8 +351,7 @@ export class TgtExporter {
     }
   }
 
-  private async ensureAcl(spec: ExportSpec, target: TgtTarget | undefined, changes: string[]): Promise<void> {
-    const acls = target?.acls ?? [];
+  private async ensureAcl(spec: ExportSpec, acls: string[], changes: string[]): Promise<void> {
     // The ACL goes last: a target with an empty ACL rejects every login, so nobody gets in half-way.
     if (!acls.includes(spec.initiatorName)) {
       await this.adapter.bindInitiatorName(spec.tid, spec.initiatorName);
@@ -349,11 +360,15 @@ export class TgtExporter {
     for (const acl of acls) {
       if (acl === spec.initiatorName) continue;
       // ACL entries are OR-ed, so any extra entry would let someone else in.
-      const isAddress = acl === 'ALL' || /^[0-9a-fA-F.:]+(?:\/\d+)?$/.test(acl);
-      if (isAddress) await this.adapter.unbindInitiatorAddress(spec.tid, acl);
-      else await this.adapter.unbindInitiatorName(spec.tid, acl);
+      await this.unbindAcl(spec.tid, acl);
       changes.push(`removed ACL ${acl}`);
     }
+  }
+
+  private async unbindAcl(tid: number, acl: string): Promise<void> {
+    const isAddress = acl === 'ALL' || /^[0-9a-fA-F.:]+(?:\/\d+)?$/.test(acl);
+    if (isAddress) await this.adapter.unbindInitiatorAddress(tid, acl);
+    else await this.adapter.unbindInitiatorName(tid, acl);
   }
 
   private async rollback(spec: ExportSpec, undo: Undo[], cause: unknown): Promise<void> {

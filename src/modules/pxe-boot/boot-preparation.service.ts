@@ -12,6 +12,9 @@ export interface PreparedBoot {
  * The one "prepare the boot" step, used by everyone who readies a client: its copy-on-write disk (through the
  * catalogue, which asks the boot policy what it boots), then the iSCSI export of that disk. Both halves are
  * idempotent, so the DHCP prewarm and the script request can both call it; the second call finds the work done.
+ *
+ * `sessionId` is the client's open boot session: the export's CHAP secret is derived from it, so each boot gets a
+ * new secret (`null`: no session could be opened — the account keeps the secret it has).
  */
 @Injectable()
 export class BootPreparation {
@@ -20,8 +23,8 @@ export class BootPreparation {
     @Inject(ISCSI_EXPORTS) private readonly iscsi: IscsiExportsPort,
   ) {}
 
-  async prepare(clientId: string): Promise<PreparedBoot> {
+  async prepare(clientId: string, sessionId: string | null): Promise<PreparedBoot> {
     const { target, disk } = await this.disks.prepare(clientId);
-    return { target, export: await this.iscsi.ensureExport(clientId, disk.path) };
+    return { target, export: await this.iscsi.ensureExport(clientId, disk.path, sessionId ? { sessionId } : undefined) };
   }
 }

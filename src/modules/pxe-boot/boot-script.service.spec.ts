@@ -71,7 +71,7 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
     iscsi,
     limiter,
   );
-  return { service, sessions, disks, iscsi };
+  return { service, sessions, disks, iscsi, tracker };
 }
 
 describe('BootScriptService', () => {
@@ -86,6 +86,19 @@ describe('BootScriptService', () => {
     expect(disks.ensured).toEqual(['a']);
     expect(iscsi.exported).toEqual([{ clientId: 'a', diskPath: '/srv/dls/clients/a.img' }]);
     expect(sessions.statuses('a')).toEqual(['booting']);
+  });
+
+  it("prepares the export for the open boot session (the CHAP nonce); a reboot's script request is for a new one", async () => {
+    const { service, sessions, iscsi, tracker } = setup({ clients: [client('a', MAC_A)] });
+    await service.scriptFor(MAC_A, who);
+    const first = sessions.rows[0].id;
+    expect(iscsi.boots).toEqual([first]);
+    await sessions.transition(first, 'running'); // the iSCSI login was seen (the session monitor's job)
+    tracker.syncOpenSessions(sessions.rows);
+    await service.scriptFor(MAC_A, who); // the client rebooted: the running session ends, a new one opens
+    expect(sessions.rows).toHaveLength(2);
+    expect(iscsi.boots).toEqual([first, sessions.rows[1].id]);
+    expect(sessions.rows[1].id).not.toBe(first);
   });
 
   it('refuses to hand a client script to another machine (neighbour table says otherwise)', async () => {

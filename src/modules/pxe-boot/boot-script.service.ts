@@ -102,10 +102,10 @@ export class BootScriptService {
     const inUse = await this.liveLoginElsewhere(client, who);
     if (inUse) return { status: 200, body: renderDiskInUseScript(mac) };
     await this.tracker.settle(client.id);
-    await this.tracker.onScriptRequested({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
+    const sessionId = await this.tracker.onScriptRequested({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
     let body: string;
     try {
-      body = await this.prepare(client, mac, who, typeof token === 'string' ? token : null);
+      body = await this.prepare(client, sessionId, mac, who, typeof token === 'string' ? token : null);
     } catch (err) {
       const reason = this.reasonOf(err);
       this.logger.warn(`no boot for ${client.hostname} (${mac}): ${reason}`);
@@ -167,10 +167,11 @@ export class BootScriptService {
 
   /**
    * Disk and export (the one preparation step), then the script for the boot policy's method. The export's portal is
-   * where tgtd listens; the script names the address the client can connect to ({@link clientPortal}).
+   * where tgtd listens; the script names the address the client can connect to ({@link clientPortal}). The CHAP
+   * secret in the script is this boot's (derived from the open session `sessionId`).
    */
-  private async prepare(client: ClientBootFacts, mac: string, who: ScriptRequester, token: string | null): Promise<string> {
-    const prepared = await this.preparation.prepare(client.id);
+  private async prepare(client: ClientBootFacts, sessionId: string | null, mac: string, who: ScriptRequester, token: string | null): Promise<string> {
+    const prepared = await this.preparation.prepare(client.id, sessionId);
     const target = prepared.target;
     const portal = clientPortal(prepared.export.portal, who.serverIp, this.config.boot.serverIp);
     if (!portal) {

@@ -76,20 +76,22 @@ export class BootSessionTracker {
         await this.finish(e.clientId, cur, 'client rebooted (new DHCPDISCOVER)');
         cur = null;
       }
-      if (!cur) await this.openSession(e.clientId, e.ip, e.serverIp);
-      if (e.messageType === 'discover') await this.prewarm(e.clientId);
+      if (!cur) cur = await this.openSession(e.clientId, e.ip, e.serverIp);
+      if (e.messageType === 'discover') await this.prewarm(e.clientId, cur?.id ?? null);
     });
   }
 
   /**
    * Gets the client's disk and iSCSI export ready while the client is still busy with DHCP and IPv6 (about a second
    * before it asks for its script), so the script request finds them done. Best effort: failures are reported
-   * when the script is prepared.
+   * when the script is prepared. The export gets the CHAP secret of the session just opened (the new boot's), so the
+   * script request that follows costs no `tgtadm` call; a login with the previous boot's secret fails from here on,
+   * while a client still logged in keeps running (CHAP is only checked at login).
    */
-  private async prewarm(clientId: string): Promise<void> {
+  private async prewarm(clientId: string, sessionId: string | null): Promise<void> {
     if (!this.preparation) return;
     try {
-      await this.preparation.prepare(clientId);
+      await this.preparation.prepare(clientId, sessionId);
     } catch (err) {
       this.logger.debug(`prewarm of client ${clientId} skipped: ${errText(err)}`);
     }
@@ -118,17 +120,22 @@ export class BootSessionTracker {
    * script again has rebooted without us seeing its DHCP (external DHCP server): close that session (resetting the
    * disk under the `reset` policy) first, so the disk prepared next is the fresh one; then make sure a session is
    * open (DHCP may not be ours), so a failure while preparing is recorded on it. Never throws.
+   *
+   * Returns the open session's id — the nonce of this boot's CHAP secret — or `null` when none could be opened.
    */
-  async onScriptRequested(e: { clientId: string; clientIp: string | null; serverIp?: string | null }): Promise<void> {
+  async onScriptRequested(e: { clientId: string; clientIp: string | null; serverIp?: string | null }): Promise<string | null> {
     if (e.clientIp) this.rememberIp(e.clientIp, e.clientId);
+    let sessionId: string | null = null;
     await this.guard(e.clientId, 'script request', async () => {
       let cur = await this.current(e.clientId);
       if (cur?.status === 'running') {
         await this.finish(e.clientId, cur, 'client rebooted (new boot script request)');
         cur = null;
       }
-      if (!cur) await this.openSession(e.clientId, e.clientIp, e.serverIp ?? null);
+      if (!cur) cur = await this.openSession(e.clientId, e.clientIp, e.serverIp ?? null);
+      sessionId = cur?.id ?? null;
     });
+    return sessionId;
   }
 
   /** The client's boot script went out: its session moves to `booting` (opened first when DHCP was not ours). */

@@ -1,6 +1,6 @@
-import type { IscsiActiveSession, IscsiExportInfo } from '../iscsi';
+import type { ExportBoot, IscsiActiveSession, IscsiExportInfo } from '../iscsi';
 
-export type { IscsiActiveSession, IscsiExportInfo };
+export type { ExportBoot, IscsiActiveSession, IscsiExportInfo };
 
 /**
  * What the boot plane needs from the iSCSI module (`IscsiExportsService`), as an injection token so the boot plane
@@ -9,7 +9,8 @@ export type { IscsiActiveSession, IscsiExportInfo };
 export const ISCSI_EXPORTS = Symbol('ISCSI_EXPORTS');
 
 export interface IscsiExportsPort {
-  ensureExport(clientId: string, diskPath: string): Promise<IscsiExportInfo>;
+  /** With `boot`, the export's CHAP account carries that boot's secret (see `IscsiExportsService`). */
+  ensureExport(clientId: string, diskPath: string, boot?: ExportBoot): Promise<IscsiExportInfo>;
   removeExport(clientId: string, options: { force: boolean }): Promise<unknown>;
   /** clientId → its live login. */
   activeSessions(): Promise<Map<string, IscsiActiveSession>>;

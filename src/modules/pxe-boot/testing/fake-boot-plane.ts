@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from '@common/errors/domain-error';
 import type { BootSession, SessionStatus } from '../../catalog';
 import { assertTransition, BootSessionErrorCode, isFinal, OPEN_STATUSES } from '../../catalog';
 import type { BootTarget } from '../../catalog';
-import type { IscsiActiveSession, IscsiExportInfo, IscsiExportsPort } from '../iscsi-exports.port';
+import type { ExportBoot, IscsiActiveSession, IscsiExportInfo, IscsiExportsPort } from '../iscsi-exports.port';
 
 export interface FakeClient {
   id: string;
@@ -97,8 +97,11 @@ export class FakeIscsi implements IscsiExportsPort {
   /** Where "tgtd" listens: the real service's default DLS_ISCSI_PORTAL unless a test sets another. */
   portal = { address: '0.0.0.0', port: 3260 };
   readonly exported: Array<{ clientId: string; diskPath: string }> = [];
-  async ensureExport(clientId: string, diskPath: string): Promise<IscsiExportInfo> {
+  /** The boot session each `ensureExport` was for (`null`: none given). */
+  readonly boots: Array<string | null> = [];
+  async ensureExport(clientId: string, diskPath: string, boot?: ExportBoot): Promise<IscsiExportInfo> {
     this.exported.push({ clientId, diskPath });
+    this.boots.push(boot?.sessionId ?? null);
     return {
       targetIqn: `iqn.2026-11.io.dls:client.${clientId}`,
       initiatorIqn: `iqn.2026-11.io.dls:initiator.${clientId}`,

@@ -118,6 +118,11 @@ export interface DlsInLab {
   logTail(n?: number): string;
   /** SIGTERM (DLS stops tgtd and PostgreSQL), wait, SIGKILL as a last resort. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * `kill -9` of the DLS process alone (not its process group): its tgtd and embedded PostgreSQL keep running, as
+   * after a crash or an OOM kill. Resolves once DLS has exited; stop() is then a no-op.
+   */
+  crash(): Promise<void>;
 }
 
 export interface StartDlsOptions {
@@ -131,6 +136,12 @@ export interface StartDlsOptions {
   env?: Record<string, string>;
   /** Bound for start-up (embedded PostgreSQL initdb + migrations + tgtd). Default 120 s. */
   startTimeoutMs?: number;
+  /**
+   * DLS_TGTD_CONTROL_PORT; unset = a free one. A restart of the same install (same data dir) passes the port of the
+   * earlier run: an install keeps its configuration across restarts, and the tgtd pid file only names a tgtd started
+   * with this port.
+   */
+  controlPort?: number;
 }
 
 let controlPortSeq = 0;
@@ -156,7 +167,7 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
   if (!existsSync(main)) throw new Error(`${main} missing: run npm run build first`);
   mkdirSync(opts.dataDir, { recursive: true });
   chmodSync(opts.dataDir, 0o711); // the embedded PostgreSQL runs as an unprivileged user and must traverse it
-  const controlPort = pickControlPort();
+  const controlPort = opts.controlPort ?? pickControlPort();
   const httpPort = opts.httpPort ?? DLS_DEFAULT_HTTP_PORT;
   const password = opts.adminPassword ?? `lab-admin-${process.pid}`;
   lab.onDestroy(() => {
@@ -277,6 +288,16 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
         if (!inTime) proc.kill('SIGKILL');
       })();
       return stopping;
+    },
+    async crash(): Promise<void> {
+      if (exited) return;
+      stopping ??= Promise.resolve();
+      try {
+        process.kill(proc.pid, 'SIGKILL'); // the pid of `ip netns exec`, which exec()s node: DLS itself
+      } catch {
+        return;
+      }
+      await proc.exited;
     },
   };
 }

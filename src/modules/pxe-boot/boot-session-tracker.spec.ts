@@ -3,7 +3,7 @@ import type { Repository } from 'typeorm';
 import type { BootSessionsService, ClientDisksService } from '../catalog';
 import { BootSessionTracker, DhcpSeenEvent } from './boot-session-tracker';
 import type { DhcpLease } from './dhcp-lease.entity';
-import { FakeClient, FakeDisks, FakeLeases, FakeSessions } from './testing/fake-boot-plane';
+import { FakeClient, FakeDisks, FakeIscsi, FakeLeases, FakeSessions } from './testing/fake-boot-plane';
 
 async function waitUntil(what: string, check: () => boolean, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -18,12 +18,15 @@ function setup(clients: FakeClient[]) {
   const sessions = new FakeSessions(map);
   const disks = new FakeDisks(map);
   const leases = new FakeLeases();
+  const iscsi = new FakeIscsi();
   const tracker = new BootSessionTracker(
     sessions as unknown as BootSessionsService,
     disks as unknown as ClientDisksService,
     leases as unknown as Repository<DhcpLease>,
+    undefined,
+    iscsi,
   );
-  return { sessions, disks, leases, tracker };
+  return { sessions, disks, leases, tracker, iscsi };
 }
 
 const A: FakeClient = { id: 'a', enabled: true, hasImage: true, policy: 'reset' };
@@ -58,6 +61,24 @@ describe('BootSessionTracker', () => {
     expect(sessions.statuses('a')).toEqual(['running']);
     tracker.onDhcp(dhcp('a')); // the client rebooted
     await tracker.settle('a'); // a script request waits here until the reset is done
+    expect(disks.resets).toEqual(['a']);
+    expect(sessions.statuses('a')).toEqual(['shutdown', 'starting']);
+  });
+
+  it('a DISCOVER for a client tgt still shows logged in changes nothing (a spoofed MAC must not reset a running PC)', async () => {
+    const { tracker, sessions, disks, iscsi } = setup([A]);
+    tracker.onDhcp(dhcp('a'));
+    await tracker.onScriptServed({ clientId: 'a', clientIp: '10.213.0.100' });
+    await tracker.applyMonitorAction('a', 's1', { kind: 'running' });
+    iscsi.logins.set('a', { ip: '10.213.0.100', since: new Date() });
+    tracker.onDhcp(dhcp('a')); // spoofed, or a reboot whose old login lingers: the script request decides
+    await tracker.settle('a');
+    expect(disks.resets).toEqual([]);
+    expect(sessions.statuses('a')).toEqual(['running']);
+    // The login gone (a real reboot after tgt's NOP timeout, or the script request from the same address): as before.
+    iscsi.logins.clear();
+    tracker.onDhcp(dhcp('a'));
+    await tracker.settle('a');
     expect(disks.resets).toEqual(['a']);
     expect(sessions.statuses('a')).toEqual(['shutdown', 'starting']);
   });

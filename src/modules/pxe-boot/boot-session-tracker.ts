@@ -1,4 +1,4 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Not, Repository } from 'typeorm';
 import { DomainError } from '@common/errors/domain-error';
@@ -6,6 +6,7 @@ import { BootSession, BootSessionErrorCode, BootSessionsService, ClientDisksServ
 import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { DhcpLease } from './dhcp-lease.entity';
 import { BootPreparation } from './boot-preparation.service';
+import { ISCSI_EXPORTS, IscsiExportsPort } from './iscsi-exports.port';
 
 /** What the DHCP server saw from a known client. */
 export interface DhcpSeenEvent {
@@ -62,23 +63,39 @@ export class BootSessionTracker {
     private readonly disks: ClientDisksService,
     @InjectRepository(DhcpLease) private readonly leases: Repository<DhcpLease>,
     @Optional() private readonly preparation?: BootPreparation,
+    @Optional() @Inject(ISCSI_EXPORTS) private readonly iscsi?: Pick<IscsiExportsPort, 'activeSessions'>,
   ) {}
 
   // ---- called by the protocol servers ------------------------------------------------------------------------------
 
-  /** DHCP from a known client: open a session unless one is open; a DISCOVER after `running` means a reboot. */
+  /**
+   * DHCP from a known client: open a session unless one is open. A DISCOVER after `running` means a reboot — unless
+   * tgt still shows the client logged in: a DISCOVER carries no address to tell a rebooting PC (whose old login
+   * lingers until tgt's NOP timeout) from a LAN host spoofing a running PC's MAC, so the session stays and the
+   * script request decides (it comes from an address: the same one proceeds, another gets "disk in use").
+   */
   onDhcp(e: DhcpSeenEvent): void {
     if (e.ip) this.rememberIp(e.ip, e.clientId);
     if (e.messageType === 'inform') return;
     this.background(e.clientId, `DHCP ${e.messageType}`, async () => {
       let cur = await this.current(e.clientId);
-      if (cur?.status === 'running' && e.messageType === 'discover') {
+      if (cur?.status === 'running' && e.messageType === 'discover' && !(await this.loggedIn(e.clientId))) {
         await this.finish(e.clientId, cur, 'client rebooted (new DHCPDISCOVER)');
         cur = null;
       }
       if (!cur) cur = await this.openSession(e.clientId, e.ip, e.serverIp);
       if (e.messageType === 'discover') await this.prewarm(e.clientId, cur?.id ?? null);
     });
+  }
+
+  /** Whether tgt lists a login to the client's disk now (false when iSCSI is not wired or cannot be asked). */
+  private async loggedIn(clientId: string): Promise<boolean> {
+    if (!this.iscsi) return false;
+    try {
+      return (await this.iscsi.activeSessions()).has(clientId);
+    } catch {
+      return false;
+    }
   }
 
   /**

@@ -11,6 +11,7 @@ import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { JWT_ISSUER, JWT_SECRET, JwtSecretModule } from './modules/auth/jwt-secret.module';
 import { CatalogModule } from './modules/catalog/catalog.module';
+import { OpenBootSessionsModule } from './modules/catalog/boot-sessions/open-boot-sessions.module';
 import { HealthModule } from './modules/health/health.module';
 import { NetworkModule } from './modules/network/network.module';
 import { PxeBootModule } from './modules/pxe-boot/pxe-boot.module';
@@ -40,6 +41,7 @@ export class AppModule {
         UsersModule,
         AuthModule,
         CatalogModule,
+        OpenBootSessionsModule,
         NetworkModule,
         PxeBootModule,
       ],

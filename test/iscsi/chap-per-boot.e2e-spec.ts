@@ -72,7 +72,9 @@ beforeAll(async () => {
   supervisor = new TgtdSupervisor({ controlPort, portal: { address: LOOPBACK, port }, adapter, nopInterval: 5, nopCount: 3 });
   repo = new MemoryExports();
   const config = loadConfig({ DLS_DATA_DIR: join(dir, 'data'), DLS_ISCSI_PORTAL: `${LOOPBACK}:${port}` });
-  service = new IscsiExportsService(config, repo as unknown as Repository<IscsiExport>, supervisor, new TgtExporter({ adapter }));
+  service = new IscsiExportsService(config, repo as unknown as Repository<IscsiExport>, supervisor, new TgtExporter({ adapter }), undefined, {
+    openSessionIds: async (clientId?: string) => new Map([...repo.openSessions].filter(([c]) => !clientId || c === clientId)),
+  });
   await service.onApplicationBootstrap();
 });
 

@@ -24,3 +24,4 @@ export { ClientsService } from './clients/clients.service';
 export { ImagesService } from './images/images.service';
 export { SnapshotsService } from './versions/snapshots.service';
 export { CatalogModule } from './catalog.module';
+export { OpenBootSessionsModule } from './boot-sessions/open-boot-sessions.module';

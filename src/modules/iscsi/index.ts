@@ -3,5 +3,6 @@ export { IscsiModule } from './iscsi.module';
 export { IscsiExportsService } from './iscsi-exports.service';
 export type { ExportBoot } from './iscsi-exports.service';
 export { IscsiExport } from './iscsi-export.entity';
-export type { IscsiActiveSession, IscsiExportInfo } from './iscsi-export.types';
+export type { IscsiActiveSession, IscsiExportInfo, OpenBootSessions } from './iscsi-export.types';
+export { OPEN_BOOT_SESSIONS } from './iscsi-export.types';
 export { IscsiErrorCode } from './iscsi.errors';

@@ -18,3 +18,16 @@ export interface IscsiActiveSession {
   ip: string | null;
   since: Date | number;
 }
+
+/**
+ * Where the per-boot CHAP nonce comes from: each client's open boot session id. The catalogue owns `boot_sessions`
+ * and depends on this module, so it provides this port (token {@link OPEN_BOOT_SESSIONS}) instead of iSCSI reading
+ * its table.
+ */
+export interface OpenBootSessions {
+  /** clientId → id of its open boot session (every client, or just `clientId`). */
+  openSessionIds(clientId?: string): Promise<Map<string, string>>;
+}
+
+/** Injection token of {@link OpenBootSessions}. */
+export const OPEN_BOOT_SESSIONS = Symbol('OPEN_BOOT_SESSIONS');

@@ -121,7 +121,9 @@ let service: IscsiExportsService | undefined;
 function build(env: Record<string, string> = {}, dataDir = join(dir, 'data')): IscsiExportsService {
   const config = loadConfig({ DLS_DATA_DIR: dataDir, ...env });
   const exporter = new TgtExporter({ adapter: tgt.asAdapter(), forceRemove: { sleep: async () => undefined } });
-  return new IscsiExportsService(config, repo as unknown as Repository<IscsiExport>, supervisor.asSupervisor(), exporter);
+  return new IscsiExportsService(config, repo as unknown as Repository<IscsiExport>, supervisor.asSupervisor(), exporter, undefined, {
+    openSessionIds: async (clientId?: string) => new Map([...repo.openSessions].filter(([c]) => !clientId || c === clientId)),
+  });
 }
 
 async function started(env: Record<string, string> = {}): Promise<IscsiExportsService> {

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHmac, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -12,14 +12,11 @@ import { isTgtError, TgtErrorCode } from './tgt.errors';
 import { ExportSpec, TgtExporter } from './tgt-exporter';
 import { TgtdSupervisor } from './tgtd.supervisor';
 import { isUniqueViolation } from '@common/errors/pg-errors';
-import { IscsiExportInfo } from './iscsi-export.types';
+import { IscsiExportInfo, OPEN_BOOT_SESSIONS, OpenBootSessions } from './iscsi-export.types';
 import { IscsiErrorCode } from './iscsi.errors';
 import { ReadinessRegistry, ReadinessState } from '../health';
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-/** Statuses of an open boot session (`boot_sessions`); the open session's id is the per-boot CHAP nonce. */
-const OPEN_SESSION_STATUSES = `('starting', 'booting', 'running')`;
 
 /** Which boot an export is prepared for: the client's open boot session (its id is the CHAP nonce). */
 export interface ExportBoot {
@@ -67,6 +64,7 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
     private readonly supervisor: TgtdSupervisor,
     private readonly exporter: TgtExporter,
     @Optional() private readonly readiness?: ReadinessRegistry,
+    @Optional() @Inject(OPEN_BOOT_SESSIONS) private readonly bootSessions?: OpenBootSessions,
   ) {}
 
   onModuleInit(): void {
@@ -296,13 +294,9 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
     throw new DomainError('unavailable', IscsiErrorCode.ISCSI_UNAVAILABLE, 'could not allocate a target id');
   }
 
-  /** clientId → id of its open boot session (all clients, or one), read from `boot_sessions`. */
+  /** clientId → id of its open boot session (all clients, or one), from the catalogue (none when not wired). */
   private async openSessionIds(clientId?: string): Promise<Map<string, string>> {
-    const rows = await this.exports.query<{ id: string; client_id: string }[]>(
-      `SELECT id, client_id FROM boot_sessions WHERE status IN ${OPEN_SESSION_STATUSES}${clientId ? ' AND client_id = $1' : ''}`,
-      clientId ? [clientId] : [],
-    );
-    return new Map(rows.map((r) => [r.client_id, r.id]));
+    return this.bootSessions ? this.bootSessions.openSessionIds(clientId) : new Map<string, string>();
   }
 
   private spec(row: IscsiExport, nonce: string): ExportSpec {

@@ -109,6 +109,18 @@ export class BootSessionsService {
     return this.sessions.findOne({ where: { clientId, status: In([...OPEN_STATUSES]) }, order: { startedAt: 'DESC' } });
   }
 
+  /**
+   * clientId → id of its open session (every client, or just `clientId`): the per-boot CHAP nonce the iSCSI module
+   * asks for through its `OPEN_BOOT_SESSIONS` port.
+   */
+  async openSessionIds(clientId?: string): Promise<Map<string, string>> {
+    const rows = await this.sessions.find({
+      where: { status: In([...OPEN_STATUSES]), ...(clientId ? { clientId } : {}) },
+      select: { id: true, clientId: true },
+    });
+    return new Map(rows.map((r) => [r.clientId, r.id]));
+  }
+
   /** Every open (starting/booting/running) session: what the session monitor checks each pass. */
   async listOpen(): Promise<BootSession[]> {
     return this.sessions.find({ where: { status: In([...OPEN_STATUSES]) } });

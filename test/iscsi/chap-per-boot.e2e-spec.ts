@@ -71,6 +71,8 @@ beforeAll(async () => {
   const adapter = new TgtAdmAdapter({ controlPort, timeoutMs: 10_000 });
   supervisor = new TgtdSupervisor({ controlPort, portal: { address: LOOPBACK, port }, adapter, nopInterval: 5, nopCount: 3 });
   repo = new MemoryExports();
+  // A user picks tgtd's listen address with DLS_ISCSI_PORTAL; here a loopback portal of its own, so the test never
+  // listens on the host's interfaces.
   const config = loadConfig({ DLS_DATA_DIR: join(dir, 'data'), DLS_ISCSI_PORTAL: `${LOOPBACK}:${port}` });
   service = new IscsiExportsService(config, repo as unknown as Repository<IscsiExport>, supervisor, new TgtExporter({ adapter }), undefined, {
     openSessionIds: async (clientId?: string) => new Map([...repo.openSessions].filter(([c]) => !clientId || c === clientId)),

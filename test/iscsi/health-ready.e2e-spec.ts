@@ -13,6 +13,8 @@ let controlPort: number;
 beforeAll(async () => {
   controlPort = pickControlPort(41);
   const port = await pickPortalPort(41);
+  // iSCSI on (the test app turns it off), tgtd on a loopback portal and a control port of its own — what a user sets
+  // where another tgtd runs — so the test never listens on the host's interfaces.
   t = await createTestApp({ DLS_ISCSI_ENABLED: 'true', DLS_ISCSI_PORTAL: `${LOOPBACK}:${port}`, DLS_TGTD_CONTROL_PORT: String(controlPort) });
 });
 

@@ -5,12 +5,12 @@
  * sends DHCP DISCOVERs on br-late's. Nothing but the kernel and DLS's own interface watch happen between creating
  * br-late and the answer: no API call, no reload.
  */
-import { promises as fs, readFileSync } from 'fs';
+import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { decodeDhcp, DhcpMessageType, DhcpOptionCode, DhcpPacket } from '../../src/protocols/dhcp';
 import { addBridge, addBridgePort, inNs, Namespaces, sysctl, waitFor } from '../net/netns-harness';
-import { buildRequest, NsProcess } from './dhcp-harness';
+import { buildRequest, NsProcess, stopLeftoverPostgres } from './dhcp-harness';
 
 const pid = process.pid;
 const X = 100 + ((pid + 37) % 100);
@@ -85,14 +85,7 @@ describe('DHCP boot interfaces: IPv6 made ready, interfaces that appear later', 
 
   afterAll(async () => {
     await Promise.all([server?.stop(), peer?.stop()]);
-    for (const dir of [path.join(baseDir, 'data'), path.join(baseDir, 'postgres', 'data')]) {
-      try {
-        const pgPid = Number(readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        if (pgPid > 1) process.kill(pgPid, 'SIGTERM');
-      } catch {
-        // not running
-      }
-    }
+    if (baseDir) stopLeftoverPostgres(baseDir);
     await namespaces.cleanup();
     if (baseDir) await fs.rm(baseDir, { recursive: true, force: true }).catch(() => undefined);
   }, SETUP_TIMEOUT_MS);

@@ -3,6 +3,7 @@
  * DHCP client that builds requests with the project's codec.
  */
 import { ChildProcess, spawn } from 'child_process';
+import { readFileSync } from 'fs';
 import { join } from 'path';
 import {
   BootpOp,
@@ -161,4 +162,19 @@ export function buildRequest(spec: RequestSpec): Buffer {
     options,
   };
   return encodeDhcp(pkt);
+}
+
+/**
+ * Safety net for afterAll: stops, by the PID in its `postmaster.pid`, an embedded PostgreSQL that a DHCP fixture
+ * under `baseDir` started and that outlived it (a killed fixture cannot stop its own).
+ */
+export function stopLeftoverPostgres(baseDir: string): void {
+  for (const dir of [join(baseDir, 'data'), join(baseDir, 'postgres', 'data')]) {
+    try {
+      const pgPid = Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (pgPid > 1) process.kill(pgPid, 'SIGTERM');
+    } catch {
+      // not running
+    }
+  }
 }

@@ -4,7 +4,7 @@
  * hangs a veth off each bridge; raw requests are built with the project's codec and the replies decoded here.
  * The server runs in its namespace with its own embedded PostgreSQL (the host's loopback is out of reach there).
  */
-import { promises as fs, readFileSync } from 'fs';
+import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
@@ -18,7 +18,7 @@ import {
   IpxeEncapOption,
 } from '../../src/protocols/dhcp';
 import { addBridge, addBridgePort, inNs, Namespaces, sysctl, waitFor } from '../net/netns-harness';
-import { buildRequest, NsProcess, RequestSpec } from './dhcp-harness';
+import { buildRequest, NsProcess, RequestSpec, stopLeftoverPostgres } from './dhcp-harness';
 
 const pid = process.pid;
 const X = 100 + (pid % 100); // 10.X.0.0/16 for this run
@@ -179,15 +179,7 @@ describe('DhcpServer in network namespaces', () => {
 
   afterAll(async () => {
     await Promise.all([server?.stop(), peer?.stop(), relay?.stop()]);
-    // Safety net: an embedded PostgreSQL this test started and that outlived its fixture is stopped by its PID.
-    for (const dir of [path.join(baseDir, 'data'), path.join(baseDir, 'postgres', 'data')]) {
-      try {
-        const pgPid = Number(readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        if (pgPid > 1) process.kill(pgPid, 'SIGTERM');
-      } catch {
-        // not running
-      }
-    }
+    if (baseDir) stopLeftoverPostgres(baseDir);
     await namespaces.cleanup();
     if (baseDir) await fs.rm(baseDir, { recursive: true, force: true }).catch(() => undefined);
   }, SETUP_TIMEOUT_MS);

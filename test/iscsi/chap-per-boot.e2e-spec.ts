@@ -8,10 +8,9 @@ import { Logger } from '@nestjs/common';
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Repository } from 'typeorm';
 import { loadConfig } from '../../src/config/config.loader';
-import { IscsiExport } from '../../src/modules/iscsi/iscsi-export.entity';
 import { IscsiExportsService } from '../../src/modules/iscsi/iscsi-exports.service';
+import { MemoryExports } from '../../src/modules/iscsi/testing/memory-exports';
 import { TgtExporter } from '../../src/modules/iscsi/tgt-exporter';
 import { TgtAdmAdapter } from '../../src/modules/iscsi/tgt.adapter';
 import { TgtdSupervisor } from '../../src/modules/iscsi/tgtd.supervisor';
@@ -20,38 +19,6 @@ import { LOOPBACK, Login, SessionHolder, libiscsi, pickControlPort, pickPortalPo
 const CLIENT = '0a8c4d4e-7f0b-4a43-9f57-3d1b6a1c00e2';
 const BOOT_1 = '11111111-1111-4111-8111-1111111111e2';
 const BOOT_2 = '22222222-2222-4222-8222-2222222222e2';
-
-/** `iscsi_exports` and the open-session query on `boot_sessions`, in memory. */
-class MemoryExports {
-  readonly rows = new Map<string, IscsiExport>();
-  readonly openSessions = new Map<string, string>();
-  async find(): Promise<IscsiExport[]> {
-    return [...this.rows.values()].map((r) => ({ ...r }));
-  }
-  async findOne(o: { where: { clientId: string } }): Promise<IscsiExport | null> {
-    const r = this.rows.get(o.where.clientId);
-    return r ? { ...r } : null;
-  }
-  async update(where: { clientId: string }, patch: Partial<IscsiExport>): Promise<void> {
-    Object.assign(this.rows.get(where.clientId) ?? {}, patch);
-  }
-  async delete(where: { clientId: string }): Promise<void> {
-    this.rows.delete(where.clientId);
-  }
-  async query(sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
-    if (/FROM boot_sessions/.test(sql)) {
-      return [...this.openSessions].filter(([c]) => !params.length || params[0] === c).map(([c, id]) => ({ id, client_id: c }));
-    }
-    return [{ next: Math.max(0, ...[...this.rows.values()].map((r) => r.tid)) + 1 }];
-  }
-  create(fields: Partial<IscsiExport>): IscsiExport {
-    return { ...fields } as IscsiExport;
-  }
-  async save(row: IscsiExport): Promise<IscsiExport> {
-    this.rows.set(row.clientId, { ...row });
-    return { ...row };
-  }
-}
 
 let dir: string;
 let port: number;
@@ -74,9 +41,7 @@ beforeAll(async () => {
   // A user picks tgtd's listen address with DLS_ISCSI_PORTAL; here a loopback portal of its own, so the test never
   // listens on the host's interfaces.
   const config = loadConfig({ DLS_DATA_DIR: join(dir, 'data'), DLS_ISCSI_PORTAL: `${LOOPBACK}:${port}` });
-  service = new IscsiExportsService(config, repo as unknown as Repository<IscsiExport>, supervisor, new TgtExporter({ adapter }), undefined, {
-    openSessionIds: async (clientId?: string) => new Map([...repo.openSessions].filter(([c]) => !clientId || c === clientId)),
-  });
+  service = new IscsiExportsService(config, repo.asRepository(), supervisor, new TgtExporter({ adapter }), undefined, repo);
   await service.onApplicationBootstrap();
 });
 

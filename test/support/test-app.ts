@@ -34,6 +34,9 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     DLS_ADMIN_USER: ADMIN.username,
     DLS_ADMIN_PASSWORD: ADMIN.password,
     LOG_LEVEL: 'error',
+    // API tests run DLS as an API-only control plane (what a user sets on a second admin node): no DHCP, TFTP, tgtd or
+    // RAs, so nothing binds on the host's interfaces; boot-plane tests turn them on inside namespaces. The test disks
+    // live in a tmp dir whose free space is not the test's subject.
     DLS_DHCP_ENABLED: 'false',
     DLS_TFTP_ENABLED: 'false',
     DLS_ISCSI_ENABLED: 'false',

@@ -3,7 +3,6 @@ import { createHmac } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QueryFailedError, Repository } from 'typeorm';
 import { DomainError } from '@common/errors/domain-error';
 import { loadConfig } from '@config/config.loader';
 import { IscsiExport } from './iscsi-export.entity';
@@ -12,70 +11,13 @@ import { IscsiErrorCode } from './iscsi.errors';
 import { FakeTgt } from './testing/fake-tgt';
 import { TgtExporter } from './tgt-exporter';
 import { TgtErrorCode } from './tgt.errors';
+import { MemoryExports } from './testing/memory-exports';
 import { TgtdExitInfo, TgtdSupervisor } from './tgtd.supervisor';
 
 const PREFIX = 'iqn.2026-11.io.dls';
 const A = '0a8c4d4e-7f0b-4a43-9f57-3d1b6a1c0001';
 const B = '5b2e9f10-33c1-4d8e-8a6b-2f4c8e9d0002';
 const SESSION_A = '3c0ffee0-0000-4000-8000-00000000000a';
-
-/** The `Repository<IscsiExport>` calls the service makes, in memory, with the table's unique constraints. */
-class FakeExportsRepo {
-  readonly rows = new Map<string, IscsiExport>();
-  /** clientId → id of its open boot session (what `boot_sessions` would answer). */
-  readonly openSessions = new Map<string, string>();
-
-  async find(): Promise<IscsiExport[]> {
-    return [...this.rows.values()].map((r) => ({ ...r }));
-  }
-
-  async findOne(o: { where: { clientId: string } }): Promise<IscsiExport | null> {
-    const r = this.rows.get(o.where.clientId);
-    return r ? { ...r } : null;
-  }
-
-  async update(where: { clientId: string }, patch: Partial<IscsiExport>): Promise<void> {
-    const r = this.rows.get(where.clientId);
-    if (r) Object.assign(r, patch);
-  }
-
-  async delete(where: { clientId: string }): Promise<void> {
-    this.rows.delete(where.clientId);
-  }
-
-  /**
-   * The tid allocation query (answered a tick later so concurrent allocations can race like in PostgreSQL) and the
-   * open-sessions query.
-   */
-  async query(sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
-    if (/FROM boot_sessions/.test(sql)) {
-      return [...this.openSessions]
-        .filter(([clientId]) => params.length === 0 || params[0] === clientId)
-        .map(([clientId, id]) => ({ id, client_id: clientId }));
-    }
-    if (!/MAX\(tid\)/.test(sql)) throw new Error(`unexpected query ${sql}`);
-    const next = Math.max(0, ...[...this.rows.values()].map((r) => r.tid)) + 1;
-    await new Promise((r) => setImmediate(r));
-    return [{ next }];
-  }
-
-  create(fields: Partial<IscsiExport>): IscsiExport {
-    return { ...fields } as IscsiExport;
-  }
-
-  async save(row: IscsiExport): Promise<IscsiExport> {
-    for (const [key, constraint] of [
-      ['tid', 'iscsi_exports_tid_key'],
-      ['targetIqn', 'iscsi_exports_target_iqn_key'],
-    ] as const) {
-      if ([...this.rows.values()].some((r) => r.clientId !== row.clientId && r[key] === row[key])) {
-        throw new QueryFailedError('INSERT', [], Object.assign(new Error('duplicate key'), { code: '23505', constraint }));
-      }
-    }
-    this.rows.set(row.clientId, { ...row });
-    return { ...row };
-  }
-}
 
 /** Stands in for the tgtd process: start/stop bookkeeping and a way to make it "crash". */
 class FakeSupervisor {
@@ -114,16 +56,14 @@ let dir: string;
 let diskA: string;
 let diskB: string;
 let tgt: FakeTgt;
-let repo: FakeExportsRepo;
+let repo: MemoryExports;
 let supervisor: FakeSupervisor;
 let service: IscsiExportsService | undefined;
 
 function build(env: Record<string, string> = {}, dataDir = join(dir, 'data')): IscsiExportsService {
   const config = loadConfig({ DLS_DATA_DIR: dataDir, ...env });
   const exporter = new TgtExporter({ adapter: tgt.asAdapter(), forceRemove: { sleep: async () => undefined } });
-  return new IscsiExportsService(config, repo as unknown as Repository<IscsiExport>, supervisor.asSupervisor(), exporter, undefined, {
-    openSessionIds: async (clientId?: string) => new Map([...repo.openSessions].filter(([c]) => !clientId || c === clientId)),
-  });
+  return new IscsiExportsService(config, repo.asRepository(), supervisor.asSupervisor(), exporter, undefined, repo);
 }
 
 async function started(env: Record<string, string> = {}): Promise<IscsiExportsService> {
@@ -164,7 +104,7 @@ beforeEach(async () => {
   await writeFile(diskA, '');
   await writeFile(diskB, '');
   tgt = new FakeTgt();
-  repo = new FakeExportsRepo();
+  repo = new MemoryExports();
   supervisor = new FakeSupervisor();
 });
 afterEach(async () => {

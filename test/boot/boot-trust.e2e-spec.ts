@@ -5,7 +5,8 @@
  * - a requester on a routed subnet (an address on no boot network) and loopback (what a reverse proxy looks like);
  * - a LAN host with its own MAC, asking for another client's script with a valid token minted for that client;
  * - a stale token, and a token for another machine, from the client's own reserved address;
- * - a request for a client whose disk is logged in from another address: no reset, no re-export, no new session.
+ * - a request for a client that is running (a real QEMU client) from another address: no reset, no re-export, no new
+ *   session; the client stays logged in and its write is on its disk.
  * The attacker is a second namespace whose veth sits in the lab bridge.
  */
 import { execFileSync } from 'node:child_process';
@@ -13,14 +14,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signBootToken } from '../../src/modules/pxe-boot/boot-trust/boot-token';
-import { buildTestDisk } from '../lab/disk';
+import { buildTestDisk, parseSerial, readCounter } from '../lab/disk';
 import { createLab, Lab } from '../lab/netns';
+import { bootClient } from '../lab/qemu';
 import { addClient, addLabRange, buildDls, DlsInLab, provisionImage, sessionsOf, startDlsInLab, waitFor } from './dls-lab';
 
-jest.setTimeout(180_000);
+jest.setTimeout(300_000);
 
 const DISK_BYTES = 8 * 1024 * 1024;
-const MAC = { victim: '52:54:00:d1:7a:01', attacker: '52:54:00:d1:7a:0f' };
+/** The smallest lease time a range accepts (MIN_LEASE_SECONDS). */
+const LEASE_SECONDS = 60;
+const MAC = { victim: '52:54:00:d1:7a:01', runner: '52:54:00:d1:7a:02', attacker: '52:54:00:d1:7a:0f' };
 
 describe('boot routes refuse everyone but the client they name', () => {
   let lab: Lab;
@@ -29,8 +33,11 @@ describe('boot routes refuse everyone but the client they name', () => {
   let atk: string;
   let victim: { id: string };
   let key: Buffer;
+  let imageId: string;
+  let rangeId: string;
   const reservedIp = () => `${lab.subnet}.251`;
   const attackerIp = () => `${lab.subnet}.250`;
+  const runnerIp = () => `${lab.subnet}.249`;
 
   /** GET from the attacker namespace (or the lab namespace with `fromLab`); returns status and body. */
   const get = (url: string, from: { ns?: string; iface?: string } = {}): { status: number; body: string } => {
@@ -62,8 +69,8 @@ describe('boot routes refuse everyone but the client they name', () => {
     const diskPath = join(work, 'disk.img');
     await buildTestDisk(diskPath, { label: 'dls-trust', counter: 0, sizeBytes: DISK_BYTES });
     dls = await startDlsInLab(lab, { dataDir: join(work, 'data'), logFile: join(work, 'dls.log') });
-    const { imageId } = await provisionImage(dls, 'trust-disk', diskPath, DISK_BYTES);
-    await addLabRange(dls, lab, 'lab');
+    ({ imageId } = await provisionImage(dls, 'trust-disk', diskPath, DISK_BYTES));
+    ({ id: rangeId } = await addLabRange(dls, lab, 'lab'));
     victim = await addClient(dls, { mac: MAC.victim, hostname: 'victim', imageId, diskPolicy: 'persistent' });
     // The victim's address is a reservation, so the tests can stand in its place (a "client" that is the victim).
     await dls.ok('PATCH', `/api/v1/clients/${victim.id}`, { ipAddress: reservedIp() });
@@ -154,55 +161,82 @@ describe('boot routes refuse everyone but the client they name', () => {
       expect(ok.body).toContain(`&t=`); // the failure callback carries the token too
     });
 
-    it('a disk logged in from another address is not touched: "in use", no reset, no re-export, no new session', async () => {
-      const creds = await dls.ok('GET', `/api/v1/clients/${victim.id}/iscsi`);
-      const before = await dls.ok('GET', `/api/v1/clients/${victim.id}/disk`);
-      const sessionsBefore = (await sessionsOf(dls, victim.id)).length;
-      // The real victim, logged in to its disk from the server's address (another address than the requester's).
-      const holder = lab.spawn(
-        [
-          'timeout',
-          '-s',
-          'KILL',
-          '60',
-          'qemu-io',
-          '-c',
-          'sleep 45000',
-          '--image-opts',
-          [
-            'driver=iscsi',
-            'transport=tcp',
-            `portal=${lab.serverIp}:3260`,
-            `target=${creds.targetIqn}`,
-            'lun=1',
-            `user=${creds.chapUser}`,
-            `password=${creds.chapSecret}`,
-            `initiator-name=${creds.initiatorIqn}`,
-          ].join(','),
-        ],
-        { logFile: join(work, 'holder.log') },
-      );
+    it('a real client running from another address is not touched: "in use", no reset, no re-export, its writes survive', async () => {
+      // The running PC: its own client record without a reservation, so it boots on a pool address (X). The range's
+      // lease time is what a user sets; here its minimum, so that the PC's lease lapses within the test.
+      await dls.ok('PATCH', `/api/v1/network-ranges/${rangeId}`, { leaseSeconds: LEASE_SECONDS });
+      const runner = await addClient(dls, { mac: MAC.runner, hostname: 'runner', imageId, diskPolicy: 'persistent' });
+      const vm = await bootClient(lab, { mac: MAC.runner, firmware: 'bios', nic: 'e1000', timeoutMs: 240_000, logDir: join(work, 'vm-runner') });
       try {
-        await waitFor(
-          'the login to show in tgt',
-          async () => ((await dls.showTargets()).match(new RegExp(`${creds.targetIqn}[\\s\\S]*?I_T nexus: \\d+`)) ? true : null),
+        await vm.waitFor(/DLS-END/, 90_000).catch((e: Error) => {
+          throw new Error(`${e.message}\n--- console ---\n${vm.consoleText().slice(-2000)}\n--- DLS log ---\n${dls.logTail(4000)}`);
+        });
+        expect(parseSerial(vm.serialText())).toMatchObject({ bootOk: true, count: 0, writeOk: true });
+        const creds = await dls.ok('GET', `/api/v1/clients/${runner.id}/iscsi`);
+        const nexus = new RegExp(`${creds.targetIqn}[\\s\\S]*?I_T nexus: (\\d+)[\\s\\S]*?IP Address: (\\S+)`);
+        const login = await waitFor(
+          'the runner logged in (running)',
+          async () => {
+            const m = nexus.exec(await dls.showTargets());
+            const running = (await sessionsOf(dls, runner.id)).some((x) => x.status === 'running');
+            return m && running ? { sid: m[1], ip: m[2] } : null;
+          },
           30_000,
           250,
         );
-        const r = fromVictim(scriptUrl(MAC.victim, token(MAC.victim, reservedIp())));
+        expect(login.ip).not.toBe(runnerIp());
+        const before = await dls.ok('GET', `/api/v1/clients/${runner.id}/disk`);
+        const sessionsBefore = await sessionsOf(dls, runner.id);
+
+        // In full mode the trust rule admits only the address DLS leases this MAC: while the PC's lease is active, a
+        // second address is refused outright (403). iPXE — and this payload — never renew, so the lease lapses; then
+        // the rule admits the MAC's reservation, and an operator reserves Y for the PC while it runs. (In proxy mode a
+        // LAN host spoofing the MAC gets this far directly.) The attacker namespace asks from Y with a valid token
+        // until the lapse lets it through: 403 before, "in use" after — never the PC's script.
+        await dls.ok('PATCH', `/api/v1/clients/${runner.id}`, { ipAddress: runnerIp() });
+        execFileSync('ip', ['netns', 'exec', atk, 'ip', 'addr', 'add', `${runnerIp()}/24`, 'dev', 'atk1']);
+        let refused = 0;
+        const r = await waitFor(
+          "the runner's lease to lapse (the trust rule then admits its reservation)",
+          async () => {
+            const res = get(scriptUrl(MAC.runner, token(MAC.runner, runnerIp())), { ns: atk, iface: runnerIp() });
+            noSecrets(res.body);
+            if (res.status === 403) return (refused++, null);
+            return res;
+          },
+          LEASE_SECONDS * 1000 + 60_000,
+          1000,
+        );
+        expect(refused).toBeGreaterThan(0);
         expect(r.status).toBe(200);
         expect(r.body).toContain('is in use by a running machine');
-        noSecrets(r.body);
-        const after = await dls.ok('GET', `/api/v1/clients/${victim.id}/disk`);
+
+        // The PC goes on: tgt drops iPXE's connection every NOP timeout (iPXE does not answer NOP-In pings) and the
+        // payload's next disk read logs in again with the same CHAP secret — so a new login proves no re-export.
+        const relogin = await waitFor(
+          'the runner to log in again on its own',
+          async () => {
+            const m = nexus.exec(await dls.showTargets());
+            return m && m[1] !== login.sid ? { sid: m[1], ip: m[2] } : null;
+          },
+          60_000,
+          250,
+        );
+        expect(relogin.ip).toBe(login.ip);
+        expect(vm.serialText()).not.toMatch(/DLS-READ-ERR/);
+        const after = await dls.ok('GET', `/api/v1/clients/${runner.id}/disk`);
         expect(after.createdAt).toBe(before.createdAt); // not reset or replaced
-        expect((await sessionsOf(dls, victim.id)).length).toBe(sessionsBefore);
-        expect((await dls.showTargets()).match(new RegExp(`${creds.targetIqn}[\\s\\S]*?I_T nexus: \\d+`))).not.toBeNull(); // still logged in
+        const sessionsAfter = await sessionsOf(dls, runner.id);
+        expect(sessionsAfter.map((x) => x.id)).toEqual(sessionsBefore.map((x) => x.id)); // no new session
+        expect(sessionsAfter.find((x) => x.status === 'running')).toBeDefined();
         const audit = await dls.ok('GET', `/api/v1/audit?limit=20`);
         const rows: any[] = Array.isArray(audit) ? audit : audit.items;
-        expect(rows.some((a) => a.action === 'boot.disk-in-use' && a.entityId === victim.id)).toBe(true);
+        expect(rows.some((a) => a.action === 'boot.disk-in-use' && a.entityId === runner.id && a.details?.loggedInFrom === login.ip)).toBe(true);
       } finally {
-        holder.kill();
+        await vm.kill();
       }
+      // Its write is on its disk (the payload incremented the counter 0 → 1).
+      expect(await readCounter((await dls.ok('GET', `/api/v1/clients/${runner.id}/disk`)).path)).toBe(1);
     });
   });
 });

@@ -11,6 +11,7 @@ import { BootScriptService } from './boot-script.service';
 import { BootSessionTracker } from './boot-session-tracker';
 import type { DhcpLease } from './dhcp-lease.entity';
 import { FakeDisks, FakeIscsi, FakeLeases, FakeSessions } from './testing/fake-boot-plane';
+import { LOGIN_LINGER_MS, RecentLogins } from './recent-logins';
 import { TokenBucketLimiter } from './token-bucket';
 
 beforeAll(() => Logger.overrideLogger(false));
@@ -61,6 +62,7 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
       trustOf({ mac, sourceIp: ip, rangeMode: 'proxy', tokenProblem: null, assignedIp: null, neighbourMac: opts.arp?.[ip] ?? mac }),
   } as unknown as BootTrustService;
   const limiter = new TokenBucketLimiter({ burst: opts.burst ?? 100, refillPerSecond: 1 });
+  const recent = new RecentLogins();
   const config = { http: { port: 8080 }, boot: { serverIp: opts.bootServerIp } } as AppConfig;
   const service = new BootScriptService(
     config,
@@ -70,8 +72,9 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
     trust,
     iscsi,
     limiter,
+    recent,
   );
-  return { service, sessions, disks, iscsi, tracker };
+  return { service, sessions, disks, iscsi, tracker, recent };
 }
 
 describe('BootScriptService', () => {
@@ -247,6 +250,19 @@ describe('BootScriptService', () => {
     expect(iscsi.exported).toEqual([]);
     expect(disks.resets).toEqual([]);
     expect(sessions.rows).toHaveLength(0);
+  });
+
+  it('a login listed a moment ago and not now (tgt dropped it; the client is reconnecting) still counts as "in use"', async () => {
+    const { service, sessions, disks, iscsi, recent } = setup({ clients: [client('a', MAC_A)] });
+    recent.record(new Map([['a', { ip: '10.213.0.77', since: new Date() }]]), Date.now() - 3000); // the monitor's last pass
+    const r = await service.scriptFor(MAC_A, who);
+    expect(r.body).toContain('is in use by a running machine');
+    expect(disks.ensured).toEqual([]);
+    expect(iscsi.exported).toEqual([]);
+    expect(sessions.rows).toHaveLength(0);
+    // Past the linger window the old login no longer holds the disk: the client rebooted elsewhere.
+    recent.record(new Map([['a', { ip: '10.213.0.77', since: new Date() }]]), Date.now() - LOGIN_LINGER_MS - 1000);
+    expect((await service.scriptFor(MAC_A, who)).body).toContain('sanboot');
   });
 
   it('the same address (a real reboot) proceeds even while its old login is still listed', async () => {

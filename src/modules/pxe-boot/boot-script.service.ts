@@ -21,6 +21,7 @@ import { clientPortal } from './client-portal';
 import { BootTrustService } from './boot-trust/boot-trust.service';
 import { ISCSI_EXPORTS, IscsiActiveSession, IscsiExportInfo, IscsiExportsPort } from './iscsi-exports.port';
 import { NEIGHBOUR_TABLE } from './neighbour-table';
+import { LOGIN_LINGER_MS, RecentLogins } from './recent-logins';
 import { TokenBucketLimiter } from './token-bucket';
 
 /** Where a script request came from and arrived at (addresses of the HTTP connection). */
@@ -72,6 +73,7 @@ export class BootScriptService {
     private readonly trust: BootTrustService,
     @Inject(ISCSI_EXPORTS) private readonly iscsi: Pick<IscsiExportsPort, 'activeSessions'>,
     @Inject(SCRIPT_RATE_LIMITER) private readonly limiter: TokenBucketLimiter,
+    private readonly recent: RecentLogins,
     @Optional() private readonly audit?: AuditService,
   ) {}
 
@@ -144,23 +146,31 @@ export class BootScriptService {
   }
 
   /**
-   * Whether tgt shows a live login to the client's disk from another address than the requester's: then a request
-   * must not disturb it (no reset, no re-export, no new session). Logged and audited. A real reboot comes from the
-   * same address, or finds the old connection gone.
+   * Whether the client's disk is logged in from another address than the requester's — live in tgt's listing now,
+   * or listed within {@link LOGIN_LINGER_MS} (a live client's connection is re-made now and then, see
+   * {@link RecentLogins}): then a request must not disturb it (no reset, no re-export, no new session). Logged and
+   * audited. A real reboot comes from the same address, or finds the old login gone for longer than that.
    */
   private async liveLoginElsewhere(client: ClientBootFacts, who: ScriptRequester): Promise<boolean> {
     // Fresh each time (a login made a moment ago counts), but one call for all the requests waiting on it.
-    this.logins ??= this.iscsi.activeSessions().finally(() => (this.logins = undefined));
+    this.logins ??= this.iscsi
+      .activeSessions()
+      .then((logins) => {
+        this.recent.record(logins);
+        return logins;
+      })
+      .finally(() => (this.logins = undefined));
     const live = (await this.logins.catch(() => new Map<string, IscsiActiveSession>())).get(client.id);
-    if (!live?.ip || live.ip === who.sourceIp) return false;
+    const from = live?.ip ?? this.recent.recentIp(client.id);
+    if (!from || from === who.sourceIp) return false;
     this.logger.warn(
-      `${who.sourceIp} asked for the boot script of ${client.hostname} (${client.mac}), whose disk is in use from ${live.ip}; refused`,
+      `${who.sourceIp} asked for the boot script of ${client.hostname} (${client.mac}), whose disk is in use from ${from}; refused`,
     );
     void this.audit?.record({
       action: 'boot.disk-in-use',
       entityType: 'clients',
       entityId: client.id,
-      details: { requester: who.sourceIp, loggedInFrom: live.ip },
+      details: { requester: who.sourceIp, loggedInFrom: from },
     });
     return true;
   }

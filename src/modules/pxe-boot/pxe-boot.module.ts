@@ -13,6 +13,7 @@ import { DHCP_PROVIDERS } from './dhcp';
 import { DhcpLease } from './dhcp-lease.entity';
 import { ISCSI_EXPORTS } from './iscsi-exports.port';
 import { NEIGHBOUR_TABLE, NeighbourTable } from './neighbour-table';
+import { RecentLogins } from './recent-logins';
 import { RangeChangeSubscriber } from './range-change.subscriber';
 import { SessionMonitor } from './session-monitor';
 import { TftpProvider } from './tftp/tftp.provider';
@@ -36,6 +37,7 @@ import { TokenBucketLimiter } from './token-bucket';
     BootTokens,
     BootTrustService,
     BootSessionTracker,
+    RecentLogins,
     SessionMonitor,
     BootScriptService,
     TftpProvider,

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { AppConfig } from '@config/config.loader';
 import type { BootSession, BootSessionsService } from '../catalog';
 import { BootSessionTracker, MonitorAction } from './boot-session-tracker';
+import { RecentLogins } from './recent-logins';
 import { decideSessionAction, SessionMonitor } from './session-monitor';
 import { FakeIscsi } from './testing/fake-boot-plane';
 
@@ -66,7 +67,9 @@ describe('SessionMonitor.runOnce', () => {
     const iscsi = new FakeIscsi();
     iscsi.logins.set('a', { ip: '10.213.0.100', since: at(4) });
     const config = { iscsi: { enabled: true }, boot: { sessionGraceSec: 3, bootTimeoutSec: 5 } } as AppConfig;
-    await new SessionMonitor(config, tracker, iscsi, repo).runOnce(T0 + 6000);
+    const recent = new RecentLogins();
+    await new SessionMonitor(config, tracker, iscsi, repo, recent).runOnce(T0 + 6000);
+    expect(recent.recentIp('a', T0 + 6000)).toBe('10.213.0.100'); // the script route's "in use" check sees it
     expect(synced).toBe(rows);
     expect(applied).toEqual([
       ['a', 's1', { kind: 'running' }],
@@ -80,6 +83,6 @@ describe('SessionMonitor.runOnce', () => {
   it('never throws', async () => {
     const repo = { listOpen: async () => Promise.reject(new Error('db down')), markSeen: async () => undefined } as unknown as BootSessionsService;
     const config = { iscsi: { enabled: true }, boot: { sessionGraceSec: 3, bootTimeoutSec: 5 } } as AppConfig;
-    await expect(new SessionMonitor(config, {} as BootSessionTracker, new FakeIscsi(), repo).runOnce()).resolves.toBeUndefined();
+    await expect(new SessionMonitor(config, {} as BootSessionTracker, new FakeIscsi(), repo, new RecentLogins()).runOnce()).resolves.toBeUndefined();
   });
 });

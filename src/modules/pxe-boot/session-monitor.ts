@@ -3,6 +3,7 @@ import { AppConfig } from '@config/config.loader';
 import { BootSession, BootSessionsService } from '../catalog';
 import { BootSessionTracker, MonitorAction } from './boot-session-tracker';
 import { ISCSI_EXPORTS, IscsiActiveSession, IscsiExportsPort } from './iscsi-exports.port';
+import { RecentLogins } from './recent-logins';
 
 /** How often the monitor looks at tgt's sessions. */
 export const MONITOR_INTERVAL_MS = 2000;
@@ -50,7 +51,7 @@ export function decideSessionAction(
 
 /**
  * Every {@link MONITOR_INTERVAL_MS}: reads the open sessions (one query) and tgt's logins (one `tgtadm` call through
- * the iSCSI module), refreshes the tracker's cache, records `last_seen_at` of connected sessions (one update) and
+ * the iSCSI module), refreshes the tracker's cache and {@link RecentLogins}, records `last_seen_at` of connected sessions (one update) and
  * hands each verdict of {@link decideSessionAction} to the tracker, which applies it under the client's lock. Only
  * runs when iSCSI is enabled (without it, no session can be observed). The timer is unref'd and ticks never overlap.
  */
@@ -66,6 +67,7 @@ export class SessionMonitor implements OnApplicationBootstrap, OnApplicationShut
     private readonly tracker: BootSessionTracker,
     @Inject(ISCSI_EXPORTS) private readonly iscsi: IscsiExportsPort,
     private readonly sessions: BootSessionsService,
+    private readonly recent: RecentLogins,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -91,6 +93,7 @@ export class SessionMonitor implements OnApplicationBootstrap, OnApplicationShut
       this.tracker.syncOpenSessions(open);
       if (open.length === 0) return;
       const logins = await this.iscsi.activeSessions();
+      this.recent.record(logins, nowMs);
       const cfg = { graceSec: this.config.boot.sessionGraceSec, bootTimeoutSec: this.config.boot.bootTimeoutSec };
       const seen: string[] = [];
       for (const s of open) {

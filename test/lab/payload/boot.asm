@@ -9,7 +9,11 @@
 ;   DLS-WRITE-ERR ah=<hh>         write failed; <hh> is the INT 13h status in hex (04 = read-only LUN)
 ;   DLS-READ-ERR ah=<hh>          a read failed
 ;   DLS-COUNT-BADMAGIC            LBA 2 has no magic: nothing is written
-;   DLS-END                       always last; then cli/hlt forever
+;   DLS-END                       last line of the report; then the idle loop below
+;   DLS-READ-ERR ah=<hh>          after DLS-END: a read of the idle loop failed; the payload then halts (cli/hlt)
+;
+; Idle loop: like a running OS, the payload keeps using its disk. About once a second (18 timer ticks) it reads LBA 1
+; through INT 13h, which also lets iPXE poll its NIC and keep the iSCSI connection alive.
 ;
 ; Relies on entry at 0000:7C00 with DL = boot drive and on the INT 13h extensions (iPXE's SAN drive has them).
 ; Build: nasm -f bin -o boot.bin boot.asm
@@ -76,6 +80,15 @@ bad_magic:
 done:
         mov si, msg_end
         call puts
+        mov byte [idling], 1
+idle:
+        sti
+        mov cx, 18
+.tick:  hlt
+        loop .tick
+        mov byte [dap_lba], 1
+        call read
+        jmp idle
 halt:
         cli
         hlt
@@ -109,6 +122,8 @@ fail:
         call hexnib
         mov si, crlf
         call puts
+        cmp byte [idling], 0
+        jne halt
         jmp done
 
 hexnib:                                 ; AL = 0..15 -> '0'..'9','A'..'F'
@@ -164,6 +179,7 @@ msg_werr   db 'DLS-WRITE-ERR ah=', 0
 msg_rerr   db 'DLS-READ-ERR ah=', 0
 msg_magic  db 'DLS-COUNT-BADMAGIC', 13, 10, 0
 msg_end    db 'DLS-END', 13, 10, 0
+idling     db 0
 
 drive      db 0x80
 dap:       db 0x10, 0                   ; size, reserved

@@ -21,7 +21,7 @@ import { clientPortal } from './client-portal';
 import { BootTrustService } from './boot-trust/boot-trust.service';
 import { ISCSI_EXPORTS, IscsiActiveSession, IscsiExportInfo, IscsiExportsPort } from './iscsi-exports.port';
 import { NEIGHBOUR_TABLE } from './neighbour-table';
-import { LOGIN_LINGER_MS, RecentLogins } from './recent-logins';
+import { RecentLogins } from './recent-logins';
 import { TokenBucketLimiter } from './token-bucket';
 
 /** Where a script request came from and arrived at (addresses of the HTTP connection). */
@@ -147,7 +147,7 @@ export class BootScriptService {
 
   /**
    * Whether the client's disk is logged in from another address than the requester's — live in tgt's listing now,
-   * or listed within {@link LOGIN_LINGER_MS} (a live client's connection is re-made now and then, see
+   * or listed within the last 10 s (`LOGIN_LINGER_MS`; a live client's connection is re-made now and then, see
    * {@link RecentLogins}): then a request must not disturb it (no reset, no re-export, no new session). Logged and
    * audited. A real reboot comes from the same address, or finds the old login gone for longer than that.
    */

@@ -163,9 +163,7 @@ export class BootScriptService {
     const live = (await this.logins.catch(() => new Map<string, IscsiActiveSession>())).get(client.id);
     const from = live?.ip ?? this.recent.recentIp(client.id);
     if (!from || from === who.sourceIp) return false;
-    this.logger.warn(
-      `${who.sourceIp} asked for the boot script of ${client.hostname} (${client.mac}), whose disk is in use from ${from}; refused`,
-    );
+    this.logger.warn(`${who.sourceIp} asked for the boot script of ${client.hostname} (${client.mac}), whose disk is in use from ${from}; refused`);
     void this.audit?.record({
       action: 'boot.disk-in-use',
       entityType: 'clients',

@@ -124,8 +124,8 @@ export class EmbeddedPostgres {
         const fallbackRoot = this.opts.fallbackRoot ?? EMBEDDED_PG_FALLBACK_ROOT;
         const hash = createHash('sha256').update(baseDir).digest('hex').slice(0, 12);
         this.clusterDir = pointed ? pointer : path.join(fallbackRoot, `postgres-${hash}`);
-        await fs.mkdir(path.dirname(this.clusterDir), { recursive: true, mode: 0o711 });
-        await fs.mkdir(this.clusterDir, { recursive: true, mode: 0o711 });
+        await fs.mkdir(this.clusterDir, { recursive: true, mode: 0o700 });
+        for (const dir of [path.dirname(this.clusterDir), this.clusterDir]) await this.letServerUserTraverse(dir);
         await fs.writeFile(path.join(this.clusterDir, 'data-dir'), baseDir + '\n', { mode: 0o644 });
         await fs.writeFile(path.join(baseDir, CLUSTER_POINTER), this.clusterDir + '\n', { mode: 0o600 });
         this.log(`${baseDir} is not reachable by ${EMBEDDED_PG_OS_USER}; the cluster lives in ${this.clusterDir} (remove it with the data dir)`);
@@ -278,15 +278,16 @@ export class EmbeddedPostgres {
 
   /**
    * Lets the server user traverse `dir` (a directory DLS owns) without opening it to anyone else: when it can't
-   * already, and the directory grants its group nothing, the group becomes the server user's and gets x (0710).
+   * already and the directory's group is root's or grants nothing (0700, or 0750 under a umask of 027), the group
+   * becomes the server user's with x only (e.g. 0710). A directory shared with some other group is left alone.
    */
   private async letServerUserTraverse(dir: string): Promise<void> {
     const st = await fs.stat(dir);
     const { uid, gid } = this.ids!;
     const can = st.mode & 0o001 || (st.gid === gid && st.mode & 0o010) || (st.uid === uid && st.mode & 0o100);
-    if (can || st.mode & 0o070) return;
+    if (can || (st.gid !== 0 && st.gid !== gid && st.mode & 0o070)) return;
     await fs.chown(dir, st.uid, gid);
-    await fs.chmod(dir, (st.mode & 0o7777) | 0o010);
+    await fs.chmod(dir, (st.mode & 0o7707) | 0o010);
   }
 
   /**

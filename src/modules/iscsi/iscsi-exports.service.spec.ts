@@ -24,6 +24,9 @@ class FakeSupervisor {
   starts = 0;
   stops = 0;
   failStarts = 0;
+  pid?: number;
+  /** The control socket, as readiness asks it. */
+  readonly adapter = { showSystem: async () => 'System:' };
   private listeners: Array<(info: TgtdExitInfo) => void> = [];
 
   async start(): Promise<void> {
@@ -32,10 +35,16 @@ class FakeSupervisor {
       this.failStarts--;
       throw new Error('tgtd exited with code 1');
     }
+    this.pid = 4242;
   }
 
   async stop(): Promise<void> {
     this.stops++;
+    this.pid = undefined;
+  }
+
+  isRunning(): boolean {
+    return this.pid !== undefined;
   }
 
   onExit(listener: (info: TgtdExitInfo) => void): () => void {
@@ -44,6 +53,7 @@ class FakeSupervisor {
   }
 
   crash(): void {
+    this.pid = undefined;
     for (const l of this.listeners) l({ pid: 4242, code: null, signal: 'SIGKILL', expected: false });
   }
 
@@ -322,6 +332,8 @@ describe('IscsiExportsService start-up and tgtd restarts', () => {
     expect(tgt.targets.get(7)!.luns.find((l) => l.lun === 1)!.backingStorePath).toBe(diskA);
     // The open session's secret (the script it was given carries it).
     expect(tgt.accounts.get('dls-a')).toBe(service.chapSecretFor(A, SESSION_A));
+    // Readiness counts what tgtd exports now, re-created ones included (it read 0 after every start).
+    expect(await service.tgtdReadiness()).toMatchObject({ up: true, detail: { exports: 1 } });
   });
 
   it('re-creates every export after tgtd dies and comes back, with the secret of the open session', async () => {
@@ -335,12 +347,11 @@ describe('IscsiExportsService start-up and tgtd restarts', () => {
     tgt.targets.clear();
     tgt.accounts.clear();
     supervisor.crash();
-    const ready = () =>
-      svc.ensureExport(A, diskA).then(
-        () => true,
-        () => false,
-      );
+    expect(await svc.tgtdReadiness()).toMatchObject({ up: false });
+    const ready = async () => (await svc.tgtdReadiness()).up;
     await waitFor(ready, 'the service to be ready again');
+    // Both exports were re-created by the restart's reconcile, not by a later ensureExport.
+    expect(await svc.tgtdReadiness()).toMatchObject({ up: true, detail: { exports: 2 } });
 
     expect(supervisor.starts).toBe(2);
     expect(JSON.stringify([...tgt.targets.values()])).toBe(before);

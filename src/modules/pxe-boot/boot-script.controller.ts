@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from '@common/auth/auth.decorators';
@@ -41,7 +41,8 @@ export class BootScriptController {
   async iscsiInitrd(@Param('mac') mac: string, @Query('t') token: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const r = await this.scripts.iscsiInitrdFor(mac, requester(req), token);
     headers(res, r.status, r.contentType, r.retryAfter);
-    return r.body;
+    // A Buffer returned as it is would go out as JSON; StreamableFile sends the bytes.
+    return typeof r.body === 'string' ? r.body : new StreamableFile(r.body, { length: r.body.length });
   }
 
   @Get(':mac/failed')

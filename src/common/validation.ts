@@ -11,17 +11,14 @@ function flatten(errors: ValidationError[], parent = ''): { field: string; messa
   return out;
 }
 
+/** class-validator messages, each made to name its field (`tags.1: each value …`). */
+function fieldMessages(fields: { field: string; messages: string[] }[]): string[] {
+  return fields.flatMap((f) => f.messages.map((m) => (m.startsWith(f.field.split('.').pop()!) && !f.field.includes('.') ? m : `${f.field}: ${m}`)));
+}
+
 /** The one 400 shape of input validation: `message: string[]` (each naming its field) and `details.fields`. */
-function validationFailed(fields: { field: string; messages: string[] }[]): BadRequestException {
-  return new BadRequestException({
-    statusCode: 400,
-    error: 'Bad Request',
-    code: 'VALIDATION_FAILED',
-    message: fields.flatMap((f) =>
-      f.messages.map((m) => (m.startsWith(f.field.split('.').pop()!) && !f.field.includes('.') ? m : `${f.field}: ${m}`)),
-    ),
-    details: { fields },
-  });
+function validationFailed(message: string[], fields: { field: string; messages: string[] }[]): BadRequestException {
+  return new BadRequestException({ statusCode: 400, error: 'Bad Request', code: 'VALIDATION_FAILED', message, details: { fields } });
 }
 
 /**
@@ -34,7 +31,12 @@ class DlsValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body' || metadata.type === 'query' || metadata.type === 'param') {
       const problems = findControlCharacters(value, metadata.data ?? '');
-      if (problems.length) throw validationFailed(problems.map((p) => ({ field: p.field, messages: [p.message] })));
+      if (problems.length) {
+        throw validationFailed(
+          problems.map((p) => p.message),
+          problems.map((p) => ({ field: p.field, messages: [p.message] })),
+        );
+      }
     }
     return super.transform(value, metadata);
   }
@@ -50,6 +52,9 @@ export function createValidationPipe(): ValidationPipe {
     forbidNonWhitelisted: true,
     transform: true,
     transformOptions: { enableImplicitConversion: false },
-    exceptionFactory: (errors) => validationFailed(flatten(errors)),
+    exceptionFactory: (errors) => {
+      const fields = flatten(errors);
+      return validationFailed(fieldMessages(fields), fields);
+    },
   });
 }

@@ -58,11 +58,22 @@ describe('auth (e2e)', () => {
       const before = await login(u.username, u.password).expect(200);
       await t.http.get('/api/v1/auth/me').set(bearer(before.body.accessToken)).expect(200);
       await t.http.patch(`/api/v1/users/${u.id}`).set(bearer(t.adminToken)).send({ enabled: false }).expect(200);
-      const r = await login(u.username, u.password).expect(401);
-      expect(r.body.code).toBe('USER_DISABLED');
+      await login(u.username, u.password).expect(401);
       await t.http.get('/api/v1/auth/me').set(bearer(before.body.accessToken)).expect(401);
       const refreshed = await t.http.post('/api/v1/auth/refresh').send({ refreshToken: before.body.refreshToken }).expect(401);
       expect(refreshed.body.code).toBe('REFRESH_TOKEN_INVALID');
+    });
+
+    it('answers a disabled user exactly like a wrong password, whether or not the password is right', async () => {
+      const u = await createUser(Role.Viewer);
+      await t.http.patch(`/api/v1/users/${u.id}`).set(bearer(t.adminToken)).send({ enabled: false }).expect(200);
+      const right = await login(u.username, u.password);
+      const wrong = await login(u.username, 'not-the-password-at-all');
+      const unknown = await login('nobody-at-all', u.password);
+      const shape = (r: { status: number; body: Record<string, unknown> }) => ({ status: r.status, body: r.body });
+      expect(shape(right)).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS', message: 'invalid username or password' } });
+      expect(shape(wrong)).toEqual(shape(right));
+      expect(shape(unknown)).toEqual(shape(right));
     });
 
     it('validates the body (400 naming the field)', async () => {

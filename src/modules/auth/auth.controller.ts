@@ -19,7 +19,7 @@ export class AuthController {
   @HttpCode(200)
   @UseInterceptors(RetryAfterInterceptor)
   @ApiOkResponse({ type: TokenPairDto })
-  @ApiUnauthorizedResponse({ description: 'INVALID_CREDENTIALS or USER_DISABLED' })
+  @ApiUnauthorizedResponse({ description: 'INVALID_CREDENTIALS (unknown user, wrong password or disabled user alike)' })
   @ApiTooManyRequestsResponse({ description: 'TOO_MANY_ATTEMPTS; see the Retry-After header' })
   login(@Body() dto: LoginDto, @Ip() ip: string): Promise<TokenPairDto> {
     return this.auth.login(dto.username, dto.password, ip);

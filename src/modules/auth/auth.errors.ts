@@ -1,7 +1,8 @@
 /** Stable error codes of the auth module (the `code` field of error answers). */
 export enum AuthErrorCode {
-  /** Unknown user or wrong password: one code and one message for both. */
+  /** Unknown user, wrong password or disabled user: one code and one message for all three. */
   INVALID_CREDENTIALS = 'INVALID_CREDENTIALS',
+  /** A disabled user's access or refresh token (never answered to a login). */
   USER_DISABLED = 'USER_DISABLED',
   /** Too many failed logins for this username or from this address; see the Retry-After header. */
   TOO_MANY_ATTEMPTS = 'TOO_MANY_ATTEMPTS',

@@ -32,7 +32,10 @@ export class AuthService {
     private readonly tokens: RefreshTokensService,
   ) {}
 
-  /** Checks the password (throttled per username and address) and issues a token pair. */
+  /**
+   * Checks the password (throttled per username and address) and issues a token pair. Unknown user, wrong password
+   * and disabled user all answer 401 INVALID_CREDENTIALS.
+   */
   async login(username: string, password: string, remoteAddress?: string): Promise<TokenPairDto> {
     const verdict = this.throttle.check(username, remoteAddress);
     if (!verdict.allowed) {
@@ -40,12 +43,13 @@ export class AuthService {
         retryAfterSeconds: verdict.retryAfterSeconds,
       });
     }
+    // A disabled user is answered like a wrong password (same status, code, message, and the same argon2 verify
+    // first), so a login attempt never tells whether an account exists, is disabled, or has this password.
     const user = await this.users.verifyCredentials(username, password);
-    if (!user) {
+    if (!user || !user.enabled) {
       this.throttle.recordFailure(username, remoteAddress);
       throw invalidCredentials();
     }
-    if (!user.enabled) throw disabled();
     this.throttle.recordSuccess(username);
     await this.users.recordLogin(user.id);
     return this.issue(user);

@@ -167,6 +167,58 @@ describe('auth (e2e)', () => {
       await login(u.username, 'a-brand-new-password').expect(200);
     });
 
+    describe('revoke access tokens at once (401 TOKEN_REVOKED), not when they expire', () => {
+      const me = (token: string) => t.http.get('/api/v1/auth/me').set(bearer(token));
+      const expectRevoked = async (token: string) => {
+        const r = await me(token).expect(401);
+        expect(r.body.code).toBe('TOKEN_REVOKED');
+      };
+
+      it('on logout: every access token of the user; its other sessions refresh and go on', async () => {
+        const u = await createUser(Role.Viewer);
+        const a = (await login(u.username, u.password).expect(200)).body;
+        const b = (await login(u.username, u.password).expect(200)).body;
+        await me(a.accessToken).expect(200);
+        await t.http.post('/api/v1/auth/logout').send({ refreshToken: a.refreshToken }).expect(204);
+        await expectRevoked(a.accessToken);
+        await expectRevoked(b.accessToken);
+        const b2 = (await t.http.post('/api/v1/auth/refresh').send({ refreshToken: b.refreshToken }).expect(200)).body;
+        await me(b2.accessToken).expect(200);
+        // logging out again with the spent token changes nothing
+        await t.http.post('/api/v1/auth/logout').send({ refreshToken: a.refreshToken }).expect(204);
+        await me(b2.accessToken).expect(200);
+      });
+
+      it('on a password change', async () => {
+        const u = await createUser(Role.Viewer);
+        const pair = (await login(u.username, u.password).expect(200)).body;
+        await me(pair.accessToken).expect(200);
+        await t.http.patch(`/api/v1/users/${u.id}`).set(bearer(t.adminToken)).send({ password: 'an-entirely-new-passphrase' }).expect(200);
+        await expectRevoked(pair.accessToken);
+        const fresh = (await login(u.username, 'an-entirely-new-passphrase').expect(200)).body;
+        await me(fresh.accessToken).expect(200);
+      });
+
+      it('on refresh-token reuse: the thief’s and the owner’s access tokens alike', async () => {
+        const u = await createUser(Role.Viewer);
+        const first = (await login(u.username, u.password).expect(200)).body;
+        const second = (await t.http.post('/api/v1/auth/refresh').send({ refreshToken: first.refreshToken }).expect(200)).body;
+        await me(second.accessToken).expect(200);
+        await t.http.post('/api/v1/auth/refresh').send({ refreshToken: first.refreshToken }).expect(401);
+        await expectRevoked(first.accessToken);
+        await expectRevoked(second.accessToken);
+      });
+
+      it('does not touch other users', async () => {
+        const u = await createUser(Role.Viewer);
+        const other = await createUser(Role.Viewer);
+        const mine = (await login(u.username, u.password).expect(200)).body;
+        const theirs = (await login(other.username, other.password).expect(200)).body;
+        await t.http.post('/api/v1/auth/logout').send({ refreshToken: mine.refreshToken }).expect(204);
+        await me(theirs.accessToken).expect(200);
+      });
+    });
+
     it('rejects an unknown refresh token', async () => {
       const r = await t.http.post('/api/v1/auth/refresh').send({ refreshToken: 'not-a-token' }).expect(401);
       expect(r.body.code).toBe('REFRESH_TOKEN_INVALID');

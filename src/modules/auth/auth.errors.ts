@@ -6,6 +6,8 @@ export enum AuthErrorCode {
   USER_DISABLED = 'USER_DISABLED',
   /** Too many failed logins for this username or from this address; see the Retry-After header. */
   TOO_MANY_ATTEMPTS = 'TOO_MANY_ATTEMPTS',
+  /** An access token issued before the user's last logout, password change or refresh-token reuse. */
+  TOKEN_REVOKED = 'TOKEN_REVOKED',
   /** Unknown, expired, revoked or already-used refresh token. */
   REFRESH_TOKEN_INVALID = 'REFRESH_TOKEN_INVALID',
 }

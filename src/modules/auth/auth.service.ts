@@ -17,8 +17,8 @@ const invalidRefresh = () =>
 const disabled = () => new DomainError('unauthorized', AuthErrorCode.USER_DISABLED, 'this user is disabled');
 
 /**
- * Password login and token handling. Access tokens are short-lived JWTs (claims sub, username, role, typ 'access')
- * checked by JwtStrategy for the global JwtAuthGuard; refresh tokens are random opaque strings stored only as
+ * Password login and token handling. Access tokens are short-lived JWTs (claims sub, username, role, typ 'access',
+ * gen = the user's token generation) checked by JwtStrategy for the global JwtAuthGuard; refresh tokens are random opaque strings stored only as
  * SHA-256 hashes, single use (each refresh revokes the one presented and issues a new pair). Presenting an
  * already-rotated token is treated as theft: every live refresh token of that user is revoked.
  */
@@ -69,22 +69,30 @@ export class AuthService {
     return this.issue(user);
   }
 
-  /** Revokes the refresh token. Unknown or already revoked tokens are not an error (logout is idempotent). */
+  /**
+   * Revokes the refresh token and every access token of its user issued so far (the user's other sessions keep
+   * their refresh tokens and get new access tokens from them). Unknown or already revoked tokens are not an error
+   * (logout is idempotent).
+   */
   async logout(refreshToken: string): Promise<void> {
-    await this.tokens.revoke(sha256(refreshToken));
+    const userId = await this.tokens.revoke(sha256(refreshToken));
+    if (userId) await this.users.revokeAccessTokens(userId);
   }
 
   private async issue(user: User): Promise<TokenPairDto> {
-    const claims: AccessTokenClaims = { sub: user.id, username: user.username, role: user.role, typ: 'access' };
+    const claims: AccessTokenClaims = { sub: user.id, username: user.username, role: user.role, typ: 'access', gen: user.tokenGeneration };
     const accessToken = await this.jwt.signAsync(claims);
     const refreshToken = randomBytes(32).toString('base64url');
     await this.tokens.issue(user.id, sha256(refreshToken), new Date(Date.now() + this.config.auth.refreshTtl * 1000));
     return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.config.auth.accessTtl };
   }
 
-  /** A revoked-but-unexpired token presented again means it leaked: revoke the whole family of that user. */
+  /**
+   * A revoked-but-unexpired token presented again means it leaked: end every session of that user, refresh tokens
+   * and access tokens alike.
+   */
   private async revokeAllOnReuse(hash: string): Promise<void> {
     const old = await this.tokens.findUnexpired(hash);
-    if (old?.revokedAt) await this.tokens.revokeAllOf(old.userId);
+    if (old?.revokedAt) await this.users.endSessions(old.userId);
   }
 }

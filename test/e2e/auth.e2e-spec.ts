@@ -1,4 +1,6 @@
 import { JwtService } from '@nestjs/jwt';
+import { IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { Role } from '../../src/common/auth/role';
 import { ADMIN, createTestApp, TestApp } from '../support/test-app';
@@ -225,17 +227,66 @@ describe('auth (e2e)', () => {
     });
   });
 
-  it('throttles repeated failures per username: 429 TOO_MANY_ATTEMPTS with Retry-After, even with the right password', async () => {
-    const u = await createUser(Role.Viewer);
-    const other = await createUser(Role.Viewer);
-    await login(u.username, 'bad-password-1').expect(401);
-    await login(u.username, u.password).expect(200); // success resets the username counter
-    for (let i = 0; i < 5; i++) await login(u.username, `bad-password-${i}`).expect(401);
-    const r = await login(u.username, u.password).expect(429);
-    expect(r.body.code).toBe('TOO_MANY_ATTEMPTS');
-    const retryAfter = Number(r.headers['retry-after']);
-    expect(retryAfter).toBeGreaterThan(0);
-    expect(retryAfter).toBeLessThanOrEqual(300);
-    await login(other.username, other.password).expect(200); // another user from the same address is unaffected
+  describe('login throttle (the app listens on loopback; requests come from distinct 127.0.0.x addresses)', () => {
+    let port: number;
+    beforeAll(async () => {
+      await t.app.listen(0, '127.0.0.1');
+      port = (t.app.getHttpServer().address() as AddressInfo).port;
+    });
+    /** POST /auth/login from `from` (a loopback address: Linux routes all of 127/8 to lo). */
+    const loginFrom = (from: string, username: string, password: string) =>
+      new Promise<{ status: number; headers: IncomingHttpHeaders; body: { code?: string } }>((resolve, reject) => {
+        const body = JSON.stringify({ username, password });
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            localAddress: from,
+            method: 'POST',
+            path: '/api/v1/auth/login',
+            headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) as { code?: string } }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+
+    it('five wrong passwords from one address lock only that address out of that user: the right one from another gets in', async () => {
+      const u = await createUser(Role.Admin);
+      for (let i = 0; i < 5; i++) expect((await loginFrom('127.0.0.2', u.username, `bad-password-${i}`)).status).toBe(401);
+      const refused = await loginFrom('127.0.0.2', u.username, u.password);
+      expect(refused.status).toBe(429);
+      expect(refused.body.code).toBe('TOO_MANY_ATTEMPTS');
+      const retryAfter = Number(refused.headers['retry-after']);
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(300);
+      expect((await loginFrom('127.0.0.3', u.username, u.password)).status).toBe(200);
+      expect((await loginFrom('127.0.0.3', u.username, 'bad-password-x')).status).toBe(401);
+      // and the attacker's address may still log in as someone else
+      const other = await createUser(Role.Viewer);
+      expect((await loginFrom('127.0.0.2', other.username, other.password)).status).toBe(200);
+    });
+
+    it('a success clears its own pair: the right password after four misses resets the count', async () => {
+      const u = await createUser(Role.Viewer);
+      for (let i = 0; i < 4; i++) expect((await loginFrom('127.0.0.6', u.username, `bad-password-${i}`)).status).toBe(401);
+      expect((await loginFrom('127.0.0.6', u.username, u.password)).status).toBe(200);
+      for (let i = 0; i < 4; i++) expect((await loginFrom('127.0.0.6', u.username, `bad-password-${i}`)).status).toBe(401);
+      expect((await loginFrom('127.0.0.6', u.username, u.password)).status).toBe(200);
+    });
+
+    it('an address that sprays usernames is refused for every user; other addresses are not', async () => {
+      const u = await createUser(Role.Viewer);
+      for (let i = 0; i < 20; i++) expect((await loginFrom('127.0.0.4', `nobody-${i}`, 'some-wrong-password')).status).toBe(401);
+      const r = await loginFrom('127.0.0.4', u.username, u.password);
+      expect({ status: r.status, code: r.body.code }).toEqual({ status: 429, code: 'TOO_MANY_ATTEMPTS' });
+      expect((await loginFrom('127.0.0.5', u.username, u.password)).status).toBe(200);
+    });
   });
 });

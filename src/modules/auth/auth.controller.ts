@@ -20,7 +20,7 @@ export class AuthController {
   @UseInterceptors(RetryAfterInterceptor)
   @ApiOkResponse({ type: TokenPairDto })
   @ApiUnauthorizedResponse({ description: 'INVALID_CREDENTIALS (unknown user, wrong password or disabled user alike)' })
-  @ApiTooManyRequestsResponse({ description: 'TOO_MANY_ATTEMPTS; see the Retry-After header' })
+  @ApiTooManyRequestsResponse({ description: 'TOO_MANY_ATTEMPTS (this username from this address, or this address); see Retry-After' })
   login(@Body() dto: LoginDto, @Ip() ip: string): Promise<TokenPairDto> {
     return this.auth.login(dto.username, dto.password, ip);
   }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DomainError } from '@common/errors/domain-error';
 import { AppConfig } from '@config/config.loader';
 import { RefreshTokensService, User, UsersService } from '../users';
@@ -33,7 +34,8 @@ export class AuthService {
   ) {}
 
   /**
-   * Checks the password (throttled per username and address) and issues a token pair. Unknown user, wrong password
+   * Checks the password (throttled per username+address and per address, slowed down per username: see
+   * LoginThrottle) and issues a token pair. Unknown user, wrong password
    * and disabled user all answer 401 INVALID_CREDENTIALS.
    */
   async login(username: string, password: string, remoteAddress?: string): Promise<TokenPairDto> {
@@ -43,6 +45,8 @@ export class AuthService {
         retryAfterSeconds: verdict.retryAfterSeconds,
       });
     }
+    // A username under attack from many addresses is slowed down (a little, capped), never locked.
+    if (verdict.delayMs > 0) await sleep(verdict.delayMs);
     // A disabled user is answered like a wrong password (same status, code, message, and the same argon2 verify
     // first), so a login attempt never tells whether an account exists, is disabled, or has this password.
     const user = await this.users.verifyCredentials(username, password);
@@ -50,7 +54,7 @@ export class AuthService {
       this.throttle.recordFailure(username, remoteAddress);
       throw invalidCredentials();
     }
-    this.throttle.recordSuccess(username);
+    this.throttle.recordSuccess(username, remoteAddress);
     await this.users.recordLogin(user.id);
     return this.issue(user);
   }

@@ -18,6 +18,28 @@ describe('config', () => {
     expect(c.database.migrationsRun).toBe(false);
   });
 
+  it('refuses a weak DLS_ADMIN_PASSWORD, saying why, without echoing it', () => {
+    for (const weak of ['12345678', 'password', '        ', 'admin1234']) {
+      let err: ConfigValidationError | undefined;
+      try {
+        parseEnv({ DLS_ADMIN_PASSWORD: weak });
+      } catch (e) {
+        err = e as ConfigValidationError;
+      }
+      expect(err).toBeInstanceOf(ConfigValidationError);
+      expect(err!.problems).toEqual([expect.stringMatching(/^DLS_ADMIN_PASSWORD is too easy to guess \(.+\).*unset it/)]);
+    }
+    const err = (() => {
+      try {
+        parseEnv({ DLS_ADMIN_PASSWORD: 'admin1234' });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err?.message).not.toContain('admin1234');
+    expect(loadConfig({ DLS_ADMIN_PASSWORD: 'bench-admin-passphrase-7' }).auth.adminPassword).toBe('bench-admin-passphrase-7');
+  });
+
   it('lists every bad key at once and masks secrets', () => {
     let err: ConfigValidationError | undefined;
     try {

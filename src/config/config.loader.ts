@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { passwordProblem } from '@common/auth/password-policy';
 import { bool, bytes, EnvValueError, EnvVar, int, ipv4, oneOf, seconds, str, url } from './env.schema';
 
 export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
@@ -23,7 +24,11 @@ export const ENV = {
     parse: str({ pattern: /^[a-z][a-z0-9_.-]{2,63}$/ }),
     description: 'first admin user, created when no user exists',
   },
-  DLS_ADMIN_PASSWORD: { parse: str({ min: 8, max: 256 }), secret: true, description: 'first admin password; unset = generated and printed once' },
+  DLS_ADMIN_PASSWORD: {
+    parse: str({ min: 8, max: 256 }),
+    secret: true,
+    description: 'first admin password; unset = generated and printed once. A weak one (the API password policy) is refused at start',
+  },
   JWT_SECRET: { parse: str({ min: 32 }), secret: true, description: 'JWT signing secret; unset = generated once and kept in the data dir' },
   JWT_ACCESS_TTL: { default: 900, parse: seconds, description: 'access-token lifetime' },
   JWT_REFRESH_TTL: { default: 7 * 86400, parse: seconds, description: 'refresh-token lifetime' },
@@ -110,6 +115,12 @@ export function parseEnv(env: Record<string, string | undefined>): RawConfig {
     }
   }
   if (out.DLS_STORAGE_DRIVER === 'zfs' && !out.DLS_ZFS_ROOT) problems.push('DLS_ZFS_ROOT is required when DLS_STORAGE_DRIVER=zfs');
+  // The same policy as passwords set through the API; checked even once the admin exists (a password left in the
+  // environment is very likely the admin's).
+  const weak =
+    typeof out.DLS_ADMIN_PASSWORD === 'string' &&
+    passwordProblem(out.DLS_ADMIN_PASSWORD, [typeof out.DLS_ADMIN_USER === 'string' ? out.DLS_ADMIN_USER : '']);
+  if (weak) problems.push(`DLS_ADMIN_PASSWORD ${weak} — or unset it to have one generated and printed at the first start`);
   if (problems.length) throw new ConfigValidationError(problems);
   return out as RawConfig;
 }

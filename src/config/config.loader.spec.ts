@@ -9,6 +9,13 @@ describe('config', () => {
     expect(c.database.migrationsRun).toBe(true);
     expect(c.auth.accessTtl).toBe(900);
     expect(c.iscsi.portalPort).toBe(3260);
+    expect(c.http.apiDocs).toBe('public');
+  });
+
+  it('DLS_API_DOCS takes public, auth or off', () => {
+    expect(loadConfig({ DLS_API_DOCS: 'auth' }).http.apiDocs).toBe('auth');
+    expect(loadConfig({ DLS_API_DOCS: 'off' }).http.apiDocs).toBe('off');
+    expect(() => parseEnv({ DLS_API_DOCS: 'private' })).toThrow(/DLS_API_DOCS must be one of public, auth, off/);
   });
 
   it('parses units', () => {

@@ -3,11 +3,19 @@ import { passwordProblem } from '@common/auth/password-policy';
 import { bool, bytes, EnvValueError, EnvVar, int, ipv4, oneOf, seconds, str, url } from './env.schema';
 
 export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+/** Who may read Swagger UI and the OpenAPI document. */
+export type ApiDocsMode = 'public' | 'auth' | 'off';
 
 /** Every environment variable DLS reads. README.md documents the same list. */
 export const ENV = {
   PORT: { default: 3000, parse: int(0, 65535), description: 'HTTP port of the API, Swagger UI and iPXE scripts' },
   HOST: { default: '0.0.0.0', parse: str({ min: 1 }), description: 'HTTP bind address' },
+  DLS_API_DOCS: {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
+    default: 'public' as ApiDocsMode,
+    parse: oneOf<ApiDocsMode>('public', 'auth', 'off'),
+    description: 'Swagger UI (/docs) and OpenAPI (/docs-json): public, auth (any DLS user: HTTP Basic or Bearer) or off (404)',
+  },
   DATABASE_URL: {
     parse: url('postgres', 'postgresql'),
     secret: true,
@@ -127,7 +135,7 @@ export function parseEnv(env: Record<string, string | undefined>): RawConfig {
 
 /** Typed configuration, grouped by concern. Built once at boot; the only consumer of process.env is `loadConfig`. */
 export class AppConfig {
-  readonly http: { port: number; host: string };
+  readonly http: { port: number; host: string; apiDocs: ApiDocsMode };
   readonly database: { url?: string; migrationsRun: boolean };
   readonly dataDir: string;
   readonly auth: { adminUser: string; adminPassword?: string; jwtSecret?: string; accessTtl: number; refreshTtl: number };
@@ -141,7 +149,7 @@ export class AppConfig {
   constructor(raw: RawConfig) {
     const dataDir = path.resolve(raw.DLS_DATA_DIR);
     this.dataDir = dataDir;
-    this.http = { port: raw.PORT, host: raw.HOST };
+    this.http = { port: raw.PORT, host: raw.HOST, apiDocs: raw.DLS_API_DOCS };
     this.database = { url: raw.DATABASE_URL, migrationsRun: raw.DLS_MIGRATIONS_RUN };
     this.auth = {
       adminUser: raw.DLS_ADMIN_USER,

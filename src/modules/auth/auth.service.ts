@@ -34,11 +34,19 @@ export class AuthService {
   ) {}
 
   /**
-   * Checks the password (throttled per username+address and per address, slowed down per username: see
-   * LoginThrottle) and issues a token pair. Unknown user, wrong password
-   * and disabled user all answer 401 INVALID_CREDENTIALS.
+   * Checks the password (`checkPassword`) and issues a token pair.
    */
   async login(username: string, password: string, remoteAddress?: string): Promise<TokenPairDto> {
+    const user = await this.checkPassword(username, password, remoteAddress);
+    await this.users.recordLogin(user.id);
+    return this.issue(user);
+  }
+
+  /**
+   * The enabled user with this username and password, under the login throttle (also used for HTTP Basic on the
+   * API docs); throws 401 INVALID_CREDENTIALS (unknown, wrong or disabled alike) or 429 TOO_MANY_ATTEMPTS.
+   */
+  async checkPassword(username: string, password: string, remoteAddress?: string): Promise<User> {
     const verdict = this.throttle.check(username, remoteAddress);
     if (!verdict.allowed) {
       throw new DomainError('too_many', AuthErrorCode.TOO_MANY_ATTEMPTS, `too many failed logins; retry in ${verdict.retryAfterSeconds} s`, {
@@ -55,8 +63,7 @@ export class AuthService {
       throw invalidCredentials();
     }
     this.throttle.recordSuccess(username, remoteAddress);
-    await this.users.recordLogin(user.id);
-    return this.issue(user);
+    return user;
   }
 
   /** Exchanges a live refresh token for a new pair; the presented token is revoked atomically (single use). */

@@ -242,6 +242,7 @@ describe('auth (e2e)', () => {
             host: '127.0.0.1',
             port,
             localAddress: from,
+            agent: false, // one connection per request: nothing kept alive past the test
             method: 'POST',
             path: '/api/v1/auth/login',
             headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },

@@ -108,7 +108,7 @@ describe('kill -9 of DLS with tgtd running, restart, a client boots (QEMU in a n
     await waitFor('the crashed run’s tgtd to be gone', async () => !alive(oldTgtd), 30_000, 250);
     const up = await ready(second);
     expect(up.status).toBe(200);
-    expect(up.body.info.tgtd).toMatchObject({ status: 'up', pid: newTgtd });
+    expect(up.body.info.tgtd).toMatchObject({ status: 'up', pid: newTgtd, exports: 1 }); // the client's export, re-created
 
     // tgtd stops answering: /health/ready is 503 and names tgtd.
     signalled.add(newTgtd);
@@ -141,6 +141,7 @@ describe('kill -9 of DLS with tgtd running, restart, a client boots (QEMU in a n
     console.log(`tgtd restarted: ${JSON.stringify(back.body.info.tgtd)}`);
     // The new tgtd has the client's target again (re-created from the database by the supervisor's restart).
     expect(await second.showTargets()).toMatch(/^Target \d+: \S+/m);
+    expect(back.body.info.tgtd.exports).toBe(1);
 
     // The client boots again from the restarted DLS and finds its earlier write.
     expect(await bootOk(second, 'boot after the restart')).toMatchObject({ bootOk: true, count: 1, writeOk: true });

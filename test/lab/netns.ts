@@ -86,6 +86,10 @@ export interface Lab {
   ipv6Prefix?: string;
   /** `<ipv6Prefix>1`, or undefined. */
   serverIp6?: string;
+  /** Deletes the bridge (its addresses go with it; the carrier veth stays), as if the boot interface did not exist yet. */
+  removeBridge(): Promise<void>;
+  /** Puts the bridge back exactly as createLab() made it. */
+  recreateBridge(): Promise<void>;
   /** Creates tap `dt<mac hex>` in the bridge (idempotent per MAC) and returns its name. */
   addTap(mac: string): Promise<string>;
   /** Runs `ip netns exec <ns> ...argv` (no shell) and resolves with its output; rejects on non-zero exit/timeout. */
@@ -219,6 +223,20 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
   };
   const handle = { destroySync };
 
+  /** The bridge with its carrier veth, addresses and IPv6 settings (also what recreateBridge() puts back). */
+  const addBridge = async (): Promise<void> => {
+    await nsExec(['ip', 'link', 'add', LAB_BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+    await nsExec(['ip', 'link', 'set', VETH_BRIDGE_SIDE, 'master', LAB_BRIDGE]);
+    await nsExec(['ip', 'addr', 'add', `${serverIp}/24`, 'dev', LAB_BRIDGE]);
+    if (ipv6Prefix) {
+      await sysctl(`net.ipv6.conf.${LAB_BRIDGE}.disable_ipv6`, 0);
+      await sysctl(`net.ipv6.conf.${LAB_BRIDGE}.accept_ra`, 0);
+      await sysctl(`net.ipv6.conf.${LAB_BRIDGE}.router_solicitations`, 0);
+      await nsExec(['ip', '-6', 'addr', 'add', `${ipv6Prefix}1/64`, 'dev', LAB_BRIDGE, 'nodad']);
+    }
+    for (const dev of [VETH_PEER, VETH_BRIDGE_SIDE, LAB_BRIDGE]) await nsExec(['ip', 'link', 'set', dev, 'up']);
+  };
+
   installExitHooks();
   liveLabs.add(handle);
   try {
@@ -228,18 +246,9 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
     await sysctl('net.ipv6.conf.default.disable_ipv6', 1);
     await sysctl('net.ipv6.conf.default.accept_ra', 0);
     await sysctl('net.ipv6.conf.default.router_solicitations', 0);
-    await nsExec(['ip', 'link', 'add', LAB_BRIDGE, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
     await nsExec(['ip', 'link', 'add', VETH_BRIDGE_SIDE, 'type', 'veth', 'peer', 'name', VETH_PEER]);
-    await nsExec(['ip', 'link', 'set', VETH_BRIDGE_SIDE, 'master', LAB_BRIDGE]);
     await sysctl(`net.ipv4.conf.${VETH_PEER}.arp_ignore`, 8);
-    await nsExec(['ip', 'addr', 'add', `${serverIp}/24`, 'dev', LAB_BRIDGE]);
-    if (ipv6Prefix) {
-      await sysctl(`net.ipv6.conf.${LAB_BRIDGE}.disable_ipv6`, 0);
-      await sysctl(`net.ipv6.conf.${LAB_BRIDGE}.accept_ra`, 0);
-      await sysctl(`net.ipv6.conf.${LAB_BRIDGE}.router_solicitations`, 0);
-      await nsExec(['ip', '-6', 'addr', 'add', `${ipv6Prefix}1/64`, 'dev', LAB_BRIDGE, 'nodad']);
-    }
-    for (const dev of [VETH_PEER, VETH_BRIDGE_SIDE, LAB_BRIDGE]) await nsExec(['ip', 'link', 'set', dev, 'up']);
+    await addBridge();
   } catch (err) {
     destroySync();
     throw err;
@@ -253,6 +262,11 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
     cidr: `${subnet}.0/24`,
     ipv6Prefix,
     serverIp6: ipv6Prefix ? `${ipv6Prefix}1` : undefined,
+    async removeBridge(): Promise<void> {
+      if (taps.size > 0) throw new Error('removeBridge: the lab has taps; remove the bridge before booting clients');
+      await nsExec(['ip', 'link', 'del', LAB_BRIDGE]);
+    },
+    recreateBridge: () => addBridge(),
     async addTap(mac: string): Promise<string> {
       const tap = tapNameForMac(mac);
       if (taps.has(tap)) return tap;

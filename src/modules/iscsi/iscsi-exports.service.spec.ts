@@ -24,6 +24,9 @@ class FakeSupervisor {
   starts = 0;
   stops = 0;
   failStarts = 0;
+  pid?: number;
+  /** The control socket, as readiness asks it. */
+  readonly adapter = { showSystem: async () => 'System:' };
   private listeners: Array<(info: TgtdExitInfo) => void> = [];
 
   async start(): Promise<void> {
@@ -32,10 +35,16 @@ class FakeSupervisor {
       this.failStarts--;
       throw new Error('tgtd exited with code 1');
     }
+    this.pid = 4242;
   }
 
   async stop(): Promise<void> {
     this.stops++;
+    this.pid = undefined;
+  }
+
+  isRunning(): boolean {
+    return this.pid !== undefined;
   }
 
   onExit(listener: (info: TgtdExitInfo) => void): () => void {
@@ -44,6 +53,7 @@ class FakeSupervisor {
   }
 
   crash(): void {
+    this.pid = undefined;
     for (const l of this.listeners) l({ pid: 4242, code: null, signal: 'SIGKILL', expected: false });
   }
 
@@ -247,6 +257,38 @@ describe('IscsiExportsService CHAP secrets', () => {
   });
 });
 
+describe('IscsiExportsService.exportOfBoot', () => {
+  const S1 = '11111111-1111-4111-8111-111111111111';
+  const S2 = '22222222-2222-4222-8222-222222222222';
+
+  it('reads the login details of the boot the account was made for, without a tgtadm call; null for any other', async () => {
+    service = await started();
+    expect(await service.exportOfBoot(A, S1)).toBeNull(); // no export yet
+    const made = await service.ensureExport(A, diskA, { sessionId: S1 });
+    tgt.calls = [];
+    expect(await service.exportOfBoot(A, S1)).toEqual(made);
+    expect(await service.exportOfBoot(A, S2)).toBeNull(); // the account carries S1's secret, not S2's
+    expect(await service.exportOfBoot(B, S1)).toBeNull();
+    expect(tgt.calls).toEqual([]);
+    expect(tgt.accounts.get(made.chapUser)).toBe(made.chapSecret);
+  });
+
+  it('after a restart, answers for the open session the reconcile put on the account', async () => {
+    service = await started();
+    await service.ensureExport(A, diskA, { sessionId: S1 });
+    await service.onApplicationShutdown();
+    repo.openSessions.set(A, S2);
+    service = await started();
+    expect(await service.exportOfBoot(A, S1)).toBeNull();
+    expect((await service.exportOfBoot(A, S2))?.chapSecret).toBe(service.chapSecretFor(A, S2));
+  });
+
+  it('answers null while iSCSI is disabled', async () => {
+    service = await started({ DLS_ISCSI_ENABLED: 'false' });
+    expect(await service.exportOfBoot(A, S1)).toBeNull();
+  });
+});
+
 describe('IscsiExportsService.removeExport', () => {
   it('removes target, account and row; a later ensure creates it again', async () => {
     service = await started();
@@ -322,6 +364,8 @@ describe('IscsiExportsService start-up and tgtd restarts', () => {
     expect(tgt.targets.get(7)!.luns.find((l) => l.lun === 1)!.backingStorePath).toBe(diskA);
     // The open session's secret (the script it was given carries it).
     expect(tgt.accounts.get('dls-a')).toBe(service.chapSecretFor(A, SESSION_A));
+    // Readiness counts what tgtd exports now, re-created ones included (it read 0 after every start).
+    expect(await service.tgtdReadiness()).toMatchObject({ up: true, detail: { exports: 1 } });
   });
 
   it('re-creates every export after tgtd dies and comes back, with the secret of the open session', async () => {
@@ -335,12 +379,11 @@ describe('IscsiExportsService start-up and tgtd restarts', () => {
     tgt.targets.clear();
     tgt.accounts.clear();
     supervisor.crash();
-    const ready = () =>
-      svc.ensureExport(A, diskA).then(
-        () => true,
-        () => false,
-      );
+    expect(await svc.tgtdReadiness()).toMatchObject({ up: false });
+    const ready = async () => (await svc.tgtdReadiness()).up;
     await waitFor(ready, 'the service to be ready again');
+    // Both exports were re-created by the restart's reconcile, not by a later ensureExport.
+    expect(await svc.tgtdReadiness()).toMatchObject({ up: true, detail: { exports: 2 } });
 
     expect(supervisor.starts).toBe(2);
     expect(JSON.stringify([...tgt.targets.values()])).toBe(before);

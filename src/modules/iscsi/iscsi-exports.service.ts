@@ -140,6 +140,7 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
     const rows = await this.exports.find();
     const open = await this.openSessionIds();
     const specs: ExportSpec[] = [];
+    const byTid = new Map<number, IscsiExport>();
     for (const r of rows) {
       if (
         await fs.stat(r.backingPath).then(
@@ -151,9 +152,19 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
         const nonce = open.get(r.clientId) ?? randomUUID();
         this.nonces.set(r.clientId, nonce);
         specs.push(this.spec(r, nonce));
+        byTid.set(r.tid, r);
       } else this.logger.warn(`export of client ${r.clientId}: disk ${r.backingPath} is missing; not exported`);
     }
     const report = await this.exporter.reconcile(specs, { managedIqnPrefix: `${this.iqnPrefix}:client-`, force: true });
+    // What tgtd now exports, so readiness counts it and ensureExport takes its fast path; a failed one is retried there.
+    for (const ref of [...report.created, ...report.fixed, ...report.unchanged]) {
+      const row = byTid.get(ref.tid);
+      if (row) this.exported.set(row.clientId, row);
+    }
+    for (const f of report.failed) {
+      const row = byTid.get(f.tid);
+      if (row) this.nonces.delete(row.clientId);
+    }
     const n = (k: keyof typeof report) => (report[k] as unknown[]).length;
     this.logger.log(
       `iSCSI reconcile: ${n('created')} created, ${n('fixed')} fixed, ${n('unchanged')} unchanged, ${n('removed')} removed, ${n('failed')} failed`,
@@ -191,6 +202,18 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
       this.nonces.set(clientId, nonce);
       return this.info(row, nonce);
     });
+  }
+
+  /**
+   * The login details of the client's export as tgt holds them now for boot `sessionId` (its open boot session) —
+   * read-only: no `tgtadm` call, no change to the account, the target or the table. `null` when iSCSI is off or tgtd
+   * not ready, when the client has no export, or when its CHAP account does not carry that boot's secret (the export
+   * was not made for this boot, e.g. no script has been requested since the session opened).
+   */
+  async exportOfBoot(clientId: string, sessionId: string): Promise<IscsiExportInfo | null> {
+    if (!this.config.iscsi.enabled || !this.ready || this.nonces.get(clientId) !== sessionId) return null;
+    const row = this.exported.get(clientId) ?? (await this.exports.findOne({ where: { clientId } }));
+    return row ? this.info(row, sessionId) : null;
   }
 
   /**

@@ -4,8 +4,10 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
+import helmet from 'helmet';
 import { StartupRollback } from './common/lifecycle/startup-rollback';
-import { AppConfig } from './config/config.loader';
+import { ApiDocsMode, AppConfig } from './config/config.loader';
+import { ApiDocsAccess } from './modules/auth/api-docs-access';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -21,7 +23,8 @@ class DlsLogger extends ConsoleLogger {
 }
 
 /**
- * Builds the Nest app (shared by main.ts and the e2e tests): body parsing, Swagger at /docs, shutdown hooks.
+ * Builds the Nest app (shared by main.ts and the e2e tests): security headers (helmet, no X-Powered-By), body
+ * parsing, Swagger at /docs per DLS_API_DOCS, shutdown hooks.
  * If creating it fails, what was already started (the embedded PostgreSQL) is stopped before the error is rethrown.
  */
 export async function createApp(config: AppConfig, opts: { logger?: false } = {}): Promise<NestExpressApplication> {
@@ -38,6 +41,15 @@ export async function createApp(config: AppConfig, opts: { logger?: false } = {}
     await rollback.run((m) => logger.error(m));
     throw e;
   }
+  app.disable('x-powered-by');
+  app.use(
+    helmet({
+      // DLS speaks plain HTTP on the LAN (a TLS proxy in front sets its own HSTS): asking browsers to upgrade
+      // requests, or to pin HTTPS for the host name, would break Swagger UI and the API there.
+      contentSecurityPolicy: { directives: { 'upgrade-insecure-requests': null } },
+      strictTransportSecurity: false,
+    }),
+  );
   app.useBodyParser('json', { limit: '2mb' });
   // Malformed JSON → a 400 in our error shape (body-parser errors never reach Nest's filters).
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, next: NextFunction) => {
@@ -50,11 +62,14 @@ export async function createApp(config: AppConfig, opts: { logger?: false } = {}
   });
   app.set('trust proxy', false);
   app.enableShutdownHooks();
-  setupSwagger(app);
+  setupSwagger(app, config.http.apiDocs);
   return app;
 }
 
-export function setupSwagger(app: INestApplication): void {
+/** Swagger UI at /docs and the OpenAPI document at /docs-json (and -yaml): public, behind a DLS login, or absent. */
+export function setupSwagger(app: INestApplication, mode: ApiDocsMode): void {
+  if (mode === 'off') return;
+  if (mode === 'auth') app.use(['/docs', '/docs-json', '/docs-yaml'], app.get(ApiDocsAccess).middleware());
   const doc = new DocumentBuilder()
     .setTitle('DLS — diskless boot server')
     .setDescription('Images, versions, clients, networks and boot sessions of a DLS host.')
@@ -65,5 +80,6 @@ export function setupSwagger(app: INestApplication): void {
 }
 
 export function logStartup(config: AppConfig): void {
-  new Logger('DLS').log(`listening on http://${config.http.host}:${config.http.port} — Swagger UI at /docs`);
+  const docs = { public: ' — Swagger UI at /docs', auth: ' — Swagger UI at /docs (DLS login)', off: '' }[config.http.apiDocs];
+  new Logger('DLS').log(`listening on http://${config.http.host}:${config.http.port}${docs}`);
 }

@@ -12,6 +12,13 @@ describe('config', () => {
     expect(c.database.migrationsRun).toBe(true);
     expect(c.auth.accessTtl).toBe(900);
     expect(c.iscsi.portalPort).toBe(3260);
+    expect(c.http.apiDocs).toBe('public');
+  });
+
+  it('DLS_API_DOCS takes public, auth or off', () => {
+    expect(loadConfig({ DLS_API_DOCS: 'auth' }).http.apiDocs).toBe('auth');
+    expect(loadConfig({ DLS_API_DOCS: 'off' }).http.apiDocs).toBe('off');
+    expect(() => parseEnv({ DLS_API_DOCS: 'private' })).toThrow(/DLS_API_DOCS must be one of public, auth, off/);
   });
 
   it('parses units', () => {
@@ -19,6 +26,28 @@ describe('config', () => {
     expect(c.auth.accessTtl).toBe(900);
     expect(c.storage.minFreeBytes).toBe(2 * 1024 ** 3);
     expect(c.database.migrationsRun).toBe(false);
+  });
+
+  it('refuses a weak DLS_ADMIN_PASSWORD, saying why, without echoing it', () => {
+    for (const weak of ['12345678', 'password', '        ', 'admin1234']) {
+      let err: ConfigValidationError | undefined;
+      try {
+        parseEnv({ DLS_ADMIN_PASSWORD: weak });
+      } catch (e) {
+        err = e as ConfigValidationError;
+      }
+      expect(err).toBeInstanceOf(ConfigValidationError);
+      expect(err!.problems).toEqual([expect.stringMatching(/^DLS_ADMIN_PASSWORD is too easy to guess \(.+\).*unset it/)]);
+    }
+    const err = (() => {
+      try {
+        parseEnv({ DLS_ADMIN_PASSWORD: 'admin1234' });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err?.message).not.toContain('admin1234');
+    expect(loadConfig({ DLS_ADMIN_PASSWORD: 'bench-admin-passphrase-7' }).auth.adminPassword).toBe('bench-admin-passphrase-7');
   });
 
   it('lists every bad key at once and masks secrets', () => {

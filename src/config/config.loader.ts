@@ -1,10 +1,13 @@
 import * as path from 'node:path';
+import { passwordProblem } from '@common/auth/password-policy';
 import { TGT_MAX_CONTROL_PORT } from '../modules/iscsi/tgt.adapter';
 import { IQN_RE, ISCSI_NAME_MAX_BYTES } from '../modules/iscsi/tgt.validation';
 import { assertDatasetName, assertSnapshotName } from '../modules/storage/zfs.adapter';
 import { bool, bytes, checked, EnvValueError, EnvVar, host, int, ipv4, oneOf, seconds, str, url, within } from './env.schema';
 
 export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+/** Who may read Swagger UI and the OpenAPI document. */
+export type ApiDocsMode = 'public' | 'auth' | 'off';
 
 /**
  * Bounds taken from each value's consumer, so that what passes here also passes there (issue 9 item 14: a control
@@ -45,6 +48,12 @@ const portal = checked(str({ pattern: /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/ }), (v) 
 export const ENV = {
   PORT: { default: 3000, parse: int(1, 65535), description: 'HTTP port of the API, Swagger UI and iPXE scripts (scripts name it, so not 0)' },
   HOST: { default: '0.0.0.0', parse: host, description: 'HTTP bind address (IP address or host name)' },
+  DLS_API_DOCS: {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
+    default: 'public' as ApiDocsMode,
+    parse: oneOf<ApiDocsMode>('public', 'auth', 'off'),
+    description: 'Swagger UI (/docs) and OpenAPI (/docs-json): public, auth (any DLS user: HTTP Basic or Bearer) or off (404)',
+  },
   DATABASE_URL: {
     parse: url('postgres', 'postgresql'),
     secret: true,
@@ -61,7 +70,11 @@ export const ENV = {
     parse: str({ pattern: /^[a-z][a-z0-9_.-]{2,63}$/ }),
     description: 'first admin user, created when no user exists',
   },
-  DLS_ADMIN_PASSWORD: { parse: str({ min: 8, max: 256 }), secret: true, description: 'first admin password; unset = generated and printed once' },
+  DLS_ADMIN_PASSWORD: {
+    parse: str({ min: 8, max: 256 }),
+    secret: true,
+    description: 'first admin password; unset = generated and printed once. A weak one (the API password policy) is refused at start',
+  },
   JWT_SECRET: { parse: str({ min: 32 }), secret: true, description: 'JWT signing secret; unset = generated once and kept in the data dir' },
   JWT_ACCESS_TTL: { default: 900, parse: duration, description: 'access-token lifetime' },
   JWT_REFRESH_TTL: { default: 7 * 86400, parse: duration, description: 'refresh-token lifetime' },
@@ -160,13 +173,19 @@ export function parseEnv(env: Record<string, string | undefined>): RawConfig {
     }
   }
   if (out.DLS_STORAGE_DRIVER === 'zfs' && !env.DLS_ZFS_ROOT) problems.push('DLS_ZFS_ROOT is required when DLS_STORAGE_DRIVER=zfs');
+  // The same policy as passwords set through the API; checked even once the admin exists (a password left in the
+  // environment is very likely the admin's).
+  const weak =
+    typeof out.DLS_ADMIN_PASSWORD === 'string' &&
+    passwordProblem(out.DLS_ADMIN_PASSWORD, [typeof out.DLS_ADMIN_USER === 'string' ? out.DLS_ADMIN_USER : '']);
+  if (weak) problems.push(`DLS_ADMIN_PASSWORD ${weak} — or unset it to have one generated and printed at the first start`);
   if (problems.length) throw new ConfigValidationError(problems);
   return out as RawConfig;
 }
 
 /** Typed configuration, grouped by concern. Built once at boot; the only consumer of process.env is `loadConfig`. */
 export class AppConfig {
-  readonly http: { port: number; host: string };
+  readonly http: { port: number; host: string; apiDocs: ApiDocsMode };
   readonly database: { url?: string; migrationsRun: boolean };
   readonly dataDir: string;
   readonly auth: { adminUser: string; adminPassword?: string; jwtSecret?: string; accessTtl: number; refreshTtl: number };
@@ -180,7 +199,7 @@ export class AppConfig {
   constructor(raw: RawConfig) {
     const dataDir = path.resolve(raw.DLS_DATA_DIR);
     this.dataDir = dataDir;
-    this.http = { port: raw.PORT, host: raw.HOST };
+    this.http = { port: raw.PORT, host: raw.HOST, apiDocs: raw.DLS_API_DOCS };
     this.database = { url: raw.DATABASE_URL, migrationsRun: raw.DLS_MIGRATIONS_RUN };
     this.auth = {
       adminUser: raw.DLS_ADMIN_USER,

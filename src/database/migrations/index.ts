@@ -2,6 +2,7 @@ import type { MigrationInterface } from 'typeorm';
 import { CreateInitialSchema1795837215983 } from './1795837215983-CreateInitialSchema';
 import { AddStorageAndBootPlane1795837477715 } from './1795837477715-AddStorageAndBootPlane';
 import { IndexLeasesAndRefreshTokens1795839895125 } from './1795839895125-IndexLeasesAndRefreshTokens';
+import { AddUserTokenGeneration1796463358375 } from './1796463358375-AddUserTokenGeneration';
 import { AddUniqueClientIpAddress1796463599857 } from './1796463599857-AddUniqueClientIpAddress';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
@@ -9,5 +10,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   CreateInitialSchema1795837215983,
   AddStorageAndBootPlane1795837477715,
   IndexLeasesAndRefreshTokens1795839895125,
+  AddUserTokenGeneration1796463358375,
   AddUniqueClientIpAddress1796463599857,
 ];

@@ -4,6 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from './common/json-depth';
 import { AppConfig } from './config/config.loader';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -24,6 +25,12 @@ export async function createApp(config: AppConfig, opts: { logger?: false } = {}
       return;
     }
     next(err);
+  });
+  // A body nested thousands deep parses fine but overflows the stack of the validation pipe (a 500): refuse it here.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (!jsonDepthExceeds(req.body)) return next();
+    const message = `request body: nested deeper than ${MAX_JSON_DEPTH} levels`;
+    res.status(400).json({ statusCode: 400, error: 'Bad Request', code: 'MALFORMED_BODY', message });
   });
   app.set('trust proxy', false);
   app.enableShutdownHooks();

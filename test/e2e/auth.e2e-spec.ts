@@ -74,6 +74,13 @@ describe('auth (e2e)', () => {
       const r = await t.http.post('/api/v1/auth/login').set('Content-Type', 'application/json').send('{"username": ').expect(400);
       expect(r.body.code).toBe('MALFORMED_BODY');
     });
+
+    it('answers 400 (not a stack overflow 500) to a body nested thousands deep', async () => {
+      for (const body of ['['.repeat(5000) + ']'.repeat(5000), '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)]) {
+        const r = await t.http.post('/api/v1/auth/login').set('Content-Type', 'application/json').send(body).expect(400);
+        expect(r.body).toMatchObject({ code: 'MALFORMED_BODY', message: 'request body: nested deeper than 32 levels' });
+      }
+    });
   });
 
   describe('access tokens', () => {

@@ -1,4 +1,4 @@
-import { macFromBytes, normalizeMac } from './mac';
+import { macFromBytes, nonUnicastMacReason, normalizeMac } from './mac';
 
 describe('normalizeMac', () => {
   it.each([
@@ -54,5 +54,21 @@ describe('macFromBytes', () => {
   });
   it('throws on short input', () => {
     expect(() => macFromBytes(Buffer.from([1, 2, 3]))).toThrow(RangeError);
+  });
+});
+
+describe('nonUnicastMacReason', () => {
+  it.each([
+    ['00:00:00:00:00:00', 'the all-zero address'],
+    ['ff:ff:ff:ff:ff:ff', 'the broadcast address'],
+    ['01:00:5e:00:00:01', 'a multicast (group) address: the first octet is odd'],
+    ['33:33:00:00:00:01', 'a multicast (group) address: the first octet is odd'],
+    ['03:00:00:00:00:00', 'a multicast (group) address: the first octet is odd'],
+  ])('refuses %s', (mac, reason) => {
+    expect(nonUnicastMacReason(mac)).toBe(reason);
+  });
+
+  it.each(['52:54:00:12:34:56', '02:00:00:00:00:01', 'aa:bb:cc:dd:ee:ff', 'fe:ff:ff:ff:ff:ff'])('accepts the unicast %s', (mac) => {
+    expect(nonUnicastMacReason(mac)).toBeNull();
   });
 });

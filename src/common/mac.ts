@@ -41,3 +41,16 @@ export function macFromBytes(bytes: Uint8Array): string {
   for (let i = 0; i < 6; i++) parts.push(bytes[i].toString(16).padStart(2, '0'));
   return parts.join(':');
 }
+
+/**
+ * Why a canonical MAC can't be a client's own address, or null when it can: the all-zero address, and any group
+ * address — the I/G bit (least significant bit of the first octet, IEEE 802 §8.2) set, which covers multicast
+ * (01:00:5e:…, 33:33:…) and the broadcast ff:ff:ff:ff:ff:ff. A PC's NIC never sends from one of these.
+ */
+export function nonUnicastMacReason(canonical: string): string | null {
+  if (canonical === '00:00:00:00:00:00') return 'the all-zero address';
+  if (canonical === 'ff:ff:ff:ff:ff:ff') return 'the broadcast address';
+  const first = parseInt(canonical.slice(0, 2), 16);
+  if (Number.isNaN(first)) return null;
+  return first & 1 ? 'a multicast (group) address: the first octet is odd' : null;
+}

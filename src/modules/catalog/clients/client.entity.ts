@@ -19,6 +19,7 @@ export type BootLoader = (typeof BOOT_LOADERS)[number];
 @Check('clients_boot_loader_check', `"boot_loader" IN ('undionly.kpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi')`)
 @Index('idx_clients_mac_address', ['macAddress'])
 @Index('idx_clients_enabled', ['enabled'])
+@Index('uq_clients_ip_address', ['ipAddress'], { unique: true, where: '"ip_address" IS NOT NULL' })
 export class Client {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -29,6 +30,7 @@ export class Client {
   @Column({ type: 'varchar', length: 255 })
   hostname: string;
 
+  /** DHCP reservation; at most one client per address (partial unique index). */
   @Column({ name: 'ip_address', type: 'inet', nullable: true })
   ipAddress: string | null;
 

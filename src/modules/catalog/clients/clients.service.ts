@@ -3,6 +3,7 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In, Repository } from 'typeorm';
 import { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '@common/errors/domain-error';
+import { isUniqueViolation } from '@common/errors/pg-errors';
 import { normalizeMac } from '@common/mac';
 import { Page } from '@common/pagination';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
@@ -15,6 +16,8 @@ import { ListClientsQueryDto } from './dto/list-clients.query.dto';
 import { UpdateClientDto } from './dto/update-client.dto';
 
 const NOT_NULL_FIELDS = ['macAddress', 'hostname', 'bootMode', 'cpuCores', 'memoryMb', 'enabled'] as const;
+/** Partial unique index on `clients.ip_address`: the backstop when two writers reserve one address at once. */
+const IP_UNIQUE = 'uq_clients_ip_address';
 
 /**
  * Diskless PCs, known by MAC. `findByMac` serves `GET /clients/by-mac/:mac` (the API's hot lookup): one prepared
@@ -94,19 +97,27 @@ export class ClientsService {
     return c;
   }
 
-  /** Registers a client. Duplicate MAC → 409 MAC_ALREADY_REGISTERED; unknown assignedImageId → 404. */
+  /**
+   * Registers a client. Duplicate MAC → 409 MAC_ALREADY_REGISTERED; an ipAddress another client reserves → 409
+   * IP_ADDRESS_ALREADY_RESERVED; unknown assignedImageId → 404.
+   */
   async create(dto: CreateClientDto): Promise<Client> {
-    return this.ds.transaction(async (m) => {
-      if (dto.assignedImageId) await this.assertImage(m, dto.assignedImageId);
-      await this.assertMacFree(m, dto.macAddress);
-      return m.save(m.create(Client, this.toEntity(dto)));
-    });
+    return ipClashAs409(
+      dto.ipAddress,
+      this.ds.transaction(async (m) => {
+        if (dto.assignedImageId) await this.assertImage(m, dto.assignedImageId);
+        await this.assertMacFree(m, dto.macAddress);
+        if (dto.ipAddress) await this.assertIpFree(m, dto.ipAddress);
+        return m.save(m.create(Client, this.toEntity(dto)));
+      }),
+    );
   }
 
   /**
-   * Registers up to 1000 clients all-or-nothing: every row is validated (fields, duplicate MACs within the batch,
-   * MACs already registered, unknown images) before one multi-row INSERT in one transaction. Any problem → 400
-   * BULK_VALIDATION_FAILED with `details.rows: [{ index, field, message }]` and nothing written.
+   * Registers up to 1000 clients all-or-nothing: every row is validated (the fields with the same rules as `POST
+   * /clients`, duplicate MACs and ipAddresses within the batch, MACs already registered, addresses already reserved,
+   * unknown images) before one multi-row INSERT in one transaction. Any problem → 400 BULK_VALIDATION_FAILED with
+   * `details.rows: [{ index, field, message }]` and nothing written.
    */
   async createMany(body: unknown): Promise<Client[]> {
     const { rows, errors, shapeError } = validateBulkRows(body);
@@ -117,6 +128,13 @@ export class ClientsService {
       const first = firstIndexByMac.get(r.macAddress);
       if (first === undefined) firstIndexByMac.set(r.macAddress, index);
       else errors.push({ index, field: 'macAddress', message: `MAC address ${r.macAddress} also appears in row ${first}` });
+    });
+    const firstIndexByIp = new Map<string, number>();
+    rows.forEach((r, index) => {
+      if (typeof r.ipAddress !== 'string') return;
+      const first = firstIndexByIp.get(r.ipAddress);
+      if (first === undefined) firstIndexByIp.set(r.ipAddress, index);
+      else errors.push({ index, field: 'ipAddress', message: `ipAddress ${r.ipAddress} also appears in row ${first}` });
     });
     if (errors.length) throw bulkError(errors, rows.length);
 
@@ -129,8 +147,16 @@ export class ClientsService {
         ? await m.query('SELECT id FROM images WHERE id = ANY($1::uuid[]) FOR KEY SHARE', [imageIds])
         : [];
       const foundSet = new Set(found.map((f) => f.id));
+      const ips = [...firstIndexByIp.keys()];
+      const reserved: { ip: string; hostname: string }[] = ips.length
+        ? await m.query('SELECT host(ip_address) AS ip, hostname FROM clients WHERE ip_address = ANY($1::inet[])', [ips])
+        : [];
+      const reservedBy = new Map(reserved.map((r) => [r.ip, r.hostname]));
       rows.forEach((r, index) => {
         if (takenSet.has(r.macAddress)) errors.push({ index, field: 'macAddress', message: `MAC address ${r.macAddress} is already registered` });
+        const holder = r.ipAddress ? reservedBy.get(r.ipAddress) : undefined;
+        if (holder !== undefined)
+          errors.push({ index, field: 'ipAddress', message: `ipAddress ${r.ipAddress} is already reserved for client "${holder}"` });
         if (r.assignedImageId && !foundSet.has(r.assignedImageId)) {
           errors.push({ index, field: 'assignedImageId', message: `assignedImageId ${r.assignedImageId} does not exist` });
         }
@@ -154,18 +180,22 @@ export class ClientsService {
     for (const f of NOT_NULL_FIELDS) {
       if (dto[f] === null) throw new ValidationError(ClientErrorCode.FIELD_NOT_NULLABLE, `${f} may not be null`, { field: f });
     }
-    return this.ds.transaction(async (m) => {
-      const c = await m.findOne(Client, { where: { id }, lock: { mode: 'pessimistic_write' } });
-      if (!c) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
-      if (dto.assignedImageId && dto.assignedImageId !== c.assignedImageId) await this.assertImage(m, dto.assignedImageId);
-      if (dto.macAddress !== undefined && dto.macAddress !== c.macAddress) await this.assertMacFree(m, dto.macAddress);
-      if (dto.pinnedSnapshotId) await this.assertPinnable(m, dto.pinnedSnapshotId, dto.assignedImageId ?? c.assignedImageId);
-      const patch: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(dto)) if (v !== undefined) patch[k] = v;
-      if (dto.enabled === true) patch.pending = false; // an admin accepted a client that DHCP registered
-      m.merge(Client, c, patch);
-      return m.save(c);
-    });
+    return ipClashAs409(
+      dto.ipAddress,
+      this.ds.transaction(async (m) => {
+        const c = await m.findOne(Client, { where: { id }, lock: { mode: 'pessimistic_write' } });
+        if (!c) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
+        if (dto.assignedImageId && dto.assignedImageId !== c.assignedImageId) await this.assertImage(m, dto.assignedImageId);
+        if (dto.macAddress !== undefined && dto.macAddress !== c.macAddress) await this.assertMacFree(m, dto.macAddress);
+        if (dto.ipAddress && dto.ipAddress !== c.ipAddress) await this.assertIpFree(m, dto.ipAddress, id);
+        if (dto.pinnedSnapshotId) await this.assertPinnable(m, dto.pinnedSnapshotId, dto.assignedImageId ?? c.assignedImageId);
+        const patch: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(dto)) if (v !== undefined) patch[k] = v;
+        if (dto.enabled === true) patch.pending = false; // an admin accepted a client that DHCP registered
+        m.merge(Client, c, patch);
+        return m.save(c);
+      }),
+    );
   }
 
   /** Deletes a client: its disk (unexported first) goes, then the row (sessions, leases, exports cascade). */
@@ -219,11 +249,34 @@ export class ClientsService {
     }
   }
 
+  private async assertIpFree(m: EntityManager, ip: string, exceptId?: string): Promise<void> {
+    const rows: { hostname: string }[] = await m.query(
+      'SELECT hostname FROM clients WHERE ip_address = $1::inet AND ($2::uuid IS NULL OR id <> $2::uuid) LIMIT 1',
+      [ip, exceptId ?? null],
+    );
+    if (rows.length) throw ipReserved(ip, rows[0].hostname);
+  }
+
   private async assertMacFree(m: EntityManager, mac: string): Promise<void> {
     const rows: unknown[] = await m.query('SELECT 1 FROM clients WHERE mac_address = $1', [mac]);
     if (rows.length) {
       throw new ConflictError(ClientErrorCode.MAC_ALREADY_REGISTERED, `MAC address ${mac} is already registered`, { field: 'macAddress' });
     }
+  }
+}
+
+function ipReserved(ip: string, holder?: string): ConflictError {
+  const by = holder === undefined ? 'another client' : `client "${holder}"`;
+  return new ConflictError(ClientErrorCode.IP_ADDRESS_ALREADY_RESERVED, `ipAddress ${ip} is already reserved for ${by}`, { field: 'ipAddress' });
+}
+
+/** A concurrent writer that reserved the same address first: the unique index's verdict, as the same 409. */
+async function ipClashAs409<T>(ip: string | null | undefined, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (ip && isUniqueViolation(err, IP_UNIQUE)) throw ipReserved(ip);
+    throw err;
   }
 }
 

@@ -17,6 +17,7 @@ import {
   ValidationOptions,
 } from 'class-validator';
 import { DHCP_MODES, DhcpMode, UNKNOWN_CLIENT_POLICIES, UnknownClientPolicy } from '../network-range.entity';
+import { IsUnicastIpv4 } from '@common/field-rules.decorator';
 import { normalizeCidr } from '@common/net/ipv4';
 
 /** Linux interface name (IFNAMSIZ 16 incl. NUL → 15 characters). */
@@ -49,6 +50,7 @@ export class CreateNetworkRangeDto {
   @ApiProperty({ example: '192.168.50.0/24', description: 'IPv4 network; host bits are cleared' })
   @Transform(toCanonicalCidr)
   @IsIpv4Cidr()
+  @IsUnicastIpv4()
   cidr: string;
 
   @ApiPropertyOptional({ example: '192.168.50.1', nullable: true, type: String })

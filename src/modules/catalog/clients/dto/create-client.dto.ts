@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsIP, IsObject, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIpxeValue, IsUnicastIpv4, IsUnicastMac } from '@common/field-rules.decorator';
 import { normalizeMac } from '@common/mac';
 import { DISK_POLICIES, DiskPolicy } from '../../images/image.entity';
 import { BOOT_LOADERS, BOOT_MODES, BootLoader, BootMode } from '../client.entity';
@@ -19,6 +20,7 @@ export class CreateClientDto {
   @Transform(toCanonicalMac)
   @IsString()
   @Matches(CANONICAL_MAC, { message: MAC_MESSAGE })
+  @IsUnicastMac()
   macAddress: string;
 
   @ApiProperty({ example: 'pc-01' })
@@ -26,9 +28,10 @@ export class CreateClientDto {
   @Matches(HOSTNAME_PATTERN, { message: 'hostname must be an RFC 1123 host name (labels of letters, digits and inner hyphens)' })
   hostname: string;
 
-  @ApiPropertyOptional({ example: '192.168.50.21', nullable: true, type: String })
+  @ApiPropertyOptional({ example: '192.168.50.21', nullable: true, type: String, description: 'DHCP reservation; unique among clients' })
   @IsOptional()
   @IsIP(4, { message: 'ipAddress must be an IPv4 address' })
+  @IsUnicastIpv4()
   ipAddress?: string | null;
 
   @ApiPropertyOptional({ format: 'uuid', nullable: true, type: String })
@@ -60,10 +63,16 @@ export class CreateClientDto {
   @IsObject()
   networkConfig?: Record<string, unknown> | null;
 
-  @ApiPropertyOptional({ example: 'quiet splash', nullable: true, type: String })
+  @ApiPropertyOptional({
+    example: 'quiet splash',
+    nullable: true,
+    type: String,
+    description: 'extra kernel command line: printable ASCII words, no $, quotes, backslashes, ||, && or ; words',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(4096)
+  @IsIpxeValue('cmdline')
   customBootParams?: string | null;
 
   @ApiPropertyOptional({ default: true })

@@ -15,6 +15,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { IsIpxeValue } from '@common/field-rules.decorator';
 import { DISK_POLICIES, DiskPolicy, IMAGE_FORMATS, ImageFormat } from '../image.entity';
 
 /** ZFS dataset names (pool/child/…), as accepted by `zfs create`; no snapshot (`@`) or bookmark (`#`) parts. */
@@ -61,25 +62,25 @@ export class CreateImageDto {
   @IsIn(DISK_POLICIES)
   defaultDiskPolicy?: DiskPolicy;
 
-  @ApiPropertyOptional({ description: 'Linux-style image: kernel URL for an iPXE kernel boot (instead of sanboot)' })
+  @ApiPropertyOptional({ description: 'Linux-style image: http(s) or tftp URL of the kernel for an iPXE kernel boot (instead of sanboot)' })
   @IsOptional()
   @IsString()
   @Length(1, 1024)
-  @Matches(/^[^\s\0]+$/, { message: 'bootKernel must be a URL or path without spaces' })
+  @IsIpxeValue('url')
   bootKernel?: string | null;
 
-  @ApiPropertyOptional({ description: 'Linux-style image: initrd URL' })
+  @ApiPropertyOptional({ description: 'Linux-style image: http(s) or tftp URL of the initrd' })
   @IsOptional()
   @IsString()
   @Length(1, 1024)
-  @Matches(/^[^\s\0]+$/, { message: 'bootInitrd must be a URL or path without spaces' })
+  @IsIpxeValue('url')
   bootInitrd?: string | null;
 
-  @ApiPropertyOptional({ description: 'Linux-style image: kernel command line' })
+  @ApiPropertyOptional({ description: 'Linux-style image: kernel command line (printable ASCII words, no $, quotes or backslashes)' })
   @IsOptional()
   @IsString()
   @Length(1, 2048)
-  @Matches(/^[^\n\r\0]+$/, { message: 'bootCmdline must be one line' })
+  @IsIpxeValue('cmdline')
   bootCmdline?: string | null;
 
   @ApiPropertyOptional({ example: 'tank/dls/images/win11-base', maxLength: 255 })

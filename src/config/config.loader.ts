@@ -36,6 +36,10 @@ export const ENV = {
     description: 'dataset under which the zfs driver keeps everything, e.g. tank/dls',
   },
   DLS_STORAGE_MIN_FREE: { default: 1024 ** 3, parse: bytes, description: 'refuse storage operations that would leave less free space (507)' },
+  DLS_IMPORT_DIR: {
+    parse: str({ min: 1 }),
+    description: 'the only directory POST /images/:id/import reads from (symlinks may not leave it); unset = <data dir>/import',
+  },
   DLS_BOOT_SERVER_IP: {
     parse: ipv4,
     description: "override: the iSCSI portal scripts name when DLS_ISCSI_PORTAL is 0.0.0.0 (and DHCP's server address on an interface without IPv4)",
@@ -121,7 +125,7 @@ export class AppConfig {
   readonly dataDir: string;
   readonly auth: { adminUser: string; adminPassword?: string; jwtSecret?: string; accessTtl: number; refreshTtl: number };
   readonly logLevel: LogLevel;
-  readonly storage: { driver: 'dir' | 'zfs'; zfsRoot?: string; minFreeBytes: number; dirRoot: string };
+  readonly storage: { driver: 'dir' | 'zfs'; zfsRoot?: string; minFreeBytes: number; dirRoot: string; importDir: string };
   readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; ipv6Enable: boolean; tcpQuickAck: boolean };
   readonly tftp: { enabled: boolean; address?: string; port: number; root: string };
   readonly dhcp: { enabled: boolean; port: number };
@@ -145,6 +149,7 @@ export class AppConfig {
       zfsRoot: raw.DLS_ZFS_ROOT,
       minFreeBytes: raw.DLS_STORAGE_MIN_FREE,
       dirRoot: path.join(dataDir, 'storage'),
+      importDir: raw.DLS_IMPORT_DIR ? path.resolve(raw.DLS_IMPORT_DIR) : path.join(dataDir, 'import'),
     };
     this.boot = {
       serverIp: raw.DLS_BOOT_SERVER_IP,

@@ -4,7 +4,7 @@
  */
 export class MalformedPacketError extends Error {
   constructor(
-    readonly protocol: 'dhcp' | 'tftp' | 'ipxe',
+    readonly protocol: 'dhcp' | 'tftp' | 'ipxe' | 'cpio',
     message: string,
   ) {
     super(`${protocol}: ${message}`);

@@ -254,11 +254,11 @@ describe.each<Driver>(['dir', 'zfs'])('image storage over the API (%s driver)', 
     await t.http.put(`/api/v1/clients/00000000-0000-4000-8000-000000000000/disk`).set(auth).expect(404);
   });
 
-  it('imports from a path on the server (vhdx)', async () => {
+  it('imports from a path on the server (vhdx, in DLS_IMPORT_DIR)', async () => {
     const raw = path.join(work, 'v.raw');
     await run('qemu-img', ['create', '-q', '-f', 'raw', raw, String(8 * MiB)]);
     await writeAt(raw, 4096, marker);
-    const vhdx = path.join(work, 'v.vhdx');
+    const vhdx = path.join(t.config.storage.importDir, 'v.vhdx');
     await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'vhdx', raw, vhdx]);
     const id = await createImage(`vhdx-${driver}`);
     const r = await t.http.post(`/api/v1/images/${id}/import`).set(auth).send({ path: vhdx, format: 'vhdx' });

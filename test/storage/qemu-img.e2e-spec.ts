@@ -60,6 +60,20 @@ describe('QemuImgAdapter (real qemu-img)', () => {
     expect(err).toMatchObject({ code: StorageErrorCode.IMAGE_FORMAT_INVALID, details: { reason: 'backing-file' } });
   });
 
+  it('refuses a qcow2 with an external data file, and never reads it', async () => {
+    await fsp.writeFile(p('secret.bin'), Buffer.alloc(MiB, 'SECRET'));
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${p('dummy.bin')},data_file_raw=on`, p('df.qcow2'), '1M']);
+    execFileSync('qemu-img', ['amend', '-q', '-f', 'qcow2', '-o', `data_file=${p('secret.bin')}`, p('df.qcow2')]);
+    const err = await storageErrorOf(qemu.convertToRaw(p('df.qcow2'), 'qcow2', p('df.raw')));
+    expect(err).toMatchObject({ code: StorageErrorCode.IMAGE_FORMAT_INVALID, details: { reason: 'data-file' } });
+    await expect(fsp.stat(p('df.raw'))).rejects.toMatchObject({ code: 'ENOENT' });
+    // Even past DLS's own check, qemu-img opened through blockSpec cannot be pointed elsewhere by the file name.
+    const odd = p('x,file.driver=nbd,backing.file.filename=secret.bin.qcow2');
+    await fsp.copyFile(p('a.qcow2'), odd);
+    await qemu.convertToRaw(odd, 'qcow2', p('odd.raw'));
+    expect((await fsp.stat(p('odd.raw'))).size).toBe(8 * MiB);
+  });
+
   it('refuses a file whose real format differs from the declared one', async () => {
     const err = await storageErrorOf(qemu.convertToRaw(p('a.qcow2'), 'raw', p('x.raw')));
     expect(err).toMatchObject({ code: StorageErrorCode.IMAGE_FORMAT_INVALID, details: { detected: 'qcow2' } });

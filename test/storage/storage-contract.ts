@@ -184,7 +184,7 @@ export function describeStorageContract(driver: () => StorageDriver): void {
 
   it('destroyManaged removes everything it lists, children first', async () => {
     const d = driver();
-    const order = { 'client-disk': 0, version: 1, image: 2 } as const;
+    const order = { staging: 0, 'client-disk': 1, version: 2, image: 3 } as const;
     const items = (await d.inventory()).sort((a, b) => order[a.kind] - order[b.kind]);
     expect(items.filter((i) => i.kind === 'client-disk')).toHaveLength(3);
     for (const item of items) await d.destroyManaged(item);

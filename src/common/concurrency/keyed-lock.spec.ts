@@ -1,4 +1,4 @@
-import { KeyedLock, Semaphore } from './keyed-lock';
+import { KeyedLock, LockTimeoutError, Semaphore } from './keyed-lock';
 
 /** A promise whose resolution the test controls. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -103,6 +103,47 @@ describe('KeyedLock', () => {
       ),
     );
     expect(peak).toBe(500);
+    expect(lock.size).toBe(0);
+  });
+
+  it('with timeoutMs 0 refuses at once when the key is busy, and takes a free key', async () => {
+    const lock = new KeyedLock();
+    const gate = deferred();
+    const holder = lock.run('k', () => gate.promise);
+    let ran = false;
+    await expect(lock.run('k', () => void (ran = true), { timeoutMs: 0 })).rejects.toBeInstanceOf(LockTimeoutError);
+    expect(ran).toBe(false);
+    await expect(lock.run('other', () => 7, { timeoutMs: 0 })).resolves.toBe(7);
+    gate.resolve();
+    await holder;
+    await expect(lock.run('k', () => 8, { timeoutMs: 0 })).resolves.toBe(8);
+    expect(lock.size).toBe(0);
+  });
+
+  it('gives up a wait after timeoutMs, leaves the queue intact and lets shared waiters behind it in', async () => {
+    const lock = new KeyedLock();
+    const gate = deferred();
+    const reader = lock.run('k', () => gate.promise, { shared: true });
+    // An exclusive waiter blocks the shared one queued after it; when it gives up, the reader behind joins at once.
+    const writer = lock.run('k', () => 'w', { timeoutMs: 20 });
+    const events: string[] = [];
+    const late = lock.run('k', () => void events.push('late reader'), { shared: true });
+    await expect(writer).rejects.toMatchObject({ name: 'LockTimeoutError', key: 'k', timeoutMs: 20 });
+    await late;
+    expect(events).toEqual(['late reader']);
+    gate.resolve();
+    await reader;
+    expect(lock.size).toBe(0);
+  });
+
+  it('a waiter granted before its timeout runs normally', async () => {
+    const lock = new KeyedLock();
+    const gate = deferred();
+    const holder = lock.run('k', () => gate.promise);
+    const waiter = lock.run('k', () => 'ok', { timeoutMs: 60_000 });
+    gate.resolve();
+    await holder;
+    await expect(waiter).resolves.toBe('ok');
     expect(lock.size).toBe(0);
   });
 });

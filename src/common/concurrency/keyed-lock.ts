@@ -12,6 +12,17 @@ interface Waiter {
   grant: () => void;
 }
 
+/** A lock wait ran past its `timeoutMs` (0 = the key was busy and the caller would not wait). */
+export class LockTimeoutError extends Error {
+  constructor(
+    readonly key: string,
+    readonly timeoutMs: number,
+  ) {
+    super(timeoutMs === 0 ? `${key} is busy` : `waited ${timeoutMs} ms for the lock on ${key}`);
+    this.name = 'LockTimeoutError';
+  }
+}
+
 interface KeyState {
   holders: number;
   exclusive: boolean;
@@ -21,6 +32,11 @@ interface KeyState {
 export interface LockOptions {
   /** Shared holders run together; an exclusive holder runs alone. Default: exclusive. */
   shared?: boolean;
+  /**
+   * Longest wait for the lock before rejecting with {@link LockTimeoutError} (0 = do not wait at all: reject at once
+   * when the key is busy). Default: wait without limit.
+   */
+  timeoutMs?: number;
 }
 
 export class KeyedLock {
@@ -28,7 +44,7 @@ export class KeyedLock {
 
   /** Runs `fn` while holding the lock for `key`; the lock is released even if `fn` throws. */
   async run<T>(key: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
-    await this.acquire(key, options.shared === true);
+    await this.acquire(key, options.shared === true, options.timeoutMs);
     try {
       return await fn();
     } finally {
@@ -46,7 +62,7 @@ export class KeyedLock {
     return this.states.size;
   }
 
-  private acquire(key: string, shared: boolean): Promise<void> {
+  private acquire(key: string, shared: boolean, timeoutMs?: number): Promise<void> {
     let state = this.states.get(key);
     if (!state) {
       state = { holders: 0, exclusive: false, queue: [] };
@@ -57,8 +73,29 @@ export class KeyedLock {
       state.exclusive = !shared;
       return Promise.resolve();
     }
+    if (timeoutMs === 0) return Promise.reject(new LockTimeoutError(key, 0));
     const s = state;
-    return new Promise<void>((resolve) => s.queue.push({ shared, grant: resolve }));
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter = {
+        shared,
+        grant: () => {
+          if (timer) clearTimeout(timer);
+          resolve();
+        },
+      };
+      s.queue.push(waiter);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          const i = s.queue.indexOf(waiter);
+          if (i < 0) return; // granted meanwhile
+          s.queue.splice(i, 1);
+          this.grantWaiting(key, s); // the one that timed out may have blocked shared waiters behind it
+          reject(new LockTimeoutError(key, timeoutMs));
+        }, timeoutMs);
+        timer.unref();
+      }
+    });
   }
 
   private release(key: string): void {
@@ -66,6 +103,10 @@ export class KeyedLock {
     if (!state) return;
     state.holders -= 1;
     if (state.holders === 0) state.exclusive = false;
+    this.grantWaiting(key, state);
+  }
+
+  private grantWaiting(key: string, state: KeyState): void {
     while (state.queue.length > 0) {
       const head = state.queue[0];
       const free = state.holders === 0;

@@ -77,6 +77,8 @@ export function mapDatabaseError(err: unknown): DomainError | undefined {
       return new ConflictError('CONCURRENT_CHANGE', 'the change clashed with a concurrent one and was not applied; retry it');
     case '23502': // not_null_violation
       return new ValidationError('NOT_NULL_VIOLATION', `${e.column ?? 'a field'} is required`);
+    case '55P03': // lock_not_available: a `lock_timeout` ran out while another request held the row
+      return new ConflictError('LOCK_TIMEOUT', 'the record is locked by another request; try again', { constraint });
     case '22P02': // invalid_text_representation
     case '22007': // invalid_datetime_format
     case '22003': // numeric_value_out_of_range

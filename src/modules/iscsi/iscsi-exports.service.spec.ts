@@ -257,6 +257,38 @@ describe('IscsiExportsService CHAP secrets', () => {
   });
 });
 
+describe('IscsiExportsService.exportOfBoot', () => {
+  const S1 = '11111111-1111-4111-8111-111111111111';
+  const S2 = '22222222-2222-4222-8222-222222222222';
+
+  it('reads the login details of the boot the account was made for, without a tgtadm call; null for any other', async () => {
+    service = await started();
+    expect(await service.exportOfBoot(A, S1)).toBeNull(); // no export yet
+    const made = await service.ensureExport(A, diskA, { sessionId: S1 });
+    tgt.calls = [];
+    expect(await service.exportOfBoot(A, S1)).toEqual(made);
+    expect(await service.exportOfBoot(A, S2)).toBeNull(); // the account carries S1's secret, not S2's
+    expect(await service.exportOfBoot(B, S1)).toBeNull();
+    expect(tgt.calls).toEqual([]);
+    expect(tgt.accounts.get(made.chapUser)).toBe(made.chapSecret);
+  });
+
+  it('after a restart, answers for the open session the reconcile put on the account', async () => {
+    service = await started();
+    await service.ensureExport(A, diskA, { sessionId: S1 });
+    await service.onApplicationShutdown();
+    repo.openSessions.set(A, S2);
+    service = await started();
+    expect(await service.exportOfBoot(A, S1)).toBeNull();
+    expect((await service.exportOfBoot(A, S2))?.chapSecret).toBe(service.chapSecretFor(A, S2));
+  });
+
+  it('answers null while iSCSI is disabled', async () => {
+    service = await started({ DLS_ISCSI_ENABLED: 'false' });
+    expect(await service.exportOfBoot(A, S1)).toBeNull();
+  });
+});
+
 describe('IscsiExportsService.removeExport', () => {
   it('removes target, account and row; a later ensure creates it again', async () => {
     service = await started();

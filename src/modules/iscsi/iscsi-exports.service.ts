@@ -205,6 +205,18 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
   }
 
   /**
+   * The login details of the client's export as tgt holds them now for boot `sessionId` (its open boot session) —
+   * read-only: no `tgtadm` call, no change to the account, the target or the table. `null` when iSCSI is off or tgtd
+   * not ready, when the client has no export, or when its CHAP account does not carry that boot's secret (the export
+   * was not made for this boot, e.g. no script has been requested since the session opened).
+   */
+  async exportOfBoot(clientId: string, sessionId: string): Promise<IscsiExportInfo | null> {
+    if (!this.config.iscsi.enabled || !this.ready || this.nonces.get(clientId) !== sessionId) return null;
+    const row = this.exported.get(clientId) ?? (await this.exports.findOne({ where: { clientId } }));
+    return row ? this.info(row, sessionId) : null;
+  }
+
+  /**
    * Removes the client's target and forgets the export. With an active session and no `force`: 409 EXPORT_ACTIVE;
    * `force` cuts the sessions. Idempotent, and a no-op (`removed: false`) when the client has no export or iSCSI is
    * disabled — the catalogue calls it with `force` before it destroys or replaces a client disk.

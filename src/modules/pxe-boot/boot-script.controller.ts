@@ -1,13 +1,15 @@
-import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Req, Res, StreamableFile } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from '@common/auth/auth.decorators';
 import { BootScriptService, ScriptRequester, ScriptResponse } from './boot-script.service';
 
 /**
- * iPXE scripts, outside `/api/v1` and without a token (iPXE cannot authenticate): the DHCP server hands iPXE
- * `http://<server>:<port>/boot/<mac>.ipxe`; `/boot/script.ipxe?mac=${net0/mac}` serves a generic chain script;
- * `/boot/<mac>/failed` is where a script reports a failed step. Responses are `text/plain`, first line `#!ipxe`.
+ * iPXE scripts, outside `/api/v1` and without a login (iPXE cannot authenticate; the `?t=` token DLS handed out in
+ * DHCP and the trust rule stand in): the DHCP server hands iPXE `http://<server>:<port>/boot/<mac>.ipxe`;
+ * `/boot/script.ipxe?mac=${net0/mac}` serves a generic chain script; `/boot/<mac>/failed` is where a script reports a
+ * failed step; `/boot/<mac>/iscsi.cpio` is a kernel boot's per-boot initrd fragment. Scripts are `text/plain`, first
+ * line `#!ipxe`; the fragment is `application/octet-stream`.
  */
 @ApiTags('boot')
 @Controller('boot')
@@ -33,6 +35,19 @@ export class BootScriptController {
     return send(res, await this.scripts.scriptFor(mac, requester(req), token));
   }
 
+  @Get(':mac/iscsi.cpio')
+  @Public()
+  @ApiProduces('application/octet-stream')
+  @ApiOperation({
+    summary: "a kernel boot's per-boot iSCSI initrd fragment (newc cpio with dracut's netroot and CHAP login), for the client it names (?t=)",
+  })
+  async iscsiInitrd(@Param('mac') mac: string, @Query('t') token: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const r = await this.scripts.iscsiInitrdFor(mac, requester(req), token);
+    headers(res, r.status, r.contentType, r.retryAfter);
+    // A Buffer returned as it is would go out as JSON; StreamableFile sends the bytes.
+    return typeof r.body === 'string' ? r.body : new StreamableFile(r.body, { length: r.body.length });
+  }
+
   @Get(':mac/failed')
   @Public()
   @ApiProduces('text/plain')
@@ -53,11 +68,15 @@ export class BootScriptController {
 }
 
 function send(res: Response, r: ScriptResponse): string {
-  res.status(r.status);
-  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-store');
-  if (r.retryAfter !== undefined) res.setHeader('Retry-After', String(r.retryAfter));
+  headers(res, r.status, 'text/plain; charset=utf-8', r.retryAfter);
   return r.body;
+}
+
+function headers(res: Response, status: number, contentType: string, retryAfter?: number): void {
+  res.status(status);
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Cache-Control', 'no-store');
+  if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
 }
 
 function requester(req: Request): ScriptRequester {

@@ -11,6 +11,7 @@ import { BootScriptService } from './boot-script.service';
 import { BootSessionTracker } from './boot-session-tracker';
 import type { DhcpLease } from './dhcp-lease.entity';
 import { FakeDisks, FakeIscsi, FakeLeases, FakeSessions } from './testing/fake-boot-plane';
+import { decodeNewc } from '@protocols/cpio/cpio-newc';
 import { LOGIN_LINGER_MS, RecentLogins } from './recent-logins';
 import { TokenBucketLimiter } from './token-bucket';
 
@@ -19,6 +20,7 @@ beforeAll(() => Logger.overrideLogger(false));
 const MAC_A = '52:54:00:00:00:0a';
 const MAC_B = '52:54:00:00:00:0b';
 const who = { sourceIp: '10.213.0.100', serverIp: '10.213.0.1' };
+const TOKEN = 'k9z.0123456789abcdefABCDEF';
 
 function client(id: string, mac: string, patch: Partial<Client> = {}): Client {
   return {
@@ -55,6 +57,7 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
   };
   const none = {} as Repository<never>;
   const policy = new BootPolicyService(new ClientDirectory(clients), none, none, none);
+  policy.target = async (id) => disks.targetOf(id); // what the boot policy answers (read-only), as the test wants it
   // The trust rule itself has its own specs; here the requester is on a proxy-mode boot network with a good token,
   // and the neighbour table confirms whatever MAC it asks for unless `arp` says otherwise.
   const trust = {
@@ -155,15 +158,119 @@ describe('BootScriptService', () => {
     expect((await s2.service.scriptFor(MAC_A, who)).body).toContain('internal error on the boot server');
   });
 
-  it('renders a kernel boot with the iSCSI root parameters and the client parameters', async () => {
-    const { service } = setup({
+  it('renders a kernel boot with the client parameters and no secret on the kernel line: the login goes in a second initrd', async () => {
+    const { service, sessions } = setup({
       clients: [client('a', MAC_A, { customBootParams: 'quiet' })],
-      image: { bootKernel: 'http://10.213.0.1:8080/k', bootInitrd: null, bootCmdline: 'console=ttyS0' },
+      image: { bootKernel: 'http://10.213.0.1:8080/k', bootInitrd: 'http://10.213.0.1:8080/initrd.img', bootCmdline: 'console=ttyS0' },
     });
-    const r = await service.scriptFor(MAC_A, who);
-    expect(r.body).toContain(
-      'kernel http://10.213.0.1:8080/k console=ttyS0 rd.iscsi.initiator=iqn.2026-11.io.dls:initiator.a netroot=iscsi:ua:secret-secret-secret@10.213.0.1::3260:1:iqn.2026-11.io.dls:client.a quiet || goto failed',
-    );
+    const r = await service.scriptFor(MAC_A, who, TOKEN);
+    const secret = FakeIscsi.secretOf(sessions.rows[0].id);
+    const kernelLine = r.body.split('\n').find((l) => l.startsWith('kernel '));
+    expect(kernelLine).toBe('kernel http://10.213.0.1:8080/k initrd=initrd.img initrd=dls-iscsi.cpio console=ttyS0 quiet || goto failed');
+    expect(r.body).not.toContain(secret);
+    expect(r.body).not.toMatch(/netroot|password|secret/);
+    expect(r.body.split('\n').filter((l) => l.startsWith('initrd '))).toEqual([
+      'initrd --name initrd.img http://10.213.0.1:8080/initrd.img || goto failed',
+      `initrd --name dls-iscsi.cpio http://10.213.0.1:8080/boot/${MAC_A}/iscsi.cpio?t=${TOKEN} || goto failed`,
+    ]);
+  });
+
+  describe('iSCSI initrd fragment (GET /boot/<mac>/iscsi.cpio)', () => {
+    const kernelImage = { bootKernel: 'http://10.213.0.1:8080/k', bootInitrd: null, bootCmdline: 'root=/dev/sda1' };
+    const conf = (body: Buffer | string) => {
+      expect(Buffer.isBuffer(body)).toBe(true);
+      const m = decodeNewc(body as Buffer).find((x) => x.path === 'etc/cmdline.d/90-dls-iscsi.conf');
+      return { text: m!.data.toString(), mode: m!.mode & 0o7777 };
+    };
+
+    it("after the script, holds this boot's login (the open session's secret) and changes nothing", async () => {
+      const { service, sessions, iscsi, disks } = setup({ clients: [client('a', MAC_A)], image: kernelImage });
+      await service.scriptFor(MAC_A, who, TOKEN);
+      const exported = iscsi.exported.length;
+      const statuses = sessions.statuses('a');
+      const r = await service.iscsiInitrdFor(MAC_A, who, TOKEN);
+      expect(r.status).toBe(200);
+      expect(r.contentType).toBe('application/octet-stream');
+      const c = conf(r.body);
+      expect(c.mode).toBe(0o600);
+      expect(c.text).toBe(
+        `rd.iscsi.initiator=iqn.2026-11.io.dls:initiator.a netroot=iscsi:ua:${FakeIscsi.secretOf(sessions.rows[0].id)}@10.213.0.1::3260:1:iqn.2026-11.io.dls:client.a\n`,
+      );
+      expect(iscsi.reads).toEqual([{ clientId: 'a', sessionId: sessions.rows[0].id }]);
+      expect(iscsi.exported).toHaveLength(exported); // no re-export
+      expect(disks.ensured).toEqual(['a']); // only the script's
+      expect(sessions.rows).toHaveLength(1); // no new session
+      expect(sessions.statuses('a')).toEqual(statuses);
+    });
+
+    it('a refused requester (another machine at another address) gets 403 and no secret; nothing is read or changed', async () => {
+      const other = { ...who, sourceIp: '10.213.0.66' };
+      const { service, sessions, iscsi } = setup({ clients: [client('a', MAC_A)], image: kernelImage, arp: { [other.sourceIp]: MAC_B } });
+      await service.scriptFor(MAC_A, who, TOKEN); // the real client booted
+      const exported = iscsi.exported.length;
+      const r = await service.iscsiInitrdFor(MAC_A, other, TOKEN);
+      expect(r.status).toBe(403);
+      expect(r.contentType).toBe('text/plain; charset=utf-8');
+      expect(r.body).not.toMatch(/secret|netroot|iqn/);
+      expect(iscsi.reads).toEqual([]);
+      expect(iscsi.exported).toHaveLength(exported);
+      expect(sessions.rows).toHaveLength(1);
+    });
+
+    it('a disk in use from another address: 409, no secret, nothing read', async () => {
+      const { service, iscsi } = setup({ clients: [client('a', MAC_A)], image: kernelImage });
+      await service.scriptFor(MAC_A, who, TOKEN);
+      iscsi.logins.set('a', { ip: '10.213.0.77', since: new Date() });
+      const r = await service.iscsiInitrdFor(MAC_A, who, TOKEN);
+      expect(r.status).toBe(409);
+      expect(r.body).toContain('is in use by a running machine');
+      expect(r.body).not.toMatch(/secret|netroot/);
+      expect(iscsi.reads).toEqual([]);
+    });
+
+    it('the same address still logged in (iPXE fetching its initrd after its own script) gets it', async () => {
+      const { service, iscsi } = setup({ clients: [client('a', MAC_A)], image: kernelImage });
+      await service.scriptFor(MAC_A, who, TOKEN);
+      iscsi.logins.set('a', { ip: who.sourceIp, since: new Date() });
+      expect((await service.iscsiInitrdFor(MAC_A, who, TOKEN)).status).toBe(200);
+    });
+
+    it('no boot in progress: 409 and no session opened; an export made for another boot: 409', async () => {
+      const { service, sessions, iscsi, tracker } = setup({ clients: [client('a', MAC_A)], image: kernelImage });
+      const none = await service.iscsiInitrdFor(MAC_A, who, TOKEN);
+      expect(none).toMatchObject({ status: 409, body: expect.stringContaining('has no boot in progress; fetch its boot script first') });
+      expect(sessions.rows).toHaveLength(0);
+      expect(iscsi.exported).toEqual([]);
+
+      await service.scriptFor(MAC_A, who, TOKEN);
+      await sessions.transition(sessions.rows[0].id, 'error', 'x'); // that boot ended…
+      await sessions.open('a'); // …and a new one opened (DHCP) without a script yet
+      tracker.syncOpenSessions(sessions.rows.filter((x) => x.status === 'starting'));
+      const stale = await service.iscsiInitrdFor(MAC_A, who, TOKEN);
+      expect(stale.status).toBe(409);
+      expect(stale.body).toContain('its iSCSI export was not made for this boot');
+      expect(stale.body).not.toContain(FakeIscsi.secretOf(sessions.rows[0].id));
+    });
+
+    it('a sanboot client, an unknown or disabled MAC: 404 without a secret', async () => {
+      const { service } = setup({ clients: [client('a', MAC_A), client('b', MAC_B, { enabled: false })] });
+      await service.scriptFor(MAC_A, who, TOKEN);
+      expect((await service.iscsiInitrdFor(MAC_A, who, TOKEN)).status).toBe(404);
+      expect((await service.iscsiInitrdFor(MAC_B, who, TOKEN)).status).toBe(404);
+      expect((await service.iscsiInitrdFor('52:54:00:00:00:0c', who, TOKEN)).status).toBe(404);
+      expect((await service.iscsiInitrdFor('nope', who, TOKEN)).status).toBe(400);
+    });
+
+    it('names the portal the client reached, and shares the rate limit of the script route', async () => {
+      const { service, iscsi } = setup({ clients: [client('a', MAC_A)], image: kernelImage, burst: 3 });
+      iscsi.portal = { address: '0.0.0.0', port: 3261 };
+      await service.scriptFor(MAC_A, who, TOKEN);
+      expect(conf((await service.iscsiInitrdFor(MAC_A, who, TOKEN)).body).text).toContain('@10.213.0.1::3261:1:');
+      expect((await service.iscsiInitrdFor(MAC_A, who, TOKEN)).status).toBe(200);
+      const limited = await service.iscsiInitrdFor(MAC_A, who, TOKEN);
+      expect(limited.status).toBe(429);
+      expect(limited.retryAfter).toBe(1);
+    });
   });
 
   describe('iSCSI portal in the script', () => {
@@ -180,8 +287,10 @@ describe('BootScriptService', () => {
         image: { bootKernel: 'http://10.213.0.1:8080/k', bootInitrd: null, bootCmdline: null },
       });
       iscsi.portal = { address: '0.0.0.0', port: 3261 };
-      const r = await service.scriptFor(MAC_A, who);
-      expect(r.body).toContain('netroot=iscsi:ua:secret-secret-secret@10.213.0.1::3261:1:iqn.2026-11.io.dls:client.a');
+      await service.scriptFor(MAC_A, who);
+      const r = await service.iscsiInitrdFor(MAC_A, who);
+      const conf = decodeNewc(r.body as Buffer)[2].data.toString();
+      expect(conf).toContain('@10.213.0.1::3261:1:iqn.2026-11.io.dls:client.a');
     });
 
     it('an explicit DLS_ISCSI_PORTAL is kept', async () => {
@@ -274,7 +383,7 @@ describe('BootScriptService', () => {
 
   it('the failure report URL in a script carries the token the script was fetched with', async () => {
     const { service } = setup({ clients: [client('a', MAC_A)] });
-    const token = 'k9z.0123456789abcdefABCDEF';
+    const token = TOKEN;
     const r = await service.scriptFor(MAC_A, who, token);
     expect(r.body).toContain(`/boot/${MAC_A}/failed?stage=sanboot&err=\${errno}&t=${token}`);
   });

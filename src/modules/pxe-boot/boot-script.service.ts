@@ -19,7 +19,8 @@ import { BootPreparation } from './boot-preparation.service';
 import { BootSessionTracker } from './boot-session-tracker';
 import { clientPortal } from './client-portal';
 import { BootTrustService } from './boot-trust/boot-trust.service';
-import { ISCSI_EXPORTS, IscsiActiveSession, IscsiExportInfo, IscsiExportsPort } from './iscsi-exports.port';
+import { ISCSI_EXPORTS, IscsiActiveSession, IscsiExportsPort } from './iscsi-exports.port';
+import { iscsiInitrd, iscsiRootParams } from './iscsi-initrd';
 import { NEIGHBOUR_TABLE } from './neighbour-table';
 import { RecentLogins } from './recent-logins';
 import { TokenBucketLimiter } from './token-bucket';
@@ -36,6 +37,15 @@ export interface ScriptRequester {
 export interface ScriptResponse {
   status: number;
   body: string;
+  /** Seconds, for a `Retry-After` header on 429. */
+  retryAfter?: number;
+}
+
+/** A boot route's answer that is a file, not a script: the iSCSI initrd fragment, or a one-line refusal. */
+export interface BootFileResponse {
+  status: number;
+  body: Buffer | string;
+  contentType: 'application/octet-stream' | 'text/plain; charset=utf-8';
   /** Seconds, for a `Retry-After` header on 429. */
   retryAfter?: number;
 }
@@ -71,7 +81,7 @@ export class BootScriptService {
     private readonly preparation: BootPreparation,
     private readonly tracker: BootSessionTracker,
     private readonly trust: BootTrustService,
-    @Inject(ISCSI_EXPORTS) private readonly iscsi: Pick<IscsiExportsPort, 'activeSessions'>,
+    @Inject(ISCSI_EXPORTS) private readonly iscsi: Pick<IscsiExportsPort, 'activeSessions' | 'exportOfBoot'>,
     @Inject(SCRIPT_RATE_LIMITER) private readonly limiter: TokenBucketLimiter,
     private readonly recent: RecentLogins,
     @Optional() private readonly audit?: AuditService,
@@ -135,6 +145,49 @@ export class BootScriptService {
     return { status: 200, body: renderFailureRecordedScript(stage, `0x${code}`) };
   }
 
+  /**
+   * The per-boot iSCSI initrd fragment of a kernel boot (`GET /boot/<mac>/iscsi.cpio?t=`): a newc cpio whose dracut
+   * config holds the login of THIS boot (the open session's CHAP secret). Guarded like the script — rate limit, the
+   * trust rule (403, nothing learned), and a disk in use from another address (409, audited) — and free of side
+   * effects: it opens no session, moves none, and exports nothing; it reads the export made for the open session
+   * when the script was served. No open session, or an export not made for it: 409, fetch the script first. Never
+   * throws.
+   */
+  async iscsiInitrdFor(rawMac: string | undefined, who: ScriptRequester, token?: unknown): Promise<BootFileResponse> {
+    const text = (status: number, body: string, retryAfter?: number): BootFileResponse => ({
+      status,
+      body,
+      contentType: 'text/plain; charset=utf-8',
+      ...(retryAfter !== undefined ? { retryAfter } : {}),
+    });
+    const limited = this.rateLimited(who);
+    if (limited) return text(limited.status, limited.body, limited.retryAfter);
+    const mac = normalizeMac(rawMac ?? '');
+    if (!mac) return text(400, renderUnknownClientScript(null));
+    const client = await this.policy.lookup(mac);
+    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok) return text(403, renderUnknownClientScript(mac));
+    if (!client || this.policy.standing(client) !== 'bootable') return text(404, `DLS: ${mac} does not boot from DLS now\n`);
+    try {
+      const target = await this.policy.target(client.id);
+      if (target.method.kind !== 'kernel') return text(404, `DLS: ${client.hostname} boots with sanboot; it has no initrd fragment\n`);
+      if (await this.liveLoginElsewhere(client, who)) return text(409, `DLS: the disk of ${mac} is in use by a running machine\n`);
+      const session = await this.tracker.openSessionOf(client.id);
+      const exp = session ? await this.iscsi.exportOfBoot(client.id, session.id) : null;
+      if (!exp) {
+        const why = session ? 'its iSCSI export was not made for this boot' : 'it has no boot in progress';
+        this.logger.warn(`iSCSI initrd of ${client.hostname} (${mac}) asked by ${who.sourceIp}: ${why}`);
+        return text(409, `DLS: no iSCSI initrd for ${client.hostname}: ${why}; fetch its boot script first\n`);
+      }
+      const portal = clientPortal(exp.portal, who.serverIp, this.config.boot.serverIp);
+      if (!portal) return text(503, `DLS: no iSCSI portal address for a request that arrived on ${who.serverIp || 'an unknown address'}\n`);
+      return { status: 200, body: iscsiInitrd({ ...exp, portal }), contentType: 'application/octet-stream' };
+    } catch (err) {
+      const reason = this.reasonOf(err);
+      this.logger.warn(`no iSCSI initrd for ${client.hostname} (${mac}): ${reason}`);
+      return text(failureStatus(err), `DLS: no iSCSI initrd: ${reason}\n`);
+    }
+  }
+
   private rateLimited(who: ScriptRequester): ScriptResponse | null {
     if (this.limiter.take(who.sourceIp)) return null;
     this.logger.warn(`boot script requests from ${who.sourceIp} rate-limited`);
@@ -176,7 +229,8 @@ export class BootScriptService {
   /**
    * Disk and export (the one preparation step), then the script for the boot policy's method. The export's portal is
    * where tgtd listens; the script names the address the client can connect to ({@link clientPortal}). The CHAP
-   * secret in the script is this boot's (derived from the open session `sessionId`).
+   * secret in a sanboot script is this boot's (derived from the open session `sessionId`); a kernel boot's goes in
+   * the initrd fragment the script loads ({@link iscsiInitrdFor}), never on the kernel command line.
    */
   private async prepare(client: ClientBootFacts, sessionId: string | null, mac: string, who: ScriptRequester, token: string | null): Promise<string> {
     const prepared = await this.preparation.prepare(client.id, sessionId);
@@ -193,14 +247,16 @@ export class BootScriptService {
     const report = { serverIp: who.serverIp, httpPort: this.config.http.port, mac, token };
     const method = target.method;
     if (method.kind === 'kernel') {
+      iscsiRootParams(exp); // checked now, so a value dracut could not take fails this script, not the initrd fetch
       return renderKernelScript({
         mac,
         hostname: target.client.hostname,
         kernel: method.kernel,
         initrd: method.initrd,
-        cmdline: [method.cmdline, iscsiRootParams(exp)].filter(Boolean).join(' '),
+        cmdline: method.cmdline,
         extraCmdline: method.extraCmdline,
         report,
+        iscsiInitrd: true,
       });
     }
     return renderSanbootScript({ mac, hostname: target.client.hostname, ...exp, report });
@@ -213,13 +269,8 @@ export class BootScriptService {
   }
 }
 
-/**
- * dracut's iSCSI root parameters (dracut.cmdline(7): `netroot=iscsi:[user:pass@]server::port:lun:target`,
- * `rd.iscsi.initiator=`), so a kernel-booted image can mount the same per-client disk a SAN boot would use.
- */
-export function iscsiRootParams(exp: IscsiExportInfo): string {
-  return (
-    `rd.iscsi.initiator=${exp.initiatorIqn} ` +
-    `netroot=iscsi:${exp.chapUser}:${exp.chapSecret}@${exp.portal.address}::${exp.portal.port}:${exp.lun}:${exp.targetIqn}`
-  );
+/** HTTP status of a failed initrd fragment: a missing client or image 404, tgtd down 503, a refused value 409, else 500. */
+function failureStatus(err: unknown): number {
+  if (err instanceof DomainError) return err.kind === 'not_found' ? 404 : err.kind === 'unavailable' ? 503 : 409;
+  return err instanceof IpxeScriptError ? 409 : 500;
 }

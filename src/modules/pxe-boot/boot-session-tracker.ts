@@ -169,6 +169,19 @@ export class BootSessionTracker {
     });
   }
 
+  /**
+   * The client's open boot session, read once every queued change for it is done — never opens, closes or moves one.
+   * `null` when it has none (or it could not be read).
+   */
+  async openSessionOf(clientId: string): Promise<{ id: string; status: SessionStatus } | null> {
+    let out: { id: string; status: SessionStatus } | null = null;
+    await this.guard(clientId, 'session read', async () => {
+      const cur = await this.current(clientId);
+      out = cur ? { id: cur.id, status: cur.status } : null;
+    });
+    return out;
+  }
+
   /** Resolves once every queued change for this client is done (e.g. the disk reset after a reboot). */
   settle(clientId: string): Promise<void> {
     return this.locks.run(clientId, () => undefined);

@@ -11,6 +11,8 @@ export const ISCSI_EXPORTS = Symbol('ISCSI_EXPORTS');
 export interface IscsiExportsPort {
   /** With `boot`, the export's CHAP account carries that boot's secret (see `IscsiExportsService`). */
   ensureExport(clientId: string, diskPath: string, boot?: ExportBoot): Promise<IscsiExportInfo>;
+  /** The export's login details for boot `sessionId` when its account carries that boot's secret; read-only. */
+  exportOfBoot(clientId: string, sessionId: string): Promise<IscsiExportInfo | null>;
   removeExport(clientId: string, options: { force: boolean }): Promise<unknown>;
   /** clientId → its live login. */
   activeSessions(): Promise<Map<string, IscsiActiveSession>>;

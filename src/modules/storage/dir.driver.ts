@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp, Stats } from 'node:fs';
 import * as path from 'node:path';
-import { cloneOrCopyFile, reflinkFile, syncDir } from './file-copy';
+import { cloneOrCopyFile, reflinkFile, removeStagingEntry, stagingItems, syncDir } from './file-copy';
 import { KeyedLock, Semaphore } from '@common/concurrency/keyed-lock';
 import { CloneMethod, DiskInfo, ManagedItem, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
 import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
@@ -279,6 +279,7 @@ export class DirStorageDriver implements StorageDriver {
       for (const versionId of await this.versionIds(imageId)) {
         items.push({ kind: 'version', ref: this.versionPath(imageId, versionId), imageId, versionId });
       }
+      items.push(...(await stagingItems(path.join(this.imageDir(imageId), '.staging'), imageId)));
     }
     for (const clientId of await this.clientIds()) {
       const meta = await this.readMeta(clientId).catch(() => null);
@@ -300,6 +301,10 @@ export class DirStorageDriver implements StorageDriver {
         return this.destroyVersion(item.imageId ?? '', item.versionId ?? '');
       case 'image':
         return this.destroyImage(item.imageId ?? path.basename(item.ref));
+      case 'staging': {
+        const id = assertUuid(item.imageId, 'imageId');
+        return removeStagingEntry(item.ref, path.join(this.imageDir(id), '.staging'));
+      }
       default:
         throw new StorageError(StorageErrorCode.INVALID_NAME, 'unknown managed item kind');
     }

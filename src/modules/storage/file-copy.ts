@@ -1,4 +1,6 @@
 import { constants as fsConstants, promises as fsp } from 'node:fs';
+import * as nodePath from 'node:path';
+import type { ManagedItem } from './storage-driver';
 import { StorageError, StorageErrorCode } from './storage.errors';
 
 /** errno codes meaning "this filesystem (pair) cannot reflink": ext4, cross-device, FUSE without FICLONE. */
@@ -120,4 +122,32 @@ export async function syncDir(path: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The entries of an image's staging directory that image content work writes (uploads, imports, conversions), as
+ * `staging` items (none when the directory is absent). Dot-names are the drivers' own temporaries (a commit in
+ * progress): theirs to sweep, never listed.
+ */
+export async function stagingItems(stagingDir: string, imageId: string): Promise<ManagedItem[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(stagingDir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw fsError(e, `list ${stagingDir}`);
+  }
+  return names
+    .filter((name) => !name.startsWith('.'))
+    .sort()
+    .map((name) => ({ kind: 'staging' as const, ref: nodePath.join(stagingDir, name), imageId }));
+}
+
+/** Removes one entry of `stagingDir`; refuses any `ref` that is not directly inside it. Idempotent. */
+export async function removeStagingEntry(ref: string, stagingDir: string): Promise<void> {
+  const name = nodePath.basename(ref);
+  if (nodePath.resolve(ref) !== nodePath.join(stagingDir, name) || name === '' || name === '.' || name === '..') {
+    throw new StorageError(StorageErrorCode.INVALID_NAME, `${ref} is not in ${stagingDir}`);
+  }
+  await fsp.rm(ref, { recursive: true, force: true });
 }

@@ -4,5 +4,6 @@ export { STORAGE_DRIVER } from './storage.tokens';
 export type { ManagedItem, StorageDriver, StorageStatus } from './storage-driver';
 export { SpaceGuard } from './space-guard';
 export { QemuImgAdapter } from './qemu-img.adapter';
+export { cloneOrCopyFile } from './file-copy';
 export { storageCall, toDomainError } from './storage-domain-errors';
 export { StorageError, StorageErrorCode, isStorageError } from './storage.errors';

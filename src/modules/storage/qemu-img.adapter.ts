@@ -1,14 +1,25 @@
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { CommandResult, CommandRunner, firstLine, spawnCommand } from '@common/exec/command-runner';
+import { IMAGE_HEAD_BYTES, inspectImageHeader } from './image-header';
 import { StorageError, StorageErrorCode } from './storage.errors';
+
+function dataFileOf(raw: Record<string, unknown>): { dataFile?: string } {
+  const specific = raw['format-specific'] as { data?: Record<string, unknown> } | undefined;
+  const dataFile = specific?.data?.['data-file'];
+  if (dataFile === undefined || dataFile === null) return {};
+  return { dataFile: typeof dataFile === 'string' ? dataFile : JSON.stringify(dataFile) };
+}
 
 /** Formats DLS accepts for image import. */
 export type SourceImageFormat = 'raw' | 'qcow2' | 'vhdx';
 
 export const SOURCE_IMAGE_FORMATS: readonly SourceImageFormat[] = ['raw', 'qcow2', 'vhdx'];
 
-/** Parsed `qemu-img info --output=json` (keys `virtual-size`, `format`, `actual-size`, `dirty-flag`, `backing-*`). */
+/**
+ * Parsed `qemu-img info --output=json` (keys `virtual-size`, `format`, `actual-size`, `dirty-flag`, `backing-*`,
+ * `format-specific.data.data-file`).
+ */
 export interface QemuImageInfo {
   format: string;
   virtualSize: number;
@@ -17,6 +28,8 @@ export interface QemuImageInfo {
   backingFilename?: string;
   fullBackingFilename?: string;
   backingFormat?: string;
+  /** qcow2 with an external data file: the file it names. */
+  dataFile?: string;
 }
 
 /** Parsed `qemu-img check --output=json`. */
@@ -64,6 +77,15 @@ function assertFormat(format: string): asserts format is SourceImageFormat {
   }
 }
 
+/**
+ * How qemu-img opens an untrusted image: a `json:` block specification that pins the format driver (never probed)
+ * and the protocol (`file`: a local file, not nbd/http/…), with no backing file. qemu-img treats the argument as
+ * these options, not as a filename, so a name with commas or a `protocol:` prefix cannot change them.
+ */
+export function blockSpec(imagePath: string, format: SourceImageFormat): string {
+  return `json:${JSON.stringify({ driver: format, file: { driver: 'file', filename: imagePath }, backing: null })}`;
+}
+
 /** The last progress percentage in a chunk of `qemu-img convert -p` output, if any. */
 export function parseConvertProgress(chunk: string): number | undefined {
   let last: number | undefined;
@@ -74,9 +96,11 @@ export function parseConvertProgress(chunk: string): number | undefined {
 /**
  * Adapter over `qemu-img` for importing images: inspect, verify and convert untrusted qcow2/vhdx/raw files to raw.
  *
- * Security: the declared format must equal the probed one (a "raw" upload that is really qcow2 could point qemu at
- * host files through a backing file), images with a backing file are refused, and qcow2 images are `check`ed first
- * because a truncated qcow2 converts "successfully" into zeros. Failures carry qemu-img's first stderr line.
+ * Security: an image must be a regular local file whose own header (read by DLS, see `image-header.ts`) shows the
+ * declared format and names no backing file and no external data file; qemu-img's `info` must agree. Every qemu-img
+ * call on it then opens it through {@link blockSpec} (format and `file` protocol pinned, no backing), so even a
+ * reference the checks missed is never followed. qcow2 images are `check`ed first because a truncated qcow2
+ * converts "successfully" into zeros. Failures carry qemu-img's first stderr line.
  */
 export class QemuImgAdapter {
   private readonly binary: string;
@@ -92,13 +116,19 @@ export class QemuImgAdapter {
   }
 
   /**
-   * `qemu-img info --output=json`. With `expectedFormat` the image is also validated: the probed format must match,
-   * no backing file is allowed, and non-raw images must pass `qemu-img check` (IMAGE_FORMAT_INVALID otherwise).
+   * `qemu-img info --output=json`. With `expectedFormat` the image is also validated (IMAGE_FORMAT_INVALID otherwise,
+   * `details.reason` saying why): a regular file (`not-a-file`), whose header shows the declared format
+   * (`format-mismatch`) and no backing file (`backing-file`), external data file (`data-file`) or encryption
+   * (`encrypted`); it is then opened with its format pinned and non-raw images must pass `qemu-img check`.
+   * Without `expectedFormat` qemu-img probes the format: only for files DLS wrote itself.
    */
   async info(imagePath: string, expectedFormat?: SourceImageFormat): Promise<QemuImageInfo> {
     assertPath(imagePath, 'image path');
-    if (expectedFormat !== undefined) assertFormat(expectedFormat);
-    const args = ['info', '--output=json', imagePath];
+    if (expectedFormat !== undefined) {
+      assertFormat(expectedFormat);
+      await this.inspect(imagePath, expectedFormat);
+    }
+    const args = ['info', '--output=json', expectedFormat !== undefined ? blockSpec(imagePath, expectedFormat) : imagePath];
     const result = await this.run(args, this.timeoutMs);
     if (result.code !== 0) throw this.failure(result, args, 'cannot read image');
     let info: QemuImageInfo;
@@ -112,6 +142,7 @@ export class QemuImgAdapter {
         ...(typeof raw['backing-filename'] === 'string' ? { backingFilename: raw['backing-filename'] } : {}),
         ...(typeof raw['full-backing-filename'] === 'string' ? { fullBackingFilename: raw['full-backing-filename'] } : {}),
         ...(typeof raw['backing-filename-format'] === 'string' ? { backingFormat: raw['backing-filename-format'] } : {}),
+        ...dataFileOf(raw),
       };
     } catch {
       throw invalidImage('qemu-img info returned unparsable output', { stdout: result.stdout.slice(0, 300) });
@@ -127,11 +158,14 @@ export class QemuImgAdapter {
           detected: info.format,
         });
       }
-      if (info.backingFilename !== undefined || info.fullBackingFilename !== undefined) {
+      if (info.backingFilename !== undefined || info.fullBackingFilename !== undefined || info.backingFormat !== undefined) {
         throw invalidImage(`images with a backing file are not accepted (${info.backingFilename})`, {
           reason: 'backing-file',
           backingFilename: info.backingFilename,
         });
+      }
+      if (info.dataFile !== undefined) {
+        throw invalidImage(`images with an external data file are not accepted (${info.dataFile})`, { reason: 'data-file', dataFile: info.dataFile });
       }
       if (expectedFormat !== 'raw') await this.check(imagePath, expectedFormat);
     }
@@ -145,7 +179,7 @@ export class QemuImgAdapter {
   async check(imagePath: string, format: SourceImageFormat): Promise<QemuCheckResult> {
     assertPath(imagePath, 'image path');
     assertFormat(format);
-    const args = ['check', '--output=json', '-f', format, imagePath];
+    const args = ['check', '--output=json', blockSpec(imagePath, format)];
     const result = await this.run(args, this.timeoutMs);
     if (result.code === CHECK_UNSUPPORTED) {
       return { supported: false, corruptions: 0, leaks: 0, checkErrors: 0 };
@@ -181,7 +215,7 @@ export class QemuImgAdapter {
     assertPath(dst, 'destination path');
     assertFormat(srcFormat);
     const info = await this.info(src, srcFormat);
-    const args = ['convert', '-p', '-f', srcFormat, '-O', 'raw', src, dst];
+    const args = ['convert', '-p', '-O', 'raw', blockSpec(src, srcFormat), dst];
     let lastPct = -1;
     const result = await this.run(args, this.convertTimeoutMs, (chunk) => {
       const pct = parseConvertProgress(chunk);
@@ -207,6 +241,39 @@ export class QemuImgAdapter {
     const args = ['create', '-q', '-f', 'raw', imagePath, String(sizeBytes)];
     const result = await this.run(args, this.timeoutMs);
     if (result.code !== 0 || result.timedOut) throw this.failure(result, args, 'create');
+  }
+
+  /** DLS's own look at the file before qemu-img opens it: see {@link info}. */
+  private async inspect(imagePath: string, declared: SourceImageFormat): Promise<void> {
+    let head: Buffer;
+    try {
+      // O_NOFOLLOW: the path itself must be the file; O_NONBLOCK: a FIFO or device can't stall the open.
+      const fh = await fsp.open(imagePath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+      try {
+        const st = await fh.stat();
+        if (!st.isFile()) throw invalidImage(`${path.basename(imagePath)} is not a regular file`, { reason: 'not-a-file' });
+        head = Buffer.alloc(IMAGE_HEAD_BYTES);
+        const { bytesRead } = await fh.read(head, 0, head.length, 0);
+        head = head.subarray(0, bytesRead);
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      if (e instanceof StorageError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      throw invalidImage(`cannot read image: ${code === 'ELOOP' ? 'it is a symbolic link' : (e as Error).message}`, { reason: 'not-a-file' });
+    }
+    const header = inspectImageHeader(head);
+    if (header.format !== declared) {
+      throw invalidImage(`declared format ${declared} but the file is ${header.format}`, {
+        reason: 'format-mismatch',
+        declared,
+        detected: header.format,
+      });
+    }
+    if (header.backingFile) throw invalidImage('images with a backing file are not accepted', { reason: 'backing-file' });
+    if (header.dataFile) throw invalidImage('images with an external data file are not accepted', { reason: 'data-file' });
+    if (header.encrypted) throw invalidImage('encrypted images are not accepted', { reason: 'encrypted' });
   }
 
   private async run(args: string[], timeoutMs: number, onStdout?: (chunk: string) => void): Promise<CommandResult> {

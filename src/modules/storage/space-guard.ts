@@ -30,14 +30,39 @@ export class SpaceGuard {
     if (bytesNeeded === 0 && this.config.storage.minFreeBytes === 0) return;
     const status = await this.status();
     const after = status.freeBytes - bytesNeeded;
-    if (after < this.config.storage.minFreeBytes) {
-      throw new DomainError(
-        'insufficient_storage',
-        'INSUFFICIENT_STORAGE',
-        `not enough free space: ${status.freeBytes} bytes free, this needs ${bytesNeeded} and DLS_STORAGE_MIN_FREE keeps ${this.config.storage.minFreeBytes}`,
-        { freeBytes: status.freeBytes, neededBytes: bytesNeeded, minFreeBytes: this.config.storage.minFreeBytes },
-      );
-    }
+    if (after < this.config.storage.minFreeBytes) throw this.refusal(status.freeBytes, bytesNeeded);
+  }
+
+  /**
+   * How many more bytes may be written before free space drops under DLS_STORAGE_MIN_FREE, asked afresh (not the
+   * shared one-second answer): for writes whose size is unknown up front, such as a chunked upload, which count
+   * their bytes against it as they arrive and stop with {@link exceeded} once past it.
+   */
+  async budget(): Promise<number> {
+    this.cached = undefined;
+    const status = await this.status();
+    return Math.max(0, status.freeBytes - this.config.storage.minFreeBytes);
+  }
+
+  /** The 507 for a write that went past its {@link budget} after `writtenBytes`. */
+  exceeded(writtenBytes: number, budgetBytes: number): DomainError {
+    const min = this.config.storage.minFreeBytes;
+    return new DomainError(
+      'insufficient_storage',
+      'INSUFFICIENT_STORAGE',
+      `not enough free space: stopped after ${writtenBytes} bytes, ${budgetBytes} were free above DLS_STORAGE_MIN_FREE (${min})`,
+      { freeBytes: budgetBytes + min, neededBytes: writtenBytes, minFreeBytes: min },
+    );
+  }
+
+  private refusal(freeBytes: number, neededBytes: number): DomainError {
+    const min = this.config.storage.minFreeBytes;
+    return new DomainError(
+      'insufficient_storage',
+      'INSUFFICIENT_STORAGE',
+      `not enough free space: ${freeBytes} bytes free, this needs ${neededBytes} and DLS_STORAGE_MIN_FREE keeps ${min}`,
+      { freeBytes, neededBytes, minFreeBytes: min },
+    );
   }
 
   /** What one more copy of an image costs up front: nothing for zfs clones and reflinks, the full size for plain copies. */

@@ -44,10 +44,13 @@ export interface DiskInfo {
   writtenBytes: number;
 }
 
-/** Something DLS created on the backend; used by reconciliation to find orphans. */
+/**
+ * Something DLS created on the backend; used by reconciliation to find orphans. `staging` is a file or directory in
+ * an image's staging area (an upload or conversion in progress, or the leftover of one a crash interrupted).
+ */
 export interface ManagedItem {
-  kind: 'image' | 'version' | 'client-disk';
-  /** Dataset/snapshot name (zfs) or absolute path (dir). */
+  kind: 'image' | 'version' | 'client-disk' | 'staging';
+  /** Dataset/snapshot name (zfs) or absolute path (dir; and a staging entry's path for both). */
   ref: string;
   imageId?: string;
   versionId?: string;
@@ -84,7 +87,10 @@ export interface StorageDriver {
   destroyClientDisk(clientId: string): Promise<void>;
   /** Copies the client disk's current content over the image's `disk.raw` (a following createVersion captures it). */
   commitClientDisk(clientId: string, imageId: string): Promise<void>;
-  /** Only what DLS created (zfs: `dls:managed=1` set locally + `dls:*` ids; dir: our layout with UUID names). */
+  /**
+   * Only what DLS created (zfs: `dls:managed=1` set locally + `dls:*` ids; dir: our layout with UUID names), plus
+   * every entry of each image's staging directory (kind `staging`, with its imageId).
+   */
   inventory(): Promise<ManagedItem[]>;
   destroyManaged(item: ManagedItem): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { sparseCopyFile, syncDir } from './file-copy';
+import { removeStagingEntry, sparseCopyFile, stagingItems, syncDir } from './file-copy';
 import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { DiskInfo, ManagedItem, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
 import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
@@ -399,6 +399,9 @@ export class ZfsStorageDriver implements StorageDriver {
         });
       }
     }
+    for (const image of items.filter((i) => i.kind === 'image')) {
+      items.push(...(await stagingItems(path.join(this.imageMount(image.imageId!), '.staging'), image.imageId!)));
+    }
     return items;
   }
 
@@ -419,6 +422,10 @@ export class ZfsStorageDriver implements StorageDriver {
         const id = assertUuid(item.imageId, 'imageId');
         this.assertRef(item.ref, this.imageDataset(id));
         return this.destroyImage(id);
+      }
+      case 'staging': {
+        const id = assertUuid(item.imageId, 'imageId');
+        return removeStagingEntry(item.ref, path.join(this.imageMount(id), '.staging'));
       }
       default:
         throw new StorageError(StorageErrorCode.INVALID_NAME, 'unknown managed item kind');

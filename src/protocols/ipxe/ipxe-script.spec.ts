@@ -1,6 +1,8 @@
 import {
   ipxeValueProblem,
   failureUrl,
+  ISCSI_INITRD_NAME,
+  iscsiInitrdUrl,
   ipxeCmdline,
   ipxeEchoText,
   IpxeScriptError,
@@ -98,13 +100,75 @@ describe('renderKernelScript', () => {
       '#!ipxe',
       'echo DLS: lx-1 (52:54:00:12:34:56) boots a kernel',
       'kernel http://10.213.0.1:8080/files/vmlinuz initrd=initrd.img console=ttyS0 quiet ip=dhcp || goto failed',
-      'initrd http://10.213.0.1:8080/files/initrd.img || goto failed',
+      'initrd --name initrd.img http://10.213.0.1:8080/files/initrd.img || goto failed',
       'boot || goto failed',
       ':failed',
       'echo DLS: kernel boot failed (${errno})',
       'chain http://10.213.0.1:8080/boot/52:54:00:12:34:56/failed?stage=kernel&err=${errno} || echo DLS: could not report the failure',
       'exit 1',
     ]);
+  });
+
+  const token = 'k9z.0123456789abcdefABCDEF';
+
+  it('loads the per-boot iSCSI fragment as a second, named initrd with the script token; no secret on the kernel line', () => {
+    const s = renderKernelScript({
+      mac: report.mac,
+      hostname: 'lx-1',
+      kernel: 'http://10.213.0.1:8080/files/vmlinuz',
+      initrd: 'http://10.213.0.1:8080/files/initramfs-6.1.img',
+      cmdline: 'root=/dev/sda1 console=ttyS0',
+      report: { ...report, token },
+      iscsiInitrd: true,
+    });
+    expect(lines(s)).toEqual([
+      '#!ipxe',
+      'echo DLS: lx-1 (52:54:00:12:34:56) boots a kernel',
+      'kernel http://10.213.0.1:8080/files/vmlinuz initrd=initramfs-6.1.img initrd=dls-iscsi.cpio root=/dev/sda1 console=ttyS0 || goto failed',
+      'initrd --name initramfs-6.1.img http://10.213.0.1:8080/files/initramfs-6.1.img || goto failed',
+      `initrd --name dls-iscsi.cpio http://10.213.0.1:8080/boot/52:54:00:12:34:56/iscsi.cpio?t=${token} || goto failed`,
+      'boot || goto failed',
+      ':failed',
+      'echo DLS: kernel boot failed (${errno})',
+      `chain http://10.213.0.1:8080/boot/52:54:00:12:34:56/failed?stage=kernel&err=\${errno}&t=${token} || echo DLS: could not report the failure`,
+      'exit 1',
+    ]);
+    expect(ISCSI_INITRD_NAME).toBe('dls-iscsi.cpio');
+    expect(iscsiInitrdUrl({ ...report, token })).toBe(`http://10.213.0.1:8080/boot/52:54:00:12:34:56/iscsi.cpio?t=${token}`);
+    expect(iscsiInitrdUrl(report)).toBe('http://10.213.0.1:8080/boot/52:54:00:12:34:56/iscsi.cpio');
+    expect(() => iscsiInitrdUrl({ ...report, token: 'x&y' })).toThrow(IpxeScriptError);
+  });
+
+  it('the fragment alone (no image initrd): one initrd, named on the kernel line', () => {
+    const s = lines(renderKernelScript({ mac: report.mac, hostname: 'h', kernel: 'http://10.0.0.1/k', report, iscsiInitrd: true }));
+    expect(s.filter((l) => l.startsWith('initrd '))).toEqual([
+      'initrd --name dls-iscsi.cpio http://10.213.0.1:8080/boot/52:54:00:12:34:56/iscsi.cpio || goto failed',
+    ]);
+    expect(s).toContain('kernel http://10.0.0.1/k initrd=dls-iscsi.cpio || goto failed');
+  });
+
+  it('names an image initrd by its URL path without the query; an odd or clashing name gets a safe one', () => {
+    const name = (initrd: string) =>
+      lines(renderKernelScript({ mac: report.mac, hostname: 'h', kernel: 'http://10.0.0.1/k', initrd, report, iscsiInitrd: true })).find((l) =>
+        l.startsWith(`initrd --name `),
+      );
+    expect(name('http://10.0.0.1/boot/initrd.gz?v=2')).toBe('initrd --name initrd.gz http://10.0.0.1/boot/initrd.gz?v=2 || goto failed');
+    expect(name('http://10.0.0.1/')).toMatch(/^initrd --name initrd\.img /);
+    expect(name('http://10.0.0.1/a/i%20x')).toMatch(/^initrd --name initrd\.img /);
+    expect(name('http://10.0.0.1/dls-iscsi.cpio')).toMatch(/^initrd --name image-dls-iscsi\.cpio /);
+  });
+
+  it("a command line that names its own initrd= keeps it for the image's initrd; the fragment is still named", () => {
+    const s = renderKernelScript({
+      mac: report.mac,
+      hostname: 'h',
+      kernel: 'http://10.0.0.1/k',
+      initrd: 'http://10.0.0.1/i.img',
+      cmdline: 'initrd=\\EFI\\i.img quiet'.replace(/\\/g, '/'),
+      report,
+      iscsiInitrd: true,
+    });
+    expect(s).toContain('\nkernel http://10.0.0.1/k initrd=dls-iscsi.cpio initrd=/EFI/i.img quiet || goto failed\n');
   });
 
   it('works without initrd and command line', () => {

@@ -134,7 +134,10 @@ function script(lines: string[]): string {
   return [IPXE_SHEBANG, ...lines, ''].join('\n');
 }
 
-/** Where a failed boot reports back: `http://<server>:<port>/boot/<mac>/failed`. */
+/**
+ * Where the client reaches DLS's boot routes (`http://<server>:<port>/boot/<mac>/…`): the failure report, and for a
+ * kernel boot the per-boot iSCSI initrd fragment. Both carry the token the script was fetched with.
+ */
 export interface FailureReport {
   serverIp: string;
   httpPort: number;
@@ -158,15 +161,30 @@ export interface SanbootParams {
   report: FailureReport;
 }
 
-/** URL of the failure report, with iPXE expanding `${errno}` at run time. */
-export function failureUrl(r: FailureReport, stage: string): string {
+const TOKEN = /^[0-9a-z]{1,10}\.[A-Za-z0-9_-]{22}$/;
+
+/** `http://<server>:<port>/boot/<mac>/<route>`, every part checked; `query` words are DLS's own. */
+function bootRouteUrl(r: FailureReport, route: string, query: string[]): string {
   ipxeIpv4(r.serverIp, 'serverIp');
   ipxePort(r.httpPort, 'httpPort');
   ipxeMac(r.mac);
+  if (r.token != null && !TOKEN.test(r.token)) throw new IpxeScriptError('token', `bad token ${show(r.token)}`);
+  const q = [...query, ...(r.token ? [`t=${r.token}`] : [])];
+  return `http://${r.serverIp}:${r.httpPort}/boot/${r.mac}/${route}${q.length ? `?${q.join('&')}` : ''}`;
+}
+
+/** URL of the failure report, with iPXE expanding `${errno}` at run time. */
+export function failureUrl(r: FailureReport, stage: string): string {
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(stage)) throw new IpxeScriptError('stage', `bad stage ${show(stage)}`);
-  if (r.token != null && !/^[0-9a-z]{1,10}\.[A-Za-z0-9_-]{22}$/.test(r.token)) throw new IpxeScriptError('token', `bad token ${show(r.token)}`);
-  const token = r.token ? `&t=${r.token}` : '';
-  return `http://${r.serverIp}:${r.httpPort}/boot/${r.mac}/failed?stage=${stage}&err=${IPXE_ERRNO_SETTING}${token}`;
+  return bootRouteUrl(r, 'failed', [`stage=${stage}`, `err=${IPXE_ERRNO_SETTING}`]);
+}
+
+/** Name iPXE gives DLS's per-boot iSCSI initrd fragment (`initrd --name`), and so the `initrd=` an EFI stub reads. */
+export const ISCSI_INITRD_NAME = 'dls-iscsi.cpio';
+
+/** URL of the client's per-boot iSCSI initrd fragment (`GET /boot/<mac>/iscsi.cpio?t=<token>`). */
+export function iscsiInitrdUrl(r: FailureReport): string {
+  return bootRouteUrl(r, 'iscsi.cpio', []);
 }
 
 /**
@@ -207,22 +225,42 @@ export interface KernelParams {
   cmdline?: string | null;
   extraCmdline?: string | null;
   report: FailureReport;
+  /**
+   * Also load DLS's per-boot iSCSI initrd fragment ({@link iscsiInitrdUrl}, named {@link ISCSI_INITRD_NAME}) after
+   * the image's initrd: it carries the iSCSI login, so the kernel command line carries no secret.
+   */
+  iscsiInitrd?: boolean;
 }
 
-/** `kernel` / `initrd` / `boot`, reporting a failure like {@link renderSanbootScript}. */
+const INITRD_NAME = /^[A-Za-z0-9._+-]{1,64}$/;
+
+/** The name iPXE registers an image initrd under: its URL's last path segment (no query), when that is a safe word. */
+function initrdNameOf(url: string): string {
+  const path = url.replace(/^[a-z]+:\/\/[^/]*/i, '').split(/[?#]/)[0];
+  const base = path.split('/').filter(Boolean).slice(-1)[0] ?? '';
+  const name = INITRD_NAME.test(base) ? base : 'initrd.img';
+  return name === ISCSI_INITRD_NAME ? `image-${name}` : name;
+}
+
+/**
+ * `kernel` / `initrd` / `boot`, reporting a failure like {@link renderSanbootScript}. iPXE hands every registered
+ * initrd to the kernel, concatenated in the order fetched (BIOS bzImage loader; UEFI through the LoadFile2 initrd
+ * device), so DLS's fragment comes last and its files win. Each initrd is fetched with `--name` and named again in an
+ * `initrd=<name>` word, which an EFI-stub kernel without LoadFile2 support uses to find each one (BIOS kernels ignore
+ * it). A command line that already names an `initrd=` keeps its own for the image's initrd.
+ */
 export function renderKernelScript(p: KernelParams): string {
   const kernel = ipxeUrl(p.kernel, 'kernel');
   const initrd = p.initrd ? ipxeUrl(p.initrd, 'initrd') : null;
   const cmdline = [p.cmdline ? ipxeCmdline(p.cmdline, 'cmdline') : '', p.extraCmdline ? ipxeCmdline(p.extraCmdline, 'customBootParams') : '']
     .filter(Boolean)
     .join(' ');
-  const lines = [`echo DLS: ${ipxeEchoText(p.hostname, 64)} (${ipxeMac(p.mac)}) boots a kernel`];
-  // `initrd=<name>` lets an EFI-stub kernel find the initrd iPXE registered (name = last path segment).
-  const initrdName = initrd ? initrd.split(/[/?#]/).filter(Boolean).slice(-1)[0] : null;
-  lines.push(
-    `kernel ${kernel}${initrdName && !/(^| )initrd=/.test(cmdline) ? ` initrd=${initrdName}` : ''}${cmdline ? ` ${cmdline}` : ''} || goto failed`,
-  );
-  if (initrd) lines.push(`initrd ${initrd} || goto failed`);
+  const initrds: Array<{ url: string; name: string; named: boolean }> = [];
+  if (initrd) initrds.push({ url: initrd, name: initrdNameOf(initrd), named: !/(^| )initrd=/.test(cmdline) });
+  if (p.iscsiInitrd) initrds.push({ url: iscsiInitrdUrl(p.report), name: ISCSI_INITRD_NAME, named: true });
+  const words = [`kernel ${kernel}`, ...initrds.filter((i) => i.named).map((i) => `initrd=${i.name}`), ...(cmdline ? [cmdline] : [])];
+  const lines = [`echo DLS: ${ipxeEchoText(p.hostname, 64)} (${ipxeMac(p.mac)}) boots a kernel`, `${words.join(' ')} || goto failed`];
+  for (const i of initrds) lines.push(`initrd --name ${i.name} ${i.url} || goto failed`);
   lines.push('boot || goto failed', ':failed', `echo DLS: kernel boot failed (${IPXE_ERRNO_SETTING})`);
   lines.push(`chain ${failureUrl(p.report, 'kernel')} || echo DLS: could not report the failure`, 'exit 1');
   return script(lines);

@@ -1,38 +1,56 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Repository } from 'typeorm';
+import { DataSource, Repository } from 'typeorm';
+import { AppConfig } from '@config/config.loader';
+import { KeyedLock, LockTimeoutError } from '@common/concurrency/keyed-lock';
 import { ConflictError, NotFoundError, ValidationError } from '@common/errors/domain-error';
 import { Image, ImageFormat } from './image.entity';
-import { KeyedLock } from '@common/concurrency/keyed-lock';
-import { QemuImgAdapter, SpaceGuard, STORAGE_DRIVER, storageCall } from '../../storage';
+import { cloneOrCopyFile, QemuImgAdapter, SpaceGuard, STORAGE_DRIVER, storageCall } from '../../storage';
 import type { StorageDriver } from '../../storage';
 import { ImageContentErrorCode } from './images.errors';
+import { openImportSource } from './import-source';
 
 /** Largest blank disk DLS creates (sparse, so this is a sanity bound, not space). */
 const MAX_BLANK_BYTES = 16 * 1024 ** 4;
+/** Longest wait for a row lock on `images` in the content's status updates (PostgreSQL `lock_timeout`). */
+export const IMAGE_ROW_LOCK_TIMEOUT = '10s';
+/** How often a streamed upload asks the filesystem again whether it is still above DLS_STORAGE_MIN_FREE. */
+const RECHECK_EVERY_BYTES = 64 * 1024 * 1024;
+
+/** What holds an image's content lock, for the 409 another request gets meanwhile. */
+type ContentWork = 'import' | 'delete';
+
+type Producer = (staging: string, progress: (pct: number) => Promise<void>) => Promise<{ rawPath: string; sourceFormat: ImageFormat }>;
 
 /**
- * Puts content into an image's `disk.raw`: a blank sparse disk, a streamed upload, or a file on the server, in raw,
- * qcow2 or vhdx (converted to raw with qemu-img). The upload streams to a staging file on the image's own
- * filesystem — never buffered whole in memory — and only a validated, converted result replaces `disk.raw`.
- * Progress goes to the log and to `images.content_progress`; a failure leaves no files and, if this call created
- * the image's storage, no storage either.
+ * Puts content into an image's `disk.raw`: a blank sparse disk, a streamed upload, or a file from DLS_IMPORT_DIR,
+ * in raw, qcow2 or vhdx (converted to raw with qemu-img). The upload streams to a staging file on the image's own
+ * filesystem — never buffered whole in memory, counted against the free-space guard as it arrives — and only a
+ * validated, converted result replaces `disk.raw`. Progress goes to the log and to `images.content_progress`; a
+ * failure leaves no files and, if this call created the image's storage, no storage either.
+ *
+ * One in-process lock per image serialises its content work (upload, import, blank, delete). It is never waited
+ * for: a second request gets 409 at once, and it is always taken before any database transaction, so a request
+ * never holds a row lock while waiting for it (the other order deadlocked a DELETE against a running upload).
  */
 @Injectable()
 export class ImageContentService {
   private readonly logger = new Logger(ImageContentService.name);
   private readonly locks = new KeyedLock();
+  private readonly work = new Map<string, ContentWork>();
 
   constructor(
     @Inject(STORAGE_DRIVER) private readonly driver: StorageDriver,
     @InjectRepository(Image) private readonly images: Repository<Image>,
+    @InjectDataSource() private readonly ds: DataSource,
     private readonly qemuImg: QemuImgAdapter,
     private readonly space: SpaceGuard,
+    private readonly config: AppConfig,
   ) {}
 
   /** Where the image's raw disk lives (no I/O). */
@@ -40,9 +58,69 @@ export class ImageContentService {
     return this.driver.imageDiskPath(imageId);
   }
 
-  /** Removes the image's storage (its container and disk.raw); the caller has checked it has no versions. */
+  /** True while an upload, import or delete of this image runs in this process. */
+  isBusy(imageId: string): boolean {
+    return this.locks.isLocked(imageId);
+  }
+
+  /**
+   * Runs `fn` holding the image's content lock — taken at once or refused with 409 (IMPORT_IN_PROGRESS while an
+   * upload or import runs, IMAGE_BUSY otherwise). Callers open their database transaction inside `fn`, never around
+   * this call.
+   */
+  async exclusive<T>(imageId: string, what: ContentWork, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.locks.run(
+        imageId,
+        async () => {
+          this.work.set(imageId, what);
+          try {
+            return await fn();
+          } finally {
+            this.work.delete(imageId);
+          }
+        },
+        { timeoutMs: 0 },
+      );
+    } catch (e) {
+      if (!(e instanceof LockTimeoutError)) throw e;
+      if (this.work.get(imageId) === 'import') {
+        throw new ConflictError(
+          ImageContentErrorCode.IMPORT_IN_PROGRESS,
+          `image ${imageId} is being imported (an upload or import of its content is running): try again when it has finished`,
+          { imageId },
+        );
+      }
+      throw new ConflictError(ImageContentErrorCode.IMAGE_BUSY, `image ${imageId} is being changed by another request: try again`, { imageId });
+    }
+  }
+
+  /** Removes the image's storage (its container and disk.raw). The caller holds {@link exclusive} and has checked it has no versions. */
   async removeStorage(imageId: string): Promise<void> {
-    await this.locks.run(imageId, () => storageCall(() => this.driver.destroyImage(imageId)));
+    await storageCall(() => this.driver.destroyImage(imageId));
+  }
+
+  /**
+   * At start, before anything else touches image content: imports that a crash or kill interrupted are marked
+   * `failed` (their upload is gone), every staging leftover is removed (nothing is staging yet), and the import
+   * directory is created.
+   */
+  async recoverInterrupted(): Promise<void> {
+    const stuck = await this.images.find({ where: { contentStatus: 'importing' }, select: { id: true, name: true } });
+    for (const image of stuck) {
+      await this.setContent(image.id, {
+        contentStatus: 'failed',
+        contentProgress: null,
+        contentError: 'interrupted: DLS stopped while this content was being uploaded or imported; upload it again',
+      });
+      this.logger.warn(`image ${image.name}: its import was interrupted (DLS stopped); marked failed`);
+    }
+    const leftovers = (await storageCall(() => this.driver.inventory())).filter((i) => i.kind === 'staging' && !this.isBusy(i.imageId ?? ''));
+    for (const item of leftovers) {
+      await storageCall(() => this.driver.destroyManaged(item));
+      this.logger.warn(`removed staging leftover ${item.ref}`);
+    }
+    await fs.mkdir(this.config.storage.importDir, { recursive: true, mode: 0o750 });
   }
 
   async createBlank(imageId: string, sizeBytes: number): Promise<Image> {
@@ -56,29 +134,16 @@ export class ImageContentService {
     });
   }
 
-  /** Streams an upload (the HTTP request body) into the image. `declaredBytes` (Content-Length) is checked against free space. */
+  /**
+   * Streams an upload (the HTTP request body) into the image. `declaredBytes` (Content-Length) is checked against
+   * free space up front; every upload, chunked or not, is also counted against it while the bytes arrive and
+   * stopped with 507 at the limit (nothing kept; the rest of the body is read and discarded so the answer arrives).
+   */
   async upload(imageId: string, format: ImageFormat, body: Readable, declaredBytes?: number): Promise<Image> {
     if (declaredBytes !== undefined) await this.space.ensure(declaredBytes);
     return this.replaceContent(imageId, format, async (staging, progress) => {
       const file = path.join(staging, `upload-${randomBytes(4).toString('hex')}.${format}`);
-      let received = 0;
-      let lastLog = Date.now();
-      const counter = new Transform({
-        transform: (chunk: Buffer, _enc, cb) => {
-          received += chunk.length;
-          if (declaredBytes && Date.now() - lastLog > 2000) {
-            lastLog = Date.now();
-            void progress(Math.min(50, (received / declaredBytes) * 50));
-          }
-          cb(null, chunk);
-        },
-      });
-      try {
-        await pipeline(body, counter, createWriteStream(file, { flags: 'wx' }));
-      } catch (e) {
-        await fs.rm(file, { force: true });
-        throw new ValidationError(ImageContentErrorCode.UPLOAD_ABORTED, `upload interrupted after ${received} bytes: ${(e as Error).message}`);
-      }
+      const received = await this.receive(body, file, declaredBytes, (n) => progress(Math.min(50, (n / declaredBytes!) * 50)));
       if (received === 0) throw new ValidationError(ImageContentErrorCode.UPLOAD_EMPTY, 'the request body is empty');
       if (declaredBytes !== undefined && received !== declaredBytes) {
         throw new ValidationError(ImageContentErrorCode.UPLOAD_ABORTED, `received ${received} of ${declaredBytes} bytes`);
@@ -87,34 +152,40 @@ export class ImageContentService {
     });
   }
 
-  /** Imports a file that already is on the server (admin). The source is never modified or moved. */
+  /**
+   * Imports a file from DLS_IMPORT_DIR (admin; see `openImportSource` for what is allowed). The source is opened
+   * once, copied (reflinked where possible) into the image's staging area through that descriptor, and only the
+   * copy is inspected and converted — so the file that was checked is the file that is used. The source is never
+   * modified or moved.
+   */
   async importFromPath(imageId: string, sourcePath: string, format: ImageFormat): Promise<Image> {
-    if (!path.isAbsolute(sourcePath) || /[\0\n\r]/.test(sourcePath)) {
-      throw new ValidationError(ImageContentErrorCode.IMPORT_SOURCE_INVALID, 'path must be an absolute file path');
+    const source = await openImportSource(sourcePath, { importDir: this.config.storage.importDir, dataDir: this.config.dataDir });
+    try {
+      await this.space.ensure(source.size);
+      return await this.replaceContent(imageId, format, async (staging, progress) => {
+        const copy = path.join(staging, `import-${randomBytes(4).toString('hex')}.${format}`);
+        await storageCall(() => cloneOrCopyFile(source.readPath, copy, true));
+        return this.toRaw(copy, format, staging, progress);
+      });
+    } finally {
+      await source.handle.close().catch(() => undefined);
     }
-    const st = await fs.stat(sourcePath).catch(() => null);
-    if (!st || !st.isFile())
-      throw new ValidationError(ImageContentErrorCode.IMPORT_SOURCE_INVALID, `path ${sourcePath} is not a readable regular file`);
-    await this.space.ensure(st.size);
-    return this.replaceContent(imageId, format, async (staging, progress) => {
-      if (format === 'raw') {
-        // Copy (reflink where possible) so the image owns its bytes; validate it as raw first.
-        await storageCall(() => this.qemuImg.info(sourcePath, 'raw'));
-        const out = path.join(staging, `import-${randomBytes(4).toString('hex')}.raw`);
-        await fs.copyFile(sourcePath, out);
-        return { rawPath: out, sourceFormat: format };
-      }
-      return this.toRaw(sourcePath, format, staging, progress);
-    });
   }
 
+  /** Validates `source` (a file in staging) as `format` and converts it to raw in staging; the source is removed. */
   private async toRaw(
     source: string,
     format: ImageFormat,
     staging: string,
     progress: (pct: number) => Promise<void>,
   ): Promise<{ rawPath: string; sourceFormat: ImageFormat }> {
-    await storageCall(() => this.qemuImg.info(source, format)); // wrong format, backing file, truncation → 400
+    try {
+      // Not a regular file, wrong format, backing or data file, truncation → 400 before qemu-img reads any data.
+      await storageCall(() => this.qemuImg.info(source, format));
+    } catch (e) {
+      await fs.rm(source, { force: true });
+      throw e;
+    }
     if (format === 'raw') return { rawPath: source, sourceFormat: format };
     const out = path.join(staging, `converted-${randomBytes(4).toString('hex')}.raw`);
     try {
@@ -123,35 +194,111 @@ export class ImageContentService {
       await fs.rm(out, { force: true });
       throw e;
     } finally {
-      if (path.dirname(source) === staging) await fs.rm(source, { force: true });
+      await fs.rm(source, { force: true });
     }
     return { rawPath: out, sourceFormat: format };
   }
 
   /**
-   * The shared skeleton: lock the image, mark it importing, let `produce` write a raw file into staging, then
-   * hash it and move it over disk.raw. On failure: staging cleaned, status restored, storage removed if we made it.
+   * Writes `body` to `file`, counting bytes against the free-space budget. Over budget: the file is removed, the
+   * 507 is thrown, and the body is drained (not destroyed: destroying the request would close the socket before
+   * the answer is written). A client that goes away gives UPLOAD_ABORTED.
    */
-  private async replaceContent(
-    imageId: string,
-    format: ImageFormat,
-    produce: (staging: string, progress: (pct: number) => Promise<void>) => Promise<{ rawPath: string; sourceFormat: ImageFormat }>,
-  ): Promise<Image> {
-    if (this.locks.isLocked(imageId)) {
-      throw new ConflictError(ImageContentErrorCode.IMPORT_IN_PROGRESS, `image ${imageId} is already being imported`);
+  private async receive(
+    body: Readable,
+    file: string,
+    declaredBytes: number | undefined,
+    progress: (received: number) => Promise<void>,
+  ): Promise<number> {
+    let budget = await this.space.budget();
+    const out = createWriteStream(file, { flags: 'wx' });
+    let received = 0;
+    let nextCheck = RECHECK_EVERY_BYTES;
+    let lastLog = Date.now();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let settled = false;
+        const fail = (e: Error) => {
+          if (settled) return;
+          settled = true;
+          body.off('data', onData).off('end', onEnd).off('error', onError).off('aborted', onAborted).off('close', onClose);
+          body.unpipe();
+          body.resume(); // discard the rest so the error answer can be read
+          out.destroy();
+          reject(e);
+        };
+        const onData = (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > budget) return fail(this.space.exceeded(received, budget));
+          if (received >= nextCheck) {
+            nextCheck += RECHECK_EVERY_BYTES;
+            body.pause();
+            // Someone else may be filling the disk too: ask again (our own bytes already count against the budget).
+            void this.space.budget().then(
+              (fresh) => {
+                budget = Math.min(budget, received + fresh);
+                if (!settled && !out.writableNeedDrain) body.resume();
+              },
+              (e: Error) => fail(e),
+            );
+          }
+          if (declaredBytes && Date.now() - lastLog > 2000) {
+            lastLog = Date.now();
+            void progress(received);
+          }
+          if (!out.write(chunk)) body.pause();
+        };
+        const onEnd = () => out.end();
+        const onError = (e: Error) =>
+          fail(new ValidationError(ImageContentErrorCode.UPLOAD_ABORTED, `upload interrupted after ${received} bytes: ${e.message}`));
+        const onAborted = () =>
+          fail(new ValidationError(ImageContentErrorCode.UPLOAD_ABORTED, `upload interrupted after ${received} bytes: the client went away`));
+        const onClose = () => {
+          if (!body.readableEnded) onAborted();
+        };
+        out.on('drain', () => {
+          if (!settled) body.resume();
+        });
+        out.on('error', (e: NodeJS.ErrnoException) =>
+          fail(
+            e.code === 'ENOSPC' || e.code === 'EDQUOT'
+              ? this.space.exceeded(received, received)
+              : new ValidationError(ImageContentErrorCode.UPLOAD_ABORTED, `upload interrupted after ${received} bytes: ${e.message}`),
+          ),
+        );
+        out.on('finish', () => {
+          if (settled) return;
+          settled = true;
+          resolve();
+        });
+        body.on('data', onData).on('end', onEnd).on('error', onError).on('aborted', onAborted).on('close', onClose);
+        if (body.readableEnded) out.end();
+      });
+    } catch (e) {
+      await fs.rm(file, { force: true });
+      throw e;
     }
-    return this.locks.run(imageId, async () => {
+    return received;
+  }
+
+  /**
+   * The shared skeleton: take the image's content lock (or 409), mark it importing, let `produce` write a raw file
+   * into staging, then hash it and move it over disk.raw. On failure: staging cleaned, status restored, storage
+   * removed if we made it.
+   */
+  private async replaceContent(imageId: string, format: ImageFormat, produce: Producer): Promise<Image> {
+    return this.exclusive(imageId, 'import', async () => {
       const image = await this.images.findOne({ where: { id: imageId } });
       if (!image) throw new NotFoundError('image', imageId);
       const before = { contentStatus: image.contentStatus, contentError: image.contentError };
       const hadStorage = (await storageCall(() => this.driver.imageSizeBytes(imageId)).catch(() => 0)) > 0 || image.contentStatus === 'ready';
       const diskPath = await storageCall(() => this.driver.ensureImage(imageId));
       const staging = await storageCall(() => this.driver.stagingDir(imageId));
-      await this.images.update({ id: imageId }, { contentStatus: 'importing', contentProgress: 0, contentError: null });
+      await this.setContent(imageId, { contentStatus: 'importing', contentProgress: 0, contentError: null });
       const progress = async (pct: number) => {
         const p = Math.max(0, Math.min(100, Math.round(pct * 10) / 10));
         this.logger.log(`image ${image.name}: import ${p}%`);
-        await this.images.update({ id: imageId }, { contentProgress: p }).catch(() => undefined);
+        await this.setContent(imageId, { contentProgress: p }).catch(() => undefined);
       };
       let produced: string | undefined;
       try {
@@ -161,30 +308,37 @@ export class ImageContentService {
         if (size === 0) throw new ValidationError('IMAGE_EMPTY', 'the image has no content (0 bytes)');
         await fs.rename(rawPath, diskPath);
         produced = undefined;
-        await this.images.update(
-          { id: imageId },
-          {
-            contentStatus: 'ready',
-            contentProgress: 100,
-            contentError: null,
-            contentSha256: sha256,
-            sizeBytes: size,
-            format,
-            path: diskPath,
-            zfsDataset: this.driver.kind === 'zfs' ? path.dirname(diskPath) : null,
-          },
-        );
+        await this.setContent(imageId, {
+          contentStatus: 'ready',
+          contentProgress: 100,
+          contentError: null,
+          contentSha256: sha256,
+          sizeBytes: size,
+          format,
+          path: diskPath,
+          zfsDataset: this.driver.kind === 'zfs' ? path.dirname(diskPath) : null,
+        });
         this.logger.log(`image ${image.name}: content ready (${size} bytes, sha256 ${sha256.slice(0, 12)}…)`);
         return (await this.images.findOne({ where: { id: imageId } }))!;
       } catch (e) {
         if (produced) await fs.rm(produced, { force: true });
-        await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+        await cleanStaging(staging);
         if (!hadStorage) await this.driver.destroyImage(imageId).catch(() => undefined);
-        await this.images.update({ id: imageId }, { ...before, contentProgress: null }).catch(() => undefined);
+        await this.setContent(imageId, { ...before, contentProgress: null }).catch((err: Error) =>
+          this.logger.error(`image ${image.name}: could not restore its content status: ${err.message}`),
+        );
         throw e;
       } finally {
         await cleanStaging(staging);
       }
+    });
+  }
+
+  /** One UPDATE of the image's content columns that waits at most IMAGE_ROW_LOCK_TIMEOUT for the row (409 LOCK_TIMEOUT after). */
+  private async setContent(imageId: string, patch: Partial<Image>): Promise<void> {
+    await this.ds.transaction(async (m) => {
+      await m.query(`SET LOCAL lock_timeout = '${IMAGE_ROW_LOCK_TIMEOUT}'`);
+      await m.update(Image, { id: imageId }, patch);
     });
   }
 }

@@ -10,7 +10,10 @@ export enum ImageErrorCode {
 
 export enum ImageContentErrorCode {
   IMPORT_IN_PROGRESS = 'IMPORT_IN_PROGRESS',
+  /** Another request (a delete, another import) is changing the image's content right now. */
+  IMAGE_BUSY = 'IMAGE_BUSY',
   IMPORT_SOURCE_INVALID = 'IMPORT_SOURCE_INVALID',
+  IMPORT_SOURCE_NOT_FOUND = 'IMPORT_SOURCE_NOT_FOUND',
   UPLOAD_EMPTY = 'UPLOAD_EMPTY',
   UPLOAD_ABORTED = 'UPLOAD_ABORTED',
 }

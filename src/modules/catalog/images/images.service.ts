@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { ImageContentService } from './image-content.service';
+import { IMAGE_ROW_LOCK_TIMEOUT, ImageContentService } from './image-content.service';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '@common/errors/domain-error';
@@ -114,11 +114,19 @@ export class ImagesService {
 
   /**
    * Deletes an image unless something depends on it: clients assigned to it, versions (snapshots) of it, or open boot
-   * sessions. The image row is locked first, so a client being assigned concurrently either is counted here or fails
-   * its foreign-key check afterwards — never silently unassigned.
+   * sessions, or an upload or import of its content running (409). The image row is locked first, so a client being
+   * assigned concurrently either is counted here or fails its foreign-key check afterwards — never silently
+   * unassigned; a row lock that isn't granted within IMAGE_ROW_LOCK_TIMEOUT gives 409 too.
    */
   async remove(id: string): Promise<void> {
+    // The content lock first (409 at once while an upload or import runs), then the transaction: never the other way
+    // round, or a DELETE holding the row would wait for an upload whose last UPDATE waits for the row.
+    await this.content.exclusive(id, 'delete', () => this.removeLocked(id));
+  }
+
+  private async removeLocked(id: string): Promise<void> {
     await this.ds.transaction(async (m) => {
+      await m.query(`SET LOCAL lock_timeout = '${IMAGE_ROW_LOCK_TIMEOUT}'`);
       const image = await m.findOne(Image, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!image) throw new NotFoundError('image', id, ImageErrorCode.IMAGE_NOT_FOUND);
       // Sequential: one transaction is one connection, which runs one query at a time.
@@ -144,7 +152,7 @@ export class ImagesService {
         const code = clientCount > 0 || openSessions > 0 ? ImageErrorCode.IMAGE_IN_USE : ImageErrorCode.IMAGE_HAS_VERSIONS;
         throw new ConflictError(code, reasons.join('; '), { clients: clientCount, versions, openSessions });
       }
-      await this.content.removeStorage(id); // inside the transaction: if storage refuses, the row stays
+      await this.content.removeStorage(id); // inside the transaction (and the content lock): if storage refuses, the row stays
       await m.delete(Image, { id });
     });
   }

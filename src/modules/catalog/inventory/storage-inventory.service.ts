@@ -5,11 +5,12 @@ import { AppConfig } from '@config/config.loader';
 import { Image } from '../images/image.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
 import { ClientDisk } from '../disks/client-disk.entity';
+import { ImageContentService } from '../images/image-content.service';
 import { STORAGE_DRIVER, storageCall } from '../../storage';
 import type { ManagedItem, StorageDriver, StorageStatus } from '../../storage';
 
 export interface ReconcileReport {
-  /** In storage, tagged as ours, unknown to the database. */
+  /** In storage, tagged as ours, unknown to the database; and staging files no running upload or import owns. */
   orphans: ManagedItem[];
   /** In the database, absent from storage. */
   missing: { kind: ManagedItem['kind']; id: string; imageId?: string }[];
@@ -31,10 +32,12 @@ export class StorageInventoryService implements OnApplicationBootstrap {
     @InjectRepository(ImageSnapshot) private readonly versions: Repository<ImageSnapshot>,
     @InjectRepository(ClientDisk) private readonly disks: Repository<ClientDisk>,
     private readonly config: AppConfig,
+    private readonly content: ImageContentService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await storageCall(() => this.driver.init());
+    await this.content.recoverInterrupted();
     const s = await storageCall(() => this.driver.status());
     this.logger.log(`storage: ${s.driver} at ${s.root}, clone method ${s.cloneMethod}, ${s.freeBytes} bytes free`);
     if (s.cloneMethod === 'copy') {
@@ -100,9 +103,14 @@ export class StorageInventoryService implements OnApplicationBootstrap {
     const diskRows = await this.disks.find();
     const diskIds = new Set(diskRows.map((d) => d.clientId));
 
-    const orphans = inventory.filter((it) =>
-      it.kind === 'image' ? !imageIds.has(it.imageId!) : it.kind === 'version' ? !versionIds.has(it.versionId!) : !diskIds.has(it.clientId!),
-    );
+    const isOrphan: Record<ManagedItem['kind'], (it: ManagedItem) => boolean> = {
+      image: (it) => !imageIds.has(it.imageId!),
+      version: (it) => !versionIds.has(it.versionId!),
+      'client-disk': (it) => !diskIds.has(it.clientId!),
+      // An upload or import in this process owns its staging files while it runs; anything else is debris.
+      staging: (it) => !this.content.isBusy(it.imageId!),
+    };
+    const orphans = inventory.filter((it) => isOrphan[it.kind](it));
     const haveVersions = new Set(inventory.filter((i) => i.kind === 'version').map((i) => i.versionId));
     const haveDisks = new Set(inventory.filter((i) => i.kind === 'client-disk').map((i) => i.clientId));
     const missing: ReconcileReport['missing'] = [
@@ -113,8 +121,9 @@ export class StorageInventoryService implements OnApplicationBootstrap {
     ];
     const removed: ManagedItem[] = [];
     if (removeOrphans) {
-      const order = { 'client-disk': 0, version: 1, image: 2 } as const;
+      const order = { staging: 0, 'client-disk': 1, version: 2, image: 3 } as const;
       for (const it of [...orphans].sort((a, b) => order[a.kind] - order[b.kind])) {
+        if (it.kind === 'staging' && this.content.isBusy(it.imageId!)) continue; // an upload started meanwhile
         await storageCall(() => this.driver.destroyManaged(it));
         removed.push(it);
         this.logger.warn(`reconcile removed orphan ${it.kind} ${it.ref}`);

@@ -99,14 +99,30 @@ export class FakeIscsi implements IscsiExportsPort {
   readonly exported: Array<{ clientId: string; diskPath: string }> = [];
   /** The boot session each `ensureExport` was for (`null`: none given). */
   readonly boots: Array<string | null> = [];
+  /** clientId → the boot session whose secret its "account" carries (the last `ensureExport` with a session). */
+  readonly accountBoot = new Map<string, string>();
+  /** Calls of the read-only {@link exportOfBoot}. */
+  readonly reads: Array<{ clientId: string; sessionId: string }> = [];
+  /** The fake's per-boot secret: `secret-<session id>-secret` (unlike the real one, readable in a test). */
+  static secretOf(sessionId: string | null): string {
+    return sessionId ? `secret-${sessionId}-secret` : 'secret-secret-secret';
+  }
   async ensureExport(clientId: string, diskPath: string, boot?: ExportBoot): Promise<IscsiExportInfo> {
     this.exported.push({ clientId, diskPath });
     this.boots.push(boot?.sessionId ?? null);
+    if (boot?.sessionId) this.accountBoot.set(clientId, boot.sessionId);
+    return this.info(clientId, boot?.sessionId ?? null);
+  }
+  async exportOfBoot(clientId: string, sessionId: string): Promise<IscsiExportInfo | null> {
+    this.reads.push({ clientId, sessionId });
+    return this.accountBoot.get(clientId) === sessionId ? this.info(clientId, sessionId) : null;
+  }
+  private info(clientId: string, sessionId: string | null): IscsiExportInfo {
     return {
       targetIqn: `iqn.2026-11.io.dls:client.${clientId}`,
       initiatorIqn: `iqn.2026-11.io.dls:initiator.${clientId}`,
       chapUser: `u${clientId}`,
-      chapSecret: 'secret-secret-secret',
+      chapSecret: FakeIscsi.secretOf(sessionId),
       portal: { ...this.portal },
       lun: 1,
     };

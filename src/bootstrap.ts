@@ -4,7 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
-import { jsonDepthExceeds, MAX_JSON_DEPTH } from './common/json-depth';
+import { jsonBodyProblem } from './common/json-body';
 import { AppConfig } from './config/config.loader';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -26,11 +26,12 @@ export async function createApp(config: AppConfig, opts: { logger?: false } = {}
     }
     next(err);
   });
-  // A body nested thousands deep parses fine but overflows the stack of the validation pipe (a 500): refuse it here.
+  // Bodies nested thousands deep, or with a `constructor` key at any depth, parse fine but crash class-transformer in
+  // the validation pipe (a 500): refuse them here, before any handler or pipe sees them.
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if (!jsonDepthExceeds(req.body)) return next();
-    const message = `request body: nested deeper than ${MAX_JSON_DEPTH} levels`;
-    res.status(400).json({ statusCode: 400, error: 'Bad Request', code: 'MALFORMED_BODY', message });
+    const problem = jsonBodyProblem(req.body);
+    if (!problem) return next();
+    res.status(400).json({ statusCode: 400, error: 'Bad Request', code: 'MALFORMED_BODY', message: `request body: ${problem}` });
   });
   app.set('trust proxy', false);
   app.enableShutdownHooks();

@@ -298,7 +298,7 @@ describe('API fuzz (e2e)', () => {
               route: route.key,
               role,
               reason,
-              request: show(req),
+              request: show(req, res.status >= 500 ? 20_000 : 400),
               status: res.status,
               ms: res.ms,
               serverLog: logger.errors.slice(logMark).join('\n').slice(0, 1500) || undefined,
@@ -339,8 +339,9 @@ describe('API fuzz (e2e)', () => {
   });
 });
 
-function show(req: FuzzRequest): string {
-  const body = req.body === undefined ? '' : ` body(${req.body.length}${req.contentType ? `, ${req.contentType}` : ''})=${req.body.slice(0, 400)}`;
+/** The request as text; a 5xx gets its whole body (up to `max`), so the report alone reproduces it. */
+function show(req: FuzzRequest, max = 400): string {
+  const body = req.body === undefined ? '' : ` body(${req.body.length}${req.contentType ? `, ${req.contentType}` : ''})=${req.body.slice(0, max)}`;
   return `${req.method} ${req.url.slice(0, 400)} [${req.kind}]${body}`;
 }
 

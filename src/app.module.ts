@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { JwtAuthGuard } from './common/auth/jwt-auth.guard';
+import { StartupRollback } from './common/lifecycle/startup-rollback';
 import { DomainErrorFilter } from './common/errors/domain-error.filter';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/config.loader';
@@ -17,14 +18,19 @@ import { NetworkModule } from './modules/network/network.module';
 import { PxeBootModule } from './modules/pxe-boot/pxe-boot.module';
 import { UsersModule } from './modules/users/users.module';
 
+@Module({})
+class StartupRollbackModule {}
+
 /** Root module: feature modules plus the global guard, pipe and filter. */
 @Module({})
 export class AppModule {
-  static forRoot(config?: AppConfig): DynamicModule {
+  /** `rollback` collects what must be stopped if creating the app fails (see {@link StartupRollback}). */
+  static forRoot(config?: AppConfig, rollback = new StartupRollback()): DynamicModule {
     return {
       module: AppModule,
       imports: [
         DlsConfigModule.forRoot(config),
+        { module: StartupRollbackModule, global: true, providers: [{ provide: StartupRollback, useValue: rollback }], exports: [StartupRollback] },
         DatabaseModule,
         JwtModule.registerAsync({
           global: true,

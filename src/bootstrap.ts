@@ -1,21 +1,44 @@
-import { INestApplication, Logger, LogLevel } from '@nestjs/common';
+import { ConsoleLogger, INestApplication, Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
 import { jsonBodyProblem } from './common/json-body';
+import { StartupRollback } from './common/lifecycle/startup-rollback';
 import { AppConfig } from './config/config.loader';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
-/** Builds the Nest app (shared by main.ts and the e2e tests): body parsing, Swagger at /docs, shutdown hooks. */
+/**
+ * Nest logs an error thrown while it creates the app, with its stack, under the `ExceptionHandler` context; the
+ * caller reports that error itself (main.ts: one line), so the stack is printed only at debug/verbose.
+ */
+class DlsLogger extends ConsoleLogger {
+  error(message: unknown, ...rest: unknown[]): void {
+    if (rest.at(-1) === 'ExceptionHandler' && !this.isLevelEnabled('debug')) return;
+    super.error(message, ...rest);
+  }
+}
+
+/**
+ * Builds the Nest app (shared by main.ts and the e2e tests): body parsing, Swagger at /docs, shutdown hooks.
+ * If creating it fails, what was already started (the embedded PostgreSQL) is stopped before the error is rethrown.
+ */
 export async function createApp(config: AppConfig, opts: { logger?: false } = {}): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    logger: opts.logger === false ? false : LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
-    bodyParser: false,
-    abortOnError: false, // throw (with the reason) instead of process.exit on a wiring error
-  });
+  const rollback = new StartupRollback();
+  const logger = new DlsLogger({ logLevels: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1) });
+  let app: NestExpressApplication;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, rollback), {
+      logger: opts.logger === false ? false : logger,
+      bodyParser: false,
+      abortOnError: false, // throw (with the reason) instead of process.exit on a wiring error
+    });
+  } catch (e) {
+    await rollback.run((m) => logger.error(m));
+    throw e;
+  }
   app.useBodyParser('json', { limit: '2mb' });
   // Malformed JSON → a 400 in our error shape (body-parser errors never reach Nest's filters).
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, next: NextFunction) => {

@@ -1,12 +1,50 @@
 import * as path from 'node:path';
-import { bool, bytes, EnvValueError, EnvVar, int, ipv4, oneOf, seconds, str, url } from './env.schema';
+import { TGT_MAX_CONTROL_PORT } from '../modules/iscsi/tgt.adapter';
+import { IQN_RE, ISCSI_NAME_MAX_BYTES } from '../modules/iscsi/tgt.validation';
+import { assertDatasetName, assertSnapshotName } from '../modules/storage/zfs.adapter';
+import { bool, bytes, checked, EnvValueError, EnvVar, host, int, ipv4, oneOf, seconds, str, url, within } from './env.schema';
 
 export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 
+/**
+ * Bounds taken from each value's consumer, so that what passes here also passes there (issue 9 item 14: a control
+ * port of 39213 passed 0–65535 here and was refused by the tgt adapter at start).
+ */
+const MAX_DURATION = 3650 * 86400;
+const duration = within(seconds, 1, MAX_DURATION, ' s');
+const UUID = '00000000-0000-4000-8000-000000000000';
+/** The longest names the zfs driver builds under its root (zfs.driver.ts: images/<id>@v-<version id>, clients/<id>). */
+const zfsRootFits = (root: string): string | undefined => {
+  try {
+    assertDatasetName(`${root}/clients/${UUID}`);
+    assertSnapshotName(`${root}/images/${UUID}@v-${UUID}`);
+    return undefined;
+  } catch {
+    return `must be a lower-case pool[/dataset] name short enough for the datasets DLS makes under it (${root.length} characters)`;
+  }
+};
+/** The IQNs iscsi-exports.service.ts builds: `<prefix>:client-<id>` and `<prefix>:initiator-<id>`, as tgt accepts them. */
+const iqnPrefixFits = (prefix: string): string | undefined => {
+  const longest = `${prefix}:initiator-${UUID}`;
+  if (!IQN_RE.test(longest)) return 'must be iqn.yyyy-mm.<reversed domain> in lower case (RFC 3720 §3.2.6.3.1)';
+  if (Buffer.byteLength(longest) > ISCSI_NAME_MAX_BYTES) return `leaves no room for DLS's target names within ${ISCSI_NAME_MAX_BYTES} bytes`;
+  return undefined;
+};
+/** `address:port` for tgtd's `--iscsi portal=`: an IPv4 address and a port 1–65535 (tgtd.supervisor.ts). */
+const portal = checked(str({ pattern: /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/ }), (v) => {
+  const [address, port] = v.split(':');
+  try {
+    ipv4(address);
+  } catch {
+    return `must name an IPv4 address (got ${address})`;
+  }
+  return Number(port) >= 1 && Number(port) <= 65535 ? undefined : 'port must be between 1 and 65535';
+});
+
 /** Every environment variable DLS reads. README.md documents the same list. */
 export const ENV = {
-  PORT: { default: 3000, parse: int(0, 65535), description: 'HTTP port of the API, Swagger UI and iPXE scripts' },
-  HOST: { default: '0.0.0.0', parse: str({ min: 1 }), description: 'HTTP bind address' },
+  PORT: { default: 3000, parse: int(1, 65535), description: 'HTTP port of the API, Swagger UI and iPXE scripts (scripts name it, so not 0)' },
+  HOST: { default: '0.0.0.0', parse: host, description: 'HTTP bind address (IP address or host name)' },
   DATABASE_URL: {
     parse: url('postgres', 'postgresql'),
     secret: true,
@@ -25,17 +63,21 @@ export const ENV = {
   },
   DLS_ADMIN_PASSWORD: { parse: str({ min: 8, max: 256 }), secret: true, description: 'first admin password; unset = generated and printed once' },
   JWT_SECRET: { parse: str({ min: 32 }), secret: true, description: 'JWT signing secret; unset = generated once and kept in the data dir' },
-  JWT_ACCESS_TTL: { default: 900, parse: seconds, description: 'access-token lifetime' },
-  JWT_REFRESH_TTL: { default: 7 * 86400, parse: seconds, description: 'refresh-token lifetime' },
+  JWT_ACCESS_TTL: { default: 900, parse: duration, description: 'access-token lifetime' },
+  JWT_REFRESH_TTL: { default: 7 * 86400, parse: duration, description: 'refresh-token lifetime' },
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
   LOG_LEVEL: { default: 'log' as LogLevel, parse: oneOf<LogLevel>('error', 'warn', 'log', 'debug', 'verbose'), description: 'log verbosity' },
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
   DLS_STORAGE_DRIVER: { default: 'dir' as 'dir' | 'zfs', parse: oneOf('dir', 'zfs'), description: 'storage driver' },
   DLS_ZFS_ROOT: {
-    parse: str({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.:-]*(\/[A-Za-z0-9][A-Za-z0-9_.:-]*)*$/ }),
+    parse: checked(str({ min: 1 }), zfsRootFits),
     description: 'dataset under which the zfs driver keeps everything, e.g. tank/dls',
   },
-  DLS_STORAGE_MIN_FREE: { default: 1024 ** 3, parse: bytes, description: 'refuse storage operations that would leave less free space (507)' },
+  DLS_STORAGE_MIN_FREE: {
+    default: 1024 ** 3,
+    parse: within(bytes, 0, Number.MAX_SAFE_INTEGER),
+    description: 'refuse storage operations that would leave less free space (507)',
+  },
   DLS_IMPORT_DIR: {
     parse: str({ min: 1 }),
     description: 'the only directory POST /images/:id/import reads from (symlinks may not leave it); unset = <data dir>/import',
@@ -68,19 +110,23 @@ export const ENV = {
   },
   DLS_ISCSI_ENABLED: { default: true, parse: bool, description: 'export client disks over iSCSI through tgt' },
   DLS_TGTD_MANAGE: { default: true, parse: bool, description: 'start and stop our own tgtd (false = use a running one)' },
-  DLS_TGTD_CONTROL_PORT: { default: 213, parse: int(0, 65535), description: 'tgtd control port (-C), keeps ours apart from any other tgtd' },
+  DLS_TGTD_CONTROL_PORT: {
+    default: 213,
+    parse: int(0, TGT_MAX_CONTROL_PORT),
+    description: `tgtd control port (-C, 0–${TGT_MAX_CONTROL_PORT} as tgtd accepts), keeps ours apart from any other tgtd`,
+  },
   DLS_ISCSI_PORTAL: {
     default: '0.0.0.0:3260',
-    parse: str({ pattern: /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/ }),
+    parse: portal,
     description: 'address:port tgtd listens on; scripts name an explicit address as is, 0.0.0.0 as the address the client reached DLS on',
   },
   DLS_ISCSI_IQN_PREFIX: {
     default: 'iqn.2026-11.io.dls',
-    parse: str({ pattern: /^iqn\.\d{4}-\d{2}\.[a-z0-9.-]+$/ }),
+    parse: checked(str({ max: ISCSI_NAME_MAX_BYTES }), iqnPrefixFits),
     description: 'IQN prefix of our targets and initiators',
   },
-  DLS_SESSION_GRACE: { default: 60, parse: seconds, description: 'a session whose iSCSI connection is gone this long is shut down' },
-  DLS_BOOT_TIMEOUT: { default: 300, parse: seconds, description: 'a session with no iSCSI login this long after DHCP is marked error' },
+  DLS_SESSION_GRACE: { default: 60, parse: duration, description: 'a session whose iSCSI connection is gone this long is shut down' },
+  DLS_BOOT_TIMEOUT: { default: 300, parse: duration, description: 'a session with no iSCSI login this long after DHCP is marked error' },
 } satisfies Record<string, EnvVar<unknown>>;
 
 type EnvSpec = typeof ENV;
@@ -113,7 +159,7 @@ export function parseEnv(env: Record<string, string | undefined>): RawConfig {
       problems.push(`${key} ${why}${spec.secret ? '' : ` (got "${raw.slice(0, 80)}")`}`);
     }
   }
-  if (out.DLS_STORAGE_DRIVER === 'zfs' && !out.DLS_ZFS_ROOT) problems.push('DLS_ZFS_ROOT is required when DLS_STORAGE_DRIVER=zfs');
+  if (out.DLS_STORAGE_DRIVER === 'zfs' && !env.DLS_ZFS_ROOT) problems.push('DLS_ZFS_ROOT is required when DLS_STORAGE_DRIVER=zfs');
   if (problems.length) throw new ConfigValidationError(problems);
   return out as RawConfig;
 }

@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module';
 import helmet from 'helmet';
+import { jsonBodyProblem } from './common/json-body';
 import { StartupRollback } from './common/lifecycle/startup-rollback';
 import { ApiDocsMode, AppConfig } from './config/config.loader';
 import { ApiDocsAccess } from './modules/auth/api-docs-access';
@@ -59,6 +60,13 @@ export async function createApp(config: AppConfig, opts: { logger?: false } = {}
       return;
     }
     next(err);
+  });
+  // Bodies nested thousands deep, or with a `constructor` key at any depth, parse fine but crash class-transformer in
+  // the validation pipe (a 500): refuse them here, before any handler or pipe sees them.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const problem = jsonBodyProblem(req.body);
+    if (!problem) return next();
+    res.status(400).json({ statusCode: 400, error: 'Bad Request', code: 'MALFORMED_BODY', message: `request body: ${problem}` });
   });
   app.set('trust proxy', false);
   app.enableShutdownHooks();

@@ -87,6 +87,24 @@ describe('auth (e2e)', () => {
       const r = await t.http.post('/api/v1/auth/login').set('Content-Type', 'application/json').send('{"username": ').expect(400);
       expect(r.body.code).toBe('MALFORMED_BODY');
     });
+
+    it('answers 400 (not a stack overflow 500) to a body nested thousands deep', async () => {
+      for (const body of ['['.repeat(5000) + ']'.repeat(5000), '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)]) {
+        const r = await t.http.post('/api/v1/auth/login').set('Content-Type', 'application/json').send(body).expect(400);
+        expect(r.body).toMatchObject({ code: 'MALFORMED_BODY', message: 'request body: nested deeper than 32 levels' });
+      }
+    });
+
+    it('answers 400 (not a class-transformer 500) to a constructor key at any depth, in single and bulk bodies', async () => {
+      const r = await t.http
+        .post('/api/v1/auth/login')
+        .send({ username: 'admin', password: { constructor: 1 } })
+        .expect(400);
+      expect(r.body).toMatchObject({ code: 'MALFORMED_BODY', message: 'request body: key password.constructor is not allowed' });
+      const rows = [{ macAddress: '02:00:00:00:00:01', hostname: 'pc-a', cpuCores: { constructor: 1 } }];
+      const b = await t.http.post('/api/v1/clients/bulk').set(bearer(t.adminToken)).send(rows).expect(400);
+      expect(b.body).toMatchObject({ code: 'MALFORMED_BODY', message: 'request body: key [0].cpuCores.constructor is not allowed' });
+    });
   });
 
   describe('access tokens', () => {

@@ -5,7 +5,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { ValidationError } from '@common/errors/domain-error';
 import { AuditLog } from './audit-log.entity';
 import { AuditErrorCode } from './audit.errors';
-import { normalizeAddress, redactSecrets } from './audit.naming';
+import { normalizeAddress, redactSecrets, storableText } from './audit.naming';
 import { AuditLogDto, AuditLogPageDto, ListAuditQueryDto } from './dto/audit-log.dto';
 
 /** One audit record. Only `action` and `entityType` are required. */
@@ -26,7 +26,7 @@ export interface AuditEntry {
   statusCode?: number | null;
 }
 
-const cut = (s: string | null | undefined, n = 64): string | null => (s == null ? null : String(s).slice(0, n));
+const cut = (s: string | null | undefined, n = 64): string | null => (s == null ? null : storableText(String(s).slice(0, n)));
 
 /**
  * The audit trail (table `audit_log`). The global AuditInterceptor records every mutating API call; non-HTTP code

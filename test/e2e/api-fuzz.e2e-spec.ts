@@ -53,13 +53,6 @@ const EXCLUSIONS: Record<string, { body: false; why: string }> = {
     body: false,
     why: 'the body is a streamed disk upload (application/octet-stream, up to the disk size), not JSON; its id and ?format= are fuzzed with an empty body',
   },
-  'POST /api/v1/images/{id}/content/blank': {
-    body: false,
-    why:
-      'a valid sizeBytes (up to 16 TiB) creates a sparse disk and then sha256-hashes all of it inside the request: the ' +
-      "schema's own example (8 GiB) takes over 30 s here, so fuzzing it is unbounded work. Remove this entry once blank " +
-      'disks are no longer read end to end; until then only its id is fuzzed (with no body)',
-  },
 };
 
 interface Failure {

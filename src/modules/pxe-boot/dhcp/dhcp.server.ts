@@ -12,6 +12,7 @@ import {
   replyDestination,
 } from '@protocols/dhcp';
 import { MalformedPacketError } from '@protocols/malformed-packet.error';
+import { nonUnicastMacReason } from '@common/mac';
 import { cidrContains, formatIpv4, Ipv4Cidr, parseCidr } from '@common/net/ipv4';
 import type { DhcpSeenEvent } from '../boot-session-tracker';
 import type { InterfaceInfo } from '../net/net-interfaces';
@@ -162,6 +163,8 @@ export class DhcpServer {
     }
     if (pkt.op !== BootpOp.REQUEST) return this.dropped(ci, 'BOOTREPLY sent to the server');
     if (ci.mac === null) return this.dropped(ci, `not an Ethernet chaddr (htype ${pkt.htype}, hlen ${pkt.hlen})`);
+    const notUnicast = nonUnicastMacReason(ci.mac);
+    if (notUnicast) return this.dropped(ci, `chaddr ${ci.mac} is ${notUnicast}`); // no PC has it: never registered or answered
     const match = rangeFor(served, binding, pkt);
     if (!match) {
       const where = ci.relayed ? `giaddr ${pkt.giaddr}` : `interface ${binding.name}`;

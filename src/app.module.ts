@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { JwtAuthGuard } from './common/auth/jwt-auth.guard';
 import { DomainErrorFilter } from './common/errors/domain-error.filter';
+import { DlsLoggingModule } from './common/logging/logging.module';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/config.loader';
 import { DlsConfigModule } from './config/config.module';
@@ -13,6 +14,7 @@ import { JWT_ISSUER, JWT_SECRET, JwtSecretModule } from './modules/auth/jwt-secr
 import { CatalogModule } from './modules/catalog/catalog.module';
 import { OpenBootSessionsModule } from './modules/catalog/boot-sessions/open-boot-sessions.module';
 import { HealthModule } from './modules/health/health.module';
+import { MetricsModule } from './modules/metrics/metrics.module';
 import { NetworkModule } from './modules/network/network.module';
 import { PxeBootModule } from './modules/pxe-boot/pxe-boot.module';
 import { UsersModule } from './modules/users/users.module';
@@ -20,11 +22,14 @@ import { UsersModule } from './modules/users/users.module';
 /** Root module: feature modules plus the global guard, pipe and filter. */
 @Module({})
 export class AppModule {
-  static forRoot(config?: AppConfig): DynamicModule {
+  /** `quietLogs`: no log output at all (tests that pass `logger: false`). */
+  static forRoot(config?: AppConfig, opts: { quietLogs?: boolean } = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
         DlsConfigModule.forRoot(config),
+        DlsLoggingModule.forRoot(config?.logLevel ?? 'log', { quiet: opts.quietLogs }),
+        MetricsModule,
         DatabaseModule,
         JwtModule.registerAsync({
           global: true,

@@ -3,18 +3,35 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { DlsMetrics, httpMetricsMiddleware } from './modules/metrics';
 import { AppConfig } from './config/config.loader';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
 /** Builds the Nest app (shared by main.ts and the e2e tests): body parsing, Swagger at /docs, shutdown hooks. */
 export async function createApp(config: AppConfig, opts: { logger?: false } = {}): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    logger: opts.logger === false ? false : LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+  const quiet = opts.logger === false;
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, { quietLogs: quiet }), {
+    logger: quiet ? false : LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+    bufferLogs: !quiet, // start-up lines wait for pino, so every line is JSON
     bodyParser: false,
     abortOnError: false, // throw (with the reason) instead of process.exit on a wiring error
   });
+  if (!quiet) app.useLogger(app.get(PinoLogger));
+  // Same-origin only unless DLS_CORS_ORIGINS names the dashboard's origin(s); a preflight from any other origin gets
+  // no Access-Control-Allow-* headers, so the browser refuses the call.
+  if (config.corsOrigins.length) {
+    app.enableCors({
+      origin: [...config.corsOrigins],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'Last-Event-ID', 'X-Request-Id'],
+      exposedHeaders: ['ETag', 'Retry-After', 'X-Request-Id', 'Location'],
+      maxAge: 600,
+    });
+  }
+  app.use(httpMetricsMiddleware(app.get(DlsMetrics)));
   app.useBodyParser('json', { limit: '2mb' });
   // Malformed JSON → a 400 in our error shape (body-parser errors never reach Nest's filters).
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, next: NextFunction) => {

@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     console.log(`inserted ${CLIENTS} clients, leases and boot sessions in ${Date.now() - t0} ms`);
 
     const { port } = app.get(MetricsServer).bound!;
-    const gauges = app.get(ScrapeGauges) as unknown as { cached: unknown };
+    const gauges: { cached: unknown } = app.get<ScrapeGauges, { cached: unknown }>(ScrapeGauges);
     const scrape = async (cold: boolean): Promise<{ ms: number; text: string }> => {
       if (cold) gauges.cached = null;
       const s = process.hrtime.bigint();

@@ -112,7 +112,7 @@ describe('Prometheus scrapes DLS (e2e)', () => {
       const up = await query('up{job="dls"}');
       expect(up[0]?.value[1]).toBe('1');
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n--- prometheus ---\n${promLog}`);
+      throw new Error(`${(e as Error).message}\n--- prometheus ---\n${promLog}`, { cause: e });
     }
   });
 });

@@ -2,9 +2,10 @@ import { INestApplication, Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { HTTP_LOGGER } from './common/logging/logging.module';
 import { DlsMetrics, httpMetricsMiddleware } from './modules/metrics';
 import { AppConfig } from './config/config.loader';
 
@@ -31,6 +32,7 @@ export async function createApp(config: AppConfig, opts: { logger?: false } = {}
       maxAge: 600,
     });
   }
+  app.use(app.get<typeof HTTP_LOGGER, RequestHandler>(HTTP_LOGGER));
   app.use(httpMetricsMiddleware(app.get(DlsMetrics)));
   app.useBodyParser('json', { limit: '2mb' });
   // Malformed JSON → a 400 in our error shape (body-parser errors never reach Nest's filters).

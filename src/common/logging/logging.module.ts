@@ -2,7 +2,8 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
-import type { Level } from 'pino';
+import { type Level, pino } from 'pino';
+import { pinoHttp } from 'pino-http';
 import type { LogLevel } from '@config/config.loader';
 
 /** An incoming `X-Request-Id` is taken as is when it is this short and plain; otherwise a fresh UUID is used. */
@@ -34,40 +35,50 @@ function prettyAvailable(): boolean {
   }
 }
 
+/** Injection token of the HTTP access-log middleware (pino-http), mounted by `createApp` with `app.use()`. */
+export const HTTP_LOGGER = Symbol('HTTP_LOGGER');
+
 /**
  * Logging through pino (nestjs-pino replaces Nest's logger, so every `new Logger(Class.name)` keeps working): one
  * JSON object per line with `level`, `time`, `context`, `msg` and any fields a line carries (MAC, xid, client id,
  * session id on boot-plane lines); one access-log line per HTTP request with its request id (`req.id`, also the
  * `X-Request-Id` response header). Pretty, coloured lines only when stdout is a terminal — never in a file or pipe.
  * `quiet`: nothing at all (tests).
+ *
+ * The access log is a plain Express middleware ({@link HTTP_LOGGER}) rather than nestjs-pino's own: Nest would
+ * mount that as a catch-all route per HTTP method, which the route inventory rightly counts as routes outside a
+ * controller.
  */
 @Module({})
 export class DlsLoggingModule {
   static forRoot(level: LogLevel, opts: { quiet?: boolean; tty?: boolean } = {}): DynamicModule {
     const pretty = !opts.quiet && (opts.tty ?? process.stdout.isTTY === true) && prettyAvailable();
+    const root = pino({
+      level: opts.quiet ? 'silent' : PINO_LEVEL[level],
+      ...(pretty ? { transport: { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:standard' } } } : {}),
+    });
+    const http = pinoHttp({
+      logger: root,
+      genReqId: requestId,
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      customSuccessMessage: (req, res, ms) => `${req.method} ${loggedUrl(req.url)} ${res.statusCode} ${Math.round(ms)} ms`,
+      customErrorMessage: (req, res) => `${req.method} ${loggedUrl(req.url)} ${res.statusCode}`,
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: loggedUrl(req.url),
+          remoteAddress: req.remoteAddress,
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    });
     return {
       module: DlsLoggingModule,
-      imports: [
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: opts.quiet ? 'silent' : PINO_LEVEL[level],
-            genReqId: requestId,
-            ...(pretty ? { transport: { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:standard' } } } : {}),
-            customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-            customSuccessMessage: (req, res, ms) => `${req.method} ${loggedUrl(req.url)} ${res.statusCode} ${Math.round(ms)} ms`,
-            customErrorMessage: (req, res) => `${req.method} ${loggedUrl(req.url)} ${res.statusCode}`,
-            serializers: {
-              req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
-                id: req.id,
-                method: req.method,
-                url: loggedUrl(req.url),
-                remoteAddress: req.remoteAddress,
-              }),
-              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-            },
-          },
-        }),
-      ],
+      global: true,
+      imports: [LoggerModule.forRoot({ pinoHttp: { logger: root }, useExisting: true, forRoutes: [] })],
+      providers: [{ provide: HTTP_LOGGER, useValue: http }],
+      exports: [HTTP_LOGGER],
     };
   }
 }

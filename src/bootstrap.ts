@@ -2,12 +2,15 @@ import { ConsoleLogger, INestApplication, Logger, LogLevel } from '@nestjs/commo
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import helmet from 'helmet';
 import { jsonBodyProblem } from './common/json-body';
 import { StartupRollback } from './common/lifecycle/startup-rollback';
 import { ApiDocsMode, AppConfig } from './config/config.loader';
+import { HTTP_LOGGER } from './common/logging/logging.module';
+import { DlsMetrics, httpMetricsMiddleware } from './modules/metrics';
 import { ApiDocsAccess } from './modules/auth/api-docs-access';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -29,19 +32,22 @@ class DlsLogger extends ConsoleLogger {
  * If creating it fails, what was already started (the embedded PostgreSQL) is stopped before the error is rethrown.
  */
 export async function createApp(config: AppConfig, opts: { logger?: false } = {}): Promise<NestExpressApplication> {
+  const quiet = opts.logger === false;
   const rollback = new StartupRollback();
   const logger = new DlsLogger({ logLevels: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1) });
   let app: NestExpressApplication;
   try {
-    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, rollback), {
-      logger: opts.logger === false ? false : logger,
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, rollback, { quietLogs: quiet }), {
+      logger: quiet ? false : logger,
+      bufferLogs: !quiet, // start-up lines wait for pino, so every line is JSON
       bodyParser: false,
       abortOnError: false, // throw (with the reason) instead of process.exit on a wiring error
     });
   } catch (e) {
-    await rollback.run((m) => logger.error(m));
+    await rollback.run((msg) => logger.error(msg));
     throw e;
   }
+  if (!quiet) app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
   app.use(
     helmet({
@@ -51,6 +57,19 @@ export async function createApp(config: AppConfig, opts: { logger?: false } = {}
       strictTransportSecurity: false,
     }),
   );
+  // Same-origin only unless DLS_CORS_ORIGINS names the dashboard's origin(s); a preflight from any other origin gets
+  // no Access-Control-Allow-* headers, so the browser refuses the call.
+  if (config.corsOrigins.length) {
+    app.enableCors({
+      origin: [...config.corsOrigins],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'Last-Event-ID', 'X-Request-Id'],
+      exposedHeaders: ['ETag', 'Retry-After', 'X-Request-Id', 'Location'],
+      maxAge: 600,
+    });
+  }
+  app.use(app.get<typeof HTTP_LOGGER, RequestHandler>(HTTP_LOGGER));
+  app.use(httpMetricsMiddleware(app.get(DlsMetrics)));
   app.useBodyParser('json', { limit: '2mb' });
   // Malformed JSON → a 400 in our error shape (body-parser errors never reach Nest's filters).
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, next: NextFunction) => {

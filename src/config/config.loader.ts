@@ -140,7 +140,41 @@ export const ENV = {
   },
   DLS_SESSION_GRACE: { default: 60, parse: duration, description: 'a session whose iSCSI connection is gone this long is shut down' },
   DLS_BOOT_TIMEOUT: { default: 300, parse: duration, description: 'a session with no iSCSI login this long after DHCP is marked error' },
+  DLS_METRICS_ADDRESS: {
+    default: '127.0.0.1:9464',
+    parse: metricsAddress,
+    description: 'address:port of the Prometheus /metrics listener (its own port, no login: keep it on loopback or a management network); off = none',
+  },
+  DLS_CORS_ORIGINS: {
+    default: [] as string[],
+    parse: corsOrigins,
+    description: 'comma-separated browser origins (https://dash.example:8443) allowed to call the API cross-origin; unset = same-origin only',
+  },
 } satisfies Record<string, EnvVar<unknown>>;
+
+/** `off`, or `<IPv4>:<port>` (port 0 = ephemeral, for tests). */
+function metricsAddress(raw: string): string {
+  if (raw === 'off') return raw;
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(raw);
+  if (!m) throw new EnvValueError('must be off or <IPv4 address>:<port>, e.g. 127.0.0.1:9464');
+  ipv4(m[1]);
+  int(0, 65535)(m[2]);
+  return raw;
+}
+
+/** Comma-separated origins, each `scheme://host[:port]` exactly as a browser sends it in `Origin`. */
+function corsOrigins(raw: string): string[] {
+  const out = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const o of out) {
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(o) && !/^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(o)) {
+      throw new EnvValueError(`"${o.slice(0, 80)}" is not an origin like https://dashboard.example:8443 (no path, no trailing slash)`);
+    }
+  }
+  return out;
+}
 
 type EnvSpec = typeof ENV;
 type ValueOf<K extends keyof EnvSpec> = EnvSpec[K] extends EnvVar<infer T> ? T : never;
@@ -194,6 +228,9 @@ export class AppConfig {
   readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; ipv6Enable: boolean; tcpQuickAck: boolean };
   readonly tftp: { enabled: boolean; address?: string; port: number; root: string };
   readonly dhcp: { enabled: boolean; port: number };
+  /** `null`: no metrics listener. */
+  readonly metrics: { host: string; port: number } | null;
+  readonly corsOrigins: readonly string[];
   readonly iscsi: { enabled: boolean; manageTgtd: boolean; controlPort: number; portalAddress: string; portalPort: number; iqnPrefix: string };
 
   constructor(raw: RawConfig) {
@@ -231,6 +268,9 @@ export class AppConfig {
       root: raw.DLS_TFTP_ROOT ? path.resolve(raw.DLS_TFTP_ROOT) : path.join(dataDir, 'tftp'),
     };
     this.dhcp = { enabled: raw.DLS_DHCP_ENABLED, port: raw.DLS_DHCP_PORT };
+    const m = /^(.*):(\d+)$/.exec(raw.DLS_METRICS_ADDRESS);
+    this.metrics = m ? { host: m[1], port: Number(m[2]) } : null;
+    this.corsOrigins = raw.DLS_CORS_ORIGINS;
     const [portalAddress, portalPort] = raw.DLS_ISCSI_PORTAL.split(':');
     this.iscsi = {
       enabled: raw.DLS_ISCSI_ENABLED,

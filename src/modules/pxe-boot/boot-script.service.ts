@@ -13,7 +13,9 @@ import {
   renderUnknownClientScript,
   renderWaitingScript,
 } from '@protocols/ipxe/ipxe-script';
+import { logLine } from '@common/logging/log-line';
 import { AuditService } from '../audit';
+import { DlsMetrics, ScriptMetricOutcome } from '../metrics';
 import { BootPolicyService, ClientBootFacts } from '../catalog';
 import { BootPreparation } from './boot-preparation.service';
 import { BootSessionTracker } from './boot-session-tracker';
@@ -85,6 +87,7 @@ export class BootScriptService {
     @Inject(SCRIPT_RATE_LIMITER) private readonly limiter: TokenBucketLimiter,
     private readonly recent: RecentLogins,
     @Optional() private readonly audit?: AuditService,
+    @Optional() private readonly metrics?: DlsMetrics,
   ) {}
 
   /** The `tgtadm` listing in flight: concurrent script requests (a boot storm) share one call. */
@@ -92,27 +95,33 @@ export class BootScriptService {
 
   /** The boot script for `rawMac` as requested by `who` with the URL's `token`. Never throws. */
   async scriptFor(rawMac: string | undefined, who: ScriptRequester, token?: unknown): Promise<ScriptResponse> {
+    const [outcome, r] = await this.answerScript(rawMac, who, token);
+    this.metrics?.scriptRequests.inc({ route: 'script', outcome });
+    return r;
+  }
+
+  private async answerScript(rawMac: string | undefined, who: ScriptRequester, token: unknown): Promise<[ScriptMetricOutcome, ScriptResponse]> {
     const limited = this.rateLimited(who);
-    if (limited) return limited;
+    if (limited) return ['rate_limited', limited];
     const mac = normalizeMac(rawMac ?? '');
-    if (!mac) return { status: 400, body: renderUnknownClientScript(null) };
+    if (!mac) return ['bad_request', { status: 400, body: renderUnknownClientScript(null) }];
     const client = await this.policy.lookup(mac);
-    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok) return { status: 403, body: renderUnknownClientScript(mac) };
+    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok) return ['refused', { status: 403, body: renderUnknownClientScript(mac) }];
     switch (this.policy.standing(client)) {
       case 'unknown':
-        return { status: 200, body: renderUnknownClientScript(mac) };
+        return ['unknown', { status: 200, body: renderUnknownClientScript(mac) }];
       case 'pending':
       case 'no-image':
-        return { status: 200, body: renderWaitingScript({ mac }) };
+        return ['waiting', { status: 200, body: renderWaitingScript({ mac }) }];
       case 'disabled':
-        return { status: 200, body: renderLocalBootScript('this machine is disabled for network boot; booting locally') };
+        return ['local', { status: 200, body: renderLocalBootScript('this machine is disabled for network boot; booting locally') }];
       case 'bootable':
         break;
     }
-    if (!client) return { status: 200, body: renderUnknownClientScript(mac) }; // narrowed: `bootable` has a record
+    if (!client) return ['unknown', { status: 200, body: renderUnknownClientScript(mac) }]; // narrowed: `bootable` has a record
 
     const inUse = await this.liveLoginElsewhere(client, who);
-    if (inUse) return { status: 200, body: renderDiskInUseScript(mac) };
+    if (inUse) return ['disk_in_use', { status: 200, body: renderDiskInUseScript(mac) }];
     await this.tracker.settle(client.id);
     const sessionId = await this.tracker.onScriptRequested({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
     let body: string;
@@ -120,16 +129,28 @@ export class BootScriptService {
       body = await this.prepare(client, sessionId, mac, who, typeof token === 'string' ? token : null);
     } catch (err) {
       const reason = this.reasonOf(err);
-      this.logger.warn(`no boot for ${client.hostname} (${mac}): ${reason}`);
+      this.logger.warn(logLine(`no boot for ${client.hostname} (${mac}): ${reason}`, { mac, clientId: client.id, sessionId }));
       await this.tracker.onBootFailed({ clientId: client.id, stage: 'prepare', error: reason });
-      return { status: 200, body: renderErrorScript(reason) };
+      return ['error', { status: 200, body: renderErrorScript(reason) }];
     }
     await this.tracker.onScriptServed({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
-    return { status: 200, body };
+    return ['script', { status: 200, body }];
   }
 
   /** The client's script reported a failed boot step (`stage`, iPXE `errno`). Never throws. */
   async failureReported(rawMac: string | undefined, stage: unknown, err: unknown, who: ScriptRequester, token?: unknown): Promise<ScriptResponse> {
+    const r = await this.recordFailure(rawMac, stage, err, who, token);
+    this.metrics?.scriptRequests.inc({ route: 'failed', outcome: outcomeOfStatus(r.status) });
+    return r;
+  }
+
+  private async recordFailure(
+    rawMac: string | undefined,
+    stage: unknown,
+    err: unknown,
+    who: ScriptRequester,
+    token: unknown,
+  ): Promise<ScriptResponse> {
     const limited = this.rateLimited(who);
     if (limited) return limited;
     const mac = normalizeMac(rawMac ?? '');
@@ -154,6 +175,12 @@ export class BootScriptService {
    * throws.
    */
   async iscsiInitrdFor(rawMac: string | undefined, who: ScriptRequester, token?: unknown): Promise<BootFileResponse> {
+    const r = await this.initrd(rawMac, who, token);
+    this.metrics?.scriptRequests.inc({ route: 'initrd', outcome: outcomeOfStatus(r.status) });
+    return r;
+  }
+
+  private async initrd(rawMac: string | undefined, who: ScriptRequester, token: unknown): Promise<BootFileResponse> {
     const text = (status: number, body: string, retryAfter?: number): BootFileResponse => ({
       status,
       body,
@@ -175,7 +202,13 @@ export class BootScriptService {
       const exp = session ? await this.iscsi.exportOfBoot(client.id, session.id) : null;
       if (!exp) {
         const why = session ? 'its iSCSI export was not made for this boot' : 'it has no boot in progress';
-        this.logger.warn(`iSCSI initrd of ${client.hostname} (${mac}) asked by ${who.sourceIp}: ${why}`);
+        this.logger.warn(
+          logLine(`iSCSI initrd of ${client.hostname} (${mac}) asked by ${who.sourceIp}: ${why}`, {
+            mac,
+            clientId: client.id,
+            sessionId: session?.id,
+          }),
+        );
         return text(409, `DLS: no iSCSI initrd for ${client.hostname}: ${why}; fetch its boot script first\n`);
       }
       const portal = clientPortal(exp.portal, who.serverIp, this.config.boot.serverIp);
@@ -183,7 +216,7 @@ export class BootScriptService {
       return { status: 200, body: iscsiInitrd({ ...exp, portal }), contentType: 'application/octet-stream' };
     } catch (err) {
       const reason = this.reasonOf(err);
-      this.logger.warn(`no iSCSI initrd for ${client.hostname} (${mac}): ${reason}`);
+      this.logger.warn(logLine(`no iSCSI initrd for ${client.hostname} (${mac}): ${reason}`, { mac, clientId: client.id }));
       return text(failureStatus(err), `DLS: no iSCSI initrd: ${reason}\n`);
     }
   }
@@ -273,4 +306,15 @@ export class BootScriptService {
 function failureStatus(err: unknown): number {
   if (err instanceof DomainError) return err.kind === 'not_found' ? 404 : err.kind === 'unavailable' ? 503 : 409;
   return err instanceof IpxeScriptError ? 409 : 500;
+}
+
+/** The metric outcome of a `/boot` answer that is not a script (failure report, initrd fragment). */
+function outcomeOfStatus(status: number): ScriptMetricOutcome {
+  if (status === 200) return 'script';
+  if (status === 400) return 'bad_request';
+  if (status === 403) return 'refused';
+  if (status === 404) return 'unknown';
+  if (status === 409) return 'disk_in_use';
+  if (status === 429) return 'rate_limited';
+  return 'error';
 }

@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '@common/errors/domain-error';
 import { Page } from '@common/pagination';
+import { DlsMetrics } from '../../metrics/dls-metrics';
 import { Client } from '../clients/client.entity';
 import { mayOpenSession, standingOf } from '../boot-policy/boot-policy';
 import { BootSession, SessionStatus } from './boot-session.entity';
@@ -31,6 +32,7 @@ export class BootSessionsService {
   constructor(
     @InjectRepository(BootSession) private readonly sessions: Repository<BootSession>,
     @InjectDataSource() private readonly ds: DataSource,
+    @Optional() private readonly metrics?: DlsMetrics,
   ) {}
 
   /**
@@ -38,7 +40,7 @@ export class BootSessionsService {
    * CLIENT_HAS_NO_IMAGE, SESSION_ALREADY_OPEN (naming the open session).
    */
   async open(clientId: string, opts: OpenSessionOptions = {}): Promise<BootSession> {
-    return this.ds.transaction(async (m) => {
+    const s = await this.ds.transaction(async (m) => {
       const client = await m.findOne(Client, { where: { id: clientId }, lock: { mode: 'pessimistic_write' } });
       if (!client) throw new NotFoundError('client', clientId, BootSessionErrorCode.CLIENT_NOT_FOUND);
       const standing = standingOf(client);
@@ -65,6 +67,8 @@ export class BootSessionsService {
         }),
       );
     });
+    this.metrics?.sessionEntered(s);
+    return s;
   }
 
   /**
@@ -83,7 +87,7 @@ export class BootSessionsService {
         field: 'errorMessage',
       });
     }
-    return this.ds.transaction(async (m) => {
+    const moved = await this.ds.transaction(async (m) => {
       const s = await m.findOne(BootSession, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!s) throw new NotFoundError('boot session', id, BootSessionErrorCode.SESSION_NOT_FOUND);
       assertTransition(s.status, status);
@@ -102,6 +106,8 @@ export class BootSessionsService {
       await m.createQueryBuilder().update(BootSession).set(patch).where('id = :id', { id }).execute();
       return m.findOneOrFail(BootSession, { where: { id } });
     });
+    this.metrics?.sessionEntered(moved);
+    return moved;
   }
 
   /** The client's open (starting/booting/running) session, or null. */

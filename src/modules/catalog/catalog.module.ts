@@ -21,6 +21,11 @@ import { ImagesController } from './images/images.controller';
 import { ImagesService } from './images/images.service';
 import { StorageController } from './inventory/storage.controller';
 import { StorageInventoryService } from './inventory/storage-inventory.service';
+import { ClientGroup } from './groups/client-group.entity';
+import { ClientGroupChangeSubscriber } from './groups/client-group-change.subscriber';
+import { ClientGroupDirectory } from './groups/client-group-directory';
+import { ClientGroupsController } from './groups/client-groups.controller';
+import { ClientGroupsService } from './groups/client-groups.service';
 import { ImageSnapshot } from './versions/image-snapshot.entity';
 import { ImageVersionsService } from './versions/image-versions.service';
 import { SnapshotsController } from './versions/snapshots.controller';
@@ -35,7 +40,7 @@ import { SnapshotsService } from './versions/snapshots.service';
  * unexported before it is destroyed or replaced). The boot plane (pxe-boot) depends on it, never the reverse.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([Image, ImageSnapshot, Client, ClientDisk, BootSession]), StorageModule, IscsiModule],
+  imports: [TypeOrmModule.forFeature([Image, ImageSnapshot, Client, ClientDisk, BootSession, ClientGroup]), StorageModule, IscsiModule],
   controllers: [
     ImagesController,
     SnapshotsController,
@@ -43,6 +48,7 @@ import { SnapshotsService } from './versions/snapshots.service';
     ImageContentController,
     ClientDisksController,
     ClientsController,
+    ClientGroupsController,
     BootSessionsController,
   ],
   providers: [
@@ -56,6 +62,9 @@ import { SnapshotsService } from './versions/snapshots.service';
     ClientDirectory,
     BootPolicyService,
     ClientChangeSubscriber,
+    ClientGroupsService,
+    ClientGroupDirectory,
+    ClientGroupChangeSubscriber,
     StorageInventoryService,
   ],
   exports: [BootPolicyService, ClientDisksService, BootSessionsService, ClientsService, ImagesService, SnapshotsService],

@@ -4,6 +4,7 @@ import { DataSource, In, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '@common/errors/domain-error';
 import { Page } from '@common/pagination';
 import { Client } from '../clients/client.entity';
+import { ClientGroupDirectory } from '../groups/client-group-directory';
 import { mayOpenSession, standingOf } from '../boot-policy/boot-policy';
 import { BootSession, SessionStatus } from './boot-session.entity';
 import { assertTransition, INITIAL_STATUS, isFinal, OPEN_STATUSES } from './boot-session.state-machine';
@@ -31,6 +32,7 @@ export class BootSessionsService {
   constructor(
     @InjectRepository(BootSession) private readonly sessions: Repository<BootSession>,
     @InjectDataSource() private readonly ds: DataSource,
+    private readonly groups: ClientGroupDirectory,
   ) {}
 
   /**
@@ -39,8 +41,9 @@ export class BootSessionsService {
    */
   async open(clientId: string, opts: OpenSessionOptions = {}): Promise<BootSession> {
     return this.ds.transaction(async (m) => {
-      const client = await m.findOne(Client, { where: { id: clientId }, lock: { mode: 'pessimistic_write' } });
-      if (!client) throw new NotFoundError('client', clientId, BootSessionErrorCode.CLIENT_NOT_FOUND);
+      const stored = await m.findOne(Client, { where: { id: clientId }, lock: { mode: 'pessimistic_write' } });
+      if (!stored) throw new NotFoundError('client', clientId, BootSessionErrorCode.CLIENT_NOT_FOUND);
+      const client = await this.groups.resolve(stored); // the image may come from the client's group
       const standing = standingOf(client);
       if (!mayOpenSession(standing)) {
         throw standing === 'no-image'

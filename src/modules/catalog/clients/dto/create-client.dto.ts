@@ -39,10 +39,15 @@ export class CreateClientDto {
   @IsUUID()
   assignedImageId?: string | null;
 
-  @ApiPropertyOptional({ enum: BOOT_MODES, default: 'pxe' })
+  @ApiPropertyOptional({ enum: BOOT_MODES, nullable: true, description: "null = the group's, else pxe" })
   @IsOptional()
   @IsIn(BOOT_MODES)
-  bootMode?: BootMode;
+  bootMode?: BootMode | null;
+
+  @ApiPropertyOptional({ format: 'uuid', nullable: true, type: String, description: 'client group; settings left null here come from it' })
+  @IsOptional()
+  @IsUUID()
+  groupId?: string | null;
 
   @ApiPropertyOptional({ default: 2, minimum: 1, maximum: 1024 })
   @IsOptional()

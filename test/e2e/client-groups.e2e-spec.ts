@@ -32,8 +32,8 @@ describe('client groups (e2e)', () => {
   it('CRUD with roles: viewer reads, operator writes; 409 on a taken name; audit entries', async () => {
     const name = unique('room');
     await t.http.post('/api/v1/client-groups').set(as(viewer)).send({ name }).expect(403);
-    const g = await t.http.post('/api/v1/client-groups').set(as(operator)).send({ name, description: 'room A', bootMode: 'uefi' }).expect(201);
-    expect(g.body).toMatchObject({ name, description: 'room A', bootMode: 'uefi', imageId: null, version: 1 });
+    const g = await t.http.post('/api/v1/client-groups').set(as(operator)).send({ name, description: 'room A', bootLoader: 'ipxe.efi' }).expect(201);
+    expect(g.body).toMatchObject({ name, description: 'room A', bootLoader: 'ipxe.efi', imageId: null, version: 1 });
     await t.http.post('/api/v1/client-groups').set(as(operator)).send({ name }).expect(409);
     expect((await t.http.get(`/api/v1/client-groups/${g.body.id}`).set(as(viewer)).expect(200)).body).toEqual(g.body);
     const list = await t.http.get('/api/v1/client-groups').set(as(viewer)).expect(200);
@@ -65,21 +65,20 @@ describe('client groups (e2e)', () => {
     const c = await t.http
       .post('/api/v1/clients')
       .set(as(operator))
-      .send(clientBody({ groupId: g.body.id, bootMode: 'legacy' }))
+      .send(clientBody({ groupId: g.body.id, customBootParams: 'nomodeset' }))
       .expect(201);
     const got = await t.http.get(`/api/v1/clients/${c.body.id}`).set(as(viewer)).expect(200);
-    expect(got.body).toMatchObject({ groupId: g.body.id, assignedImageId: null, bootMode: 'legacy' });
+    expect(got.body).toMatchObject({ groupId: g.body.id, assignedImageId: null, customBootParams: 'nomodeset' });
     expect(got.body.effective).toEqual({
       imageId: { value: img.id, source: 'group' },
       pinnedSnapshotId: { value: v.id, source: 'group' },
       diskPolicy: { value: 'persistent', source: 'group' },
       bootLoader: { value: 'ipxe.efi', source: 'group' },
-      bootMode: { value: 'legacy', source: 'client' },
-      customBootParams: { value: 'quiet', source: 'group' },
+      customBootParams: { value: 'nomodeset', source: 'client' },
     });
     // Without a group: defaults.
     const lone = await t.http.post('/api/v1/clients').set(as(operator)).send(clientBody()).expect(201);
-    expect(lone.body.effective.bootMode).toEqual({ value: 'pxe', source: 'default' });
+    expect(lone.body.effective.diskPolicy).toEqual({ value: null, source: 'default' });
     expect(lone.body.effective.imageId).toEqual({ value: null, source: 'default' });
 
     // The boot policy and the DHCP cache answer with the effective settings.

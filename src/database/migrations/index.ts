@@ -3,7 +3,7 @@ import { CreateInitialSchema1795837215983 } from './1795837215983-CreateInitialS
 import { AddStorageAndBootPlane1795837477715 } from './1795837477715-AddStorageAndBootPlane';
 import { IndexLeasesAndRefreshTokens1795839895125 } from './1795839895125-IndexLeasesAndRefreshTokens';
 import { AddUniqueClientIpAddress1796463599857 } from './1796463599857-AddUniqueClientIpAddress';
-import { AddClientGroups1796466813229 } from './1796466813229-AddClientGroups';
+import { AddClientGroups1796467802911 } from './1796467802911-AddClientGroups';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -11,5 +11,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddStorageAndBootPlane1795837477715,
   IndexLeasesAndRefreshTokens1795839895125,
   AddUniqueClientIpAddress1796463599857,
-  AddClientGroups1796466813229,
+  AddClientGroups1796467802911,
 ];

@@ -43,9 +43,8 @@ export class Client {
   @JoinColumn({ name: 'assigned_image_id', foreignKeyConstraintName: 'clients_assigned_image_id_fkey' })
   assignedImage?: Image | null;
 
-  /** null = the group's, else `pxe`. */
-  @Column({ name: 'boot_mode', type: 'varchar', length: 10, nullable: true })
-  bootMode: BootMode | null;
+  @Column({ name: 'boot_mode', type: 'varchar', length: 10, default: 'pxe' })
+  bootMode: BootMode;
 
   @Column({ name: 'cpu_cores', type: 'integer', default: 2 })
   cpuCores: number;

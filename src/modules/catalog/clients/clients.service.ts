@@ -16,7 +16,7 @@ import { CANONICAL_MAC, CreateClientDto, MAC_MESSAGE } from './dto/create-client
 import { ListClientsQueryDto } from './dto/list-clients.query.dto';
 import { UpdateClientDto } from './dto/update-client.dto';
 
-const NOT_NULL_FIELDS = ['macAddress', 'hostname', 'cpuCores', 'memoryMb', 'enabled'] as const;
+const NOT_NULL_FIELDS = ['macAddress', 'hostname', 'bootMode', 'cpuCores', 'memoryMb', 'enabled'] as const;
 /** Partial unique index on `clients.ip_address`: the backstop when two writers reserve one address at once. */
 const IP_UNIQUE = 'uq_clients_ip_address';
 
@@ -245,7 +245,7 @@ export class ClientsService {
       hostname: dto.hostname,
       ipAddress: dto.ipAddress ?? null,
       assignedImageId: dto.assignedImageId ?? null,
-      bootMode: dto.bootMode ?? null,
+      bootMode: dto.bootMode ?? 'pxe',
       groupId: dto.groupId ?? null,
       cpuCores: dto.cpuCores ?? 2,
       memoryMb: dto.memoryMb ?? 2048,

@@ -13,7 +13,7 @@ import {
 import { NetworkRange } from '../../network';
 import { DiskPolicy, Image } from '../images/image.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
-import type { BootLoader, BootMode } from '../clients/client.entity';
+import type { BootLoader } from '../clients/client.entity';
 
 /**
  * A set of clients that share boot settings (a room, a lab). Each setting left null on a client is taken from its
@@ -24,7 +24,6 @@ import type { BootLoader, BootMode } from '../clients/client.entity';
 @Unique('client_groups_name_key', ['name'])
 @Unique('client_groups_default_for_range_id_key', ['defaultForRangeId'])
 @Check('client_groups_disk_policy_check', `"disk_policy" IN ('reset', 'persistent')`)
-@Check('client_groups_boot_mode_check', `"boot_mode" IN ('pxe', 'uefi', 'legacy')`)
 @Check('client_groups_boot_loader_check', `"boot_loader" IN ('undionly.kpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi')`)
 export class ClientGroup {
   @PrimaryGeneratedColumn('uuid')
@@ -55,9 +54,6 @@ export class ClientGroup {
 
   @Column({ name: 'boot_loader', type: 'varchar', length: 32, nullable: true })
   bootLoader: BootLoader | null;
-
-  @Column({ name: 'boot_mode', type: 'varchar', length: 10, nullable: true })
-  bootMode: BootMode | null;
 
   /** Extra kernel command line for the group's clients (a client's own customBootParams replaces it). */
   @Column({ name: 'boot_params', type: 'text', nullable: true })

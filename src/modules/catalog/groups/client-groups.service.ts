@@ -91,7 +91,6 @@ export class ClientGroupsService {
       pinnedSnapshotId: dto.pinnedSnapshotId ?? null,
       diskPolicy: dto.diskPolicy ?? null,
       bootLoader: dto.bootLoader ?? null,
-      bootMode: dto.bootMode ?? null,
       bootParams: dto.bootParams ?? null,
       defaultForRangeId: dto.defaultForRangeId ?? null,
     };

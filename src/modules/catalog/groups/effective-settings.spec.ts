@@ -1,12 +1,11 @@
 import { applyEffective, effectiveSettings, GroupSettings } from './effective-settings';
 
-const bare = { assignedImageId: null, pinnedSnapshotId: null, diskPolicy: null, bootLoader: null, bootMode: null, customBootParams: null };
+const bare = { assignedImageId: null, pinnedSnapshotId: null, diskPolicy: null, bootLoader: null, customBootParams: null };
 const group: GroupSettings = {
   imageId: 'img-g',
   pinnedSnapshotId: 'v-g',
   diskPolicy: 'persistent',
   bootLoader: 'ipxe.efi',
-  bootMode: 'uefi',
   bootParams: 'quiet',
 };
 
@@ -17,7 +16,6 @@ describe('effective settings', () => {
       pinnedSnapshotId: { value: null, source: 'default' },
       diskPolicy: { value: null, source: 'default' },
       bootLoader: { value: null, source: 'default' },
-      bootMode: { value: 'pxe', source: 'default' },
       customBootParams: { value: null, source: 'default' },
     });
   });
@@ -28,14 +26,12 @@ describe('effective settings', () => {
     expect(e.pinnedSnapshotId).toEqual({ value: 'v-g', source: 'group' });
     expect(e.diskPolicy).toEqual({ value: 'persistent', source: 'group' });
     expect(e.bootLoader).toEqual({ value: 'ipxe.efi', source: 'group' });
-    expect(e.bootMode).toEqual({ value: 'uefi', source: 'group' });
     expect(e.customBootParams).toEqual({ value: 'quiet', source: 'group' });
   });
 
   it("the client's own values win", () => {
-    const e = effectiveSettings({ ...bare, diskPolicy: 'reset', bootMode: 'legacy', customBootParams: 'nomodeset' }, group);
+    const e = effectiveSettings({ ...bare, diskPolicy: 'reset', customBootParams: 'nomodeset' }, group);
     expect(e.diskPolicy).toEqual({ value: 'reset', source: 'client' });
-    expect(e.bootMode).toEqual({ value: 'legacy', source: 'client' });
     expect(e.customBootParams).toEqual({ value: 'nomodeset', source: 'client' });
   });
 
@@ -52,13 +48,12 @@ describe('effective settings', () => {
       pinnedSnapshotId = null;
       diskPolicy = null;
       bootLoader = null;
-      bootMode = null;
       customBootParams = null;
     }
     const c = new C();
     const r = applyEffective(c, effectiveSettings(c, group));
     expect(r).toBeInstanceOf(C);
-    expect(r).toMatchObject({ id: 'c1', assignedImageId: 'img-g', bootMode: 'uefi', customBootParams: 'quiet' });
+    expect(r).toMatchObject({ id: 'c1', assignedImageId: 'img-g', customBootParams: 'quiet' });
     expect(c.assignedImageId).toBeNull();
   });
 });

@@ -4,7 +4,7 @@
  * resolve a client through {@link effectiveSettings}, so the answer is decided in one place.
  */
 import type { DiskPolicy } from '../images/image.entity';
-import type { BootLoader, BootMode } from '../clients/client.entity';
+import type { BootLoader } from '../clients/client.entity';
 
 /** Where an effective value comes from. */
 export type SettingSource = 'client' | 'group' | 'default';
@@ -21,7 +21,6 @@ export interface ClientSettings {
   pinnedSnapshotId: string | null;
   diskPolicy: DiskPolicy | null;
   bootLoader: BootLoader | null;
-  bootMode: BootMode | null;
   customBootParams: string | null;
 }
 
@@ -31,24 +30,21 @@ export interface GroupSettings {
   pinnedSnapshotId: string | null;
   diskPolicy: DiskPolicy | null;
   bootLoader: BootLoader | null;
-  bootMode: BootMode | null;
   bootParams: string | null;
 }
 
 /**
  * What a client boots with, field by field. `diskPolicy` null means "the image's default disk policy"; `bootLoader`
- * null means "chosen from the client's architecture"; `bootMode` defaults to `pxe`.
+ * null means "chosen from the client's architecture". (`bootMode` is not inherited: the schema contract keeps
+ * `clients.boot_mode` NOT NULL DEFAULT 'pxe', so every client has its own.)
  */
 export interface EffectiveSettings {
   imageId: Effective<string | null>;
   pinnedSnapshotId: Effective<string | null>;
   diskPolicy: Effective<DiskPolicy | null>;
   bootLoader: Effective<BootLoader | null>;
-  bootMode: Effective<BootMode>;
   customBootParams: Effective<string | null>;
 }
-
-export const DEFAULT_BOOT_MODE: BootMode = 'pxe';
 
 function pick<T>(own: T | null, inherited: T | null | undefined, fallback: T): Effective<T> {
   if (own !== null) return { value: own, source: 'client' };
@@ -72,7 +68,6 @@ export function effectiveSettings(client: ClientSettings, group: GroupSettings |
     pinnedSnapshotId,
     diskPolicy: pick<DiskPolicy | null>(client.diskPolicy, group?.diskPolicy, null),
     bootLoader: pick<BootLoader | null>(client.bootLoader, group?.bootLoader, null),
-    bootMode: pick<BootMode>(client.bootMode, group?.bootMode, DEFAULT_BOOT_MODE),
     customBootParams: pick<string | null>(client.customBootParams, group?.bootParams, null),
   };
 }
@@ -84,7 +79,6 @@ export function applyEffective<C extends ClientSettings>(client: C, eff: Effecti
     pinnedSnapshotId: eff.pinnedSnapshotId.value,
     diskPolicy: eff.diskPolicy.value,
     bootLoader: eff.bootLoader.value,
-    bootMode: eff.bootMode.value,
     customBootParams: eff.customBootParams.value,
   });
 }

@@ -15,7 +15,6 @@ export class EffectiveSettingsDto {
   @ApiProperty({ type: EffectiveValueDto }) pinnedSnapshotId: EffectiveValueDto;
   @ApiProperty({ type: EffectiveValueDto, description: "value null = the image's defaultDiskPolicy" }) diskPolicy: EffectiveValueDto;
   @ApiProperty({ type: EffectiveValueDto, description: 'value null = chosen by architecture' }) bootLoader: EffectiveValueDto;
-  @ApiProperty({ type: EffectiveValueDto }) bootMode: EffectiveValueDto;
   @ApiProperty({ type: EffectiveValueDto }) customBootParams: EffectiveValueDto;
 }
 
@@ -26,7 +25,7 @@ export class ClientResponseDto {
   @ApiProperty() hostname: string;
   @ApiPropertyOptional({ nullable: true, type: String }) ipAddress: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) assignedImageId: string | null;
-  @ApiPropertyOptional({ enum: BOOT_MODES, nullable: true }) bootMode: BootMode | null;
+  @ApiProperty({ enum: BOOT_MODES }) bootMode: BootMode;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) groupId: string | null;
   @ApiProperty() cpuCores: number;
   @ApiProperty() memoryMb: number;

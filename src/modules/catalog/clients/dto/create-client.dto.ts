@@ -39,10 +39,10 @@ export class CreateClientDto {
   @IsUUID()
   assignedImageId?: string | null;
 
-  @ApiPropertyOptional({ enum: BOOT_MODES, nullable: true, description: "null = the group's, else pxe" })
+  @ApiPropertyOptional({ enum: BOOT_MODES, default: 'pxe' })
   @IsOptional()
   @IsIn(BOOT_MODES)
-  bootMode?: BootMode | null;
+  bootMode?: BootMode;
 
   @ApiPropertyOptional({ format: 'uuid', nullable: true, type: String, description: 'client group; settings left null here come from it' })
   @IsOptional()

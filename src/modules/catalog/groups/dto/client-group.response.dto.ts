@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PageResponseDto } from '@common/pagination';
 import { DISK_POLICIES } from '../../images/image.entity';
-import { BOOT_LOADERS, BOOT_MODES } from '../../clients/client.entity';
+import { BOOT_LOADERS } from '../../clients/client.entity';
 import { ClientGroup } from '../client-group.entity';
 
 /** A client group as the API returns it. */
@@ -13,7 +13,6 @@ export class ClientGroupResponseDto {
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) pinnedSnapshotId: string | null;
   @ApiPropertyOptional({ nullable: true, enum: DISK_POLICIES }) diskPolicy: string | null;
   @ApiPropertyOptional({ nullable: true, enum: BOOT_LOADERS }) bootLoader: string | null;
-  @ApiPropertyOptional({ nullable: true, enum: BOOT_MODES }) bootMode: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) bootParams: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) defaultForRangeId: string | null;
   @ApiProperty({ description: 'row version (the ETag)' }) version: number;
@@ -29,7 +28,6 @@ export class ClientGroupResponseDto {
     d.pinnedSnapshotId = g.pinnedSnapshotId;
     d.diskPolicy = g.diskPolicy;
     d.bootLoader = g.bootLoader;
-    d.bootMode = g.bootMode;
     d.bootParams = g.bootParams;
     d.defaultForRangeId = g.defaultForRangeId;
     d.version = g.version;

@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { IsIpxeValue } from '@common/field-rules.decorator';
 import { DISK_POLICIES, DiskPolicy } from '../../images/image.entity';
-import { BOOT_LOADERS, BOOT_MODES, BootLoader, BootMode } from '../../clients/client.entity';
+import { BOOT_LOADERS, BootLoader } from '../../clients/client.entity';
 
 /** Body of `POST /client-groups`. Every setting is optional; null = not set (clients fall back to the default). */
 export class CreateClientGroupDto {
@@ -42,11 +42,6 @@ export class CreateClientGroupDto {
   @IsOptional()
   @IsIn(BOOT_LOADERS)
   bootLoader?: BootLoader | null;
-
-  @ApiPropertyOptional({ enum: BOOT_MODES, nullable: true })
-  @IsOptional()
-  @IsIn(BOOT_MODES)
-  bootMode?: BootMode | null;
 
   @ApiPropertyOptional({ nullable: true, type: String, description: 'extra kernel command line (same rules as a client customBootParams)' })
   @IsOptional()

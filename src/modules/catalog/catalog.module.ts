@@ -11,6 +11,7 @@ import { BootSessionsService } from './boot-sessions/boot-sessions.service';
 import { Client } from './clients/client.entity';
 import { ClientsController } from './clients/clients.controller';
 import { ClientsService } from './clients/clients.service';
+import { ClientActionsService } from './clients/client-actions.service';
 import { ClientDisk } from './disks/client-disk.entity';
 import { ClientDisksController } from './disks/client-disks.controller';
 import { ClientDisksService } from './disks/client-disks.service';
@@ -57,6 +58,7 @@ import { SnapshotsService } from './versions/snapshots.service';
     SnapshotsService,
     ImageVersionsService,
     ClientsService,
+    ClientActionsService,
     ClientDisksService,
     BootSessionsService,
     ClientDirectory,

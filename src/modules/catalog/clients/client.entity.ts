@@ -21,6 +21,11 @@ export type BootLoader = (typeof BOOT_LOADERS)[number];
 @Index('idx_clients_mac_address', ['macAddress'])
 @Index('idx_clients_enabled', ['enabled'])
 @Index('idx_clients_group_id', ['groupId'])
+@Index('idx_clients_assigned_image_id', ['assignedImageId'])
+// List search and sort (migration AddListIndexes; expression indexes TypeORM can't describe, so not synchronised):
+@Index('idx_clients_lower_hostname_pattern', { synchronize: false })
+@Index('idx_clients_mac_address_pattern', { synchronize: false })
+@Index('idx_clients_hostname_id', { synchronize: false })
 @Index('uq_clients_ip_address', ['ipAddress'], { unique: true, where: '"ip_address" IS NOT NULL' })
 export class Client {
   @PrimaryGeneratedColumn('uuid')

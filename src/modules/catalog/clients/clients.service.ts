@@ -6,6 +6,8 @@ import { ConflictError, DomainError, NotFoundError, ValidationError } from '@com
 import { isUniqueViolation } from '@common/errors/pg-errors';
 import { normalizeMac } from '@common/mac';
 import { Page } from '@common/pagination';
+import { parseSort } from '@common/list-query';
+import { applyClientSearch, CLIENT_SORT } from './client-search';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
 import { ClientDisksService } from '../disks/client-disks.service';
 import { ClientGroupDirectory, Resolved } from '../groups/client-group-directory';
@@ -88,7 +90,13 @@ export class ClientsService {
     const qb = this.clients.createQueryBuilder('c');
     if (q.enabledOnly) qb.andWhere('c.enabled = true');
     if (q.imageId !== undefined) qb.andWhere('c.assigned_image_id = :imageId', { imageId: q.imageId });
-    qb.orderBy('c.hostname', 'ASC').addOrderBy('c.id', 'ASC').take(q.limit).skip(q.offset);
+    if (q.groupId !== undefined) qb.andWhere('c.group_id = :groupId', { groupId: q.groupId });
+    applyClientSearch(qb, 'c', q.q);
+    const sort = parseSort(q.sort, CLIENT_SORT) ?? { column: CLIENT_SORT.hostname, direction: 'ASC' };
+    qb.orderBy(sort.column, sort.direction, sort.direction === 'ASC' ? 'NULLS FIRST' : 'NULLS LAST')
+      .addOrderBy('c.id', 'ASC')
+      .take(q.limit)
+      .skip(q.offset);
     const [items, total] = await qb.getManyAndCount();
     return { items: await Promise.all(items.map((c) => this.groups.describe(c))), total };
   }

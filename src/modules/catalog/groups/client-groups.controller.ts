@@ -11,7 +11,8 @@ import {
 } from '@nestjs/swagger';
 import { Auth } from '@common/auth/auth.decorators';
 import { api } from '@common/api';
-import { mapPage, Page, PaginationQueryDto, uuidParam } from '@common/pagination';
+import { mapPage, Page, uuidParam } from '@common/pagination';
+import { ListClientGroupsQueryDto } from './dto/list-client-groups.query.dto';
 import { Role } from '@common/auth/role';
 import { ClientGroupsService } from './client-groups.service';
 import { ClientGroupPageDto, ClientGroupResponseDto } from './dto/client-group.response.dto';
@@ -28,7 +29,7 @@ export class ClientGroupsController {
   @ApiOperation({ summary: 'List client groups' })
   @ApiOkResponse({ type: ClientGroupPageDto })
   @ApiBadRequestResponse()
-  async list(@Query() q: PaginationQueryDto): Promise<Page<ClientGroupResponseDto>> {
+  async list(@Query() q: ListClientGroupsQueryDto): Promise<Page<ClientGroupResponseDto>> {
     return mapPage(await this.groups.list(q), ClientGroupResponseDto.from);
   }
 

@@ -3,7 +3,9 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '@common/errors/domain-error';
 import { isUniqueViolation } from '@common/errors/pg-errors';
-import { Page, PaginationQueryDto } from '@common/pagination';
+import { Page } from '@common/pagination';
+import { parseSort, prefixPattern } from '@common/list-query';
+import { GROUP_SORT, ListClientGroupsQueryDto } from './dto/list-client-groups.query.dto';
 import { Client } from '../clients/client.entity';
 import { ClientGroup } from './client-group.entity';
 import { ClientGroupErrorCode } from './client-groups.errors';
@@ -25,8 +27,12 @@ export class ClientGroupsService {
     @InjectDataSource() private readonly ds: DataSource,
   ) {}
 
-  async list(q: PaginationQueryDto): Promise<Page<ClientGroup>> {
-    const [items, total] = await this.groups.findAndCount({ order: { name: 'ASC', id: 'ASC' }, take: q.limit, skip: q.offset });
+  async list(q: ListClientGroupsQueryDto): Promise<Page<ClientGroup>> {
+    const qb = this.groups.createQueryBuilder('g');
+    if (q.q !== undefined) qb.andWhere('lower(g.name) LIKE :qp', { qp: prefixPattern(q.q.toLowerCase()) });
+    const sort = parseSort(q.sort, GROUP_SORT) ?? { column: GROUP_SORT.name, direction: 'ASC' };
+    qb.orderBy(sort.column, sort.direction).addOrderBy('g.id', 'ASC').take(q.limit).skip(q.offset);
+    const [items, total] = await qb.getManyAndCount();
     return { items, total };
   }
 

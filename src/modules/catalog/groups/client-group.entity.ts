@@ -10,7 +10,7 @@ import {
   UpdateDateColumn,
   VersionColumn,
 } from 'typeorm';
-import { NetworkRange } from '../../network';
+import type { NetworkRange } from '../../network';
 import { DiskPolicy, Image } from '../images/image.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
 import type { BootLoader } from '../clients/client.entity';
@@ -63,7 +63,8 @@ export class ClientGroup {
   @Column({ name: 'default_for_range_id', type: 'uuid', nullable: true })
   defaultForRangeId: string | null;
 
-  @ManyToOne(() => NetworkRange, { onDelete: 'SET NULL', nullable: true })
+  // Target by name: a type-only import keeps the network module's index out of the entities' load order.
+  @ManyToOne('NetworkRange', { onDelete: 'SET NULL', nullable: true })
   @JoinColumn({ name: 'default_for_range_id', foreignKeyConstraintName: 'client_groups_default_for_range_id_fkey' })
   defaultForRange?: NetworkRange | null;
 

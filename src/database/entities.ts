@@ -8,7 +8,21 @@ import { ImageSnapshot } from '../modules/catalog/versions/image-snapshot.entity
 import { User } from '../modules/users/user.entity';
 import { ClientDisk } from '../modules/catalog/disks/client-disk.entity';
 import { IscsiExport } from '../modules/iscsi/iscsi-export.entity';
+import { ClientGroup } from '../modules/catalog/groups/client-group.entity';
 import { DhcpLease } from '../modules/pxe-boot/dhcp-lease.entity';
 
 /** Every entity, listed explicitly (no globs: the same list works under ts-jest, ts-node and compiled dist/). */
-export const ENTITIES = [Image, Client, BootSession, ImageSnapshot, NetworkRange, User, RefreshToken, AuditLog, ClientDisk, IscsiExport, DhcpLease];
+export const ENTITIES = [
+  Image,
+  Client,
+  BootSession,
+  ImageSnapshot,
+  NetworkRange,
+  User,
+  RefreshToken,
+  AuditLog,
+  ClientDisk,
+  IscsiExport,
+  DhcpLease,
+  ClientGroup,
+];

@@ -4,6 +4,8 @@ import { AddStorageAndBootPlane1795837477715 } from './1795837477715-AddStorageA
 import { IndexLeasesAndRefreshTokens1795839895125 } from './1795839895125-IndexLeasesAndRefreshTokens';
 import { AddUserTokenGeneration1796463358375 } from './1796463358375-AddUserTokenGeneration';
 import { AddUniqueClientIpAddress1796463599857 } from './1796463599857-AddUniqueClientIpAddress';
+import { AddClientGroups1796467802911 } from './1796467802911-AddClientGroups';
+import { AddListIndexes1796468400000 } from './1796468400000-AddListIndexes';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -12,4 +14,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   IndexLeasesAndRefreshTokens1795839895125,
   AddUserTokenGeneration1796463358375,
   AddUniqueClientIpAddress1796463599857,
+  AddClientGroups1796467802911,
+  AddListIndexes1796468400000,
 ];

@@ -1,12 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Between, FindOptionsWhere, LessThanOrEqual, MoreThanOrEqual, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { ValidationError } from '@common/errors/domain-error';
 import { AuditLog } from './audit-log.entity';
 import { AuditErrorCode } from './audit.errors';
 import { normalizeAddress, redactSecrets, storableText } from './audit.naming';
-import { AuditLogDto, AuditLogPageDto, ListAuditQueryDto } from './dto/audit-log.dto';
+import { AUDIT_SORT, AuditLogDto, AuditLogPageDto, ListAuditQueryDto } from './dto/audit-log.dto';
+import { parseSort, prefixPattern } from '@common/list-query';
 
 /** One audit record. Only `action` and `entityType` are required. */
 export interface AuditEntry {
@@ -66,15 +67,20 @@ export class AuditService {
     const from = q.from ? new Date(q.from) : undefined;
     const to = q.to ? new Date(q.to) : undefined;
     if (from && to && from > to) throw new ValidationError(AuditErrorCode.INVALID_TIME_RANGE, 'from must not be after to');
-    const where: FindOptionsWhere<AuditLog> = {};
-    if (q.entityType) where.entityType = q.entityType;
-    if (q.entityId) where.entityId = q.entityId;
-    if (q.userId) where.userId = q.userId;
-    if (q.action) where.action = q.action;
-    if (from && to) where.at = Between(from, to);
-    else if (from) where.at = MoreThanOrEqual(from);
-    else if (to) where.at = LessThanOrEqual(to);
-    const [rows, total] = await this.rows.findAndCount({ where, order: { at: 'DESC', id: 'DESC' }, take: q.limit, skip: q.offset });
+    const qb = this.rows.createQueryBuilder('a');
+    if (q.entityType) qb.andWhere('a.entity_type = :et', { et: q.entityType });
+    if (q.entityId) qb.andWhere('a.entity_id = :eid', { eid: q.entityId });
+    if (q.userId) qb.andWhere('a.user_id = :uid', { uid: q.userId });
+    if (q.action) qb.andWhere('a.action = :action', { action: q.action });
+    if (from) qb.andWhere('a.at >= :from', { from });
+    if (to) qb.andWhere('a.at <= :to', { to });
+    if (q.q !== undefined) qb.andWhere('(a.action LIKE :qp OR a.username LIKE :qp)', { qp: prefixPattern(q.q) });
+    const sort = parseSort(q.sort, AUDIT_SORT) ?? { column: AUDIT_SORT.at, direction: 'DESC' };
+    qb.orderBy(sort.column, sort.direction, sort.direction === 'ASC' ? 'NULLS FIRST' : 'NULLS LAST')
+      .addOrderBy('a.id', 'DESC')
+      .take(q.limit)
+      .skip(q.offset);
+    const [rows, total] = await qb.getManyAndCount();
     return { items: rows.map(AuditLogDto.from), total };
   }
 }

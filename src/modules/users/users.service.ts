@@ -5,7 +5,8 @@ import { ConflictError, NotFoundError } from '@common/errors/domain-error';
 import { AppConfig } from '@config/config.loader';
 import { RefreshTokensService } from './refresh-tokens.service';
 import { CreateUserDto } from './dto/create-user.dto';
-import { ListUsersQueryDto } from './dto/list-users.query.dto';
+import { ListUsersQueryDto, USER_SORT } from './dto/list-users.query.dto';
+import { parseSort, prefixPattern } from '@common/list-query';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { UserDto, UserPageDto } from './dto/user.dto';
 import { generatePassword, hashPassword, verifyPassword } from './password';
@@ -78,11 +79,14 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
   }
 
   async list(q: ListUsersQueryDto): Promise<UserPageDto> {
-    const [rows, total] = await this.users.findAndCount({
-      order: { username: 'ASC' },
-      take: q.limit,
-      skip: q.offset,
-    });
+    const qb = this.users.createQueryBuilder('u');
+    if (q.q !== undefined) qb.andWhere('lower(u.username) LIKE :qp', { qp: prefixPattern(q.q.toLowerCase()) });
+    const sort = parseSort(q.sort, USER_SORT) ?? { column: USER_SORT.username, direction: 'ASC' };
+    qb.orderBy(sort.column, sort.direction, sort.direction === 'ASC' ? 'NULLS FIRST' : 'NULLS LAST')
+      .addOrderBy('u.id', 'ASC')
+      .take(q.limit)
+      .skip(q.offset);
+    const [rows, total] = await qb.getManyAndCount();
     return { items: rows.map(UserDto.from), total };
   }
 

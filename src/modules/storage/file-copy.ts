@@ -49,8 +49,11 @@ export async function reflinkFile(src: string, dst: string): Promise<void> {
  * The destination is fsynced before returning; after a failure nothing is left at `dst`.
  */
 export async function sparseCopyFile(src: string, dst: string): Promise<void> {
+  // `/proc/self/fd/N` (an import opened once and checked, see import-source.ts) names *our* descriptor: cp, a child,
+  // reaches it through our pid.
+  const from = src.replace(/^\/proc\/self\//, `/proc/${process.pid}/`);
   try {
-    await execFileAsync('cp', ['--reflink=never', '--sparse=always', '--no-preserve=all', '--', src, dst], { maxBuffer: 1024 * 1024 });
+    await execFileAsync('cp', ['--reflink=never', '--sparse=always', '--no-preserve=all', '--', from, dst], { maxBuffer: 1024 * 1024 });
     await syncFile(dst);
   } catch (err) {
     await unlinkQuiet(dst);

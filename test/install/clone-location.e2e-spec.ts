@@ -35,6 +35,8 @@ asRoot('DLS from a clone in a mode-0700 directory (as root)', () => {
     try {
       execFileSync('cp', ['-a', '--link', join(root, 'node_modules'), join(clone, 'node_modules')]);
     } catch {
+      // Another filesystem (a tmpfs /tmp): no hard links. Drop what the failed attempt made, or cp copies *into* it.
+      rmSync(join(clone, 'node_modules'), { recursive: true, force: true });
       execFileSync('cp', ['-a', join(root, 'node_modules'), join(clone, 'node_modules')]);
     }
     copyFileSync(join(root, 'native/build/Release/dls_net.node'), join(clone, 'native/build/Release/dls_net.node'));

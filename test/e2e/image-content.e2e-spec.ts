@@ -473,4 +473,42 @@ describe('5. the free-space guard while a chunked upload arrives (e2e)', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ contentStatus: 'ready', sizeBytes: 4 * MiB });
   });
+
+  it("a client's move to an image that does not fit answers 507 before its old disk goes: the disk stays as it was", async () => {
+    // Found by the API fuzz suite on a nearly full /tmp: the old disk was destroyed, then the new clone refused.
+    const withVersion = async (bytes: number) => {
+      const r = await t.http
+        .post('/api/v1/images')
+        .set(auth)
+        .send({ name: `move-${randomBytes(4).toString('hex')}`, sizeBytes: bytes, format: 'raw' })
+        .expect(201);
+      await t.http
+        .put(`/api/v1/images/${r.body.id}/content?format=raw`)
+        .set(auth)
+        .set('Content-Type', 'application/octet-stream')
+        .send(Buffer.alloc(bytes, 9))
+        .expect(200);
+      const v = await t.http.post(`/api/v1/images/${r.body.id}/snapshots`).set(auth).send({ name: 'v1' }).expect(201);
+      await t.http.post(`/api/v1/images/${r.body.id}/snapshots/${v.body.id}/publish`).set(auth).expect(200);
+      return r.body.id as string;
+    };
+    // ~20 MiB are left above the minimum after the test before (its 4 MiB image stays)
+    const small = await withVersion(MiB); // image, version and disk: 3 MiB
+    const mac = `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}`;
+    const c = await t.http
+      .post('/api/v1/clients')
+      .set(auth)
+      .send({ macAddress: mac, hostname: `mv-${randomBytes(3).toString('hex')}`, assignedImageId: small });
+    expect(c.status).toBe(201);
+    const before = (await t.http.put(`/api/v1/clients/${c.body.id}/disk`).set(auth).expect(200)).body;
+    const big = await withVersion(7 * MiB); // 14 MiB more: ~3 MiB left, and a clone of it needs 7 (less the 1 freed)
+
+    await t.http.patch(`/api/v1/clients/${c.body.id}`).set(auth).send({ assignedImageId: big }).expect(200);
+    const r = await t.http.put(`/api/v1/clients/${c.body.id}/disk`).set(auth);
+    expect(r.status).toBe(507);
+    expect(r.body.code).toBe('INSUFFICIENT_STORAGE');
+    const after = await t.http.get(`/api/v1/clients/${c.body.id}/disk`).set(auth).expect(200);
+    expect(after.body).toMatchObject({ path: before.path, versionId: before.versionId, state: 'ready' });
+    expect((await fs.stat(before.path)).size).toBe(MiB);
+  });
 });

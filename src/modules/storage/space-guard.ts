@@ -28,6 +28,9 @@ export class SpaceGuard {
 
   async ensure(bytesNeeded: number): Promise<void> {
     if (bytesNeeded === 0 && this.config.storage.minFreeBytes === 0) return;
+    // A write of real size (a full copy) is asked against a fresh answer: the shared one may be a second old and miss
+    // the copy just made, and a statfs costs nothing beside the copy it guards. Free writes (clones) share it.
+    if (bytesNeeded > 0) this.cached = undefined;
     const status = await this.status();
     const after = status.freeBytes - bytesNeeded;
     if (after < this.config.storage.minFreeBytes) throw this.refusal(status.freeBytes, bytesNeeded);

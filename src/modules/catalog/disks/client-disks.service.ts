@@ -69,8 +69,14 @@ export class ClientDisksService {
     return this.locks.run(clientId, async () => {
       const t = await this.policy.target(clientId);
       let row = await this.disks.findOne({ where: { clientId } });
+      let spaceChecked = false;
       // Another version, a half-made disk, or entering/leaving maintenance: start from a fresh clone.
       if (row && (row.snapshotId !== t.version.id || row.state !== 'ready' || row.isMaintenance !== t.isMaintenance)) {
+        // The space check comes before the old disk goes: a 507 must leave the client's disk as it was. What the old
+        // disk holds is counted as freed, since the new clone is only made once it is gone.
+        const old = await storageCall(() => this.driver.clientDisk(clientId));
+        await this.space.ensure(Math.max(0, (await this.space.cloneCost(t.image.id)) - (old?.writtenBytes ?? 0)));
+        spaceChecked = true;
         await this.destroyLocked(clientId, row.snapshotId !== t.version.id ? 'version-change' : 'destroy');
         row = null;
       }
@@ -82,7 +88,7 @@ export class ClientDisksService {
         // The row says ready but storage lost it (deleted by hand): converge.
         this.logger.warn(`disk of client ${clientId} missing in storage; re-creating`);
       }
-      await this.space.ensure(await this.space.cloneCost(t.image.id));
+      if (!spaceChecked) await this.space.ensure(await this.space.cloneCost(t.image.id));
       await this.disks.upsert(
         { clientId, imageId: t.image.id, snapshotId: t.version.id, state: 'creating', path: null, isMaintenance: t.isMaintenance },
         ['clientId'],

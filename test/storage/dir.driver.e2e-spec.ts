@@ -105,7 +105,9 @@ describe('DirStorageDriver (temp dir)', () => {
       expect((err.details?.clientIds as string[]).length).toBe(1000);
       await Promise.all(clients.map((c) => driver.destroyClientDisk(c)));
       expect(await fsp.readdir(path.join(root, 'clients'))).toEqual([]);
-    });
+      // 1,000 sparse copies (a `cp` each, four at a time, each synced) take ~30 s on an idle machine without reflinks
+      // (tmpfs, ext4) and 2-4x that on two busy cores: a deadline for a hang, not a speed limit.
+    }, 600_000);
 
     it('sweeps crash leftovers at init and never exposes a half-copied disk', async () => {
       const clientId = randomUUID();

@@ -63,7 +63,7 @@ describe.each<Driver>(['dir', 'zfs'])('image storage over the API (%s driver)', 
     if (pool) await destroyTestPool(pool);
     if (driver === 'zfs') await releaseZfsFuse();
     await fs.rm(work, { recursive: true, force: true });
-  });
+  }, 420_000); // destroyTestPool's own deadline (300 s, for zfs-fuse on busy cores) comes first
 
   const createImage = async (name: string) => {
     const r = await t.http

@@ -31,7 +31,7 @@ describe('ZfsStorageDriver (zfs-fuse)', () => {
     } finally {
       await releaseZfsFuse();
     }
-  });
+  }, 420_000); // destroyTestPool's own deadline (300 s, for zfs-fuse on busy cores) comes first
 
   it('init is idempotent and status reports an ONLINE pool with exact byte counts', async () => {
     await driver.init();
@@ -130,6 +130,26 @@ describe('ZfsStorageDriver (zfs-fuse)', () => {
       await driver.init();
       expect(await readAt(disk.path, 0, 16)).toEqual(Buffer.alloc(16, 0x5a));
       await driver.destroyClientDisk(clientId);
+    });
+
+    it("starts when another dataset on the host can't be mounted (zfs mount -a fails there): it mounts its own one by one", async () => {
+      // Someone else's dataset whose mountpoint directory is not empty: `zfs mount -a` fails on it, every time.
+      const other = `${pool.name}/not-dls`;
+      const otherMount = `${pool.mountpoint}/not-dls`; // inherited from the pool
+      await adapter.create(other);
+      await adapter.unmount(other);
+      await fsp.writeFile(`${otherMount}/someone-elses-file`, 'x');
+      try {
+        const clientId = randomUUID();
+        const disk = await driver.ensureClientDisk(clientId, imageId, versionId);
+        await adapter.unmount(`${pool.name}/dls/clients/${clientId}`);
+        await driver.init();
+        expect(await readAt(disk.path, 0, 16)).toEqual(Buffer.alloc(16, 0x5a));
+        await driver.destroyClientDisk(clientId);
+      } finally {
+        await adapter.destroy(other);
+        await fsp.rm(otherMount, { recursive: true, force: true });
+      }
     });
 
     it('refuses new client disks at the mount limit (zfs-fuse serves at most 1,000 mounts) but re-ensures old ones', async () => {

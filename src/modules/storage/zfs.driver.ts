@@ -99,7 +99,7 @@ export class ZfsStorageDriver implements StorageDriver {
         health,
       });
     }
-    await this.zfs.mountAll();
+    await this.mountOwnDatasets();
     for (const ds of [this.root, this.imagesDataset, this.clientsDataset]) {
       try {
         await this.zfs.create(ds, {}, { parents: true });
@@ -117,6 +117,30 @@ export class ZfsStorageDriver implements StorageDriver {
     }
     this.imagesMount = zfsPropValue(table, this.imagesDataset, 'mountpoint');
     this.clientsMount = zfsPropValue(table, this.clientsDataset, 'mountpoint');
+  }
+
+  /**
+   * zfs-fuse mounts nothing when its daemon starts, so init mounts: `zfs mount -a`, one call. That also mounts every
+   * other pool's datasets, and one of theirs failing (a non-empty mountpoint, say) must not stop DLS: then only the
+   * datasets under DLS's root are mounted, one by one, parents first (an already mounted one is success).
+   */
+  private async mountOwnDatasets(): Promise<void> {
+    try {
+      await this.zfs.mountAll();
+      return;
+    } catch (e) {
+      if (!(e instanceof StorageError) || e.details?.infrastructure) throw e;
+      this.logger?.warn(`zfs mount -a failed (${e.message.trim()}); mounting the datasets under ${this.root} one by one`);
+    }
+    let own: { name: string }[];
+    try {
+      own = await this.zfs.list(this.root, ['filesystem']);
+    } catch (e) {
+      if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return; // a first start: init creates the root next
+      throw e;
+    }
+    own.sort((a, b) => a.name.split('/').length - b.name.split('/').length);
+    for (const ds of own) await this.zfs.mount(ds.name);
   }
 
   async status(): Promise<StorageStatus> {

@@ -56,7 +56,7 @@ export class WakeSchedulesService {
           cron,
           timezone: dto.timezone,
           enabled,
-          nextRunAt: enabled ? nextRun(cron, dto.timezone, now) : null,
+          nextRunAt: enabled ? firstRun(cron, dto.timezone, now) : null,
         }),
       );
     });
@@ -80,7 +80,7 @@ export class WakeSchedulesService {
       if (dto.timezone !== undefined) s.timezone = dto.timezone;
       if (dto.enabled !== undefined) s.enabled = dto.enabled;
       if (!s.enabled) s.nextRunAt = null;
-      else if (retimed || s.nextRunAt === null) s.nextRunAt = nextRun(s.cron, s.timezone, now);
+      else if (retimed || s.nextRunAt === null) s.nextRunAt = firstRun(s.cron, s.timezone, now);
       return m.save(s);
     });
   }
@@ -108,6 +108,15 @@ function whenOf(dto: Pick<CreateWakeScheduleDto, 'cron' | 'days' | 'time'>, requ
   }
   if (required) throw invalid('cron', 'say when: cron, or days and time');
   return null;
+}
+
+/** The next run after `now`; a 400 naming `cron` when it has none in that zone (the DTO checked it in UTC). */
+function firstRun(cron: string, timezone: string, now: Date): Date {
+  try {
+    return nextRun(cron, timezone, now);
+  } catch {
+    throw invalid('cron', `cron ${cron} never fires in ${timezone}`);
+  }
 }
 
 function invalid(field: string, message: string): ValidationError {

@@ -160,7 +160,7 @@ export const ENV = {
     parse: bool,
     description: 'run the wake schedules on this node (one node fires each due schedule: they take a PostgreSQL advisory lock); false = never here',
   },
-  DLS_WOL_SCHEDULE_GRACE: {
+  DLS_WOL_RUN_GRACE: {
     default: 600,
     parse: within(seconds, 1, 86400, ' s'),
     description: 'a schedule found due later than this after its time (DLS was down) is skipped and audited as missed, not fired late',
@@ -314,7 +314,7 @@ export class AppConfig {
       ports: raw.DLS_WOL_PORTS,
       gapMs: raw.DLS_WOL_GAP_MS,
       schedules: raw.DLS_WOL_SCHEDULES,
-      scheduleGraceSec: raw.DLS_WOL_SCHEDULE_GRACE,
+      scheduleGraceSec: raw.DLS_WOL_RUN_GRACE,
     };
   }
 }

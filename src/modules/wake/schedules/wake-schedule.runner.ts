@@ -42,7 +42,7 @@ export interface WakeRunReport {
  * node calls {@link runDue}: in one transaction it takes a PostgreSQL advisory try-lock (a node that can't simply
  * skips: the holder claims), locks the due rows, and advances each `next_run_at` past now before it commits — the
  * claim. Only then are the groups woken, by the claiming node. A later call, here or on another node, finds nothing
- * due, so a run fires exactly once however many nodes tick. A run found more than `DLS_WOL_SCHEDULE_GRACE` late
+ * due, so a run fires exactly once however many nodes tick. A run found more than `DLS_WOL_RUN_GRACE` late
  * (DLS was down) is skipped, not fired late. Each run is one audit entry (`wake-schedules.run` or `.missed`) and
  * a wake event (see `wake.events.ts`).
  */

@@ -132,7 +132,7 @@ export class WakeService implements ClientWaker, OnModuleInit {
     try {
       for (const port of this.config.wol.ports) {
         sentOn = (await this.queue.run(() => this.broadcaster.broadcastOnRange(range.id, port, packet))).interface;
-        this.logger.debug(`magic packet for ${mac} (${where.hostname}) sent to port ${port} on ${sentOn}`);
+        if (Logger.isLevelEnabled('debug')) this.logger.debug(`magic packet for ${mac} (${where.hostname}) sent to port ${port} on ${sentOn}`);
       }
     } catch (err) {
       if (err instanceof DomainError) return refused(at, err.code, `client ${where.hostname}: ${err.message}`, err.kind, err.details);

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
+import { ScheduleModule } from '@nestjs/schedule';
 import { JwtAuthGuard } from './common/auth/jwt-auth.guard';
 import { StartupRollback } from './common/lifecycle/startup-rollback';
 import { DomainErrorFilter } from './common/errors/domain-error.filter';
@@ -19,6 +20,7 @@ import { MetricsModule } from './modules/metrics/metrics.module';
 import { NetworkModule } from './modules/network/network.module';
 import { PxeBootModule } from './modules/pxe-boot/pxe-boot.module';
 import { UsersModule } from './modules/users/users.module';
+import { WakeModule } from './modules/wake/wake.module';
 
 @Module({})
 class StartupRollbackModule {}
@@ -57,6 +59,8 @@ export class AppModule {
         OpenBootSessionsModule,
         NetworkModule,
         PxeBootModule,
+        ScheduleModule.forRoot(),
+        WakeModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: JwtAuthGuard },

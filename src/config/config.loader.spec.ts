@@ -21,6 +21,16 @@ describe('config', () => {
     expect(() => parseEnv({ DLS_API_DOCS: 'private' })).toThrow(/DLS_API_DOCS must be one of public, auth, off/);
   });
 
+  it('Wake-on-LAN: port 9, 10 ms between packets, schedules on, 10 min grace by default; ports as a list', () => {
+    expect(loadConfig({}).wol).toEqual({ ports: [9], gapMs: 10, schedules: true, scheduleGraceSec: 600 });
+    const c = loadConfig({ DLS_WOL_PORTS: '9, 7', DLS_WOL_GAP_MS: '0', DLS_WOL_SCHEDULES: 'false', DLS_WOL_RUN_GRACE: '2m' });
+    expect(c.wol).toEqual({ ports: [9, 7], gapMs: 0, schedules: false, scheduleGraceSec: 120 });
+    expect(() => parseEnv({ DLS_WOL_PORTS: '9,9' })).toThrow(/DLS_WOL_PORTS names a port twice/);
+    expect(() => parseEnv({ DLS_WOL_PORTS: '0' })).toThrow(/DLS_WOL_PORTS must be between 1 and 65535/);
+    expect(() => parseEnv({ DLS_WOL_PORTS: 'nine' })).toThrow(/DLS_WOL_PORTS must be an integer/);
+    expect(() => parseEnv({ DLS_WOL_GAP_MS: '5000' })).toThrow(/DLS_WOL_GAP_MS must be between 0 and 1000/);
+  });
+
   it('parses units', () => {
     const c = loadConfig({ JWT_ACCESS_TTL: '15m', DLS_STORAGE_MIN_FREE: '2G', DLS_MIGRATIONS_RUN: 'false' });
     expect(c.auth.accessTtl).toBe(900);

@@ -145,6 +145,26 @@ export const ENV = {
     parse: metricsAddress,
     description: 'address:port of the Prometheus /metrics listener (its own port, no login: keep it on loopback or a management network); off = none',
   },
+  DLS_WOL_PORTS: {
+    default: [9] as number[],
+    parse: wolPorts,
+    description: 'UDP port(s) each Wake-on-LAN magic packet goes to, comma-separated: 9 (discard, the usual), 7 (echo) or both (9,7)',
+  },
+  DLS_WOL_GAP_MS: {
+    default: 10,
+    parse: int(0, 1000),
+    description: 'milliseconds between two magic packets DLS sends (all wakes share one queue): 200 clients take ~2 s, never one burst',
+  },
+  DLS_WOL_SCHEDULES: {
+    default: true,
+    parse: bool,
+    description: 'run the wake schedules on this node (one node fires each due schedule: they take a PostgreSQL advisory lock); false = never here',
+  },
+  DLS_WOL_RUN_GRACE: {
+    default: 600,
+    parse: within(seconds, 1, 86400, ' s'),
+    description: 'a schedule found due later than this after its time (DLS was down) is skipped and audited as missed, not fired late',
+  },
   DLS_CORS_ORIGINS: {
     default: [] as string[],
     parse: corsOrigins,
@@ -160,6 +180,14 @@ function metricsAddress(raw: string): string {
   ipv4(m[1]);
   int(0, 65535)(m[2]);
   return raw;
+}
+
+/** Comma-separated UDP ports (1–65535), each once, at most 4: `9`, `7` or `9,7`. */
+function wolPorts(raw: string): number[] {
+  const ports = raw.split(',').map((p) => int(1, 65535)(p.trim()));
+  if (new Set(ports).size !== ports.length) throw new EnvValueError('names a port twice');
+  if (ports.length > 4) throw new EnvValueError('names more than 4 ports');
+  return ports;
 }
 
 /** Comma-separated origins, each `scheme://host[:port]` exactly as a browser sends it in `Origin`. */
@@ -232,6 +260,8 @@ export class AppConfig {
   readonly metrics: { host: string; port: number } | null;
   readonly corsOrigins: readonly string[];
   readonly iscsi: { enabled: boolean; manageTgtd: boolean; controlPort: number; portalAddress: string; portalPort: number; iqnPrefix: string };
+  /** Wake-on-LAN: destination ports, the gap between packets, whether this node runs the schedules, and their grace. */
+  readonly wol: { ports: readonly number[]; gapMs: number; schedules: boolean; scheduleGraceSec: number };
 
   constructor(raw: RawConfig) {
     const dataDir = path.resolve(raw.DLS_DATA_DIR);
@@ -279,6 +309,12 @@ export class AppConfig {
       portalAddress,
       portalPort: Number(portalPort),
       iqnPrefix: raw.DLS_ISCSI_IQN_PREFIX,
+    };
+    this.wol = {
+      ports: raw.DLS_WOL_PORTS,
+      gapMs: raw.DLS_WOL_GAP_MS,
+      schedules: raw.DLS_WOL_SCHEDULES,
+      scheduleGraceSec: raw.DLS_WOL_RUN_GRACE,
     };
   }
 }

@@ -10,6 +10,7 @@ import { ClientDisk } from '../modules/catalog/disks/client-disk.entity';
 import { IscsiExport } from '../modules/iscsi/iscsi-export.entity';
 import { ClientGroup } from '../modules/catalog/groups/client-group.entity';
 import { DhcpLease } from '../modules/pxe-boot/dhcp-lease.entity';
+import { WakeSchedule } from '../modules/wake/schedules/wake-schedule.entity';
 
 /** Every entity, listed explicitly (no globs: the same list works under ts-jest, ts-node and compiled dist/). */
 export const ENTITIES = [
@@ -25,4 +26,5 @@ export const ENTITIES = [
   IscsiExport,
   DhcpLease,
   ClientGroup,
+  WakeSchedule,
 ];

@@ -4,7 +4,7 @@
  */
 export class MalformedPacketError extends Error {
   constructor(
-    readonly protocol: 'dhcp' | 'tftp' | 'ipxe' | 'cpio',
+    readonly protocol: 'dhcp' | 'tftp' | 'ipxe' | 'cpio' | 'wol',
     message: string,
   ) {
     super(`${protocol}: ${message}`);

@@ -173,7 +173,10 @@ describe('API fuzz (e2e)', () => {
   }
 
   beforeAll(async () => {
-    t = await createTestApp();
+    // The wake-schedule runner's tick writes on its own clock (a schedule the fuzz created falling due), and the
+    // suite would blame that write on whichever request was in flight: no tick on this node (DLS_WOL_SCHEDULES=false,
+    // as on a node that must not fire schedules). Routes and validation are the same.
+    t = await createTestApp({ DLS_WOL_SCHEDULES: 'false' });
     t.app.useLogger(logger);
     await new Promise<void>((resolve) => t.app.getHttpServer().listen(0, '127.0.0.1', () => resolve()));
     base = { host: '127.0.0.1', port: (t.app.getHttpServer().address() as AddressInfo).port };
@@ -199,6 +202,8 @@ describe('API fuzz (e2e)', () => {
     const u2 = await api('POST', '/api/v1/users', { username: unique('victim'), password: 'victim-password-2', role: 'admin' });
     const g1 = await api('POST', '/api/v1/client-groups', { name: unique('room'), imageId: img.id });
     const g2 = await api('POST', '/api/v1/client-groups', { name: unique('room') });
+    const w1 = await api('POST', '/api/v1/wake-schedules', { groupId: g1.id, days: ['mon', 'fri'], time: '07:45', timezone: 'Europe/Berlin' });
+    const w2 = await api('POST', '/api/v1/wake-schedules', { groupId: g2.id, cron: '0 7 * * 1-5', timezone: 'UTC', enabled: false });
     Object.assign(pools, {
       images: [img.id, img2.id],
       snapshots: [v1.id, v2.id],
@@ -208,6 +213,7 @@ describe('API fuzz (e2e)', () => {
       'network-ranges': [range.id],
       users: [u1.id, u2.id],
       'client-groups': [g1.id, g2.id],
+      'wake-schedules': [w1.id, w2.id],
     });
 
     pg = new PgClient({ connectionString: t.config.database.url });

@@ -12,6 +12,7 @@ import { Client } from './clients/client.entity';
 import { ClientsController } from './clients/clients.controller';
 import { ClientsService } from './clients/clients.service';
 import { ClientActionsService } from './clients/client-actions.service';
+import { ClientWakerRegistry } from './clients/client-waker.registry';
 import { ClientDisk } from './disks/client-disk.entity';
 import { ClientDisksController } from './disks/client-disks.controller';
 import { ClientDisksService } from './disks/client-disks.service';
@@ -59,6 +60,7 @@ import { SnapshotsService } from './versions/snapshots.service';
     ImageVersionsService,
     ClientsService,
     ClientActionsService,
+    ClientWakerRegistry,
     ClientDisksService,
     BootSessionsService,
     ClientDirectory,
@@ -69,6 +71,6 @@ import { SnapshotsService } from './versions/snapshots.service';
     ClientGroupChangeSubscriber,
     StorageInventoryService,
   ],
-  exports: [BootPolicyService, ClientDisksService, BootSessionsService, ClientsService, ImagesService, SnapshotsService],
+  exports: [BootPolicyService, ClientDisksService, BootSessionsService, ClientsService, ImagesService, SnapshotsService, ClientWakerRegistry],
 })
 export class CatalogModule {}

@@ -9,7 +9,7 @@ import { BootTrustService } from './boot-trust/boot-trust.service';
 import { BootScriptController } from './boot-script.controller';
 import { BootScriptService, SCRIPT_RATE_LIMIT, SCRIPT_RATE_LIMITER } from './boot-script.service';
 import { BootSessionTracker } from './boot-session-tracker';
-import { DHCP_PROVIDERS } from './dhcp';
+import { DHCP_PROVIDERS, DhcpProvider, RANGE_BROADCASTER } from './dhcp';
 import { DhcpLease } from './dhcp-lease.entity';
 import { ISCSI_EXPORTS } from './iscsi-exports.port';
 import { NEIGHBOUR_TABLE, NeighbourTable } from './neighbour-table';
@@ -26,7 +26,8 @@ import { RangeLeasesService } from './leases/range-leases.service';
  * and the boot-session tracker + monitor that turn what those servers and tgt see into boot sessions.
  *
  * It owns only the `dhcp_leases` table. What a MAC boots is the catalogue's boot policy; clients, disks and
- * sessions are changed through the catalogue's services; ranges come from the network module.
+ * sessions are changed through the catalogue's services; ranges come from the network module. Other modules get
+ * one narrow port onto the DHCP sockets, {@link RANGE_BROADCASTER} (a broadcast on a range's interface: Wake-on-LAN).
  */
 @Module({
   imports: [TypeOrmModule.forFeature([DhcpLease]), CatalogModule, IscsiModule, NetworkModule],
@@ -44,9 +45,10 @@ import { RangeLeasesService } from './leases/range-leases.service';
     BootScriptService,
     TftpProvider,
     ...DHCP_PROVIDERS,
+    { provide: RANGE_BROADCASTER, useExisting: DhcpProvider },
     RangeChangeSubscriber,
     RangeLeasesService,
   ],
-  exports: [BootSessionTracker],
+  exports: [BootSessionTracker, RANGE_BROADCASTER],
 })
 export class PxeBootModule {}

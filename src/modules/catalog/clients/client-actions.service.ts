@@ -4,6 +4,7 @@ import { DataSource, EntityManager, In } from 'typeorm';
 import { DomainError, ValidationError } from '@common/errors/domain-error';
 import { ClientDisksService } from '../disks/client-disks.service';
 import { ClientGroupDirectory } from '../groups/client-group-directory';
+import { ClientWakerRegistry } from './client-waker.registry';
 import { Client } from './client.entity';
 import { ClientErrorCode } from './clients.errors';
 import { applyClientSearch } from './client-search';
@@ -21,7 +22,7 @@ export interface ClientActionProblem {
 /**
  * `POST /clients/actions`: one action on a selection of up to {@link ACTION_MAX_CLIENTS} clients. Database changes
  * are made in one transaction, after every selected client was checked: any problem → 400 with the per-client list
- * and nothing written. Side effects (disk reset, disk removal) then run per client and are reported per client.
+ * and nothing written. Side effects (disk reset, disk removal, Wake-on-LAN) then run per client and are reported per client.
  */
 @Injectable()
 export class ClientActionsService {
@@ -31,6 +32,7 @@ export class ClientActionsService {
     @InjectDataSource() private readonly ds: DataSource,
     private readonly disks: ClientDisksService,
     private readonly groups: ClientGroupDirectory,
+    private readonly wakers: ClientWakerRegistry,
   ) {}
 
   async run(dto: ClientActionDto): Promise<ClientActionResponseDto> {
@@ -41,7 +43,13 @@ export class ClientActionsService {
       return selected;
     });
     const results: ClientActionResultDto[] = [];
-    for (const c of clients) results.push(await this.sideEffect(dto, c));
+    if (dto.action === 'wake') {
+      // One batch: the waker resolves every client's range at once and paces the packets.
+      for (const r of await this.wakers.wake(clients))
+        results.push({ clientId: r.clientId, hostname: r.hostname, status: r.status, code: r.code, message: r.message });
+    } else {
+      for (const c of clients) results.push(await this.sideEffect(dto, c));
+    }
     // Deletion: every disk was taken down (or its failure reported: reconcile removes what is left), then all rows
     // go in one statement.
     if (dto.action === 'delete' && clients.length) await this.ds.getRepository(Client).delete({ id: In(clients.map((c) => c.id)) });
@@ -123,6 +131,7 @@ export class ClientActionsService {
         return;
       case 'reset-disk':
       case 'delete':
+      case 'wake':
         return; // no row changes before the side effects; `run` deletes the rows after the disks
       case 'move-to-group': {
         if (dto.targetGroupId) {

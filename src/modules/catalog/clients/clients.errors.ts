@@ -11,4 +11,6 @@ export enum ClientErrorCode {
   GROUP_NOT_FOUND = 'GROUP_NOT_FOUND',
   BULK_ACTION_INVALID = 'BULK_ACTION_INVALID',
   SELECTION_TOO_LARGE = 'SELECTION_TOO_LARGE',
+  /** Bulk `wake` with no Wake-on-LAN waker registered (see ClientWakerRegistry). */
+  WAKE_UNAVAILABLE = 'WAKE_UNAVAILABLE',
 }

@@ -3,6 +3,7 @@ import { PXE_BOOT_SERVER_PORT } from '@protocols/dhcp';
 import { DlsMetrics } from '../../metrics';
 import { AppConfig } from '@config/config.loader';
 import { cidrContains, parseCidr } from '@common/net/ipv4';
+import { ConflictError, DomainError } from '@common/errors/domain-error';
 import { ReadinessRegistry } from '../../health';
 import { NetworkRange, NetworkRangesService } from '../../network';
 import { BootSessionTracker } from '../boot-session-tracker';
@@ -19,6 +20,7 @@ import { ArrivalPort } from './dhcp-decision';
 import { DhcpLeasesService } from './dhcp-leases.service';
 import type { DhcpRange } from './dhcp.ports';
 import { DhcpBinding, DhcpServer, DhcpStats, ServedRange } from './dhcp.server';
+import { RangeBroadcaster, RangeBroadcastErrorCode, RangeBroadcastSent } from './range-broadcast';
 
 /** How often ranges are re-read from the database when nobody calls reload(). */
 export const RANGE_RELOAD_INTERVAL_MS = 60_000;
@@ -70,6 +72,8 @@ const defaultAdapters: DhcpProviderAdapters = {
 };
 
 const ZERO_IP = '0.0.0.0';
+/** The limited broadcast address (RFC 919 §7): with SO_BINDTODEVICE it leaves through the bound interface only. */
+const BROADCAST_IP = '255.255.255.255';
 
 /** The plain range data the handler answers from (a served range has an interface and is not `off`). */
 export function toDhcpRange(r: NetworkRange): DhcpRange {
@@ -105,7 +109,7 @@ export function toDhcpRange(r: NetworkRange): DhcpRange {
  * shutdown waits (briefly) for those in flight.
  */
 @Injectable()
-export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdown {
+export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdown, RangeBroadcaster {
   private readonly logger = new Logger('DhcpServer');
   private readonly quickAck = new RouteQuickAck();
   private readonly server: DhcpServer;
@@ -118,6 +122,8 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
   });
   private bindings = new Map<string, Binding>();
   private served: ServedRange[] = [];
+  /** The ranges the last reload wanted to serve (enabled, full or proxy, with an interface), served or not. */
+  private wanted: DhcpRange[] = [];
   private unavailable: DhcpServerStatus['unavailable'] = [];
   /** The state each wanted interface had at the last reload, for one log line per transition. */
   private interfaceStates = new Map<string, InterfaceState>();
@@ -236,6 +242,68 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   /**
+   * {@link RangeBroadcaster}: sends `payload` to 255.255.255.255:`port` through the DHCP socket bound to the interface
+   * range `rangeId` is served on (SO_BINDTODEVICE + SO_BROADCAST: it leaves through that interface and no other).
+   * Answers from what the last reload found, like the DHCP handler itself.
+   */
+  broadcastOnRange(rangeId: string, port: number, payload: Buffer): RangeBroadcastSent {
+    if (!this.config.dhcp.enabled) {
+      throw new ConflictError(
+        RangeBroadcastErrorCode.DHCP_DISABLED,
+        'DHCP is disabled on this node (DLS_DHCP_ENABLED=false): it holds no socket on any boot interface',
+        { rangeId },
+      );
+    }
+    const wanted = this.wanted.find((r) => r.id === rangeId);
+    if (!wanted) {
+      throw new ConflictError(
+        RangeBroadcastErrorCode.RANGE_NOT_SERVED,
+        `range ${rangeId} is not served by DHCP on this node (disabled, dhcpMode off, no interface, or not loaded yet)`,
+        { rangeId },
+      );
+    }
+    const served = this.served.find((s) => s.range.id === rangeId);
+    if (!served) {
+      const reason = this.unavailable.find((u) => u.name === wanted.interface)?.reason ?? 'not bound';
+      throw new ConflictError(
+        RangeBroadcastErrorCode.INTERFACE_UNAVAILABLE,
+        `interface ${wanted.interface} of range ${wanted.name} is not served: ${reason}`,
+        { rangeId, interface: wanted.interface, reason },
+      );
+    }
+    const { range } = served;
+    if (served.relayOnly) {
+      throw new ConflictError(
+        RangeBroadcastErrorCode.RANGE_RELAYED,
+        `range ${range.name} (${range.cidr}) is reached through a DHCP relay: ${range.interface} has no address in it, so a broadcast there would not reach its hosts`,
+        { rangeId, interface: range.interface },
+      );
+    }
+    const binding = this.bindings.get(range.interface);
+    if (!binding || binding.closed || !binding.dhcp?.isOpen) {
+      throw new ConflictError(
+        RangeBroadcastErrorCode.INTERFACE_UNAVAILABLE,
+        `interface ${range.interface} of range ${range.name} has no open socket`,
+        {
+          rangeId,
+          interface: range.interface,
+        },
+      );
+    }
+    try {
+      binding.dhcp.send(payload, port, BROADCAST_IP);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new DomainError('unavailable', RangeBroadcastErrorCode.BROADCAST_FAILED, `sending on ${range.interface} failed: ${e.code ?? e.message}`, {
+        rangeId,
+        interface: range.interface,
+        errno: e.code,
+      });
+    }
+    return { interface: range.interface };
+  }
+
+  /**
    * Re-reads the network ranges and converges the bindings: interfaces no longer wanted, gone or changed (new index
    * or address) are closed, usable ones opened. Call it after ranges change; it also runs every
    * {@link RANGE_RELOAD_INTERVAL_MS} and when a watched interface changes. Never throws for a failed bind: that
@@ -269,6 +337,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       }
       wanted.push(toDhcpRange(r));
     }
+    this.wanted = wanted;
     const byInterface = new Map<string, DhcpRange[]>();
     for (const r of wanted) byInterface.set(r.interface, [...(byInterface.get(r.interface) ?? []), r]);
 

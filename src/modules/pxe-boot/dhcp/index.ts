@@ -14,6 +14,7 @@ export * from './dhcp.server';
 export * from './dhcp.provider';
 export * from './dhcp-decision';
 export * from './address-pool';
+export * from './range-broadcast';
 
 /** Providers of the DHCP server, for `PxeBootModule`. */
 export const DHCP_PROVIDERS = [DhcpLeasesService, DhcpProvider];

@@ -18,7 +18,7 @@ import { queryBoolean } from '@common/pagination';
 /** Most clients one bulk action may touch; a bigger selection is a 400. */
 export const ACTION_MAX_CLIENTS = 1000;
 
-export const CLIENT_ACTIONS = ['assign-image', 'assign-version', 'move-to-group', 'enable', 'disable', 'reset-disk', 'delete'] as const;
+export const CLIENT_ACTIONS = ['assign-image', 'assign-version', 'move-to-group', 'enable', 'disable', 'reset-disk', 'delete', 'wake'] as const;
 export type ClientActionKind = (typeof CLIENT_ACTIONS)[number];
 
 /** Select clients by attributes (all given conditions must hold; at least one is required). */
@@ -49,7 +49,7 @@ export class ClientActionFilterDto {
 /**
  * Body of `POST /clients/actions`: exactly one selection (`ids`, `groupId` or `filter`) and one `action` with its
  * parameters (`imageId`/`pinnedSnapshotId` for assign-image, `pinnedSnapshotId` for assign-version, `targetGroupId`
- * for move-to-group).
+ * for move-to-group). `wake` sends each client a Wake-on-LAN magic packet on its range's interface (paced).
  */
 export class ClientActionDto {
   @ApiProperty({ enum: CLIENT_ACTIONS })
@@ -106,7 +106,7 @@ export class ClientActionResultDto {
   @ApiPropertyOptional() message?: string;
 }
 
-/** Answer of `POST /clients/actions`: database changes were all made; side effects reported per client. */
+/** Answer of `POST /clients/actions`: database changes were all made; side effects (disk reset, removal, wake) reported per client. */
 export class ClientActionResponseDto {
   @ApiProperty({ enum: CLIENT_ACTIONS }) action: ClientActionKind;
   @ApiProperty({ description: 'clients selected' }) total: number;

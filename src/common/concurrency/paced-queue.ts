@@ -1,0 +1,44 @@
+/**
+ * {@link PacedQueue}: runs short jobs one at a time, in the order they were queued, at least `gapMs` apart (from the
+ * start of one to the start of the next). Used to pace Wake-on-LAN: every magic packet DLS sends goes through one
+ * queue, so a room of 200 clients (or several rooms woken at once) leaves as a steady trickle instead of one burst
+ * that a switch's broadcast storm control would drop.
+ */
+
+/** The clock and timer a queue waits with; specs pass fakes. */
+export interface PacedQueueClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const realClock: PacedQueueClock = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export class PacedQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  private lastStart = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly gapMs: number,
+    private readonly clock: PacedQueueClock = realClock,
+  ) {
+    if (!Number.isFinite(gapMs) || gapMs < 0) throw new RangeError(`gapMs must be a finite number >= 0, got ${gapMs}`);
+  }
+
+  /**
+   * Queues `job`; it runs once every job queued before it has run and `gapMs` have passed since the last one
+   * started. Resolves or rejects with the job's own outcome; a failing job does not stop the queue.
+   */
+  run<T>(job: () => T | Promise<T>): Promise<T> {
+    const result = this.tail.then(async () => {
+      const wait = this.lastStart + this.gapMs - this.clock.now();
+      if (wait > 0) await this.clock.sleep(wait);
+      this.lastStart = this.clock.now();
+      return job();
+    });
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}

@@ -1,0 +1,2 @@
+/** Wake-on-LAN magic packet codec (framework-free). */
+export * from './magic-packet';

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const config = loadConfig({
     DLS_DATA_DIR: dataDir,
     HOST: '127.0.0.1',
-    PORT: '0',
+    PORT: '3000', // not bound: the bench listens on an ephemeral port itself (app.listen(0) below)
     DLS_ADMIN_USER: ADMIN.username,
     DLS_ADMIN_PASSWORD: ADMIN.password,
     LOG_LEVEL: 'error',

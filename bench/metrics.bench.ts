@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const config = loadConfig({
     DLS_DATA_DIR: dataDir,
     HOST: '127.0.0.1',
-    PORT: '0',
+    PORT: '3000', // not bound: the bench listens on an ephemeral port itself (app.listen(0) below)
     DLS_ADMIN_PASSWORD: 'bench-admin-password',
     LOG_LEVEL: 'error',
     // An API-only control plane, as a user runs a second admin node: the bench measures the API, not the boot plane,

@@ -12,7 +12,10 @@ export class ApiErrorResponse implements ErrorBody {
   @ApiProperty({ description: "the status's reason phrase", example: 'Not Found' })
   error: string;
 
-  @ApiProperty({ description: 'stable SCREAMING_SNAKE code of what went wrong (VALIDATION_FAILED, CLIENT_NOT_FOUND, …)', example: 'CLIENT_NOT_FOUND' })
+  @ApiProperty({
+    description: 'stable SCREAMING_SNAKE code of what went wrong (VALIDATION_FAILED, CLIENT_NOT_FOUND, …)',
+    example: 'CLIENT_NOT_FOUND',
+  })
   code: string;
 
   @ApiProperty({

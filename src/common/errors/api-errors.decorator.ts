@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiExtraModels, ApiResponse } from '@nestjs/swagger';
+import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { ApiErrorResponse } from './api-error-response.dto';
 
 /** What each error status means when a route says nothing more specific. */
@@ -27,6 +27,7 @@ export type ApiErrorStatus = 400 | 401 | 403 | 404 | 409 | 412 | 429 | 503 | 507
  *
  * 401 and 403 come with `@Auth(role)`; test/e2e/api-contract.e2e-spec.ts fails for a route that misses one it needs.
  * Works on a controller class too (every route gets them; a route's own entry for the same status is merged).
+ * Routes that answer errors in another format (the iPXE scripts' text) document those with `ApiResponse` instead.
  */
 export function ApiErrors(errors: Partial<Record<ApiErrorStatus, string | true>>): MethodDecorator & ClassDecorator {
   return applyDecorators(
@@ -35,7 +36,9 @@ export function ApiErrors(errors: Partial<Record<ApiErrorStatus, string | true>>
       ApiResponse({
         status: Number(status),
         description: what === true ? GENERIC[Number(status) as ApiErrorStatus] : what,
-        type: ApiErrorResponse,
+        // Spelled out rather than `type:` so it stays JSON on routes whose @ApiProduces says otherwise (iPXE
+        // scripts, event streams): the global filter always answers JSON.
+        content: { 'application/json': { schema: { $ref: getSchemaPath(ApiErrorResponse) } } },
       }),
     ),
   );

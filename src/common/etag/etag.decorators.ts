@@ -1,4 +1,13 @@
-import { applyDecorators, CallHandler, createParamDecorator, ExecutionContext, Injectable, NestInterceptor, Type, UseInterceptors } from '@nestjs/common';
+import {
+  applyDecorators,
+  CallHandler,
+  createParamDecorator,
+  ExecutionContext,
+  Injectable,
+  NestInterceptor,
+  Type,
+  UseInterceptors,
+} from '@nestjs/common';
 import { ApiHeader, ApiResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { map, Observable } from 'rxjs';
@@ -12,7 +21,8 @@ export class ETagInterceptor implements NestInterceptor {
     return next.handle().pipe(
       map((body: unknown) => {
         const version = (body as { version?: unknown } | null)?.version;
-        if (typeof version !== 'number') throw new Error(`@ETagged route returned no numeric version (${ctx.getClass().name}.${ctx.getHandler().name})`);
+        if (typeof version !== 'number')
+          throw new Error(`@ETagged route returned no numeric version (${ctx.getClass().name}.${ctx.getHandler().name})`);
         ctx.switchToHttp().getResponse<Response>().setHeader('ETag', etagOf(version));
         return body;
       }),
@@ -33,7 +43,8 @@ export function ETagged(type: Type<{ version: number }>, status: 200 | 201 = 200
       type,
       headers: {
         ETag: {
-          description: 'the version of this record (`"<version>"`, also the body\'s `version`); send it back in If-Match to edit exactly this version',
+          description:
+            'the version of this record (`"<version>"`, also the body\'s `version`); send it back in If-Match to edit exactly this version',
           schema: { type: 'string', example: '"3"' },
         },
       },

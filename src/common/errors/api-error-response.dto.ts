@@ -9,7 +9,7 @@ export class ApiErrorResponse implements ErrorBody {
   @ApiProperty({ description: 'the HTTP status again', example: 404 })
   statusCode: number;
 
-  @ApiProperty({ description: "the status's reason phrase", example: 'Not Found' })
+  @ApiProperty({ description: 'the status by name (NOT_FOUND, BAD_REQUEST, PRECONDITION_FAILED, …)', example: 'NOT_FOUND' })
   error: string;
 
   @ApiProperty({

@@ -14,8 +14,8 @@ jest.setTimeout(300_000);
 /**
  * API fuzz suite: reads the live app's OpenAPI document (`/docs-json`) and, for every operation, sends generated
  * requests as admin, operator, viewer and anonymous — JSON bodies for POST/PUT/PATCH (mostly valid with one hostile
- * field, or hostile throughout), every query parameter, and path parameters filled with real ids of seeded records
- * or junk. A new route or field is fuzzed without touching this file; a new path parameter needs an id pool below.
+ * field, or hostile throughout), every query parameter, documented request headers (If-Match: current, stale and
+ * malformed tags), and path parameters filled with real ids of seeded records or junk. A new route or field is fuzzed without touching this file; a new path parameter needs an id pool below.
  *
  * Fails on: any 5xx but 507 (the free-space guard's refusal), any request slower than {@link SLOW_MS}, a transport error, and any 4xx after which the
  * database (every table but `audit_log`, which records failed calls by design) or the storage tree differs from
@@ -97,6 +97,7 @@ describe('API fuzz (e2e)', () => {
   /** One HTTP exchange over a keep-alive connection; resolves with status and elapsed time (never rejects). */
   function send(req: FuzzRequest, role: Role): Promise<{ status: number; ms: number; body: string; error?: string }> {
     const headers: Record<string, string> = {};
+    Object.assign(headers, req.headers);
     if (tokens[role]) headers.authorization = `Bearer ${tokens[role]}`;
     if (req.contentType) headers['content-type'] = req.contentType;
     const payload = req.body === undefined ? undefined : Buffer.from(req.body, 'utf8');

@@ -86,6 +86,21 @@ describe('metrics, request ids and CORS (e2e)', () => {
     expect(get.headers['access-control-allow-origin']).toBeUndefined();
   });
 
+  it('lets a dashboard on a configured origin edit with If-Match and read the ETag', async () => {
+    const pre = await t.http
+      .options('/api/v1/client-groups/00000000-0000-4000-8000-000000000000')
+      .set('Origin', 'http://localhost:5173')
+      .set('Access-Control-Request-Method', 'PATCH')
+      .set('Access-Control-Request-Headers', 'authorization,content-type,if-match');
+    expect(pre.status).toBe(204);
+    expect(pre.headers['access-control-allow-headers']).toMatch(/If-Match/i);
+    const admin = { Authorization: `Bearer ${t.adminToken}`, Origin: 'http://localhost:5173' };
+    const created = await t.http.post('/api/v1/client-groups').set(admin).send({ name: 'cors-room' }).expect(201);
+    const read = await t.http.get(`/api/v1/client-groups/${created.body.id}`).set(admin).expect(200);
+    expect(read.headers.etag).toBe('"1"');
+    expect(read.headers['access-control-expose-headers']).toMatch(/(^|,\s*)ETag(,|$)/);
+  });
+
   it('sends no CORS headers at all by default (same-origin only)', async () => {
     const plain = await createTestApp();
     try {

@@ -67,6 +67,18 @@ describe('migrations (e2e)', () => {
     await ds.query(`UPDATE images SET description = 'changed' WHERE id = $1`, [img.id]);
     const [after] = await ds.query(`SELECT updated_at FROM images WHERE id = $1`, [img.id]);
     expect(new Date(after.updated_at).getTime()).toBeGreaterThan(new Date(img.updated_at).getTime());
+    // Row versions (AddRowVersions) were added beside the original columns: NOT NULL, existing rows at 1.
+    const versions = await ds.query<{ table_name: string; is_nullable: string; column_default: string }[]>(
+      `SELECT table_name, is_nullable, column_default FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'version' ORDER BY 1`,
+    );
+    expect(versions).toEqual(
+      ['boot_sessions', 'client_groups', 'clients', 'images', 'network_ranges', 'users'].map((table_name) => ({
+        table_name,
+        is_nullable: 'NO',
+        column_default: '1',
+      })),
+    );
+    expect(cl.version).toBe(1);
     // images → clients: SET NULL; images → boot_sessions: CASCADE
     await ds.query(`DELETE FROM images WHERE id = $1`, [img.id]);
     const [cl2] = await ds.query(`SELECT assigned_image_id FROM clients WHERE id = $1`, [cl.id]);

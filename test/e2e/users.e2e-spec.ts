@@ -33,6 +33,7 @@ describe('users (e2e)', () => {
       lastLoginAt: null,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
+      version: 1,
     });
     const id = created.body.id;
     const got = await t.http.get(`/api/v1/users/${id}`).set(admin()).expect(200);

@@ -3,8 +3,9 @@ import { hostileAny, hostileFor, hostileUrlValue, poison, pollutionObject, RawUr
 
 /**
  * Reads an OpenAPI 3 document (the app's own `/docs-json`) and turns each operation into fast-check generators of
- * requests: path parameters (real ids or junk), query strings and JSON bodies, each either mostly valid (one part
- * made hostile) or hostile throughout. Used by test/e2e/api-fuzz.e2e-spec.ts.
+ * requests: path parameters (real ids or junk), query strings, documented request headers (If-Match, …) and JSON
+ * bodies, each either mostly valid (one part made hostile) or hostile throughout. Used by
+ * test/e2e/api-fuzz.e2e-spec.ts.
  */
 
 type RawSchema = SchemaLike & { $ref?: string; allOf?: RawSchema[]; oneOf?: RawSchema[]; anyOf?: RawSchema[] };
@@ -37,6 +38,8 @@ export interface FuzzRoute {
   key: string;
   pathParams: { name: string; schema: SchemaLike }[];
   queryParams: { name: string; required: boolean; schema: SchemaLike }[];
+  /** Documented request headers (`If-Match` on edits). */
+  headerParams: { name: string; required: boolean }[];
   /** The JSON request body's schema, resolved; undefined when the operation takes none (or not as JSON). */
   jsonBody?: SchemaLike;
   /** Content types of a non-JSON body (e.g. `application/octet-stream`). */
@@ -50,6 +53,8 @@ export interface FuzzRequest {
   url: string;
   body?: string;
   contentType?: string;
+  /** Documented request headers sent with it (values a Node client can send: visible ASCII, space, tab). */
+  headers?: Record<string, string>;
   /** What kind of input this is (for reports). */
   kind: string;
 }
@@ -110,6 +115,7 @@ export function routesOf(doc: OpenApiDocument): FuzzRoute[] {
         queryParams: params
           .filter((p) => p.in === 'query')
           .map((p) => ({ name: p.name, required: p.required === true, schema: r.resolve(p.schema) })),
+        headerParams: params.filter((p) => p.in === 'header').map((p) => ({ name: p.name, required: p.required === true })),
         jsonBody: json ? r.resolve(json.schema) : undefined,
         otherBodyTypes: Object.keys(content).filter((t) => t !== 'application/json'),
       });
@@ -406,13 +412,66 @@ function queryFor(route: FuzzRoute, pools: IdPools): fc.Arbitrary<{ qs: string; 
   );
 }
 
-/** Requests for one route: path (real ids or junk), query and — unless `noBody` — body. */
+/**
+ * Values of a documented request header: entity tags and lists of them (current, stale and impossible versions,
+ * weak, `*`), malformed ones, and random printable text — all sendable by Node's client (visible ASCII, space, tab).
+ */
+const HEADER_VALUES: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom(
+    '*',
+    '"1"',
+    '"2"',
+    '"3"',
+    '"0"',
+    '"-1"',
+    '"999999999999999999999"',
+    'W/"1"',
+    '"1", "2", "3"',
+    '"1",,"2"',
+    '*, "1"',
+    '',
+    ' ',
+    ',',
+    '"',
+    '""',
+    'W/',
+    '1',
+    '"a" "b"',
+    'null',
+    `"${'9'.repeat(2000)}"`,
+  ),
+  fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 64 }),
+  fc.string({ unit: fc.constantFrom('"', ',', ' ', '\t', 'W', '/', '*', '1', '2'), maxLength: 16 }),
+);
+
+/** Documented headers: each absent one time in three (required ones always sent), else a value from HEADER_VALUES. */
+function headersFor(route: FuzzRoute): fc.Arbitrary<{ headers?: Record<string, string>; kind: string }> {
+  if (!route.headerParams.length) return fc.constant({ kind: '' });
+  return fc
+    .tuple(...route.headerParams.map((h) => (h.required ? HEADER_VALUES : fc.option(HEADER_VALUES, { nil: undefined, freq: 3 }))))
+    .map((vals) => {
+      const headers: Record<string, string> = {};
+      route.headerParams.forEach((h, i) => {
+        if (vals[i] !== undefined) headers[h.name] = vals[i];
+      });
+      const names = Object.keys(headers);
+      return names.length ? { headers, kind: names.map((n) => `${n}: ${JSON.stringify(headers[n].slice(0, 40))}`).join(', ') } : { kind: '' };
+    });
+}
+
+/** Requests for one route: path (real ids or junk), query, documented headers and — unless `noBody` — body. */
 export function requestsFor(route: FuzzRoute, pools: IdPools, opts: { realIds: boolean; noBody: boolean }): fc.Arbitrary<FuzzRequest> {
   const path = pathFor(route, pools, opts.realIds);
   const query = queryFor(route, pools);
+  const headers = headersFor(route);
   const withUrl = (p: string, q: { qs: string }) => (q.qs ? `${p}?${q.qs}` : p);
   if (opts.noBody || (route.method === 'GET' && !route.jsonBody)) {
-    return fc.tuple(path, query).map(([p, q]) => ({ method: route.method, url: withUrl(p, q), kind: q.kind }));
+    return fc.tuple(path, query, headers).map(([p, q, h]) => ({
+      method: route.method,
+      url: withUrl(p, q),
+      headers: h.headers,
+      kind: [q.kind, h.kind].filter(Boolean).join(', '),
+    }));
   }
   const json = route.jsonBody
     ? bodyFor(route.jsonBody, pools).map((b) => ({ body: toJson(b.value), contentType: 'application/json', kind: `body ${b.kind}` }))
@@ -425,11 +484,12 @@ export function requestsFor(route: FuzzRoute, pools: IdPools, opts: { realIds: b
         })),
       );
   const body = fc.oneof({ weight: 9, arbitrary: json }, { weight: 1, arbitrary: WIRE_BODIES });
-  return fc.tuple(path, route.queryParams.length ? query : fc.constant({ qs: '', kind: '' }), body).map(([p, q, b]) => ({
+  return fc.tuple(path, route.queryParams.length ? query : fc.constant({ qs: '', kind: '' }), body, headers).map(([p, q, b, h]) => ({
     method: route.method,
     url: withUrl(p, q),
     body: b.body,
     contentType: b.contentType,
-    kind: [b.kind, q.kind].filter(Boolean).join(', '),
+    headers: h.headers,
+    kind: [b.kind, q.kind, h.kind].filter(Boolean).join(', '),
   }));
 }

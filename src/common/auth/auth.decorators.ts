@@ -1,5 +1,6 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth } from '@nestjs/swagger';
+import { ApiErrors } from '../errors/api-errors.decorator';
 import { Role } from './role';
 
 export const IS_PUBLIC_KEY = 'dls:isPublic';
@@ -19,8 +20,7 @@ export const Auth = (minRole: Role) =>
   applyDecorators(
     SetMetadata(ROLES_KEY, minRole),
     ApiBearerAuth(),
-    ApiUnauthorizedResponse({ description: 'missing or invalid access token' }),
-    ApiForbiddenResponse({ description: `needs role ${minRole} or higher` }),
+    ApiErrors({ 401: 'missing, invalid or revoked access token', 403: `needs role ${minRole} or higher` }),
   );
 
 /** The authenticated principal, as put on the request by the JWT guard. */

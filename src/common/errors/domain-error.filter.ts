@@ -19,6 +19,8 @@ export function statusForKind(kind: DomainErrorKind): number {
       return HttpStatus.NOT_FOUND;
     case 'conflict':
       return HttpStatus.CONFLICT;
+    case 'precondition_failed':
+      return HttpStatus.PRECONDITION_FAILED;
     case 'too_many':
       return HttpStatus.TOO_MANY_REQUESTS;
     case 'insufficient_storage':

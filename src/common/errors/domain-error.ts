@@ -8,6 +8,7 @@ export type DomainErrorKind =
   | 'forbidden' // 403
   | 'not_found' // 404
   | 'conflict' // 409
+  | 'precondition_failed' // 412
   | 'too_many' // 429
   | 'insufficient_storage' // 507
   | 'unavailable'; // 503
@@ -39,5 +40,15 @@ export class ConflictError extends DomainError {
 export class ValidationError extends DomainError {
   constructor(code: string, message: string, details?: Record<string, unknown>) {
     super('validation', code, message, details);
+  }
+}
+
+/**
+ * A conditional write whose precondition no longer holds: the caller edited a version of the record that has
+ * changed since (HTTP: `If-Match` naming an ETag other than the current one → 412). `precondition` names what failed.
+ */
+export class PreconditionFailedError extends DomainError {
+  constructor(message: string, details: { precondition: string } & Record<string, unknown>) {
+    super('precondition_failed', 'PRECONDITION_FAILED', message, details);
   }
 }

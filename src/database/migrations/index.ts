@@ -6,6 +6,7 @@ import { AddUserTokenGeneration1796463358375 } from './1796463358375-AddUserToke
 import { AddUniqueClientIpAddress1796463599857 } from './1796463599857-AddUniqueClientIpAddress';
 import { AddClientGroups1796467802911 } from './1796467802911-AddClientGroups';
 import { AddListIndexes1796468400000 } from './1796468400000-AddListIndexes';
+import { AddRowVersions1796473664993 } from './1796473664993-AddRowVersions';
 import { AddWakeSchedules1796474489035 } from './1796474489035-AddWakeSchedules';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
@@ -17,5 +18,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddUniqueClientIpAddress1796463599857,
   AddClientGroups1796467802911,
   AddListIndexes1796468400000,
+  AddRowVersions1796473664993,
   AddWakeSchedules1796474489035,
 ];

@@ -1,6 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { api } from '@common/api';
+import { ApiErrors } from '@common/errors/api-errors.decorator';
 import { Auth } from '@common/auth/auth.decorators';
 import { Role } from '@common/auth/role';
 import { AuditService } from './audit.service';
@@ -13,8 +14,9 @@ export class AuditController {
   constructor(private readonly audit: AuditService) {}
 
   @Get()
+  @ApiOperation({ summary: 'List audit entries (filters, time range, sort, q)' })
   @ApiOkResponse({ type: AuditLogPageDto })
-  @ApiBadRequestResponse({ description: 'VALIDATION_FAILED or INVALID_TIME_RANGE' })
+  @ApiErrors({ 400: 'VALIDATION_FAILED or INVALID_TIME_RANGE' })
   list(@Query() q: ListAuditQueryDto): Promise<AuditLogPageDto> {
     return this.audit.list(q);
   }

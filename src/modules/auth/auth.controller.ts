@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Ip, Post, UseInterceptors } from '@nestjs/common';
-import { ApiNoContentResponse, ApiOkResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { api } from '@common/api';
+import { ApiErrors } from '@common/errors/api-errors.decorator';
 import { Auth, CurrentUser, Principal, Public } from '@common/auth/auth.decorators';
 import { Role } from '@common/auth/role';
 import { AuthService } from './auth.service';
@@ -18,9 +19,13 @@ export class AuthController {
   @Post('login')
   @HttpCode(200)
   @UseInterceptors(RetryAfterInterceptor)
+  @ApiOperation({ summary: 'Log in: an access token and a refresh token' })
   @ApiOkResponse({ type: TokenPairDto })
-  @ApiUnauthorizedResponse({ description: 'INVALID_CREDENTIALS (unknown user, wrong password or disabled user alike)' })
-  @ApiTooManyRequestsResponse({ description: 'TOO_MANY_ATTEMPTS (this username from this address, or this address); see Retry-After' })
+  @ApiErrors({
+    400: true,
+    401: 'INVALID_CREDENTIALS (unknown user, wrong password or disabled user alike)',
+    429: 'TOO_MANY_ATTEMPTS (this username from this address, or this address); see Retry-After',
+  })
   login(@Body() dto: LoginDto, @Ip() ip: string): Promise<TokenPairDto> {
     return this.auth.login(dto.username, dto.password, ip);
   }
@@ -28,8 +33,9 @@ export class AuthController {
   @Public()
   @Post('refresh')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Trade a refresh token for a new pair' })
   @ApiOkResponse({ type: TokenPairDto, description: 'a new pair; the presented refresh token is now revoked' })
-  @ApiUnauthorizedResponse({ description: 'REFRESH_TOKEN_INVALID or USER_DISABLED' })
+  @ApiErrors({ 400: true, 401: 'REFRESH_TOKEN_INVALID or USER_DISABLED' })
   refresh(@Body() dto: RefreshTokenDto): Promise<TokenPairDto> {
     return this.auth.refresh(dto.refreshToken);
   }
@@ -37,13 +43,16 @@ export class AuthController {
   @Public()
   @Post('logout')
   @HttpCode(204)
+  @ApiOperation({ summary: "Log out: revoke the refresh token and the user's access tokens" })
   @ApiNoContentResponse({ description: 'the refresh token is revoked (also when it was unknown)' })
+  @ApiErrors({ 400: true })
   logout(@Body() dto: RefreshTokenDto): Promise<void> {
     return this.auth.logout(dto.refreshToken);
   }
 
   @Auth(Role.Viewer)
   @Get('me')
+  @ApiOperation({ summary: 'Who the access token belongs to' })
   @ApiOkResponse({ type: PrincipalDto })
   me(@CurrentUser() user: Principal): PrincipalDto {
     return { id: user.id, username: user.username, role: user.role };

@@ -1,9 +1,10 @@
 import { Controller, Get, HttpCode, HttpStatus, Res, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckResult, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { Public } from '@common/auth/auth.decorators';
 import { api } from '@common/api';
+import { LivenessDto, ReadinessDto } from './dto/health.dto';
 import { ReadinessRegistry } from './readiness.registry';
 
 const READY_EXAMPLE = {
@@ -26,8 +27,9 @@ export class HealthController {
   @Public()
   @Get('live')
   @HttpCode(200)
-  @ApiOkResponse({ schema: { example: { status: 'ok' } } })
-  live() {
+  @ApiOperation({ summary: 'Is the process up (nothing else checked)' })
+  @ApiOkResponse({ type: LivenessDto })
+  live(): LivenessDto {
     return { status: 'ok' };
   }
 
@@ -37,8 +39,9 @@ export class HealthController {
    */
   @Public()
   @Get('ready')
-  @ApiOkResponse({ schema: { example: READY_EXAMPLE } })
-  @ApiServiceUnavailableResponse({ description: 'a part is down; `error` and `details` name it' })
+  @ApiOperation({ summary: 'Is DLS ready: the database and every enabled part (storage, tgtd, DHCP, …), each with its state' })
+  @ApiOkResponse({ type: ReadinessDto, schema: { example: READY_EXAMPLE } })
+  @ApiServiceUnavailableResponse({ type: ReadinessDto, description: 'a part is down; `error` and `details` name it (the same shape as the 200)' })
   async ready(@Res({ passthrough: true }) res: Response): Promise<HealthCheckResult> {
     try {
       return await this.health.check([() => this.db.pingCheck('database', { timeout: 1500 }), ...this.registry.indicatorFunctions()]);

@@ -1,8 +1,10 @@
 import { Controller, Get, Param, ParseUUIDPipe } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { api } from '@common/api';
 import { Auth } from '@common/auth/auth.decorators';
+import { ApiErrors } from '@common/errors/api-errors.decorator';
 import { Role } from '@common/auth/role';
+import { IscsiCredentialsDto } from './dto/iscsi-credentials.dto';
 import { IscsiExportsService } from './iscsi-exports.service';
 
 @ApiTags('clients')
@@ -13,7 +15,9 @@ export class IscsiController {
   @Get(':id/iscsi')
   @Auth(Role.Admin)
   @ApiOperation({ summary: "the client's iSCSI target, initiator name and CHAP credentials (admin only)" })
-  credentials(@Param('id', ParseUUIDPipe) id: string) {
+  @ApiOkResponse({ type: IscsiCredentialsDto })
+  @ApiErrors({ 400: 'id is not a UUID', 404: 'ISCSI_EXPORT_NOT_FOUND: the client has no export' })
+  credentials(@Param('id', ParseUUIDPipe) id: string): Promise<IscsiCredentialsDto> {
     return this.exports.credentials(id);
   }
 }

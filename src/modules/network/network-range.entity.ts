@@ -1,4 +1,4 @@
-import { Check, Column, CreateDateColumn, Entity, Exclusion, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Exclusion, PrimaryGeneratedColumn, Unique, UpdateDateColumn, VersionColumn } from 'typeorm';
 
 export const DHCP_MODES = ['full', 'proxy', 'off'] as const;
 export type DhcpMode = (typeof DHCP_MODES)[number];
@@ -61,4 +61,8 @@ export class NetworkRange {
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;
+
+  /** Row version, moved on by every write through TypeORM: the record's ETag (`"<version>"`, see common/etag). */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 }

@@ -4,6 +4,7 @@ import { DataSource, EntityManager, Not, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '@common/errors/domain-error';
 import { cidrOverlapMessage, isExclusionViolation, pgErrorDetail } from '@common/errors/pg-errors';
 import { Page } from '@common/pagination';
+import { checkVersion, VersionPrecondition } from '@common/etag/etag';
 import { parseSort, prefixPattern } from '@common/list-query';
 import { ListNetworkRangesQueryDto, RANGE_SORT } from './dto/list-network-ranges.query.dto';
 import { CreateNetworkRangeDto } from './dto/create-network-range.dto';
@@ -83,7 +84,8 @@ export class NetworkRangesService {
     );
   }
 
-  async update(id: string, dto: UpdateNetworkRangeDto): Promise<NetworkRange> {
+  /** Applies a patch; with `expected` (If-Match) only while the range is still at that version (412 otherwise). */
+  async update(id: string, dto: UpdateNetworkRangeDto, expected?: VersionPrecondition): Promise<NetworkRange> {
     for (const f of NOT_NULL_FIELDS) {
       if (dto[f] === null) throw new ValidationError(NetworkRangeErrorCode.FIELD_NOT_NULLABLE, `${f} may not be null`, { field: f });
     }
@@ -92,6 +94,7 @@ export class NetworkRangesService {
         if (dto.cidr !== undefined) await m.query(RANGE_WRITE_LOCK_SQL); // before the row lock, as in create: one lock order
         const r = await m.findOne(NetworkRange, { where: { id }, lock: { mode: 'pessimistic_write' } });
         if (!r) throw new NotFoundError('network range', id, NetworkRangeErrorCode.NETWORK_RANGE_NOT_FOUND);
+        checkVersion(expected, r.version, `network range ${id}`);
         const patch: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(dto)) if (v !== undefined) patch[k] = v;
         m.merge(NetworkRange, r, patch);

@@ -1,5 +1,5 @@
-import { Controller, Get, Param, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { applyDecorators, Controller, Get, Param, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from '@common/auth/auth.decorators';
 import { BootScriptService, ScriptRequester, ScriptResponse } from './boot-script.service';
@@ -11,6 +11,21 @@ import { BootScriptService, ScriptRequester, ScriptResponse } from './boot-scrip
  * failed step; `/boot/<mac>/iscsi.cpio` is a kernel boot's per-boot initrd fragment. Scripts are `text/plain`, first
  * line `#!ipxe`; the fragment is `application/octet-stream`.
  */
+/** Documents answers in iPXE's own format: a text script (or message) whatever the status. */
+const TextAnswers = (answers: Record<number, string>) =>
+  applyDecorators(
+    ...Object.entries(answers).map(([status, description]) =>
+      ApiResponse({ status: Number(status), description, content: { 'text/plain': { schema: { type: 'string' } } } }),
+    ),
+  );
+
+const SCRIPT_ANSWERS = {
+  200: 'an iPXE script (#!ipxe): sanboot of its disk, a kernel boot, local boot, "wait", "disk in use", or the unknown-client script',
+  400: 'no MAC, or not a MAC: the unknown-client script',
+  403: "not a boot network, no valid token, or not that client's address: the unknown-client script",
+  429: 'too many requests from this address: a script that waits (Retry-After)',
+};
+
 @ApiTags('boot')
 @Controller('boot')
 export class BootScriptController {
@@ -20,6 +35,7 @@ export class BootScriptController {
   @Public()
   @ApiProduces('text/plain')
   @ApiOperation({ summary: 'iPXE script for the MAC in ?mac= with the token DLS handed out in ?t=' })
+  @TextAnswers(SCRIPT_ANSWERS)
   @ApiQuery({ name: 'mac', required: false, type: String, description: "the client's MAC (iPXE's ${net0/mac})" })
   @ApiQuery({ name: 't', required: false, type: String, description: 'the token DLS handed out with the script URL' })
   async byQuery(@Query('mac') mac: unknown, @Query('t') token: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
@@ -30,6 +46,7 @@ export class BootScriptController {
   @Public()
   @ApiProduces('text/plain')
   @ApiOperation({ summary: 'iPXE script for a MAC (with the token DLS handed out in ?t=): sanboot of its disk, local boot, or a message' })
+  @TextAnswers(SCRIPT_ANSWERS)
   @ApiQuery({ name: 't', required: false, type: String, description: 'the token DLS handed out with the script URL' })
   async byMac(@Param('mac') mac: string, @Query('t') token: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     return send(res, await this.scripts.scriptFor(mac, requester(req), token));
@@ -40,6 +57,20 @@ export class BootScriptController {
   @ApiProduces('application/octet-stream')
   @ApiOperation({
     summary: "a kernel boot's per-boot iSCSI initrd fragment (newc cpio with dracut's netroot and CHAP login), for the client it names (?t=)",
+  })
+  @ApiQuery({ name: 't', required: false, type: String, description: 'the token DLS handed out with the script URL' })
+  @ApiResponse({
+    status: 200,
+    description: 'the cpio fragment',
+    content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+  })
+  @TextAnswers({
+    400: 'not a MAC',
+    403: "not a boot network, no valid token, or not that client's address",
+    404: 'the MAC does not boot from DLS now, or boots with sanboot (no initrd)',
+    409: 'the disk is in use by a running machine, or no export for this boot: fetch its boot script first',
+    429: 'too many requests from this address (Retry-After)',
+    503: 'tgtd is unavailable',
   })
   async iscsiInitrd(@Param('mac') mac: string, @Query('t') token: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const r = await this.scripts.iscsiInitrdFor(mac, requester(req), token);
@@ -52,6 +83,12 @@ export class BootScriptController {
   @Public()
   @ApiProduces('text/plain')
   @ApiOperation({ summary: 'a boot script reports a failed step (?stage=sanboot&err=<iPXE errno>)' })
+  @TextAnswers({
+    200: 'a script that prints what was recorded (the session goes to error)',
+    400: 'not a MAC, or a bad stage or err',
+    403: "not a boot network, no valid token, or not that client's address: the unknown-client script",
+    429: 'too many requests from this address (Retry-After)',
+  })
   @ApiQuery({ name: 'stage', required: false, type: String, example: 'sanboot' })
   @ApiQuery({ name: 'err', required: false, type: String, description: 'iPXE error number', example: '0x3d0c6039' })
   @ApiQuery({ name: 't', required: false, type: String, description: 'the token DLS handed out with the script URL' })

@@ -1,4 +1,4 @@
-import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn, VersionColumn } from 'typeorm';
 import { Role } from '@common/auth/role';
 
 /** An API user. `passwordHash` is argon2id and never leaves the service layer. */
@@ -36,4 +36,8 @@ export class User {
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;
+
+  /** Row version, moved on by every write through TypeORM: the record's ETag (`"<version>"`, see common/etag). */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 }

@@ -15,6 +15,7 @@ import { Role } from '@common/auth/role';
 import { User } from './user.entity';
 import { UsersErrorCode } from './users.errors';
 import { isUniqueViolation } from '@common/errors/pg-errors';
+import { checkVersion, VersionPrecondition } from '@common/etag/etag';
 
 /** Serialises changes that could remove the last enabled admin (two admins demoting each other at once). */
 const LAST_ADMIN_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('dls:users:last-admin'))`;
@@ -112,12 +113,16 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
     return this.get(id);
   }
 
-  /** Changes password, role and/or enabled. Refuses (409 LAST_ADMIN) to disable or demote the last enabled admin. */
-  async update(id: string, dto: UpdateUserDto): Promise<UserDto> {
+  /**
+   * Changes password, role and/or enabled. Refuses (409 LAST_ADMIN) to disable or demote the last enabled admin. With
+   * `expected` (If-Match) only while the user is still at that version (412 otherwise; checked on the locked row).
+   */
+  async update(id: string, dto: UpdateUserDto, expected?: VersionPrecondition): Promise<UserDto> {
     const passwordHash = dto.password !== undefined ? await hashPassword(dto.password) : undefined;
     const user = await this.ds.transaction(async (m) => {
       await m.query(LAST_ADMIN_LOCK_SQL);
-      const u = await this.findOrFail(m, id);
+      const u = await this.findOrFail(m, id, true);
+      checkVersion(expected, u.version, `user ${id}`);
       const losesAdmin = u.role === Role.Admin && u.enabled && ((dto.role !== undefined && dto.role !== Role.Admin) || dto.enabled === false);
       if (losesAdmin) await this.assertAnotherAdmin(m, u, dto.enabled === false ? 'disable' : 'demote');
       const changes: Partial<User> = {};
@@ -194,8 +199,8 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
     }
   }
 
-  private async findOrFail(m: EntityManager, id: string): Promise<User> {
-    const u = await m.findOne(User, { where: { id } });
+  private async findOrFail(m: EntityManager, id: string, forUpdate = false): Promise<User> {
+    const u = await m.findOne(User, { where: { id }, ...(forUpdate ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
     if (!u) throw new NotFoundError('user', id, UsersErrorCode.USER_NOT_FOUND);
     return u;
   }

@@ -1,4 +1,4 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, VersionColumn } from 'typeorm';
 import { Client } from '../clients/client.entity';
 import { Image } from '../images/image.entity';
 
@@ -55,4 +55,8 @@ export class BootSession {
   /** Last time the boot plane saw this client's iSCSI connection (drives running → shutdown). */
   @Column({ name: 'last_seen_at', type: 'timestamptz', nullable: true })
   lastSeenAt: Date | null;
+
+  /** Row version, moved on by every write through TypeORM: the record's ETag (`"<version>"`, see common/etag). */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 }

@@ -3,6 +3,7 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '@common/errors/domain-error';
 import { Page } from '@common/pagination';
+import { checkVersion, VersionPrecondition } from '@common/etag/etag';
 import { DlsMetrics } from '../../metrics/dls-metrics';
 import { Client } from '../clients/client.entity';
 import { ClientGroupDirectory } from '../groups/client-group-directory';
@@ -78,9 +79,10 @@ export class BootSessionsService {
   /**
    * Moves a session to `status` (ILLEGAL_TRANSITION → 409 unless the table allows it). `error` needs an
    * `errorMessage`. Reaching `running` sets boot_time_seconds and, in the same transaction, increments the client's
-   * boot_count and sets last_boot_at; reaching a final state sets ended_at.
+   * boot_count and sets last_boot_at; reaching a final state sets ended_at. With `expected` (If-Match) only while the
+   * session is still at that version (412 otherwise).
    */
-  async transition(id: string, status: SessionStatus, errorMessage?: string | null): Promise<BootSession> {
+  async transition(id: string, status: SessionStatus, errorMessage?: string | null, expected?: VersionPrecondition): Promise<BootSession> {
     if (status === 'error' && !errorMessage) {
       throw new ValidationError(BootSessionErrorCode.ERROR_MESSAGE_REQUIRED, 'errorMessage is required with status error', {
         field: 'errorMessage',
@@ -94,6 +96,7 @@ export class BootSessionsService {
     const moved = await this.ds.transaction(async (m) => {
       const s = await m.findOne(BootSession, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!s) throw new NotFoundError('boot session', id, BootSessionErrorCode.SESSION_NOT_FOUND);
+      checkVersion(expected, s.version, `boot session ${id}`);
       assertTransition(s.status, status);
       const patch: Record<string, unknown> = { status };
       if (status === 'running') {

@@ -1,4 +1,16 @@
-import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  Unique,
+  UpdateDateColumn,
+  VersionColumn,
+} from 'typeorm';
 import { bigintNumber } from '@database/transformers';
 import { DiskPolicy, Image } from '../images/image.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
@@ -105,4 +117,8 @@ export class Client {
   /** Registered automatically by DHCP (unknown-client policy `register`), waiting for an admin. */
   @Column({ type: 'boolean', default: false })
   pending: boolean;
+
+  /** Row version, moved on by every write through TypeORM: the record's ETag (`"<version>"`, see common/etag). */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 }

@@ -6,6 +6,7 @@ import { ConflictError, DomainError, NotFoundError, ValidationError } from '@com
 import { isUniqueViolation } from '@common/errors/pg-errors';
 import { normalizeMac } from '@common/mac';
 import { Page } from '@common/pagination';
+import { checkVersion, VersionPrecondition } from '@common/etag/etag';
 import { parseSort } from '@common/list-query';
 import { applyClientSearch, CLIENT_SORT } from './client-search';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
@@ -196,7 +197,8 @@ export class ClientsService {
     });
   }
 
-  async update(id: string, dto: UpdateClientDto): Promise<Resolved<Client>> {
+  /** Applies a patch; with `expected` (If-Match) only while the client is still at that version (412 otherwise). */
+  async update(id: string, dto: UpdateClientDto, expected?: VersionPrecondition): Promise<Resolved<Client>> {
     for (const f of NOT_NULL_FIELDS) {
       if (dto[f] === null) throw new ValidationError(ClientErrorCode.FIELD_NOT_NULLABLE, `${f} may not be null`, { field: f });
     }
@@ -205,6 +207,7 @@ export class ClientsService {
       this.ds.transaction(async (m) => {
         const c = await m.findOne(Client, { where: { id }, lock: { mode: 'pessimistic_write' } });
         if (!c) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
+        checkVersion(expected, c.version, `client ${id}`);
         if (dto.assignedImageId && dto.assignedImageId !== c.assignedImageId) await this.assertImage(m, dto.assignedImageId);
         if (dto.macAddress !== undefined && dto.macAddress !== c.macAddress) await this.assertMacFree(m, dto.macAddress);
         if (dto.ipAddress && dto.ipAddress !== c.ipAddress) await this.assertIpFree(m, dto.ipAddress, id);

@@ -1,16 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Auth } from '@common/auth/auth.decorators';
 import { api } from '@common/api';
+import { ApiErrors } from '@common/errors/api-errors.decorator';
+import { ETagged, IfMatch } from '@common/etag/etag.decorators';
+import type { VersionPrecondition } from '@common/etag/etag';
 import { mapPage, Page, uuidParam } from '@common/pagination';
 import { ListClientGroupsQueryDto } from './dto/list-client-groups.query.dto';
 import { Role } from '@common/auth/role';
@@ -28,16 +22,15 @@ export class ClientGroupsController {
   @Get()
   @ApiOperation({ summary: 'List client groups' })
   @ApiOkResponse({ type: ClientGroupPageDto })
-  @ApiBadRequestResponse()
+  @ApiErrors({ 400: true })
   async list(@Query() q: ListClientGroupsQueryDto): Promise<Page<ClientGroupResponseDto>> {
     return mapPage(await this.groups.list(q), ClientGroupResponseDto.from);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'Get a client group' })
-  @ApiOkResponse({ type: ClientGroupResponseDto })
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse()
+  @ETagged(ClientGroupResponseDto)
+  @ApiErrors({ 400: 'INVALID_UUID', 404: 'GROUP_NOT_FOUND' })
   async get(@Param('id', uuidParam('id')) id: string): Promise<ClientGroupResponseDto> {
     return ClientGroupResponseDto.from(await this.groups.get(id));
   }
@@ -45,23 +38,31 @@ export class ClientGroupsController {
   @Post()
   @Auth(Role.Operator)
   @ApiOperation({ summary: 'Create a client group' })
-  @ApiCreatedResponse({ type: ClientGroupResponseDto })
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse({ description: 'imageId, pinnedSnapshotId or defaultForRangeId does not exist' })
-  @ApiConflictResponse({ description: 'name taken, or the range already has a default group' })
+  @ETagged(ClientGroupResponseDto, 201)
+  @ApiErrors({
+    400: true,
+    404: 'imageId, pinnedSnapshotId or defaultForRangeId does not exist',
+    409: 'GROUP_NAME_TAKEN, or RANGE_HAS_DEFAULT_GROUP: the range already has a default group',
+  })
   async create(@Body() dto: CreateClientGroupDto): Promise<ClientGroupResponseDto> {
     return ClientGroupResponseDto.from(await this.groups.create(dto));
   }
 
   @Patch(':id')
   @Auth(Role.Operator)
-  @ApiOperation({ summary: 'Change a client group (members follow at their next boot)' })
-  @ApiOkResponse({ type: ClientGroupResponseDto })
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'name taken, or the range already has a default group' })
-  async update(@Param('id', uuidParam('id')) id: string, @Body() dto: UpdateClientGroupDto): Promise<ClientGroupResponseDto> {
-    return ClientGroupResponseDto.from(await this.groups.update(id, dto));
+  @ApiOperation({ summary: 'Change a client group (members follow at their next boot; If-Match: only while it is at that version)' })
+  @ETagged(ClientGroupResponseDto)
+  @ApiErrors({
+    400: 'VALIDATION_FAILED, FIELD_NOT_NULLABLE or INVALID_IF_MATCH',
+    404: 'GROUP_NOT_FOUND, or imageId, pinnedSnapshotId or defaultForRangeId does not exist',
+    409: 'GROUP_NAME_TAKEN, or RANGE_HAS_DEFAULT_GROUP: the range already has a default group',
+  })
+  async update(
+    @Param('id', uuidParam('id')) id: string,
+    @Body() dto: UpdateClientGroupDto,
+    @IfMatch() ifMatch?: VersionPrecondition,
+  ): Promise<ClientGroupResponseDto> {
+    return ClientGroupResponseDto.from(await this.groups.update(id, dto, ifMatch));
   }
 
   @Delete(':id')
@@ -69,9 +70,7 @@ export class ClientGroupsController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete an empty client group' })
   @ApiNoContentResponse()
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'GROUP_IN_USE: the group still has clients (move or delete them first)' })
+  @ApiErrors({ 400: 'INVALID_UUID', 404: 'GROUP_NOT_FOUND', 409: 'GROUP_IN_USE: the group still has clients (move or delete them first)' })
   async remove(@Param('id', uuidParam('id')) id: string): Promise<void> {
     await this.groups.remove(id);
   }

@@ -4,6 +4,7 @@ import { DataSource, EntityManager, Repository } from 'typeorm';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '@common/errors/domain-error';
 import { isUniqueViolation } from '@common/errors/pg-errors';
 import { Page } from '@common/pagination';
+import { checkVersion, VersionPrecondition } from '@common/etag/etag';
 import { parseSort, prefixPattern } from '@common/list-query';
 import { GROUP_SORT, ListClientGroupsQueryDto } from './dto/list-client-groups.query.dto';
 import { Client } from '../clients/client.entity';
@@ -53,12 +54,14 @@ export class ClientGroupsService {
     );
   }
 
-  async update(id: string, dto: UpdateClientGroupDto): Promise<ClientGroup> {
+  /** Applies a patch; with `expected` (If-Match) only while the group is still at that version (412 otherwise). */
+  async update(id: string, dto: UpdateClientGroupDto, expected?: VersionPrecondition): Promise<ClientGroup> {
     if (dto.name === null) throw new ValidationError('FIELD_NOT_NULLABLE', 'name may not be null', { field: 'name' });
     return uniqueAs409(
       this.ds.transaction(async (m) => {
         const g = await m.findOne(ClientGroup, { where: { id }, lock: { mode: 'pessimistic_write' } });
         if (!g) throw new NotFoundError('client group', id, ClientGroupErrorCode.GROUP_NOT_FOUND);
+        checkVersion(expected, g.version, `client group ${id}`);
         const patch: Partial<ClientGroup> = {};
         for (const [k, v] of Object.entries(dto)) if (v !== undefined) (patch as Record<string, unknown>)[k] = v;
         // Another image: a pin of the old image no longer means anything.

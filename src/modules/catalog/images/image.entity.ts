@@ -1,4 +1,16 @@
-import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  Unique,
+  UpdateDateColumn,
+  VersionColumn,
+} from 'typeorm';
 import { bigintNumber } from '@database/transformers';
 
 export const IMAGE_FORMATS = ['raw', 'qcow2', 'vhdx'] as const;
@@ -96,4 +108,8 @@ export class Image {
 
   @Column({ name: 'boot_cmdline', type: 'text', nullable: true })
   bootCmdline: string | null;
+
+  /** Row version, moved on by every write through TypeORM: the record's ETag (`"<version>"`, see common/etag). */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 }

@@ -1,15 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Auth, CurrentUser, Principal } from '@common/auth/auth.decorators';
 import { api } from '@common/api';
+import { ApiErrors } from '@common/errors/api-errors.decorator';
+import { ETagged, IfMatch } from '@common/etag/etag.decorators';
+import type { VersionPrecondition } from '@common/etag/etag';
 import { mapPage, Page, PaginationQueryDto, uuidParam } from '@common/pagination';
 import { Role } from '@common/auth/role';
 import { CreateImageDto } from './dto/create-image.dto';
@@ -25,51 +20,65 @@ export class ImagesController {
   constructor(private readonly images: ImagesService) {}
 
   @Get()
+  @ApiOperation({ summary: 'List images (filters, sort, q)' })
   @ApiOkResponse({ type: ImagePageDto })
+  @ApiErrors({ 400: true })
   async list(@Query() q: ListImagesQueryDto): Promise<Page<ImageResponseDto>> {
     return mapPage(await this.images.list(q), ImageResponseDto.from);
   }
 
   @Get(':id')
-  @ApiOkResponse({ type: ImageResponseDto })
-  @ApiNotFoundResponse()
+  @ApiOperation({ summary: 'Get an image' })
+  @ETagged(ImageResponseDto)
+  @ApiErrors({ 400: 'INVALID_UUID', 404: 'IMAGE_NOT_FOUND' })
   async get(@Param('id', uuidParam('id')) id: string): Promise<ImageResponseDto> {
     return ImageResponseDto.from(await this.images.get(id));
   }
 
   @Get(':id/children')
+  @ApiOperation({ summary: 'List the direct children (clones) of an image' })
   @ApiOkResponse({ type: ImagePageDto, description: 'direct children (clones) of the image' })
-  @ApiNotFoundResponse()
+  @ApiErrors({ 400: true, 404: 'IMAGE_NOT_FOUND' })
   async children(@Param('id', uuidParam('id')) id: string, @Query() q: PaginationQueryDto): Promise<Page<ImageResponseDto>> {
     return mapPage(await this.images.children(id, q), ImageResponseDto.from);
   }
 
   @Post()
   @Auth(Role.Admin)
-  @ApiCreatedResponse({ type: ImageResponseDto })
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse({ description: 'parentImageId does not exist' })
-  @ApiConflictResponse({ description: 'name taken' })
+  @ApiOperation({ summary: 'Create an image (its content comes later: upload, import or blank)' })
+  @ETagged(ImageResponseDto, 201)
+  @ApiErrors({ 400: true, 404: 'PARENT_IMAGE_NOT_FOUND: parentImageId does not exist', 409: 'name taken' })
   async create(@Body() dto: CreateImageDto, @CurrentUser() user?: Principal): Promise<ImageResponseDto> {
     return ImageResponseDto.from(await this.images.create(dto, user?.id));
   }
 
   @Patch(':id')
   @Auth(Role.Admin)
-  @ApiOkResponse({ type: ImageResponseDto })
-  @ApiBadRequestResponse({ description: 'validation, or the new parent would create a cycle' })
-  @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'name taken' })
-  async update(@Param('id', uuidParam('id')) id: string, @Body() dto: UpdateImageDto): Promise<ImageResponseDto> {
-    return ImageResponseDto.from(await this.images.update(id, dto));
+  @ApiOperation({ summary: 'Change an image (If-Match: only while it is at that version)' })
+  @ETagged(ImageResponseDto)
+  @ApiErrors({
+    400: 'VALIDATION_FAILED, FIELD_NOT_NULLABLE, PARENT_IMAGE_CYCLE (the new parent would create a cycle) or INVALID_IF_MATCH',
+    404: 'IMAGE_NOT_FOUND or PARENT_IMAGE_NOT_FOUND',
+    409: 'name taken',
+  })
+  async update(
+    @Param('id', uuidParam('id')) id: string,
+    @Body() dto: UpdateImageDto,
+    @IfMatch() ifMatch?: VersionPrecondition,
+  ): Promise<ImageResponseDto> {
+    return ImageResponseDto.from(await this.images.update(id, dto, ifMatch));
   }
 
   @Delete(':id')
   @Auth(Role.Admin)
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete an image and its storage' })
   @ApiNoContentResponse()
-  @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'clients, versions or open boot sessions depend on the image' })
+  @ApiErrors({
+    400: 'INVALID_UUID',
+    404: 'IMAGE_NOT_FOUND',
+    409: 'IMAGE_IN_USE (clients or open boot sessions), IMAGE_HAS_VERSIONS or IMAGE_BUSY (an upload or import runs)',
+  })
   async remove(@Param('id', uuidParam('id')) id: string): Promise<void> {
     await this.images.remove(id);
   }

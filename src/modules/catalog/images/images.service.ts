@@ -5,6 +5,7 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '@common/errors/domain-error';
 import { Page } from '@common/pagination';
+import { checkVersion, VersionPrecondition } from '@common/etag/etag';
 import { BootSession } from '../boot-sessions/boot-session.entity';
 import { Client } from '../clients/client.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
@@ -95,7 +96,8 @@ export class ImagesService {
     });
   }
 
-  async update(id: string, dto: UpdateImageDto): Promise<Image> {
+  /** Applies a patch; with `expected` (If-Match) only while the image is still at that version (412 otherwise). */
+  async update(id: string, dto: UpdateImageDto, expected?: VersionPrecondition): Promise<Image> {
     for (const f of NOT_NULL_FIELDS) {
       if (dto[f] === null) throw new ValidationError(ImageErrorCode.FIELD_NOT_NULLABLE, `${f} may not be null`, { field: f });
     }
@@ -105,6 +107,7 @@ export class ImagesService {
       }
       const image = await m.findOne(Image, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!image) throw new NotFoundError('image', id, ImageErrorCode.IMAGE_NOT_FOUND);
+      checkVersion(expected, image.version, `image ${id}`);
       if (dto.parentImageId !== undefined && dto.parentImageId !== null && dto.parentImageId !== image.parentImageId) {
         await this.assertParentExists(m, dto.parentImageId);
         await this.assertNoCycle(m, id, dto.parentImageId);

@@ -1,16 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Auth, CurrentUser, Principal } from '@common/auth/auth.decorators';
 import { api } from '@common/api';
+import { ApiErrors } from '@common/errors/api-errors.decorator';
 import { mapPage, Page, PaginationQueryDto, uuidParam } from '@common/pagination';
 import { Role } from '@common/auth/role';
 import { CommitVersionDto } from './dto/commit-version.dto';
@@ -29,15 +21,17 @@ export class SnapshotsController {
   ) {}
 
   @Get()
+  @ApiOperation({ summary: "List an image's versions" })
   @ApiOkResponse({ type: SnapshotPageDto })
-  @ApiNotFoundResponse()
+  @ApiErrors({ 400: true, 404: 'IMAGE_NOT_FOUND' })
   async list(@Param('imageId', uuidParam('imageId')) imageId: string, @Query() q: PaginationQueryDto): Promise<Page<SnapshotResponseDto>> {
     return mapPage(await this.snapshots.list(imageId, q), SnapshotResponseDto.from);
   }
 
   @Get(':snapshotId')
+  @ApiOperation({ summary: 'Get a version of an image' })
   @ApiOkResponse({ type: SnapshotResponseDto })
-  @ApiNotFoundResponse()
+  @ApiErrors({ 400: 'INVALID_UUID', 404: 'IMAGE_NOT_FOUND or SNAPSHOT_NOT_FOUND' })
   async get(
     @Param('imageId', uuidParam('imageId')) imageId: string,
     @Param('snapshotId', uuidParam('snapshotId')) snapshotId: string,
@@ -47,10 +41,15 @@ export class SnapshotsController {
 
   @Post()
   @Auth(Role.Operator)
+  @ApiOperation({ summary: "Make a version of the image's current content (not published)" })
   @ApiCreatedResponse({ type: SnapshotResponseDto })
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'the image already has a version with that name' })
+  @ApiErrors({
+    400: true,
+    404: 'IMAGE_NOT_FOUND',
+    409: 'the image already has a version with that name, IMAGE_HAS_NO_CONTENT or MAINTENANCE_ACTIVE',
+    503: 'storage unavailable',
+    507: true,
+  })
   async create(
     @Param('imageId', uuidParam('imageId')) imageId: string,
     @Body() dto: CreateSnapshotDto,
@@ -62,15 +61,28 @@ export class SnapshotsController {
   @Post('commit')
   @Auth(Role.Operator)
   @ApiOperation({ summary: "turn the maintenance client's disk into a new (unpublished) version" })
-  commit(@Param('imageId', ParseUUIDPipe) imageId: string, @Body() dto: CommitVersionDto, @CurrentUser() user: Principal) {
-    return this.versions.commit(imageId, dto.name, dto.description ?? null, user?.id ?? null);
+  @ApiCreatedResponse({ type: SnapshotResponseDto })
+  @ApiErrors({
+    400: true,
+    404: 'IMAGE_NOT_FOUND',
+    409: 'NO_MAINTENANCE_CLIENT, MAINTENANCE_DISK_MISSING or a version with that name exists',
+    503: 'storage unavailable',
+    507: true,
+  })
+  async commit(
+    @Param('imageId', ParseUUIDPipe) imageId: string,
+    @Body() dto: CommitVersionDto,
+    @CurrentUser() user: Principal,
+  ): Promise<SnapshotResponseDto> {
+    return SnapshotResponseDto.from(await this.versions.commit(imageId, dto.name, dto.description ?? null, user?.id ?? null));
   }
 
   @Post(':snapshotId/publish')
   @Auth(Role.Operator)
   @HttpCode(200)
+  @ApiOperation({ summary: 'Publish a version: what clients boot unless pinned (idempotent)' })
   @ApiOkResponse({ type: SnapshotResponseDto, description: 'now the published version (idempotent)' })
-  @ApiNotFoundResponse()
+  @ApiErrors({ 400: 'INVALID_UUID', 404: 'IMAGE_NOT_FOUND or SNAPSHOT_NOT_FOUND' })
   async publish(
     @Param('imageId', uuidParam('imageId')) imageId: string,
     @Param('snapshotId', uuidParam('snapshotId')) snapshotId: string,
@@ -81,9 +93,13 @@ export class SnapshotsController {
   @Delete(':snapshotId')
   @Auth(Role.Operator)
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a version (not the published one, nor one client disks use)' })
   @ApiNoContentResponse()
-  @ApiNotFoundResponse()
-  @ApiConflictResponse({ description: 'PUBLISHED_VERSION: the published version cannot be deleted' })
+  @ApiErrors({
+    400: 'INVALID_UUID',
+    404: 'IMAGE_NOT_FOUND or SNAPSHOT_NOT_FOUND',
+    409: 'PUBLISHED_VERSION: the published version cannot be deleted; VERSION_IN_USE: client disks depend on it',
+  })
   async remove(
     @Param('imageId', uuidParam('imageId')) imageId: string,
     @Param('snapshotId', uuidParam('snapshotId')) snapshotId: string,

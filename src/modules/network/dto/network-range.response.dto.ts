@@ -19,6 +19,7 @@ export class NetworkRangeResponseDto {
   @ApiProperty() enabled: boolean;
   @ApiProperty() createdAt: Date;
   @ApiProperty() updatedAt: Date;
+  @ApiProperty({ description: 'row version: the ETag is `"<version>"` (send it in If-Match to edit this version)', example: 1 }) version: number;
 
   static from(r: NetworkRange): NetworkRangeResponseDto {
     const d = new NetworkRangeResponseDto();
@@ -37,6 +38,7 @@ export class NetworkRangeResponseDto {
     d.enabled = r.enabled;
     d.createdAt = r.createdAt;
     d.updatedAt = r.updatedAt;
+    d.version = r.version;
     return d;
   }
 }

@@ -1,6 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { api } from '@common/api';
+import { ApiErrors } from '@common/errors/api-errors.decorator';
 import { Auth } from '@common/auth/auth.decorators';
 import { Role } from '@common/auth/role';
 import { Page, uuidParam } from '@common/pagination';
@@ -17,8 +18,7 @@ export class RangeLeasesController {
   @Get(':id/leases')
   @ApiOperation({ summary: "List a range's DHCP leases by address" })
   @ApiOkResponse({ type: LeasePageDto })
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse()
+  @ApiErrors({ 400: true, 404: 'NETWORK_RANGE_NOT_FOUND' })
   async list(@Param('id', uuidParam('id')) id: string, @Query() q: ListLeasesQueryDto): Promise<Page<LeaseDto>> {
     return this.leases.list(id, q);
   }
@@ -26,8 +26,7 @@ export class RangeLeasesController {
   @Get(':id/utilisation')
   @ApiOperation({ summary: "How full a range's address pool is" })
   @ApiOkResponse({ type: PoolUtilisationDto })
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse()
+  @ApiErrors({ 400: true, 404: 'NETWORK_RANGE_NOT_FOUND' })
   async utilisation(@Param('id', uuidParam('id')) id: string): Promise<PoolUtilisationDto> {
     return this.leases.utilisation(id);
   }

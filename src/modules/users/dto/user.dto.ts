@@ -25,6 +25,9 @@ export class UserDto {
   @ApiProperty({ type: String, format: 'date-time' })
   updatedAt: Date;
 
+  @ApiProperty({ description: 'row version: the ETag is `"<version>"` (send it in If-Match to edit this version)', example: 1 })
+  version: number;
+
   static from(u: User): UserDto {
     const dto = new UserDto();
     dto.id = u.id;
@@ -34,6 +37,7 @@ export class UserDto {
     dto.lastLoginAt = u.lastLoginAt;
     dto.createdAt = u.createdAt;
     dto.updatedAt = u.updatedAt;
+    dto.version = u.version;
     return dto;
   }
 }

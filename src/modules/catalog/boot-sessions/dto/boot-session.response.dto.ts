@@ -14,6 +14,7 @@ export class BootSessionResponseDto {
   @ApiPropertyOptional({ nullable: true, type: String }) errorMessage: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) clientIp: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) bootServerIp: string | null;
+  @ApiProperty({ description: 'row version: the ETag is `"<version>"` (send it in If-Match to edit this version)', example: 1 }) version: number;
 
   static from(s: BootSession): BootSessionResponseDto {
     const d = new BootSessionResponseDto();
@@ -27,6 +28,7 @@ export class BootSessionResponseDto {
     d.errorMessage = s.errorMessage;
     d.clientIp = s.clientIp;
     d.bootServerIp = s.bootServerIp;
+    d.version = s.version;
     return d;
   }
 }

@@ -41,6 +41,12 @@ export class ClientResponseDto {
   @ApiPropertyOptional({ nullable: true, type: Date }) lastBootAt: Date | null;
   @ApiProperty() bootCount: number;
   @ApiProperty({ type: EffectiveSettingsDto }) effective: EffectiveSettingsDto;
+  @ApiProperty({
+    description:
+      'row version of the client record: the ETag is `"<version>"` (send it in If-Match to edit this version); `effective` values that come from the group follow the group\'s own version',
+    example: 1,
+  })
+  version: number;
 
   static from(c: Client & { effective: EffectiveSettings }): ClientResponseDto {
     const d = new ClientResponseDto();
@@ -65,6 +71,7 @@ export class ClientResponseDto {
     d.lastBootAt = c.lastBootAt;
     d.bootCount = c.bootCount;
     d.effective = c.effective;
+    d.version = c.version;
     return d;
   }
 }

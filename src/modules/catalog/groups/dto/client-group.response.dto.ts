@@ -15,7 +15,7 @@ export class ClientGroupResponseDto {
   @ApiPropertyOptional({ nullable: true, enum: BOOT_LOADERS }) bootLoader: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) bootParams: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) defaultForRangeId: string | null;
-  @ApiProperty({ description: 'row version (the ETag)' }) version: number;
+  @ApiProperty({ description: 'row version: the ETag is `"<version>"` (send it in If-Match to edit this version)', example: 1 }) version: number;
   @ApiProperty() createdAt: Date;
   @ApiProperty() updatedAt: Date;
 

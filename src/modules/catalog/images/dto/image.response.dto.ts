@@ -32,6 +32,7 @@ export class ImageResponseDto {
   @ApiPropertyOptional({ nullable: true, type: String }) bootKernel: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) bootInitrd: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) bootCmdline: string | null;
+  @ApiProperty({ description: 'row version: the ETag is `"<version>"` (send it in If-Match to edit this version)', example: 1 }) version: number;
 
   static from(i: Image): ImageResponseDto {
     const d = new ImageResponseDto();
@@ -58,6 +59,7 @@ export class ImageResponseDto {
     d.bootKernel = i.bootKernel;
     d.bootInitrd = i.bootInitrd;
     d.bootCmdline = i.bootCmdline;
+    d.version = i.version;
     return d;
   }
 }

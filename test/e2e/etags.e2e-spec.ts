@@ -81,6 +81,21 @@ describe('ETag and If-Match (e2e)', () => {
       race: () => [{ status: 'booting' }, { status: 'error', errorMessage: 'lost the race' }],
       field: 'status',
     },
+    {
+      name: 'wake schedules',
+      base: '/api/v1/wake-schedules',
+      create: async () => {
+        const g = await post('/api/v1/client-groups', { name: unique('wake') });
+        return post('/api/v1/wake-schedules', { groupId: g.body.id, days: ['mon'], time: '07:45', timezone: 'UTC' });
+      },
+      // days and time go together (a time alone is a 400 SCHEDULE_INVALID)
+      change: (i) => ({ days: ['mon'], time: `0${i + 1}:15` }),
+      race: (i) => [
+        { days: ['mon'], time: `1${i}:00` },
+        { days: ['mon'], time: `1${i}:30` },
+      ],
+      field: 'time',
+    },
   ];
 
   beforeAll(async () => {

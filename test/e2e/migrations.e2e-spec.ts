@@ -67,12 +67,12 @@ describe('migrations (e2e)', () => {
     await ds.query(`UPDATE images SET description = 'changed' WHERE id = $1`, [img.id]);
     const [after] = await ds.query(`SELECT updated_at FROM images WHERE id = $1`, [img.id]);
     expect(new Date(after.updated_at).getTime()).toBeGreaterThan(new Date(img.updated_at).getTime());
-    // Row versions (AddRowVersions) were added beside the original columns: NOT NULL, existing rows at 1.
+    // Row versions (AddRowVersions, AddWakeScheduleVersion) were added beside the original columns: NOT NULL, existing rows at 1.
     const versions = await ds.query<{ table_name: string; is_nullable: string; column_default: string }[]>(
       `SELECT table_name, is_nullable, column_default FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'version' ORDER BY 1`,
     );
     expect(versions).toEqual(
-      ['boot_sessions', 'client_groups', 'clients', 'images', 'network_ranges', 'users'].map((table_name) => ({
+      ['boot_sessions', 'client_groups', 'clients', 'images', 'network_ranges', 'users', 'wake_schedules'].map((table_name) => ({
         table_name,
         is_nullable: 'NO',
         column_default: '1',

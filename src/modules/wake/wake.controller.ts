@@ -1,17 +1,10 @@
 import { Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiServiceUnavailableResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { api } from '@common/api';
 import { Auth } from '@common/auth/auth.decorators';
 import { Role } from '@common/auth/role';
 import { uuidParam } from '@common/pagination';
+import { ApiErrors } from '@common/errors/api-errors.decorator';
 import { AppConfig } from '@config/config.loader';
 import { ClientWakeResponseDto, GroupWakeResponseDto, WakeOutcomeDto } from './dto/wake-outcome.dto';
 import { WakeService } from './wake.service';
@@ -34,10 +27,12 @@ export class ClientWakeController {
   @HttpCode(200)
   @ApiOperation({ summary: "Wake a client: a Wake-on-LAN magic packet, broadcast on its network range's interface" })
   @ApiOkResponse({ type: ClientWakeResponseDto })
-  @ApiBadRequestResponse({ description: 'id is not a UUID' })
-  @ApiNotFoundResponse({ description: 'CLIENT_NOT_FOUND' })
-  @ApiConflictResponse({ description: NOT_SENT })
-  @ApiServiceUnavailableResponse({ description: 'BROADCAST_FAILED: the kernel refused the datagram' })
+  @ApiErrors({
+    400: 'INVALID_UUID: id is not a UUID',
+    404: 'CLIENT_NOT_FOUND',
+    409: NOT_SENT,
+    503: 'BROADCAST_FAILED: the kernel refused the datagram',
+  })
   async wake(@Param('id', uuidParam('id')) id: string): Promise<ClientWakeResponseDto> {
     return Object.assign(new ClientWakeResponseDto(), await this.waker.wakeClient(id), { ports: [...this.config.wol.ports] });
   }
@@ -58,8 +53,7 @@ export class GroupWakeController {
   @HttpCode(200)
   @ApiOperation({ summary: "Wake every client of a group, each on its own range's interface (paced by DLS_WOL_GAP_MS)" })
   @ApiOkResponse({ type: GroupWakeResponseDto, description: `per member: ok, or failed with a code (${NOT_SENT})` })
-  @ApiBadRequestResponse({ description: 'id is not a UUID' })
-  @ApiNotFoundResponse({ description: 'GROUP_NOT_FOUND' })
+  @ApiErrors({ 400: 'INVALID_UUID: id is not a UUID', 404: 'GROUP_NOT_FOUND' })
   async wake(@Param('id', uuidParam('id')) id: string, @Req() req: { auditDetails?: Record<string, unknown> }): Promise<GroupWakeResponseDto> {
     const b = await this.waker.wakeGroup(id);
     req.auditDetails = { clients: b.clients.map((c) => c.clientId), failed: b.clients.filter((c) => c.status === 'failed').map((c) => c.clientId) };

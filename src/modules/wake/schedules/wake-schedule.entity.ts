@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
 import type { ClientGroup } from '../../catalog';
 
 /**
@@ -45,6 +45,10 @@ export class WakeSchedule {
 
   @Column({ name: 'last_run_failed', type: 'integer', nullable: true })
   lastRunFailed: number | null;
+
+  /** Row version: the ETag, checked against If-Match (the runner's claims move it too). */
+  @VersionColumn({ type: 'integer', default: 1 })
+  version: number;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

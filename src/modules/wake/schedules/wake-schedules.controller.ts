@@ -1,17 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { api } from '@common/api';
 import { Auth } from '@common/auth/auth.decorators';
 import { Role } from '@common/auth/role';
 import { mapPage, Page, uuidParam } from '@common/pagination';
+import { ApiErrors } from '@common/errors/api-errors.decorator';
+import { ETagged, IfMatch } from '@common/etag/etag.decorators';
+import type { VersionPrecondition } from '@common/etag/etag';
 import { CreateWakeScheduleDto } from './dto/create-wake-schedule.dto';
 import { ListWakeSchedulesQueryDto } from './dto/list-wake-schedules.query.dto';
 import { UpdateWakeScheduleDto } from './dto/update-wake-schedule.dto';
@@ -30,16 +25,15 @@ export class WakeSchedulesController {
   @Get()
   @ApiOperation({ summary: 'List wake schedules' })
   @ApiOkResponse({ type: WakeSchedulePageDto })
-  @ApiBadRequestResponse()
+  @ApiErrors({ 400: true })
   async list(@Query() q: ListWakeSchedulesQueryDto): Promise<Page<WakeScheduleResponseDto>> {
     return mapPage(await this.schedules.list(q), WakeScheduleResponseDto.from);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'Get a wake schedule' })
-  @ApiOkResponse({ type: WakeScheduleResponseDto })
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse()
+  @ETagged(WakeScheduleResponseDto)
+  @ApiErrors({ 400: 'INVALID_UUID', 404: 'SCHEDULE_NOT_FOUND' })
   async get(@Param('id', uuidParam('id')) id: string): Promise<WakeScheduleResponseDto> {
     return WakeScheduleResponseDto.from(await this.schedules.get(id));
   }
@@ -47,21 +41,23 @@ export class WakeSchedulesController {
   @Post()
   @Auth(Role.Operator)
   @ApiOperation({ summary: "Wake a group's clients on a schedule (cron, or days and time, in a time zone)" })
-  @ApiCreatedResponse({ type: WakeScheduleResponseDto })
-  @ApiBadRequestResponse({ description: BAD_SCHEDULE })
-  @ApiNotFoundResponse({ description: 'groupId does not exist' })
+  @ETagged(WakeScheduleResponseDto, 201)
+  @ApiErrors({ 400: BAD_SCHEDULE, 404: 'GROUP_NOT_FOUND: groupId does not exist' })
   async create(@Body() dto: CreateWakeScheduleDto): Promise<WakeScheduleResponseDto> {
     return WakeScheduleResponseDto.from(await this.schedules.create(dto));
   }
 
   @Patch(':id')
   @Auth(Role.Operator)
-  @ApiOperation({ summary: 'Change a wake schedule (a new time counts from now)' })
-  @ApiOkResponse({ type: WakeScheduleResponseDto })
-  @ApiBadRequestResponse({ description: BAD_SCHEDULE })
-  @ApiNotFoundResponse({ description: 'the schedule, or groupId, does not exist' })
-  async update(@Param('id', uuidParam('id')) id: string, @Body() dto: UpdateWakeScheduleDto): Promise<WakeScheduleResponseDto> {
-    return WakeScheduleResponseDto.from(await this.schedules.update(id, dto));
+  @ApiOperation({ summary: 'Change a wake schedule (a new time counts from now; If-Match: only while it is at that version)' })
+  @ETagged(WakeScheduleResponseDto)
+  @ApiErrors({ 400: BAD_SCHEDULE, 404: 'SCHEDULE_NOT_FOUND, or GROUP_NOT_FOUND for groupId', 412: true })
+  async update(
+    @Param('id', uuidParam('id')) id: string,
+    @Body() dto: UpdateWakeScheduleDto,
+    @IfMatch() ifMatch?: VersionPrecondition,
+  ): Promise<WakeScheduleResponseDto> {
+    return WakeScheduleResponseDto.from(await this.schedules.update(id, dto, ifMatch));
   }
 
   @Delete(':id')
@@ -69,8 +65,7 @@ export class WakeSchedulesController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete a wake schedule' })
   @ApiNoContentResponse()
-  @ApiBadRequestResponse()
-  @ApiNotFoundResponse()
+  @ApiErrors({ 400: 'INVALID_UUID', 404: 'SCHEDULE_NOT_FOUND' })
   async remove(@Param('id', uuidParam('id')) id: string): Promise<void> {
     await this.schedules.remove(id);
   }

@@ -10,6 +10,7 @@ import { ListWakeSchedulesQueryDto, SCHEDULE_SORT } from './dto/list-wake-schedu
 import { UpdateWakeScheduleDto } from './dto/update-wake-schedule.dto';
 import { WakeSchedule } from './wake-schedule.entity';
 import { cronOf, nextRun } from './wake-schedule.rules';
+import { checkVersion, VersionPrecondition } from '@common/etag/etag';
 
 const NOT_NULL_FIELDS = ['groupId', 'days', 'time', 'cron', 'timezone', 'enabled'] as const;
 
@@ -62,7 +63,8 @@ export class WakeSchedulesService {
     });
   }
 
-  async update(id: string, dto: UpdateWakeScheduleDto, now = new Date()): Promise<WakeSchedule> {
+  /** Applies a patch; with `expected` (If-Match) only while the schedule is still at that version (412 otherwise). */
+  async update(id: string, dto: UpdateWakeScheduleDto, expected?: VersionPrecondition, now = new Date()): Promise<WakeSchedule> {
     for (const f of NOT_NULL_FIELDS) {
       if (dto[f] === null) throw new ValidationError('FIELD_NOT_NULLABLE', `${f} may not be null`, { field: f });
     }
@@ -70,6 +72,7 @@ export class WakeSchedulesService {
     return this.ds.transaction(async (m) => {
       const s = await m.findOne(WakeSchedule, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!s) throw new NotFoundError('wake schedule', id, WakeErrorCode.SCHEDULE_NOT_FOUND);
+      checkVersion(expected, s.version, `wake schedule ${id}`);
       if (dto.groupId !== undefined && dto.groupId !== s.groupId) {
         await groupExists(m, dto.groupId);
         s.groupId = dto.groupId;

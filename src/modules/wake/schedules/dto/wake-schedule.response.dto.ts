@@ -17,6 +17,7 @@ export class WakeScheduleResponseDto {
   @ApiPropertyOptional({ nullable: true, type: Date, description: 'the occurrence last fired or skipped as missed' }) lastRunAt: Date | null;
   @ApiPropertyOptional({ nullable: true, type: Number, description: 'members woken at the last run' }) lastRunTotal: number | null;
   @ApiPropertyOptional({ nullable: true, type: Number, description: 'of which not sent' }) lastRunFailed: number | null;
+  @ApiProperty({ description: 'row version: the ETag is `"<version>"` (send it in If-Match to edit this version)', example: 1 }) version: number;
   @ApiProperty() createdAt: Date;
   @ApiProperty() updatedAt: Date;
 
@@ -34,6 +35,7 @@ export class WakeScheduleResponseDto {
       lastRunAt: s.lastRunAt,
       lastRunTotal: s.lastRunTotal,
       lastRunFailed: s.lastRunFailed,
+      version: s.version,
       createdAt: s.createdAt,
       updatedAt: s.updatedAt,
     });

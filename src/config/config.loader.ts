@@ -81,6 +81,13 @@ export const ENV = {
   },
   DLS_SESSION_GRACE: { default: 60, parse: seconds, description: 'a session whose iSCSI connection is gone this long is shut down' },
   DLS_BOOT_TIMEOUT: { default: 300, parse: seconds, description: 'a session with no iSCSI login this long after DHCP is marked error' },
+  DLS_EVENTS_RETENTION: { default: 900, parse: seconds, description: 'events older than this are pruned (the Last-Event-ID resume window)' },
+  DLS_EVENTS_RETENTION_COUNT: { default: 10_000, parse: int(100, 10_000_000), description: 'at most this many newest events are kept for resuming' },
+  DLS_EVENTS_SUBSCRIBER_QUEUE: {
+    default: 1000,
+    parse: int(500, 1_000_000),
+    description: 'how many events a stream subscriber may fall behind (the shared in-memory ring) before it is dropped (final event `dropped`)',
+  },
 } satisfies Record<string, EnvVar<unknown>>;
 
 type EnvSpec = typeof ENV;
@@ -129,6 +136,7 @@ export class AppConfig {
   readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; ipv6Enable: boolean; tcpQuickAck: boolean };
   readonly tftp: { enabled: boolean; address?: string; port: number; root: string };
   readonly dhcp: { enabled: boolean; port: number };
+  readonly events: { retentionSec: number; retentionCount: number; subscriberQueue: number };
   readonly iscsi: { enabled: boolean; manageTgtd: boolean; controlPort: number; portalAddress: string; portalPort: number; iqnPrefix: string };
 
   constructor(raw: RawConfig) {
@@ -166,6 +174,11 @@ export class AppConfig {
       root: raw.DLS_TFTP_ROOT ? path.resolve(raw.DLS_TFTP_ROOT) : path.join(dataDir, 'tftp'),
     };
     this.dhcp = { enabled: raw.DLS_DHCP_ENABLED, port: raw.DLS_DHCP_PORT };
+    this.events = {
+      retentionSec: raw.DLS_EVENTS_RETENTION,
+      retentionCount: raw.DLS_EVENTS_RETENTION_COUNT,
+      subscriberQueue: raw.DLS_EVENTS_SUBSCRIBER_QUEUE,
+    };
     const [portalAddress, portalPort] = raw.DLS_ISCSI_PORTAL.split(':');
     this.iscsi = {
       enabled: raw.DLS_ISCSI_ENABLED,

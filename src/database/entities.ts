@@ -9,6 +9,20 @@ import { User } from '../modules/users/user.entity';
 import { ClientDisk } from '../modules/catalog/disks/client-disk.entity';
 import { IscsiExport } from '../modules/iscsi/iscsi-export.entity';
 import { DhcpLease } from '../modules/pxe-boot/dhcp-lease.entity';
+import { DlsEvent } from '../modules/events/event.entity';
 
 /** Every entity, listed explicitly (no globs: the same list works under ts-jest, ts-node and compiled dist/). */
-export const ENTITIES = [Image, Client, BootSession, ImageSnapshot, NetworkRange, User, RefreshToken, AuditLog, ClientDisk, IscsiExport, DhcpLease];
+export const ENTITIES = [
+  Image,
+  Client,
+  BootSession,
+  ImageSnapshot,
+  NetworkRange,
+  User,
+  RefreshToken,
+  AuditLog,
+  ClientDisk,
+  IscsiExport,
+  DhcpLease,
+  DlsEvent,
+];

@@ -3,6 +3,7 @@ import { CreateInitialSchema1795837215983 } from './1795837215983-CreateInitialS
 import { AddStorageAndBootPlane1795837477715 } from './1795837477715-AddStorageAndBootPlane';
 import { IndexLeasesAndRefreshTokens1795839895125 } from './1795839895125-IndexLeasesAndRefreshTokens';
 import { AddUniqueClientIpAddress1796463599857 } from './1796463599857-AddUniqueClientIpAddress';
+import { AddEvents1796466837218 } from './1796466837218-AddEvents';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -10,4 +11,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddStorageAndBootPlane1795837477715,
   IndexLeasesAndRefreshTokens1795839895125,
   AddUniqueClientIpAddress1796463599857,
+  AddEvents1796466837218,
 ];

@@ -14,6 +14,7 @@ import {
   renderWaitingScript,
 } from '@protocols/ipxe/ipxe-script';
 import { AuditService } from '../audit';
+import { BootScriptEventBody, EVENT_PUBLISHER, EventPublisher } from '../events';
 import { BootPolicyService, ClientBootFacts } from '../catalog';
 import { BootPreparation } from './boot-preparation.service';
 import { BootSessionTracker } from './boot-session-tracker';
@@ -85,6 +86,7 @@ export class BootScriptService {
     @Inject(SCRIPT_RATE_LIMITER) private readonly limiter: TokenBucketLimiter,
     private readonly recent: RecentLogins,
     @Optional() private readonly audit?: AuditService,
+    @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {}
 
   /** The `tgtadm` listing in flight: concurrent script requests (a boot storm) share one call. */
@@ -92,19 +94,34 @@ export class BootScriptService {
 
   /** The boot script for `rawMac` as requested by `who` with the URL's `token`. Never throws. */
   async scriptFor(rawMac: string | undefined, who: ScriptRequester, token?: unknown): Promise<ScriptResponse> {
+    const report = (mac: string | null, clientId: string | null, outcome: BootScriptEventBody['outcome'], reason: string | null) =>
+      this.events?.emit('boot-script', { mac, clientId, clientIp: who.sourceIp, outcome, reason });
     const limited = this.rateLimited(who);
-    if (limited) return limited;
+    if (limited) {
+      report(normalizeMac(rawMac ?? ''), null, 'refused', 'rate limited');
+      return limited;
+    }
     const mac = normalizeMac(rawMac ?? '');
-    if (!mac) return { status: 400, body: renderUnknownClientScript(null) };
+    if (!mac) {
+      report(null, null, 'refused', 'not a MAC address');
+      return { status: 400, body: renderUnknownClientScript(null) };
+    }
     const client = await this.policy.lookup(mac);
-    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok) return { status: 403, body: renderUnknownClientScript(mac) };
-    switch (this.policy.standing(client)) {
+    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok) {
+      report(mac, client?.id ?? null, 'refused', 'requester not trusted as this client');
+      return { status: 403, body: renderUnknownClientScript(mac) };
+    }
+    const standing = this.policy.standing(client);
+    switch (standing) {
       case 'unknown':
+        report(mac, null, 'refused', 'unknown client');
         return { status: 200, body: renderUnknownClientScript(mac) };
       case 'pending':
       case 'no-image':
+        report(mac, client?.id ?? null, 'refused', standing === 'pending' ? 'client pending' : 'no image assigned');
         return { status: 200, body: renderWaitingScript({ mac }) };
       case 'disabled':
+        report(mac, client?.id ?? null, 'refused', 'client disabled (local boot)');
         return { status: 200, body: renderLocalBootScript('this machine is disabled for network boot; booting locally') };
       case 'bootable':
         break;
@@ -112,7 +129,10 @@ export class BootScriptService {
     if (!client) return { status: 200, body: renderUnknownClientScript(mac) }; // narrowed: `bootable` has a record
 
     const inUse = await this.liveLoginElsewhere(client, who);
-    if (inUse) return { status: 200, body: renderDiskInUseScript(mac) };
+    if (inUse) {
+      report(mac, client.id, 'refused', 'disk in use from another address');
+      return { status: 200, body: renderDiskInUseScript(mac) };
+    }
     await this.tracker.settle(client.id);
     const sessionId = await this.tracker.onScriptRequested({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
     let body: string;
@@ -121,10 +141,12 @@ export class BootScriptService {
     } catch (err) {
       const reason = this.reasonOf(err);
       this.logger.warn(`no boot for ${client.hostname} (${mac}): ${reason}`);
+      report(mac, client.id, 'error', reason);
       await this.tracker.onBootFailed({ clientId: client.id, stage: 'prepare', error: reason });
       return { status: 200, body: renderErrorScript(reason) };
     }
     await this.tracker.onScriptServed({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
+    report(mac, client.id, 'served', null);
     return { status: 200, body };
   }
 

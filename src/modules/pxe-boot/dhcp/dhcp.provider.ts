@@ -1,7 +1,8 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { PXE_BOOT_SERVER_PORT } from '@protocols/dhcp';
 import { AppConfig } from '@config/config.loader';
 import { cidrContains, parseCidr } from '@common/net/ipv4';
+import { EVENT_PUBLISHER, EventPublisher } from '../../events';
 import { ReadinessRegistry } from '../../health';
 import { NetworkRange, NetworkRangesService } from '../../network';
 import { BootSessionTracker } from '../boot-session-tracker';
@@ -137,11 +138,13 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     tracker: BootSessionTracker,
     tokens: BootTokens,
     @Optional() private readonly readiness?: ReadinessRegistry,
+    @Optional() @Inject(EVENT_PUBLISHER) events?: EventPublisher,
   ) {
     this.server = new DhcpServer({
       clients: policy,
       leases,
       tracker,
+      exchanges: events && { exchange: (e) => events.emit('dhcp', e) },
       tokens,
       httpPort: config.http.port,
       logger: this.logger,

@@ -23,11 +23,14 @@ import type {
   DhcpBootTracker,
   DhcpClientFacts,
   DhcpClientLookup,
+  DhcpExchangeSink,
   DhcpLeaseStore,
   DhcpLogger,
   DhcpRange,
   DhcpReplySocket,
 } from './dhcp.ports';
+
+type DhcpEventMessage = Parameters<DhcpExchangeSink['exchange']>[0]['message'];
 
 /** Packet counters, for logs, health checks and tests. */
 export interface DhcpStats {
@@ -74,6 +77,8 @@ export interface DhcpServerOptions {
   clients: DhcpClientLookup;
   leases: DhcpLeaseStore;
   tracker: DhcpBootTracker;
+  /** Reports each exchange (discover/offer, request/ack|nak, decline, release, inform) for the live event stream. */
+  exchanges?: DhcpExchangeSink;
   /** Port of the HTTP server that serves `/boot/<mac>.ipxe` (iPXE's boot file URL). */
   httpPort: number;
   /** Signs the short-lived token of a script URL for a MAC (and, in full mode, the address it is given). */
@@ -84,6 +89,15 @@ export interface DhcpServerOptions {
 }
 
 const ZERO_IP = '0.0.0.0';
+
+/** Client message types reported as exchanges (RFC 2132 §9.6). */
+const MESSAGE_NAMES: Partial<Record<number, DhcpEventMessage>> = {
+  [DhcpMessageType.DISCOVER]: 'discover',
+  [DhcpMessageType.REQUEST]: 'request',
+  [DhcpMessageType.DECLINE]: 'decline',
+  [DhcpMessageType.RELEASE]: 'release',
+  [DhcpMessageType.INFORM]: 'inform',
+};
 
 const silentLogger: DhcpLogger = { debug: () => undefined, log: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -108,6 +122,7 @@ export class DhcpServer {
   private readonly clients: DhcpClientLookup;
   private readonly leases: DhcpLeaseStore;
   private readonly tracker: DhcpBootTracker;
+  private readonly exchanges: DhcpExchangeSink | undefined;
   private readonly httpPort: number;
   private readonly tokens: DhcpBootTokens | undefined;
   private readonly logger: DhcpLogger;
@@ -118,6 +133,7 @@ export class DhcpServer {
     this.clients = options.clients;
     this.leases = options.leases;
     this.tracker = options.tracker;
+    this.exchanges = options.exchanges;
     this.httpPort = options.httpPort;
     this.tokens = options.tokens;
     this.logger = options.logger ?? silentLogger;
@@ -222,6 +238,7 @@ export class DhcpServer {
         this.track(ctx, 'discover', offered.ip);
         this.send(ctx, buildReply(pkt, this.fullReplyParams(ctx, DhcpMessageType.OFFER, offered.ip, action.boot)));
         this.counters.offers++;
+        this.report(ctx, 'offer', offered.ip);
         return;
       }
       case 'request': {
@@ -231,25 +248,32 @@ export class DhcpServer {
           this.logger.warn(`NAK ${mac} xid=0x${ci.xid.toString(16)} for ${action.ip} (${action.state}): ${outcome.reason}`);
           this.send(ctx, buildReply(pkt, { messageType: DhcpMessageType.NAK, serverId, message: outcome.reason }));
           this.counters.naks++;
+          this.report(ctx, 'nak', action.ip, outcome.reason);
           return;
         }
         this.track(ctx, 'request', outcome.ip);
         this.send(ctx, buildReply(pkt, this.fullReplyParams(ctx, DhcpMessageType.ACK, outcome.ip, action.boot)));
         this.counters.acks++;
+        this.report(ctx, 'ack', outcome.ip);
         return;
       }
       case 'decline':
-        if (await this.leases.decline(mac, action.ip)) this.counters.declines++;
-        else this.dropped(ci, `DECLINE of ${action.ip}, which is not this client's lease`);
+        if (await this.leases.decline(mac, action.ip)) {
+          this.counters.declines++;
+          this.report(ctx, null, action.ip);
+        } else this.dropped(ci, `DECLINE of ${action.ip}, which is not this client's lease`);
         return;
       case 'release':
-        if (await this.leases.release(mac, action.ip)) this.counters.releases++;
-        else this.dropped(ci, `RELEASE of ${action.ip}, which is not this client's lease`);
+        if (await this.leases.release(mac, action.ip)) {
+          this.counters.releases++;
+          this.report(ctx, null, action.ip);
+        } else this.dropped(ci, `RELEASE of ${action.ip}, which is not this client's lease`);
         return;
       case 'inform':
         this.track(ctx, 'inform', pkt.ciaddr === ZERO_IP ? null : pkt.ciaddr);
         this.send(ctx, buildReply(pkt, this.fullReplyParams(ctx, DhcpMessageType.ACK, undefined, action.boot)));
         this.counters.acks++;
+        this.report(ctx, 'ack', pkt.ciaddr === ZERO_IP ? null : pkt.ciaddr);
         return;
       case 'proxy-offer':
       case 'proxy-ack': {
@@ -262,6 +286,7 @@ export class DhcpServer {
         this.send(ctx, reply);
         if (action.kind === 'proxy-offer') this.counters.offers++;
         else this.counters.acks++;
+        this.report(ctx, action.kind === 'proxy-offer' ? 'offer' : 'ack', pkt.ciaddr === ZERO_IP ? null : pkt.ciaddr);
         return;
       }
     }
@@ -318,6 +343,29 @@ export class DhcpServer {
       });
     } catch (err) {
       this.logger.warn(`boot session tracker failed for ${ctx.ci.mac}: ${(err as Error).message}`);
+    }
+  }
+
+  /** One exchange for the live event stream (the client's message, our reply). Never throws. */
+  private report(ctx: Context, reply: 'offer' | 'ack' | 'nak' | null, ip: string | null, reason: string | null = null): void {
+    if (!this.exchanges) return;
+    const message = MESSAGE_NAMES[ctx.ci.messageType ?? 0];
+    if (!message) return;
+    try {
+      this.exchanges.exchange({
+        mac: ctx.ci.mac!,
+        clientId: ctx.client?.id ?? null,
+        rangeId: ctx.range.id,
+        range: ctx.range.name,
+        xid: ctx.ci.xid.toString(16).padStart(8, '0'),
+        message,
+        reply,
+        ip,
+        proxy: ctx.range.dhcpMode === 'proxy',
+        reason,
+      });
+    } catch (err) {
+      this.logger.warn(`event publishing failed for ${ctx.ci.mac}: ${(err as Error).message}`);
     }
   }
 

@@ -81,9 +81,9 @@ export const ENV = {
   },
   DLS_SESSION_GRACE: { default: 60, parse: seconds, description: 'a session whose iSCSI connection is gone this long is shut down' },
   DLS_BOOT_TIMEOUT: { default: 300, parse: seconds, description: 'a session with no iSCSI login this long after DHCP is marked error' },
-  DLS_EVENTS_RETENTION: { default: 900, parse: seconds, description: 'events older than this are pruned (the Last-Event-ID resume window)' },
-  DLS_EVENTS_RETENTION_COUNT: { default: 10_000, parse: int(100, 10_000_000), description: 'at most this many newest events are kept for resuming' },
-  DLS_EVENTS_SUBSCRIBER_QUEUE: {
+  DLS_EVENTS_MAX_AGE: { default: 900, parse: seconds, description: 'events older than this are pruned (the Last-Event-ID resume window)' },
+  DLS_EVENTS_MAX_COUNT: { default: 10_000, parse: int(100, 10_000_000), description: 'at most this many newest events are kept for resuming' },
+  DLS_EVENTS_MAX_LAG: {
     default: 1000,
     parse: int(500, 1_000_000),
     description: 'how many events a stream subscriber may fall behind (the shared in-memory ring) before it is dropped (final event `dropped`)',
@@ -175,9 +175,9 @@ export class AppConfig {
     };
     this.dhcp = { enabled: raw.DLS_DHCP_ENABLED, port: raw.DLS_DHCP_PORT };
     this.events = {
-      retentionSec: raw.DLS_EVENTS_RETENTION,
-      retentionCount: raw.DLS_EVENTS_RETENTION_COUNT,
-      subscriberQueue: raw.DLS_EVENTS_SUBSCRIBER_QUEUE,
+      retentionSec: raw.DLS_EVENTS_MAX_AGE,
+      retentionCount: raw.DLS_EVENTS_MAX_COUNT,
+      subscriberQueue: raw.DLS_EVENTS_MAX_LAG,
     };
     const [portalAddress, portalPort] = raw.DLS_ISCSI_PORTAL.split(':');
     this.iscsi = {

@@ -33,7 +33,7 @@ describe('events stream (e2e)', () => {
   };
 
   beforeAll(async () => {
-    t = await createTestApp({ DLS_EVENTS_RETENTION_COUNT: '100', DLS_EVENTS_SUBSCRIBER_QUEUE: '500' });
+    t = await createTestApp({ DLS_EVENTS_MAX_COUNT: '100', DLS_EVENTS_MAX_LAG: '500' });
     base = await listen(t);
     events = t.app.get(EventsService);
   });
@@ -126,7 +126,7 @@ describe('events stream (e2e)', () => {
   it('an id older than the window gets a reset event', async () => {
     for (let i = 0; i < 150; i++) events.emit('boot-session', probe(1000 + i));
     await events.flush();
-    await events.prune(); // DLS_EVENTS_RETENTION_COUNT=100
+    await events.prune(); // DLS_EVENTS_MAX_COUNT=100
     const c = await connect('/api/v1/events?lastEventId=1', { Authorization: `Bearer ${t.adminToken}` });
     await c.waitFor((x) => x.ofType('reset').length === 1, 'reset');
     expect(c.ofType('boot-session')).toEqual([]);

@@ -3,7 +3,7 @@ import { Role } from '@common/auth/role';
 
 /**
  * One published event (table `events`): the resume window of the live stream. Rows are pruned to the newest
- * `DLS_EVENTS_RETENTION_COUNT` and the last `DLS_EVENTS_RETENTION`; the stream itself travels by NOTIFY.
+ * `DLS_EVENTS_MAX_COUNT` and the last `DLS_EVENTS_MAX_AGE`; the stream itself travels by NOTIFY.
  */
 @Entity('events')
 @Index('idx_events_at', ['at'])

@@ -34,8 +34,8 @@ export class EventsController {
     description:
       'Authenticate with `?ticket=` (POST /events/ticket) or a Bearer token. Each message has `id`, `event` (the type) and ' +
       '`data` (an EventMessageDto). `Last-Event-ID` (or `?lastEventId=`) resumes within the window (last ' +
-      'DLS_EVENTS_RETENTION_COUNT events / DLS_EVENTS_RETENTION); an older id gets a `reset` event. A subscriber that ' +
-      'falls more than DLS_EVENTS_SUBSCRIBER_QUEUE events behind gets a final `dropped` event. Heartbeat comment every 15 s.',
+      'DLS_EVENTS_MAX_COUNT events / DLS_EVENTS_MAX_AGE); an older id gets a `reset` event. A subscriber that ' +
+      'falls more than DLS_EVENTS_MAX_LAG events behind gets a final `dropped` event. Heartbeat comment every 15 s.',
   })
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'resume after this event id' })

@@ -63,7 +63,7 @@ const rolesUpTo = (role: Role): Role[] => Object.values(Role).filter((r) => ROLE
  *
  * Delivery: one dedicated `pg` connection per process LISTENs; each notification's rows are read once and fanned
  * out to this process's subscribers (own batches straight from the insert's RETURNING). The table is the resume
- * window for `Last-Event-ID`, pruned every minute to the newest N and the last T (`DLS_EVENTS_RETENTION*`).
+ * window for `Last-Event-ID`, pruned every minute to the newest N and the last T (`DLS_EVENTS_MAX_COUNT`, `DLS_EVENTS_MAX_AGE`).
  */
 @Injectable()
 export class EventsService implements EventPublisher, OnApplicationBootstrap, BeforeApplicationShutdown {

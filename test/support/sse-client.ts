@@ -96,28 +96,31 @@ export class SseClient {
   private feed(chunk: string): void {
     this.buf += chunk;
     if (this.status !== 200) return this.notify();
+    let start = 0;
     let i: number;
-    while ((i = this.buf.indexOf('\n\n')) >= 0) {
-      const block = this.buf.slice(0, i);
-      this.buf = this.buf.slice(i + 2);
-      const msg: { id?: string; event: string; data?: string } = { event: 'message' };
-      let any = false;
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) {
-          this.comments++;
-          continue;
-        }
-        const [field, ...rest] = line.split(':');
-        const value = rest.join(':').replace(/^ /, '');
-        if (field === 'id') msg.id = value;
-        else if (field === 'event') msg.event = value;
-        else if (field === 'data') msg.data = msg.data === undefined ? value : `${msg.data}\n${value}`;
-        else continue;
-        any = true;
-      }
-      if (any && msg.data !== undefined) this.messages.push({ id: msg.id, event: msg.event, data: JSON.parse(msg.data) });
+    while ((i = this.buf.indexOf('\n\n', start)) >= 0) {
+      this.parseBlock(this.buf.slice(start, i));
+      start = i + 2;
     }
+    this.buf = this.buf.slice(start);
     this.notify();
+  }
+
+  private parseBlock(block: string): void {
+    const msg: { id?: string; event: string; data?: string } = { event: 'message' };
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) {
+        this.comments++;
+        continue;
+      }
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'id') msg.id = value;
+      else if (field === 'event') msg.event = value;
+      else if (field === 'data') msg.data = msg.data === undefined ? value : `${msg.data}\n${value}`;
+    }
+    if (msg.data !== undefined) this.messages.push({ id: msg.id, event: msg.event, data: JSON.parse(msg.data) });
   }
 
   private finish(): void {

@@ -18,8 +18,22 @@ export function openSse(req: Request, res: Response, onClose: () => void): SseSi
   req.socket.setNoDelay(true);
   res.write('retry: 2000\n\n');
   res.on('close', onClose);
+  // Writes of one event-loop turn (a delivered batch) leave as one chunk: cork, uncork on the next tick.
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    if (!res.destroyed) res.uncork();
+  };
   return {
-    write: (chunk) => !res.writableEnded && !res.destroyed && res.write(chunk),
+    write: (chunk) => {
+      if (res.writableEnded || res.destroyed) return false;
+      if (!corked) {
+        corked = true;
+        res.cork();
+        process.nextTick(uncork);
+      }
+      return res.write(chunk);
+    },
     onDrain: (cb) => {
       if (res.destroyed) return;
       res.once('drain', cb);

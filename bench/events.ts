@@ -62,7 +62,9 @@ async function main(): Promise<void> {
     });
     const { accessToken } = (await login.json()) as { accessToken: string };
     for (let i = 0; i < SUBSCRIBERS; i++) {
-      const c = await SseClient.open(`${base}/api/v1/events`, { Authorization: `Bearer ${accessToken}` });
+      const t = await fetch(`${base}/api/v1/events/ticket`, { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } });
+      const { ticket } = (await t.json()) as { ticket: string };
+      const c = await SseClient.open(`${base}/api/v1/events?ticket=${ticket}`);
       if (c.status !== 200) throw new Error(`subscribe: ${c.status}`);
       clients.push(c);
     }

@@ -31,6 +31,9 @@ describe('events stream (e2e)', () => {
     open.push(c);
     return c;
   };
+  /** An admin stream opened with a fresh ticket; `query` is appended (e.g. `&lastEventId=1`). */
+  const adminStream = async (query = '', headers: Record<string, string> = {}, opts: { paused?: boolean } = {}) =>
+    connect(`/api/v1/events?ticket=${await ticketFor(t, t.adminToken)}${query}`, headers, opts);
 
   beforeAll(async () => {
     t = await createTestApp({ DLS_EVENTS_MAX_COUNT: '100', DLS_EVENTS_MAX_LAG: '500' });
@@ -79,6 +82,23 @@ describe('events stream (e2e)', () => {
     });
   });
 
+  it('OpenAPI documents the stream, the ticket route and a body schema per event type', async () => {
+    const doc = (await t.http.get('/docs-json')).body;
+    const stream = doc.paths['/api/v1/events'].get;
+    expect(stream.responses['200'].content['text/event-stream'].schema.$ref).toBe('#/components/schemas/EventMessageDto');
+    expect(stream.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['ticket', 'lastEventId', 'Last-Event-ID']));
+    expect(doc.paths['/api/v1/events/ticket'].post.responses['201'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/EventTicketDto',
+    );
+    const bodies = doc.components.schemas.EventMessageDto.properties.body.oneOf.map((o: any) => o.$ref.split('/').pop());
+    for (const name of bodies) expect(doc.components.schemas[name]).toBeDefined();
+    expect(bodies).toEqual(
+      expect.arrayContaining(['BootSessionEventBodyDto', 'DhcpEventBodyDto', 'TftpEventBodyDto', 'BootScriptEventBodyDto', 'IscsiEventBodyDto']),
+    );
+    expect(bodies).toEqual(expect.arrayContaining(['ImageImportEventBodyDto', 'VersionPublishedEventBodyDto', 'StorageAlertEventBodyDto']));
+    expect(bodies).toEqual(expect.arrayContaining(['AuditEventBodyDto', 'ResetEventBodyDto', 'DroppedEventBodyDto']));
+  });
+
   it('filters by role: a viewer does not see audit entries, an admin does', async () => {
     const viewer = await connect(`/api/v1/events?ticket=${await ticketFor(t, await t.tokenFor('viewer'))}`);
     const admin = await connect(`/api/v1/events?ticket=${await ticketFor(t, t.adminToken)}`);
@@ -103,9 +123,14 @@ describe('events stream (e2e)', () => {
     );
   });
 
-  it('a Bearer token works too (curl), and Last-Event-ID resumes without loss', async () => {
-    const auth = { Authorization: `Bearer ${t.adminToken}` };
-    const live = await connect('/api/v1/events', auth);
+  it('a Bearer token alone is refused on the stream (nothing can hold it open without a ticket)', async () => {
+    const c = await connect('/api/v1/events', { Authorization: `Bearer ${t.adminToken}` });
+    expect(c.status).toBe(401);
+    await c.waitFor((x) => x.ended, 'the 401 answer to end');
+  });
+
+  it('Last-Event-ID resumes without loss', async () => {
+    const live = await adminStream();
     for (let i = 10; i < 15; i++) events.emit('boot-session', probe(i));
     await live.waitFor((c) => c.ofType('boot-session').filter((m) => /^s-1\d$/.test(m.data.body.sessionId)).length === 5, 'five live events');
     const got = live.ofType('boot-session').filter((m) => /^s-1\d$/.test(m.data.body.sessionId));
@@ -113,12 +138,12 @@ describe('events stream (e2e)', () => {
     // missed while disconnected
     for (let i = 15; i < 20; i++) events.emit('boot-session', probe(i));
     await events.flush();
-    const resumed = await connect('/api/v1/events', { ...auth, 'Last-Event-ID': got[1].id! });
+    const resumed = await adminStream('', { 'Last-Event-ID': got[1].id! });
     const want = Array.from({ length: 18 }, (_, i) => `s-${i + 12}`).filter((s) => Number(s.slice(2)) < 20);
     await resumed.waitFor((c) => c.ofType('boot-session').length >= want.length, 'resumed events');
     expect(resumed.ofType('boot-session').map((m) => m.data.body.sessionId)).toEqual(want);
     // ?lastEventId= does the same for clients that cannot set the header
-    const byQuery = await connect(`/api/v1/events?lastEventId=${got[3].id}`, auth);
+    const byQuery = await adminStream(`&lastEventId=${got[3].id}`);
     await byQuery.waitFor((c) => c.ofType('boot-session').length >= 6, 'resumed by query');
     expect(byQuery.ofType('boot-session').map((m) => m.data.body.sessionId)).toEqual(['s-14', 's-15', 's-16', 's-17', 's-18', 's-19']);
   });
@@ -127,14 +152,14 @@ describe('events stream (e2e)', () => {
     for (let i = 0; i < 150; i++) events.emit('boot-session', probe(1000 + i));
     await events.flush();
     await events.prune(); // DLS_EVENTS_MAX_COUNT=100
-    const c = await connect('/api/v1/events?lastEventId=1', { Authorization: `Bearer ${t.adminToken}` });
+    const c = await adminStream('&lastEventId=1');
     await c.waitFor((x) => x.ofType('reset').length === 1, 'reset');
     expect(c.ofType('boot-session')).toEqual([]);
   });
 
   it('a slow consumer is dropped with a final `dropped` event; memory stays bounded', async () => {
-    const slow = await connect('/api/v1/events', { Authorization: `Bearer ${t.adminToken}` }, { paused: true });
-    const fast = await connect('/api/v1/events', { Authorization: `Bearer ${t.adminToken}` });
+    const slow = await adminStream('', {}, { paused: true });
+    const fast = await adminStream();
     await waitUntil(() => events.subscriberCount >= 2, 'two subscribers');
     const pad = 'x'.repeat(16 * 1024);
     // The paused reader's socket buffers fill (their size is the kernel's), then its 500-event ring window: publish

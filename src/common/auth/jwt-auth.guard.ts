@@ -17,7 +17,7 @@ export const bearerToken = (req: Request): string | null => /^Bearer\s+(\S+)$/i.
  * Global guard, closed by default: a route is reachable only when it is `@Public()` or carries `@Auth(role)`
  * and the caller presents a valid access token (checked by the passport 'jwt' strategy, which also rejects
  * disabled users) of a user with at least that role. Passport's failures become the stable TOKEN_* codes.
- * A route marked `@AcceptsStreamTicket()` (the event stream only) also takes `?ticket=`: a single-use stream ticket.
+ * A route marked `@StreamTicketOnly()` (the event stream) takes a single-use stream ticket (`?ticket=`) instead.
  */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard(JWT_STRATEGY) {
@@ -34,10 +34,10 @@ export class JwtAuthGuard extends AuthGuard(JWT_STRATEGY) {
     const minRole = this.reflector.getAllAndOverride<Role | undefined>(ROLES_KEY, targets);
     if (!minRole) throw new DomainError('forbidden', 'ROUTE_NOT_ANNOTATED', 'this route has no access rule');
     const req = ctx.switchToHttp().getRequest<Request & { user: Principal }>();
-    const ticket = this.reflector.getAllAndOverride<boolean>(STREAM_TICKET_KEY, targets) ? (req.query as Record<string, unknown>).ticket : undefined;
-    if (ticket !== undefined) {
+    if (this.reflector.getAllAndOverride<boolean>(STREAM_TICKET_KEY, targets)) {
+      const ticket = (req.query as Record<string, unknown>).ticket;
       const owner = typeof ticket === 'string' ? this.tickets?.consume(ticket) : null;
-      if (!owner) throw new DomainError('unauthorized', 'TICKET_INVALID', 'the stream ticket is invalid, used or expired');
+      if (!owner) throw new DomainError('unauthorized', 'TICKET_INVALID', 'a valid stream ticket (?ticket=, POST /api/v1/events/ticket) is required');
       req.user = owner;
     } else {
       await super.canActivate(ctx); // sets req.user, or throws via handleRequest

@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import { api } from '@common/api';
 import { Auth, CurrentUser, Principal } from '@common/auth/auth.decorators';
 import { Role } from '@common/auth/role';
-import { AcceptsStreamTicket } from '@common/auth/stream-ticket';
+import { StreamTicketOnly } from '@common/auth/stream-ticket';
 import { EventMessageDto, EventTicketDto, StreamEventsQueryDto } from './dto/event.dto';
 import { EventTicketsService } from './event-tickets.service';
 import { EventsService } from './events.service';
@@ -28,11 +28,11 @@ export class EventsController {
   }
 
   @Get()
-  @AcceptsStreamTicket()
+  @StreamTicketOnly()
   @ApiOperation({
     summary: 'Live events (Server-Sent Events), filtered by role',
     description:
-      'Authenticate with `?ticket=` (POST /events/ticket) or a Bearer token. Each message has `id`, `event` (the type) and ' +
+      'Authenticate with `?ticket=` only (a single-use ticket from POST /events/ticket; a Bearer token alone gets 401). Each message has `id`, `event` (the type) and ' +
       '`data` (an EventMessageDto). `Last-Event-ID` (or `?lastEventId=`) resumes within the window (last ' +
       'DLS_EVENTS_MAX_COUNT events / DLS_EVENTS_MAX_AGE); an older id gets a `reset` event. A subscriber that ' +
       'falls more than DLS_EVENTS_MAX_LAG events behind gets a final `dropped` event. Heartbeat comment every 15 s.',

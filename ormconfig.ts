@@ -25,5 +25,18 @@ export function dataSourceOptions(url: string, extra: Partial<DataSourceOptions>
   } as DataSourceOptions;
 }
 
-/** For the TypeORM CLI when DATABASE_URL is set; `npm run migration:*` also handles the embedded database. */
-export default new DataSource(dataSourceOptions(loadConfig().database.url ?? 'postgres://unset-use-npm-run-migration-scripts'));
+/**
+ * For the TypeORM CLI when DATABASE_URL is set; `npm run migration:*` also handles the embedded database.
+ * Importing this file must never throw (the app imports it too, and main.ts reports a bad configuration in one line):
+ * an invalid environment leaves the CLI with a URL that says where to go instead.
+ */
+export default new DataSource(dataSourceOptions(cliDatabaseUrl()));
+
+function cliDatabaseUrl(): string {
+  const instead = 'postgres://unset-use-npm-run-migration-scripts';
+  try {
+    return loadConfig().database.url ?? instead;
+  } catch {
+    return instead;
+  }
+}

@@ -2,7 +2,9 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { JwtAuthGuard } from './common/auth/jwt-auth.guard';
+import { StartupRollback } from './common/lifecycle/startup-rollback';
 import { DomainErrorFilter } from './common/errors/domain-error.filter';
+import { DlsLoggingModule } from './common/logging/logging.module';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/config.loader';
 import { DlsConfigModule } from './config/config.module';
@@ -14,18 +16,29 @@ import { JWT_ISSUER, JWT_SECRET, JwtSecretModule } from './modules/auth/jwt-secr
 import { CatalogModule } from './modules/catalog/catalog.module';
 import { OpenBootSessionsModule } from './modules/catalog/boot-sessions/open-boot-sessions.module';
 import { HealthModule } from './modules/health/health.module';
+import { MetricsModule } from './modules/metrics/metrics.module';
 import { NetworkModule } from './modules/network/network.module';
 import { PxeBootModule } from './modules/pxe-boot/pxe-boot.module';
 import { UsersModule } from './modules/users/users.module';
 
+@Module({})
+class StartupRollbackModule {}
+
 /** Root module: feature modules plus the global guard, pipe and filter. */
 @Module({})
 export class AppModule {
-  static forRoot(config?: AppConfig): DynamicModule {
+  /**
+   * `rollback` collects what must be stopped if creating the app fails (see {@link StartupRollback}); `quietLogs`: no
+   * log output at all (tests that pass `logger: false`).
+   */
+  static forRoot(config?: AppConfig, rollback = new StartupRollback(), opts: { quietLogs?: boolean } = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
         DlsConfigModule.forRoot(config),
+        { module: StartupRollbackModule, global: true, providers: [{ provide: StartupRollback, useValue: rollback }], exports: [StartupRollback] },
+        DlsLoggingModule.forRoot(config?.logLevel ?? 'log', { quiet: opts.quietLogs }),
+        MetricsModule,
         DatabaseModule,
         JwtModule.registerAsync({
           global: true,

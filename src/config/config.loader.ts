@@ -1,12 +1,59 @@
 import * as path from 'node:path';
-import { bool, bytes, EnvValueError, EnvVar, int, ipv4, oneOf, seconds, str, url } from './env.schema';
+import { passwordProblem } from '@common/auth/password-policy';
+import { TGT_MAX_CONTROL_PORT } from '../modules/iscsi/tgt.adapter';
+import { IQN_RE, ISCSI_NAME_MAX_BYTES } from '../modules/iscsi/tgt.validation';
+import { assertDatasetName, assertSnapshotName } from '../modules/storage/zfs.adapter';
+import { bool, bytes, checked, EnvValueError, EnvVar, host, int, ipv4, oneOf, seconds, str, url, within } from './env.schema';
 
 export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+/** Who may read Swagger UI and the OpenAPI document. */
+export type ApiDocsMode = 'public' | 'auth' | 'off';
+
+/**
+ * Bounds taken from each value's consumer, so that what passes here also passes there (issue 9 item 14: a control
+ * port of 39213 passed 0–65535 here and was refused by the tgt adapter at start).
+ */
+const MAX_DURATION = 3650 * 86400;
+const duration = within(seconds, 1, MAX_DURATION, ' s');
+const UUID = '00000000-0000-4000-8000-000000000000';
+/** The longest names the zfs driver builds under its root (zfs.driver.ts: images/<id>@v-<version id>, clients/<id>). */
+const zfsRootFits = (root: string): string | undefined => {
+  try {
+    assertDatasetName(`${root}/clients/${UUID}`);
+    assertSnapshotName(`${root}/images/${UUID}@v-${UUID}`);
+    return undefined;
+  } catch {
+    return `must be a lower-case pool[/dataset] name short enough for the datasets DLS makes under it (${root.length} characters)`;
+  }
+};
+/** The IQNs iscsi-exports.service.ts builds: `<prefix>:client-<id>` and `<prefix>:initiator-<id>`, as tgt accepts them. */
+const iqnPrefixFits = (prefix: string): string | undefined => {
+  const longest = `${prefix}:initiator-${UUID}`;
+  if (!IQN_RE.test(longest)) return 'must be iqn.yyyy-mm.<reversed domain> in lower case (RFC 3720 §3.2.6.3.1)';
+  if (Buffer.byteLength(longest) > ISCSI_NAME_MAX_BYTES) return `leaves no room for DLS's target names within ${ISCSI_NAME_MAX_BYTES} bytes`;
+  return undefined;
+};
+/** `address:port` for tgtd's `--iscsi portal=`: an IPv4 address and a port 1–65535 (tgtd.supervisor.ts). */
+const portal = checked(str({ pattern: /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/ }), (v) => {
+  const [address, port] = v.split(':');
+  try {
+    ipv4(address);
+  } catch {
+    return `must name an IPv4 address (got ${address})`;
+  }
+  return Number(port) >= 1 && Number(port) <= 65535 ? undefined : 'port must be between 1 and 65535';
+});
 
 /** Every environment variable DLS reads. README.md documents the same list. */
 export const ENV = {
-  PORT: { default: 3000, parse: int(0, 65535), description: 'HTTP port of the API, Swagger UI and iPXE scripts' },
-  HOST: { default: '0.0.0.0', parse: str({ min: 1 }), description: 'HTTP bind address' },
+  PORT: { default: 3000, parse: int(1, 65535), description: 'HTTP port of the API, Swagger UI and iPXE scripts (scripts name it, so not 0)' },
+  HOST: { default: '0.0.0.0', parse: host, description: 'HTTP bind address (IP address or host name)' },
+  DLS_API_DOCS: {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
+    default: 'public' as ApiDocsMode,
+    parse: oneOf<ApiDocsMode>('public', 'auth', 'off'),
+    description: 'Swagger UI (/docs) and OpenAPI (/docs-json): public, auth (any DLS user: HTTP Basic or Bearer) or off (404)',
+  },
   DATABASE_URL: {
     parse: url('postgres', 'postgresql'),
     secret: true,
@@ -23,19 +70,27 @@ export const ENV = {
     parse: str({ pattern: /^[a-z][a-z0-9_.-]{2,63}$/ }),
     description: 'first admin user, created when no user exists',
   },
-  DLS_ADMIN_PASSWORD: { parse: str({ min: 8, max: 256 }), secret: true, description: 'first admin password; unset = generated and printed once' },
+  DLS_ADMIN_PASSWORD: {
+    parse: str({ min: 8, max: 256 }),
+    secret: true,
+    description: 'first admin password; unset = generated and printed once. A weak one (the API password policy) is refused at start',
+  },
   JWT_SECRET: { parse: str({ min: 32 }), secret: true, description: 'JWT signing secret; unset = generated once and kept in the data dir' },
-  JWT_ACCESS_TTL: { default: 900, parse: seconds, description: 'access-token lifetime' },
-  JWT_REFRESH_TTL: { default: 7 * 86400, parse: seconds, description: 'refresh-token lifetime' },
+  JWT_ACCESS_TTL: { default: 900, parse: duration, description: 'access-token lifetime' },
+  JWT_REFRESH_TTL: { default: 7 * 86400, parse: duration, description: 'refresh-token lifetime' },
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
   LOG_LEVEL: { default: 'log' as LogLevel, parse: oneOf<LogLevel>('error', 'warn', 'log', 'debug', 'verbose'), description: 'log verbosity' },
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
   DLS_STORAGE_DRIVER: { default: 'dir' as 'dir' | 'zfs', parse: oneOf('dir', 'zfs'), description: 'storage driver' },
   DLS_ZFS_ROOT: {
-    parse: str({ pattern: /^[A-Za-z0-9][A-Za-z0-9_.:-]*(\/[A-Za-z0-9][A-Za-z0-9_.:-]*)*$/ }),
+    parse: checked(str({ min: 1 }), zfsRootFits),
     description: 'dataset under which the zfs driver keeps everything, e.g. tank/dls',
   },
-  DLS_STORAGE_MIN_FREE: { default: 1024 ** 3, parse: bytes, description: 'refuse storage operations that would leave less free space (507)' },
+  DLS_STORAGE_MIN_FREE: {
+    default: 1024 ** 3,
+    parse: within(bytes, 0, Number.MAX_SAFE_INTEGER),
+    description: 'refuse storage operations that would leave less free space (507)',
+  },
   DLS_IMPORT_DIR: {
     parse: str({ min: 1 }),
     description: 'the only directory POST /images/:id/import reads from (symlinks may not leave it); unset = <data dir>/import',
@@ -68,20 +123,34 @@ export const ENV = {
   },
   DLS_ISCSI_ENABLED: { default: true, parse: bool, description: 'export client disks over iSCSI through tgt' },
   DLS_TGTD_MANAGE: { default: true, parse: bool, description: 'start and stop our own tgtd (false = use a running one)' },
-  DLS_TGTD_CONTROL_PORT: { default: 213, parse: int(0, 65535), description: 'tgtd control port (-C), keeps ours apart from any other tgtd' },
+  DLS_TGTD_CONTROL_PORT: {
+    default: 213,
+    parse: int(0, TGT_MAX_CONTROL_PORT),
+    description: `tgtd control port (-C, 0–${TGT_MAX_CONTROL_PORT} as tgtd accepts), keeps ours apart from any other tgtd`,
+  },
   DLS_ISCSI_PORTAL: {
     default: '0.0.0.0:3260',
-    parse: str({ pattern: /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/ }),
+    parse: portal,
     description: 'address:port tgtd listens on; scripts name an explicit address as is, 0.0.0.0 as the address the client reached DLS on',
   },
   DLS_ISCSI_IQN_PREFIX: {
     default: 'iqn.2026-11.io.dls',
-    parse: str({ pattern: /^iqn\.\d{4}-\d{2}\.[a-z0-9.-]+$/ }),
+    parse: checked(str({ max: ISCSI_NAME_MAX_BYTES }), iqnPrefixFits),
     description: 'IQN prefix of our targets and initiators',
   },
-  DLS_SESSION_GRACE: { default: 60, parse: seconds, description: 'a session whose iSCSI connection is gone this long is shut down' },
-  DLS_BOOT_TIMEOUT: { default: 300, parse: seconds, description: 'a session with no iSCSI login this long after DHCP is marked error' },
-  DLS_EVENTS_MAX_AGE: { default: 900, parse: seconds, description: 'events older than this are pruned (the Last-Event-ID resume window)' },
+  DLS_SESSION_GRACE: { default: 60, parse: duration, description: 'a session whose iSCSI connection is gone this long is shut down' },
+  DLS_BOOT_TIMEOUT: { default: 300, parse: duration, description: 'a session with no iSCSI login this long after DHCP is marked error' },
+  DLS_METRICS_ADDRESS: {
+    default: '127.0.0.1:9464',
+    parse: metricsAddress,
+    description: 'address:port of the Prometheus /metrics listener (its own port, no login: keep it on loopback or a management network); off = none',
+  },
+  DLS_CORS_ORIGINS: {
+    default: [] as string[],
+    parse: corsOrigins,
+    description: 'comma-separated browser origins (https://dash.example:8443) allowed to call the API cross-origin; unset = same-origin only',
+  },
+  DLS_EVENTS_MAX_AGE: { default: 900, parse: duration, description: 'events older than this are pruned (the Last-Event-ID resume window)' },
   DLS_EVENTS_MAX_COUNT: { default: 10_000, parse: int(100, 10_000_000), description: 'at most this many newest events are kept for resuming' },
   DLS_EVENTS_MAX_LAG: {
     default: 1000,
@@ -89,6 +158,30 @@ export const ENV = {
     description: 'how many events a stream subscriber may fall behind (the shared in-memory ring) before it is dropped (final event `dropped`)',
   },
 } satisfies Record<string, EnvVar<unknown>>;
+
+/** `off`, or `<IPv4>:<port>` (port 0 = ephemeral, for tests). */
+function metricsAddress(raw: string): string {
+  if (raw === 'off') return raw;
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(raw);
+  if (!m) throw new EnvValueError('must be off or <IPv4 address>:<port>, e.g. 127.0.0.1:9464');
+  ipv4(m[1]);
+  int(0, 65535)(m[2]);
+  return raw;
+}
+
+/** Comma-separated origins, each `scheme://host[:port]` exactly as a browser sends it in `Origin`. */
+function corsOrigins(raw: string): string[] {
+  const out = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const o of out) {
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(o) && !/^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(o)) {
+      throw new EnvValueError(`"${o.slice(0, 80)}" is not an origin like https://dashboard.example:8443 (no path, no trailing slash)`);
+    }
+  }
+  return out;
+}
 
 type EnvSpec = typeof ENV;
 type ValueOf<K extends keyof EnvSpec> = EnvSpec[K] extends EnvVar<infer T> ? T : never;
@@ -120,14 +213,20 @@ export function parseEnv(env: Record<string, string | undefined>): RawConfig {
       problems.push(`${key} ${why}${spec.secret ? '' : ` (got "${raw.slice(0, 80)}")`}`);
     }
   }
-  if (out.DLS_STORAGE_DRIVER === 'zfs' && !out.DLS_ZFS_ROOT) problems.push('DLS_ZFS_ROOT is required when DLS_STORAGE_DRIVER=zfs');
+  if (out.DLS_STORAGE_DRIVER === 'zfs' && !env.DLS_ZFS_ROOT) problems.push('DLS_ZFS_ROOT is required when DLS_STORAGE_DRIVER=zfs');
+  // The same policy as passwords set through the API; checked even once the admin exists (a password left in the
+  // environment is very likely the admin's).
+  const weak =
+    typeof out.DLS_ADMIN_PASSWORD === 'string' &&
+    passwordProblem(out.DLS_ADMIN_PASSWORD, [typeof out.DLS_ADMIN_USER === 'string' ? out.DLS_ADMIN_USER : '']);
+  if (weak) problems.push(`DLS_ADMIN_PASSWORD ${weak} — or unset it to have one generated and printed at the first start`);
   if (problems.length) throw new ConfigValidationError(problems);
   return out as RawConfig;
 }
 
 /** Typed configuration, grouped by concern. Built once at boot; the only consumer of process.env is `loadConfig`. */
 export class AppConfig {
-  readonly http: { port: number; host: string };
+  readonly http: { port: number; host: string; apiDocs: ApiDocsMode };
   readonly database: { url?: string; migrationsRun: boolean };
   readonly dataDir: string;
   readonly auth: { adminUser: string; adminPassword?: string; jwtSecret?: string; accessTtl: number; refreshTtl: number };
@@ -136,13 +235,16 @@ export class AppConfig {
   readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; ipv6Enable: boolean; tcpQuickAck: boolean };
   readonly tftp: { enabled: boolean; address?: string; port: number; root: string };
   readonly dhcp: { enabled: boolean; port: number };
+  /** `null`: no metrics listener. */
+  readonly metrics: { host: string; port: number } | null;
+  readonly corsOrigins: readonly string[];
   readonly events: { retentionSec: number; retentionCount: number; subscriberQueue: number };
   readonly iscsi: { enabled: boolean; manageTgtd: boolean; controlPort: number; portalAddress: string; portalPort: number; iqnPrefix: string };
 
   constructor(raw: RawConfig) {
     const dataDir = path.resolve(raw.DLS_DATA_DIR);
     this.dataDir = dataDir;
-    this.http = { port: raw.PORT, host: raw.HOST };
+    this.http = { port: raw.PORT, host: raw.HOST, apiDocs: raw.DLS_API_DOCS };
     this.database = { url: raw.DATABASE_URL, migrationsRun: raw.DLS_MIGRATIONS_RUN };
     this.auth = {
       adminUser: raw.DLS_ADMIN_USER,
@@ -174,6 +276,9 @@ export class AppConfig {
       root: raw.DLS_TFTP_ROOT ? path.resolve(raw.DLS_TFTP_ROOT) : path.join(dataDir, 'tftp'),
     };
     this.dhcp = { enabled: raw.DLS_DHCP_ENABLED, port: raw.DLS_DHCP_PORT };
+    const m = /^(.*):(\d+)$/.exec(raw.DLS_METRICS_ADDRESS);
+    this.metrics = m ? { host: m[1], port: Number(m[2]) } : null;
+    this.corsOrigins = raw.DLS_CORS_ORIGINS;
     this.events = {
       retentionSec: raw.DLS_EVENTS_MAX_AGE,
       retentionCount: raw.DLS_EVENTS_MAX_COUNT,

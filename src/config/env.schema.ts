@@ -2,6 +2,8 @@
  * The environment DLS understands, as data: one entry per variable with its parser.
  * `loadConfig()` in `config.loader.ts` validates all of them at once and reports every bad key.
  */
+import { isIP } from 'node:net';
+
 export type EnvParser<T> = (raw: string) => T;
 
 export interface EnvVar<T> {
@@ -75,9 +77,36 @@ export const bytes: EnvParser<number> = (raw) => {
   return Math.floor(Number(m[1]) * mult);
 };
 
-/** Duration: `30`, `30s`, `15m`, `12h`, `7d` (seconds). */
+/** Duration: `30`, `30s`, `15m`, `12h`, `7d` (seconds). Bound it with {@link within}. */
 export const seconds: EnvParser<number> = (raw) => {
   const m = /^(\d+)\s*([smhd]?)$/.exec(raw.trim());
   if (!m) throw new EnvValueError('must be a duration like 900, 15m, 12h or 7d');
   return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
 };
+
+/** Narrows a numeric parser to what the value's consumer accepts, e.g. `within(seconds, 1, 365 * 86400, 's')`. */
+export const within =
+  (parse: EnvParser<number>, min: number, max: number, unit = ''): EnvParser<number> =>
+  (raw) => {
+    const n = parse(raw);
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new EnvValueError(`must be between ${min}${unit} and ${max}${unit}`);
+    return n;
+  };
+
+/** A bind address: an IPv4 or IPv6 literal, or a host name (RFC 1123 labels). */
+export const host: EnvParser<string> = (raw) => {
+  if (isIP(raw) !== 0) return raw;
+  const label = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+  if (raw.length <= 253 && new RegExp(`^${label}(\\.${label})*$`).test(raw)) return raw;
+  throw new EnvValueError('must be an IP address or a host name');
+};
+
+/** Adds a check that the consumer itself makes (an adapter's allow-list), reported as this variable's problem. */
+export const checked =
+  <T>(parse: EnvParser<T>, check: (value: T) => string | undefined): EnvParser<T> =>
+  (raw) => {
+    const value = parse(raw);
+    const problem = check(value);
+    if (problem) throw new EnvValueError(problem);
+    return value;
+  };

@@ -8,7 +8,11 @@ export async function resolveDatabase(
   log: (m: string) => void = () => undefined,
 ): Promise<{ url: string; embedded?: EmbeddedPostgres }> {
   if (config.database.url) return { url: config.database.url };
-  const embedded = new EmbeddedPostgres({ baseDir: path.join(config.dataDir, 'postgres'), log });
-  const url = await embedded.start('dls');
-  return { url, embedded };
+  const embedded = new EmbeddedPostgres({ baseDir: path.join(config.dataDir, 'postgres'), ownedRoot: config.dataDir, log });
+  try {
+    return { url: await embedded.start('dls'), embedded };
+  } catch (e) {
+    await embedded.stop(); // a start that failed half-way (server up, database not created) leaves nothing running
+    throw e;
+  }
 }

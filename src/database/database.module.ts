@@ -1,7 +1,8 @@
-import { Global, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Injectable, Logger, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../ormconfig';
+import { StartupRollback } from '../common/lifecycle/startup-rollback';
 import { AppConfig } from '../config/config.loader';
 import { resolveDatabase } from './database-url';
 import { EmbeddedPostgres } from './embedded-postgres';
@@ -13,11 +14,16 @@ export class DatabaseLifecycle implements OnApplicationShutdown {
   private readonly logger = new Logger('Database');
   embedded?: EmbeddedPostgres;
 
-  constructor(private readonly config: AppConfig) {}
+  constructor(
+    private readonly config: AppConfig,
+    @Optional() private readonly rollback?: StartupRollback,
+  ) {}
 
   async url(): Promise<string> {
     const r = await resolveDatabase(this.config, (m) => this.logger.log(m));
     this.embedded = r.embedded;
+    // Started while the app is being created: if a later provider fails, no shutdown hook will stop it.
+    if (r.embedded) this.rollback?.add('embedded PostgreSQL', () => this.onApplicationShutdown());
     return r.url;
   }
 

@@ -8,6 +8,7 @@ import { ImageSnapshot } from '../modules/catalog/versions/image-snapshot.entity
 import { User } from '../modules/users/user.entity';
 import { ClientDisk } from '../modules/catalog/disks/client-disk.entity';
 import { IscsiExport } from '../modules/iscsi/iscsi-export.entity';
+import { ClientGroup } from '../modules/catalog/groups/client-group.entity';
 import { DhcpLease } from '../modules/pxe-boot/dhcp-lease.entity';
 import { DlsEvent } from '../modules/events/event.entity';
 
@@ -24,5 +25,6 @@ export const ENTITIES = [
   ClientDisk,
   IscsiExport,
   DhcpLease,
+  ClientGroup,
   DlsEvent,
 ];

@@ -6,11 +6,12 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Lab, LabProcess } from '../lab/netns';
+import { removeFallbackClusterSync } from '../support/leftovers';
 
 /** The repository root (works from the TypeScript sources and from dist/). */
 export function repoRoot(): string {
@@ -165,8 +166,9 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
   const root = repoRoot();
   const main = join(root, 'dist', 'src', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} missing: run npm run build first`);
-  mkdirSync(opts.dataDir, { recursive: true });
-  chmodSync(opts.dataDir, 0o711); // the embedded PostgreSQL runs as an unprivileged user and must traverse it
+  // As a user would: DLS makes its data dir reachable for the embedded PostgreSQL's user itself, or (under this
+  // test's mode-0700 work dir) keeps the cluster in a fallback directory, which the teardown removes.
+  lab.onDestroy(() => removeFallbackClusterSync(opts.dataDir));
   const controlPort = opts.controlPort ?? pickControlPort();
   const httpPort = opts.httpPort ?? DLS_DEFAULT_HTTP_PORT;
   const password = opts.adminPassword ?? `lab-admin-${process.pid}`;

@@ -104,6 +104,18 @@ describe('audit (e2e)', () => {
     expect(items[0].details).toEqual({ mac: '52:54:00:12:34:56', chapSecret: '[REDACTED]' });
   });
 
+  it('records calls carrying NUL or an unpaired surrogate (PostgreSQL stores neither), with U+FFFD in their place', async () => {
+    const body = '{"name":"evil\\u0000name","description":"\\ud800","sizeBytes":"nope"}';
+    await t.http.post('/api/v1/images').set(admin()).set('Content-Type', 'application/json').send(body).expect(400);
+    await t.http.patch('/api/v1/images/x%00y').set(admin()).send({ description: 'x' }).expect(400);
+    const { items } = await audit({ entityType: 'images', limit: 2 });
+    expect(items.map((r) => [r.action, r.statusCode, r.entityId])).toEqual([
+      ['images.update', 400, 'x\ufffdy'],
+      ['images.create', 400, null],
+    ]);
+    expect(items[1].details).toMatchObject({ body: { name: 'evil\ufffdname', description: '\ufffd' } });
+  });
+
   it('never fails the caller when the insert fails', async () => {
     await expect(t.app.get(AuditService).record({ action: 'x.y', entityType: 'x', userId: 'not-a-uuid' })).resolves.toBeUndefined();
   });

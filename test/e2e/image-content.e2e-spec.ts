@@ -311,6 +311,56 @@ describe('image content: uploads and imports (e2e)', () => {
     });
   });
 
+  describe('a refused request leaves the image as it was (found by the API fuzz suite)', () => {
+    const row = async (id: string) =>
+      (
+        await t.app.get(DataSource).query(`SELECT content_status, content_progress, content_error, updated_at FROM images WHERE id = $1`, [id])
+      )[0] as Record<string, unknown>;
+    const tree = async (dir: string): Promise<string[]> =>
+      (await fs.readdir(dir, { recursive: true }).catch(() => [] as string[])).map(String).sort();
+
+    it('an empty upload (announced or chunked) is 400 and changes no column and no file', async () => {
+      const id = await createImage();
+      await upload(id, 'raw', Buffer.alloc(MiB)).expect(200);
+      const before = await row(id);
+      const files = await tree(path.join(storageRoot, 'images', id));
+      const announced = await upload(id, 'raw', Buffer.alloc(0));
+      expect(announced.status).toBe(400);
+      expect(announced.body.code).toBe('UPLOAD_EMPTY');
+      const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'PUT',
+            path: `/api/v1/images/${id}/content?format=raw`,
+            headers: { ...auth, 'Content-Type': 'application/octet-stream' },
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end(); // no Content-Length: chunked, and no chunk at all
+      });
+      expect(chunked.status).toBe(400);
+      expect(await row(id)).toEqual(before);
+      expect(await tree(path.join(storageRoot, 'images', id))).toEqual(files);
+    });
+
+    it('a blank disk is not read end to end: a 1 TiB sparse disk is ready at once, its sha256 left null', async () => {
+      const id = await createImage();
+      const r = await t.http
+        .post(`/api/v1/images/${id}/content/blank`)
+        .set(auth)
+        .send({ sizeBytes: 1024 ** 4 });
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ contentStatus: 'ready', sizeBytes: 1024 ** 4, contentSha256: null });
+    });
+  });
+
   describe('4. leftovers of an interrupted upload', () => {
     it('reconcile lists staging debris as orphans and removes it when asked', async () => {
       const id = await createImage();

@@ -77,6 +77,22 @@ describe('users (e2e)', () => {
     expect(JSON.stringify(r.body.message)).toContain('enabled');
   });
 
+  it('refuses easy-to-guess passwords on create and on change: 400 naming the field and saying why', async () => {
+    for (const weak of ['12345678', 'password', '        ', 'qwerty123', 'carol-smith1']) {
+      const r = await t.http.post('/api/v1/users').set(admin()).send({ username: 'carol-smith', password: weak, role: 'viewer' }).expect(400);
+      expect(r.body.code).toBe('VALIDATION_FAILED');
+      expect(r.body.message).toEqual([expect.stringMatching(/^password is too easy to guess \(it .+\)/)]);
+    }
+    const created = await t.http
+      .post('/api/v1/users')
+      .set(admin())
+      .send({ username: 'carol-smith', password: 'violet-canoe-thunder', role: 'viewer' })
+      .expect(201);
+    const r = await t.http.patch(`/api/v1/users/${created.body.id}`).set(admin()).send({ password: 'password1' }).expect(400);
+    expect(r.body.message).toEqual([expect.stringMatching(/^password is too easy to guess/)]);
+    await t.http.post('/api/v1/auth/login').send({ username: 'carol-smith', password: 'violet-canoe-thunder' }).expect(200);
+  });
+
   it('unknown id → 404, non-UUID id → 400', async () => {
     const r = await t.http.get(`/api/v1/users/${randomUUID()}`).set(admin()).expect(404);
     expect(r.body.code).toBe('USER_NOT_FOUND');
@@ -87,8 +103,12 @@ describe('users (e2e)', () => {
   });
 
   it('duplicate username → 409 with a plain message', async () => {
-    await t.http.post('/api/v1/users').set(admin()).send({ username: 'dup-user', password: 'password-1', role: 'viewer' }).expect(201);
-    const r = await t.http.post('/api/v1/users').set(admin()).send({ username: 'dup-user', password: 'password-2', role: 'admin' }).expect(409);
+    await t.http.post('/api/v1/users').set(admin()).send({ username: 'dup-user', password: 'dup-user-passphrase-1', role: 'viewer' }).expect(201);
+    const r = await t.http
+      .post('/api/v1/users')
+      .set(admin())
+      .send({ username: 'dup-user', password: 'dup-user-passphrase-2', role: 'admin' })
+      .expect(409);
     expect(r.body).toMatchObject({ code: 'USERNAME_TAKEN', message: 'user "dup-user" already exists' });
   });
 
@@ -113,13 +133,13 @@ describe('users (e2e)', () => {
       const other = await t.http
         .post('/api/v1/users')
         .set(admin())
-        .send({ username: 'admin-two', password: 'password-two', role: 'admin' })
+        .send({ username: 'admin-two', password: 'admin-two-passphrase', role: 'admin' })
         .expect(201);
       await t.http.patch(`/api/v1/users/${other.body.id}`).set(admin()).send({ enabled: false }).expect(200);
       await t.http.patch(`/api/v1/users/${selfId}`).set(admin()).send({ role: 'viewer' }).expect(409);
       // with a second enabled admin, the first may be demoted — then the second is the last one
       await t.http.patch(`/api/v1/users/${other.body.id}`).set(admin()).send({ enabled: true }).expect(200);
-      const login2 = await t.http.post('/api/v1/auth/login').send({ username: 'admin-two', password: 'password-two' }).expect(200);
+      const login2 = await t.http.post('/api/v1/auth/login').send({ username: 'admin-two', password: 'admin-two-passphrase' }).expect(200);
       const admin2 = { Authorization: `Bearer ${login2.body.accessToken}` };
       await t.http.patch(`/api/v1/users/${selfId}`).set(admin2).send({ role: 'operator' }).expect(200);
       await t.http.delete(`/api/v1/users/${other.body.id}`).set(admin2).expect(409);

@@ -14,6 +14,8 @@ import { runMigrationsLocked } from '../../src/database/migrator';
  * template database once. Each test file then clones its own database from the template (test/support/database.ts).
  */
 export default async function globalSetup(): Promise<void> {
+  // Workers inherit it: helpers record what this run started (test/support/zfs-fuse.ts), the teardown stops it.
+  process.env.DLS_TEST_RUN_ID = String(process.pid);
   let adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
     // A server of its own per run, so concurrent runs on one machine never share (or stop) each other's.

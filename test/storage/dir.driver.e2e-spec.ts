@@ -69,6 +69,24 @@ describe('DirStorageDriver (temp dir)', () => {
       await driver.destroyClientDisk(disk.clientId);
     });
 
+    it('copies a huge sparse disk in O(data): a 4 TiB image with 64 KiB of data becomes a version and a client disk', async () => {
+      const big = randomUUID();
+      const disk = await driver.ensureImage(big);
+      const fh = await fsp.open(disk, 'w');
+      await fh.truncate(4 * 1024 * 1024 * MiB);
+      await fh.write(Buffer.alloc(64 * 1024, 0x62), 0, 64 * 1024, 3 * 1024 * 1024 * MiB);
+      await fh.close();
+      const v = randomUUID();
+      await driver.createVersion(big, v); // reading 4 TiB of holes through would take the better part of an hour
+      const client = await driver.ensureClientDisk(randomUUID(), big, v);
+      expect((await fsp.stat(client.path)).size).toBe(4 * 1024 * 1024 * MiB);
+      expect(client.writtenBytes).toBeLessThan(MiB);
+      expectBytes(await readAt(client.path, 3 * 1024 * 1024 * MiB, 64 * 1024), Buffer.alloc(64 * 1024, 0x62));
+      await driver.destroyClientDisk(client.clientId);
+      await driver.destroyVersion(big, v);
+      await driver.destroyImage(big);
+    });
+
     it('provisions 1,000 different clients concurrently, and the same client twice idempotently', async () => {
       const clients = Array.from({ length: 1000 }, () => randomUUID());
       const twice = clients[0];

@@ -42,6 +42,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     DLS_ISCSI_ENABLED: 'false',
     DLS_IPV6_RA: 'false',
     DLS_STORAGE_MIN_FREE: '0',
+    // Many apps run in one process: none binds the metrics port unless a test asks (127.0.0.1:0).
+    DLS_METRICS_ADDRESS: 'off',
     ...env,
   });
   const app = await createApp(config, { logger: false });

@@ -16,6 +16,8 @@ import { CommandResult, spawnCommand } from '../../src/common/exec/command-runne
 const RUN_DIR = '/run/dls-test-zfs-fuse';
 const USERS_DIR = path.join(RUN_DIR, 'users');
 const DAEMON_PID_FILE = path.join(RUN_DIR, 'daemon.pid');
+/** The test run (jest's pid, `DLS_TEST_RUN_ID` from the global setup) whose helper started the daemon. */
+const DAEMON_RUN_FILE = path.join(RUN_DIR, 'daemon.run');
 const START_LOCK = path.join(RUN_DIR, 'start.lock');
 const POOL_PREFIX = 'dlst';
 const POOL_RE = new RegExp(`^${POOL_PREFIX}(\\d+)x\\d+$`);
@@ -120,6 +122,7 @@ export async function ensureZfsFuse(): Promise<void> {
       child.unref();
       if (child.pid === undefined) throw new Error('could not start zfs-fuse');
       await fsp.writeFile(DAEMON_PID_FILE, String(child.pid));
+      await fsp.writeFile(DAEMON_RUN_FILE, process.env.DLS_TEST_RUN_ID ?? '');
       await waitFor(
         async () => {
           if (exited) throw new Error(`zfs-fuse ${exited}: ${await fsp.readFile(logFile, 'utf8').catch(() => '')}`);
@@ -156,14 +159,59 @@ export async function releaseZfsFuse(): Promise<void> {
   if (users.some((u) => Number(u) !== process.pid && alive(Number(u)))) return;
   const pools = (await run('zpool', ['list', '-H', '-o', 'name'], 5_000)).stdout.trim();
   if (pools !== '') return;
+  await stopDaemon(pid);
+}
+
+async function stopDaemon(pid: number): Promise<void> {
   await run('zfs', ['umount', '-a'], 30_000);
   process.kill(pid, 'SIGTERM');
   try {
     await waitFor(() => !alive(pid), 10_000, 'zfs-fuse to exit', 200);
   } catch {
     process.kill(pid, 'SIGKILL');
+    await waitFor(() => !alive(pid), 10_000, 'zfs-fuse to die', 200);
   }
   await fsp.rm(DAEMON_PID_FILE, { force: true });
+  await fsp.rm(DAEMON_RUN_FILE, { force: true });
+}
+
+function parentOf(pid: number): number {
+  try {
+    return Number(/^PPid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * For the global teardown of test run `runId` (the jest process, whose workers have all finished their suites): if
+ * a helper of this run started the zfs-fuse daemon, stops it by its pid — after destroying pools this run's workers
+ * left — unless a process outside this run still uses it (a registered live process or one of its pools).
+ * Returns what it did, for the log.
+ */
+export async function stopZfsFuseStartedBy(runId: string): Promise<string> {
+  const pid = Number(await fsp.readFile(DAEMON_PID_FILE, 'utf8').catch(() => '0'));
+  const startedBy = await fsp.readFile(DAEMON_RUN_FILE, 'utf8').catch(() => '');
+  if (!pid || startedBy !== runId) return 'no zfs-fuse started by this run';
+  if (!alive(pid) || !isZfsFuse(pid)) {
+    await fsp.rm(DAEMON_PID_FILE, { force: true });
+    await fsp.rm(DAEMON_RUN_FILE, { force: true });
+    return 'zfs-fuse started by this run had already exited';
+  }
+  const ours = (p: number) => p === Number(runId) || parentOf(p) === Number(runId) || !alive(p);
+  const users = (await fsp.readdir(USERS_DIR).catch(() => [] as string[])).map(Number);
+  for (const u of users.filter(ours)) await fsp.rm(path.join(USERS_DIR, String(u)), { force: true });
+  const others = users.filter((u) => !ours(u));
+  if (others.length) return `zfs-fuse ${pid} left running: still used by pid ${others.join(', ')}`;
+  const pools = (await run('zpool', ['list', '-H', '-o', 'name'], 10_000)).stdout.split('\n').filter(Boolean);
+  for (const name of pools) {
+    const m = POOL_RE.exec(name);
+    if (m && ours(Number(m[1]))) await destroyTestPool(name);
+  }
+  const left = (await run('zpool', ['list', '-H', '-o', 'name'], 10_000)).stdout.trim();
+  if (left) return `zfs-fuse ${pid} left running: it holds pools ${left.split('\n').join(', ')}`;
+  await stopDaemon(pid);
+  return `stopped zfs-fuse ${pid}, started by this run`;
 }
 
 /** Destroys pools of this helper whose creating process is gone (left by a crashed run). */

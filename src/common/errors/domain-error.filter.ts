@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { DomainError, DomainErrorKind } from './domain-error';
 import { mapDatabaseError } from './pg-errors';
+import { logLine } from '../logging/log-line';
+import { loggedUrl } from '../logging/logging.module';
 
 /** Exhaustive: adding a kind without a status fails to compile. */
 export function statusForKind(kind: DomainErrorKind): number {
@@ -76,10 +78,14 @@ export class DomainErrorFilter implements ExceptionFilter {
       return { statusCode, error: HttpStatus[statusCode] ?? 'Error', code, message };
     }
     const correlationId = randomUUID();
+    const requestId = (req as { id?: unknown } | undefined)?.id;
     this.logger.error(
-      `unhandled error ${correlationId} on ${req?.method ?? '?'} ${req?.originalUrl ?? '?'}: ${
-        exception instanceof Error ? exception.stack : String(exception)
-      }`,
+      logLine(
+        `unhandled error ${correlationId} on ${req?.method ?? '?'} ${loggedUrl(req?.originalUrl)}: ${
+          exception instanceof Error ? exception.stack : String(exception)
+        }`,
+        { correlationId, requestId: typeof requestId === 'string' ? requestId : undefined },
+      ),
     );
     return {
       statusCode: 500,

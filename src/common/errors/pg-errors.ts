@@ -13,6 +13,8 @@ const CONSTRAINT_MESSAGES: Record<string, (detail: string) => string> = {
   uq_image_snapshots_published: () => 'another version of this image is already published',
   uq_boot_sessions_open_per_client: () => 'this client already has an open boot session',
   clients_pinned_snapshot_id_fkey: () => 'the version is still pinned by a client',
+  client_groups_pinned_snapshot_id_fkey: () => 'the version is still pinned by a client group',
+  clients_group_id_fkey: () => 'the client group still has clients',
   client_disks_snapshot_id_fkey: () => 'client disks still depend on this version',
   network_ranges_pool_check: () => 'poolStart and poolEnd must both lie inside the CIDR, with poolStart <= poolEnd',
 };

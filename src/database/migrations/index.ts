@@ -2,7 +2,10 @@ import type { MigrationInterface } from 'typeorm';
 import { CreateInitialSchema1795837215983 } from './1795837215983-CreateInitialSchema';
 import { AddStorageAndBootPlane1795837477715 } from './1795837477715-AddStorageAndBootPlane';
 import { IndexLeasesAndRefreshTokens1795839895125 } from './1795839895125-IndexLeasesAndRefreshTokens';
+import { AddUserTokenGeneration1796463358375 } from './1796463358375-AddUserTokenGeneration';
 import { AddUniqueClientIpAddress1796463599857 } from './1796463599857-AddUniqueClientIpAddress';
+import { AddClientGroups1796467802911 } from './1796467802911-AddClientGroups';
+import { AddListIndexes1796468400000 } from './1796468400000-AddListIndexes';
 import { AddEvents1796466837218 } from './1796466837218-AddEvents';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
@@ -10,6 +13,9 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   CreateInitialSchema1795837215983,
   AddStorageAndBootPlane1795837477715,
   IndexLeasesAndRefreshTokens1795839895125,
+  AddUserTokenGeneration1796463358375,
   AddUniqueClientIpAddress1796463599857,
+  AddClientGroups1796467802911,
+  AddListIndexes1796468400000,
   AddEvents1796466837218,
 ];

@@ -57,6 +57,9 @@ export class AuditInterceptor implements NestInterceptor {
       if (!isEmpty(req.body)) details.body = req.body;
       if (!isEmpty(req.params)) details.params = { ...req.params };
       if (error) details.error = error;
+      // A handler may add what the request alone does not say (e.g. the clients a bulk action resolved to).
+      const extra = (req as { auditDetails?: Record<string, unknown> }).auditDetails;
+      if (extra) Object.assign(details, extra);
       return {
         action,
         entityType,

@@ -1,4 +1,4 @@
-import { actionOf, entityTypeOf, normalizeAddress, REDACTED, redactSecrets } from './audit.naming';
+import { actionOf, entityTypeOf, normalizeAddress, REDACTED, redactSecrets, storableText } from './audit.naming';
 
 describe('redactSecrets', () => {
   it('redacts any key matching password|secret|token at any depth, case-insensitively', () => {
@@ -32,6 +32,19 @@ describe('redactSecrets', () => {
     let deep: Record<string, unknown> = { v: 1 };
     for (let i = 0; i < 10; i++) deep = { d: deep };
     expect(JSON.stringify(redactSecrets(deep))).toContain('[…]');
+  });
+
+  it('replaces NUL and unpaired surrogates (which PostgreSQL refuses) in strings and keys, keeping pairs', () => {
+    const out = redactSecrets({ name: 'a\u0000b', ['k\u0000']: ['\ud800x', 'y\udfff', '😀'] });
+    expect(out).toEqual({ name: 'a\ufffdb', ['k\ufffd']: ['\ufffdx', 'y\ufffd', '😀'] });
+    expect(storableText('\udc00\ud800')).toBe('\ufffd\ufffd');
+  });
+
+  it("keeps a __proto__ key as a key (not as the copy's prototype)", () => {
+    const out = redactSecrets(JSON.parse('{"__proto__":{"role":"admin"}}')) as Record<string, unknown>;
+    expect(Object.keys(out)).toEqual(['__proto__']);
+    expect(JSON.stringify(out)).toBe('{"__proto__":{"role":"admin"}}');
+    expect((out as { role?: string }).role).toBeUndefined();
   });
 
   it('passes scalars and null through', () => {

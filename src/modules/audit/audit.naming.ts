@@ -8,13 +8,26 @@ const MAX_DEPTH = 6;
 const MAX_STRING = 1024;
 const MAX_ITEMS = 100;
 
+/** NUL and unpaired UTF-16 surrogates: PostgreSQL stores neither in text nor in jsonb (the insert fails). */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what this replaces
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * `s` with every character PostgreSQL refuses replaced by U+FFFD, so a request carrying one (the very requests an
+ * audit trail is for) is still recorded instead of failing the insert.
+ */
+export function storableText(s: string): string {
+  return s.replace(UNSTORABLE, '\ufffd');
+}
+
 /**
  * A copy of `value` fit for the audit log: values under keys matching SECRET_KEY are replaced by `[REDACTED]`
- * (at any depth), long strings, big arrays and deep nesting are cut, so one request cannot bloat the table.
+ * (at any depth), long strings, big arrays and deep nesting are cut, so one request cannot bloat the table, and
+ * NUL and unpaired surrogates in keys and strings become U+FFFD ({@link storableText}).
  */
 export function redactSecrets(value: unknown, depth = 0): unknown {
   if (value === null || value === undefined) return value ?? null;
-  if (typeof value === 'string') return value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value;
+  if (typeof value === 'string') return storableText(value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…` : value);
   if (typeof value !== 'object') return typeof value === 'bigint' ? value.toString() : value;
   if (value instanceof Date) return value.toISOString();
   if (depth >= MAX_DEPTH) return '[…]';
@@ -26,7 +39,9 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   if (Buffer.isBuffer(value)) return `[${value.length} bytes]`;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = SECRET_KEY.test(k) ? REDACTED : redactSecrets(v, depth + 1);
+    // defineProperty: a `__proto__` key is recorded as the key it was, not turned into the copy's prototype.
+    const copy = SECRET_KEY.test(k) ? REDACTED : redactSecrets(v, depth + 1);
+    Object.defineProperty(out, storableText(k), { value: copy, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

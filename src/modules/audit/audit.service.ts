@@ -1,14 +1,15 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Between, FindOptionsWhere, LessThanOrEqual, MoreThanOrEqual, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Role } from '@common/auth/role';
 import { ValidationError } from '@common/errors/domain-error';
 import { EVENT_PUBLISHER, EventPublisher } from '../events';
 import { AuditLog } from './audit-log.entity';
 import { AuditErrorCode } from './audit.errors';
-import { normalizeAddress, redactSecrets } from './audit.naming';
-import { AuditLogDto, AuditLogPageDto, ListAuditQueryDto } from './dto/audit-log.dto';
+import { normalizeAddress, redactSecrets, storableText } from './audit.naming';
+import { AUDIT_SORT, AuditLogDto, AuditLogPageDto, ListAuditQueryDto } from './dto/audit-log.dto';
+import { parseSort, prefixPattern } from '@common/list-query';
 
 /** One audit record. Only `action` and `entityType` are required. */
 export interface AuditEntry {
@@ -28,7 +29,7 @@ export interface AuditEntry {
   statusCode?: number | null;
 }
 
-const cut = (s: string | null | undefined, n = 64): string | null => (s == null ? null : String(s).slice(0, n));
+const cut = (s: string | null | undefined, n = 64): string | null => (s == null ? null : storableText(String(s).slice(0, n)));
 
 /**
  * The audit trail (table `audit_log`). The global AuditInterceptor records every mutating API call; non-HTTP code
@@ -76,15 +77,20 @@ export class AuditService {
     const from = q.from ? new Date(q.from) : undefined;
     const to = q.to ? new Date(q.to) : undefined;
     if (from && to && from > to) throw new ValidationError(AuditErrorCode.INVALID_TIME_RANGE, 'from must not be after to');
-    const where: FindOptionsWhere<AuditLog> = {};
-    if (q.entityType) where.entityType = q.entityType;
-    if (q.entityId) where.entityId = q.entityId;
-    if (q.userId) where.userId = q.userId;
-    if (q.action) where.action = q.action;
-    if (from && to) where.at = Between(from, to);
-    else if (from) where.at = MoreThanOrEqual(from);
-    else if (to) where.at = LessThanOrEqual(to);
-    const [rows, total] = await this.rows.findAndCount({ where, order: { at: 'DESC', id: 'DESC' }, take: q.limit, skip: q.offset });
+    const qb = this.rows.createQueryBuilder('a');
+    if (q.entityType) qb.andWhere('a.entity_type = :et', { et: q.entityType });
+    if (q.entityId) qb.andWhere('a.entity_id = :eid', { eid: q.entityId });
+    if (q.userId) qb.andWhere('a.user_id = :uid', { uid: q.userId });
+    if (q.action) qb.andWhere('a.action = :action', { action: q.action });
+    if (from) qb.andWhere('a.at >= :from', { from });
+    if (to) qb.andWhere('a.at <= :to', { to });
+    if (q.q !== undefined) qb.andWhere('(a.action LIKE :qp OR a.username LIKE :qp)', { qp: prefixPattern(q.q) });
+    const sort = parseSort(q.sort, AUDIT_SORT) ?? { column: AUDIT_SORT.at, direction: 'DESC' };
+    qb.orderBy(sort.column, sort.direction, sort.direction === 'ASC' ? 'NULLS FIRST' : 'NULLS LAST')
+      .addOrderBy('a.id', 'DESC')
+      .take(q.limit)
+      .skip(q.offset);
+    const [rows, total] = await qb.getManyAndCount();
     return { items: rows.map(AuditLogDto.from), total };
   }
 }

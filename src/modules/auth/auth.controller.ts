@@ -19,8 +19,8 @@ export class AuthController {
   @HttpCode(200)
   @UseInterceptors(RetryAfterInterceptor)
   @ApiOkResponse({ type: TokenPairDto })
-  @ApiUnauthorizedResponse({ description: 'INVALID_CREDENTIALS or USER_DISABLED' })
-  @ApiTooManyRequestsResponse({ description: 'TOO_MANY_ATTEMPTS; see the Retry-After header' })
+  @ApiUnauthorizedResponse({ description: 'INVALID_CREDENTIALS (unknown user, wrong password or disabled user alike)' })
+  @ApiTooManyRequestsResponse({ description: 'TOO_MANY_ATTEMPTS (this username from this address, or this address); see Retry-After' })
   login(@Body() dto: LoginDto, @Ip() ip: string): Promise<TokenPairDto> {
     return this.auth.login(dto.username, dto.password, ip);
   }

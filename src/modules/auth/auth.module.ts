@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { UsersModule } from '../users';
+import { ApiDocsAccess } from './api-docs-access';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtSecretModule } from './jwt-secret.module';
@@ -14,7 +15,7 @@ import { LoginThrottle } from './login-throttle';
 @Module({
   imports: [UsersModule, PassportModule, JwtSecretModule],
   controllers: [AuthController],
-  providers: [AuthService, JwtStrategy, { provide: LoginThrottle, useFactory: () => new LoginThrottle() }],
-  exports: [AuthService],
+  providers: [AuthService, JwtStrategy, ApiDocsAccess, { provide: LoginThrottle, useFactory: () => new LoginThrottle() }],
+  exports: [AuthService, ApiDocsAccess],
 })
 export class AuthModule {}

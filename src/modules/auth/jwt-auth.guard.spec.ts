@@ -38,7 +38,7 @@ class TestController {
 describe('JwtAuthGuard + JwtStrategy', () => {
   let app: INestApplication;
   let jwt: JwtService;
-  const users = new Map<string, { enabled: boolean; role: Role; username: string }>();
+  const users = new Map<string, { enabled: boolean; role: Role; username: string; tokenGeneration: number }>();
   const verifier = jest.spyOn(Strategy as unknown as { JwtVerifier: (...a: unknown[]) => void }, 'JwtVerifier');
 
   const get = (path: string, token?: string) => {
@@ -46,7 +46,7 @@ describe('JwtAuthGuard + JwtStrategy', () => {
     return token === undefined ? r : r.set('Authorization', `Bearer ${token}`);
   };
   const tokenFor = (sub: string, role = Role.Operator, extra: object = {}) =>
-    jwt.signAsync({ sub, username: `name-${sub}`, role, typ: 'access', ...extra });
+    jwt.signAsync({ sub, username: `name-${sub}`, role, typ: 'access', gen: 0, ...extra });
 
   beforeAll(async () => {
     const mod = await Test.createTestingModule({
@@ -83,7 +83,7 @@ describe('JwtAuthGuard + JwtStrategy', () => {
   });
 
   it('refuses a route without @Auth(role) even with a good token: 403 ROUTE_NOT_ANNOTATED', async () => {
-    users.set('u1', { enabled: true, role: Role.Admin, username: 'name-u1' });
+    users.set('u1', { enabled: true, role: Role.Admin, username: 'name-u1', tokenGeneration: 0 });
     await expectError(get('/t/bare', await tokenFor('u1', Role.Admin)), 403, 'ROUTE_NOT_ANNOTATED');
   });
 
@@ -93,7 +93,7 @@ describe('JwtAuthGuard + JwtStrategy', () => {
   });
 
   it('answers 401 TOKEN_INVALID for a bad signature, an expired token, another issuer or a non-access token', async () => {
-    users.set('u1', { enabled: true, role: Role.Admin, username: 'name-u1' });
+    users.set('u1', { enabled: true, role: Role.Admin, username: 'name-u1', tokenGeneration: 0 });
     const good = await tokenFor('u1');
     await expectError(get('/t/operator', good.slice(0, -2) + (good.endsWith('AA') ? 'BB' : 'AA')), 401, 'TOKEN_INVALID');
     await expectError(get('/t/operator', 'not-a-jwt'), 401, 'TOKEN_INVALID');
@@ -104,31 +104,47 @@ describe('JwtAuthGuard + JwtStrategy', () => {
   });
 
   it('answers 401 USER_DISABLED for a disabled or deleted user', async () => {
-    users.set('u1', { enabled: false, role: Role.Admin, username: 'name-u1' });
+    users.set('u1', { enabled: false, role: Role.Admin, username: 'name-u1', tokenGeneration: 0 });
     await expectError(get('/t/operator', await tokenFor('u1', Role.Admin)), 401, 'USER_DISABLED');
     await expectError(get('/t/operator', await tokenFor('gone', Role.Admin)), 401, 'USER_DISABLED');
   });
 
+  it('answers 401 TOKEN_REVOKED once the user’s token generation has moved on, also for a cached token', async () => {
+    users.set('u3', { enabled: true, role: Role.Operator, username: 'name-u3', tokenGeneration: 0 });
+    const token = await tokenFor('u3');
+    await get('/t/operator', token).expect(200);
+    users.set('u3', { enabled: true, role: Role.Operator, username: 'name-u3', tokenGeneration: 1 });
+    await expectError(get('/t/operator', token), 401, 'TOKEN_REVOKED');
+    await get('/t/operator', await tokenFor('u3', Role.Operator, { gen: 1 })).expect(200);
+  });
+
+  it('takes a token without a generation (signed before they existed) as generation 0', async () => {
+    users.set('u4', { enabled: true, role: Role.Operator, username: 'name-u4', tokenGeneration: 0 });
+    await get('/t/operator', await tokenFor('u4', Role.Operator, { gen: undefined })).expect(200);
+    users.set('u4', { enabled: true, role: Role.Operator, username: 'name-u4', tokenGeneration: 1 });
+    await expectError(get('/t/operator', await tokenFor('u4', Role.Operator, { gen: undefined })), 401, 'TOKEN_REVOKED');
+  });
+
   it('answers 403 ROLE_TOO_LOW by the current role, not the one in the token', async () => {
-    users.set('u1', { enabled: true, role: Role.Viewer, username: 'name-u1' });
+    users.set('u1', { enabled: true, role: Role.Viewer, username: 'name-u1', tokenGeneration: 0 });
     await expectError(get('/t/operator', await tokenFor('u1', Role.Admin)), 403, 'ROLE_TOO_LOW');
   });
 
   it('puts the current principal on the request', async () => {
-    users.set('u1', { enabled: true, role: Role.Admin, username: 'renamed' });
+    users.set('u1', { enabled: true, role: Role.Admin, username: 'renamed', tokenGeneration: 0 });
     await get('/t/operator', await tokenFor('u1', Role.Operator)).expect(200, { id: 'u1', username: 'renamed', role: 'admin' });
   });
 
   it('verifies a token once, then serves it from the cache while still checking the user each time', async () => {
-    users.set('u2', { enabled: true, role: Role.Operator, username: 'name-u2' });
+    users.set('u2', { enabled: true, role: Role.Operator, username: 'name-u2', tokenGeneration: 0 });
     const token = await tokenFor('u2');
     await get('/t/operator', token).expect(200);
     await get('/t/operator', token).expect(200);
     await get('/t/operator', token).expect(200);
     expect(verifier).toHaveBeenCalledTimes(1);
-    users.set('u2', { enabled: false, role: Role.Operator, username: 'name-u2' });
+    users.set('u2', { enabled: false, role: Role.Operator, username: 'name-u2', tokenGeneration: 0 });
     await expectError(get('/t/operator', token), 401, 'USER_DISABLED');
-    users.set('u2', { enabled: true, role: Role.Viewer, username: 'name-u2' });
+    users.set('u2', { enabled: true, role: Role.Viewer, username: 'name-u2', tokenGeneration: 0 });
     await expectError(get('/t/operator', token), 403, 'ROLE_TOO_LOW');
     expect(verifier).toHaveBeenCalledTimes(1);
   });

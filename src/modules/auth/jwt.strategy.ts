@@ -7,6 +7,7 @@ import { bearerToken, JWT_STRATEGY } from '@common/auth/jwt-auth.guard';
 import { Role } from '@common/auth/role';
 import { DomainError } from '@common/errors/domain-error';
 import { PrincipalCache } from '../users';
+import { AuthErrorCode } from './auth.errors';
 import { JWT_ISSUER, JWT_SECRET } from './jwt-secret.module';
 
 /** Claims of an access token (AuthService signs them; `iss`, `iat` and `exp` are added by the signer). */
@@ -15,14 +16,17 @@ export interface AccessTokenClaims {
   username: string;
   role: Role;
   typ: 'access';
+  /** The user's token generation at issue; a token whose generation is no longer the user's is revoked. */
+  gen: number;
 }
 
-type VerifiedClaims = AccessTokenClaims & { exp?: number };
+type VerifiedClaims = Omit<AccessTokenClaims, 'gen'> & { gen?: number; exp?: number };
 
 /**
  * The passport 'jwt' strategy behind the global JwtAuthGuard: verifies the Bearer access token (HMAC key and issuer
- * shared with the signer through JwtSecretModule), then asks PrincipalCache whether the user is still enabled and
- * what its role is now, so a disabled or demoted user loses access at once.
+ * shared with the signer through JwtSecretModule), then asks PrincipalCache whether the user is still enabled, what
+ * its role is now and whether the token's generation is still the user's, so a disabled, demoted or logged-out user
+ * (or one whose password changed) loses access at once.
  *
  * Verified tokens are remembered until they expire: HMAC verification costs ~1 ms of CPU, which dominated a cached
  * lookup like GET /clients/by-mac. Bounded; the oldest entry goes first. The principal check still runs every time.
@@ -69,7 +73,15 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
   private async principalFor(claims: VerifiedClaims): Promise<Principal> {
     if (claims.typ !== 'access') throw new DomainError('unauthorized', 'TOKEN_INVALID', 'not an access token');
     const state = await this.principals.get(claims.sub);
-    if (!state || !state.enabled) throw new DomainError('unauthorized', 'USER_DISABLED', 'this user is disabled or gone');
+    if (!state || !state.enabled) throw new DomainError('unauthorized', AuthErrorCode.USER_DISABLED, 'this user is disabled or gone');
+    // Tokens signed before generations existed carry none: they belong to generation 0.
+    if ((claims.gen ?? 0) !== state.tokenGeneration) {
+      throw new DomainError(
+        'unauthorized',
+        AuthErrorCode.TOKEN_REVOKED,
+        'this access token was revoked (logout, password change or a leaked refresh token)',
+      );
+    }
     return { id: claims.sub, username: state.username, role: state.role };
   }
 }

@@ -11,6 +11,7 @@ import { BootSessionsService } from './boot-sessions/boot-sessions.service';
 import { Client } from './clients/client.entity';
 import { ClientsController } from './clients/clients.controller';
 import { ClientsService } from './clients/clients.service';
+import { ClientActionsService } from './clients/client-actions.service';
 import { ClientDisk } from './disks/client-disk.entity';
 import { ClientDisksController } from './disks/client-disks.controller';
 import { ClientDisksService } from './disks/client-disks.service';
@@ -21,6 +22,11 @@ import { ImagesController } from './images/images.controller';
 import { ImagesService } from './images/images.service';
 import { StorageController } from './inventory/storage.controller';
 import { StorageInventoryService } from './inventory/storage-inventory.service';
+import { ClientGroup } from './groups/client-group.entity';
+import { ClientGroupChangeSubscriber } from './groups/client-group-change.subscriber';
+import { ClientGroupDirectory } from './groups/client-group-directory';
+import { ClientGroupsController } from './groups/client-groups.controller';
+import { ClientGroupsService } from './groups/client-groups.service';
 import { ImageSnapshot } from './versions/image-snapshot.entity';
 import { ImageVersionsService } from './versions/image-versions.service';
 import { SnapshotsController } from './versions/snapshots.controller';
@@ -35,7 +41,7 @@ import { SnapshotsService } from './versions/snapshots.service';
  * unexported before it is destroyed or replaced). The boot plane (pxe-boot) depends on it, never the reverse.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([Image, ImageSnapshot, Client, ClientDisk, BootSession]), StorageModule, IscsiModule],
+  imports: [TypeOrmModule.forFeature([Image, ImageSnapshot, Client, ClientDisk, BootSession, ClientGroup]), StorageModule, IscsiModule],
   controllers: [
     ImagesController,
     SnapshotsController,
@@ -43,6 +49,7 @@ import { SnapshotsService } from './versions/snapshots.service';
     ImageContentController,
     ClientDisksController,
     ClientsController,
+    ClientGroupsController,
     BootSessionsController,
   ],
   providers: [
@@ -51,11 +58,15 @@ import { SnapshotsService } from './versions/snapshots.service';
     SnapshotsService,
     ImageVersionsService,
     ClientsService,
+    ClientActionsService,
     ClientDisksService,
     BootSessionsService,
     ClientDirectory,
     BootPolicyService,
     ClientChangeSubscriber,
+    ClientGroupsService,
+    ClientGroupDirectory,
+    ClientGroupChangeSubscriber,
     StorageInventoryService,
   ],
   exports: [BootPolicyService, ClientDisksService, BootSessionsService, ClientsService, ImagesService, SnapshotsService],

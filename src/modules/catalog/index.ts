@@ -7,6 +7,7 @@ export type { ImageFormat, DiskPolicy, ContentStatus } from './images/image.enti
 export { ImageSnapshot } from './versions/image-snapshot.entity';
 export { Client, BOOT_LOADERS, BOOT_MODES } from './clients/client.entity';
 export type { BootLoader, BootMode } from './clients/client.entity';
+export { ClientGroup } from './groups/client-group.entity';
 export { ClientDisk } from './disks/client-disk.entity';
 export { BootSession, SESSION_STATUSES } from './boot-sessions/boot-session.entity';
 export type { SessionStatus } from './boot-sessions/boot-session.entity';

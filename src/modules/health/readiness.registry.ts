@@ -43,6 +43,20 @@ export class ReadinessRegistry {
     return [...this.checks.keys()];
   }
 
+  /** Whether each registered part is up now (a throwing or slow check counts as down): the metrics' view. */
+  async states(): Promise<Record<string, boolean>> {
+    const entries = await Promise.all(
+      [...this.checks].map(async ([name, check]) => {
+        try {
+          return [name, (await withTimeout(check(), READINESS_CHECK_TIMEOUT_MS)).up] as const;
+        } catch {
+          return [name, false] as const;
+        }
+      }),
+    );
+    return Object.fromEntries(entries);
+  }
+
   /** The registered checks as terminus indicator functions (a throwing or slow check counts as `down`). */
   indicatorFunctions(): HealthIndicatorFunction[] {
     return [...this.checks].map(([name, check]) => async () => {

@@ -10,11 +10,12 @@ import {
 } from '@nestjs/swagger';
 import { Auth } from '@common/auth/auth.decorators';
 import { api } from '@common/api';
-import { mapPage, Page, PaginationQueryDto, uuidParam } from '@common/pagination';
+import { mapPage, Page, uuidParam } from '@common/pagination';
 import { Role } from '@common/auth/role';
 import { CreateNetworkRangeDto } from './dto/create-network-range.dto';
 import { NetworkRangePageDto, NetworkRangeResponseDto } from './dto/network-range.response.dto';
 import { UpdateNetworkRangeDto } from './dto/update-network-range.dto';
+import { ListNetworkRangesQueryDto } from './dto/list-network-ranges.query.dto';
 import { NetworkRangesService } from './network-ranges.service';
 
 @ApiTags('network-ranges')
@@ -25,7 +26,7 @@ export class NetworkRangesController {
 
   @Get()
   @ApiOkResponse({ type: NetworkRangePageDto })
-  async list(@Query() q: PaginationQueryDto): Promise<Page<NetworkRangeResponseDto>> {
+  async list(@Query() q: ListNetworkRangesQueryDto): Promise<Page<NetworkRangeResponseDto>> {
     return mapPage(await this.ranges.list(q), NetworkRangeResponseDto.from);
   }
 

@@ -4,6 +4,8 @@ import { DataSource, EntityManager, Not, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '@common/errors/domain-error';
 import { cidrOverlapMessage, isExclusionViolation, pgErrorDetail } from '@common/errors/pg-errors';
 import { Page } from '@common/pagination';
+import { parseSort, prefixPattern } from '@common/list-query';
+import { ListNetworkRangesQueryDto, RANGE_SORT } from './dto/list-network-ranges.query.dto';
 import { CreateNetworkRangeDto } from './dto/create-network-range.dto';
 import { UpdateNetworkRangeDto } from './dto/update-network-range.dto';
 import { cidrBroadcast, cidrContains, formatIpv4, parseCidr, parseIpv4 } from '@common/net/ipv4';
@@ -36,8 +38,12 @@ export class NetworkRangesService {
     @InjectDataSource() private readonly ds: DataSource,
   ) {}
 
-  async list(page: { limit: number; offset: number }): Promise<Page<NetworkRange>> {
-    const [items, total] = await this.ranges.findAndCount({ order: { cidr: 'ASC', id: 'ASC' }, take: page.limit, skip: page.offset });
+  async list(q: ListNetworkRangesQueryDto): Promise<Page<NetworkRange>> {
+    const qb = this.ranges.createQueryBuilder('r');
+    if (q.q !== undefined) qb.andWhere('lower(r.name) LIKE :qp', { qp: prefixPattern(q.q.toLowerCase()) });
+    const sort = parseSort(q.sort, RANGE_SORT) ?? { column: RANGE_SORT.cidr, direction: 'ASC' };
+    qb.orderBy(sort.column, sort.direction).addOrderBy('r.id', 'ASC').take(q.limit).skip(q.offset);
+    const [items, total] = await qb.getManyAndCount();
     return { items, total };
   }
 

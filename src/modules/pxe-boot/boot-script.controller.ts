@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from '@common/auth/auth.decorators';
 import { BootScriptService, ScriptRequester, ScriptResponse } from './boot-script.service';
@@ -20,6 +20,8 @@ export class BootScriptController {
   @Public()
   @ApiProduces('text/plain')
   @ApiOperation({ summary: 'iPXE script for the MAC in ?mac= with the token DLS handed out in ?t=' })
+  @ApiQuery({ name: 'mac', required: false, type: String, description: "the client's MAC (iPXE's ${net0/mac})" })
+  @ApiQuery({ name: 't', required: false, type: String, description: 'the token DLS handed out with the script URL' })
   async byQuery(@Query('mac') mac: unknown, @Query('t') token: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     return send(res, await this.scripts.scriptFor(typeof mac === 'string' ? mac : undefined, requester(req), token));
   }
@@ -28,6 +30,7 @@ export class BootScriptController {
   @Public()
   @ApiProduces('text/plain')
   @ApiOperation({ summary: 'iPXE script for a MAC (with the token DLS handed out in ?t=): sanboot of its disk, local boot, or a message' })
+  @ApiQuery({ name: 't', required: false, type: String, description: 'the token DLS handed out with the script URL' })
   async byMac(@Param('mac') mac: string, @Query('t') token: unknown, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     return send(res, await this.scripts.scriptFor(mac, requester(req), token));
   }
@@ -49,6 +52,9 @@ export class BootScriptController {
   @Public()
   @ApiProduces('text/plain')
   @ApiOperation({ summary: 'a boot script reports a failed step (?stage=sanboot&err=<iPXE errno>)' })
+  @ApiQuery({ name: 'stage', required: false, type: String, example: 'sanboot' })
+  @ApiQuery({ name: 'err', required: false, type: String, description: 'iPXE error number', example: '0x3d0c6039' })
+  @ApiQuery({ name: 't', required: false, type: String, description: 'the token DLS handed out with the script URL' })
   async failed(
     @Param('mac') mac: string,
     @Query('stage') stage: unknown,

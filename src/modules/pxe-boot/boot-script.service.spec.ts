@@ -56,7 +56,7 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
     return { client: c, image, method: bootMethodOf(image, c) } as BootTarget;
   };
   const none = {} as Repository<never>;
-  const policy = new BootPolicyService(new ClientDirectory(clients), none, none, none);
+  const policy = new BootPolicyService(new ClientDirectory(clients), none, none, none, { resolve: async (c: Client) => c } as never);
   policy.target = async (id) => disks.targetOf(id); // what the boot policy answers (read-only), as the test wants it
   // The trust rule itself has its own specs; here the requester is on a proxy-mode boot network with a good token,
   // and the neighbour table confirms whatever MAC it asks for unless `arp` says otherwise.
@@ -78,7 +78,8 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
     limiter,
     recent,
     undefined,
-    { emit: (type, body) => events.push({ type, body }) },
+    undefined,
+    { emit: (type: string, body: any) => events.push({ type, body }) },
   );
   return { service, sessions, disks, iscsi, tracker, recent, events };
 }

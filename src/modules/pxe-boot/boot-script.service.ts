@@ -13,8 +13,10 @@ import {
   renderUnknownClientScript,
   renderWaitingScript,
 } from '@protocols/ipxe/ipxe-script';
+import { logLine } from '@common/logging/log-line';
 import { AuditService } from '../audit';
-import { BootScriptEventBody, EVENT_PUBLISHER, EventPublisher } from '../events';
+import { EVENT_PUBLISHER, EventPublisher } from '../events';
+import { DlsMetrics, ScriptMetricOutcome } from '../metrics';
 import { BootPolicyService, ClientBootFacts } from '../catalog';
 import { BootPreparation } from './boot-preparation.service';
 import { BootSessionTracker } from './boot-session-tracker';
@@ -25,6 +27,19 @@ import { iscsiInitrd, iscsiRootParams } from './iscsi-initrd';
 import { NEIGHBOUR_TABLE } from './neighbour-table';
 import { RecentLogins } from './recent-logins';
 import { TokenBucketLimiter } from './token-bucket';
+
+/** Why a script request was not served, as the `boot-script` event says it (null when served). */
+const SCRIPT_EVENT_REASONS: Record<ScriptMetricOutcome, string | null> = {
+  script: null,
+  waiting: 'client pending or without an image',
+  local: 'client disabled (local boot)',
+  unknown: 'unknown client',
+  disk_in_use: 'disk in use from another address',
+  error: 'the boot could not be prepared (see the log)',
+  refused: 'requester not trusted as this client',
+  rate_limited: 'rate limited',
+  bad_request: 'not a MAC address',
+};
 
 /** Where a script request came from and arrived at (addresses of the HTTP connection). */
 export interface ScriptRequester {
@@ -86,6 +101,7 @@ export class BootScriptService {
     @Inject(SCRIPT_RATE_LIMITER) private readonly limiter: TokenBucketLimiter,
     private readonly recent: RecentLogins,
     @Optional() private readonly audit?: AuditService,
+    @Optional() private readonly metrics?: DlsMetrics,
     @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {}
 
@@ -94,45 +110,45 @@ export class BootScriptService {
 
   /** The boot script for `rawMac` as requested by `who` with the URL's `token`. Never throws. */
   async scriptFor(rawMac: string | undefined, who: ScriptRequester, token?: unknown): Promise<ScriptResponse> {
-    const report = (mac: string | null, clientId: string | null, outcome: BootScriptEventBody['outcome'], reason: string | null) =>
-      this.events?.emit('boot-script', { mac, clientId, clientIp: who.sourceIp, outcome, reason });
+    const [outcome, r] = await this.answerScript(rawMac, who, token);
+    this.metrics?.scriptRequests.inc({ route: 'script', outcome });
+    if (this.events) {
+      const mac = normalizeMac(rawMac ?? '');
+      // The client is in the directory's cache by now (the answer looked it up); an unknown MAC has none.
+      const client = mac && outcome !== 'rate_limited' ? await this.policy.lookup(mac).catch(() => null) : null;
+      this.events.emit('boot-script', {
+        mac,
+        clientId: client?.id ?? null,
+        clientIp: who.sourceIp,
+        outcome: outcome === 'script' ? 'served' : outcome === 'error' ? 'error' : 'refused',
+        reason: SCRIPT_EVENT_REASONS[outcome],
+      });
+    }
+    return r;
+  }
+
+  private async answerScript(rawMac: string | undefined, who: ScriptRequester, token: unknown): Promise<[ScriptMetricOutcome, ScriptResponse]> {
     const limited = this.rateLimited(who);
-    if (limited) {
-      report(normalizeMac(rawMac ?? ''), null, 'refused', 'rate limited');
-      return limited;
-    }
+    if (limited) return ['rate_limited', limited];
     const mac = normalizeMac(rawMac ?? '');
-    if (!mac) {
-      report(null, null, 'refused', 'not a MAC address');
-      return { status: 400, body: renderUnknownClientScript(null) };
-    }
+    if (!mac) return ['bad_request', { status: 400, body: renderUnknownClientScript(null) }];
     const client = await this.policy.lookup(mac);
-    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok) {
-      report(mac, client?.id ?? null, 'refused', 'requester not trusted as this client');
-      return { status: 403, body: renderUnknownClientScript(mac) };
-    }
-    const standing = this.policy.standing(client);
-    switch (standing) {
+    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok) return ['refused', { status: 403, body: renderUnknownClientScript(mac) }];
+    switch (this.policy.standing(client)) {
       case 'unknown':
-        report(mac, null, 'refused', 'unknown client');
-        return { status: 200, body: renderUnknownClientScript(mac) };
+        return ['unknown', { status: 200, body: renderUnknownClientScript(mac) }];
       case 'pending':
       case 'no-image':
-        report(mac, client?.id ?? null, 'refused', standing === 'pending' ? 'client pending' : 'no image assigned');
-        return { status: 200, body: renderWaitingScript({ mac }) };
+        return ['waiting', { status: 200, body: renderWaitingScript({ mac }) }];
       case 'disabled':
-        report(mac, client?.id ?? null, 'refused', 'client disabled (local boot)');
-        return { status: 200, body: renderLocalBootScript('this machine is disabled for network boot; booting locally') };
+        return ['local', { status: 200, body: renderLocalBootScript('this machine is disabled for network boot; booting locally') }];
       case 'bootable':
         break;
     }
-    if (!client) return { status: 200, body: renderUnknownClientScript(mac) }; // narrowed: `bootable` has a record
+    if (!client) return ['unknown', { status: 200, body: renderUnknownClientScript(mac) }]; // narrowed: `bootable` has a record
 
     const inUse = await this.liveLoginElsewhere(client, who);
-    if (inUse) {
-      report(mac, client.id, 'refused', 'disk in use from another address');
-      return { status: 200, body: renderDiskInUseScript(mac) };
-    }
+    if (inUse) return ['disk_in_use', { status: 200, body: renderDiskInUseScript(mac) }];
     await this.tracker.settle(client.id);
     const sessionId = await this.tracker.onScriptRequested({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
     let body: string;
@@ -140,18 +156,28 @@ export class BootScriptService {
       body = await this.prepare(client, sessionId, mac, who, typeof token === 'string' ? token : null);
     } catch (err) {
       const reason = this.reasonOf(err);
-      this.logger.warn(`no boot for ${client.hostname} (${mac}): ${reason}`);
-      report(mac, client.id, 'error', reason);
+      this.logger.warn(logLine(`no boot for ${client.hostname} (${mac}): ${reason}`, { mac, clientId: client.id, sessionId }));
       await this.tracker.onBootFailed({ clientId: client.id, stage: 'prepare', error: reason });
-      return { status: 200, body: renderErrorScript(reason) };
+      return ['error', { status: 200, body: renderErrorScript(reason) }];
     }
     await this.tracker.onScriptServed({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
-    report(mac, client.id, 'served', null);
-    return { status: 200, body };
+    return ['script', { status: 200, body }];
   }
 
   /** The client's script reported a failed boot step (`stage`, iPXE `errno`). Never throws. */
   async failureReported(rawMac: string | undefined, stage: unknown, err: unknown, who: ScriptRequester, token?: unknown): Promise<ScriptResponse> {
+    const r = await this.recordFailure(rawMac, stage, err, who, token);
+    this.metrics?.scriptRequests.inc({ route: 'failed', outcome: outcomeOfStatus(r.status) });
+    return r;
+  }
+
+  private async recordFailure(
+    rawMac: string | undefined,
+    stage: unknown,
+    err: unknown,
+    who: ScriptRequester,
+    token: unknown,
+  ): Promise<ScriptResponse> {
     const limited = this.rateLimited(who);
     if (limited) return limited;
     const mac = normalizeMac(rawMac ?? '');
@@ -176,6 +202,12 @@ export class BootScriptService {
    * throws.
    */
   async iscsiInitrdFor(rawMac: string | undefined, who: ScriptRequester, token?: unknown): Promise<BootFileResponse> {
+    const r = await this.initrd(rawMac, who, token);
+    this.metrics?.scriptRequests.inc({ route: 'initrd', outcome: outcomeOfStatus(r.status) });
+    return r;
+  }
+
+  private async initrd(rawMac: string | undefined, who: ScriptRequester, token: unknown): Promise<BootFileResponse> {
     const text = (status: number, body: string, retryAfter?: number): BootFileResponse => ({
       status,
       body,
@@ -197,7 +229,13 @@ export class BootScriptService {
       const exp = session ? await this.iscsi.exportOfBoot(client.id, session.id) : null;
       if (!exp) {
         const why = session ? 'its iSCSI export was not made for this boot' : 'it has no boot in progress';
-        this.logger.warn(`iSCSI initrd of ${client.hostname} (${mac}) asked by ${who.sourceIp}: ${why}`);
+        this.logger.warn(
+          logLine(`iSCSI initrd of ${client.hostname} (${mac}) asked by ${who.sourceIp}: ${why}`, {
+            mac,
+            clientId: client.id,
+            sessionId: session?.id,
+          }),
+        );
         return text(409, `DLS: no iSCSI initrd for ${client.hostname}: ${why}; fetch its boot script first\n`);
       }
       const portal = clientPortal(exp.portal, who.serverIp, this.config.boot.serverIp);
@@ -205,7 +243,7 @@ export class BootScriptService {
       return { status: 200, body: iscsiInitrd({ ...exp, portal }), contentType: 'application/octet-stream' };
     } catch (err) {
       const reason = this.reasonOf(err);
-      this.logger.warn(`no iSCSI initrd for ${client.hostname} (${mac}): ${reason}`);
+      this.logger.warn(logLine(`no iSCSI initrd for ${client.hostname} (${mac}): ${reason}`, { mac, clientId: client.id }));
       return text(failureStatus(err), `DLS: no iSCSI initrd: ${reason}\n`);
     }
   }
@@ -295,4 +333,15 @@ export class BootScriptService {
 function failureStatus(err: unknown): number {
   if (err instanceof DomainError) return err.kind === 'not_found' ? 404 : err.kind === 'unavailable' ? 503 : 409;
   return err instanceof IpxeScriptError ? 409 : 500;
+}
+
+/** The metric outcome of a `/boot` answer that is not a script (failure report, initrd fragment). */
+function outcomeOfStatus(status: number): ScriptMetricOutcome {
+  if (status === 200) return 'script';
+  if (status === 400) return 'bad_request';
+  if (status === 403) return 'refused';
+  if (status === 404) return 'unknown';
+  if (status === 409) return 'disk_in_use';
+  if (status === 429) return 'rate_limited';
+  return 'error';
 }

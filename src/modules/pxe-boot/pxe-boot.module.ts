@@ -18,6 +18,8 @@ import { RangeChangeSubscriber } from './range-change.subscriber';
 import { SessionMonitor } from './session-monitor';
 import { TftpProvider } from './tftp/tftp.provider';
 import { TokenBucketLimiter } from './token-bucket';
+import { RangeLeasesController } from './leases/range-leases.controller';
+import { RangeLeasesService } from './leases/range-leases.service';
 
 /**
  * The boot plane: DHCP/proxyDHCP (+ IPv6 RAs), TFTP for plain PXE ROMs, the iPXE script endpoints under `/boot`,
@@ -28,7 +30,7 @@ import { TokenBucketLimiter } from './token-bucket';
  */
 @Module({
   imports: [TypeOrmModule.forFeature([DhcpLease]), CatalogModule, IscsiModule, NetworkModule],
-  controllers: [BootScriptController],
+  controllers: [BootScriptController, RangeLeasesController],
   providers: [
     { provide: ISCSI_EXPORTS, useExisting: IscsiExportsService },
     { provide: NEIGHBOUR_TABLE, useFactory: () => new NeighbourTable() },
@@ -43,6 +45,7 @@ import { TokenBucketLimiter } from './token-bucket';
     TftpProvider,
     ...DHCP_PROVIDERS,
     RangeChangeSubscriber,
+    RangeLeasesService,
   ],
   exports: [BootSessionTracker],
 })

@@ -1,14 +1,14 @@
+import { execFile } from 'node:child_process';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
+import { promisify } from 'node:util';
 import type { ManagedItem } from './storage-driver';
 import { StorageError, StorageErrorCode } from './storage.errors';
 
 /** errno codes meaning "this filesystem (pair) cannot reflink": ext4, cross-device, FUSE without FICLONE. */
 const NO_REFLINK_CODES = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY']);
 
-const BLOCK = 64 * 1024;
-const CHUNK = 16 * BLOCK;
-const ZERO_BLOCK = Buffer.alloc(BLOCK);
+const execFileAsync = promisify(execFile);
 
 async function unlinkQuiet(path: string): Promise<void> {
   await fsp.rm(path, { force: true }).catch(() => undefined);
@@ -43,45 +43,28 @@ export async function reflinkFile(src: string, dst: string): Promise<void> {
 }
 
 /**
- * Full copy that keeps holes: 64 KiB blocks of zeros are skipped (left as holes), runs of data are written at their
- * offsets, and the file is extended to the source size. A 1 GiB image with 64 MiB of data costs 64 MiB of writes
- * (a plain `copyFile` would write the whole GiB). The destination is fsynced before returning.
+ * Full copy that keeps holes, in O(data): GNU cp (`--sparse=always`, coreutils ≥ 9) walks the source's data extents
+ * with SEEK_DATA/SEEK_HOLE, so holes cost nothing however large the disk (an 8 TiB blank with 5 bytes of data copies
+ * in ~80 ms here, where reading it through would take an hour), and zero blocks inside data are written as holes.
+ * The destination is fsynced before returning; after a failure nothing is left at `dst`.
  */
 export async function sparseCopyFile(src: string, dst: string): Promise<void> {
-  let input: fsp.FileHandle | undefined;
-  let output: fsp.FileHandle | undefined;
+  // `/proc/self/fd/N` (an import opened once and checked, see import-source.ts) names *our* descriptor: cp, a child,
+  // reaches it through our pid.
+  const from = src.replace(/^\/proc\/self\//, `/proc/${process.pid}/`);
   try {
-    input = await fsp.open(src, 'r');
-    output = await fsp.open(dst, 'w', 0o644);
-    const { size } = await input.stat();
-    const buf = Buffer.allocUnsafe(CHUNK);
-    let offset = 0;
-    while (offset < size) {
-      const { bytesRead } = await input.read(buf, 0, Math.min(CHUNK, size - offset), offset);
-      if (bytesRead === 0) break;
-      let runStart = -1;
-      for (let b = 0; b < bytesRead; b += BLOCK) {
-        const end = Math.min(b + BLOCK, bytesRead);
-        const zero = buf.subarray(b, end).equals(ZERO_BLOCK.subarray(0, end - b));
-        if (!zero && runStart < 0) runStart = b;
-        if (zero && runStart >= 0) {
-          await output.write(buf, runStart, b - runStart, offset + runStart);
-          runStart = -1;
-        }
-      }
-      if (runStart >= 0) await output.write(buf, runStart, bytesRead - runStart, offset + runStart);
-      offset += bytesRead;
-    }
-    await output.truncate(size);
-    await output.sync();
+    await execFileAsync('cp', ['--reflink=never', '--sparse=always', '--no-preserve=all', '--', from, dst], { maxBuffer: 1024 * 1024 });
+    await syncFile(dst);
   } catch (err) {
-    await output?.close().catch(() => undefined);
-    output = undefined;
     await unlinkQuiet(dst);
+    const raw = (err as { stderr?: unknown }).stderr;
+    const stderr = typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString() : '';
+    if (/No space left on device|Disk quota exceeded/.test(stderr)) {
+      throw new StorageError(StorageErrorCode.NO_SPACE, `copy ${src}: no space left`, { errno: 'ENOSPC' });
+    }
+    if (/No such file or directory/.test(stderr)) throw new StorageError(StorageErrorCode.NOT_FOUND, `copy ${src}: not found`, { errno: 'ENOENT' });
+    if (stderr) throw new StorageError(StorageErrorCode.COMMAND_FAILED, `copy ${src}: ${stderr.trim().slice(0, 500)}`);
     throw fsError(err, `copy ${src}`);
-  } finally {
-    await input?.close().catch(() => undefined);
-    await output?.close();
   }
 }
 

@@ -25,8 +25,7 @@ export class RefreshTokensService {
       .where('token_hash = :hash AND revoked_at IS NULL AND expires_at > now()', { hash: tokenHash })
       .returning(['userId'])
       .execute();
-    const row = (r.raw as { user_id?: string; userId?: string }[])[0];
-    return row?.user_id ?? row?.userId ?? null;
+    return userIdOf(r.raw);
   }
 
   /** The unexpired token with this hash, revoked or not (to spot a rotated token presented again), or null. */
@@ -34,13 +33,26 @@ export class RefreshTokensService {
     return this.tokens.findOne({ where: { tokenHash, expiresAt: MoreThan(new Date()) } });
   }
 
-  /** Revokes one token; unknown or already revoked tokens are not an error. */
-  async revoke(tokenHash: string): Promise<void> {
-    await this.tokens.update({ tokenHash, revokedAt: IsNull() }, { revokedAt: new Date() });
+  /** Revokes one live token and returns its user; unknown or already revoked tokens are not an error (null). */
+  async revoke(tokenHash: string): Promise<string | null> {
+    const r = await this.tokens
+      .createQueryBuilder()
+      .update(RefreshToken)
+      .set({ revokedAt: () => 'now()' })
+      .where('token_hash = :hash AND revoked_at IS NULL', { hash: tokenHash })
+      .returning(['userId'])
+      .execute();
+    return userIdOf(r.raw);
   }
 
   /** Revokes every live refresh token of the user (inside the caller's transaction when `m` is given). */
   async revokeAllOf(userId: string, m: EntityManager = this.tokens.manager): Promise<void> {
     await m.update(RefreshToken, { userId, revokedAt: IsNull() }, { revokedAt: new Date() });
   }
+}
+
+/** The user id of the first row an `UPDATE … RETURNING user_id` touched, or null. */
+function userIdOf(raw: unknown): string | null {
+  const row = (raw as { user_id?: string; userId?: string }[])[0];
+  return row?.user_id ?? row?.userId ?? null;
 }

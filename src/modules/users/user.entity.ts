@@ -21,6 +21,13 @@ export class User {
   @Column({ type: 'boolean', default: true })
   enabled: boolean;
 
+  /**
+   * Access tokens carry the generation they were issued under and stop working once it moves on: bumped on logout, a
+   * password change, disabling and refresh-token reuse, so those revoke every outstanding access token at once.
+   */
+  @Column({ name: 'token_generation', type: 'integer', default: 0 })
+  tokenGeneration: number;
+
   @Column({ name: 'last_login_at', type: 'timestamptz', nullable: true })
   lastLoginAt: Date | null;
 

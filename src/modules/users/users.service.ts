@@ -5,7 +5,8 @@ import { ConflictError, NotFoundError } from '@common/errors/domain-error';
 import { AppConfig } from '@config/config.loader';
 import { RefreshTokensService } from './refresh-tokens.service';
 import { CreateUserDto } from './dto/create-user.dto';
-import { ListUsersQueryDto } from './dto/list-users.query.dto';
+import { ListUsersQueryDto, USER_SORT } from './dto/list-users.query.dto';
+import { parseSort, prefixPattern } from '@common/list-query';
 import { UpdateUserDto } from './dto/update-user.dto';
 import { UserDto, UserPageDto } from './dto/user.dto';
 import { generatePassword, hashPassword, verifyPassword } from './password';
@@ -21,7 +22,8 @@ const LAST_ADMIN_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext('dls:users:la
 /**
  * Users and their credentials. Admin CRUD for the API, credential checks for AuthService, and the first admin at
  * start-up. Every change invalidates the user's PrincipalCache entry, so a disabled or demoted user loses access at
- * once; disabling, deleting or a password change also revokes the user's refresh tokens.
+ * once; disabling, deleting or a password change also revokes the user's refresh tokens and (token generation)
+ * every access token issued before.
  */
 @Injectable()
 export class UsersService implements OnModuleInit, OnApplicationBootstrap {
@@ -77,11 +79,14 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
   }
 
   async list(q: ListUsersQueryDto): Promise<UserPageDto> {
-    const [rows, total] = await this.users.findAndCount({
-      order: { username: 'ASC' },
-      take: q.limit,
-      skip: q.offset,
-    });
+    const qb = this.users.createQueryBuilder('u');
+    if (q.q !== undefined) qb.andWhere('lower(u.username) LIKE :qp', { qp: prefixPattern(q.q.toLowerCase()) });
+    const sort = parseSort(q.sort, USER_SORT) ?? { column: USER_SORT.username, direction: 'ASC' };
+    qb.orderBy(sort.column, sort.direction, sort.direction === 'ASC' ? 'NULLS FIRST' : 'NULLS LAST')
+      .addOrderBy('u.id', 'ASC')
+      .take(q.limit)
+      .skip(q.offset);
+    const [rows, total] = await qb.getManyAndCount();
     return { items: rows.map(UserDto.from), total };
   }
 
@@ -120,7 +125,7 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
       if (dto.role !== undefined) changes.role = dto.role;
       if (dto.enabled !== undefined) changes.enabled = dto.enabled;
       if (Object.keys(changes).length) await m.update(User, { id }, changes);
-      if (passwordHash !== undefined || dto.enabled === false) await this.refreshTokens.revokeAllOf(id, m);
+      if (passwordHash !== undefined || dto.enabled === false) await this.revokeSessionsIn(m, id);
       return this.findOrFail(m, id);
     });
     this.principals.invalidate(id);
@@ -157,9 +162,29 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
     return this.users.findOne({ where: { id } });
   }
 
+  /**
+   * Ends every session of the user: revokes all its refresh tokens and, by moving its token generation on, every
+   * access token issued so far (refresh-token reuse, i.e. a leaked token).
+   */
+  async endSessions(userId: string): Promise<void> {
+    await this.ds.transaction((m) => this.revokeSessionsIn(m, userId));
+    this.principals.invalidate(userId);
+  }
+
+  /** Revokes every access token issued to the user so far (logout); its other refresh tokens stay valid. */
+  async revokeAccessTokens(userId: string): Promise<void> {
+    await this.users.increment({ id: userId }, 'tokenGeneration', 1);
+    this.principals.invalidate(userId);
+  }
+
   /** Stamps `last_login_at`. */
   async recordLogin(id: string): Promise<void> {
     await this.users.update({ id }, { lastLoginAt: new Date() });
+  }
+
+  private async revokeSessionsIn(m: EntityManager, userId: string): Promise<void> {
+    await this.refreshTokens.revokeAllOf(userId, m);
+    await m.increment(User, { id: userId }, 'tokenGeneration', 1);
   }
 
   private async assertAnotherAdmin(m: EntityManager, u: User, what: 'delete' | 'disable' | 'demote'): Promise<void> {

@@ -1,6 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsISO8601, IsOptional, IsString, IsUUID, Length } from 'class-validator';
 import { PaginationQueryDto } from '@common/pagination';
+import { SearchQuery, SortQuery } from '@common/list-query';
+
+/** Sortable fields of `GET /audit`. */
+export const AUDIT_SORT = {
+  at: 'a.at',
+  action: 'a.action',
+  entityType: 'a.entity_type',
+  username: 'a.username',
+  statusCode: 'a.status_code',
+} as const;
 import { AuditLog } from '../audit-log.entity';
 
 export class AuditLogDto {
@@ -91,4 +101,10 @@ export class ListAuditQueryDto extends PaginationQueryDto {
   @IsOptional()
   @IsISO8601({ strict: true })
   to?: string;
+
+  @SearchQuery('action or username prefix')
+  q?: string;
+
+  @SortQuery(AUDIT_SORT, '-at')
+  sort?: string;
 }

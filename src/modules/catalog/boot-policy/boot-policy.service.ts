@@ -8,6 +8,7 @@ import { ImageSnapshot } from '../versions/image-snapshot.entity';
 import { BootMethod, BootStanding, bootMethodOf, diskPolicyOf, standingOf, StandingFacts, versionChoiceOf } from './boot-policy';
 import { BootPolicyErrorCode } from './boot-policy.errors';
 import { ClientBootFacts, ClientDirectory } from './client-directory';
+import { ClientGroupDirectory } from '../groups/client-group-directory';
 
 /** Everything a bootable client boots now. */
 export interface BootTarget {
@@ -35,7 +36,13 @@ export class BootPolicyService {
     @InjectRepository(Client) private readonly clients: Repository<Client>,
     @InjectRepository(Image) private readonly images: Repository<Image>,
     @InjectRepository(ImageSnapshot) private readonly versions: Repository<ImageSnapshot>,
+    private readonly groups: ClientGroupDirectory,
   ) {}
+
+  /** The client with each inheritable setting replaced by its effective value (own, else its group's, else default). */
+  resolve(client: Client): Promise<Client> {
+    return this.groups.resolve(client);
+  }
 
   /** The client with this MAC (any notation), or null. Cached; never throws for a bad MAC. */
   lookup(mac: string): Promise<ClientBootFacts | null> {
@@ -58,8 +65,9 @@ export class BootPolicyService {
    * or NO_BOOTABLE_VERSION when there is nothing to boot.
    */
   async target(clientId: string): Promise<BootTarget> {
-    const client = await this.clients.findOne({ where: { id: clientId } });
-    if (!client) throw new NotFoundError('client', clientId);
+    const stored = await this.clients.findOne({ where: { id: clientId } });
+    if (!stored) throw new NotFoundError('client', clientId);
+    const client = await this.groups.resolve(stored);
     if (!client.assignedImageId) {
       throw new ConflictError(BootPolicyErrorCode.CLIENT_HAS_NO_IMAGE, `client ${client.hostname} has no assigned image`);
     }

@@ -5,6 +5,7 @@ import { normalizeMac } from '@common/mac';
 import { AuditService } from '../../audit';
 import { BootLoader, Client } from '../clients/client.entity';
 import { isUniqueViolation } from '@common/errors/pg-errors';
+import { ClientGroupDirectory } from '../groups/client-group-directory';
 
 /** What the DHCP server needs to know about a client, by MAC. */
 export interface ClientBootFacts {
@@ -43,6 +44,7 @@ export function pendingHostname(mac: string): string {
   return `pending-${mac.replace(/:/g, '')}`;
 }
 
+/** Boot facts from a client whose inheritable fields already hold their effective values. */
 function toFacts(c: Client): ClientBootFacts {
   return {
     id: c.id,
@@ -76,7 +78,9 @@ export class ClientDirectory {
   constructor(
     @InjectRepository(Client) private readonly clients: Repository<Client>,
     @Optional() @Inject(CLIENT_DIRECTORY_OPTIONS) options: ClientDirectoryOptions | null = null,
-    @Optional() private readonly audit: AuditService | null = null,
+    @Optional() @Inject(AuditService) private readonly audit: AuditService | null = null,
+    // Explicit token: a `T | null` parameter type is emitted as Object in decorator metadata.
+    @Optional() @Inject(ClientGroupDirectory) private readonly groups: ClientGroupDirectory | null = null,
   ) {
     options ??= {};
     this.ttlMs = options.ttlMs ?? 5000;
@@ -98,8 +102,8 @@ export class ClientDirectory {
     this.misses++;
     const query = this.clients
       .findOne({ where: { macAddress: key } })
-      .then((row) => {
-        const facts = row ? toFacts(row) : null;
+      .then(async (row) => {
+        const facts = row ? toFacts(await this.effective(row)) : null;
         this.remember(key, facts);
         return facts;
       })
@@ -117,7 +121,8 @@ export class ClientDirectory {
     const key = normalizeMac(mac);
     if (key === null) throw new RangeError(`not a MAC address: ${JSON.stringify(mac)}`);
     const existing = await this.clients.findOne({ where: { macAddress: key } });
-    if (existing) return this.remember(key, toFacts(existing))!;
+    if (existing) return this.remember(key, toFacts(await this.effective(existing)))!;
+    const group = (await this.groups?.defaultForRange(rangeId)) ?? null;
     try {
       const created = await this.clients.save(
         this.clients.create({
@@ -125,6 +130,7 @@ export class ClientDirectory {
           hostname: pendingHostname(key),
           enabled: false,
           pending: true,
+          groupId: group?.id ?? null,
         }),
       );
       this.logger.log(`registered unknown client ${key} as pending (range ${rangeId})`);
@@ -132,9 +138,9 @@ export class ClientDirectory {
         action: 'dhcp.client-registered',
         entityType: 'clients',
         entityId: created.id,
-        details: { mac: key, rangeId },
+        details: { mac: key, rangeId, groupId: group?.id ?? null },
       });
-      return this.remember(key, toFacts(created))!;
+      return this.remember(key, toFacts(await this.effective(created)))!;
     } catch (err) {
       if (!isUniqueViolation(err)) {
         throw err;
@@ -142,8 +148,13 @@ export class ClientDirectory {
       // Someone else registered (or created) it between our read and our insert: theirs wins.
       const row = await this.clients.findOne({ where: { macAddress: key } });
       if (!row) throw err;
-      return this.remember(key, toFacts(row))!;
+      return this.remember(key, toFacts(await this.effective(row)))!;
     }
+  }
+
+  /** The client with its group's settings applied (groups are cached in memory: no query after the first). */
+  private async effective(c: Client): Promise<Client> {
+    return this.groups ? this.groups.resolve(c) : c;
   }
 
   /** Forgets one MAC (or everything), e.g. after the client was edited through the API. */

@@ -1,14 +1,17 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import { ConflictError, NotFoundError, ValidationError } from '@common/errors/domain-error';
 import { Page } from '@common/pagination';
+import { DlsMetrics } from '../../metrics/dls-metrics';
 import { Client } from '../clients/client.entity';
+import { ClientGroupDirectory } from '../groups/client-group-directory';
 import { mayOpenSession, standingOf } from '../boot-policy/boot-policy';
 import { BootSession, SessionStatus } from './boot-session.entity';
 import { assertTransition, INITIAL_STATUS, isFinal, OPEN_STATUSES } from './boot-session.state-machine';
 import { BootSessionErrorCode } from './boot-sessions.errors';
-import { ListBootSessionsQueryDto } from './dto/list-boot-sessions.query.dto';
+import { ListBootSessionsQueryDto, SESSION_SORT } from './dto/list-boot-sessions.query.dto';
+import { parseSort, prefixPattern } from '@common/list-query';
 
 /** Addresses the boot plane knows when it opens a session (both optional). */
 export interface OpenSessionOptions {
@@ -31,6 +34,8 @@ export class BootSessionsService {
   constructor(
     @InjectRepository(BootSession) private readonly sessions: Repository<BootSession>,
     @InjectDataSource() private readonly ds: DataSource,
+    private readonly groups: ClientGroupDirectory,
+    @Optional() private readonly metrics?: DlsMetrics,
   ) {}
 
   /**
@@ -38,9 +43,10 @@ export class BootSessionsService {
    * CLIENT_HAS_NO_IMAGE, SESSION_ALREADY_OPEN (naming the open session).
    */
   async open(clientId: string, opts: OpenSessionOptions = {}): Promise<BootSession> {
-    return this.ds.transaction(async (m) => {
-      const client = await m.findOne(Client, { where: { id: clientId }, lock: { mode: 'pessimistic_write' } });
-      if (!client) throw new NotFoundError('client', clientId, BootSessionErrorCode.CLIENT_NOT_FOUND);
+    const s = await this.ds.transaction(async (m) => {
+      const stored = await m.findOne(Client, { where: { id: clientId }, lock: { mode: 'pessimistic_write' } });
+      if (!stored) throw new NotFoundError('client', clientId, BootSessionErrorCode.CLIENT_NOT_FOUND);
+      const client = await this.groups.resolve(stored); // the image may come from the client's group
       const standing = standingOf(client);
       if (!mayOpenSession(standing)) {
         throw standing === 'no-image'
@@ -65,6 +71,8 @@ export class BootSessionsService {
         }),
       );
     });
+    this.metrics?.sessionEntered(s);
+    return s;
   }
 
   /**
@@ -83,7 +91,7 @@ export class BootSessionsService {
         field: 'errorMessage',
       });
     }
-    return this.ds.transaction(async (m) => {
+    const moved = await this.ds.transaction(async (m) => {
       const s = await m.findOne(BootSession, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!s) throw new NotFoundError('boot session', id, BootSessionErrorCode.SESSION_NOT_FOUND);
       assertTransition(s.status, status);
@@ -102,6 +110,8 @@ export class BootSessionsService {
       await m.createQueryBuilder().update(BootSession).set(patch).where('id = :id', { id }).execute();
       return m.findOneOrFail(BootSession, { where: { id } });
     });
+    this.metrics?.sessionEntered(moved);
+    return moved;
   }
 
   /** The client's open (starting/booting/running) session, or null. */
@@ -148,7 +158,17 @@ export class BootSessionsService {
     if (q.imageId) qb.andWhere('s.image_id = :imageId', { imageId: q.imageId });
     if (q.from) qb.andWhere('s.started_at >= :from', { from: new Date(q.from) });
     if (q.to) qb.andWhere('s.started_at < :to', { to: new Date(q.to) });
-    qb.orderBy('s.started_at', 'DESC').addOrderBy('s.id', 'ASC').take(q.limit).skip(q.offset);
+    if (q.q !== undefined) {
+      qb.andWhere('s.client_id IN (SELECT c.id FROM clients c WHERE lower(c.hostname) LIKE :qp OR c.mac_address LIKE :qmac)', {
+        qp: prefixPattern(q.q.toLowerCase()),
+        qmac: prefixPattern(q.q.toLowerCase().replace(/-/g, ':')),
+      });
+    }
+    const sort = parseSort(q.sort, SESSION_SORT) ?? { column: SESSION_SORT.startedAt, direction: 'DESC' };
+    qb.orderBy(sort.column, sort.direction, sort.direction === 'ASC' ? 'NULLS FIRST' : 'NULLS LAST')
+      .addOrderBy('s.id', 'ASC')
+      .take(q.limit)
+      .skip(q.offset);
     const [items, total] = await qb.getManyAndCount();
     return { items, total };
   }

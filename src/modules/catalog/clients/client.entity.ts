@@ -2,6 +2,7 @@ import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, 
 import { bigintNumber } from '@database/transformers';
 import { DiskPolicy, Image } from '../images/image.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
+import { ClientGroup } from '../groups/client-group.entity';
 
 export const BOOT_MODES = ['pxe', 'uefi', 'legacy'] as const;
 export type BootMode = (typeof BOOT_MODES)[number];
@@ -19,6 +20,12 @@ export type BootLoader = (typeof BOOT_LOADERS)[number];
 @Check('clients_boot_loader_check', `"boot_loader" IN ('undionly.kpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi')`)
 @Index('idx_clients_mac_address', ['macAddress'])
 @Index('idx_clients_enabled', ['enabled'])
+@Index('idx_clients_group_id', ['groupId'])
+@Index('idx_clients_assigned_image_id', ['assignedImageId'])
+// List search and sort (migration AddListIndexes; expression indexes TypeORM can't describe, so not synchronised):
+@Index('idx_clients_lower_hostname_pattern', { synchronize: false })
+@Index('idx_clients_mac_address_pattern', { synchronize: false })
+@Index('idx_clients_hostname_id', { synchronize: false })
 @Index('uq_clients_ip_address', ['ipAddress'], { unique: true, where: '"ip_address" IS NOT NULL' })
 export class Client {
   @PrimaryGeneratedColumn('uuid')
@@ -86,6 +93,14 @@ export class Client {
   /** Loader for a plain PXE ROM; null = chosen from the client's architecture (DHCP option 93). */
   @Column({ name: 'boot_loader', type: 'varchar', length: 32, nullable: true })
   bootLoader: BootLoader | null;
+
+  /** The client's group: every boot setting left null here is taken from it (see `effective-settings.ts`). */
+  @Column({ name: 'group_id', type: 'uuid', nullable: true })
+  groupId: string | null;
+
+  @ManyToOne(() => ClientGroup, { onDelete: 'RESTRICT', nullable: true })
+  @JoinColumn({ name: 'group_id', foreignKeyConstraintName: 'clients_group_id_fkey' })
+  group?: ClientGroup | null;
 
   /** Registered automatically by DHCP (unknown-client policy `register`), waiting for an admin. */
   @Column({ type: 'boolean', default: false })

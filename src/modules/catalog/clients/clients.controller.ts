@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBody,
@@ -7,6 +7,7 @@ import {
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
 import { Auth } from '@common/auth/auth.decorators';
@@ -14,6 +15,8 @@ import { api } from '@common/api';
 import { mapPage, Page, uuidParam } from '@common/pagination';
 import { Role } from '@common/auth/role';
 import { ClientsService } from './clients.service';
+import { ClientActionsService } from './client-actions.service';
+import { ClientActionDto, ClientActionResponseDto } from './dto/client-action.dto';
 import { ClientPageDto, ClientResponseDto } from './dto/client.response.dto';
 import { CreateClientDto } from './dto/create-client.dto';
 import { ListClientsQueryDto } from './dto/list-clients.query.dto';
@@ -23,7 +26,10 @@ import { UpdateClientDto } from './dto/update-client.dto';
 @Controller(api('clients'))
 @Auth(Role.Viewer)
 export class ClientsController {
-  constructor(private readonly clients: ClientsService) {}
+  constructor(
+    private readonly clients: ClientsService,
+    private readonly actions: ClientActionsService,
+  ) {}
 
   @Get()
   @ApiOkResponse({ type: ClientPageDto })
@@ -66,6 +72,20 @@ export class ClientsController {
   async bulk(@Body() body: unknown): Promise<Page<ClientResponseDto>> {
     const created = await this.clients.createMany(body);
     return { items: created.map(ClientResponseDto.from), total: created.length };
+  }
+
+  /** One action on up to 1000 clients: database changes all-or-nothing, side effects per client, one audit entry. */
+  @Post('actions')
+  @Auth(Role.Operator)
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Run one action on a selection of clients (ids, a group or a filter)' })
+  @ApiOkResponse({ type: ClientActionResponseDto })
+  @ApiBadRequestResponse({ description: 'BULK_ACTION_INVALID (details.clients: [{ clientId, hostname, code, message }]) or SELECTION_TOO_LARGE' })
+  @ApiNotFoundResponse({ description: 'groupId, targetGroupId, imageId or pinnedSnapshotId does not exist' })
+  async act(@Body() dto: ClientActionDto, @Req() req: { auditDetails?: Record<string, unknown> }): Promise<ClientActionResponseDto> {
+    const r = await this.actions.run(dto);
+    req.auditDetails = { clients: r.results.map((x) => x.clientId), failed: r.results.filter((x) => x.status === 'failed').map((x) => x.clientId) };
+    return r;
   }
 
   @Patch(':id')

@@ -6,8 +6,11 @@ import { ConflictError, DomainError, NotFoundError, ValidationError } from '@com
 import { isUniqueViolation } from '@common/errors/pg-errors';
 import { normalizeMac } from '@common/mac';
 import { Page } from '@common/pagination';
+import { parseSort } from '@common/list-query';
+import { applyClientSearch, CLIENT_SORT } from './client-search';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
 import { ClientDisksService } from '../disks/client-disks.service';
+import { ClientGroupDirectory, Resolved } from '../groups/client-group-directory';
 import { Client } from './client.entity';
 import { BulkRowError, validateBulkRows } from './clients.bulk';
 import { ClientErrorCode } from './clients.errors';
@@ -30,6 +33,7 @@ export class ClientsService {
     @InjectRepository(Client) private readonly clients: Repository<Client>,
     @InjectDataSource() private readonly ds: DataSource,
     private readonly disks: ClientDisksService,
+    private readonly groups: ClientGroupDirectory,
   ) {}
 
   /**
@@ -76,41 +80,51 @@ export class ClientsService {
   }
 
   /** Like `findByMac` but CLIENT_NOT_FOUND (404) when no client has the MAC. */
-  async getByMac(mac: string): Promise<Client> {
+  async getByMac(mac: string): Promise<Resolved<Client>> {
     const c = await this.findByMac(mac);
     if (!c) throw new NotFoundError('client with MAC', normalizeMac(mac)!, ClientErrorCode.CLIENT_NOT_FOUND);
-    return c;
+    return this.groups.describe(c);
   }
 
-  async list(q: ListClientsQueryDto): Promise<Page<Client>> {
+  async list(q: ListClientsQueryDto): Promise<Page<Resolved<Client>>> {
     const qb = this.clients.createQueryBuilder('c');
     if (q.enabledOnly) qb.andWhere('c.enabled = true');
     if (q.imageId !== undefined) qb.andWhere('c.assigned_image_id = :imageId', { imageId: q.imageId });
-    qb.orderBy('c.hostname', 'ASC').addOrderBy('c.id', 'ASC').take(q.limit).skip(q.offset);
+    if (q.groupId !== undefined) qb.andWhere('c.group_id = :groupId', { groupId: q.groupId });
+    applyClientSearch(qb, 'c', q.q);
+    const sort = parseSort(q.sort, CLIENT_SORT) ?? { column: CLIENT_SORT.hostname, direction: 'ASC' };
+    qb.orderBy(sort.column, sort.direction, sort.direction === 'ASC' ? 'NULLS FIRST' : 'NULLS LAST')
+      .addOrderBy('c.id', 'ASC')
+      .take(q.limit)
+      .skip(q.offset);
     const [items, total] = await qb.getManyAndCount();
-    return { items, total };
+    return { items: await Promise.all(items.map((c) => this.groups.describe(c))), total };
   }
 
-  async get(id: string): Promise<Client> {
+  /** The client as stored, with its effective settings and where each comes from (`effective`). */
+  async get(id: string): Promise<Resolved<Client>> {
     const c = await this.clients.findOne({ where: { id } });
     if (!c) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
-    return c;
+    return this.groups.describe(c);
   }
 
   /**
    * Registers a client. Duplicate MAC → 409 MAC_ALREADY_REGISTERED; an ipAddress another client reserves → 409
    * IP_ADDRESS_ALREADY_RESERVED; unknown assignedImageId → 404.
    */
-  async create(dto: CreateClientDto): Promise<Client> {
-    return ipClashAs409(
+  async create(dto: CreateClientDto): Promise<Resolved<Client>> {
+    const c = await ipClashAs409(
       dto.ipAddress,
       this.ds.transaction(async (m) => {
         if (dto.assignedImageId) await this.assertImage(m, dto.assignedImageId);
+        if (dto.groupId) await this.assertGroup(m, dto.groupId);
+        if (dto.pinnedSnapshotId) await this.assertPinnable(m, dto.pinnedSnapshotId, dto.assignedImageId ?? (await this.groupImage(m, dto.groupId)));
         await this.assertMacFree(m, dto.macAddress);
         if (dto.ipAddress) await this.assertIpFree(m, dto.ipAddress);
         return m.save(m.create(Client, this.toEntity(dto)));
       }),
     );
+    return this.groups.describe(c);
   }
 
   /**
@@ -119,7 +133,7 @@ export class ClientsService {
    * unknown images) before one multi-row INSERT in one transaction. Any problem → 400 BULK_VALIDATION_FAILED with
    * `details.rows: [{ index, field, message }]` and nothing written.
    */
-  async createMany(body: unknown): Promise<Client[]> {
+  async createMany(body: unknown): Promise<Resolved<Client>[]> {
     const { rows, errors, shapeError } = validateBulkRows(body);
     if (shapeError) throw new ValidationError(ClientErrorCode.BULK_VALIDATION_FAILED, shapeError, { rows: [] });
     const firstIndexByMac = new Map<string, number>();
@@ -152,11 +166,17 @@ export class ClientsService {
         ? await m.query('SELECT host(ip_address) AS ip, hostname FROM clients WHERE ip_address = ANY($1::inet[])', [ips])
         : [];
       const reservedBy = new Map(reserved.map((r) => [r.ip, r.hostname]));
+      const groupIds = [...new Set(rows.map((r) => r.groupId).filter((x): x is string => !!x))];
+      const foundGroups: { id: string }[] = groupIds.length
+        ? await m.query('SELECT id FROM client_groups WHERE id = ANY($1::uuid[]) FOR KEY SHARE', [groupIds])
+        : [];
+      const groupSet = new Set(foundGroups.map((g) => g.id));
       rows.forEach((r, index) => {
         if (takenSet.has(r.macAddress)) errors.push({ index, field: 'macAddress', message: `MAC address ${r.macAddress} is already registered` });
         const holder = r.ipAddress ? reservedBy.get(r.ipAddress) : undefined;
         if (holder !== undefined)
           errors.push({ index, field: 'ipAddress', message: `ipAddress ${r.ipAddress} is already reserved for client "${holder}"` });
+        if (r.groupId && !groupSet.has(r.groupId)) errors.push({ index, field: 'groupId', message: `groupId ${r.groupId} does not exist` });
         if (r.assignedImageId && !foundSet.has(r.assignedImageId)) {
           errors.push({ index, field: 'assignedImageId', message: `assignedImageId ${r.assignedImageId} does not exist` });
         }
@@ -172,15 +192,15 @@ export class ClientsService {
       const ids = (result.raw as { id: string }[]).map((r) => r.id);
       const created = await m.find(Client, { where: { id: In(ids) } });
       const byId = new Map(created.map((c) => [c.id, c]));
-      return ids.map((id) => byId.get(id)!);
+      return Promise.all(ids.map((id) => this.groups.describe(byId.get(id)!)));
     });
   }
 
-  async update(id: string, dto: UpdateClientDto): Promise<Client> {
+  async update(id: string, dto: UpdateClientDto): Promise<Resolved<Client>> {
     for (const f of NOT_NULL_FIELDS) {
       if (dto[f] === null) throw new ValidationError(ClientErrorCode.FIELD_NOT_NULLABLE, `${f} may not be null`, { field: f });
     }
-    return ipClashAs409(
+    const saved = await ipClashAs409(
       dto.ipAddress,
       this.ds.transaction(async (m) => {
         const c = await m.findOne(Client, { where: { id }, lock: { mode: 'pessimistic_write' } });
@@ -188,7 +208,12 @@ export class ClientsService {
         if (dto.assignedImageId && dto.assignedImageId !== c.assignedImageId) await this.assertImage(m, dto.assignedImageId);
         if (dto.macAddress !== undefined && dto.macAddress !== c.macAddress) await this.assertMacFree(m, dto.macAddress);
         if (dto.ipAddress && dto.ipAddress !== c.ipAddress) await this.assertIpFree(m, dto.ipAddress, id);
-        if (dto.pinnedSnapshotId) await this.assertPinnable(m, dto.pinnedSnapshotId, dto.assignedImageId ?? c.assignedImageId);
+        if (dto.groupId && dto.groupId !== c.groupId) await this.assertGroup(m, dto.groupId);
+        if (dto.pinnedSnapshotId) {
+          const groupId = dto.groupId !== undefined ? dto.groupId : c.groupId;
+          const imageId = dto.assignedImageId !== undefined ? dto.assignedImageId : c.assignedImageId;
+          await this.assertPinnable(m, dto.pinnedSnapshotId, imageId ?? (await this.groupImage(m, groupId)));
+        }
         const patch: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(dto)) if (v !== undefined) patch[k] = v;
         if (dto.enabled === true) patch.pending = false; // an admin accepted a client that DHCP registered
@@ -196,6 +221,7 @@ export class ClientsService {
         return m.save(c);
       }),
     );
+    return this.groups.describe(saved);
   }
 
   /** Deletes a client: its disk (unexported first) goes, then the row (sessions, leases, exports cascade). */
@@ -228,6 +254,7 @@ export class ClientsService {
       ipAddress: dto.ipAddress ?? null,
       assignedImageId: dto.assignedImageId ?? null,
       bootMode: dto.bootMode ?? 'pxe',
+      groupId: dto.groupId ?? null,
       cpuCores: dto.cpuCores ?? 2,
       memoryMb: dto.memoryMb ?? 2048,
       networkConfig: dto.networkConfig ?? null,
@@ -237,6 +264,20 @@ export class ClientsService {
       pinnedSnapshotId: dto.pinnedSnapshotId ?? null,
       bootLoader: dto.bootLoader ?? null,
     };
+  }
+
+  private async assertGroup(m: EntityManager, groupId: string): Promise<void> {
+    const rows: unknown[] = await m.query('SELECT 1 FROM client_groups WHERE id = $1 FOR KEY SHARE', [groupId]);
+    if (!rows.length) {
+      throw new DomainError('not_found', ClientErrorCode.GROUP_NOT_FOUND, `groupId ${groupId} does not exist`, { field: 'groupId', id: groupId });
+    }
+  }
+
+  /** The image a group gives its members (null: none, or no group). */
+  private async groupImage(m: EntityManager, groupId: string | null | undefined): Promise<string | null> {
+    if (!groupId) return null;
+    const rows: { image_id: string | null }[] = await m.query('SELECT image_id FROM client_groups WHERE id = $1', [groupId]);
+    return rows[0]?.image_id ?? null;
   }
 
   private async assertImage(m: EntityManager, imageId: string): Promise<void> {

@@ -108,7 +108,7 @@ export class ClientDisksService {
       throw new NotFoundError('disk of client', clientId, ClientDiskErrorCode.CLIENT_DISK_NOT_FOUND);
     }
     const [client, image, version, info] = await Promise.all([
-      this.clients.findOneOrFail({ where: { id: clientId } }),
+      this.clients.findOneOrFail({ where: { id: clientId } }).then((c) => this.policy.resolve(c)),
       this.images.findOneOrFail({ where: { id: row.imageId } }),
       this.versions.findOneOrFail({ where: { id: row.snapshotId } }),
       storageCall(() => this.driver.clientDisk(clientId)),
@@ -141,7 +141,7 @@ export class ClientDisksService {
     if (row.isMaintenance) return 'persistent';
     const client = await this.clients.findOne({ where: { id: clientId } });
     const image = await this.images.findOne({ where: { id: row.imageId } });
-    return client && image ? diskPolicyOf(client, image, false) : 'reset';
+    return client && image ? diskPolicyOf(await this.policy.resolve(client), image, false) : 'reset';
   }
 
   /** Client hostnames whose disks depend on a version (for a 409 that names them). */

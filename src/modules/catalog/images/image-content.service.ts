@@ -26,7 +26,11 @@ const RECHECK_EVERY_BYTES = 64 * 1024 * 1024;
 /** What holds an image's content lock, for the 409 another request gets meanwhile. */
 type ContentWork = 'import' | 'delete';
 
-type Producer = (staging: string, progress: (pct: number) => Promise<void>) => Promise<{ rawPath: string; sourceFormat: ImageFormat }>;
+/** `allZeros`: the result is a blank sparse disk, whose sha256 is not worth reading it end to end (null instead). */
+type Producer = (
+  staging: string,
+  progress: (pct: number) => Promise<void>,
+) => Promise<{ rawPath: string; sourceFormat: ImageFormat; allZeros?: boolean }>;
 
 /**
  * Puts content into an image's `disk.raw`: a blank sparse disk, a streamed upload, or a file from DLS_IMPORT_DIR,
@@ -132,7 +136,7 @@ export class ImageContentService {
     return this.replaceContent(imageId, 'raw', async (staging) => {
       const out = path.join(staging, `blank-${randomBytes(4).toString('hex')}.raw`);
       await storageCall(() => this.qemuImg.createBlank(out, sizeBytes));
-      return { rawPath: out, sourceFormat: 'raw' as ImageFormat };
+      return { rawPath: out, sourceFormat: 'raw' as ImageFormat, allZeros: true };
     });
   }
 
@@ -142,6 +146,8 @@ export class ImageContentService {
    * stopped with 507 at the limit (nothing kept; the rest of the body is read and discarded so the answer arrives).
    */
   async upload(imageId: string, format: ImageFormat, body: Readable, declaredBytes?: number): Promise<Image> {
+    // Known before anything is touched: an announced empty body changes nothing (no status, no staging).
+    if (declaredBytes === 0) throw new ValidationError(ImageContentErrorCode.UPLOAD_EMPTY, 'the request body is empty');
     if (declaredBytes !== undefined) await this.space.ensure(declaredBytes);
     return this.replaceContent(imageId, format, async (staging, progress) => {
       const file = path.join(staging, `upload-${randomBytes(4).toString('hex')}.${format}`);
@@ -292,7 +298,13 @@ export class ImageContentService {
     return this.exclusive(imageId, 'import', async () => {
       const image = await this.images.findOne({ where: { id: imageId } });
       if (!image) throw new NotFoundError('image', imageId);
-      const before = { contentStatus: image.contentStatus, contentError: image.contentError };
+      // Restored as it was on a failure, updated_at included: a refused upload leaves the row unchanged.
+      const before = {
+        contentStatus: image.contentStatus,
+        contentError: image.contentError,
+        contentProgress: image.contentProgress,
+        updatedAt: image.updatedAt,
+      };
       const hadStorage = (await storageCall(() => this.driver.imageSizeBytes(imageId)).catch(() => 0)) > 0 || image.contentStatus === 'ready';
       const diskPath = await storageCall(() => this.driver.ensureImage(imageId));
       const staging = await storageCall(() => this.driver.stagingDir(imageId));
@@ -308,9 +320,9 @@ export class ImageContentService {
       };
       let produced: string | undefined;
       try {
-        const { rawPath } = await produce(staging, progress);
+        const { rawPath, allZeros } = await produce(staging, progress);
         produced = rawPath;
-        const [{ size }, sha256] = await Promise.all([fs.stat(rawPath), sha256File(rawPath)]);
+        const [{ size }, sha256] = await Promise.all([fs.stat(rawPath), allZeros ? null : sha256File(rawPath)]);
         if (size === 0) throw new ValidationError('IMAGE_EMPTY', 'the image has no content (0 bytes)');
         await fs.rename(rawPath, diskPath);
         produced = undefined;
@@ -324,7 +336,7 @@ export class ImageContentService {
           path: diskPath,
           zfsDataset: this.driver.kind === 'zfs' ? path.dirname(diskPath) : null,
         });
-        this.logger.log(`image ${image.name}: content ready (${size} bytes, sha256 ${sha256.slice(0, 12)}…)`);
+        this.logger.log(`image ${image.name}: content ready (${size} bytes, ${sha256 ? `sha256 ${sha256.slice(0, 12)}…` : 'blank'})`);
         report('done', { percent: 100, sizeBytes: size });
         return (await this.images.findOne({ where: { id: imageId } }))!;
       } catch (e) {
@@ -332,7 +344,7 @@ export class ImageContentService {
         if (produced) await fs.rm(produced, { force: true });
         await cleanStaging(staging);
         if (!hadStorage) await this.driver.destroyImage(imageId).catch(() => undefined);
-        await this.setContent(imageId, { ...before, contentProgress: null }).catch((err: Error) =>
+        await this.setContent(imageId, before).catch((err: Error) =>
           this.logger.error(`image ${image.name}: could not restore its content status: ${err.message}`),
         );
         throw e;

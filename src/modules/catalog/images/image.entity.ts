@@ -16,6 +16,7 @@ export type ContentStatus = (typeof CONTENT_STATUSES)[number];
 @Check('images_default_disk_policy_check', `"default_disk_policy" IN ('reset', 'persistent')`)
 @Check('images_content_status_check', `"content_status" IN ('empty', 'importing', 'ready', 'failed')`)
 @Index('idx_images_name', ['name'])
+@Index('idx_images_lower_name_pattern', { synchronize: false }) // `q` prefix search (migration AddListIndexes)
 @Index('idx_images_os_type', ['osType'])
 @Index('idx_images_is_template', ['isTemplate'])
 export class Image {

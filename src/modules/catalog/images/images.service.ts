@@ -9,7 +9,8 @@ import { BootSession } from '../boot-sessions/boot-session.entity';
 import { Client } from '../clients/client.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
 import { CreateImageDto } from './dto/create-image.dto';
-import { ListImagesQueryDto } from './dto/list-images.query.dto';
+import { IMAGE_SORT, ListImagesQueryDto } from './dto/list-images.query.dto';
+import { parseSort, prefixPattern } from '@common/list-query';
 import { UpdateImageDto } from './dto/update-image.dto';
 import { Image } from './image.entity';
 import { ImageErrorCode } from './images.errors';
@@ -39,7 +40,12 @@ export class ImagesService {
     if (q.osType !== undefined) qb.andWhere('i.os_type = :osType', { osType: q.osType });
     if (q.isTemplate !== undefined) qb.andWhere('i.is_template = :isTemplate', { isTemplate: q.isTemplate });
     if (q.tag !== undefined) qb.andWhere('i.tags @> CAST(:tag AS jsonb)', { tag: JSON.stringify([q.tag]) });
-    qb.orderBy('i.created_at', 'DESC').addOrderBy('i.id', 'ASC').take(q.limit).skip(q.offset);
+    if (q.q !== undefined) qb.andWhere('lower(i.name) LIKE :qp', { qp: prefixPattern(q.q.toLowerCase()) });
+    const sort = parseSort(q.sort, IMAGE_SORT) ?? { column: IMAGE_SORT.createdAt, direction: 'DESC' };
+    qb.orderBy(sort.column, sort.direction, sort.direction === 'ASC' ? 'NULLS FIRST' : 'NULLS LAST')
+      .addOrderBy('i.id', 'ASC')
+      .take(q.limit)
+      .skip(q.offset);
     const [items, total] = await qb.getManyAndCount();
     return { items, total };
   }

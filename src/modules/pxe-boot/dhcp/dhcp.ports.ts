@@ -4,7 +4,9 @@
  * structurally (the catalogue's `BootPolicyService`, `DhcpLeasesService`, `BootSessionTracker`, `InterfaceUdpSocket`, Nest's `Logger`);
  * unit specs hand in fakes. Type-only imports: nothing here loads Nest or TypeORM.
  */
+import type { LogLine } from '@common/logging/log-line';
 import type { BootLoader } from '../../catalog';
+import type { DhcpMetricOutcome, DhcpMetricType } from '../../metrics';
 import type { UnknownClientPolicy } from '../../network';
 import type { DhcpSeenEvent } from '../boot-session-tracker';
 import type { DhcpEventBody } from '../../events';
@@ -57,12 +59,17 @@ export interface DhcpReplySocket {
   send(buf: Buffer, port: number, address: string): void;
 }
 
-/** Minimal logger; Nest's `Logger` fits. */
+/** Minimal logger; Nest's `Logger` fits. A {@link LogLine} carries MAC / xid / client id as fields. */
 export interface DhcpLogger {
-  debug(message: string): void;
-  log(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
+  debug(message: string | LogLine): void;
+  log(message: string | LogLine): void;
+  warn(message: string | LogLine): void;
+  error(message: string | LogLine): void;
+}
+
+/** Where each handled request is counted (DlsMetrics' `dls_dhcp_packets_total`): in memory, never awaited. */
+export interface DhcpPacketCounter {
+  count(type: DhcpMetricType, outcome: DhcpMetricOutcome, range: string): void;
 }
 
 /** The fields of a network range the server answers from: plain data, a served subset of NetworkRange. */

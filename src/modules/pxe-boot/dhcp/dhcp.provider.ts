@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { PXE_BOOT_SERVER_PORT } from '@protocols/dhcp';
+import { DlsMetrics } from '../../metrics';
 import { AppConfig } from '@config/config.loader';
 import { cidrContains, parseCidr } from '@common/net/ipv4';
 import { EVENT_PUBLISHER, EventPublisher } from '../../events';
@@ -72,7 +73,7 @@ const defaultAdapters: DhcpProviderAdapters = {
 const ZERO_IP = '0.0.0.0';
 
 /** The plain range data the handler answers from (a served range has an interface and is not `off`). */
-function toDhcpRange(r: NetworkRange): DhcpRange {
+export function toDhcpRange(r: NetworkRange): DhcpRange {
   return {
     id: r.id,
     name: r.name,
@@ -138,6 +139,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     tracker: BootSessionTracker,
     tokens: BootTokens,
     @Optional() private readonly readiness?: ReadinessRegistry,
+    @Optional() metrics?: DlsMetrics,
     @Optional() @Inject(EVENT_PUBLISHER) events?: EventPublisher,
   ) {
     this.server = new DhcpServer({
@@ -149,6 +151,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       httpPort: config.http.port,
       logger: this.logger,
       isDebugEnabled: () => Logger.isLevelEnabled('debug'),
+      metrics: metrics && { count: (type, outcome, range) => metrics.dhcpPackets.inc({ type, outcome, range }) },
     });
   }
 

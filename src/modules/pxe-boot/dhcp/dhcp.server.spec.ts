@@ -190,6 +190,19 @@ describe('DhcpServer (request handling, no sockets)', () => {
     expect(server.stats()).toMatchObject({ received: 2, registered: 1, offers: 2 });
   });
 
+  it('drops a request whose chaddr is no unicast MAC (multicast, broadcast, zero): never registered, never answered', async () => {
+    const { server, socket, lookup, arrive } = setup();
+    const ranges = [served(range({ unknownClientPolicy: 'register' }))];
+    for (const chaddr of ['01005e000001', 'ffffffffffff', '000000000000']) {
+      const pkt = Buffer.from(biosIpxeRomDiscover());
+      Buffer.from(chaddr, 'hex').copy(pkt, 28); // BOOTP chaddr (RFC 951)
+      await server.receive(pkt, arrive('dhcp'), ranges);
+    }
+    expect(lookup.registered).toEqual([]);
+    expect(socket.sent).toHaveLength(0);
+    expect(server.stats()).toMatchObject({ received: 3, dropped: 3, registered: 0 });
+  });
+
   it('answers a port-4011 REQUEST in proxy mode to its source, with the loader and no address', async () => {
     const [fixture] = loadHexFixtures(join(__dirname, '../../../protocols/dhcp/__fixtures__')).filter(
       (f) => f.name === 'real-ovmf-pxe-virtio-request.hex',

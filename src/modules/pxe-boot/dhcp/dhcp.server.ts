@@ -12,6 +12,9 @@ import {
   replyDestination,
 } from '@protocols/dhcp';
 import { MalformedPacketError } from '@protocols/malformed-packet.error';
+import { nonUnicastMacReason } from '@common/mac';
+import { LogFields, logLine } from '@common/logging/log-line';
+import type { DhcpMetricOutcome, DhcpMetricType } from '../../metrics';
 import { cidrContains, formatIpv4, Ipv4Cidr, parseCidr } from '@common/net/ipv4';
 import type { DhcpSeenEvent } from '../boot-session-tracker';
 import type { InterfaceInfo } from '../net/net-interfaces';
@@ -26,6 +29,7 @@ import type {
   DhcpExchangeSink,
   DhcpLeaseStore,
   DhcpLogger,
+  DhcpPacketCounter,
   DhcpRange,
   DhcpReplySocket,
 } from './dhcp.ports';
@@ -86,6 +90,33 @@ export interface DhcpServerOptions {
   logger?: DhcpLogger;
   /** Whether debug lines are wanted (they are only built then). Default: whenever a logger is given. */
   isDebugEnabled?: () => boolean;
+  /** Counts every request by type, outcome and range (Prometheus). */
+  metrics?: DhcpPacketCounter;
+}
+
+/** What one request was, filled in as it is handled (for its metric and its log fields). */
+interface Seen {
+  ci: DhcpClientInfo | null;
+  range: string;
+}
+
+const COUNTED_TYPES: Partial<Record<DhcpMessageType, DhcpMetricType>> = {
+  [DhcpMessageType.DISCOVER]: 'discover',
+  [DhcpMessageType.REQUEST]: 'request',
+  [DhcpMessageType.DECLINE]: 'decline',
+  [DhcpMessageType.RELEASE]: 'release',
+  [DhcpMessageType.INFORM]: 'inform',
+};
+
+function metricType(ci: DhcpClientInfo | null): DhcpMetricType {
+  if (!ci) return 'malformed';
+  if (ci.messageType === null || ci.messageType === undefined) return 'bootp';
+  return COUNTED_TYPES[ci.messageType] ?? 'other';
+}
+
+/** The boot-plane fields of a request's log lines. */
+function fieldsOf(ci: Pick<DhcpClientInfo, 'mac' | 'xid'> | null, extra: LogFields = {}): LogFields {
+  return { mac: ci?.mac ?? undefined, xid: ci ? `0x${ci.xid.toString(16)}` : undefined, ...extra };
 }
 
 const ZERO_IP = '0.0.0.0';
@@ -127,6 +158,7 @@ export class DhcpServer {
   private readonly tokens: DhcpBootTokens | undefined;
   private readonly logger: DhcpLogger;
   private readonly isDebugEnabled: () => boolean;
+  private readonly metrics: DhcpPacketCounter | undefined;
   private counters = zeroStats();
 
   constructor(options: DhcpServerOptions) {
@@ -138,6 +170,7 @@ export class DhcpServer {
     this.tokens = options.tokens;
     this.logger = options.logger ?? silentLogger;
     this.isDebugEnabled = options.isDebugEnabled ?? (() => options.logger !== undefined);
+    this.metrics = options.metrics;
   }
 
   /** Counters since construction. */
@@ -148,22 +181,35 @@ export class DhcpServer {
   /** Handles one datagram against the `served` ranges. Never rejects. */
   receive(buf: Buffer, arrival: DhcpArrival, served: readonly ServedRange[]): Promise<void> {
     this.counters.received++;
-    return this.handle(buf, arrival, served).catch((err: unknown) => {
+    const seen: Seen = { ci: null, range: '' };
+    return this.handle(buf, arrival, served, seen).catch((err: unknown) => {
       this.counters.errors++;
-      this.logger.warn(`DHCP request on ${arrival.binding.name} from ${arrival.info.address} failed: ${(err as Error).message}`);
+      this.count(seen, 'error');
+      this.logger.warn(
+        logLine(
+          `DHCP request on ${arrival.binding.name} from ${arrival.info.address} failed: ${(err as Error).message}`,
+          fieldsOf(seen.ci, { interface: arrival.binding.name }),
+        ),
+      );
     });
   }
 
-  private debug(message: () => string): void {
-    if (this.isDebugEnabled()) this.logger.debug(message());
+  private count(seen: Seen, outcome: DhcpMetricOutcome): void {
+    this.metrics?.count(metricType(seen.ci), outcome, seen.range);
   }
 
-  private dropped(ci: Pick<DhcpClientInfo, 'mac' | 'xid'> | null, why: string): void {
+  private debug(message: () => string, ci: Pick<DhcpClientInfo, 'mac' | 'xid'> | null = null): void {
+    if (this.isDebugEnabled()) this.logger.debug(logLine(message(), fieldsOf(ci)));
+  }
+
+  private dropped(seen: Seen, why: string): void {
     this.counters.dropped++;
-    this.debug(() => `drop ${ci?.mac ?? '-'} xid=0x${(ci?.xid ?? 0).toString(16)}: ${why}`);
+    this.count(seen, 'dropped');
+    const ci = seen.ci;
+    this.debug(() => `drop ${ci?.mac ?? '-'} xid=0x${(ci?.xid ?? 0).toString(16)}: ${why}`, ci);
   }
 
-  private async handle(buf: Buffer, arrival: DhcpArrival, served: readonly ServedRange[]): Promise<void> {
+  private async handle(buf: Buffer, arrival: DhcpArrival, served: readonly ServedRange[], seen: Seen): Promise<void> {
     const { binding, port, info } = arrival;
     let pkt: DhcpPacket;
     let ci: DhcpClientInfo;
@@ -173,17 +219,22 @@ export class DhcpServer {
     } catch (err) {
       if (!(err instanceof MalformedPacketError)) throw err;
       this.counters.malformed++;
+      this.count(seen, 'dropped');
       this.debug(() => `malformed datagram (${buf.length} bytes) from ${info.address} on ${binding.name}: ${err.message}`);
       return;
     }
-    if (pkt.op !== BootpOp.REQUEST) return this.dropped(ci, 'BOOTREPLY sent to the server');
-    if (ci.mac === null) return this.dropped(ci, `not an Ethernet chaddr (htype ${pkt.htype}, hlen ${pkt.hlen})`);
+    seen.ci = ci;
+    if (pkt.op !== BootpOp.REQUEST) return this.dropped(seen, 'BOOTREPLY sent to the server');
+    if (ci.mac === null) return this.dropped(seen, `not an Ethernet chaddr (htype ${pkt.htype}, hlen ${pkt.hlen})`);
+    const notUnicast = nonUnicastMacReason(ci.mac);
+    if (notUnicast) return this.dropped(seen, `chaddr ${ci.mac} is ${notUnicast}`); // no PC has it: never registered or answered
     const match = rangeFor(served, binding, pkt);
     if (!match) {
       const where = ci.relayed ? `giaddr ${pkt.giaddr}` : `interface ${binding.name}`;
-      return this.dropped(ci, `no served range for ${where}`);
+      return this.dropped(seen, `no served range for ${where}`);
     }
     const range = match.range;
+    seen.range = range.name;
     const serverId = serverAddress(binding, info);
     let client = await this.clients.lookup(ci.mac);
     const plan = decideDhcp({
@@ -208,8 +259,9 @@ export class DhcpServer {
         `${ci.messageType ? DhcpMessageType[ci.messageType] : 'BOOTP'} ${ci.mac} xid=0x${ci.xid.toString(16)} on ${binding.name}` +
         ` range=${range.name} client=${client ? (client.enabled ? 'enabled' : 'disabled') + (client.pending ? '/pending' : '') : 'unknown'}` +
         ` → ${action.kind}${action.kind === 'drop' ? ` (${action.reason})` : ''}`,
+      ci,
     );
-    const ctx: Context = { arrival, pkt, ci, range, serverId, client, track: plan.track };
+    const ctx: Context = { arrival, pkt, ci, range, serverId, client, track: plan.track, seen };
     await this.execute(ctx, action);
   }
 
@@ -224,55 +276,65 @@ export class DhcpServer {
     };
     switch (action.kind) {
       case 'drop':
-        return this.dropped(ci, action.reason);
+        return this.dropped(ctx.seen, action.reason);
       case 'forget-offer':
         await this.leases.forgetOffer(range.id, mac);
-        this.counters.dropped++;
-        return this.debug(() => `${mac} xid=0x${ci.xid.toString(16)} chose server ${ci.serverId}; offer forgotten`);
+        return this.dropped(ctx.seen, `chose server ${ci.serverId}; offer forgotten`);
       case 'offer': {
         const offered = await this.leases.offer(range, mac, { ...leaseFacts, requestedIp: ci.requestedIp });
         if (!offered) {
-          this.logger.warn(`range ${range.name}: no free address for ${mac}`);
-          return this.dropped(ci, 'pool exhausted');
+          this.logger.warn(logLine(`range ${range.name}: no free address for ${mac}`, fieldsOf(ci, { range: range.name, clientId: client?.id })));
+          return this.dropped(ctx.seen, 'pool exhausted');
         }
         this.track(ctx, 'discover', offered.ip);
         this.send(ctx, buildReply(pkt, this.fullReplyParams(ctx, DhcpMessageType.OFFER, offered.ip, action.boot)));
         this.counters.offers++;
+        this.count(ctx.seen, 'offer');
         this.report(ctx, 'offer', offered.ip);
         return;
       }
       case 'request': {
         const outcome = await this.leases.request(range, mac, action.ip, leaseFacts);
-        if (outcome.kind === 'ignored') return this.dropped(ci, 'request ignored');
+        if (outcome.kind === 'ignored') return this.dropped(ctx.seen, 'request ignored');
         if (outcome.kind === 'nak') {
-          this.logger.warn(`NAK ${mac} xid=0x${ci.xid.toString(16)} for ${action.ip} (${action.state}): ${outcome.reason}`);
+          this.logger.warn(
+            logLine(
+              `NAK ${mac} xid=0x${ci.xid.toString(16)} for ${action.ip} (${action.state}): ${outcome.reason}`,
+              fieldsOf(ci, { range: range.name, clientId: client?.id }),
+            ),
+          );
           this.send(ctx, buildReply(pkt, { messageType: DhcpMessageType.NAK, serverId, message: outcome.reason }));
           this.counters.naks++;
+          this.count(ctx.seen, 'nak');
           this.report(ctx, 'nak', action.ip, outcome.reason);
           return;
         }
         this.track(ctx, 'request', outcome.ip);
         this.send(ctx, buildReply(pkt, this.fullReplyParams(ctx, DhcpMessageType.ACK, outcome.ip, action.boot)));
         this.counters.acks++;
+        this.count(ctx.seen, 'ack');
         this.report(ctx, 'ack', outcome.ip);
         return;
       }
       case 'decline':
         if (await this.leases.decline(mac, action.ip)) {
           this.counters.declines++;
+          this.count(ctx.seen, 'declined');
           this.report(ctx, null, action.ip);
-        } else this.dropped(ci, `DECLINE of ${action.ip}, which is not this client's lease`);
+        } else this.dropped(ctx.seen, `DECLINE of ${action.ip}, which is not this client's lease`);
         return;
       case 'release':
         if (await this.leases.release(mac, action.ip)) {
           this.counters.releases++;
+          this.count(ctx.seen, 'released');
           this.report(ctx, null, action.ip);
-        } else this.dropped(ci, `RELEASE of ${action.ip}, which is not this client's lease`);
+        } else this.dropped(ctx.seen, `RELEASE of ${action.ip}, which is not this client's lease`);
         return;
       case 'inform':
         this.track(ctx, 'inform', pkt.ciaddr === ZERO_IP ? null : pkt.ciaddr);
         this.send(ctx, buildReply(pkt, this.fullReplyParams(ctx, DhcpMessageType.ACK, undefined, action.boot)));
         this.counters.acks++;
+        this.count(ctx.seen, 'ack');
         this.report(ctx, 'ack', pkt.ciaddr === ZERO_IP ? null : pkt.ciaddr);
         return;
       case 'proxy-offer':
@@ -286,6 +348,7 @@ export class DhcpServer {
         this.send(ctx, reply);
         if (action.kind === 'proxy-offer') this.counters.offers++;
         else this.counters.acks++;
+        this.count(ctx.seen, action.kind === 'proxy-offer' ? 'proxy_offer' : 'proxy_ack');
         this.report(ctx, action.kind === 'proxy-offer' ? 'offer' : 'ack', pkt.ciaddr === ZERO_IP ? null : pkt.ciaddr);
         return;
       }
@@ -342,7 +405,9 @@ export class DhcpServer {
         isIpxe: ctx.ci.isIpxe,
       });
     } catch (err) {
-      this.logger.warn(`boot session tracker failed for ${ctx.ci.mac}: ${(err as Error).message}`);
+      this.logger.warn(
+        logLine(`boot session tracker failed for ${ctx.ci.mac}: ${(err as Error).message}`, fieldsOf(ctx.ci, { clientId: ctx.client.id })),
+      );
     }
   }
 
@@ -387,6 +452,7 @@ export class DhcpServer {
       () =>
         `sent ${DhcpMessageType[reply.options.get(53)?.[0] ?? 0] ?? '?'} to ${ctx.ci.mac} xid=0x${ctx.ci.xid.toString(16)}` +
         ` yiaddr=${reply.yiaddr} file=${reply.file || '-'} via ${dest.address}:${port} (${dest.reason})`,
+      ctx.ci,
     );
   }
 }
@@ -399,6 +465,7 @@ interface Context {
   serverId: string;
   client: DhcpClientFacts | null;
   track: boolean;
+  seen: Seen;
 }
 
 /** Direct request: the range on this interface that contains the interface address. Relayed: CIDR ∋ giaddr. */

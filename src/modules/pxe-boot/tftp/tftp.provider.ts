@@ -6,6 +6,7 @@ import { InterfaceState, InterfaceWatch, probeInterface } from '../net/interface
 import { copyFile, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppConfig } from '@config/config.loader';
+import { DlsMetrics } from '../../metrics';
 import { BOOT_LOADERS } from '../../catalog';
 import { BootSessionTracker } from '../boot-session-tracker';
 import { TftpPeer, TftpServer, TftpTransferEndEvent } from './tftp.server';
@@ -69,6 +70,7 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly tracker: BootSessionTracker,
     private readonly ranges: NetworkRangesService,
     @Optional() private readonly readiness?: ReadinessRegistry,
+    @Optional() private readonly metrics?: DlsMetrics,
     @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {}
 
@@ -148,6 +150,11 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private reportTransfer(e: TftpTransferEndEvent): void {
+    if (this.metrics) {
+      const file = DlsMetrics.tftpFile(e.file);
+      this.metrics.tftpTransfers.inc({ file, result: e.ok ? 'ok' : e.abortedByClient ? 'aborted' : 'error' });
+      if (e.bytes > 0) this.metrics.tftpBytes.inc({ file }, e.bytes);
+    }
     // A client that aborts after learning the size (tsize probe, ERROR 8) is normal; only complete transfers count.
     if (e.abortedByClient) return;
     const clientIp = e.client.address.replace(/^::ffff:/, '');

@@ -1,6 +1,10 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsISO8601, IsOptional, IsUUID } from 'class-validator';
 import { PaginationQueryDto } from '@common/pagination';
+import { SearchQuery, SortQuery } from '@common/list-query';
+
+/** Sortable fields of `GET /boot-sessions`. */
+export const SESSION_SORT = { startedAt: 's.started_at', endedAt: 's.ended_at', status: 's.status', bootTimeSeconds: 's.boot_time_seconds' } as const;
 import { SESSION_STATUSES, SessionStatus } from '../boot-session.entity';
 
 /** `GET /boot-sessions` filters; `from <= startedAt < to`. */
@@ -29,4 +33,10 @@ export class ListBootSessionsQueryDto extends PaginationQueryDto {
   @IsOptional()
   @IsISO8601({ strict: true })
   to?: string;
+
+  @SearchQuery("the client's hostname prefix (any case) or MAC prefix")
+  q?: string;
+
+  @SortQuery(SESSION_SORT, '-startedAt')
+  sort?: string;
 }

@@ -1,6 +1,22 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PageResponseDto } from '@common/pagination';
 import { BOOT_MODES, BootMode, Client } from '../client.entity';
+import { EffectiveSettings, SETTING_SOURCES, SettingSource } from '../../groups/effective-settings';
+
+/** One effective setting and where it comes from. */
+export class EffectiveValueDto {
+  @ApiPropertyOptional({ nullable: true, type: String }) value: string | null;
+  @ApiProperty({ enum: SETTING_SOURCES }) source: SettingSource;
+}
+
+/** What the client boots with, field by field: its own value, its group's, or the default. */
+export class EffectiveSettingsDto {
+  @ApiProperty({ type: EffectiveValueDto }) imageId: EffectiveValueDto;
+  @ApiProperty({ type: EffectiveValueDto }) pinnedSnapshotId: EffectiveValueDto;
+  @ApiProperty({ type: EffectiveValueDto, description: "value null = the image's defaultDiskPolicy" }) diskPolicy: EffectiveValueDto;
+  @ApiProperty({ type: EffectiveValueDto, description: 'value null = chosen by architecture' }) bootLoader: EffectiveValueDto;
+  @ApiProperty({ type: EffectiveValueDto }) customBootParams: EffectiveValueDto;
+}
 
 /** A client as the API returns it. */
 export class ClientResponseDto {
@@ -10,6 +26,7 @@ export class ClientResponseDto {
   @ApiPropertyOptional({ nullable: true, type: String }) ipAddress: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) assignedImageId: string | null;
   @ApiProperty({ enum: BOOT_MODES }) bootMode: BootMode;
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) groupId: string | null;
   @ApiProperty() cpuCores: number;
   @ApiProperty() memoryMb: number;
   @ApiPropertyOptional({ nullable: true, type: Object }) networkConfig: Record<string, unknown> | null;
@@ -23,8 +40,9 @@ export class ClientResponseDto {
   @ApiProperty() updatedAt: Date;
   @ApiPropertyOptional({ nullable: true, type: Date }) lastBootAt: Date | null;
   @ApiProperty() bootCount: number;
+  @ApiProperty({ type: EffectiveSettingsDto }) effective: EffectiveSettingsDto;
 
-  static from(c: Client): ClientResponseDto {
+  static from(c: Client & { effective: EffectiveSettings }): ClientResponseDto {
     const d = new ClientResponseDto();
     d.id = c.id;
     d.macAddress = c.macAddress;
@@ -32,6 +50,7 @@ export class ClientResponseDto {
     d.ipAddress = c.ipAddress;
     d.assignedImageId = c.assignedImageId;
     d.bootMode = c.bootMode;
+    d.groupId = c.groupId;
     d.cpuCores = c.cpuCores;
     d.memoryMb = c.memoryMb;
     d.networkConfig = c.networkConfig;
@@ -45,6 +64,7 @@ export class ClientResponseDto {
     d.updatedAt = c.updatedAt;
     d.lastBootAt = c.lastBootAt;
     d.bootCount = c.bootCount;
+    d.effective = c.effective;
     return d;
   }
 }

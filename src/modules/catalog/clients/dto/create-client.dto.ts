@@ -44,6 +44,11 @@ export class CreateClientDto {
   @IsIn(BOOT_MODES)
   bootMode?: BootMode;
 
+  @ApiPropertyOptional({ format: 'uuid', nullable: true, type: String, description: 'client group; settings left null here come from it' })
+  @IsOptional()
+  @IsUUID()
+  groupId?: string | null;
+
   @ApiPropertyOptional({ default: 2, minimum: 1, maximum: 1024 })
   @IsOptional()
   @IsInt()

@@ -2,6 +2,8 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsOptional, IsUUID } from 'class-validator';
 import { PaginationQueryDto, queryBoolean } from '@common/pagination';
+import { SearchQuery, SortQuery } from '@common/list-query';
+import { CLIENT_SORT } from '../client-search';
 
 /** `GET /clients` filters. */
 export class ListClientsQueryDto extends PaginationQueryDto {
@@ -15,4 +17,15 @@ export class ListClientsQueryDto extends PaginationQueryDto {
   @IsOptional()
   @IsUUID()
   imageId?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'only members of this group' })
+  @IsOptional()
+  @IsUUID()
+  groupId?: string;
+
+  @SearchQuery('hostname prefix (any case), MAC prefix, or the name prefix of the assigned image')
+  q?: string;
+
+  @SortQuery(CLIENT_SORT, 'hostname')
+  sort?: string;
 }

@@ -22,7 +22,12 @@ export class ImageResponseDto {
   @ApiProperty({ enum: ['empty', 'importing', 'ready', 'failed'] }) contentStatus: string;
   @ApiPropertyOptional({ nullable: true, type: Number, description: 'import progress in percent' }) contentProgress: number | null;
   @ApiPropertyOptional({ nullable: true, type: String }) contentError: string | null;
-  @ApiPropertyOptional({ nullable: true, type: String }) contentSha256: string | null;
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    description: 'sha256 of disk.raw as uploaded or imported; null before content and for a blank disk (all zeros, not read end to end)',
+  })
+  contentSha256: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) maintenanceClientId: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) bootKernel: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) bootInitrd: string | null;

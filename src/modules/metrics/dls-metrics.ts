@@ -1,0 +1,115 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** DHCP message types as counted (the request's type; `bootp` for a BOOTP request without option 53). */
+export type DhcpMetricType = 'discover' | 'request' | 'decline' | 'release' | 'inform' | 'bootp' | 'other' | 'malformed';
+/** What became of a DHCP request. */
+export type DhcpMetricOutcome = 'offer' | 'ack' | 'nak' | 'proxy_offer' | 'proxy_ack' | 'declined' | 'released' | 'dropped' | 'error';
+/** What a boot-script route answered. */
+export type ScriptMetricOutcome = 'script' | 'waiting' | 'local' | 'unknown' | 'disk_in_use' | 'error' | 'refused' | 'rate_limited' | 'bad_request';
+
+/** Files counted by name; every other TFTP file name is `other` (clients choose names: the label set stays bounded). */
+const TFTP_FILES = new Set(['undionly.kpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi']);
+
+/** Boot duration buckets (seconds): a boot from DHCP to the iSCSI login takes seconds to a few minutes. */
+const BOOT_BUCKETS = [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600];
+/** HTTP buckets (seconds). */
+const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * The in-process Prometheus series of DLS, on a registry of their own (several apps in one test process never clash).
+ * Everything here is a counter or histogram bumped in memory: the hot paths (DHCP, TFTP, scripts) never wait on
+ * anything to be counted. Gauges that need the database or tgt are computed at scrape time by
+ * {@link import('./scrape-gauges').ScrapeGauges}. Framework-free, so the protocol servers can take it as a plain
+ * object.
+ */
+export class DlsMetrics {
+  readonly registry = new Registry();
+
+  readonly dhcpPackets = new Counter({
+    name: 'dls_dhcp_packets_total',
+    help: 'DHCP requests handled, by request type, outcome and network range (range "" when none matched)',
+    labelNames: ['type', 'outcome', 'range'] as const,
+    registers: [this.registry],
+  });
+  readonly tftpTransfers = new Counter({
+    name: 'dls_tftp_transfers_total',
+    help: 'TFTP transfers finished, by file (loaders by name, anything else "other") and result (ok, error, aborted by client)',
+    labelNames: ['file', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly tftpBytes = new Counter({
+    name: 'dls_tftp_bytes_total',
+    help: 'TFTP payload bytes acknowledged by clients, by file',
+    labelNames: ['file'] as const,
+    registers: [this.registry],
+  });
+  readonly scriptRequests = new Counter({
+    name: 'dls_boot_script_requests_total',
+    help: 'iPXE boot-script requests under /boot, by route and outcome',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly sessionTransitions = new Counter({
+    name: 'dls_boot_session_transitions_total',
+    help: 'Boot-session state changes, by the state entered',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly bootDuration = new Histogram({
+    name: 'dls_boot_duration_seconds',
+    help: 'Time from a boot session opening (DHCP) to running (iSCSI login seen)',
+    buckets: BOOT_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly bootStageDuration = new Histogram({
+    name: 'dls_boot_stage_duration_seconds',
+    help: 'Time spent in each boot stage: starting (DHCP until loader or script served), booting (until iSCSI login seen)',
+    labelNames: ['stage'] as const,
+    buckets: BOOT_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'dls_http_request_duration_seconds',
+    help: 'HTTP requests on the API port, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: HTTP_BUCKETS,
+    registers: [this.registry],
+  });
+
+  /** session id → when it entered `booting` (ms), for the booting stage; bounded, oldest dropped. */
+  private readonly bootingSince = new Map<string, number>();
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    // process_* and nodejs_* (CPU, memory, fds, GC, event-loop lag nodejs_eventloop_lag_*) with a dls_ prefix-free name:
+    // dashboards and alerts for Node processes expect the standard names.
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+  }
+
+  /** The label for a TFTP file name. */
+  static tftpFile(name: string): string {
+    const base = name.replace(/^\/+/, '');
+    return TFTP_FILES.has(base) ? base : 'other';
+  }
+
+  /** A boot session entered `status`; `startedAt` and `bootTimeSeconds` come from its row. */
+  sessionEntered(s: { id: string; status: string; startedAt: Date }, nowMs = Date.now()): void {
+    this.sessionTransitions.inc({ status: s.status });
+    if (s.status === 'booting') {
+      this.bootStageDuration.observe({ stage: 'starting' }, Math.max(0, (nowMs - s.startedAt.getTime()) / 1000));
+      this.bootingSince.set(s.id, nowMs);
+      while (this.bootingSince.size > 10_000) this.bootingSince.delete(this.bootingSince.keys().next().value as string);
+      return;
+    }
+    const since = this.bootingSince.get(s.id);
+    this.bootingSince.delete(s.id);
+    if (s.status !== 'running') return;
+    // The row's boot_time_seconds is whole seconds; the histogram wants the finer figure.
+    this.bootDuration.observe(Math.max(0, (nowMs - s.startedAt.getTime()) / 1000));
+    if (since !== undefined) this.bootStageDuration.observe({ stage: 'booting' }, Math.max(0, (nowMs - since) / 1000));
+  }
+
+  /** The exposition text (Prometheus text format 0.0.4). */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

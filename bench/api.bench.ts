@@ -52,6 +52,8 @@ async function main(): Promise<void> {
     DLS_ADMIN_USER: ADMIN.username,
     DLS_ADMIN_PASSWORD: ADMIN.password,
     LOG_LEVEL: 'error',
+    // An API-only control plane, as a user runs a second admin node: the bench measures the API, not the boot plane,
+    // and nothing may bind on the host's interfaces. Its disks live in a tmp dir whose free space is not the subject.
     DLS_DHCP_ENABLED: 'false',
     DLS_TFTP_ENABLED: 'false',
     DLS_ISCSI_ENABLED: 'false',

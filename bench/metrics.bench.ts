@@ -31,11 +31,14 @@ async function main(): Promise<void> {
     PORT: '0',
     DLS_ADMIN_PASSWORD: 'bench-admin-password',
     LOG_LEVEL: 'error',
+    // An API-only control plane, as a user runs a second admin node: the bench measures the API, not the boot plane,
+    // and nothing may bind on the host's interfaces. Its disks live in a tmp dir whose free space is not the subject.
     DLS_DHCP_ENABLED: 'false',
     DLS_TFTP_ENABLED: 'false',
     DLS_ISCSI_ENABLED: 'false',
     DLS_IPV6_RA: 'false',
     DLS_STORAGE_MIN_FREE: '0',
+    // A user picks the metrics address too; port 0 because the host's 9464 may be taken by another run.
     DLS_METRICS_ADDRESS: '127.0.0.1:0',
   });
   const app = await createApp(config, { logger: false });

@@ -47,7 +47,10 @@ export async function createApp(config: AppConfig, opts: { logger?: false } = {}
     await rollback.run((msg) => logger.error(msg));
     throw e;
   }
-  if (!quiet) app.useLogger(app.get(PinoLogger));
+  if (!quiet) {
+    app.useLogger(app.get(PinoLogger));
+    app.flushLogs(); // now, not at the end of init: a start that fails later (listen) still shows what it did
+  }
   app.disable('x-powered-by');
   app.use(
     helmet({

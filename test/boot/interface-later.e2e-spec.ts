@@ -81,5 +81,8 @@ describe('a boot interface that appears later is served as soon as it is usable 
     });
     console.log(`client on the late bridge: QEMU start → DLS-END ${(ok.elapsedMs / 1000).toFixed(2)} s`);
     expect(parseSerial(vm.serialText())).toMatchObject({ bootOk: true, count: 0, writeOk: true });
+    // The README's default metrics listener (127.0.0.1:9464) serves in the namespace and counted this boot's DHCP.
+    const metrics = (await lab.exec(['curl', '-sS', '-m', '10', 'http://127.0.0.1:9464/metrics'])).stdout;
+    expect(metrics).toMatch(/^dls_dhcp_packets_total\{[^}]*\} [1-9]/m);
   });
 });

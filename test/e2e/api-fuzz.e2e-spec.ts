@@ -197,6 +197,8 @@ describe('API fuzz (e2e)', () => {
     const range = await api('POST', '/api/v1/network-ranges', rangeBody({ cidr: '10.99.0.0/24', poolStart: '10.99.0.100', poolEnd: '10.99.0.199' }));
     const u1 = await api('POST', '/api/v1/users', { username: unique('victim'), password: 'victim-password-1', role: 'viewer' });
     const u2 = await api('POST', '/api/v1/users', { username: unique('victim'), password: 'victim-password-2', role: 'admin' });
+    const g1 = await api('POST', '/api/v1/client-groups', { name: unique('room'), imageId: img.id });
+    const g2 = await api('POST', '/api/v1/client-groups', { name: unique('room') });
     Object.assign(pools, {
       images: [img.id, img2.id],
       snapshots: [v1.id, v2.id],
@@ -205,6 +207,7 @@ describe('API fuzz (e2e)', () => {
       'boot-sessions': [session.id],
       'network-ranges': [range.id],
       users: [u1.id, u2.id],
+      'client-groups': [g1.id, g2.id],
     });
 
     pg = new PgClient({ connectionString: t.config.database.url });

@@ -16,6 +16,7 @@ describe('metrics, request ids and CORS (e2e)', () => {
   let scrape: () => Promise<{ status: number; text: string; type: string }>;
 
   beforeAll(async () => {
+    // Both what a user with a dashboard on another origin sets; port 0 because test apps share this host.
     t = await createTestApp({ DLS_METRICS_ADDRESS: '127.0.0.1:0', DLS_CORS_ORIGINS: 'https://dash.example:8443,http://localhost:5173' });
     const bound = t.app.get(MetricsServer).bound!;
     scrape = async () => {

@@ -37,6 +37,7 @@ describe('Prometheus scrapes DLS (e2e)', () => {
   let promLog = '';
 
   beforeAll(async () => {
+    // A user picks the metrics address; port 0 because test apps share this host (the default is served in the lab).
     t = await createTestApp({ DLS_METRICS_ADDRESS: '127.0.0.1:0' });
     dir = mkdtempSync(join(tmpdir(), 'dls-prometheus-'));
   });

@@ -137,6 +137,8 @@ export function poolFor(name: string, path?: string): string | undefined {
     range: 'network-ranges',
     mac: 'macs',
     macaddress: 'macs',
+    group: 'client-groups',
+    defaultgroup: 'client-groups',
   };
   if (name !== 'id') return byField[base];
   if (!path) return undefined;

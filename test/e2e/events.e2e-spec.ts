@@ -107,7 +107,7 @@ describe('events stream (e2e)', () => {
     const r = await t.http
       .post('/api/v1/users')
       .set('Authorization', `Bearer ${t.adminToken}`)
-      .send({ username: 'ev-user', password: 'password-ev-1', role: 'viewer' });
+      .send({ username: 'ev-user', password: 'ev-user-password', role: 'viewer' });
     expect(r.status).toBe(201);
     await events.publish('boot-session', probe(1));
     await admin.waitFor(

@@ -24,20 +24,27 @@ import { SseClient } from '../test/support/sse-client';
 const N = Number(process.argv[2] ?? 10_000);
 const SUBSCRIBERS = Number(process.argv[3] ?? 50);
 const ADMIN = { username: 'admin', password: 'bench-admin-password' };
+const VIEWER = { username: 'dashboard', password: 'bench-dashboard-password' };
 
 function env(dataDir: string, extra: Record<string, string> = {}) {
+  // No PORT: it must be a real port (boot scripts name it) and the bench listens on an ephemeral one itself.
   return loadConfig({
     DLS_DATA_DIR: dataDir,
     HOST: '127.0.0.1',
-    PORT: '0',
     DLS_ADMIN_USER: ADMIN.username,
     DLS_ADMIN_PASSWORD: ADMIN.password,
     LOG_LEVEL: 'error',
+    // Two API-only control planes, as a user runs extra admin nodes: the bench measures the event path (events are
+    // published through the port directly), and nothing may bind on the host's interfaces. Their disks live in a tmp
+    // dir whose free space is not the subject.
     DLS_DHCP_ENABLED: 'false',
     DLS_TFTP_ENABLED: 'false',
     DLS_ISCSI_ENABLED: 'false',
     DLS_IPV6_RA: 'false',
     DLS_STORAGE_MIN_FREE: '0',
+    // No metrics listener: both nodes run in this process and would want the default 127.0.0.1:9464 (which another
+    // run may hold); metrics are not what this bench measures.
+    DLS_METRICS_ADDRESS: 'off',
     ...extra,
   });
 }
@@ -55,12 +62,20 @@ async function main(): Promise<void> {
     b = await createApp(env(path.join(dataDir, 'b'), { DATABASE_URL: url }), { logger: false });
     await b.listen(0, '127.0.0.1');
     const base = `http://127.0.0.1:${(b.getHttpServer().address() as AddressInfo).port}`;
-    const login = await fetch(`${base}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(ADMIN),
-    });
-    const { accessToken } = (await login.json()) as { accessToken: string };
+    const post = async (route: string, body: unknown, token?: string) => {
+      const r = await fetch(`${base}${route}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      if (!r.ok) throw new Error(`POST ${route}: ${r.status} ${await r.text()}`);
+      return r.json() as Promise<Record<string, string>>;
+    };
+    // The subscribers are viewers, as a wall dashboard is: the bench's own calls (users, logins, 50 tickets) are
+    // audited, and `audit` events go to admins only, so each subscriber's stream is exactly the storm.
+    const admin = (await post('/api/v1/auth/login', ADMIN)).accessToken;
+    await post('/api/v1/users', { ...VIEWER, role: 'viewer' }, admin);
+    const accessToken = (await post('/api/v1/auth/login', VIEWER)).accessToken;
     for (let i = 0; i < SUBSCRIBERS; i++) {
       const t = await fetch(`${base}/api/v1/events/ticket`, { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } });
       const { ticket } = (await t.json()) as { ticket: string };

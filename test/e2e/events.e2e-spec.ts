@@ -36,6 +36,8 @@ describe('events stream (e2e)', () => {
     connect(`/api/v1/events?ticket=${await ticketFor(t, t.adminToken)}${query}`, headers, opts);
 
   beforeAll(async () => {
+    // The smallest window and lag a user may set (a small install): the reset test prunes past 100 events and the
+    // slow-consumer test laps a 500-event ring without publishing the default's thousands.
     t = await createTestApp({ DLS_EVENTS_MAX_COUNT: '100', DLS_EVENTS_MAX_LAG: '500' });
     base = await listen(t);
     events = t.app.get(EventsService);

@@ -6,7 +6,7 @@ import { AddUserTokenGeneration1796463358375 } from './1796463358375-AddUserToke
 import { AddUniqueClientIpAddress1796463599857 } from './1796463599857-AddUniqueClientIpAddress';
 import { AddClientGroups1796467802911 } from './1796467802911-AddClientGroups';
 import { AddListIndexes1796468400000 } from './1796468400000-AddListIndexes';
-import { AddEvents1796470200000 } from './1796470200000-AddEvents';
+import { AddEvents1796478000000 } from './1796478000000-AddEvents';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -17,5 +17,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddUniqueClientIpAddress1796463599857,
   AddClientGroups1796467802911,
   AddListIndexes1796468400000,
-  AddEvents1796470200000,
+  AddEvents1796478000000,
 ];

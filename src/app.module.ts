@@ -12,6 +12,7 @@ import { DlsConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
+import { EventsModule } from './modules/events/events.module';
 import { JWT_ISSUER, JWT_SECRET, JwtSecretModule } from './modules/auth/jwt-secret.module';
 import { CatalogModule } from './modules/catalog/catalog.module';
 import { OpenBootSessionsModule } from './modules/catalog/boot-sessions/open-boot-sessions.module';
@@ -52,6 +53,7 @@ export class AppModule {
           }),
         }),
         HealthModule,
+        EventsModule,
         AuditModule,
         UsersModule,
         AuthModule,

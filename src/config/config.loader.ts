@@ -170,6 +170,13 @@ export const ENV = {
     parse: corsOrigins,
     description: 'comma-separated browser origins (https://dash.example:8443) allowed to call the API cross-origin; unset = same-origin only',
   },
+  DLS_EVENTS_MAX_AGE: { default: 900, parse: duration, description: 'events older than this are pruned (the Last-Event-ID resume window)' },
+  DLS_EVENTS_MAX_COUNT: { default: 10_000, parse: int(100, 10_000_000), description: 'at most this many newest events are kept for resuming' },
+  DLS_EVENTS_MAX_LAG: {
+    default: 1000,
+    parse: int(500, 1_000_000),
+    description: 'how many events a stream subscriber may fall behind (the shared in-memory ring) before it is dropped (final event `dropped`)',
+  },
 } satisfies Record<string, EnvVar<unknown>>;
 
 /** `off`, or `<IPv4>:<port>` (port 0 = ephemeral, for tests). */
@@ -259,6 +266,7 @@ export class AppConfig {
   /** `null`: no metrics listener. */
   readonly metrics: { host: string; port: number } | null;
   readonly corsOrigins: readonly string[];
+  readonly events: { retentionSec: number; retentionCount: number; subscriberQueue: number };
   readonly iscsi: { enabled: boolean; manageTgtd: boolean; controlPort: number; portalAddress: string; portalPort: number; iqnPrefix: string };
   /** Wake-on-LAN: destination ports, the gap between packets, whether this node runs the schedules, and their grace. */
   readonly wol: { ports: readonly number[]; gapMs: number; schedules: boolean; scheduleGraceSec: number };
@@ -301,6 +309,11 @@ export class AppConfig {
     const m = /^(.*):(\d+)$/.exec(raw.DLS_METRICS_ADDRESS);
     this.metrics = m ? { host: m[1], port: Number(m[2]) } : null;
     this.corsOrigins = raw.DLS_CORS_ORIGINS;
+    this.events = {
+      retentionSec: raw.DLS_EVENTS_MAX_AGE,
+      retentionCount: raw.DLS_EVENTS_MAX_COUNT,
+      subscriberQueue: raw.DLS_EVENTS_MAX_LAG,
+    };
     const [portalAddress, portalPort] = raw.DLS_ISCSI_PORTAL.split(':');
     this.iscsi = {
       enabled: raw.DLS_ISCSI_ENABLED,

@@ -11,6 +11,7 @@ import { IscsiExport } from '../modules/iscsi/iscsi-export.entity';
 import { ClientGroup } from '../modules/catalog/groups/client-group.entity';
 import { DhcpLease } from '../modules/pxe-boot/dhcp-lease.entity';
 import { WakeSchedule } from '../modules/wake/schedules/wake-schedule.entity';
+import { DlsEvent } from '../modules/events/event.entity';
 
 /** Every entity, listed explicitly (no globs: the same list works under ts-jest, ts-node and compiled dist/). */
 export const ENTITIES = [
@@ -27,4 +28,5 @@ export const ENTITIES = [
   DhcpLease,
   ClientGroup,
   WakeSchedule,
+  DlsEvent,
 ];

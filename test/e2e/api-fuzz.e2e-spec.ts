@@ -5,6 +5,7 @@ import { AddressInfo } from 'node:net';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Client as PgClient } from 'pg';
+import { EventsService } from '../../src/modules/events';
 import { clientBody, imageBody, rangeBody, unique } from '../factories';
 import { FuzzRequest, IdPools, OpenApiDocument, poolFor, requestsFor, routesOf } from '../fuzz/openapi-fuzz';
 import { createTestApp, TestApp } from '../support/test-app';
@@ -18,8 +19,8 @@ jest.setTimeout(300_000);
  * malformed tags), and path parameters filled with real ids of seeded records or junk. A new route or field is fuzzed without touching this file; a new path parameter needs an id pool below.
  *
  * Fails on: any 5xx but 507 (the free-space guard's refusal), any request slower than {@link SLOW_MS}, a transport error, and any 4xx after which the
- * database (every table but `audit_log`, which records failed calls by design) or the storage tree differs from
- * before the request.
+ * database (every table but `audit_log`, which records failed calls by design, and the events a refusal publishes by
+ * design: {@link DESIGNED_EVENT_TYPES}) or the storage tree differs from before the request.
  *
  * Deterministic: FUZZ_SEED (printed) picks every input; FUZZ_SCALE multiplies the runs per route for a longer hunt.
  */
@@ -45,15 +46,32 @@ const RUNS: Record<'write' | 'read' | 'delete', Record<Role, number>> = {
 };
 
 /**
- * Routes fuzzed only in part, and why. An explicit allow-list: the suite fails when a listed route no longer exists,
- * so the list cannot rot. `body: false` = path and query fuzzed, body never sent.
+ * Routes fuzzed only in part or in their own way, and why. An explicit allow-list: the suite fails when a listed route
+ * no longer exists, so the list cannot rot. `body: false` = path and query fuzzed, body never sent. `stream: true` = a
+ * 200 is an event stream that stays open until the client leaves: it is read up to its first chunk, then hung up on.
  */
-const EXCLUSIONS: Record<string, { body: false; why: string }> = {
+const EXCLUSIONS: Record<string, { body?: false; stream?: true; why: string }> = {
   'PUT /api/v1/images/{id}/content': {
     body: false,
     why: 'the body is a streamed disk upload (application/octet-stream, up to the disk size), not JSON; its id and ?format= are fuzzed with an empty body',
   },
+  'GET /api/v1/events': {
+    stream: true,
+    why:
+      'Server-Sent Events: a 200 never ends by design, so waiting for its end would hang the suite (HANG_MS, then nothing after it is ' +
+      'fuzzed). Bounded instead of skipped: a 200 counts once its first chunk (the `retry:` line) arrives, then the client hangs up, ' +
+      'and the suite checks every stream it opened was closed. The route takes a single-use ticket only, which no generator can ' +
+      'guess: every other request of a role that can get one carries a fresh ticket (POST /events/ticket, itself fuzzed as a ' +
+      'route), so the fuzzed query (lastEventId, repeated and unknown keys) reaches validation and the resume replay',
+  },
 };
+
+/**
+ * Event types a refused call publishes by design (into `events`, the live stream's resume window): `audit` mirrors
+ * the audit_log row every audited call writes, failed ones included, and `storage.alert` is the free-space guard's
+ * 507. Any other event published by a 4xx is a write left behind; rows the retention timer prunes are nobody's write.
+ */
+const DESIGNED_EVENT_TYPES = new Set(['audit', 'storage.alert']);
 
 interface Failure {
   route: string;
@@ -90,12 +108,16 @@ describe('API fuzz (e2e)', () => {
   let base: { host: string; port: number };
   let agent: http.Agent;
   let pg: PgClient;
+  let events: EventsService;
   const logger = new CapturingLogger();
   const tokens: Partial<Record<Role, string>> = {};
   const pools: IdPools = {};
 
-  /** One HTTP exchange over a keep-alive connection; resolves with status and elapsed time (never rejects). */
-  function send(req: FuzzRequest, role: Role): Promise<{ status: number; ms: number; body: string; error?: string }> {
+  /**
+   * One HTTP exchange over a keep-alive connection; resolves with status and elapsed time (never rejects). With
+   * `stream`, a 200 resolves on its first chunk and the connection is dropped (an event stream has no end).
+   */
+  function send(req: FuzzRequest, role: Role, stream = false): Promise<{ status: number; ms: number; body: string; error?: string }> {
     const headers: Record<string, string> = {};
     Object.assign(headers, req.headers);
     if (tokens[role]) headers.authorization = `Bearer ${tokens[role]}`;
@@ -105,6 +127,13 @@ describe('API fuzz (e2e)', () => {
     const started = Date.now();
     return new Promise((resolve) => {
       const r = http.request({ ...base, agent, method: req.method, path: req.url, headers, timeout: HANG_MS }, (res) => {
+        if (stream && res.statusCode === 200) {
+          res.once('data', (c: Buffer) => {
+            r.destroy();
+            resolve({ status: 200, ms: Date.now() - started, body: c.toString('utf8') });
+          });
+          return;
+        }
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Date.now() - started, body: Buffer.concat(chunks).toString('utf8') }));
@@ -154,8 +183,16 @@ describe('API fuzz (e2e)', () => {
     }
     const left = [...net]
       .filter(([, e]) => JSON.stringify(e.first) !== JSON.stringify(e.last))
+      .filter(([, e]) => !(e.tbl === 'events' && (e.last === null || DESIGNED_EVENT_TYPES.has((e.last as { type?: string }).type ?? ''))))
       .map(([key, e]) => `${key} ${e.ops.join('+')}${e.first && e.last ? ` (${changedColumns(e.first, e.last)})` : ''}`);
     return { mark: rows.length ? Number(rows[rows.length - 1].id) : mark, left };
+  }
+
+  /** A single-use stream ticket for `role` (which has a token), through the API as a client gets one. */
+  async function freshTicket(role: Role): Promise<string> {
+    const r = await send({ method: 'POST', url: '/api/v1/events/ticket', kind: 'ticket' }, role);
+    if (r.status !== 201) throw new Error(`POST /api/v1/events/ticket as ${role} → ${r.status} ${r.body}`);
+    return (JSON.parse(r.body) as { ticket: string }).ticket;
   }
 
   async function api(method: string, url: string, body?: unknown): Promise<Record<string, unknown>> {
@@ -179,6 +216,7 @@ describe('API fuzz (e2e)', () => {
     // as on a node that must not fire schedules). Routes and validation are the same.
     t = await createTestApp({ DLS_WOL_SCHEDULES: 'false' });
     t.app.useLogger(logger);
+    events = t.app.get(EventsService);
     await new Promise<void>((resolve) => t.app.getHttpServer().listen(0, '127.0.0.1', () => resolve()));
     base = { host: '127.0.0.1', port: (t.app.getHttpServer().address() as AddressInfo).port };
     agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -270,6 +308,7 @@ describe('API fuzz (e2e)', () => {
     let files = await storageTree();
     const statusCount: Record<string, number> = {};
     const perRoute: [string, number, number][] = [];
+    let streamsOpened = 0;
     for (const route of fuzzed) {
       const routeStarted = Date.now();
       const routeSent = sent;
@@ -291,9 +330,12 @@ describe('API fuzz (e2e)', () => {
             break;
           }
           n++;
+          const stream = EXCLUSIONS[route.key]?.stream === true;
+          const sentReq = stream && n % 2 === 1 && tokens[role] ? { ...req, url: withTicket(req.url, await freshTicket(role)) } : req;
           const logMark = logger.errors.length;
-          const res = await send(req, role);
+          const res = await send(sentReq, role, stream);
           sent++;
+          if (stream && res.status === 200) streamsOpened++;
           const bucket = `${Math.floor(res.status / 100)}xx`;
           statusCount[bucket] = (statusCount[bucket] ?? 0) + 1;
           const fail = (reason: string) =>
@@ -301,7 +343,7 @@ describe('API fuzz (e2e)', () => {
               route: route.key,
               role,
               reason,
-              request: show(req, res.status >= 500 ? 20_000 : 400),
+              request: show(sentReq, res.status >= 500 ? 20_000 : 400),
               status: res.status,
               ms: res.ms,
               serverLog: logger.errors.slice(logMark).join('\n').slice(0, 1500) || undefined,
@@ -311,6 +353,8 @@ describe('API fuzz (e2e)', () => {
             hung = res.ms >= HANG_MS;
           } else if (res.status >= 500 && res.status !== 507) fail(`${res.status} ${res.body.slice(0, 300)}`);
           if (res.ms > SLOW_MS && !res.error) fail(`slow: ${res.ms} ms`);
+          // Events are published through a buffer written every few ms: written now, they count for this request.
+          await events.flush();
           const writes = await writesSince(mark);
           const tree = await storageTree();
           // 507 is a designed refusal too (the free-space guard: a machine with less space than this one meets it).
@@ -327,9 +371,13 @@ describe('API fuzz (e2e)', () => {
       perRoute.push([route.key, sent - routeSent, Date.now() - routeStarted]);
     }
 
+    // Every event stream the suite opened ended when it hung up (nothing keeps a subscriber of a gone client).
+    const streamsLeft = await settled(() => events.subscriberCount, 0);
+
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(
       `API fuzz: ${sent} requests in ${seconds} s (${JSON.stringify(statusCount)}), ${failures.length} failure(s), seed ${SEED}` +
+        `\nevent streams opened (fresh tickets) and hung up on: ${streamsOpened}, still subscribed: ${streamsLeft}` +
         `\nslowest routes: ${perRoute
           .sort((a, b) => b[2] - a[2])
           .slice(0, 5)
@@ -340,8 +388,33 @@ describe('API fuzz (e2e)', () => {
         (failures.length ? `\n${report(failures)}` : ''),
     );
     expect(failures.map((f) => `${f.route} as ${f.role}: ${f.reason}`)).toEqual([]);
+    expect(streamsOpened).toBeGreaterThan(0);
+    expect(streamsLeft).toBe(0);
   });
 });
+
+/** `url` with its `ticket` query parameter(s) replaced by `ticket`; every other parameter is kept byte for byte. */
+function withTicket(url: string, ticket: string): string {
+  const at = url.indexOf('?');
+  const [path, qs] = at < 0 ? [url, ''] : [url.slice(0, at), url.slice(at + 1)];
+  const key = (pair: string) => {
+    const k = pair.split('=')[0];
+    try {
+      return decodeURIComponent(k);
+    } catch {
+      return k;
+    }
+  };
+  const kept = qs.split('&').filter((pair) => pair !== '' && key(pair) !== 'ticket');
+  return `${path}?${[...kept, `ticket=${encodeURIComponent(ticket)}`].join('&')}`;
+}
+
+/** `read()` once it equals `want`, or its last value after `timeoutMs` (polled: a count has no event to wait on). */
+async function settled<T>(read: () => T, want: T, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (read() !== want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  return read();
+}
 
 /** The request as text; a 5xx gets its whole body (up to `max`), so the report alone reproduces it. */
 function show(req: FuzzRequest, max = 400): string {

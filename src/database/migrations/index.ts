@@ -8,6 +8,7 @@ import { AddClientGroups1796467802911 } from './1796467802911-AddClientGroups';
 import { AddListIndexes1796468400000 } from './1796468400000-AddListIndexes';
 import { AddRowVersions1796473664993 } from './1796473664993-AddRowVersions';
 import { AddWakeSchedules1796474489035 } from './1796474489035-AddWakeSchedules';
+import { AddEvents1796478000000 } from './1796478000000-AddEvents';
 import { AddWakeScheduleVersion1796478564016 } from './1796478564016-AddWakeScheduleVersion';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
@@ -21,5 +22,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddListIndexes1796468400000,
   AddRowVersions1796473664993,
   AddWakeSchedules1796474489035,
+  AddEvents1796478000000,
   AddWakeScheduleVersion1796478564016,
 ];

@@ -1,8 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { Role } from '@common/auth/role';
 import { ValidationError } from '@common/errors/domain-error';
+import { EVENT_PUBLISHER, EventPublisher } from '../events';
 import { AuditLog } from './audit-log.entity';
 import { AuditErrorCode } from './audit.errors';
 import { normalizeAddress, redactSecrets, storableText } from './audit.naming';
@@ -38,23 +40,31 @@ const cut = (s: string | null | undefined, n = 64): string | null => (s == null 
 export class AuditService {
   private readonly logger = new Logger(AuditService.name);
 
-  constructor(@InjectRepository(AuditLog) private readonly rows: Repository<AuditLog>) {}
+  constructor(
+    @InjectRepository(AuditLog) private readonly rows: Repository<AuditLog>,
+    @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
+  ) {}
 
-  /** Appends one row (secrets redacted, fields bounded). Resolves even when the insert fails (it is logged). */
+  /**
+   * Appends one row (secrets redacted, fields bounded) and publishes an `audit` event (admin only; without details).
+   * Resolves even when the insert fails (it is logged).
+   */
   async record(entry: AuditEntry): Promise<void> {
     try {
       // jsonb: TypeORM's deep-partial insert type cannot express an open record, hence the cast.
       const details = entry.details ? (redactSecrets(entry.details) as QueryDeepPartialEntity<Record<string, unknown>>) : null;
-      await this.rows.insert({
+      const row = {
         action: cut(entry.action) ?? 'unknown',
         entityType: cut(entry.entityType) ?? 'unknown',
         entityId: cut(entry.entityId),
         userId: entry.userId ?? null,
         username: cut(entry.username),
-        details,
         remoteAddress: normalizeAddress(entry.remoteAddress),
         statusCode: entry.statusCode ?? null,
-      });
+      };
+      await this.rows.insert({ ...row, details });
+      const { userId: _, ...event } = row;
+      this.events?.emit('audit', event, { minRole: Role.Admin });
     } catch (e) {
       this.logger.error(
         `audit insert failed for ${entry.action} ${entry.entityType}/${entry.entityId ?? '-'}: ${e instanceof Error ? e.message : String(e)}`,

@@ -66,6 +66,7 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
   } as unknown as BootTrustService;
   const limiter = new TokenBucketLimiter({ burst: opts.burst ?? 100, refillPerSecond: 1 });
   const recent = new RecentLogins();
+  const events: { type: string; body: any }[] = [];
   const config = { http: { port: 8080 }, boot: { serverIp: opts.bootServerIp } } as AppConfig;
   const service = new BootScriptService(
     config,
@@ -76,8 +77,11 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
     iscsi,
     limiter,
     recent,
+    undefined,
+    undefined,
+    { emit: (type: string, body: any) => events.push({ type, body }) },
   );
-  return { service, sessions, disks, iscsi, tracker, recent };
+  return { service, sessions, disks, iscsi, tracker, recent, events };
 }
 
 describe('BootScriptService', () => {
@@ -123,6 +127,20 @@ describe('BootScriptService', () => {
     expect(r).toEqual({ status: 200, body: `#!ipxe\necho DLS: this machine (${MAC_B}) is not set up for network boot here.\nsleep 5\nexit\n` });
     expect(disks.ensured).toEqual([]);
     expect((await service.scriptFor('not-a-mac', who)).status).toBe(400);
+  });
+
+  it('publishes boot-script events: served, and each refusal with its reason', async () => {
+    const { service, events } = setup({ clients: [client('a', MAC_A), client('b', MAC_B, { enabled: false })] });
+    await service.scriptFor(MAC_A, who);
+    await service.scriptFor(MAC_B, who);
+    await service.scriptFor('nonsense', who);
+    expect(events.map((e) => e.type)).toEqual(['boot-script', 'boot-script', 'boot-script']);
+    expect(events.map((e) => [e.body.clientId, e.body.outcome, e.body.reason])).toEqual([
+      ['a', 'served', null],
+      ['b', 'refused', 'client disabled (local boot)'],
+      [null, 'refused', 'not a MAC address'],
+    ]);
+    expect(events[0].body).toEqual(expect.objectContaining({ mac: MAC_A, clientIp: who.sourceIp }));
   });
 
   it('disabled → local boot, pending or without image → wait for an admin', async () => {

@@ -15,6 +15,7 @@ import {
 } from '@protocols/ipxe/ipxe-script';
 import { logLine } from '@common/logging/log-line';
 import { AuditService } from '../audit';
+import { EVENT_PUBLISHER, EventPublisher } from '../events';
 import { DlsMetrics, ScriptMetricOutcome } from '../metrics';
 import { BootPolicyService, ClientBootFacts } from '../catalog';
 import { BootPreparation } from './boot-preparation.service';
@@ -26,6 +27,19 @@ import { iscsiInitrd, iscsiRootParams } from './iscsi-initrd';
 import { NEIGHBOUR_TABLE } from './neighbour-table';
 import { RecentLogins } from './recent-logins';
 import { TokenBucketLimiter } from './token-bucket';
+
+/** Why a script request was not served, as the `boot-script` event says it (null when served). */
+const SCRIPT_EVENT_REASONS: Record<ScriptMetricOutcome, string | null> = {
+  script: null,
+  waiting: 'client pending or without an image',
+  local: 'client disabled (local boot)',
+  unknown: 'unknown client',
+  disk_in_use: 'disk in use from another address',
+  error: 'the boot could not be prepared (see the log)',
+  refused: 'requester not trusted as this client',
+  rate_limited: 'rate limited',
+  bad_request: 'not a MAC address',
+};
 
 /** Where a script request came from and arrived at (addresses of the HTTP connection). */
 export interface ScriptRequester {
@@ -88,6 +102,7 @@ export class BootScriptService {
     private readonly recent: RecentLogins,
     @Optional() private readonly audit?: AuditService,
     @Optional() private readonly metrics?: DlsMetrics,
+    @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {}
 
   /** The `tgtadm` listing in flight: concurrent script requests (a boot storm) share one call. */
@@ -97,6 +112,18 @@ export class BootScriptService {
   async scriptFor(rawMac: string | undefined, who: ScriptRequester, token?: unknown): Promise<ScriptResponse> {
     const [outcome, r] = await this.answerScript(rawMac, who, token);
     this.metrics?.scriptRequests.inc({ route: 'script', outcome });
+    if (this.events) {
+      const mac = normalizeMac(rawMac ?? '');
+      // The client is in the directory's cache by now (the answer looked it up); an unknown MAC has none.
+      const client = mac && outcome !== 'rate_limited' ? await this.policy.lookup(mac).catch(() => null) : null;
+      this.events.emit('boot-script', {
+        mac,
+        clientId: client?.id ?? null,
+        clientIp: who.sourceIp,
+        outcome: outcome === 'script' ? 'served' : outcome === 'error' ? 'error' : 'refused',
+        reason: SCRIPT_EVENT_REASONS[outcome],
+      });
+    }
     return r;
   }
 

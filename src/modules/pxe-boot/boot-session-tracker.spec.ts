@@ -19,14 +19,16 @@ function setup(clients: FakeClient[]) {
   const disks = new FakeDisks(map);
   const leases = new FakeLeases();
   const iscsi = new FakeIscsi();
+  const events: { type: string; body: any }[] = [];
   const tracker = new BootSessionTracker(
     sessions as unknown as BootSessionsService,
     disks as unknown as ClientDisksService,
     leases as unknown as Repository<DhcpLease>,
     undefined,
     iscsi,
+    { emit: (type, body) => events.push({ type, body }) },
   );
-  return { sessions, disks, leases, tracker, iscsi };
+  return { sessions, disks, leases, tracker, iscsi, events };
 }
 
 const A: FakeClient = { id: 'a', enabled: true, hasImage: true, policy: 'reset' };
@@ -63,6 +65,24 @@ describe('BootSessionTracker', () => {
     await tracker.settle('a'); // a script request waits here until the reset is done
     expect(disks.resets).toEqual(['a']);
     expect(sessions.statuses('a')).toEqual(['shutdown', 'starting']);
+  });
+
+  it('publishes a boot-session event for the opening and each transition (status, previous, address, timings, reason)', async () => {
+    const { tracker, events } = setup([A]);
+    tracker.onDhcp(dhcp('a', 'request', '10.213.0.100'));
+    await tracker.onScriptServed({ clientId: 'a', clientIp: '10.213.0.100' });
+    await tracker.applyMonitorAction('a', 's1', { kind: 'running' });
+    await tracker.applyMonitorAction('a', 's1', { kind: 'shutdown', reason: 'iSCSI connection gone' });
+    expect(events.map((e) => e.type)).toEqual(['boot-session', 'boot-session', 'boot-session', 'boot-session']);
+    expect(events.map((e) => [e.body.status, e.body.previousStatus])).toEqual([
+      ['starting', null],
+      ['booting', 'starting'],
+      ['running', 'booting'],
+      ['shutdown', 'running'],
+    ]);
+    expect(events[0].body).toEqual(expect.objectContaining({ sessionId: 's1', clientId: 'a', clientIp: '10.213.0.100' }));
+    expect(events[3].body.reason).toBe('iSCSI connection gone');
+    expect(typeof events[2].body.elapsedMs).toBe('number');
   });
 
   it('a DISCOVER for a client tgt still shows logged in changes nothing (a spoofed MAC must not reset a running PC)', async () => {

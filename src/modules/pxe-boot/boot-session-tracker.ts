@@ -7,6 +7,7 @@ import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { DhcpLease } from './dhcp-lease.entity';
 import { BootPreparation } from './boot-preparation.service';
 import { ISCSI_EXPORTS, IscsiExportsPort } from './iscsi-exports.port';
+import { EVENT_PUBLISHER, EventPublisher } from '../events';
 
 /** What the DHCP server saw from a known client. */
 export interface DhcpSeenEvent {
@@ -64,6 +65,7 @@ export class BootSessionTracker {
     @InjectRepository(DhcpLease) private readonly leases: Repository<DhcpLease>,
     @Optional() private readonly preparation?: BootPreparation,
     @Optional() @Inject(ISCSI_EXPORTS) private readonly iscsi?: Pick<IscsiExportsPort, 'activeSessions'>,
+    @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {}
 
   // ---- called by the protocol servers ------------------------------------------------------------------------------
@@ -255,6 +257,7 @@ export class BootSessionTracker {
     try {
       const s = await this.sessions.open(clientId, { clientIp, bootServerIp: serverIp });
       this.logger.log(`boot session ${s.id} of client ${clientId} started (${clientIp ?? 'no address yet'})`);
+      this.publish(s, null);
       const entry = { id: s.id, status: s.status };
       this.open.set(clientId, entry);
       return entry;
@@ -279,7 +282,7 @@ export class BootSessionTracker {
 
   /** Closes a running session as `shutdown` and, under the `reset` disk policy, discards the client's writes. */
   private async finish(clientId: string, cur: OpenSession, reason: string): Promise<void> {
-    await this.move(clientId, cur, 'shutdown');
+    await this.move(clientId, cur, 'shutdown', undefined, reason);
     this.logger.log(`boot session ${cur.id} of client ${clientId} shut down: ${reason}`);
     try {
       if ((await this.disks.policyOf(clientId)) === 'reset') {
@@ -291,9 +294,10 @@ export class BootSessionTracker {
     }
   }
 
-  private async move(clientId: string, cur: OpenSession, to: SessionStatus, errorMessage?: string): Promise<void> {
+  private async move(clientId: string, cur: OpenSession, to: SessionStatus, errorMessage?: string, reason?: string): Promise<void> {
     try {
       const s = await this.sessions.transition(cur.id, to, errorMessage);
+      this.publish(s, cur.status, reason);
       if (to === 'running') this.logger.log(`boot session ${s.id} of client ${clientId} running after ${s.bootTimeSeconds ?? '?'} s`);
       else if (to === 'error') this.logger.warn(`boot session ${s.id} of client ${clientId} failed: ${errorMessage}`);
     } finally {
@@ -302,6 +306,22 @@ export class BootSessionTracker {
     }
     if (to === 'booting' || to === 'running' || to === 'starting') this.open.set(clientId, { id: cur.id, status: to });
     cur.status = to;
+  }
+
+  /** A `boot-session` event for the session as it now is. */
+  private publish(s: BootSession, previous: SessionStatus | null, reason?: string): void {
+    const started = s.startedAt instanceof Date ? s.startedAt.getTime() : null;
+    this.events?.emit('boot-session', {
+      sessionId: s.id,
+      clientId: s.clientId,
+      status: s.status,
+      previousStatus: previous,
+      clientIp: s.clientIp ?? null,
+      bootTimeSeconds: s.bootTimeSeconds ?? null,
+      elapsedMs: started === null ? null : Math.max(0, Date.now() - started),
+      error: s.errorMessage ?? null,
+      reason: reason ?? null,
+    });
   }
 
   private rememberIp(ip: string, clientId: string): void {

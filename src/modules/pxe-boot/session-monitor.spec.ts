@@ -68,8 +68,11 @@ describe('SessionMonitor.runOnce', () => {
     iscsi.logins.set('a', { ip: '10.213.0.100', since: at(4) });
     const config = { iscsi: { enabled: true }, boot: { sessionGraceSec: 3, bootTimeoutSec: 5 } } as AppConfig;
     const recent = new RecentLogins();
-    await new SessionMonitor(config, tracker, iscsi, repo, recent).runOnce(T0 + 6000);
+    const events: [string, unknown][] = [];
+    const monitor = new SessionMonitor(config, tracker, iscsi, repo, recent, { emit: (type, body) => events.push([type, body]) });
+    await monitor.runOnce(T0 + 6000);
     expect(recent.recentIp('a', T0 + 6000)).toBe('10.213.0.100'); // the script route's "in use" check sees it
+    expect(events).toEqual([['iscsi.login', { clientId: 'a', ip: '10.213.0.100' }]]);
     expect(synced).toBe(rows);
     expect(applied).toEqual([
       ['a', 's1', { kind: 'running' }],
@@ -78,6 +81,12 @@ describe('SessionMonitor.runOnce', () => {
     ]);
     expect(updates).toHaveLength(1);
     expect(JSON.stringify(updates[0])).toContain('s1');
+    // one login event per change: the same listing again is quiet, the login gone is a logout
+    await monitor.runOnce(T0 + 8000);
+    expect(events).toHaveLength(1);
+    iscsi.logins.clear();
+    await monitor.runOnce(T0 + 10000);
+    expect(events[1]).toEqual(['iscsi.logout', { clientId: 'a', ip: '10.213.0.100' }]);
   });
 
   it('never throws', async () => {

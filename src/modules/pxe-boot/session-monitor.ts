@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { AppConfig } from '@config/config.loader';
 import { BootSession, BootSessionsService } from '../catalog';
+import { EVENT_PUBLISHER, EventPublisher } from '../events';
 import { BootSessionTracker, MonitorAction } from './boot-session-tracker';
 import { ISCSI_EXPORTS, IscsiActiveSession, IscsiExportsPort } from './iscsi-exports.port';
 import { RecentLogins } from './recent-logins';
@@ -68,7 +69,11 @@ export class SessionMonitor implements OnApplicationBootstrap, OnApplicationShut
     @Inject(ISCSI_EXPORTS) private readonly iscsi: IscsiExportsPort,
     private readonly sessions: BootSessionsService,
     private readonly recent: RecentLogins,
+    @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {}
+
+  /** Logins seen at the previous pass (clientId → address), to publish `iscsi.login` / `iscsi.logout` on change. */
+  private lastLogins = new Map<string, string | null>();
 
   onApplicationBootstrap(): void {
     if (!this.config.iscsi.enabled) return;
@@ -94,6 +99,7 @@ export class SessionMonitor implements OnApplicationBootstrap, OnApplicationShut
       if (open.length === 0) return;
       const logins = await this.iscsi.activeSessions();
       this.recent.record(logins, nowMs);
+      this.publishLoginChanges(logins);
       const cfg = { graceSec: this.config.boot.sessionGraceSec, bootTimeoutSec: this.config.boot.bootTimeoutSec };
       const seen: string[] = [];
       for (const s of open) {
@@ -106,5 +112,13 @@ export class SessionMonitor implements OnApplicationBootstrap, OnApplicationShut
     } catch (err) {
       this.logger.warn(`session monitor pass failed: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+
+  /** `iscsi.login` for each client newly listed by tgt, `iscsi.logout` for each one no longer listed. */
+  private publishLoginChanges(logins: ReadonlyMap<string, IscsiActiveSession>): void {
+    const now = new Map([...logins].map(([clientId, l]) => [clientId, l.ip]));
+    for (const [clientId, ip] of now) if (!this.lastLogins.has(clientId)) this.events?.emit('iscsi.login', { clientId, ip });
+    for (const [clientId, ip] of this.lastLogins) if (!now.has(clientId)) this.events?.emit('iscsi.logout', { clientId, ip });
+    this.lastLogins = now;
   }
 }

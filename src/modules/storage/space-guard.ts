@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { AppConfig } from '@config/config.loader';
 import { DomainError } from '@common/errors/domain-error';
+import { EVENT_PUBLISHER, EventPublisher } from '../events';
 import { storageCall } from './storage-domain-errors';
 import type { StorageDriver, StorageStatus } from './storage-driver';
 import { STORAGE_DRIVER } from './storage.tokens';
@@ -14,6 +15,7 @@ export class SpaceGuard {
   constructor(
     @Inject(STORAGE_DRIVER) private readonly driver: StorageDriver,
     private readonly config: AppConfig,
+    @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {}
 
   private status(): Promise<StorageStatus> {
@@ -50,22 +52,26 @@ export class SpaceGuard {
   /** The 507 for a write that went past its {@link budget} after `writtenBytes`. */
   exceeded(writtenBytes: number, budgetBytes: number): DomainError {
     const min = this.config.storage.minFreeBytes;
-    return new DomainError(
-      'insufficient_storage',
-      'INSUFFICIENT_STORAGE',
-      `not enough free space: stopped after ${writtenBytes} bytes, ${budgetBytes} were free above DLS_STORAGE_MIN_FREE (${min})`,
-      { freeBytes: budgetBytes + min, neededBytes: writtenBytes, minFreeBytes: min },
-    );
+    return this.alert(`not enough free space: stopped after ${writtenBytes} bytes, ${budgetBytes} were free above DLS_STORAGE_MIN_FREE (${min})`, {
+      freeBytes: budgetBytes + min,
+      neededBytes: writtenBytes,
+      minFreeBytes: min,
+    });
   }
 
   private refusal(freeBytes: number, neededBytes: number): DomainError {
     const min = this.config.storage.minFreeBytes;
-    return new DomainError(
-      'insufficient_storage',
-      'INSUFFICIENT_STORAGE',
-      `not enough free space: ${freeBytes} bytes free, this needs ${neededBytes} and DLS_STORAGE_MIN_FREE keeps ${min}`,
-      { freeBytes, neededBytes, minFreeBytes: min },
-    );
+    return this.alert(`not enough free space: ${freeBytes} bytes free, this needs ${neededBytes} and DLS_STORAGE_MIN_FREE keeps ${min}`, {
+      freeBytes,
+      neededBytes,
+      minFreeBytes: min,
+    });
+  }
+
+  /** The 507, also published as a `storage.alert` event. */
+  private alert(message: string, details: { freeBytes: number; neededBytes: number; minFreeBytes: number }): DomainError {
+    this.events?.emit('storage.alert', { ...details, message });
+    return new DomainError('insufficient_storage', 'INSUFFICIENT_STORAGE', message, details);
   }
 
   /** What one more copy of an image costs up front: nothing for zfs clones and reflinks, the full size for plain copies. */

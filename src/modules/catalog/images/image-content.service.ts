@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
@@ -13,6 +13,7 @@ import { Image, ImageFormat } from './image.entity';
 import { cloneOrCopyFile, QemuImgAdapter, SpaceGuard, STORAGE_DRIVER, storageCall } from '../../storage';
 import type { StorageDriver } from '../../storage';
 import { ImageContentErrorCode } from './images.errors';
+import { EVENT_PUBLISHER, EventPublisher, ImageImportEventBody } from '../../events';
 import { openImportSource } from './import-source';
 
 /** Largest blank disk DLS creates (sparse, so this is a sanity bound, not space). */
@@ -55,6 +56,7 @@ export class ImageContentService {
     private readonly qemuImg: QemuImgAdapter,
     private readonly space: SpaceGuard,
     private readonly config: AppConfig,
+    @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {}
 
   /** Where the image's raw disk lives (no I/O). */
@@ -307,9 +309,13 @@ export class ImageContentService {
       const diskPath = await storageCall(() => this.driver.ensureImage(imageId));
       const staging = await storageCall(() => this.driver.stagingDir(imageId));
       await this.setContent(imageId, { contentStatus: 'importing', contentProgress: 0, contentError: null });
+      const report = (phase: ImageImportEventBody['phase'], more: Partial<ImageImportEventBody> = {}) =>
+        this.events?.emit('image.import', { imageId, name: image.name, phase, percent: null, sizeBytes: null, error: null, ...more });
+      report('started', { percent: 0 });
       const progress = async (pct: number) => {
         const p = Math.max(0, Math.min(100, Math.round(pct * 10) / 10));
         this.logger.log(`image ${image.name}: import ${p}%`);
+        report('progress', { percent: p });
         await this.setContent(imageId, { contentProgress: p }).catch(() => undefined);
       };
       let produced: string | undefined;
@@ -331,8 +337,10 @@ export class ImageContentService {
           zfsDataset: this.driver.kind === 'zfs' ? path.dirname(diskPath) : null,
         });
         this.logger.log(`image ${image.name}: content ready (${size} bytes, ${sha256 ? `sha256 ${sha256.slice(0, 12)}…` : 'blank'})`);
+        report('done', { percent: 100, sizeBytes: size });
         return (await this.images.findOne({ where: { id: imageId } }))!;
       } catch (e) {
+        report('failed', { error: e instanceof Error ? e.message.slice(0, 500) : String(e) });
         if (produced) await fs.rm(produced, { force: true });
         await cleanStaging(staging);
         if (!hadStorage) await this.driver.destroyImage(imageId).catch(() => undefined);

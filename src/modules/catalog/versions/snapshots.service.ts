@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { ConflictError, NotFoundError } from '@common/errors/domain-error';
 import { Page } from '@common/pagination';
+import { EVENT_PUBLISHER, EventPublisher } from '../../events';
 import { CreateSnapshotDto } from './dto/create-snapshot.dto';
 import { ImageSnapshot } from './image-snapshot.entity';
 import { SnapshotErrorCode } from './snapshots.errors';
@@ -18,6 +19,7 @@ export class SnapshotsService {
     @InjectRepository(ImageSnapshot) private readonly snapshots: Repository<ImageSnapshot>,
     @InjectDataSource() private readonly ds: DataSource,
     private readonly storage: ImageVersionsService,
+    @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {}
 
   /** Versions of an image, newest first. IMAGE_NOT_FOUND when the image does not exist. */
@@ -75,7 +77,8 @@ export class SnapshotsService {
    * at a time), the current one is unpublished, this one published. Publishing the published version is a no-op.
    */
   async publish(imageId: string, snapshotId: string): Promise<ImageSnapshot> {
-    return this.ds.transaction(async (m) => {
+    let changed = false;
+    const published = await this.ds.transaction(async (m) => {
       await this.assertImage(m, imageId, 'FOR UPDATE');
       const s = await m.findOne(ImageSnapshot, { where: { id: snapshotId, imageId }, lock: { mode: 'pessimistic_write' } });
       if (!s) throw new NotFoundError('version', snapshotId, SnapshotErrorCode.SNAPSHOT_NOT_FOUND);
@@ -84,8 +87,11 @@ export class SnapshotsService {
       s.isPublished = true;
       s.publishedAt = new Date();
       await m.update(ImageSnapshot, { id: s.id }, { isPublished: true, publishedAt: s.publishedAt });
+      changed = true;
       return s;
     });
+    if (changed) this.events?.emit('version.published', { imageId, versionId: published.id, name: published.name });
+    return published;
   }
 
   /**

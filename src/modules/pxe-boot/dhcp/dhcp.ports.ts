@@ -9,6 +9,7 @@ import type { BootLoader } from '../../catalog';
 import type { DhcpMetricOutcome, DhcpMetricType } from '../../metrics';
 import type { UnknownClientPolicy } from '../../network';
 import type { DhcpSeenEvent } from '../boot-session-tracker';
+import type { DhcpEventBody } from '../../events';
 import type { LeaseClientFacts, LeaseRangeFacts, OfferedAddress, RequestOutcome } from './dhcp-leases.service';
 
 /** What the DHCP server needs to know about a client, by MAC (the boot policy's ClientBootFacts fit). */
@@ -45,6 +46,11 @@ export interface DhcpLeaseStore {
 /** Where boot steps are reported (BootSessionTracker). */
 export interface DhcpBootTracker {
   onDhcp(event: DhcpSeenEvent): void;
+}
+
+/** Where each exchange with a client is reported (the events module's publisher); must not block or throw. */
+export interface DhcpExchangeSink {
+  exchange(event: DhcpEventBody): void;
 }
 
 /** The socket a request arrived on, which its reply leaves through (InterfaceUdpSocket). */

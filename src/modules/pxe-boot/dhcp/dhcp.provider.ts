@@ -1,9 +1,10 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { PXE_BOOT_SERVER_PORT } from '@protocols/dhcp';
 import { DlsMetrics } from '../../metrics';
 import { AppConfig } from '@config/config.loader';
 import { cidrContains, parseCidr } from '@common/net/ipv4';
 import { ConflictError, DomainError } from '@common/errors/domain-error';
+import { EVENT_PUBLISHER, EventPublisher } from '../../events';
 import { ReadinessRegistry } from '../../health';
 import { NetworkRange, NetworkRangesService } from '../../network';
 import { BootSessionTracker } from '../boot-session-tracker';
@@ -145,11 +146,13 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     tokens: BootTokens,
     @Optional() private readonly readiness?: ReadinessRegistry,
     @Optional() metrics?: DlsMetrics,
+    @Optional() @Inject(EVENT_PUBLISHER) events?: EventPublisher,
   ) {
     this.server = new DhcpServer({
       clients: policy,
       leases,
       tracker,
+      exchanges: events && { exchange: (e) => events.emit('dhcp', e) },
       tokens,
       httpPort: config.http.port,
       logger: this.logger,

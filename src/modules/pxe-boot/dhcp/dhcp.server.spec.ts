@@ -4,6 +4,7 @@ import { classifyClient, decodeDhcp, DhcpMessageType, DhcpOptionCode, DhcpPacket
 import { biosIpxeRomDiscover, FIXTURE_MAC, ovmfPxeDiscover } from '@protocols/dhcp/__fixtures__/constructed-packets';
 import { loadHexFixtures } from '@protocols/dhcp/__fixtures__/hex-fixtures';
 import type { DhcpSeenEvent } from '../boot-session-tracker';
+import type { DhcpEventBody } from '../../events';
 import type { InterfaceUdpMessageInfo } from '../net/interface-udp-socket';
 import type { LeaseClientFacts, LeaseRangeFacts } from './dhcp-leases.service';
 import type { DhcpClientFacts, DhcpClientLookup, DhcpLeaseStore, DhcpRange, DhcpReplySocket } from './dhcp.ports';
@@ -109,10 +110,12 @@ function setup(options: { clients?: Map<string, DhcpClientFacts>; leases?: FakeL
   const lookup = new FakeLookup(options.clients);
   const leases = options.leases ?? new FakeLeases();
   const tracked: DhcpSeenEvent[] = [];
+  const exchanges: DhcpEventBody[] = [];
   const server = new DhcpServer({
     clients: lookup,
     leases,
     tracker: { onDhcp: (e) => tracked.push(e) },
+    exchanges: { exchange: (e) => exchanges.push(e) },
     httpPort: HTTP_PORT,
   });
   const socket = new FakeSocket();
@@ -122,15 +125,26 @@ function setup(options: { clients?: Map<string, DhcpClientFacts>; leases?: FakeL
     socket,
     info: { address: '0.0.0.0', port: 68, ifindex: 7, ifname: 'br-a', localAddress: SERVER_IP, destination: '255.255.255.255', ...info },
   });
-  return { server, lookup, leases, tracked, socket, arrive };
+  return { server, lookup, leases, tracked, socket, arrive, exchanges };
 }
 
 const known = () => new Map([[FIXTURE_MAC, enabledClient]]);
 
 describe('DhcpServer (request handling, no sockets)', () => {
   it('answers a known, enabled client DISCOVER in full mode with an OFFER carrying the iPXE boot script', async () => {
-    const { server, socket, leases, tracked, arrive } = setup({ clients: known() });
+    const { server, socket, leases, tracked, arrive, exchanges } = setup({ clients: known() });
     await server.receive(biosIpxeRomDiscover(), arrive('dhcp'), [served(range())]);
+    expect(exchanges).toEqual([
+      expect.objectContaining({
+        mac: FIXTURE_MAC,
+        clientId: 'client-1',
+        rangeId: 'range-a',
+        message: 'discover',
+        reply: 'offer',
+        ip: '10.213.0.150',
+        proxy: false,
+      }),
+    ]);
 
     expect(socket.sent).toHaveLength(1);
     const { packet, address, port } = socket.sent[0];
@@ -148,8 +162,9 @@ describe('DhcpServer (request handling, no sockets)', () => {
   });
 
   it('drops an unknown client under policy ignore, counting it and sending nothing', async () => {
-    const { server, socket, lookup, leases, tracked, arrive } = setup();
+    const { server, socket, lookup, leases, tracked, arrive, exchanges } = setup();
     await server.receive(biosIpxeRomDiscover(), arrive('dhcp'), [served(range({ unknownClientPolicy: 'ignore' }))]);
+    expect(exchanges).toEqual([]);
 
     expect(socket.sent).toHaveLength(0);
     expect(lookup.registered).toHaveLength(0);

@@ -26,12 +26,15 @@ import type {
   DhcpBootTracker,
   DhcpClientFacts,
   DhcpClientLookup,
+  DhcpExchangeSink,
   DhcpLeaseStore,
   DhcpLogger,
   DhcpPacketCounter,
   DhcpRange,
   DhcpReplySocket,
 } from './dhcp.ports';
+
+type DhcpEventMessage = Parameters<DhcpExchangeSink['exchange']>[0]['message'];
 
 /** Packet counters, for logs, health checks and tests. */
 export interface DhcpStats {
@@ -78,6 +81,8 @@ export interface DhcpServerOptions {
   clients: DhcpClientLookup;
   leases: DhcpLeaseStore;
   tracker: DhcpBootTracker;
+  /** Reports each exchange (discover/offer, request/ack|nak, decline, release, inform) for the live event stream. */
+  exchanges?: DhcpExchangeSink;
   /** Port of the HTTP server that serves `/boot/<mac>.ipxe` (iPXE's boot file URL). */
   httpPort: number;
   /** Signs the short-lived token of a script URL for a MAC (and, in full mode, the address it is given). */
@@ -116,6 +121,15 @@ function fieldsOf(ci: Pick<DhcpClientInfo, 'mac' | 'xid'> | null, extra: LogFiel
 
 const ZERO_IP = '0.0.0.0';
 
+/** Client message types reported as exchanges (RFC 2132 §9.6). */
+const MESSAGE_NAMES: Partial<Record<number, DhcpEventMessage>> = {
+  [DhcpMessageType.DISCOVER]: 'discover',
+  [DhcpMessageType.REQUEST]: 'request',
+  [DhcpMessageType.DECLINE]: 'decline',
+  [DhcpMessageType.RELEASE]: 'release',
+  [DhcpMessageType.INFORM]: 'inform',
+};
+
 const silentLogger: DhcpLogger = { debug: () => undefined, log: () => undefined, warn: () => undefined, error: () => undefined };
 
 function prefixToMask(prefix: number): string {
@@ -139,6 +153,7 @@ export class DhcpServer {
   private readonly clients: DhcpClientLookup;
   private readonly leases: DhcpLeaseStore;
   private readonly tracker: DhcpBootTracker;
+  private readonly exchanges: DhcpExchangeSink | undefined;
   private readonly httpPort: number;
   private readonly tokens: DhcpBootTokens | undefined;
   private readonly logger: DhcpLogger;
@@ -150,6 +165,7 @@ export class DhcpServer {
     this.clients = options.clients;
     this.leases = options.leases;
     this.tracker = options.tracker;
+    this.exchanges = options.exchanges;
     this.httpPort = options.httpPort;
     this.tokens = options.tokens;
     this.logger = options.logger ?? silentLogger;
@@ -274,6 +290,7 @@ export class DhcpServer {
         this.send(ctx, buildReply(pkt, this.fullReplyParams(ctx, DhcpMessageType.OFFER, offered.ip, action.boot)));
         this.counters.offers++;
         this.count(ctx.seen, 'offer');
+        this.report(ctx, 'offer', offered.ip);
         return;
       }
       case 'request': {
@@ -289,24 +306,28 @@ export class DhcpServer {
           this.send(ctx, buildReply(pkt, { messageType: DhcpMessageType.NAK, serverId, message: outcome.reason }));
           this.counters.naks++;
           this.count(ctx.seen, 'nak');
+          this.report(ctx, 'nak', action.ip, outcome.reason);
           return;
         }
         this.track(ctx, 'request', outcome.ip);
         this.send(ctx, buildReply(pkt, this.fullReplyParams(ctx, DhcpMessageType.ACK, outcome.ip, action.boot)));
         this.counters.acks++;
         this.count(ctx.seen, 'ack');
+        this.report(ctx, 'ack', outcome.ip);
         return;
       }
       case 'decline':
         if (await this.leases.decline(mac, action.ip)) {
           this.counters.declines++;
           this.count(ctx.seen, 'declined');
+          this.report(ctx, null, action.ip);
         } else this.dropped(ctx.seen, `DECLINE of ${action.ip}, which is not this client's lease`);
         return;
       case 'release':
         if (await this.leases.release(mac, action.ip)) {
           this.counters.releases++;
           this.count(ctx.seen, 'released');
+          this.report(ctx, null, action.ip);
         } else this.dropped(ctx.seen, `RELEASE of ${action.ip}, which is not this client's lease`);
         return;
       case 'inform':
@@ -314,6 +335,7 @@ export class DhcpServer {
         this.send(ctx, buildReply(pkt, this.fullReplyParams(ctx, DhcpMessageType.ACK, undefined, action.boot)));
         this.counters.acks++;
         this.count(ctx.seen, 'ack');
+        this.report(ctx, 'ack', pkt.ciaddr === ZERO_IP ? null : pkt.ciaddr);
         return;
       case 'proxy-offer':
       case 'proxy-ack': {
@@ -327,6 +349,7 @@ export class DhcpServer {
         if (action.kind === 'proxy-offer') this.counters.offers++;
         else this.counters.acks++;
         this.count(ctx.seen, action.kind === 'proxy-offer' ? 'proxy_offer' : 'proxy_ack');
+        this.report(ctx, action.kind === 'proxy-offer' ? 'offer' : 'ack', pkt.ciaddr === ZERO_IP ? null : pkt.ciaddr);
         return;
       }
     }
@@ -385,6 +408,29 @@ export class DhcpServer {
       this.logger.warn(
         logLine(`boot session tracker failed for ${ctx.ci.mac}: ${(err as Error).message}`, fieldsOf(ctx.ci, { clientId: ctx.client.id })),
       );
+    }
+  }
+
+  /** One exchange for the live event stream (the client's message, our reply). Never throws. */
+  private report(ctx: Context, reply: 'offer' | 'ack' | 'nak' | null, ip: string | null, reason: string | null = null): void {
+    if (!this.exchanges) return;
+    const message = MESSAGE_NAMES[ctx.ci.messageType ?? 0];
+    if (!message) return;
+    try {
+      this.exchanges.exchange({
+        mac: ctx.ci.mac!,
+        clientId: ctx.client?.id ?? null,
+        rangeId: ctx.range.id,
+        range: ctx.range.name,
+        xid: ctx.ci.xid.toString(16).padStart(8, '0'),
+        message,
+        reply,
+        ip,
+        proxy: ctx.range.dhcpMode === 'proxy',
+        reason,
+      });
+    } catch (err) {
+      this.logger.warn(`event publishing failed for ${ctx.ci.mac}: ${(err as Error).message}`);
     }
   }
 

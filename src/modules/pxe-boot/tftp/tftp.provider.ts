@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { EVENT_PUBLISHER, EventPublisher } from '../../events';
 import { ReadinessRegistry } from '../../health';
 import { NetworkRangesService } from '../../network';
 import { InterfaceState, InterfaceWatch, probeInterface } from '../net/interface-watch';
@@ -70,6 +71,7 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly ranges: NetworkRangesService,
     @Optional() private readonly readiness?: ReadinessRegistry,
     @Optional() private readonly metrics?: DlsMetrics,
+    @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -155,6 +157,8 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     }
     // A client that aborts after learning the size (tsize probe, ERROR 8) is normal; only complete transfers count.
     if (e.abortedByClient) return;
-    this.tracker.onLoaderServed({ clientIp: e.client.address.replace(/^::ffff:/, ''), file: e.file, ok: e.ok });
+    const clientIp = e.client.address.replace(/^::ffff:/, '');
+    this.events?.emit('tftp', { file: e.file, clientIp, bytes: e.bytes, durationMs: Math.round(e.durationMs), ok: e.ok, error: e.error ?? null });
+    this.tracker.onLoaderServed({ clientIp, file: e.file, ok: e.ok });
   }
 }

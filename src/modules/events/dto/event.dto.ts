@@ -1,0 +1,169 @@
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { CONTROL_EVENT_TYPES, EVENT_TYPES } from '../event-types';
+import type {
+  AuditEventBody,
+  BootScriptEventBody,
+  BootSessionEventBody,
+  DhcpEventBody,
+  ImageImportEventBody,
+  IscsiEventBody,
+  StorageAlertEventBody,
+  TftpEventBody,
+  VersionPublishedEventBody,
+} from '../event-types';
+
+export class EventTicketDto {
+  @ApiProperty({ description: 'single-use; pass as `GET /api/v1/events?ticket=` within 30 s' })
+  ticket: string;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  expiresAt: Date;
+}
+
+export class StreamEventsQueryDto {
+  @ApiPropertyOptional({ description: 'stream ticket from POST /api/v1/events/ticket (instead of an Authorization header)' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 128)
+  ticket?: string;
+
+  @ApiPropertyOptional({ description: 'resume after this event id (as the Last-Event-ID header does; the header wins)', example: '1042' })
+  @IsOptional()
+  @Matches(/^\d{1,18}$/, { message: 'lastEventId must be a decimal event id' })
+  lastEventId?: string;
+}
+
+// ---- one schema per event type's body ----
+
+export class BootSessionEventBodyDto implements BootSessionEventBody {
+  @ApiProperty({ format: 'uuid' }) sessionId: string;
+  @ApiProperty({ format: 'uuid' }) clientId: string;
+  @ApiProperty({ enum: ['starting', 'booting', 'running', 'shutdown', 'error'] }) status: BootSessionEventBody['status'];
+  @ApiProperty({ type: String, nullable: true }) previousStatus: string | null;
+  @ApiProperty({ type: String, nullable: true, example: '10.0.0.100' }) clientIp: string | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'seconds from start to running' }) bootTimeSeconds: number | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'milliseconds since the session started' }) elapsedMs: number | null;
+  @ApiProperty({ type: String, nullable: true }) error: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'why a session was shut down' }) reason: string | null;
+}
+
+export class DhcpEventBodyDto implements DhcpEventBody {
+  @ApiProperty({ example: '52:54:00:12:34:56' }) mac: string;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true }) clientId: string | null;
+  @ApiProperty({ format: 'uuid' }) rangeId: string;
+  @ApiProperty() range: string;
+  @ApiProperty({ example: '1a2b3c4d' }) xid: string;
+  @ApiProperty({ enum: ['discover', 'request', 'decline', 'release', 'inform'] }) message: DhcpEventBody['message'];
+  @ApiProperty({ enum: ['offer', 'ack', 'nak'], nullable: true, type: String }) reply: DhcpEventBody['reply'];
+  @ApiProperty({ type: String, nullable: true }) ip: string | null;
+  @ApiProperty() proxy: boolean;
+  @ApiProperty({ type: String, nullable: true }) reason: string | null;
+}
+
+export class TftpEventBodyDto implements TftpEventBody {
+  @ApiProperty({ example: 'undionly.kpxe' }) file: string;
+  @ApiProperty() clientIp: string;
+  @ApiProperty() bytes: number;
+  @ApiProperty() durationMs: number;
+  @ApiProperty() ok: boolean;
+  @ApiProperty({ type: String, nullable: true }) error: string | null;
+}
+
+export class BootScriptEventBodyDto implements BootScriptEventBody {
+  @ApiProperty({ type: String, nullable: true }) mac: string | null;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true }) clientId: string | null;
+  @ApiProperty({ type: String, nullable: true }) clientIp: string | null;
+  @ApiProperty({ enum: ['served', 'refused', 'error'] }) outcome: BootScriptEventBody['outcome'];
+  @ApiProperty({ type: String, nullable: true }) reason: string | null;
+}
+
+export class IscsiEventBodyDto implements IscsiEventBody {
+  @ApiProperty({ format: 'uuid' }) clientId: string;
+  @ApiProperty({ type: String, nullable: true }) ip: string | null;
+}
+
+export class ImageImportEventBodyDto implements ImageImportEventBody {
+  @ApiProperty({ format: 'uuid' }) imageId: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ enum: ['started', 'progress', 'done', 'failed'] }) phase: ImageImportEventBody['phase'];
+  @ApiProperty({ type: Number, nullable: true }) percent: number | null;
+  @ApiProperty({ type: Number, nullable: true }) sizeBytes: number | null;
+  @ApiProperty({ type: String, nullable: true }) error: string | null;
+}
+
+export class VersionPublishedEventBodyDto implements VersionPublishedEventBody {
+  @ApiProperty({ format: 'uuid' }) imageId: string;
+  @ApiProperty({ format: 'uuid' }) versionId: string;
+  @ApiProperty() name: string;
+}
+
+export class StorageAlertEventBodyDto implements StorageAlertEventBody {
+  @ApiProperty() freeBytes: number;
+  @ApiProperty() neededBytes: number;
+  @ApiProperty() minFreeBytes: number;
+  @ApiProperty() message: string;
+}
+
+export class AuditEventBodyDto implements AuditEventBody {
+  @ApiProperty({ example: 'clients.create' }) action: string;
+  @ApiProperty({ example: 'clients' }) entityType: string;
+  @ApiProperty({ type: String, nullable: true }) entityId: string | null;
+  @ApiProperty({ type: String, nullable: true }) username: string | null;
+  @ApiProperty({ type: Number, nullable: true }) statusCode: number | null;
+  @ApiProperty({ type: String, nullable: true }) remoteAddress: string | null;
+}
+
+export class ResetEventBodyDto {
+  @ApiProperty({ description: 'the client should reload its state, then reconnect without Last-Event-ID' }) reason: string;
+}
+
+export class DroppedEventBodyDto {
+  @ApiProperty({ description: 'the stream ends: the client did not read fast enough' }) reason: string;
+}
+
+/** Event type → its body schema (documented on the stream route). */
+export const EVENT_BODY_MODELS = {
+  'boot-session': BootSessionEventBodyDto,
+  dhcp: DhcpEventBodyDto,
+  tftp: TftpEventBodyDto,
+  'boot-script': BootScriptEventBodyDto,
+  'iscsi.login': IscsiEventBodyDto,
+  'iscsi.logout': IscsiEventBodyDto,
+  'image.import': ImageImportEventBodyDto,
+  'version.published': VersionPublishedEventBodyDto,
+  'storage.alert': StorageAlertEventBodyDto,
+  audit: AuditEventBodyDto,
+  reset: ResetEventBodyDto,
+  dropped: DroppedEventBodyDto,
+} as const;
+
+const uniqueModels = [...new Set(Object.values(EVENT_BODY_MODELS))];
+
+/**
+ * The JSON in each SSE message's `data` line. `type` equals the SSE `event` field and selects the body schema:
+ * boot-session → BootSessionEventBodyDto, dhcp → DhcpEventBodyDto, tftp → TftpEventBodyDto, boot-script →
+ * BootScriptEventBodyDto, iscsi.login/iscsi.logout → IscsiEventBodyDto, image.import → ImageImportEventBodyDto,
+ * version.published → VersionPublishedEventBodyDto, storage.alert → StorageAlertEventBodyDto, audit (admin only) →
+ * AuditEventBodyDto; control messages reset → ResetEventBodyDto and dropped → DroppedEventBodyDto carry no id.
+ */
+@ApiExtraModels(...uniqueModels)
+export class EventMessageDto {
+  @ApiPropertyOptional({ description: 'event id (also the SSE `id`; absent on control messages)', example: '1042' })
+  id?: string;
+
+  @ApiProperty({ enum: [...EVENT_TYPES, ...CONTROL_EVENT_TYPES] })
+  type: string;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  time: string;
+
+  @ApiPropertyOptional({ description: 'the DLS node that published it' })
+  node?: string;
+
+  @ApiProperty({
+    description: 'per type, see the type → schema list of EventMessageDto',
+    oneOf: uniqueModels.map((m) => ({ $ref: getSchemaPath(m) })),
+  })
+  body: Record<string, unknown>;
+}

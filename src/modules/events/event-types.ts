@@ -1,0 +1,153 @@
+import type { Role } from '@common/auth/role';
+
+/**
+ * Every event type the stream carries (the SSE `event:` field). Stored types are published by DLS; `reset` and
+ * `dropped` are control messages sent to one subscriber and never stored.
+ */
+export const EVENT_TYPES = [
+  'boot-session',
+  'dhcp',
+  'tftp',
+  'boot-script',
+  'iscsi.login',
+  'iscsi.logout',
+  'image.import',
+  'version.published',
+  'storage.alert',
+  'audit',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+export const CONTROL_EVENT_TYPES = ['reset', 'dropped'] as const;
+export type ControlEventType = (typeof CONTROL_EVENT_TYPES)[number];
+
+/** Body of `boot-session`: a boot session opened or changed status (DHCP → starting → booting → running → shutdown/error). */
+export interface BootSessionEventBody {
+  sessionId: string;
+  clientId: string;
+  status: 'starting' | 'booting' | 'running' | 'shutdown' | 'error';
+  previousStatus: string | null;
+  clientIp: string | null;
+  /** Seconds from the session's start to `running`, once known. */
+  bootTimeSeconds: number | null;
+  /** Milliseconds since the session started. */
+  elapsedMs: number | null;
+  error: string | null;
+  reason: string | null;
+}
+
+/** Body of `dhcp`: one DHCP exchange with a client (what it sent, what DLS answered). */
+export interface DhcpEventBody {
+  mac: string;
+  clientId: string | null;
+  rangeId: string;
+  range: string;
+  /** Transaction id, hex. */
+  xid: string;
+  message: 'discover' | 'request' | 'decline' | 'release' | 'inform';
+  reply: 'offer' | 'ack' | 'nak' | null;
+  ip: string | null;
+  proxy: boolean;
+  reason: string | null;
+}
+
+/** Body of `tftp`: one finished TFTP transfer. */
+export interface TftpEventBody {
+  file: string;
+  clientIp: string;
+  bytes: number;
+  durationMs: number;
+  ok: boolean;
+  error: string | null;
+}
+
+/** Body of `boot-script`: a boot script request and what it got. */
+export interface BootScriptEventBody {
+  mac: string | null;
+  clientId: string | null;
+  clientIp: string | null;
+  outcome: 'served' | 'refused' | 'error';
+  /** For refusals and errors: why (e.g. `untrusted requester`, `disk in use`, `disabled`, `unknown client`). */
+  reason: string | null;
+}
+
+/** Body of `iscsi.login` / `iscsi.logout`: a client's disk login appeared in / left tgt's listing. */
+export interface IscsiEventBody {
+  clientId: string;
+  ip: string | null;
+}
+
+/** Body of `image.import`: an upload/import started, progressed, finished or failed. */
+export interface ImageImportEventBody {
+  imageId: string;
+  name: string;
+  phase: 'started' | 'progress' | 'done' | 'failed';
+  percent: number | null;
+  sizeBytes: number | null;
+  error: string | null;
+}
+
+/** Body of `version.published`. */
+export interface VersionPublishedEventBody {
+  imageId: string;
+  versionId: string;
+  name: string;
+}
+
+/** Body of `storage.alert`: a storage operation was refused for lack of free space. */
+export interface StorageAlertEventBody {
+  freeBytes: number;
+  neededBytes: number;
+  minFreeBytes: number;
+  message: string;
+}
+
+/** Body of `audit` (admin only): one audit-trail entry. */
+export interface AuditEventBody {
+  action: string;
+  entityType: string;
+  entityId: string | null;
+  username: string | null;
+  statusCode: number | null;
+  remoteAddress: string | null;
+}
+
+/** Each stored type's body. */
+export interface EventBodies {
+  'boot-session': BootSessionEventBody;
+  dhcp: DhcpEventBody;
+  tftp: TftpEventBody;
+  'boot-script': BootScriptEventBody;
+  'iscsi.login': IscsiEventBody;
+  'iscsi.logout': IscsiEventBody;
+  'image.import': ImageImportEventBody;
+  'version.published': VersionPublishedEventBody;
+  'storage.alert': StorageAlertEventBody;
+  audit: AuditEventBody;
+}
+
+export interface PublishOptions {
+  /** Lowest role that may see the event; default viewer. */
+  minRole?: Role;
+}
+
+/**
+ * The port other modules publish through (token {@link EVENT_PUBLISHER}, provided globally by the events module).
+ * `emit` never blocks or throws: events go to a bounded in-memory buffer flushed in batches; when it is full the
+ * oldest are dropped (counted, logged once per interval). Safe on the DHCP/TFTP/script hot paths.
+ */
+export interface EventPublisher {
+  emit<T extends EventType>(type: T, body: EventBodies[T], options?: PublishOptions): void;
+}
+
+export const EVENT_PUBLISHER = Symbol('dls:eventPublisher');
+
+/** An event as stored and delivered. */
+export interface StoredEvent {
+  /** bigserial as a decimal string. */
+  id: string;
+  type: EventType;
+  at: Date;
+  node: string;
+  minRole: Role;
+  body: Record<string, unknown>;
+}

@@ -69,9 +69,10 @@ const EXCLUSIONS: Record<string, { body?: false; stream?: true; why: string }> =
 /**
  * Event types a refused call publishes by design (into `events`, the live stream's resume window): `audit` mirrors
  * the audit_log row every audited call writes, failed ones included, and `storage.alert` is the free-space guard's
- * 507. Any other event published by a 4xx is a write left behind; rows the retention timer prunes are nobody's write.
+ * 507, and `wake` reports a wake that sent nothing (a 409 names why; operators see failed wakes live too). Any
+ * other event published by a 4xx is a write left behind; rows the retention timer prunes are nobody's write.
  */
-const DESIGNED_EVENT_TYPES = new Set(['audit', 'storage.alert']);
+const DESIGNED_EVENT_TYPES = new Set(['audit', 'storage.alert', 'wake']);
 
 interface Failure {
   route: string;

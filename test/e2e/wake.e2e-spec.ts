@@ -250,6 +250,13 @@ describe('Wake-on-LAN API and wake schedules (e2e)', () => {
         expect(runs[0].details.problems).toEqual([{ clientId: member.id, hostname: member.hostname, code: 'WAKE_NO_RANGE' }]);
         const shown = await t.http.get(`/api/v1/wake-schedules/${s.id}`).set(as(viewer)).expect(200);
         expect(shown.body).toMatchObject({ lastRunTotal: 1, lastRunFailed: 1, lastRunAt: new Date(row.last_run_at).toISOString() });
+        // …and one `wake` event on the live stream (events are written in batches: wait for it, then count).
+        const wakeEvents = () => ds.query(`SELECT body FROM events WHERE type = 'wake' AND body->>'scheduleId' = $1`, [s.id]);
+        await waitFor('the schedule run as a wake event', async () => ((await wakeEvents()).length > 0 ? true : null), 30_000);
+        const events = await wakeEvents();
+        expect(events).toHaveLength(1);
+        expect(events[0].body).toMatchObject({ trigger: 'schedule', groupId: g.id, total: 1, sent: 0, failed: 1 });
+        expect(events[0].body.clients).toEqual([expect.objectContaining({ clientId: member.id, status: 'failed', code: 'WAKE_NO_RANGE' })]);
       } finally {
         await second.close();
       }

@@ -14,6 +14,7 @@ export const EVENT_TYPES = [
   'image.import',
   'version.published',
   'storage.alert',
+  'wake',
   'audit',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -101,6 +102,33 @@ export interface StorageAlertEventBody {
   message: string;
 }
 
+/** One client's outcome in a `wake` batch. */
+export interface WakeClientEventBody {
+  clientId: string;
+  hostname: string;
+  macAddress: string;
+  status: 'ok' | 'failed';
+  /** Why no packet left (failed only), e.g. `WAKE_RANGE_NO_INTERFACE`. */
+  code?: string;
+  message?: string;
+  rangeId?: string;
+  range?: string;
+  interface?: string;
+  /** How the client's range was found: reservation, lease, boot session or the group's default range. */
+  source?: string;
+}
+
+/** Body of `wake`: a finished Wake-on-LAN batch (one client, a group, a bulk action or a schedule run). */
+export interface WakeEventBody {
+  trigger: 'client' | 'group' | 'bulk' | 'schedule';
+  groupId?: string;
+  scheduleId?: string;
+  total: number;
+  sent: number;
+  failed: number;
+  clients: WakeClientEventBody[];
+}
+
 /** Body of `audit` (admin only): one audit-trail entry. */
 export interface AuditEventBody {
   action: string;
@@ -122,6 +150,7 @@ export interface EventBodies {
   'image.import': ImageImportEventBody;
   'version.published': VersionPublishedEventBody;
   'storage.alert': StorageAlertEventBody;
+  wake: WakeEventBody;
   audit: AuditEventBody;
 }
 

@@ -5,6 +5,7 @@ import { api } from '@common/api';
 import { Auth, CurrentUser, Principal } from '@common/auth/auth.decorators';
 import { Role } from '@common/auth/role';
 import { StreamTicketOnly } from '@common/auth/stream-ticket';
+import { ApiErrors } from '@common/errors/api-errors.decorator';
 import { EventMessageDto, EventTicketDto, StreamEventsQueryDto } from './dto/event.dto';
 import { EventTicketsService } from './event-tickets.service';
 import { EventsService } from './events.service';
@@ -44,6 +45,7 @@ export class EventsController {
     description: 'text/event-stream; each `data:` line is an EventMessageDto',
     content: { 'text/event-stream': { schema: { $ref: getSchemaPath(EventMessageDto) } } },
   })
+  @ApiErrors({ 400: 'VALIDATION_FAILED: lastEventId (query) is not an event id' })
   async stream(
     @CurrentUser() user: Principal,
     @Query() q: StreamEventsQueryDto,

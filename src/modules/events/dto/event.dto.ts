@@ -11,6 +11,8 @@ import type {
   StorageAlertEventBody,
   TftpEventBody,
   VersionPublishedEventBody,
+  WakeClientEventBody,
+  WakeEventBody,
 } from '../event-types';
 
 export class EventTicketDto {
@@ -105,6 +107,29 @@ export class StorageAlertEventBodyDto implements StorageAlertEventBody {
   @ApiProperty() message: string;
 }
 
+export class WakeClientEventBodyDto implements WakeClientEventBody {
+  @ApiProperty({ format: 'uuid' }) clientId: string;
+  @ApiProperty() hostname: string;
+  @ApiProperty({ example: '52:54:00:12:34:56' }) macAddress: string;
+  @ApiProperty({ enum: ['ok', 'failed'] }) status: 'ok' | 'failed';
+  @ApiPropertyOptional({ description: 'why no packet left (failed only)', example: 'WAKE_RANGE_NO_INTERFACE' }) code?: string;
+  @ApiPropertyOptional() message?: string;
+  @ApiPropertyOptional({ format: 'uuid' }) rangeId?: string;
+  @ApiPropertyOptional() range?: string;
+  @ApiPropertyOptional() interface?: string;
+  @ApiPropertyOptional({ description: "how the client's range was found", example: 'lease' }) source?: string;
+}
+
+export class WakeEventBodyDto implements WakeEventBody {
+  @ApiProperty({ enum: ['client', 'group', 'bulk', 'schedule'] }) trigger: 'client' | 'group' | 'bulk' | 'schedule';
+  @ApiPropertyOptional({ format: 'uuid' }) groupId?: string;
+  @ApiPropertyOptional({ format: 'uuid' }) scheduleId?: string;
+  @ApiProperty() total: number;
+  @ApiProperty() sent: number;
+  @ApiProperty() failed: number;
+  @ApiProperty({ type: [WakeClientEventBodyDto] }) clients: WakeClientEventBodyDto[];
+}
+
 export class AuditEventBodyDto implements AuditEventBody {
   @ApiProperty({ example: 'clients.create' }) action: string;
   @ApiProperty({ example: 'clients' }) entityType: string;
@@ -133,6 +158,7 @@ export const EVENT_BODY_MODELS = {
   'image.import': ImageImportEventBodyDto,
   'version.published': VersionPublishedEventBodyDto,
   'storage.alert': StorageAlertEventBodyDto,
+  wake: WakeEventBodyDto,
   audit: AuditEventBodyDto,
   reset: ResetEventBodyDto,
   dropped: DroppedEventBodyDto,
@@ -144,7 +170,7 @@ const uniqueModels = [...new Set(Object.values(EVENT_BODY_MODELS))];
  * The JSON in each SSE message's `data` line. `type` equals the SSE `event` field and selects the body schema:
  * boot-session → BootSessionEventBodyDto, dhcp → DhcpEventBodyDto, tftp → TftpEventBodyDto, boot-script →
  * BootScriptEventBodyDto, iscsi.login/iscsi.logout → IscsiEventBodyDto, image.import → ImageImportEventBodyDto,
- * version.published → VersionPublishedEventBodyDto, storage.alert → StorageAlertEventBodyDto, audit (admin only) →
+ * version.published → VersionPublishedEventBodyDto, storage.alert → StorageAlertEventBodyDto, wake → WakeEventBodyDto, audit (admin only) →
  * AuditEventBodyDto; control messages reset → ResetEventBodyDto and dropped → DroppedEventBodyDto carry no id.
  */
 @ApiExtraModels(...uniqueModels)

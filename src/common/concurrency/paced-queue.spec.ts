@@ -50,6 +50,20 @@ describe('PacedQueue', () => {
     await expect(b).resolves.toBe('after');
   });
 
+  it('waits again when a timer fires early, so no gap is ever short', async () => {
+    const clock = fakeClock();
+    clock.sleep = async (ms: number) => {
+      clock.sleeps.push(ms);
+      clock.t += Math.max(ms - 1.5, 0.25); // a timer that fires early
+    };
+    const q = new PacedQueue(10, clock);
+    const starts: number[] = [];
+    await Promise.all([0, 1, 2].map(() => q.run(() => starts.push(clock.t))));
+    expect(starts[1] - starts[0]).toBeGreaterThanOrEqual(10);
+    expect(starts[2] - starts[1]).toBeGreaterThanOrEqual(10);
+    expect(clock.sleeps.length).toBeGreaterThan(2);
+  });
+
   it('paces with the real clock too', async () => {
     const q = new PacedQueue(15);
     const t: number[] = [];

@@ -33,8 +33,11 @@ export class PacedQueue {
    */
   run<T>(job: () => T | Promise<T>): Promise<T> {
     const result = this.tail.then(async () => {
-      const wait = this.lastStart + this.gapMs - this.clock.now();
-      if (wait > 0) await this.clock.sleep(wait);
+      // A timer may fire up to a millisecond early by this clock (libuv counts whole ms from a cached loop time):
+      // what is still missing of the gap is waited again, so the gap is never shorter than asked.
+      for (let wait = this.lastStart + this.gapMs - this.clock.now(); wait > 0; wait = this.lastStart + this.gapMs - this.clock.now()) {
+        await this.clock.sleep(wait);
+      }
       this.lastStart = this.clock.now();
       return job();
     });

@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { MetricsServer } from '../../src/modules/metrics';
+import { ScrapeGauges, SPACE_USAGE_CACHE_MS } from '../../src/modules/metrics/scrape-gauges';
 import { simulateBoot } from '../support/boot-simulation';
 import { createTestApp, TestApp } from '../support/test-app';
 
@@ -48,6 +49,41 @@ describe('metrics, request ids and CORS (e2e)', () => {
     expect(r.text).toMatch(/^dls_http_request_duration_seconds_count\{method="PATCH",route="\/api\/v1\/boot-sessions\/:id",status="200"\} 2$/m);
     expect(r.text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
     expect(r.text).toMatch(/^process_cpu_user_seconds_total \d/m);
+  });
+
+  it('reports the space each version and each client disk holds', async () => {
+    const admin = { Authorization: `Bearer ${t.adminToken}` };
+    const MiB = 1024 * 1024;
+    const img = (
+      await t.http
+        .post('/api/v1/images')
+        .set(admin)
+        .send({ name: `space-${Date.now()}`, sizeBytes: 4 * MiB, format: 'raw' })
+        .expect(201)
+    ).body;
+    await t.http
+      .put(`/api/v1/images/${img.id}/content?format=raw`)
+      .set(admin)
+      .set('Content-Type', 'application/octet-stream')
+      .send(Buffer.alloc(2 * MiB, 7))
+      .expect(200);
+    const v = (await t.http.post(`/api/v1/images/${img.id}/snapshots`).set(admin).send({ name: 'v1' }).expect(201)).body;
+    await t.http.post(`/api/v1/images/${img.id}/snapshots/${v.id}/publish`).set(admin).expect(200);
+    const c = (
+      await t.http
+        .post('/api/v1/clients')
+        .set(admin)
+        .send({ macAddress: '52:54:00:aa:bb:01', hostname: `space-${Date.now()}`, assignedImageId: img.id })
+        .expect(201)
+    ).body;
+    await t.http.put(`/api/v1/clients/${c.id}/disk`).set(admin).expect(200);
+    // The reading is kept a minute (it walks every disk): move its clock past that rather than wait.
+    await t.app.get(ScrapeGauges).spaceUsage(Date.now() + SPACE_USAGE_CACHE_MS);
+    const r = await scrape();
+    expect(sample(r.text, `dls_storage_version_bytes{image_id="${img.id}",version_id="${v.id}"}`)).toBeGreaterThanOrEqual(2 * MiB);
+    // The README's default dir driver: a sparse copy, or a reflink whose shared blocks st_blocks counts too.
+    expect(sample(r.text, `dls_storage_client_disk_bytes{client_id="${c.id}"}`)).toBeGreaterThanOrEqual(2 * MiB);
+    expect(r.text).toMatch(/^# HELP dls_storage_client_disk_bytes /m);
   });
 
   it('answers only GET /metrics there, and /metrics is neither on the API port nor in the API docs', async () => {

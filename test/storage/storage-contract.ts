@@ -150,6 +150,14 @@ export function describeStorageContract(driver: () => StorageDriver): void {
     );
   });
 
+  it('reports the space of each version and client disk it made, in one pass', async () => {
+    const usage = await driver().spaceUsage();
+    expect(usage.versions.map((v) => `${v.imageId}:${v.versionId}`)).toEqual([`${imageId}:${v1}`]);
+    expect(usage.clientDisks.map((c) => c.clientId).sort()).toEqual([c1, c2, c3].sort());
+    // zfs counts a clone's writes once a transaction group is synced; a plain copy holds its blocks at once.
+    for (const b of [...usage.versions, ...usage.clientDisks].map((x) => x.bytes)) expect(Number.isSafeInteger(b) && b >= 0).toBe(true);
+  });
+
   it('destroys client disks idempotently, then the version', async () => {
     const d = driver();
     for (const c of [c1, c2, c3]) await d.destroyClientDisk(c);

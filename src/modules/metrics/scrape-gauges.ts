@@ -5,10 +5,16 @@ import { DataSource } from 'typeorm';
 import { ReadinessRegistry } from '../health';
 import { IscsiExportsService } from '../iscsi';
 import { STORAGE_DRIVER, StorageDriver } from '../storage';
+import type { SpaceUsage } from '../storage/storage-driver';
 import { DlsMetrics } from './dls-metrics';
 
 /** How long one snapshot of the database, storage and tgt answers serves scrapes. */
 export const SCRAPE_CACHE_MS = 5000;
+/**
+ * How long one reading of per-version and per-client-disk space serves scrapes: it walks every disk (a recursive
+ * `zfs get`, or a stat per file), and disk sizes move slowly next to leases and sessions.
+ */
+export const SPACE_USAGE_CACHE_MS = 60_000;
 
 interface RangeRow {
   name: string;
@@ -37,6 +43,7 @@ interface Snapshot {
 export class ScrapeGauges {
   private readonly logger = new Logger(ScrapeGauges.name);
   private cached: { atMs: number; snapshot: Promise<Snapshot> } | null = null;
+  private cachedUsage: { atMs: number; usage: Promise<SpaceUsage | null> } | null = null;
 
   constructor(
     metrics: DlsMetrics,
@@ -46,7 +53,7 @@ export class ScrapeGauges {
     @Optional() private readonly readiness?: ReadinessRegistry,
   ) {
     const r = [metrics.registry];
-    const self = { snapshot: () => this.snapshot(), pool: () => this.pool() };
+    const self = { snapshot: () => this.snapshot(), pool: () => this.pool(), usage: () => this.spaceUsage() };
     new Gauge({
       name: 'dls_dhcp_leases',
       help: 'Unexpired DHCP leases per network range, by state (bound, offered)',
@@ -121,6 +128,26 @@ export class ScrapeGauges {
       },
     });
     new Gauge({
+      name: 'dls_storage_version_bytes',
+      help: `Bytes each image version holds (zfs: the snapshot's used; dir: the file's allocated blocks), read every ${SPACE_USAGE_CACHE_MS / 1000} s`,
+      labelNames: ['image_id', 'version_id'] as const,
+      registers: r,
+      async collect() {
+        this.reset();
+        for (const v of (await self.usage())?.versions ?? []) this.set({ image_id: v.imageId, version_id: v.versionId }, v.bytes);
+      },
+    });
+    new Gauge({
+      name: 'dls_storage_client_disk_bytes',
+      help: `Bytes each client disk holds (zfs: what the client wrote to its clone; dir: the file's allocated blocks), read every ${SPACE_USAGE_CACHE_MS / 1000} s`,
+      labelNames: ['client_id'] as const,
+      registers: r,
+      async collect() {
+        this.reset();
+        for (const c of (await self.usage())?.clientDisks ?? []) this.set({ client_id: c.clientId }, c.bytes);
+      },
+    });
+    new Gauge({
       name: 'dls_component_up',
       help: 'Readiness of each part /health/ready reports (1 up, 0 down): tgtd, dhcp, tftp, storage, router-advertisements…',
       labelNames: ['component'] as const,
@@ -185,6 +212,19 @@ export class ScrapeGauges {
       this.readiness?.states() ?? {},
     ]);
     return { ranges, counts: new Map(counts.map((c) => [c.k, Number(c.n)])), storage: storage ?? null, iscsiConnections, components };
+  }
+
+  /** Per-version and per-client-disk space (cached {@link SPACE_USAGE_CACHE_MS}; null while storage can't answer). */
+  spaceUsage(nowMs = Date.now()): Promise<SpaceUsage | null> {
+    if (!this.cachedUsage || nowMs - this.cachedUsage.atMs >= SPACE_USAGE_CACHE_MS) {
+      const usage = this.storage ? this.storage.spaceUsage().catch((err: unknown) => this.failed('storage space usage', err)) : Promise.resolve(null);
+      this.cachedUsage = { atMs: nowMs, usage };
+      // An unanswered reading is not kept: the next scrape asks again.
+      void usage.then((u) => {
+        if (u === null && this.cachedUsage?.usage === usage) this.cachedUsage = null;
+      });
+    }
+    return this.cachedUsage.usage;
   }
 
   private failed(what: string, err: unknown): null {

@@ -3,7 +3,7 @@ import { constants as fsConstants, promises as fsp, Stats } from 'node:fs';
 import * as path from 'node:path';
 import { cloneOrCopyFile, reflinkFile, removeStagingEntry, stagingItems, syncDir } from './file-copy';
 import { KeyedLock, Semaphore } from '@common/concurrency/keyed-lock';
-import { CloneMethod, DiskInfo, ManagedItem, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
+import { CloneMethod, DiskInfo, ManagedItem, SpaceUsage, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
 import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
 import { UUID_RE, assertUuid } from './storage-ids';
 
@@ -291,6 +291,28 @@ export class DirStorageDriver implements StorageDriver {
       });
     }
     return items;
+  }
+
+  async spaceUsage(): Promise<SpaceUsage> {
+    const allocated = async (file: string): Promise<number | null> => {
+      try {
+        return (await fsp.stat(file)).blocks * 512;
+      } catch {
+        return null; // gone meanwhile, or not made yet
+      }
+    };
+    const usage: SpaceUsage = { versions: [], clientDisks: [] };
+    for (const imageId of (await readdirOrEmpty(this.imagesDir)).filter((n) => UUID_RE.test(n))) {
+      for (const versionId of await this.versionIds(imageId)) {
+        const bytes = await allocated(this.versionPath(imageId, versionId));
+        if (bytes !== null) usage.versions.push({ imageId, versionId, bytes });
+      }
+    }
+    for (const clientId of await this.clientIds()) {
+      const bytes = await allocated(path.join(this.clientDir(clientId), 'disk.raw'));
+      if (bytes !== null) usage.clientDisks.push({ clientId, bytes });
+    }
+    return usage;
   }
 
   async destroyManaged(item: ManagedItem): Promise<void> {

@@ -93,4 +93,15 @@ export interface StorageDriver {
    */
   inventory(): Promise<ManagedItem[]>;
   destroyManaged(item: ManagedItem): Promise<void>;
+  /** What each version and each client disk holds on the backend, in one pass (for metrics; not on a hot path). */
+  spaceUsage(): Promise<SpaceUsage>;
+}
+
+/**
+ * Bytes each version and client disk takes. zfs: a version snapshot's `used` (the blocks only it still holds) and a
+ * client clone's `usedbydataset` (what the client wrote); dir: each file's allocated blocks (a full copy counts whole).
+ */
+export interface SpaceUsage {
+  versions: { imageId: string; versionId: string; bytes: number }[];
+  clientDisks: { clientId: string; bytes: number }[];
 }

@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { removeStagingEntry, sparseCopyFile, stagingItems, syncDir } from './file-copy';
 import { KeyedLock } from '@common/concurrency/keyed-lock';
-import { DiskInfo, ManagedItem, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
+import { DiskInfo, ManagedItem, SpaceUsage, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
 import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
 import { UUID_RE, assertUuid } from './storage-ids';
 import { StorageLogger, ZfsAdapter, ZfsPropertyTable, assertDatasetName, zfsPropNumber, zfsPropValue } from './zfs.adapter';
@@ -389,12 +389,34 @@ export class ZfsStorageDriver implements StorageDriver {
   }
 
   async inventory(): Promise<ManagedItem[]> {
-    const props = ['type', DLS_PROPS.managed, DLS_PROPS.imageId, DLS_PROPS.versionId, DLS_PROPS.clientId];
+    const { items } = await this.managedItems([]);
+    for (const image of items.filter((i) => i.kind === 'image')) {
+      items.push(...(await stagingItems(path.join(this.imageMount(image.imageId!), '.staging'), image.imageId!)));
+    }
+    return items;
+  }
+
+  async spaceUsage(): Promise<SpaceUsage> {
+    const { items, table } = await this.managedItems(['used', 'usedbydataset']);
+    const usage: SpaceUsage = { versions: [], clientDisks: [] };
+    for (const item of items) {
+      if (item.kind === 'version') {
+        usage.versions.push({ imageId: item.imageId!, versionId: item.versionId!, bytes: zfsPropNumber(table, item.ref, 'used') });
+      } else if (item.kind === 'client-disk') {
+        usage.clientDisks.push({ clientId: item.clientId!, bytes: zfsPropNumber(table, item.ref, 'usedbydataset') });
+      }
+    }
+    return usage;
+  }
+
+  /** What DLS created under its root (one recursive `zfs get`), with `extraProps` read in the same call. */
+  private async managedItems(extraProps: readonly string[]): Promise<{ items: ManagedItem[]; table: ZfsPropertyTable }> {
+    const props = ['type', DLS_PROPS.managed, DLS_PROPS.imageId, DLS_PROPS.versionId, DLS_PROPS.clientId, ...extraProps];
     let table: ZfsPropertyTable;
     try {
       table = await this.zfs.get([this.root], props, { recursive: true });
     } catch (e) {
-      if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return [];
+      if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return { items: [], table: new Map() };
       throw e;
     }
     const items: ManagedItem[] = [];
@@ -423,10 +445,7 @@ export class ZfsStorageDriver implements StorageDriver {
         });
       }
     }
-    for (const image of items.filter((i) => i.kind === 'image')) {
-      items.push(...(await stagingItems(path.join(this.imageMount(image.imageId!), '.staging'), image.imageId!)));
-    }
-    return items;
+    return { items, table };
   }
 
   async destroyManaged(item: ManagedItem): Promise<void> {

@@ -217,7 +217,11 @@ export class ScrapeGauges {
   /** Per-version and per-client-disk space (cached {@link SPACE_USAGE_CACHE_MS}; null while storage can't answer). */
   spaceUsage(nowMs = Date.now()): Promise<SpaceUsage | null> {
     if (!this.cachedUsage || nowMs - this.cachedUsage.atMs >= SPACE_USAGE_CACHE_MS) {
-      const usage = this.storage ? this.storage.spaceUsage().catch((err: unknown) => this.failed('storage space usage', err)) : Promise.resolve(null);
+      const usage = this.storage
+        ? Promise.resolve()
+            .then(() => this.storage!.spaceUsage())
+            .catch((err: unknown) => this.failed('storage space usage', err))
+        : Promise.resolve(null);
       this.cachedUsage = { atMs: nowMs, usage };
       // An unanswered reading is not kept: the next scrape asks again.
       void usage.then((u) => {

@@ -1,6 +1,6 @@
 /**
  * {@link PacedQueue}: runs short jobs one at a time, in the order they were queued, at least `gapMs` apart (from the
- * start of one to the start of the next). Used to pace Wake-on-LAN: every magic packet DLS sends goes through one
+ * end of one to the start of the next). Used to pace Wake-on-LAN: every magic packet DLS sends goes through one
  * queue, so a room of 200 clients (or several rooms woken at once) leaves as a steady trickle instead of one burst
  * that a switch's broadcast storm control would drop.
  */
@@ -29,7 +29,7 @@ export class PacedQueue {
 
   /**
    * Queues `job`; it runs once every job queued before it has run and `gapMs` have passed since the last one
-   * started. Resolves or rejects with the job's own outcome; a failing job does not stop the queue.
+   * finished. Resolves or rejects with the job's own outcome; a failing job does not stop the queue.
    */
   run<T>(job: () => T | Promise<T>): Promise<T> {
     const result = this.tail.then(async () => {
@@ -38,8 +38,13 @@ export class PacedQueue {
       for (let wait = this.lastStart + this.gapMs - this.clock.now(); wait > 0; wait = this.lastStart + this.gapMs - this.clock.now()) {
         await this.clock.sleep(wait);
       }
-      this.lastStart = this.clock.now();
-      return job();
+      try {
+        return await job();
+      } finally {
+        // Counted from the job's end (a send: microseconds): however late this job ran, the next one leaves at
+        // least gapMs after it, on the wire too.
+        this.lastStart = this.clock.now();
+      }
     });
     this.tail = result.catch(() => undefined);
     return result;

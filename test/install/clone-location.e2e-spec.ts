@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { CLUSTER_POINTER, EMBEDDED_PG_FALLBACK_ROOT } from '../../src/database/embedded-postgres';
 import { buildDls, pickControlPort, repoRoot } from '../boot/dls-lab';
 import { clusterDirOf, postmasterPid, removeEmbeddedPostgres } from '../support/leftovers';
-import { waitFor } from '../support/zfs-fuse';
-import { DlsProcess, exitWithin, freeTcpPort, spawnDls } from './dls-process';
+import { DlsProcess, exitWithin, freeTcpPort, spawnDls, waitUntilReady } from './dls-process';
 
 const asRoot = process.getuid?.() === 0 ? describe : describe.skip;
 
@@ -67,18 +66,7 @@ asRoot('DLS from a clone in a mode-0700 directory (as root)', () => {
       },
     });
     running.push(dls);
-    let exited = false;
-    void dls.exited.then(() => (exited = true));
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`DLS exited\n--- stderr ---\n${dls.stderr().slice(-3000)}\n--- stdout ---\n${dls.stdout().slice(-3000)}`);
-        const r = await fetch(`http://127.0.0.1:${port}/api/v1/health/ready`).catch(() => undefined);
-        return r?.status === 200;
-      },
-      180_000,
-      'DLS to be ready',
-      250,
-    );
+    await waitUntilReady(dls, port);
     dls.child.kill('SIGTERM');
     // Nest closes the app on SIGTERM, then re-raises the signal: a clean stop ends by SIGTERM.
     const { code, signal } = await exitWithin(dls, 60_000);

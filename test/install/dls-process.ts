@@ -5,6 +5,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import { waitFor } from '../support/zfs-fuse';
 
 export interface DlsProcess {
   child: ChildProcess;
@@ -68,4 +69,20 @@ export function alive(pid: number): boolean {
 /** Lines of `text` that look like a JavaScript stack frame. */
 export function stackFrames(text: string): string[] {
   return text.split('\n').filter((l) => /^\s+at .+(\(.*:\d+:\d+\)|:\d+:\d+)$/.test(l));
+}
+
+/** Waits until `dls` answers 200 on /health/ready at `port` (180 s); fails at once, with its output, if it exits. */
+export async function waitUntilReady(dls: DlsProcess, port: number): Promise<void> {
+  let exited = false;
+  void dls.exited.then(() => (exited = true));
+  await waitFor(
+    async () => {
+      if (exited) throw new Error(`DLS exited\n--- stderr ---\n${dls.stderr().slice(-3000)}\n--- stdout ---\n${dls.stdout().slice(-3000)}`);
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1/health/ready`).catch(() => undefined);
+      return r?.status === 200;
+    },
+    180_000,
+    'DLS to be ready',
+    250,
+  );
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { buildDls, pickControlPort, repoRoot } from '../boot/dls-lab';
 import { removeEmbeddedPostgres } from '../support/leftovers';
 import { waitFor } from '../support/zfs-fuse';
-import { DlsProcess, exitWithin, freeTcpPort, spawnDls } from './dls-process';
+import { DlsProcess, exitWithin, freeTcpPort, spawnDls, waitUntilReady } from './dls-process';
 
 const MiB = 1024 * 1024;
 const PASSWORD = 'kill-test-Ve7#qLx9-pass';
@@ -32,7 +32,7 @@ describe('kill -9 during an upload (built server, real process)', () => {
     env = {
       HOST: '127.0.0.1',
       PORT: String(port),
-      DLS_DATA_DIR: dataDir,
+      DLS_DATA_DIR: dataDir, // the restart must find the killed run's data: a user keeps one data dir too
       // The test logs in as the first admin, so it chooses that password (a user reads the printed one instead).
       DLS_ADMIN_PASSWORD: PASSWORD,
       // Private tgtd control port and portal: other tgtds (the host's, concurrent suites) use the defaults 213/3260.
@@ -54,18 +54,7 @@ describe('kill -9 during an upload (built server, real process)', () => {
   async function start(): Promise<DlsProcess> {
     const dls = spawnDls(join(root, 'dist', 'src', 'main.js'), { cwd: root, env });
     running.push(dls);
-    let exited = false;
-    void dls.exited.then(() => (exited = true));
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`DLS exited\n--- stderr ---\n${dls.stderr().slice(-3000)}\n--- stdout ---\n${dls.stdout().slice(-3000)}`);
-        const r = await fetch(`http://127.0.0.1:${port}/api/v1/health/ready`).catch(() => undefined);
-        return r?.status === 200;
-      },
-      180_000,
-      'DLS to be ready',
-      250,
-    );
+    await waitUntilReady(dls, port);
     return dls;
   }
 

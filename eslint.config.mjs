@@ -34,7 +34,7 @@ const entityZones = modules.map((b) => ({
 }));
 
 export default defineConfig(
-  globalIgnores(['dist/**', 'node_modules/**', 'native/**', 'coverage/**', 'data/**', '.tmp/**']),
+  globalIgnores(['dist/**', 'node_modules/**', 'native/**', 'coverage/**', 'data/**', '.tmp/**', 'test-artifacts/**', 'web/src/api/schema.d.ts']),
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

@@ -7,6 +7,7 @@ import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import helmet from 'helmet';
 import { jsonBodyProblem } from './common/json-body';
+import { dashboardMiddleware } from './common/web/dashboard';
 import { StartupRollback } from './common/lifecycle/startup-rollback';
 import { ApiDocsMode, AppConfig } from './config/config.loader';
 import { HTTP_LOGGER } from './common/logging/logging.module';
@@ -73,6 +74,8 @@ export async function createApp(config: AppConfig, opts: { logger?: false } = {}
   }
   app.use(app.get<typeof HTTP_LOGGER, RequestHandler>(HTTP_LOGGER));
   app.use(httpMetricsMiddleware(app.get(DlsMetrics)));
+  // The web dashboard at / (dist/web); /api, /boot and /docs pass through untouched.
+  app.use(dashboardMiddleware());
   app.useBodyParser('json', { limit: '2mb' });
   // Malformed JSON → a 400 in our error shape (body-parser errors never reach Nest's filters).
   app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, next: NextFunction) => {

@@ -67,14 +67,14 @@ function processAlive(pid: number): boolean {
 /** True when `dist/src/main.js` is newer than every source file and the build configuration. */
 function builtFromCurrentSources(root: string): boolean {
   const main = join(root, 'dist', 'src', 'main.js');
-  if (!existsSync(main)) return false;
+  if (!existsSync(main) || !existsSync(join(root, 'dist', 'web', 'index.html'))) return false;
   const builtAt = statSync(main).mtimeMs;
   const newer = (p: string): boolean => {
     const st = statSync(p);
     if (st.isDirectory()) return readdirSync(p).some((e) => newer(join(p, e)));
     return st.mtimeMs > builtAt;
   };
-  return !['src', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json'].some((p) => newer(join(root, p)));
+  return !['src', 'web', 'package.json', 'tsconfig.json', 'tsconfig.build.json', 'nest-cli.json'].some((p) => newer(join(root, p)));
 }
 
 /** Polls `check` every `intervalMs` until it returns a truthy value; rejects after `timeoutMs` naming `what`. */

@@ -46,7 +46,8 @@ export class AuditService {
   ) {}
 
   /**
-   * Appends one row (secrets redacted, fields bounded) and publishes an `audit` event (admin only; without details).
+   * Appends one row (secrets redacted, fields bounded) and publishes an `audit` event (admin only; without details)
+   * and, for a write that succeeded, a `change` event (every role: what changed, not who).
    * Resolves even when the insert fails (it is logged).
    */
   async record(entry: AuditEntry): Promise<void> {
@@ -65,6 +66,10 @@ export class AuditService {
       await this.rows.insert({ ...row, details });
       const { userId: _, ...event } = row;
       this.events?.emit('audit', event, { minRole: Role.Admin });
+      // Everyone's dashboard refreshes that kind of record; a refused request changed nothing.
+      if (row.statusCode == null || row.statusCode < 400) {
+        this.events?.emit('change', { action: row.action, entityType: row.entityType, entityId: row.entityId });
+      }
     } catch (e) {
       this.logger.error(
         `audit insert failed for ${entry.action} ${entry.entityType}/${entry.entityId ?? '-'}: ${e instanceof Error ? e.message : String(e)}`,

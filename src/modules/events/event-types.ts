@@ -16,6 +16,7 @@ export const EVENT_TYPES = [
   'storage.alert',
   'wake',
   'audit',
+  'change',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 export const CONTROL_EVENT_TYPES = ['reset', 'dropped'] as const;
@@ -139,6 +140,16 @@ export interface AuditEventBody {
   remoteAddress: string | null;
 }
 
+/**
+ * Body of `change` (every role): a write through the API succeeded, without who or from where (that is `audit`,
+ * admin only). The dashboard refreshes what it shows of that kind of record, so no page polls.
+ */
+export interface ChangeEventBody {
+  action: string;
+  entityType: string;
+  entityId: string | null;
+}
+
 /** Each stored type's body. */
 export interface EventBodies {
   'boot-session': BootSessionEventBody;
@@ -152,6 +163,7 @@ export interface EventBodies {
   'storage.alert': StorageAlertEventBody;
   wake: WakeEventBody;
   audit: AuditEventBody;
+  change: ChangeEventBody;
 }
 
 export interface PublishOptions {

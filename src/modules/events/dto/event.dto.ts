@@ -3,6 +3,7 @@ import { IsOptional, IsString, Length, Matches } from 'class-validator';
 import { CONTROL_EVENT_TYPES, EVENT_TYPES } from '../event-types';
 import type {
   AuditEventBody,
+  ChangeEventBody,
   BootScriptEventBody,
   BootSessionEventBody,
   DhcpEventBody,
@@ -139,6 +140,12 @@ export class AuditEventBodyDto implements AuditEventBody {
   @ApiProperty({ type: String, nullable: true }) remoteAddress: string | null;
 }
 
+export class ChangeEventBodyDto implements ChangeEventBody {
+  @ApiProperty({ example: 'clients.update' }) action: string;
+  @ApiProperty({ example: 'clients', description: 'the kind of record (the API path segment)' }) entityType: string;
+  @ApiProperty({ type: String, nullable: true }) entityId: string | null;
+}
+
 export class ResetEventBodyDto {
   @ApiProperty({ description: 'the client should reload its state, then reconnect without Last-Event-ID' }) reason: string;
 }
@@ -160,6 +167,7 @@ export const EVENT_BODY_MODELS = {
   'storage.alert': StorageAlertEventBodyDto,
   wake: WakeEventBodyDto,
   audit: AuditEventBodyDto,
+  change: ChangeEventBodyDto,
   reset: ResetEventBodyDto,
   dropped: DroppedEventBodyDto,
 } as const;
@@ -171,7 +179,7 @@ const uniqueModels = [...new Set(Object.values(EVENT_BODY_MODELS))];
  * boot-session → BootSessionEventBodyDto, dhcp → DhcpEventBodyDto, tftp → TftpEventBodyDto, boot-script →
  * BootScriptEventBodyDto, iscsi.login/iscsi.logout → IscsiEventBodyDto, image.import → ImageImportEventBodyDto,
  * version.published → VersionPublishedEventBodyDto, storage.alert → StorageAlertEventBodyDto, wake → WakeEventBodyDto, audit (admin only) →
- * AuditEventBodyDto; control messages reset → ResetEventBodyDto and dropped → DroppedEventBodyDto carry no id.
+ * AuditEventBodyDto, change → ChangeEventBodyDto; control messages reset → ResetEventBodyDto and dropped → DroppedEventBodyDto carry no id.
  */
 @ApiExtraModels(...uniqueModels)
 export class EventMessageDto {

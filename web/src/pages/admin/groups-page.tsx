@@ -1,0 +1,5 @@
+import { Title } from '@mantine/core';
+
+export default function GroupsPage() {
+  return <Title order={2}>Groups</Title>;
+}

@@ -1,0 +1,5 @@
+import { Title } from '@mantine/core';
+
+export default function ClientsPage() {
+  return <Title order={2}>Clients</Title>;
+}

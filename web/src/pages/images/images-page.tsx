@@ -1,0 +1,5 @@
+import { Title } from '@mantine/core';
+
+export default function ImagesPage() {
+  return <Title order={2}>Images</Title>;
+}

@@ -98,7 +98,7 @@ describe('events stream (e2e)', () => {
       expect.arrayContaining(['BootSessionEventBodyDto', 'DhcpEventBodyDto', 'TftpEventBodyDto', 'BootScriptEventBodyDto', 'IscsiEventBodyDto']),
     );
     expect(bodies).toEqual(expect.arrayContaining(['ImageImportEventBodyDto', 'VersionPublishedEventBodyDto', 'StorageAlertEventBodyDto']));
-    expect(bodies).toEqual(expect.arrayContaining(['AuditEventBodyDto', 'ResetEventBodyDto', 'DroppedEventBodyDto']));
+    expect(bodies).toEqual(expect.arrayContaining(['AuditEventBodyDto', 'ChangeEventBodyDto', 'ResetEventBodyDto', 'DroppedEventBodyDto']));
   });
 
   it('filters by role: a viewer does not see audit entries, an admin does', async () => {
@@ -123,6 +123,21 @@ describe('events stream (e2e)', () => {
     expect(msg.data).toEqual(
       expect.objectContaining({ id: msg.id, type: 'boot-session', time: expect.any(String), body: expect.objectContaining({ sessionId: 's-1' }) }),
     );
+  });
+
+  it('every role gets a `change` event (what changed, not who) for a write that succeeded, none for a refused one', async () => {
+    const viewer = await connect(`/api/v1/events?ticket=${await ticketFor(t, await t.tokenFor('viewer'))}`);
+    expect(viewer.status).toBe(200);
+    const auth = { Authorization: `Bearer ${t.adminToken}` };
+    // refused first (400: bad MAC), then a write that succeeds: the stream is ordered, so once the second's change is
+    // seen, a change for the first would have been seen before it
+    await t.http.post('/api/v1/clients').set(auth).send({ macAddress: 'not-a-mac', hostname: 'chg-bad' }).expect(400);
+    const ok = await t.http.post('/api/v1/clients').set(auth).send({ macAddress: '52:54:00:c4:a0:01', hostname: 'chg-ok' }).expect(201);
+    const id = (ok.body as { id: string }).id;
+    await viewer.waitFor((c) => c.ofType('change').some((m) => m.data.body.entityId === id), 'change event for the new client');
+    const changes = viewer.ofType('change').map((m) => m.data.body as Record<string, unknown>);
+    expect(changes).toEqual([{ action: 'clients.create', entityType: 'clients', entityId: id }]);
+    expect(viewer.ofType('audit')).toEqual([]);
   });
 
   it('a Bearer token alone is refused on the stream (nothing can hold it open without a ticket)', async () => {

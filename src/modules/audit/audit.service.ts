@@ -29,6 +29,9 @@ export interface AuditEntry {
   statusCode?: number | null;
 }
 
+/** Audited calls that change no record (sessions, stream tickets): no `change` event. */
+const NOT_RECORD_CHANGES = new Set(['auth', 'events']);
+
 const cut = (s: string | null | undefined, n = 64): string | null => (s == null ? null : storableText(String(s).slice(0, n)));
 
 /**
@@ -66,8 +69,9 @@ export class AuditService {
       await this.rows.insert({ ...row, details });
       const { userId: _, ...event } = row;
       this.events?.emit('audit', event, { minRole: Role.Admin });
-      // Everyone's dashboard refreshes that kind of record; a refused request changed nothing.
-      if (row.statusCode == null || row.statusCode < 400) {
+      // Everyone's dashboard refreshes that kind of record; a refused request changed nothing, and logins, token
+      // refreshes and stream tickets change no record anyone is shown.
+      if ((row.statusCode == null || row.statusCode < 400) && !NOT_RECORD_CHANGES.has(row.entityType)) {
         this.events?.emit('change', { action: row.action, entityType: row.entityType, entityId: row.entityId });
       }
     } catch (e) {

@@ -12,13 +12,17 @@ import {
 
 jest.setTimeout(300_000);
 
+const ACCESS_TTL_S = 3;
+
 /** The dashboard's frame: served at / by DLS itself, login, the live stream, roles, logout, the first-run hint. */
 describe('dashboard shell (Chromium)', () => {
   let dls: DashboardDls;
   let browser: Browser;
 
   beforeAll(async () => {
-    dls = await startDashboardDls();
+    // Short-lived access tokens (a user who wants them sets JWT_ACCESS_TTL too): here they expire during a test, so
+    // the dashboard must refresh them without losing the page.
+    dls = await startDashboardDls({ JWT_ACCESS_TTL: String(ACCESS_TTL_S) });
     browser = await launchChromium();
   }, 600_000);
   afterAll(async () => {
@@ -77,6 +81,30 @@ describe('dashboard shell (Chromium)', () => {
     await p.context().close();
   });
 
+  it('an expired access token is refreshed without losing the page or the live stream', async () => {
+    const p = await page();
+    const refreshes: string[] = [];
+    p.on('request', (r) => r.url().endsWith('/api/v1/auth/refresh') && refreshes.push(r.url()));
+    await p.goto('/storage');
+    await loginThroughForm(p, 'admin', ADMIN_PASSWORD);
+    await p.locator('[data-testid="stream-status"][data-status="open"]').waitFor({ timeout: 60_000 });
+    // the token's lifetime is a clock condition: wait until it is past (plus JWT clock rounding)
+    const expired = Date.now() + (ACCESS_TTL_S + 1.5) * 1000;
+    await p.waitForFunction((t) => Date.now() > t, expired, { timeout: 60_000 });
+    // someone creates an image: its `change` event makes the page ask the API again, with the expired token:
+    // 401 → refresh → retry, still logged in, on the same page, and the first-run hint no longer asks for an image
+    const hint = p.getByTestId('first-run-hint');
+    await hint.getByText('No image yet').waitFor();
+    await dls.api('POST', '/api/v1/images', { name: 'shell-refresh-image', sizeBytes: 8 * 1024 * 1024, format: 'raw' });
+    await hint.getByText('No image yet').waitFor({ state: 'detached', timeout: 60_000 });
+    await expect(waitForCount(() => refreshes.length, 1)).resolves.toBeUndefined();
+    expect(new URL(p.url()).pathname).toBe('/storage');
+    expect(await p.getByRole('button', { name: 'Log in' }).count()).toBe(0);
+    expect(await p.getByTestId('whoami').textContent()).toContain('admin');
+    expect(await p.locator('[data-testid="stream-status"]').getAttribute('data-status')).toBe('open');
+    await p.context().close();
+  });
+
   it('a viewer sees no admin pages in the navigation', async () => {
     const password = await dls.createUser('shell-viewer', 'viewer');
     const p = await page();
@@ -89,3 +117,12 @@ describe('dashboard shell (Chromium)', () => {
     await p.context().close();
   });
 });
+
+/** Resolves once `count()` reaches `n` (deadline 60 s). */
+async function waitForCount(count: () => number, n: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (count() < n) {
+    if (Date.now() > deadline) throw new Error(`count stayed at ${count()} (< ${n})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -355,7 +355,7 @@ export class BootSessionTracker {
     reason?: string,
     stages?: StageMarks,
   ): Promise<void> {
-    let stamped = cur.stages;
+    let stamped: Set<BootStage>;
     try {
       const s = await this.sessions.transition(cur.id, to, errorMessage, undefined, stages);
       stamped = stagesOf(s);

@@ -27,7 +27,7 @@ import { formatBytes, formatTime } from '../../lib/format';
 import { notifyDone, notifyError } from '../../lib/notify';
 import { ImageContent } from './image-content';
 import { ImageMaintenance } from './image-maintenance';
-import { StatusBadge } from './image-parts';
+import { DeleteRefused, StatusBadge } from './image-parts';
 import { ImageVersions } from './image-versions';
 
 type Image = Schemas['ImageResponseDto'];
@@ -155,8 +155,12 @@ export default function ImagePage() {
       void qc.invalidateQueries({ queryKey: ['images'] });
       void navigate('/images');
     },
-    onError: (e) => notifyError(e, 'Could not delete the image'),
+    onError: (e) => {
+      if (e instanceof ApiError && e.status === 409) setRefused(e);
+      else notifyError(e, 'Could not delete the image');
+    },
   });
+  const [refused, setRefused] = useState<ApiError | null>(null);
 
   if (image.isPending) return <Loader aria-label="Loading image" />;
   if (image.error || !image.data) {
@@ -205,6 +209,14 @@ export default function ImagePage() {
           </Group>
         </Can>
       </Group>
+      {refused && (
+        <DeleteRefused
+          error={refused}
+          what={`Image ${img.name}`}
+          hint={refused.code === 'IMAGE_HAS_VERSIONS' ? 'Delete its versions first.' : undefined}
+          onClose={() => setRefused(null)}
+        />
+      )}
       <Paper withBorder p="md">
         <SimpleGrid cols={{ base: 2, md: 4 }}>
           <Field label="OS type">{img.osType ?? '—'}</Field>

@@ -1,58 +1,14 @@
-import { Alert, Anchor, Badge, Button, Group, List, Paper, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Badge, Button, Group, Paper, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { Link } from 'react-router';
 import { api, ApiError, call, type Schemas } from '../../api/client';
 import { Can } from '../../auth/auth';
 import { formatBytes, formatTime } from '../../lib/format';
 import { notifyDone, notifyError } from '../../lib/notify';
-import { clientsInUse } from './images-logic';
+import { DeleteRefused } from './image-parts';
 
 type Image = Schemas['ImageResponseDto'];
 type Version = Schemas['SnapshotResponseDto'];
-
-/** A refused delete, explained: the API's message and, for VERSION_IN_USE, the clients as links. */
-function DeleteRefused({ error, version, onClose }: { error: ApiError; version: string; onClose: () => void }) {
-  const { clients, count } = clientsInUse(error.details);
-  return (
-    <Alert
-      color="orange"
-      title={`Version ${version} was not deleted (${error.status} ${error.code})`}
-      withCloseButton
-      closeButtonLabel="Dismiss"
-      onClose={onClose}
-      data-testid="delete-refused"
-    >
-      <Text size="sm">{error.message}</Text>
-      {error.code === 'PUBLISHED_VERSION' && (
-        <Text size="sm" mt="xs">
-          Publish another version first (or roll back to an older one); then this one can go.
-        </Text>
-      )}
-      {clients.length > 0 && (
-        <>
-          <Text size="sm" mt="xs">
-            Used by {count} client{count === 1 ? '' : 's'}: their disks or pins depend on it. Reset or remove those disks, or unpin them, first.
-          </Text>
-          <List size="sm" data-testid="in-use-clients">
-            {clients.map((c) => (
-              <List.Item key={c.id ?? c.hostname}>
-                {c.id ? (
-                  <Anchor component={Link} to={`/clients/${c.id}`}>
-                    {c.hostname}
-                  </Anchor>
-                ) : (
-                  c.hostname
-                )}
-              </List.Item>
-            ))}
-            {count > clients.length && <List.Item>and {count - clients.length} more</List.Item>}
-          </List>
-        </>
-      )}
-    </Alert>
-  );
-}
 
 /** The image's versions: make one, publish one, roll back (publish an older one), delete (409s explained). */
 export function ImageVersions({ image }: { image: Image }) {
@@ -152,7 +108,18 @@ export function ImageVersions({ image }: { image: Image }) {
             </Group>
           </form>
         </Can>
-        {refused && <DeleteRefused error={refused.error} version={refused.version} onClose={() => setRefused(null)} />}
+        {refused && (
+          <DeleteRefused
+            error={refused.error}
+            what={`Version ${refused.version}`}
+            hint={
+              refused.error.code === 'PUBLISHED_VERSION'
+                ? 'Publish another version first (or roll back to an older one); then this one can go.'
+                : undefined
+            }
+            onClose={() => setRefused(null)}
+          />
+        )}
         <Table striped data-testid="versions-table">
           <Table.Thead>
             <Table.Tr>

@@ -248,6 +248,7 @@ describe('images and storage pages (Chromium)', () => {
     expect(await p.getByTestId('orphans-table').textContent()).toContain('none');
     expect(await p.getByRole('button', { name: /Remove \d+ orphan/ }).count()).toBe(0);
     expect(await axe(p)).toEqual([]);
+    await p.evaluate('window.scrollTo(0, 0)');
     await screenshot(p, 'storage');
   });
 

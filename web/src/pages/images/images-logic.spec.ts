@@ -49,9 +49,17 @@ describe('images page logic', () => {
     expect(storageGauge({ totalBytes: 1000, usedBytes: 250, freeBytes: 750, minFreeBytes: 100 })).toEqual({
       usedPct: 25,
       freePct: 75,
+      unavailablePct: 0,
       minFreePct: 10,
+      markerPct: 90,
       belowMinFree: false,
     });
+    // Reserved blocks: used + free < total; the marker sits inside the free part, not at the full end.
+    expect(storageGauge({ totalBytes: 1000, usedBytes: 100, freeBytes: 300, minFreeBytes: 50 })).toMatchObject({
+      unavailablePct: 60,
+      markerPct: 35,
+    });
+    expect(storageGauge({ totalBytes: 1000, usedBytes: 980, freeBytes: 10, minFreeBytes: 50 }).markerPct).toBe(98);
     expect(storageGauge({ totalBytes: 1000, usedBytes: 950, freeBytes: 50, minFreeBytes: 100 }).belowMinFree).toBe(true);
     expect(topBy([{ s: 1 }, { s: 5 }, { s: 3 }, { s: 5 }], (x) => x.s, 3)).toEqual([{ s: 5 }, { s: 5 }, { s: 3 }]);
   });

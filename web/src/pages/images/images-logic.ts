@@ -104,17 +104,28 @@ export const CLONE_METHODS: Record<'zfs-clone' | 'reflink' | 'copy', string> = {
   copy: 'Full copy: the filesystem cannot share blocks, so each client disk is a whole copy of its version (slow, uses the full size).',
 };
 
-/** The storage gauge: used and free as percent of total, and where DLS_STORAGE_MIN_FREE sits from the full end. */
+/**
+ * The storage gauge, as percent of total: used, free (what DLS may still write), the rest (the filesystem's reserved
+ * blocks, not available to DLS: used + free need not add up to total), and where DLS_STORAGE_MIN_FREE sits: free
+ * space to the left of the marker can be used, the last `minFreeBytes` of it are kept free.
+ */
 export function storageGauge(s: { totalBytes: number; usedBytes: number; freeBytes: number; minFreeBytes: number }): {
   usedPct: number;
   freePct: number;
+  unavailablePct: number;
   minFreePct: number;
+  markerPct: number;
   belowMinFree: boolean;
 } {
+  const usedPct = percentOf(s.usedBytes, s.totalBytes);
+  const freePct = percentOf(s.freeBytes, s.totalBytes);
+  const minFreePct = percentOf(s.minFreeBytes, s.totalBytes);
   return {
-    usedPct: percentOf(s.usedBytes, s.totalBytes),
-    freePct: percentOf(s.freeBytes, s.totalBytes),
-    minFreePct: percentOf(s.minFreeBytes, s.totalBytes),
+    usedPct,
+    freePct,
+    unavailablePct: Math.max(0, Math.round((100 - usedPct - freePct) * 10) / 10),
+    minFreePct,
+    markerPct: Math.max(usedPct, Math.round((usedPct + freePct - minFreePct) * 10) / 10),
     belowMinFree: s.freeBytes < s.minFreeBytes,
   };
 }

@@ -1,5 +1,5 @@
 import { Alert, Anchor, Badge, Button, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Textarea, Title } from '@mantine/core';
-import { useDisclosure } from '@mantine/hooks';
+import { useDebouncedValue, useDisclosure } from '@mantine/hooks';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router';
@@ -123,7 +123,8 @@ function CreateImageForm({ onDone }: { onDone: (image: Image) => void }) {
 }
 
 export default function ImagesPage() {
-  const [q, setQ] = useState('');
+  const [search, setSearch] = useState('');
+  const [q] = useDebouncedValue(search.trim(), 250);
   const [opened, { open, close }] = useDisclosure(false);
   const navigate = useNavigate();
   const images = useQuery({
@@ -143,7 +144,7 @@ export default function ImagesPage() {
           </Can>
         </Group>
       </Group>
-      <TextInput label="Search by name" placeholder="name prefix" value={q} onChange={(e) => setQ(e.currentTarget.value)} maw={320} />
+      <TextInput label="Search by name" placeholder="name prefix" value={search} onChange={(e) => setSearch(e.currentTarget.value)} maw={320} />
       {images.error && (
         <Alert color="red" title="Could not load images">
           {images.error.message}

@@ -22,9 +22,14 @@ function SpaceGauge({ s }: { s: Schemas['StorageStatusDto'] }) {
         </Text>
         <Text size="sm" c={g.belowMinFree ? 'red.8' : 'gray.7'}>
           minimum free (DLS_STORAGE_MIN_FREE): {formatBytes(s.minFreeBytes)}
-          {g.belowMinFree ? ': below it, new content and clones are refused' : ''}
+          {g.belowMinFree ? ': below it, new content and clones are refused' : ' (the orange mark: free space right of it is kept free)'}
         </Text>
       </Group>
+      {g.unavailablePct > 0 && (
+        <Text size="xs" c="gray.7">
+          {formatBytes(s.totalBytes - s.usedBytes - s.freeBytes)} of the filesystem are not available to DLS (reserved blocks).
+        </Text>
+      )}
       <div style={{ position: 'relative' }}>
         <Progress.Root size={28} data-testid="space-gauge">
           <Progress.Section value={g.usedPct} color={g.belowMinFree ? 'red.8' : 'indigo.8'} aria-label={`used: ${g.usedPct}%`}>
@@ -34,8 +39,13 @@ function SpaceGauge({ s }: { s: Schemas['StorageStatusDto'] }) {
             <Progress.Label c="dark">free</Progress.Label>
           </Progress.Section>
           <Progress.Section value={Math.min(g.freePct, g.minFreePct)} color="orange.2" aria-label="free within the minimum reserve">
-            <Progress.Label c="dark">reserve</Progress.Label>
+            <Progress.Label c="dark">{g.minFreePct >= 4 ? 'min free' : ''}</Progress.Label>
           </Progress.Section>
+          {g.unavailablePct > 0 && (
+            <Progress.Section value={g.unavailablePct} color="gray.3" aria-label={`not available to DLS: ${g.unavailablePct}%`}>
+              <Progress.Label c="dark">not available</Progress.Label>
+            </Progress.Section>
+          )}
         </Progress.Root>
         <Tooltip label={`DLS_STORAGE_MIN_FREE: ${formatBytes(s.minFreeBytes)}`}>
           <div
@@ -44,7 +54,7 @@ function SpaceGauge({ s }: { s: Schemas['StorageStatusDto'] }) {
               position: 'absolute',
               top: -4,
               bottom: -4,
-              left: `${100 - g.minFreePct}%`,
+              left: `${g.markerPct}%`,
               borderLeft: '3px solid var(--mantine-color-orange-8)',
             }}
           />

@@ -14,6 +14,8 @@ export type { SessionStatus, BootStage } from './boot-sessions/boot-session.enti
 export { OPEN_STATUSES, assertTransition, isFinal } from './boot-sessions/boot-session.state-machine';
 export { BootSessionErrorCode } from './boot-sessions/boot-sessions.errors';
 export * from './boot-policy/boot-policy';
+export { effectiveSettings } from './groups/effective-settings';
+export type { ClientSettings, GroupSettings, EffectiveSettings } from './groups/effective-settings';
 export { BootPolicyErrorCode } from './boot-policy/boot-policy.errors';
 export { ClientDirectory, pendingHostname } from './boot-policy/client-directory';
 export type { ClientBootFacts } from './boot-policy/client-directory';

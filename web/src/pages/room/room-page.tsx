@@ -86,6 +86,7 @@ export default function RoomPage() {
           aria-label="Group tiles by"
           value={by}
           onChange={(v) => setBy(v as 'group' | 'range')}
+          styles={{ label: { color: 'var(--mantine-color-gray-8)' } }}
           data={[
             { value: 'group', label: 'By group' },
             { value: 'range', label: 'By network range' },

@@ -1,4 +1,4 @@
-import { memo, useSyncExternalStore } from 'react';
+import { memo, useCallback, useSyncExternalStore } from 'react';
 import { Link } from 'react-router';
 import { bootTimeText, isBooting, type RoomState } from './room-state';
 import type { RoomStore } from './room-store';
@@ -41,7 +41,7 @@ const noSubscribe = () => () => undefined;
  * pointer and keyboard handling is delegated to the grid (see room-page), found through `data-tile-id`.
  */
 export const RoomTile = memo(function RoomTile({ id, store }: { id: string; store: RoomStore }) {
-  const sub = (fn: () => void) => store.subscribeTile(id, fn);
+  const sub = useCallback((fn: () => void) => store.subscribeTile(id, fn), [store, id]);
   const t = useSyncExternalStore(sub, () => store.get(id));
   const selected = useSyncExternalStore(sub, () => store.isSelected(id));
   const focused = useSyncExternalStore(sub, () => store.focused === id);

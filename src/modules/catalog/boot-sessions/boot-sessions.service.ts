@@ -12,7 +12,10 @@ import { BOOT_STAGES, BootSession, BootStage, SessionStatus, STAGE_COLUMN, STAGE
 import { assertTransition, INITIAL_STATUS, isFinal, OPEN_STATUSES } from './boot-session.state-machine';
 import { BootSessionErrorCode } from './boot-sessions.errors';
 import { ListBootSessionsQueryDto, SESSION_SORT } from './dto/list-boot-sessions.query.dto';
+import { BOOT_TIME_BUCKETS, BootSessionStatsDto, BootSessionStatsQueryDto, MAX_STATS_RANGE_DAYS } from './dto/boot-session-stats.dto';
 import { parseSort, prefixPattern } from '@common/list-query';
+
+const DAY_MS = 24 * 3600_000;
 
 /** Addresses the boot plane knows when it opens a session (both optional), and the stage that opened it. */
 export interface OpenSessionOptions {
@@ -229,6 +232,69 @@ export class BootSessionsService {
       .skip(q.offset);
     const [items, total] = await qb.getManyAndCount();
     return { items, total };
+  }
+
+  /**
+   * Boot statistics of the window `from <= started_at < to` (defaults: the 24 hours before `to`, `to` = now): one
+   * query. 400 INVALID_TIME_RANGE naming the field when `from` is after `to` or the window is longer than
+   * {@link MAX_STATS_RANGE_DAYS} days.
+   */
+  async stats(q: BootSessionStatsQueryDto, nowMs = Date.now()): Promise<BootSessionStatsDto> {
+    const to = q.to ? new Date(q.to) : new Date(nowMs);
+    const from = q.from ? new Date(q.from) : new Date(to.getTime() - DAY_MS);
+    if (from > to) {
+      throw new ValidationError(BootSessionErrorCode.INVALID_TIME_RANGE, 'from must not be after to', { field: q.from ? 'from' : 'to' });
+    }
+    if (to.getTime() - from.getTime() > MAX_STATS_RANGE_DAYS * DAY_MS) {
+      throw new ValidationError(BootSessionErrorCode.INVALID_TIME_RANGE, `from must be at most ${MAX_STATS_RANGE_DAYS} days before to`, {
+        field: 'from',
+      });
+    }
+    const ms = (a: string, b: string) => `percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (${b} - ${a})) * 1000)`;
+    const edges = [0, ...BOOT_TIME_BUCKETS];
+    const buckets = edges.map((lo, i) =>
+      i < BOOT_TIME_BUCKETS.length
+        ? `count(*) FILTER (WHERE boot_time_seconds ${i === 0 ? '>=' : '>'} ${lo} AND boot_time_seconds <= ${BOOT_TIME_BUCKETS[i]})::int`
+        : `count(*) FILTER (WHERE boot_time_seconds > ${lo})::int`,
+    );
+    const [r] = await this.ds.query<Record<string, number | null>[]>(
+      `SELECT count(*)::int AS boots,
+              (SELECT count(*)::int FROM boot_sessions WHERE status = 'running') AS running,
+              count(*) FILTER (WHERE status = 'error')::int AS errors,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY boot_time_seconds) AS p50,
+              percentile_cont(0.9) WITHIN GROUP (ORDER BY boot_time_seconds) AS p90,
+              ARRAY[${buckets.join(', ')}] AS buckets,
+              ${ms('dhcp_at', 'loader_at')} AS dhcp_to_loader,
+              ${ms('loader_at', 'script_at')} AS loader_to_script,
+              ${ms('script_at', 'iscsi_login_at')} AS script_to_iscsi,
+              ${ms('iscsi_login_at', 'running_at')} AS iscsi_to_running,
+              ${ms('started_at', 'running_at')} AS total
+         FROM boot_sessions
+        WHERE started_at >= $1 AND started_at < $2`,
+      [from, to],
+    );
+    const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+    const round = (v: unknown): number | null => (v === null || v === undefined ? null : Math.round(Number(v)));
+    const counts = (r.buckets as unknown as number[]).map(Number);
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      boots: Number(r.boots),
+      running: Number(r.running),
+      errors: Number(r.errors),
+      bootTime: {
+        p50: num(r.p50),
+        p90: num(r.p90),
+        buckets: counts.map((count, i) => ({ upToSeconds: i < BOOT_TIME_BUCKETS.length ? BOOT_TIME_BUCKETS[i] : null, count })),
+      },
+      stageMedians: {
+        dhcpToLoaderMs: round(r.dhcp_to_loader),
+        loaderToScriptMs: round(r.loader_to_script),
+        scriptToIscsiMs: round(r.script_to_iscsi),
+        iscsiToRunningMs: round(r.iscsi_to_running),
+        totalMs: round(r.total),
+      },
+    };
   }
 
   /** Open sessions, newest first. */

@@ -621,6 +621,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/boot-sessions/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Boot statistics of a time window: boots, running, errors, boot-time percentiles and histogram, stage medians */
+        get: operations["BootSessionsController_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/boot-sessions/{id}": {
         parameters: {
             query?: never;
@@ -943,7 +960,7 @@ export interface components {
              * @example client 0b3e7a56-5a6f-4c57-9d43-7d4a2b1c0f11 not found
              */
             message: string | string[];
-            /** @description machine-readable particulars: `field` or `fields` for input errors, `precondition` for 412, the conflicting record for 409 */
+            /** @description machine-readable particulars: `field` or `fields` for input errors, `precondition` for 412, the conflicting record for 409; a 409 about something clients use names them: `clients` ([{ id, hostname }], at most 50) and `count` (all of them) */
             details?: {
                 [key: string]: unknown;
             };
@@ -1936,6 +1953,54 @@ export interface components {
              */
             total: number;
             items: components["schemas"]["BootSessionResponseDto"][];
+        };
+        BootTimeBucketDto: {
+            /**
+             * @description upper edge in seconds (inclusive); the previous bucket's edge is the lower (exclusive); null: no upper edge (+Inf)
+             * @example 30
+             */
+            upToSeconds: number | null;
+            /**
+             * @description sessions whose bootTimeSeconds falls in this bucket (not cumulative)
+             * @example 12
+             */
+            count: number;
+        };
+        BootTimeStatsDto: {
+            /** @description median bootTimeSeconds (percentile_cont; null: no boot reached running) */
+            p50: number | null;
+            /** @description 90th percentile of bootTimeSeconds (percentile_cont) */
+            p90: number | null;
+            /** @description histogram over the fixed edges 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, +Inf */
+            buckets: components["schemas"]["BootTimeBucketDto"][];
+        };
+        StageMediansDto: {
+            /** @description median of loaderAt − dhcpAt, ms (sessions with both; null: none) */
+            dhcpToLoaderMs: number | null;
+            /** @description median of scriptAt − loaderAt, ms */
+            loaderToScriptMs: number | null;
+            /** @description median of iscsiLoginAt − scriptAt, ms */
+            scriptToIscsiMs: number | null;
+            /** @description median of runningAt − iscsiLoginAt, ms */
+            iscsiToRunningMs: number | null;
+            /** @description median of runningAt − startedAt, ms */
+            totalMs: number | null;
+        };
+        BootSessionStatsDto: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** @description sessions started in the window */
+            boots: number;
+            /** @description sessions with status running now (whenever they started) */
+            running: number;
+            /** @description sessions started in the window that ended in error */
+            errors: number;
+            /** @description bootTimeSeconds of the sessions started in the window that reached running */
+            bootTime: components["schemas"]["BootTimeStatsDto"];
+            /** @description medians of the time between stages, over the sessions started in the window */
+            stageMedians: components["schemas"]["StageMediansDto"];
         };
         CreateBootSessionDto: {
             /** Format: uuid */
@@ -3345,7 +3410,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiErrorResponse"];
                 };
             };
-            /** @description IMAGE_IN_USE (clients or open boot sessions), IMAGE_HAS_VERSIONS or IMAGE_BUSY (an upload or import runs) */
+            /** @description IMAGE_IN_USE (clients or open boot sessions), IMAGE_HAS_VERSIONS or IMAGE_BUSY (an upload or import runs); details: clients assigned to it ([{ id, hostname }], at most 50), count (all of them), versions, openSessions */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3761,7 +3826,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiErrorResponse"];
                 };
             };
-            /** @description PUBLISHED_VERSION: the published version cannot be deleted; VERSION_IN_USE: client disks depend on it */
+            /** @description PUBLISHED_VERSION: the published version cannot be deleted; VERSION_IN_USE: client disks or pins depend on it. details.clients: the clients that use it ([{ id, hostname }], at most 50, by hostname; for the published version also those that boot it), details.count: how many in all */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5695,6 +5760,57 @@ export interface operations {
                 };
             };
             /** @description invalid input: VALIDATION_FAILED (`message` names each field) or a more specific code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role viewer or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    BootSessionsController_stats: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601 date-time; default: 24 hours before `to` */
+                from?: string;
+                /** @description ISO 8601 date-time; default: now */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BootSessionStatsDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED (from/to not ISO 8601) or INVALID_TIME_RANGE (from after to, or more than 366 days; details.field names it) */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -114,3 +114,6 @@ export class EventStream {
 }
 
 export const events = new EventStream();
+
+// The browser tests' hook for simulating a boot storm (`window.__dlsEvents.dispatch(e)`).
+(window as unknown as { __dlsEvents?: EventStream }).__dlsEvents = events;

@@ -113,88 +113,112 @@ describe('Room tile during a real PXE boot (Chromium, QEMU client in a network n
     const ctx = await newContext(browser, forward.url);
     const offsite = await confineToOrigin(ctx, forward.url);
     const page: Page = await ctx.newPage();
-    await page.goto('/');
-    await loginThroughForm(page, 'admin', ADMIN_PASSWORD);
-    expect(new URL(page.url()).pathname).toBe('/');
-    await page.locator('[data-testid="stream-status"][data-status="open"]').waitFor({ timeout: 60_000 });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
     const tileSelector = `[data-testid="tile-${client.id}"]`;
     const tile = page.locator(tileSelector);
-    await page.locator(`${tileSelector}[data-state="off"]`).waitFor({ timeout: 60_000 });
+    const seen = (): Promise<SeenState[]> => page.evaluate(() => (globalThis as unknown as PageGlobals).__states ?? []);
+    let poweredOnAt = 0;
+    /** A failed wait, with what the page, the VM and DLS said, and a screenshot of the page. */
+    const explain = async (e: Error): Promise<never> => {
+      await screenshot(page, 'room-real-boot-failed').catch(() => undefined);
+      throw new Error(
+        `${e.message}\n--- page errors ---\n${pageErrors.join('\n')}\n--- tile states ---\n${JSON.stringify(await seen().catch(() => 'page gone'))}\n` +
+          (vm ? `--- COM1 ---\n${vm.serialText().slice(-1500)}\n--- console ---\n${vm.consoleText().slice(-2000)}\n` : '') +
+          `--- DLS log ---\n${dls!.logTail(4000)}`,
+        { cause: e },
+      );
+    };
 
-    // Every value the tile's data-state takes from now on, with when the DOM showed it (the tile may be re-rendered:
-    // the observer watches the whole document and reads the tile afresh).
-    await page.evaluate((selector) => {
-      const w = globalThis as unknown as PageGlobals;
-      w.__states = [];
-      const record = (): void => {
-        const el = w.document.querySelector(selector);
-        const state = el?.getAttribute('data-state') ?? '(no tile)';
-        if (w.__states.at(-1)?.state === state) return;
-        const bootTime = el?.querySelector('[data-testid="boot-time"]')?.textContent ?? null;
-        w.__states.push({ state, at: Date.now(), bootTime });
-      };
-      record();
-      new w.MutationObserver(record).observe(w.document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
-    }, tileSelector);
-    const seen = (): Promise<SeenState[]> => page.evaluate(() => (globalThis as unknown as PageGlobals).__states);
+    let states: SeenState[];
+    let shown = '(none)';
+    try {
+      await page.goto('/');
+      await loginThroughForm(page, 'admin', ADMIN_PASSWORD);
+      expect(new URL(page.url()).pathname).toBe('/');
+      await page.locator('[data-testid="stream-status"][data-status="open"]').waitFor({ timeout: 60_000 });
+      await page.locator(`${tileSelector}[data-state="off"]`).waitFor({ timeout: 60_000 });
 
-    const poweredOnAt = Date.now();
-    vm = await bootClient(lab!, { mac: MAC, firmware: 'bios', nic: 'e1000', timeoutMs: BOOT_DEADLINE_MS + 60_000, logDir: join(work, 'vm') });
-    const diagnostics = async (): Promise<string> =>
-      `tile states: ${JSON.stringify(await seen().catch(() => 'page gone'))}\n--- COM1 ---\n${vm!.serialText().slice(-1500)}\n` +
-      `--- console ---\n${vm!.consoleText().slice(-2000)}\n--- DLS log ---\n${dls!.logTail(4000)}`;
-    // Until running — or error, which fails at once rather than at the deadline.
-    await page
-      .waitForFunction(() => ['running', 'error'].includes((globalThis as unknown as PageGlobals).__states.at(-1)?.state ?? ''), undefined, {
-        timeout: BOOT_DEADLINE_MS,
-        polling: 250,
-      })
-      .catch(async (e: Error) => {
-        throw new Error(`${e.message}\n${await diagnostics()}`);
-      });
-    const states = await seen();
+      // Every value the tile's data-state takes from now on, with when the DOM showed it (the tile may be re-rendered:
+      // the observer watches the whole document and reads the tile afresh).
+      await page.evaluate((selector) => {
+        const w = globalThis as unknown as PageGlobals;
+        w.__states = [];
+        const record = (): void => {
+          const el = w.document.querySelector(selector);
+          const state = el?.getAttribute('data-state') ?? '(no tile)';
+          if (w.__states.at(-1)?.state === state) return;
+          const bootTime = el?.querySelector('[data-testid="boot-time"]')?.textContent ?? null;
+          w.__states.push({ state, at: Date.now(), bootTime });
+        };
+        record();
+        new w.MutationObserver(record).observe(w.document.body, {
+          subtree: true,
+          childList: true,
+          attributes: true,
+          attributeFilter: ['data-state'],
+        });
+      }, tileSelector);
+
+      poweredOnAt = Date.now();
+      vm = await bootClient(lab!, { mac: MAC, firmware: 'bios', nic: 'e1000', timeoutMs: BOOT_DEADLINE_MS + 60_000, logDir: join(work, 'vm') });
+      // Until running — or error, which fails at once rather than at the deadline.
+      await page.waitForFunction(
+        () => ['running', 'error'].includes((globalThis as unknown as PageGlobals).__states.at(-1)?.state ?? ''),
+        undefined,
+        {
+          timeout: BOOT_DEADLINE_MS,
+          polling: 250,
+        },
+      );
+      states = await seen();
+      if (states.some((s) => s.state === 'error')) throw new Error('the tile showed error');
+      // The boot time, once the tile shows it as seconds.
+      const bootTime = tile.getByTestId('boot-time');
+      await bootTime.waitFor({ timeout: 60_000 });
+      await waitFor('the tile to show the boot time in seconds', async () => parseBootTime((shown = (await bootTime.textContent()) ?? '')), 60_000);
+    } catch (e) {
+      return explain(e as Error);
+    }
+    await screenshot(page, 'room-real-boot-running');
+
+    const session = (await sessionsOf(dls, client.id)).find((s) => s.status === 'running');
+    const stamps: Record<string, string | null> = session?.stages ?? {};
     const names = states.map((s) => s.state);
-    if (names.includes('error')) throw new Error(`the tile showed error\n${await diagnostics()}`);
+    const stages = names.slice(1);
+    const rel = (t: number): string => `${t < poweredOnAt ? '-' : '+'}${(Math.abs(t - poweredOnAt) / 1000).toFixed(1)}s`;
+    console.log(
+      `ROOM-BOOT tile: ${states.map((s) => `${s.state} ${rel(s.at)}`).join(' → ')}; not shown: ${STAGES.filter((s) => !stages.includes(s)).join(', ') || 'none'}; ` +
+        `boot-time shown "${shown}", API bootTimeSeconds=${session?.bootTimeSeconds}; ` +
+        `API stages: ${STAGES.map((s) => `${s} ${stamps[STAMP[s]] ? rel(Date.parse(stamps[STAMP[s]]!)) : '-'}`).join(', ')} (times from power-on)`,
+    );
 
     // In boot order: off first, then stages each later in the boot than the one before, running last.
     expect(names[0]).toBe('off');
-    const stages = names.slice(1);
     for (const s of stages) expect(STAGES).toContain(s);
     const order = stages.map((s) => STAGES.indexOf(s as Stage));
     for (let i = 1; i < order.length; i++) expect(order[i]).toBeGreaterThan(order[i - 1]);
     expect(stages.at(-1)).toBe('running');
     expect(stages.length).toBeGreaterThanOrEqual(2); // at least one stage between off and running
 
-    // The boot time: shown on the tile as seconds, equal (within its rounding) to the session's bootTimeSeconds.
-    const bootTime = tile.getByTestId('boot-time');
-    await bootTime.waitFor({ timeout: 60_000 });
-    let shown = '';
-    await waitFor('the tile to show the boot time in seconds', async () => parseBootTime((shown = (await bootTime.textContent()) ?? '')), 60_000);
-    const parsed = parseBootTime(shown)!;
-    const session = (await sessionsOf(dls, client.id)).find((s) => s.status === 'running');
+    // The boot time shown is the session's bootTimeSeconds (within the rounding of the text).
     expect(session).toBeDefined();
     expect(session.bootTimeSeconds).toEqual(expect.any(Number));
+    const parsed = parseBootTime(shown)!;
     expect(Math.abs(parsed.seconds - session.bootTimeSeconds)).toBeLessThanOrEqual(parsed.tolerance);
-    // The room route says the same (the tile's data source).
+    // The room route says the same (the tile's snapshot source).
     const room = await dls.ok<{ clients: { id: string; state: string; lastBootSeconds: number | null }[] }>('GET', '/api/v1/room');
     expect(room.clients.find((c) => c.id === client.id)).toMatchObject({ state: 'running', lastBootSeconds: session.bootTimeSeconds });
 
     // Every stage the session stamped in a write of its own was on the tile: dhcp (the session opened), loader and
     // script (each moves it or is stamped alone). Not iscsi: its login is stamped in the write that makes it running.
-    const stamps: Record<string, string | null> = session.stages ?? {};
     const ownWrite = (['dhcp', 'loader', 'script'] as const).filter((s) => stamps[STAMP[s]]);
     for (const s of ownWrite) expect(stages).toContain(s);
+    // And it showed no stage the session never reached (e.g. `loader` when no loader went out over TFTP).
+    for (const s of stages) expect({ stage: s, reached: !!stamps[STAMP[s as Stage]] }).toEqual({ stage: s, reached: true });
 
-    await screenshot(page, 'room-real-boot-running');
     expect(offsite).toEqual([]);
-
-    const rel = (t: number): string => `+${((t - poweredOnAt) / 1000).toFixed(1)}s`;
-    const apiStages = STAGES.map((s) => `${s} ${stamps[STAMP[s]] ? rel(Date.parse(stamps[STAMP[s]]!)) : '-'}`).join(', ');
-    const missing = STAGES.filter((s) => !stages.includes(s));
-    console.log(
-      `ROOM-BOOT tile: ${states.map((s) => `${s.state} ${s.at < poweredOnAt ? 'before power-on' : rel(s.at)}`).join(' → ')}; ` +
-        `not shown: ${missing.join(', ') || 'none'}; boot-time shown "${shown}", API bootTimeSeconds=${session.bootTimeSeconds}; ` +
-        `API stages: ${apiStages}`,
-    );
+    expect(pageErrors).toEqual([]);
   });
 });

@@ -778,6 +778,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/room": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every client with its image, version and live boot stage, at once (the Room grid); then follow GET /events from lastEventId */
+        get: operations["RoomController_snapshot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clients/{id}/wake": {
         parameters: {
             query?: never;
@@ -2100,6 +2117,78 @@ export interface components {
             quarantined: number;
             /** @description size - inUse - quarantined */
             free: number;
+        };
+        RoomClientDto: {
+            /** Format: uuid */
+            id: string;
+            /** @example pc-01 */
+            hostname: string;
+            /** @example 52:54:00:12:34:56 */
+            macAddress: string;
+            /**
+             * @description reserved address, if any
+             * @example 10.0.0.101
+             */
+            ipAddress: string | null;
+            /** Format: uuid */
+            groupId: string | null;
+            enabled: boolean;
+            /** @description registered by its first boot and waiting for an operator */
+            pending: boolean;
+            /**
+             * Format: uuid
+             * @description the effective image (the client's own, else its group's)
+             */
+            imageId: string | null;
+            imageName: string | null;
+            /**
+             * Format: uuid
+             * @description the version it boots: its (or its group's) pinned version, else the image's published one; null: none
+             */
+            snapshotId: string | null;
+            /**
+             * @description that version's name
+             * @example 2026-12 updates
+             */
+            versionLabel: string | null;
+            /**
+             * @description effective: the client's, else its group's, else the image's default
+             * @enum {string|null}
+             */
+            diskPolicy: "reset" | "persistent" | null;
+            /**
+             * @description live boot stage. From the newest boot session: running → `running`; starting/booting → the latest stage stamped (`iscsi` login seen, `script` served, `loader` served, `dhcp`; unstamped: `dhcp` while starting, `loader` while booting). No open session: `disk-in-use` when tgt lists a login to the client's disk (read once per snapshot; never with iSCSI off), else `error` when the newest session ended in error, else `off`.
+             * @enum {string}
+             */
+            state: "off" | "dhcp" | "loader" | "script" | "iscsi" | "running" | "error" | "disk-in-use";
+            /**
+             * Format: date-time
+             * @description since when the client is in `state` (null: unknown)
+             */
+            stateSince: string | null;
+            /**
+             * Format: uuid
+             * @description the boot session `state` comes from (open, or the failed one)
+             */
+            sessionId: string | null;
+            /** @description bootTimeSeconds of its newest session that reached running */
+            lastBootSeconds: number | null;
+            /**
+             * Format: date-time
+             * @description when it last reached running
+             */
+            lastBootAt: string | null;
+        };
+        RoomSnapshotDto: {
+            /** Format: date-time */
+            generatedAt: string;
+            /**
+             * @description newest event id when the snapshot was taken: open the event stream with it (Last-Event-ID / lastEventId) to miss nothing
+             * @example 1234
+             */
+            lastEventId: string | null;
+            /** @description every client, by hostname */
+            clients: components["schemas"]["RoomClientDto"][];
         };
         ClientWakeResponseDto: {
             /** Format: uuid */
@@ -6436,6 +6525,43 @@ export interface operations {
             };
             /** @description NETWORK_RANGE_NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    RoomController_snapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoomSnapshotDto"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role viewer or higher */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

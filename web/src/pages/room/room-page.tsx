@@ -7,7 +7,7 @@ import { Can } from '../../auth/auth';
 import { events } from '../../events/stream';
 import type { DlsEvent } from '../../events/types';
 import { RoomActions } from './room-actions';
-import { countStates, rangeBetween, ROOM_STATES, sectionsOf, type RoomSnapshot, type TileSection } from './room-state';
+import { countStates, rangeBetween, ROOM_STATES, sectionsOf, type TileSection } from './room-state';
 import { RoomStore } from './room-store';
 import { RoomTile, STATE_LABEL } from './room-tile';
 import './room.css';
@@ -52,11 +52,7 @@ export default function RoomPage() {
   const [by, setBy] = useState<'group' | 'range'>('group');
   const room = useQuery({
     queryKey: ['room'],
-    queryFn: async () => {
-      // TODO(roomapi): api.GET('/api/v1/room') once the route is merged.
-      const r = await fetch('/api/v1/room');
-      return (await r.json()) as RoomSnapshot;
-    },
+    queryFn: () => call(api.GET('/api/v1/room')),
   });
   const groups = useGroups();
   const ranges = useRanges();

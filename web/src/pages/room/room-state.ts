@@ -6,32 +6,9 @@
 import type { Schemas } from '../../api/client';
 import type { DlsEvent } from '../../events/types';
 
-export type RoomState = 'off' | 'dhcp' | 'loader' | 'script' | 'iscsi' | 'running' | 'error' | 'disk-in-use';
-// TODO(roomapi): Schemas['RoomClientDto'] / Schemas['RoomSnapshotDto'] once the route is merged.
-export interface RoomClient {
-  id: string;
-  hostname: string;
-  macAddress: string;
-  ipAddress: string | null;
-  groupId: string | null;
-  enabled: boolean;
-  pending: boolean;
-  imageId: string | null;
-  imageName: string | null;
-  snapshotId: string | null;
-  versionLabel: string | null;
-  diskPolicy: 'reset' | 'persistent' | null;
-  state: RoomState;
-  stateSince: string | null;
-  sessionId: string | null;
-  lastBootSeconds: number | null;
-  lastBootAt: string | null;
-}
-export interface RoomSnapshot {
-  generatedAt: string;
-  lastEventId: string | null;
-  clients: RoomClient[];
-}
+export type RoomClient = Schemas['RoomClientDto'];
+export type RoomSnapshot = Schemas['RoomSnapshotDto'];
+export type RoomState = RoomClient['state'];
 
 export const ROOM_STATES: readonly RoomState[] = ['off', 'dhcp', 'loader', 'script', 'iscsi', 'running', 'error', 'disk-in-use'];
 

@@ -130,6 +130,24 @@ export async function newContext(browser: Browser, baseURL: string): Promise<Bro
   return browser.newContext({ baseURL, viewport: { width: 1440, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
 }
 
+/**
+ * Keeps a browser context to one origin: every request elsewhere is aborted and its URL recorded in the returned
+ * array (assert it stays empty). For pages reached through a forward into a lab namespace, where nothing else may be
+ * contacted.
+ */
+export async function confineToOrigin(ctx: BrowserContext, origin: string): Promise<string[]> {
+  const blocked: string[] = [];
+  const allowed = new URL(origin).origin;
+  await ctx.route(
+    (url) => url.origin !== allowed,
+    (route) => {
+      blocked.push(route.request().url());
+      return route.abort('blockedbyclient');
+    },
+  );
+  return blocked;
+}
+
 /** Logs in through the form and waits for the shell (the live stream badge) to appear. */
 export async function loginThroughForm(page: Page, username: string, password: string): Promise<void> {
   await page.getByLabel('Username').fill(username);

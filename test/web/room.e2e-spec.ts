@@ -1,8 +1,8 @@
 /// <reference lib="dom" />
-import AxeBuilder from '@axe-core/playwright';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import {
+  accessibilityViolations,
   ADMIN_PASSWORD,
   ARTIFACTS,
   DashboardDls,
@@ -20,18 +20,6 @@ interface Client {
   hostname: string;
   assignedImageId: string | null;
   groupId: string | null;
-}
-
-/**
- * axe's serious/critical WCAG A/AA violations of the page, as the harness's accessibilityViolations, leaving out the
- * shell's live-stream badge (a Mantine light badge whose teal/orange text on its tint fails color-contrast: the
- * shell's to fix, reported) so that this test judges the Room.
- */
-async function accessibilityViolations(page: Page): Promise<string[]> {
-  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa']).exclude('[data-testid="stream-status"]').analyze();
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
 /** Polls `fn` until it returns a truthy value (60 s by default). */

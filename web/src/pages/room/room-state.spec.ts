@@ -88,6 +88,19 @@ describe('room-state reducer', () => {
     expect(bootTimeText(t.lastBootSeconds)).toBe('12.3 s');
   });
 
+  it('a session moving to booting keeps the stage the tile shows: a script-only boot never flashes `loader`', () => {
+    const atDhcp = run(tileOf(client()), dhcp(), session('starting'));
+    expect(atDhcp.state).toBe('dhcp');
+    // the server moves the session to booting just before its boot-script event
+    const booting = applyEvent(atDhcp, session('booting'));
+    expect(booting.state).toBe('dhcp');
+    expect(applyEvent(booting, script()).state).toBe('script');
+    // a page opened mid-boot first hears of the session as booting: past DHCP, so `loader`
+    expect(applyEvent(tileOf(client()), session('booting')).state).toBe('loader');
+    expect(bootTimeText(3)).toBe('3 s');
+    expect(bootTimeText(125)).toBe('2 min 5 s');
+  });
+
   it('never goes backwards within one boot (late loader, iPXE DHCP, booting after script)', () => {
     const t = run(tileOf(client()), dhcp(), session('starting'), tftp(), script());
     expect(t.state).toBe('script');

@@ -101,7 +101,7 @@ export function applyEvent(t: Tile, e: DlsEvent): Tile {
 function applySession(t: Tile, b: Schemas['BootSessionEventBodyDto'], at: number, since: string, stamp: Pick<Tile, 'eventId' | 'eventAt'>): Tile {
   const same = t.sessionId === b.sessionId;
   const startedAt = b.elapsedMs != null && Number.isFinite(at) ? at - b.elapsedMs : null;
-  const to: RoomState =
+  const guessed: RoomState =
     b.status === 'starting'
       ? 'dhcp'
       : b.status === 'booting'
@@ -111,6 +111,10 @@ function applySession(t: Tile, b: Schemas['BootSessionEventBodyDto'], at: number
           : b.status === 'error'
             ? 'error'
             : 'off';
+  // `booting` says a loader or a script was served, not which: the tftp / boot-script event that follows it says.
+  // For the session the tile already shows, keep its stage (so it never flashes `loader` on a script-only boot);
+  // only a session first seen as booting (the page opened mid-boot) starts at `loader`.
+  const to: RoomState = b.status === 'booting' && same && isBooting(t.state) ? t.state : guessed;
   const ip = b.clientIp && !t.ipAddress ? { ipAddress: b.clientIp } : {};
   if (to === 'running') {
     return {
@@ -281,10 +285,13 @@ export function rangeBetween(order: readonly string[], a: string | null, b: stri
   return order.slice(Math.min(i, j), Math.max(i, j) + 1);
 }
 
-/** Boot time text: seconds with one decimal (e.g. "12.3 s"), minutes beyond 100 s. */
+/**
+ * Boot time text: whole seconds as the API gives them ("3 s"), a fraction with one decimal ("12.3 s"), minutes
+ * beyond 100 s. No decimal the number does not have.
+ */
 export function bootTimeText(seconds: number | null | undefined): string | null {
   if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return null;
-  if (seconds < 100) return `${seconds.toFixed(1)} s`;
+  if (seconds < 100) return Number.isInteger(seconds) ? `${seconds} s` : `${seconds.toFixed(1)} s`;
   const m = Math.floor(seconds / 60);
   return `${m} min ${Math.round(seconds - m * 60)} s`;
 }

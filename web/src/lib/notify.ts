@@ -5,9 +5,9 @@ import { ApiError } from '../api/client';
 export function notifyError(e: unknown, title = 'Request failed'): void {
   const message = e instanceof Error ? e.message : String(e);
   const head = e instanceof ApiError ? `${title}: ${e.status} ${e.code}` : title;
-  notifications.show({ color: 'red', title: head, message, autoClose: 10_000 });
+  notifications.show({ color: 'red', title: head, message, autoClose: 10_000, closeButtonProps: { 'aria-label': 'Close notification' } });
 }
 
 export function notifyDone(message: string): void {
-  notifications.show({ color: 'teal', message, autoClose: 3_000 });
+  notifications.show({ color: 'teal', message, autoClose: 3_000, closeButtonProps: { 'aria-label': 'Close notification' } });
 }

@@ -1,7 +1,6 @@
 import { Alert, Button, Group, Modal, Text } from '@mantine/core';
 import { useState } from 'react';
 import { ApiError } from '../../api/client';
-import { notifyError } from '../../lib/notify';
 import { fieldErrors, type FieldErrors } from './admin-forms';
 
 /** Form error state: per-field messages from the API and the rest. */
@@ -11,12 +10,8 @@ export function useFormErrors(known: readonly string[]) {
     errors,
     field: (name: string) => errors.fields[name],
     clear: () => setErrors({ fields: {}, general: null }),
-    /** Shows a failed write: next to the fields it names, the rest above the buttons (and as a notification). */
-    show: (e: unknown) => {
-      const r = fieldErrors(e, known);
-      setErrors(r);
-      if (Object.keys(r.fields).length === 0) notifyError(e);
-    },
+    /** Shows a failed write in the form: next to the fields it names, the rest above the buttons. */
+    show: (e: unknown) => setErrors(fieldErrors(e, known)),
   };
 }
 
@@ -24,7 +19,7 @@ export function useFormErrors(known: readonly string[]) {
 export function FormAlert({ errors, title = 'Not saved' }: { errors: FieldErrors; title?: string }) {
   if (!errors.general) return null;
   return (
-    <Alert color="red.9" title={title} role="alert" data-testid="form-error">
+    <Alert variant="outline" color="red.9" title={title} role="alert" data-testid="form-error">
       {errors.general}
     </Alert>
   );
@@ -36,7 +31,7 @@ export const isStale = (e: unknown) => e instanceof ApiError && e.status === 412
 export function StaleAlert({ show }: { show: boolean }) {
   if (!show) return null;
   return (
-    <Alert color="orange.9" title="Changed meanwhile" role="alert" data-testid="stale-alert">
+    <Alert variant="outline" color="orange.9" title="Changed meanwhile" role="alert" data-testid="stale-alert">
       Someone else changed this record after you opened it, so your change was not saved. The form now shows the current values: check them and save
       again.
     </Alert>
@@ -67,7 +62,7 @@ export function ConfirmDelete({
     <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={opened} onClose={close} title={`Delete ${what}?`}>
       {children ?? <Text size="sm">This cannot be undone.</Text>}
       {error && (
-        <Alert color="red.9" title="Not deleted" role="alert" mt="sm" data-testid="delete-error">
+        <Alert variant="outline" color="red.9" title="Not deleted" role="alert" mt="sm" data-testid="delete-error">
           {error}
         </Alert>
       )}
@@ -84,8 +79,8 @@ export function ConfirmDelete({
             onConfirm()
               .then(close)
               .catch((e: unknown) => {
-                setError(e instanceof Error ? e.message : String(e));
-                notifyError(e, 'Delete refused');
+                const head = e instanceof ApiError ? `${e.status} ${e.code}: ` : '';
+                setError(`${head}${e instanceof Error ? e.message : String(e)}`);
               })
               .finally(() => setBusy(false));
           }}

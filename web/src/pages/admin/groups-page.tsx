@@ -246,13 +246,13 @@ function WakeResult({ result, onClose }: { result: GroupWake | null; onClose: ()
       {result && (
         <Stack gap="sm" data-testid="wake-result">
           <Group gap="xs">
-            <Badge variant="light" color="gray">
+            <Badge variant="outline" color="gray.8">
               {result.total} members
             </Badge>
             <Badge variant="light" color="indigo">
               {result.sent} sent
             </Badge>
-            <Badge variant="light" color={result.failed ? 'red.9' : 'gray'}>
+            <Badge variant="outline" color={result.failed ? 'red.9' : 'gray.8'}>
               {result.failed} failed
             </Badge>
           </Group>
@@ -325,7 +325,7 @@ export default function GroupsPage() {
         </Can>
       </Group>
       {groups.error && (
-        <Alert color="red.9" title="Could not load groups">
+        <Alert variant="outline" color="red.9" title="Could not load groups">
           {groups.error.message}
         </Alert>
       )}
@@ -361,7 +361,7 @@ export default function GroupsPage() {
                   <Table.Td>
                     {imageName(g.imageId) ?? '—'}
                     {g.pinnedSnapshotId && (
-                      <Badge ml="xs" variant="light" color="grape.9">
+                      <Badge ml="xs" variant="outline" color="grape.9">
                         pinned
                       </Badge>
                     )}
@@ -373,13 +373,13 @@ export default function GroupsPage() {
                   {canWrite && (
                     <Table.Td>
                       <Group gap="xs" wrap="nowrap">
-                        <Button size="xs" variant="light" onClick={() => setEditing({ group: g, key: Date.now() })} aria-label={`Edit ${g.name}`}>
+                        <Button size="xs" variant="default" onClick={() => setEditing({ group: g, key: Date.now() })} aria-label={`Edit ${g.name}`}>
                           Edit
                         </Button>
-                        <Button size="xs" variant="light" loading={waking === g.id} onClick={() => void wake(g)} aria-label={`Wake ${g.name}`}>
+                        <Button size="xs" variant="default" loading={waking === g.id} onClick={() => void wake(g)} aria-label={`Wake ${g.name}`}>
                           Wake
                         </Button>
-                        <Button size="xs" variant="light" color="red.9" onClick={() => setDeleting(g)} aria-label={`Delete ${g.name}`}>
+                        <Button size="xs" variant="outline" color="red.9" onClick={() => setDeleting(g)} aria-label={`Delete ${g.name}`}>
                           Delete
                         </Button>
                       </Group>

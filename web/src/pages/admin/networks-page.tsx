@@ -206,9 +206,9 @@ function Utilisation({ rangeId }: { rangeId: string }) {
   const pct = (n: number) => (n / u.size) * 100;
   return (
     <Stack gap={2} miw={140} data-testid="utilisation" data-in-use={u.inUse} data-size={u.size}>
-      <Progress.Root size="md" aria-label={`Pool use: ${u.inUse} of ${u.size} in use, ${u.quarantined} quarantined`}>
-        <Progress.Section value={pct(u.inUse)} color="blue.8" />
-        <Progress.Section value={pct(u.quarantined)} color="orange.8" />
+      <Progress.Root size="md">
+        <Progress.Section value={pct(u.inUse)} color="blue.8" aria-label={`In use: ${u.inUse} of ${u.size}`} />
+        <Progress.Section value={pct(u.quarantined)} color="orange.8" aria-label={`Quarantined: ${u.quarantined} of ${u.size}`} />
       </Progress.Root>
       <Text size="xs">
         {u.inUse} in use / {u.size}
@@ -218,7 +218,7 @@ function Utilisation({ rangeId }: { rangeId: string }) {
   );
 }
 
-const STATE_COLOR: Record<Schemas['LeaseDto']['state'], string> = { offered: 'orange.9', bound: 'indigo', declined: 'red.9', released: 'gray' };
+const STATE_COLOR: Record<Schemas['LeaseDto']['state'], string> = { offered: 'orange.9', bound: 'indigo.8', declined: 'red.9', released: 'gray.8' };
 
 /** The range's leases (live: DHCP events invalidate ['leases']). */
 function Leases({ rangeId }: { rangeId: string }) {
@@ -226,7 +226,12 @@ function Leases({ rangeId }: { rangeId: string }) {
     queryKey: ['leases', rangeId],
     queryFn: () => call(api.GET('/api/v1/network-ranges/{id}/leases', { params: { path: { id: rangeId }, query: { limit: 500 } } })),
   });
-  if (q.error) return <Alert color="red.9">{q.error.message}</Alert>;
+  if (q.error)
+    return (
+      <Alert variant="outline" color="red.9">
+        {q.error.message}
+      </Alert>
+    );
   if (!q.data) return <Loader size="sm" aria-label="Loading leases" />;
   if (q.data.items.length === 0)
     return (
@@ -254,7 +259,7 @@ function Leases({ rangeId }: { rangeId: string }) {
               {l.clientId ? <Link to={`/clients/${l.clientId}`}>{l.hostname ?? l.clientId.slice(0, 8)}</Link> : (l.hostname ?? '—')}
             </Table.Td>
             <Table.Td>
-              <Badge variant="light" color={STATE_COLOR[l.state]}>
+              <Badge variant="outline" color={STATE_COLOR[l.state]}>
                 {l.state}
                 {l.active ? '' : ' (expired)'}
               </Badge>
@@ -300,7 +305,7 @@ export default function NetworksPage() {
         </Can>
       </Group>
       {ranges.error && (
-        <Alert color="red.9" title="Could not load network ranges">
+        <Alert variant="outline" color="red.9" title="Could not load network ranges">
           {ranges.error.message}
         </Alert>
       )}
@@ -333,7 +338,7 @@ export default function NetworksPage() {
                       </Text>
                       <Group gap={4}>
                         {!r.enabled && (
-                          <Badge variant="light" color="gray">
+                          <Badge variant="outline" color="gray.8">
                             disabled
                           </Badge>
                         )}
@@ -370,10 +375,10 @@ export default function NetworksPage() {
                     {canWrite && (
                       <Table.Td>
                         <Group gap="xs" wrap="nowrap">
-                          <Button size="xs" variant="light" onClick={() => setEditing({ range: r, key: Date.now() })} aria-label={`Edit ${r.name}`}>
+                          <Button size="xs" variant="default" onClick={() => setEditing({ range: r, key: Date.now() })} aria-label={`Edit ${r.name}`}>
                             Edit
                           </Button>
-                          <Button size="xs" variant="light" color="red.9" onClick={() => setDeleting(r)} aria-label={`Delete ${r.name}`}>
+                          <Button size="xs" variant="outline" color="red.9" onClick={() => setDeleting(r)} aria-label={`Delete ${r.name}`}>
                             Delete
                           </Button>
                         </Group>

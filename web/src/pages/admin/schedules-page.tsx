@@ -219,7 +219,7 @@ export default function SchedulesPage() {
         </Can>
       </Group>
       {schedules.error && (
-        <Alert color="red.9" title="Could not load schedules">
+        <Alert variant="outline" color="red.9" title="Could not load schedules">
           {schedules.error.message}
         </Alert>
       )}
@@ -264,10 +264,15 @@ export default function SchedulesPage() {
                     {canWrite && (
                       <Table.Td>
                         <Group gap="xs" wrap="nowrap">
-                          <Button size="xs" variant="light" onClick={() => setEditing({ schedule: s, key: Date.now() })} aria-label={`Edit ${label}`}>
+                          <Button
+                            size="xs"
+                            variant="default"
+                            onClick={() => setEditing({ schedule: s, key: Date.now() })}
+                            aria-label={`Edit ${label}`}
+                          >
                             Edit
                           </Button>
-                          <Button size="xs" variant="light" color="red.9" onClick={() => setDeleting(s)} aria-label={`Delete ${label}`}>
+                          <Button size="xs" variant="outline" color="red.9" onClick={() => setDeleting(s)} aria-label={`Delete ${label}`}>
                             Delete
                           </Button>
                         </Group>

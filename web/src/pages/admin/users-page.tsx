@@ -15,7 +15,7 @@ const ROLES: { value: Role; label: string }[] = [
   { value: 'operator', label: 'operator (clients, images, groups, wake)' },
   { value: 'admin', label: 'admin (also users and networks)' },
 ];
-const ROLE_COLOR: Record<Role, string> = { viewer: 'gray', operator: 'blue.9', admin: 'grape.9' };
+const ROLE_COLOR: Record<Role, string> = { viewer: 'gray.8', operator: 'blue.9', admin: 'grape.9' };
 
 function CreateUserModal({ onClose }: { onClose: () => void }) {
   const qc = useQueryClient();
@@ -142,7 +142,7 @@ function EditUserModal({ user, self, onClose }: { user: User; self: boolean; onC
         <Stack gap="sm">
           <StaleAlert show={stale} />
           {self && (
-            <Alert color="orange.9" title="This is you">
+            <Alert variant="outline" color="orange.9" title="This is you">
               Demoting or disabling yourself ends your admin access.
             </Alert>
           )}
@@ -200,7 +200,7 @@ function UsersTable() {
         <Button onClick={() => setCreating(true)}>New user</Button>
       </Group>
       {users.error && (
-        <Alert color="red.9" title="Could not load users">
+        <Alert variant="outline" color="red.9" title="Could not load users">
           {users.error.message}
         </Alert>
       )}
@@ -226,13 +226,13 @@ function UsersTable() {
                     <Table.Td>
                       {u.username}
                       {self && (
-                        <Badge ml="xs" variant="light" color="gray">
+                        <Badge ml="xs" variant="outline" color="gray.8">
                           you
                         </Badge>
                       )}
                     </Table.Td>
                     <Table.Td>
-                      <Badge variant="light" color={ROLE_COLOR[u.role]}>
+                      <Badge variant="outline" color={ROLE_COLOR[u.role]}>
                         {u.role}
                       </Badge>
                     </Table.Td>
@@ -241,12 +241,12 @@ function UsersTable() {
                     <Table.Td title={formatTime(u.lastLoginAt)}>{u.lastLoginAt ? formatAgo(u.lastLoginAt) : 'never'}</Table.Td>
                     <Table.Td>
                       <Group gap="xs" wrap="nowrap">
-                        <Button size="xs" variant="light" onClick={() => setEditing(u)} aria-label={`Edit ${u.username}`}>
+                        <Button size="xs" variant="default" onClick={() => setEditing(u)} aria-label={`Edit ${u.username}`}>
                           Edit
                         </Button>
                         {/* No delete of oneself: another admin does that (the API also refuses the last admin). */}
                         {!self && (
-                          <Button size="xs" variant="light" color="red.9" onClick={() => setDeleting(u)} aria-label={`Delete ${u.username}`}>
+                          <Button size="xs" variant="outline" color="red.9" onClick={() => setDeleting(u)} aria-label={`Delete ${u.username}`}>
                             Delete
                           </Button>
                         )}
@@ -284,7 +284,7 @@ export default function UsersPage() {
     return (
       <Stack>
         <Title order={2}>Users</Title>
-        <Alert color="red.9" title="403: not allowed" role="alert" data-testid="forbidden">
+        <Alert variant="outline" color="red.9" title="403: not allowed" role="alert" data-testid="forbidden">
           Managing users needs the admin role.
         </Alert>
       </Stack>

@@ -77,7 +77,9 @@ export class DomainErrorFilter implements ExceptionFilter {
       const r = exception.getResponse();
       const message = typeof r === 'string' ? r : ((r as { message?: string | string[] }).message ?? exception.message);
       const code = (r as { code?: string }).code ?? String(HttpStatus[statusCode] ?? 'HTTP_ERROR');
-      return { statusCode, error: HttpStatus[statusCode] ?? 'Error', code, message };
+      // The validation pipe's `details.fields` (which field said what) reach the client: forms put each next to its field.
+      const details = typeof r === 'object' ? (r as { details?: Record<string, unknown> }).details : undefined;
+      return { statusCode, error: HttpStatus[statusCode] ?? 'Error', code, message, ...(details ? { details } : {}) };
     }
     const correlationId = randomUUID();
     const requestId = (req as { id?: unknown } | undefined)?.id;

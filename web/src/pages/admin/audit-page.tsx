@@ -28,6 +28,10 @@ import { AUDIT_PAGE_SIZE, auditQuery, EMPTY_FILTERS, nextSort, statusColor, type
 
 type Entry = Schemas['AuditLogDto'];
 
+/** Coloured alert titles and dimmed input descriptions fall below WCAG AA contrast: darker text. */
+const ALERT_STYLES = { title: { color: 'var(--mantine-color-dark-7)' } };
+const INPUT_STYLES = { description: { color: 'var(--mantine-color-gray-7)' } };
+
 /** Entity types the API records (the API path segment); free text is accepted too. */
 const ENTITY_TYPES = [
   'auth',
@@ -121,10 +125,18 @@ function AuditTable() {
     <Stack gap="md">
       <Paper withBorder p="md">
         <Group align="flex-end" gap="sm" wrap="wrap">
-          <TextInput label="Search" description="action or username prefix" value={f.q} onChange={(e) => set({ q: e.currentTarget.value })} w={200} />
+          <TextInput
+            label="Search"
+            description="action or username prefix"
+            styles={INPUT_STYLES}
+            value={f.q}
+            onChange={(e) => set({ q: e.currentTarget.value })}
+            w={200}
+          />
           <TextInput
             label="Action"
             description="exact, e.g. clients.create"
+            styles={INPUT_STYLES}
             value={f.action}
             onChange={(e) => set({ action: e.currentTarget.value })}
             w={190}
@@ -132,6 +144,7 @@ function AuditTable() {
           <Autocomplete
             label="Entity type"
             description="exact"
+            styles={INPUT_STYLES}
             data={ENTITY_TYPES}
             value={f.entityType}
             onChange={(v) => set({ entityType: v })}
@@ -140,6 +153,7 @@ function AuditTable() {
           <Select
             label="User"
             description="who acted"
+            styles={INPUT_STYLES}
             placeholder="anyone"
             data={(users.data?.items ?? []).map((u) => ({ value: u.id, label: u.username }))}
             value={f.userId}
@@ -151,6 +165,7 @@ function AuditTable() {
           <TextInput
             label="From"
             description="local time"
+            styles={INPUT_STYLES}
             type="datetime-local"
             value={f.from}
             onChange={(e) => set({ from: e.currentTarget.value })}
@@ -159,6 +174,7 @@ function AuditTable() {
           <TextInput
             label="To"
             description="local time"
+            styles={INPUT_STYLES}
             type="datetime-local"
             value={f.to}
             onChange={(e) => set({ to: e.currentTarget.value })}
@@ -185,8 +201,8 @@ function AuditTable() {
       </Paper>
 
       {list.error && (
-        <Alert color="red" variant="light" title="Could not load the audit log" data-testid="audit-error">
-          {(list.error).message}
+        <Alert color="red" variant="light" styles={ALERT_STYLES} title="Could not load the audit log" data-testid="audit-error">
+          {list.error.message}
         </Alert>
       )}
 
@@ -194,7 +210,14 @@ function AuditTable() {
         <Text size="sm" data-testid="audit-total" aria-live="polite">
           {list.data ? `${list.data.total} entr${list.data.total === 1 ? 'y' : 'ies'}` : 'Loading…'}
         </Text>
-        <Pagination total={pages} value={f.page} onChange={(page) => setF((old) => ({ ...old, page }))} size="sm" aria-label="Audit pages" />
+        <Pagination
+          total={pages}
+          value={f.page}
+          onChange={(page) => setF((old) => ({ ...old, page }))}
+          size="sm"
+          aria-label="Audit pages"
+          getControlProps={(control) => ({ 'aria-label': `${control} page` })}
+        />
       </Group>
 
       <Table striped highlightOnHover data-testid="audit-table" fz="sm">
@@ -219,7 +242,7 @@ function AuditTable() {
               <Table.Td>
                 {r.entityType}
                 {r.entityId && (
-                  <Text span size="xs" c="dimmed" ml={4}>
+                  <Text span size="xs" c="gray.7" ml={4}>
                     {r.entityId.length > 12 ? `${r.entityId.slice(0, 8)}…` : r.entityId}
                   </Text>
                 )}
@@ -227,7 +250,7 @@ function AuditTable() {
               <Table.Td>{r.username ?? 'system'}</Table.Td>
               <Table.Td>
                 {r.statusCode != null ? (
-                  <Badge variant="light" color={statusColor(r.statusCode)}>
+                  <Badge variant="light" color={statusColor(r.statusCode)} c="dark.7">
                     {r.statusCode}
                   </Badge>
                 ) : (
@@ -245,7 +268,7 @@ function AuditTable() {
         </Table.Tbody>
       </Table>
       {list.data?.items.length === 0 && (
-        <Text size="sm" c="dimmed" data-testid="audit-empty">
+        <Text size="sm" c="gray.7" data-testid="audit-empty">
           {filtered ? 'No entries match these filters.' : 'No entries yet.'}
         </Text>
       )}
@@ -263,7 +286,7 @@ export default function AuditPage() {
       {admin ? (
         <AuditTable />
       ) : (
-        <Alert color="orange" variant="light" title="Admins only" data-testid="admins-only">
+        <Alert color="orange" variant="light" styles={ALERT_STYLES} title="Admins only" data-testid="admins-only">
           The audit log is visible to administrators only. Ask an admin if you need to know who changed what.
         </Alert>
       )}

@@ -63,7 +63,7 @@ export function LiveFeed() {
             Live events
           </Title>
           {paused && (
-            <Badge color="orange" variant="light" data-testid="feed-paused">
+            <Badge color="orange" variant="light" c="dark.7" data-testid="feed-paused">
               paused{waiting ? `: ${waiting} new` : ''}
             </Badge>
           )}
@@ -85,7 +85,7 @@ export function LiveFeed() {
         </Group>
       </Group>
       {shown.length === 0 ? (
-        <Text size="sm" c="dimmed" data-testid="feed-empty">
+        <Text size="sm" c="gray.7" data-testid="feed-empty">
           {lines.length ? 'No events of the selected types.' : 'Waiting for events…'}
         </Text>
       ) : (

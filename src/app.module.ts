@@ -20,6 +20,7 @@ import { HealthModule } from './modules/health/health.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
 import { NetworkModule } from './modules/network/network.module';
 import { PxeBootModule } from './modules/pxe-boot/pxe-boot.module';
+import { RoomModule } from './modules/room/room.module';
 import { UsersModule } from './modules/users/users.module';
 import { WakeModule } from './modules/wake/wake.module';
 
@@ -61,6 +62,7 @@ export class AppModule {
         OpenBootSessionsModule,
         NetworkModule,
         PxeBootModule,
+        RoomModule,
         ScheduleModule.forRoot(),
         WakeModule,
       ],

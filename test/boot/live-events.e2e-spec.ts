@@ -103,6 +103,15 @@ describe('live events during a PXE boot (EventSource client, QEMU client in a ne
     // The API agrees with what the stream said.
     const fromApi = (await sessionsOf(dls, client.id)).find((s) => s.id === sessionId);
     expect(fromApi).toMatchObject({ status: 'running', bootTimeSeconds: running.bootTimeSeconds });
+    // With the time each stage was first reached, in order (a TFTP loader only when the ROM is not iPXE already).
+    const st = fromApi!.stages as Record<string, string | null>;
+    for (const k of ['dhcpAt', 'scriptAt', 'iscsiLoginAt', 'runningAt']) expect(st[k]).toEqual(expect.any(String));
+    const order = ['dhcpAt', 'loaderAt', 'scriptAt', 'iscsiLoginAt', 'runningAt'].filter((k) => st[k] !== null).map((k) => Date.parse(st[k]!));
+    expect(order).toEqual([...order].sort((x, y) => x - y));
+    // A TFTP transfer to the client's address names the client.
+    for (const e of stream.ofType('tftp').filter((x) => x.data.body.clientIp === running.clientIp)) {
+      expect(e.data.body).toMatchObject({ clientId: client.id, mac: MAC });
+    }
 
     // The client's DHCP exchanges arrived: an offer for its DISCOVER and an ack for its REQUEST, before its session.
     const dhcp = stream.ofType('dhcp').filter((e) => e.data.body.mac.toLowerCase() === MAC);
@@ -125,7 +134,8 @@ describe('live events during a PXE boot (EventSource client, QEMU client in a ne
     expect(stream.errors).toEqual([]);
     console.log(
       `stream during the boot: ${stream.events.length} events (${[...new Set(stream.events.map((e) => e.type))].join(', ')}); ` +
-        `session ${sessionEvents.map((e) => e.data.body.status).join(' → ')}, boot_time_seconds=${running.bootTimeSeconds}`,
+        `session ${sessionEvents.map((e) => e.data.body.status).join(' → ')}, boot_time_seconds=${running.bootTimeSeconds}, ` +
+        `stages ${JSON.stringify(st)}`,
     );
 
     // The ticket was single-use: an EventSource that reconnects with it gets 401 and stops (it does not retry).

@@ -143,7 +143,14 @@ describe('PXE boot through DLS (QEMU clients in a network namespace)', () => {
 
     const running = await waitSession(a.id, 'session running', (s) => s.status === 'running' || (s.bootTimeSeconds ?? null) !== null, 20_000);
     expect(running.bootTimeSeconds).toEqual(expect.any(Number));
-    console.log(`A session: running, boot_time_seconds=${running.bootTimeSeconds}`);
+    // Each stage stamped once, in order: DHCP, (a loader over TFTP, when the ROM is not iPXE already), the script,
+    // the iSCSI login, running.
+    const st = running.stages as Record<string, string | null>;
+    for (const k of ['dhcpAt', 'scriptAt', 'iscsiLoginAt', 'runningAt']) expect(st[k]).toEqual(expect.any(String));
+    const order = ['dhcpAt', 'loaderAt', 'scriptAt', 'iscsiLoginAt', 'runningAt'].filter((k) => st[k] !== null).map((k) => Date.parse(st[k]!));
+    expect(order).toEqual([...order].sort((x, y) => x - y));
+    expect(Date.parse(st.dhcpAt!)).toBeGreaterThanOrEqual(Date.parse(running.startedAt));
+    console.log(`A session: running, boot_time_seconds=${running.bootTimeSeconds}, stages ${JSON.stringify(st)}`);
 
     // The VM is gone (killed, no logout): tgt drops the login, the grace period passes → shutdown → disk reset.
     await waitSession(a.id, 'session shutdown', (s) => s.id === running.id && s.status === 'shutdown', SHUTDOWN_WAIT_MS);

@@ -38,9 +38,13 @@ describe('boot sessions (e2e)', () => {
     const s = await open(client.id).expect(201);
     expect(s.body).toMatchObject({ clientId: client.id, imageId: client.assignedImageId, status: 'starting', endedAt: null, bootTimeSeconds: null });
 
+    expect(s.body.stages).toEqual({ dhcpAt: null, loaderAt: null, scriptAt: null, iscsiLoginAt: null, runningAt: null });
     await move(s.body.id, 'booting').expect(200);
     const running = await move(s.body.id, 'running').expect(200);
     expect(running.body.status).toBe('running');
+    // Through the API only `running` is stamped (the other stages are what the boot plane sees).
+    expect(running.body.stages).toEqual({ dhcpAt: null, loaderAt: null, scriptAt: null, iscsiLoginAt: null, runningAt: expect.any(String) });
+    expect(Date.parse(running.body.stages.runningAt)).toBeGreaterThanOrEqual(Date.parse(s.body.startedAt));
     expect(running.body.bootTimeSeconds).toBeGreaterThanOrEqual(0);
     expect(running.body.endedAt).toBeNull();
     const afterRun = await bootCount(client.id);

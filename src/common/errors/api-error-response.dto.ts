@@ -26,7 +26,9 @@ export class ApiErrorResponse implements ErrorBody {
   message: string | string[];
 
   @ApiPropertyOptional({
-    description: 'machine-readable particulars: `field` or `fields` for input errors, `precondition` for 412, the conflicting record for 409',
+    description:
+      'machine-readable particulars: `field` or `fields` for input errors, `precondition` for 412, the conflicting record for 409; ' +
+      'a 409 about something clients use names them: `clients` ([{ id, hostname }], at most 50) and `count` (all of them)',
     type: 'object',
     additionalProperties: true,
   })

@@ -293,6 +293,15 @@ export class EventsService implements EventPublisher, OnApplicationBootstrap, Be
     }
   }
 
+  /**
+   * Id of the newest event published so far (the sequence's last value; null before the first): a snapshot read
+   * after it, resumed from it with `Last-Event-ID`, misses nothing — every later change comes as an event after it.
+   */
+  async latestId(): Promise<string | null> {
+    const [r] = await this.ds.query<{ id: string | null }[]>('SELECT CASE WHEN is_called THEN last_value END AS id FROM events_id_seq');
+    return r?.id === null || r?.id === undefined ? null : String(r.id);
+  }
+
   // ---- retention -------------------------------------------------------------------------------------------------
 
   /** Deletes events outside the window (older than the retention time, or beyond the newest N). One statement. */

@@ -11,6 +11,7 @@ import { BootSessionsService } from './boot-sessions.service';
 import { BootSessionPageDto, BootSessionResponseDto } from './dto/boot-session.response.dto';
 import { CreateBootSessionDto } from './dto/create-boot-session.dto';
 import { ListBootSessionsQueryDto } from './dto/list-boot-sessions.query.dto';
+import { BootSessionStatsDto, BootSessionStatsQueryDto } from './dto/boot-session-stats.dto';
 import { UpdateBootSessionDto } from './dto/update-boot-session.dto';
 
 @ApiTags('boot-sessions')
@@ -33,6 +34,14 @@ export class BootSessionsController {
   @ApiErrors({ 400: true })
   async active(@Query() q: PaginationQueryDto): Promise<Page<BootSessionResponseDto>> {
     return mapPage(await this.sessions.active(q), BootSessionResponseDto.from);
+  }
+
+  @Get('stats')
+  @ApiOperation({ summary: 'Boot statistics of a time window: boots, running, errors, boot-time percentiles and histogram, stage medians' })
+  @ApiOkResponse({ type: BootSessionStatsDto })
+  @ApiErrors({ 400: 'VALIDATION_FAILED (from/to not ISO 8601) or INVALID_TIME_RANGE (from after to, or more than 366 days; details.field names it)' })
+  async stats(@Query() q: BootSessionStatsQueryDto): Promise<BootSessionStatsDto> {
+    return this.sessions.stats(q);
   }
 
   @Get(':id')

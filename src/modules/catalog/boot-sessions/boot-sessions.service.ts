@@ -8,16 +8,48 @@ import { DlsMetrics } from '../../metrics/dls-metrics';
 import { Client } from '../clients/client.entity';
 import { ClientGroupDirectory } from '../groups/client-group-directory';
 import { mayOpenSession, standingOf } from '../boot-policy/boot-policy';
-import { BootSession, SessionStatus } from './boot-session.entity';
+import { BOOT_STAGES, BootSession, BootStage, SessionStatus, STAGE_COLUMN, STAGE_PROPERTY } from './boot-session.entity';
 import { assertTransition, INITIAL_STATUS, isFinal, OPEN_STATUSES } from './boot-session.state-machine';
 import { BootSessionErrorCode } from './boot-sessions.errors';
 import { ListBootSessionsQueryDto, SESSION_SORT } from './dto/list-boot-sessions.query.dto';
+import { BOOT_TIME_BUCKETS, BootSessionStatsDto, BootSessionStatsQueryDto, MAX_STATS_RANGE_DAYS } from './dto/boot-session-stats.dto';
 import { parseSort, prefixPattern } from '@common/list-query';
 
-/** Addresses the boot plane knows when it opens a session (both optional). */
+const DAY_MS = 24 * 3600_000;
+
+/** Addresses the boot plane knows when it opens a session (both optional), and the stage that opened it. */
 export interface OpenSessionOptions {
   clientIp?: string | null;
   bootServerIp?: string | null;
+  /** The boot step seen as the session opens (stamped with the opening time). */
+  stage?: Exclude<BootStage, 'running'>;
+}
+
+/**
+ * Stages to stamp on a session (each only while its column is still null): `true` = now, a Date = that time (never
+ * before an earlier stage of the session or its start: tgt's first-seen time of a login may come from a listing
+ * taken a moment before the script's stamp was written).
+ */
+export type StageMarks = Partial<Record<BootStage, Date | true>>;
+
+/** `SET` entries and parameters of an UPDATE that stamps `marks` (columns already set are kept). */
+function stageUpdate(marks: StageMarks): { set: Record<string, () => string>; params: Record<string, Date> } {
+  const set: Record<string, () => string> = {};
+  const params: Record<string, Date> = {};
+  BOOT_STAGES.forEach((stage, i) => {
+    const mark = marks[stage];
+    if (mark === undefined) return;
+    const col = `"${STAGE_COLUMN[stage]}"`;
+    if (mark === true) {
+      set[STAGE_PROPERTY[stage]] = () => `COALESCE(${col}, now())`;
+      return;
+    }
+    const param = `stage_${stage}`;
+    params[param] = mark;
+    const earlier = ['"started_at"', ...BOOT_STAGES.slice(0, i).map((e) => `"${STAGE_COLUMN[e]}"`)].join(', ');
+    set[STAGE_PROPERTY[stage]] = () => `COALESCE(${col}, GREATEST(CAST(:${param} AS timestamptz), ${earlier}))`;
+  });
+  return { set, params };
 }
 
 /**
@@ -69,6 +101,7 @@ export class BootSessionsService {
           status: INITIAL_STATUS,
           clientIp: opts.clientIp ?? null,
           bootServerIp: opts.bootServerIp ?? null,
+          ...(opts.stage ? { [STAGE_PROPERTY[opts.stage]]: new Date() } : {}),
         }),
       );
     });
@@ -80,9 +113,16 @@ export class BootSessionsService {
    * Moves a session to `status` (ILLEGAL_TRANSITION → 409 unless the table allows it). `error` needs an
    * `errorMessage`. Reaching `running` sets boot_time_seconds and, in the same transaction, increments the client's
    * boot_count and sets last_boot_at; reaching a final state sets ended_at. With `expected` (If-Match) only while the
-   * session is still at that version (412 otherwise).
+   * session is still at that version (412 otherwise). Reaching `running` stamps `running_at`; `stages` stamps others
+   * in the same UPDATE (see {@link StageMarks}).
    */
-  async transition(id: string, status: SessionStatus, errorMessage?: string | null, expected?: VersionPrecondition): Promise<BootSession> {
+  async transition(
+    id: string,
+    status: SessionStatus,
+    errorMessage?: string | null,
+    expected?: VersionPrecondition,
+    stages: StageMarks = {},
+  ): Promise<BootSession> {
     if (status === 'error' && !errorMessage) {
       throw new ValidationError(BootSessionErrorCode.ERROR_MESSAGE_REQUIRED, 'errorMessage is required with status error', {
         field: 'errorMessage',
@@ -98,7 +138,8 @@ export class BootSessionsService {
       if (!s) throw new NotFoundError('boot session', id, BootSessionErrorCode.SESSION_NOT_FOUND);
       checkVersion(expected, s.version, `boot session ${id}`);
       assertTransition(s.status, status);
-      const patch: Record<string, unknown> = { status };
+      const stamps = stageUpdate(status === 'running' ? { ...stages, running: true } : stages);
+      const patch: Record<string, unknown> = { status, ...stamps.set };
       if (status === 'running') {
         patch.bootTimeSeconds = () => 'GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (now() - "started_at"))))::integer';
         await m
@@ -110,11 +151,28 @@ export class BootSessionsService {
       }
       if (isFinal(status)) patch.endedAt = () => 'now()';
       if (status === 'error') patch.errorMessage = errorMessage;
-      await m.createQueryBuilder().update(BootSession).set(patch).where('id = :id', { id }).execute();
+      await m.createQueryBuilder().update(BootSession).set(patch).where('id = :id', { id }).setParameters(stamps.params).execute();
       return m.findOneOrFail(BootSession, { where: { id } });
     });
     this.metrics?.sessionEntered(moved);
     return moved;
+  }
+
+  /**
+   * Stamps stages on an open session without moving it (columns already set are kept; a closed session is left
+   * alone). One UPDATE; for when no transition carries the stamp.
+   */
+  async markStages(id: string, stages: StageMarks): Promise<void> {
+    const stamps = stageUpdate(stages);
+    if (Object.keys(stamps.set).length === 0) return;
+    await this.sessions
+      .createQueryBuilder()
+      .update(BootSession)
+      .set(stamps.set)
+      .where('id = :id', { id })
+      .andWhere('status IN (:...open)', { open: [...OPEN_STATUSES] })
+      .setParameters(stamps.params)
+      .execute();
   }
 
   /** The client's open (starting/booting/running) session, or null. */
@@ -174,6 +232,69 @@ export class BootSessionsService {
       .skip(q.offset);
     const [items, total] = await qb.getManyAndCount();
     return { items, total };
+  }
+
+  /**
+   * Boot statistics of the window `from <= started_at < to` (defaults: the 24 hours before `to`, `to` = now): one
+   * query. 400 INVALID_TIME_RANGE naming the field when `from` is after `to` or the window is longer than
+   * {@link MAX_STATS_RANGE_DAYS} days.
+   */
+  async stats(q: BootSessionStatsQueryDto, nowMs = Date.now()): Promise<BootSessionStatsDto> {
+    const to = q.to ? new Date(q.to) : new Date(nowMs);
+    const from = q.from ? new Date(q.from) : new Date(to.getTime() - DAY_MS);
+    if (from > to) {
+      throw new ValidationError(BootSessionErrorCode.INVALID_TIME_RANGE, 'from must not be after to', { field: q.from ? 'from' : 'to' });
+    }
+    if (to.getTime() - from.getTime() > MAX_STATS_RANGE_DAYS * DAY_MS) {
+      throw new ValidationError(BootSessionErrorCode.INVALID_TIME_RANGE, `from must be at most ${MAX_STATS_RANGE_DAYS} days before to`, {
+        field: 'from',
+      });
+    }
+    const ms = (a: string, b: string) => `percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (${b} - ${a})) * 1000)`;
+    const edges = [0, ...BOOT_TIME_BUCKETS];
+    const buckets = edges.map((lo, i) =>
+      i < BOOT_TIME_BUCKETS.length
+        ? `count(*) FILTER (WHERE boot_time_seconds ${i === 0 ? '>=' : '>'} ${lo} AND boot_time_seconds <= ${BOOT_TIME_BUCKETS[i]})::int`
+        : `count(*) FILTER (WHERE boot_time_seconds > ${lo})::int`,
+    );
+    const [r] = await this.ds.query<Record<string, number | null>[]>(
+      `SELECT count(*)::int AS boots,
+              (SELECT count(*)::int FROM boot_sessions WHERE status = 'running') AS running,
+              count(*) FILTER (WHERE status = 'error')::int AS errors,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY boot_time_seconds) AS p50,
+              percentile_cont(0.9) WITHIN GROUP (ORDER BY boot_time_seconds) AS p90,
+              ARRAY[${buckets.join(', ')}] AS buckets,
+              ${ms('dhcp_at', 'loader_at')} AS dhcp_to_loader,
+              ${ms('loader_at', 'script_at')} AS loader_to_script,
+              ${ms('script_at', 'iscsi_login_at')} AS script_to_iscsi,
+              ${ms('iscsi_login_at', 'running_at')} AS iscsi_to_running,
+              ${ms('started_at', 'running_at')} AS total
+         FROM boot_sessions
+        WHERE started_at >= $1 AND started_at < $2`,
+      [from, to],
+    );
+    const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+    const round = (v: unknown): number | null => (v === null || v === undefined ? null : Math.round(Number(v)));
+    const counts = (r.buckets as unknown as number[]).map(Number);
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      boots: Number(r.boots),
+      running: Number(r.running),
+      errors: Number(r.errors),
+      bootTime: {
+        p50: num(r.p50),
+        p90: num(r.p90),
+        buckets: counts.map((count, i) => ({ upToSeconds: i < BOOT_TIME_BUCKETS.length ? BOOT_TIME_BUCKETS[i] : null, count })),
+      },
+      stageMedians: {
+        dhcpToLoaderMs: round(r.dhcp_to_loader),
+        loaderToScriptMs: round(r.loader_to_script),
+        scriptToIscsiMs: round(r.script_to_iscsi),
+        iscsiToRunningMs: round(r.iscsi_to_running),
+        totalMs: round(r.total),
+      },
+    };
   }
 
   /** Open sessions, newest first. */

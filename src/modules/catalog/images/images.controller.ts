@@ -77,7 +77,9 @@ export class ImagesController {
   @ApiErrors({
     400: 'INVALID_UUID',
     404: 'IMAGE_NOT_FOUND',
-    409: 'IMAGE_IN_USE (clients or open boot sessions), IMAGE_HAS_VERSIONS or IMAGE_BUSY (an upload or import runs)',
+    409:
+      'IMAGE_IN_USE (clients or open boot sessions), IMAGE_HAS_VERSIONS or IMAGE_BUSY (an upload or import runs); ' +
+      'details: clients assigned to it ([{ id, hostname }], at most 50), count (all of them), versions, openSessions',
   })
   async remove(@Param('id', uuidParam('id')) id: string): Promise<void> {
     await this.images.remove(id);

@@ -7,7 +7,6 @@ import { ConflictError, DomainError, NotFoundError, ValidationError } from '@com
 import { Page } from '@common/pagination';
 import { checkVersion, VersionPrecondition } from '@common/etag/etag';
 import { BootSession } from '../boot-sessions/boot-session.entity';
-import { Client } from '../clients/client.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
 import { CreateImageDto } from './dto/create-image.dto';
 import { IMAGE_SORT, ListImagesQueryDto } from './dto/list-images.query.dto';
@@ -21,7 +20,10 @@ const PARENT_LOCK_KEY = 0x444c5301;
 /** Fields that may be omitted on PATCH but never set to null. */
 const NOT_NULL_FIELDS = ['name', 'sizeBytes', 'format', 'path', 'isTemplate'] as const;
 /** How many client hostnames a "still in use" message names before summarising. */
+/** Clients named in the message of a 409 … */
 const NAMED_CLIENTS = 5;
+/** … and listed in its `details.clients` (`details.count` says how many in all). */
+const LISTED_CLIENTS = 50;
 
 /**
  * Golden images: CRUD, filters, the parent/child (clone) relation and the rules that keep an image from being deleted
@@ -123,7 +125,8 @@ export class ImagesService {
 
   /**
    * Deletes an image unless something depends on it: clients assigned to it, versions (snapshots) of it, or open boot
-   * sessions, or an upload or import of its content running (409). The image row is locked first, so a client being
+   * sessions, or an upload or import of its content running (409; `details`: `clients` assigned to it — `[{ id,
+   * hostname }]`, at most 50 — their `count`, and the number of `versions` and `openSessions`). The image row is locked first, so a client being
    * assigned concurrently either is counted here or fails its foreign-key check afterwards — never silently
    * unassigned; a row lock that isn't granted within IMAGE_ROW_LOCK_TIMEOUT gives 409 too.
    */
@@ -139,10 +142,12 @@ export class ImagesService {
       const image = await m.findOne(Image, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!image) throw new NotFoundError('image', id, ImageErrorCode.IMAGE_NOT_FOUND);
       // Sequential: one transaction is one connection, which runs one query at a time.
-      const clientCount = await m.count(Client, { where: { assignedImageId: id } });
-      const named = clientCount
-        ? await m.find(Client, { where: { assignedImageId: id }, select: { hostname: true }, order: { hostname: 'ASC' }, take: NAMED_CLIENTS })
-        : [];
+      const assigned = await m.query<{ id: string; hostname: string; total: string }[]>(
+        'SELECT id, hostname, count(*) OVER () AS total FROM clients WHERE assigned_image_id = $1 ORDER BY hostname, id LIMIT $2',
+        [id, LISTED_CLIENTS],
+      );
+      const clientCount = assigned.length ? Number(assigned[0].total) : 0;
+      const named = assigned.slice(0, NAMED_CLIENTS);
       const versions = await m.count(ImageSnapshot, { where: { imageId: id } });
       const openSessions = await m
         .createQueryBuilder(BootSession, 's')
@@ -159,7 +164,12 @@ export class ImagesService {
       if (versions > 0) reasons.push(`image has ${plural(versions, 'version')}`);
       if (reasons.length) {
         const code = clientCount > 0 || openSessions > 0 ? ImageErrorCode.IMAGE_IN_USE : ImageErrorCode.IMAGE_HAS_VERSIONS;
-        throw new ConflictError(code, reasons.join('; '), { clients: clientCount, versions, openSessions });
+        throw new ConflictError(code, reasons.join('; '), {
+          clients: assigned.map((c) => ({ id: c.id, hostname: c.hostname })),
+          count: clientCount,
+          versions,
+          openSessions,
+        });
       }
       await this.content.removeStorage(id); // inside the transaction (and the content lock): if storage refuses, the row stays
       await m.delete(Image, { id });

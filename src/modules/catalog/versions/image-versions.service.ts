@@ -12,6 +12,21 @@ import { SpaceGuard, STORAGE_DRIVER, storageCall } from '../../storage';
 import type { StorageDriver } from '../../storage';
 import { VersionErrorCode } from './snapshots.errors';
 
+/** At most this many clients are named in a 409 (`details.count` says how many in all). */
+export const LISTED_CLIENTS = 50;
+
+/** The clients that use a version: the first {@link LISTED_CLIENTS} by hostname, and how many in all. */
+export interface VersionUsers {
+  clients: { id: string; hostname: string }[];
+  count: number;
+}
+
+/** `pc-01, pc-02 and 3 more`. */
+export function namesOf(users: VersionUsers): string {
+  const more = users.count > users.clients.length ? ` and ${users.count - users.clients.length} more` : '';
+  return users.clients.map((c) => c.hostname).join(', ') + more;
+}
+
 /**
  * Image versions in storage (ZFS snapshots or read-only file copies) and the maintenance flow that turns a
  * maintenance client's writable clone into a new version. Row bookkeeping stays in SnapshotsService; this is
@@ -47,16 +62,40 @@ export class ImageVersionsService {
     });
   }
 
-  /** Throws 409 naming the clients whose disks or pins depend on the version. */
+  /**
+   * The clients that use a version (at most {@link LISTED_CLIENTS}, by hostname, and how many in all): those whose
+   * disk is a clone of it, those that pin it (themselves, or through their group while they boot the group's image —
+   * the rule of `effective-settings.ts`), and with `published` those that boot the image's published version (its
+   * image is theirs, their own or their group's, and nothing pins another version). One query.
+   */
+  async usersOf(version: ImageSnapshot, published: boolean): Promise<VersionUsers> {
+    const rows = await this.ds.query<{ id: string; hostname: string; total: string }[]>(
+      `WITH eff AS (
+         SELECT c.id, c.hostname, COALESCE(c.assigned_image_id, g.image_id) AS image_id,
+                COALESCE(c.pinned_snapshot_id,
+                         CASE WHEN g.image_id IS NOT NULL AND g.image_id = COALESCE(c.assigned_image_id, g.image_id)
+                              THEN g.pinned_snapshot_id END) AS pinned_id
+           FROM clients c LEFT JOIN client_groups g ON g.id = c.group_id)
+       SELECT e.id, e.hostname, count(*) OVER () AS total
+         FROM eff e
+        WHERE e.id IN (SELECT client_id FROM client_disks WHERE snapshot_id = $1)
+           OR e.pinned_id = $1
+           OR ($3 AND e.image_id = $2 AND e.pinned_id IS NULL)
+        ORDER BY e.hostname, e.id
+        LIMIT ${LISTED_CLIENTS}`,
+      [version.id, version.imageId, published],
+    );
+    return { clients: rows.map((r) => ({ id: r.id, hostname: r.hostname })), count: rows.length ? Number(rows[0].total) : 0 };
+  }
+
+  /** Throws 409 VERSION_IN_USE naming the clients whose disks or pins depend on the version (`details`: {@link VersionUsers}). */
   async assertRemovable(version: ImageSnapshot): Promise<void> {
-    const disks = await this.clientDisks.dependentsOf(version.id);
-    const pinned = (await this.clients.find({ where: { pinnedSnapshotId: version.id }, select: { hostname: true } })).map((c) => c.hostname);
-    const names = [...new Set([...disks, ...pinned])].sort();
-    if (names.length) {
+    const users = await this.usersOf(version, false);
+    if (users.count) {
       throw new ConflictError(
         VersionErrorCode.VERSION_IN_USE,
-        `version ${version.name} is in use by ${names.length} client${names.length > 1 ? 's' : ''}: ${names.join(', ')}`,
-        { clients: names },
+        `version ${version.name} is in use by ${users.count} client${users.count > 1 ? 's' : ''}: ${namesOf(users)}`,
+        { ...users },
       );
     }
   }

@@ -98,7 +98,10 @@ export class SnapshotsController {
   @ApiErrors({
     400: 'INVALID_UUID',
     404: 'IMAGE_NOT_FOUND or SNAPSHOT_NOT_FOUND',
-    409: 'PUBLISHED_VERSION: the published version cannot be deleted; VERSION_IN_USE: client disks depend on it',
+    409:
+      'PUBLISHED_VERSION: the published version cannot be deleted; VERSION_IN_USE: client disks or pins depend on it. ' +
+      'details.clients: the clients that use it ([{ id, hostname }], at most 50, by hostname; for the published version also ' +
+      'those that boot it), details.count: how many in all',
   })
   async remove(
     @Param('imageId', uuidParam('imageId')) imageId: string,

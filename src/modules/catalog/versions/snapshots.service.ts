@@ -7,7 +7,7 @@ import { EVENT_PUBLISHER, EventPublisher } from '../../events';
 import { CreateSnapshotDto } from './dto/create-snapshot.dto';
 import { ImageSnapshot } from './image-snapshot.entity';
 import { SnapshotErrorCode } from './snapshots.errors';
-import { ImageVersionsService } from './image-versions.service';
+import { ImageVersionsService, namesOf } from './image-versions.service';
 
 /**
  * Image versions: rows here, the real snapshots through ImageVersionsService (storage). Publishing is a pure
@@ -96,7 +96,8 @@ export class SnapshotsService {
 
   /**
    * Deletes a version; the published one cannot be deleted (PUBLISHED_VERSION → 409), nor one that client disks or
-   * pins depend on (VERSION_IN_USE → 409 naming the clients). Storage first, then the row.
+   * pins depend on (VERSION_IN_USE → 409). Both name the clients that use it in `details` (`clients: [{ id,
+   * hostname }]`, at most 50, and `count`). Storage first, then the row.
    */
   async remove(imageId: string, snapshotId: string): Promise<ImageSnapshot> {
     const s = await this.removable(imageId, snapshotId);
@@ -112,10 +113,12 @@ export class SnapshotsService {
       const s = await m.findOne(ImageSnapshot, { where: { id: snapshotId, imageId }, lock: { mode: 'pessimistic_write' } });
       if (!s) throw new NotFoundError('version', snapshotId, SnapshotErrorCode.SNAPSHOT_NOT_FOUND);
       if (s.isPublished) {
+        const users = await this.storage.usersOf(s, true);
+        const using = users.count ? ` (${users.count} client${users.count > 1 ? 's' : ''} boot it: ${namesOf(users)})` : '';
         throw new ConflictError(
           SnapshotErrorCode.PUBLISHED_VERSION,
-          `version "${s.name}" is the published version of this image; publish another version first`,
-          { snapshotId },
+          `version "${s.name}" is the published version of this image${using}; publish another version first`,
+          { snapshotId, ...users },
         );
       }
       return s;

@@ -621,6 +621,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/boot-sessions/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Boot statistics of a time window: boots, running, errors, boot-time percentiles and histogram, stage medians */
+        get: operations["BootSessionsController_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/boot-sessions/{id}": {
         parameters: {
             query?: never;
@@ -778,6 +795,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/room": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every client with its image, version and live boot stage, at once (the Room grid); then follow GET /events from lastEventId */
+        get: operations["RoomController_snapshot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clients/{id}/wake": {
         parameters: {
             query?: never;
@@ -926,7 +960,7 @@ export interface components {
              * @example client 0b3e7a56-5a6f-4c57-9d43-7d4a2b1c0f11 not found
              */
             message: string | string[];
-            /** @description machine-readable particulars: `field` or `fields` for input errors, `precondition` for 412, the conflicting record for 409 */
+            /** @description machine-readable particulars: `field` or `fields` for input errors, `precondition` for 412, the conflicting record for 409; a 409 about something clients use names them: `clients` ([{ id, hostname }], at most 50) and `count` (all of them) */
             details?: {
                 [key: string]: unknown;
             };
@@ -981,7 +1015,18 @@ export interface components {
         TftpEventBodyDto: {
             /** @example undionly.kpxe */
             file: string;
+            /** @example 10.0.0.100 */
             clientIp: string;
+            /**
+             * Format: uuid
+             * @description the client that has clientIp (its recent DHCP traffic or its lease); null when DLS does not know
+             */
+            clientId: string | null;
+            /**
+             * @description that client's MAC; null when unknown
+             * @example 52:54:00:12:34:56
+             */
+            mac: string | null;
             bytes: number;
             durationMs: number;
             ok: boolean;
@@ -1848,6 +1893,33 @@ export interface components {
              */
             defaultForRangeId?: string | null;
         };
+        BootSessionStagesDto: {
+            /**
+             * Format: date-time
+             * @description DHCP from the client seen (session opened by it)
+             */
+            dhcpAt: string | null;
+            /**
+             * Format: date-time
+             * @description a loader (undionly.kpxe, ipxe.efi…) served over TFTP
+             */
+            loaderAt: string | null;
+            /**
+             * Format: date-time
+             * @description the iPXE boot script served
+             */
+            scriptAt: string | null;
+            /**
+             * Format: date-time
+             * @description tgt first listed this boot's iSCSI login (the monitor looks every 2 s; never before an earlier stage)
+             */
+            iscsiLoginAt: string | null;
+            /**
+             * Format: date-time
+             * @description the session reached `running`
+             */
+            runningAt: string | null;
+        };
         BootSessionResponseDto: {
             /** Format: uuid */
             id: string;
@@ -1866,6 +1938,8 @@ export interface components {
             errorMessage?: string | null;
             clientIp?: string | null;
             bootServerIp?: string | null;
+            /** @description when each step of the boot was first reached in this session */
+            stages: components["schemas"]["BootSessionStagesDto"];
             /**
              * @description row version: the ETag is `"<version>"` (send it in If-Match to edit this version)
              * @example 1
@@ -1879,6 +1953,54 @@ export interface components {
              */
             total: number;
             items: components["schemas"]["BootSessionResponseDto"][];
+        };
+        BootTimeBucketDto: {
+            /**
+             * @description upper edge in seconds (inclusive); the previous bucket's edge is the lower (exclusive); null: no upper edge (+Inf)
+             * @example 30
+             */
+            upToSeconds: number | null;
+            /**
+             * @description sessions whose bootTimeSeconds falls in this bucket (not cumulative)
+             * @example 12
+             */
+            count: number;
+        };
+        BootTimeStatsDto: {
+            /** @description median bootTimeSeconds (percentile_cont; null: no boot reached running) */
+            p50: number | null;
+            /** @description 90th percentile of bootTimeSeconds (percentile_cont) */
+            p90: number | null;
+            /** @description histogram over the fixed edges 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, +Inf */
+            buckets: components["schemas"]["BootTimeBucketDto"][];
+        };
+        StageMediansDto: {
+            /** @description median of loaderAt − dhcpAt, ms (sessions with both; null: none) */
+            dhcpToLoaderMs: number | null;
+            /** @description median of scriptAt − loaderAt, ms */
+            loaderToScriptMs: number | null;
+            /** @description median of iscsiLoginAt − scriptAt, ms */
+            scriptToIscsiMs: number | null;
+            /** @description median of runningAt − iscsiLoginAt, ms */
+            iscsiToRunningMs: number | null;
+            /** @description median of runningAt − startedAt, ms */
+            totalMs: number | null;
+        };
+        BootSessionStatsDto: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** @description sessions started in the window */
+            boots: number;
+            /** @description sessions with status running now (whenever they started) */
+            running: number;
+            /** @description sessions started in the window that ended in error */
+            errors: number;
+            /** @description bootTimeSeconds of the sessions started in the window that reached running */
+            bootTime: components["schemas"]["BootTimeStatsDto"];
+            /** @description medians of the time between stages, over the sessions started in the window */
+            stageMedians: components["schemas"]["StageMediansDto"];
         };
         CreateBootSessionDto: {
             /** Format: uuid */
@@ -2060,6 +2182,78 @@ export interface components {
             quarantined: number;
             /** @description size - inUse - quarantined */
             free: number;
+        };
+        RoomClientDto: {
+            /** Format: uuid */
+            id: string;
+            /** @example pc-01 */
+            hostname: string;
+            /** @example 52:54:00:12:34:56 */
+            macAddress: string;
+            /**
+             * @description reserved address, if any
+             * @example 10.0.0.101
+             */
+            ipAddress: string | null;
+            /** Format: uuid */
+            groupId: string | null;
+            enabled: boolean;
+            /** @description registered by its first boot and waiting for an operator */
+            pending: boolean;
+            /**
+             * Format: uuid
+             * @description the effective image (the client's own, else its group's)
+             */
+            imageId: string | null;
+            imageName: string | null;
+            /**
+             * Format: uuid
+             * @description the version it boots: its (or its group's) pinned version, else the image's published one; null: none
+             */
+            snapshotId: string | null;
+            /**
+             * @description that version's name
+             * @example 2026-12 updates
+             */
+            versionLabel: string | null;
+            /**
+             * @description effective: the client's, else its group's, else the image's default
+             * @enum {string|null}
+             */
+            diskPolicy: "reset" | "persistent" | null;
+            /**
+             * @description live boot stage. From the newest boot session: running → `running`; starting/booting → the latest stage stamped (`iscsi` login seen, `script` served, `loader` served, `dhcp`; unstamped: `dhcp` while starting, `loader` while booting). No open session: `disk-in-use` when tgt lists a login to the client's disk (read once per snapshot; never with iSCSI off), else `error` when the newest session ended in error, else `off`.
+             * @enum {string}
+             */
+            state: "off" | "dhcp" | "loader" | "script" | "iscsi" | "running" | "error" | "disk-in-use";
+            /**
+             * Format: date-time
+             * @description since when the client is in `state` (null: unknown)
+             */
+            stateSince: string | null;
+            /**
+             * Format: uuid
+             * @description the boot session `state` comes from (open, or the failed one)
+             */
+            sessionId: string | null;
+            /** @description bootTimeSeconds of its newest session that reached running */
+            lastBootSeconds: number | null;
+            /**
+             * Format: date-time
+             * @description when it last reached running
+             */
+            lastBootAt: string | null;
+        };
+        RoomSnapshotDto: {
+            /** Format: date-time */
+            generatedAt: string;
+            /**
+             * @description newest event id when the snapshot was taken: open the event stream with it (Last-Event-ID / lastEventId) to miss nothing
+             * @example 1234
+             */
+            lastEventId: string | null;
+            /** @description every client, by hostname */
+            clients: components["schemas"]["RoomClientDto"][];
         };
         ClientWakeResponseDto: {
             /** Format: uuid */
@@ -3220,7 +3414,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiErrorResponse"];
                 };
             };
-            /** @description IMAGE_IN_USE (clients or open boot sessions), IMAGE_HAS_VERSIONS or IMAGE_BUSY (an upload or import runs) */
+            /** @description IMAGE_IN_USE (clients or open boot sessions), IMAGE_HAS_VERSIONS or IMAGE_BUSY (an upload or import runs); details: clients assigned to it ([{ id, hostname }], at most 50), count (all of them), versions, openSessions */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3636,7 +3830,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiErrorResponse"];
                 };
             };
-            /** @description PUBLISHED_VERSION: the published version cannot be deleted; VERSION_IN_USE: client disks depend on it */
+            /** @description PUBLISHED_VERSION: the published version cannot be deleted; VERSION_IN_USE: client disks or pins depend on it. details.clients: the clients that use it ([{ id, hostname }], at most 50, by hostname; for the published version also those that boot it), details.count: how many in all */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5598,6 +5792,57 @@ export interface operations {
             };
         };
     };
+    BootSessionsController_stats: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601 date-time; default: 24 hours before `to` */
+                from?: string;
+                /** @description ISO 8601 date-time; default: now */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BootSessionStatsDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED (from/to not ISO 8601) or INVALID_TIME_RANGE (from after to, or more than 366 days; details.field names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role viewer or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
     BootSessionsController_get: {
         parameters: {
             query?: never;
@@ -6400,6 +6645,43 @@ export interface operations {
             };
             /** @description NETWORK_RANGE_NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    RoomController_snapshot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoomSnapshotDto"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role viewer or higher */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -125,11 +125,11 @@ describe('overview and audit pages (Chromium)', () => {
 
     const s1 = await dls.api<{ id: string }>('POST', '/api/v1/boot-sessions', { clientId: pc1, clientIp: '10.99.0.101' });
     await waitText(admin, 'stat-boots', '1');
-    await feedLine(admin, 'boot-session', '10.99.0.101').waitFor(T);
+    await feedLine(admin, 'change', 'boot-sessions.open').waitFor(T);
     await dls.api('PATCH', `/api/v1/boot-sessions/${s1.id}`, { status: 'booting' });
     await dls.api('PATCH', `/api/v1/boot-sessions/${s1.id}`, { status: 'running' });
     await waitText(admin, 'stat-running', '1');
-    await feedLine(admin, 'boot-session', 'booting → running').waitFor(T);
+    await feedLine(admin, 'change', 'boot-sessions.transition').first().waitFor(T);
     await admin.getByRole('img', { name: /Histogram of boot times today: ≤ 5 s: 1/ }).waitFor(T);
     expect(await admin.getByTestId('boot-percentiles').textContent()).not.toContain('median —');
 
@@ -168,12 +168,12 @@ describe('overview and audit pages (Chromium)', () => {
     await until({ prefix: 'clients.create', count: 2 });
     await admin.getByLabel('Action', { exact: true }).fill('');
 
-    await admin.getByLabel('Entity type', { exact: true }).fill('images');
+    await admin.getByRole('textbox', { name: 'Entity type' }).fill('images');
     await until({ prefix: 'images.', min: 2 });
     await admin.keyboard.press('Escape');
 
     // Refused requests: the 400 of the bad image just now.
-    await admin.getByRole('radio', { name: '4xx' }).click({ force: true });
+    await admin.locator('label', { hasText: /^4xx$/ }).click();
     await until({ prefix: 'images.create', count: 1 });
     expect(await table.locator('tbody tr').first().textContent()).toContain('400');
     await admin.getByRole('button', { name: /^Details of images.create/ }).click();

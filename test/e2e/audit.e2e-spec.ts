@@ -135,6 +135,19 @@ describe('audit (e2e)', () => {
     await t.http.get('/api/v1/audit?userId=nope').set(admin()).expect(400);
   });
 
+  it('filters by a status code range', async () => {
+    await t.http.post('/api/v1/images').set(admin()).send({}).expect(400);
+    const refused = await audit({ statusMin: 400, statusMax: 499 });
+    expect(refused.total).toBeGreaterThan(0);
+    expect(refused.items.every((r) => r.statusCode !== null && r.statusCode >= 400 && r.statusCode <= 499)).toBe(true);
+    const ok = await audit({ statusMax: 299 });
+    expect(ok.items.every((r) => r.statusCode !== null && r.statusCode <= 299)).toBe(true);
+    const bad = await t.http.get('/api/v1/audit').query({ statusMin: 500, statusMax: 400 }).set(admin()).expect(400);
+    expect(bad.body.code).toBe('INVALID_STATUS_RANGE');
+    const nan = await t.http.get('/api/v1/audit?statusMin=abc').set(admin()).expect(400);
+    expect(JSON.stringify(nan.body.message)).toContain('statusMin');
+  });
+
   it('is admin-only', async () => {
     const operator = await t.tokenFor('operator');
     await t.http

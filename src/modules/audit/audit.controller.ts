@@ -16,7 +16,7 @@ export class AuditController {
   @Get()
   @ApiOperation({ summary: 'List audit entries (filters, time range, sort, q)' })
   @ApiOkResponse({ type: AuditLogPageDto })
-  @ApiErrors({ 400: 'VALIDATION_FAILED or INVALID_TIME_RANGE' })
+  @ApiErrors({ 400: 'VALIDATION_FAILED, INVALID_TIME_RANGE or INVALID_STATUS_RANGE' })
   list(@Query() q: ListAuditQueryDto): Promise<AuditLogPageDto> {
     return this.audit.list(q);
   }

@@ -2,4 +2,6 @@
 export enum AuditErrorCode {
   /** `from` is after `to`. */
   INVALID_TIME_RANGE = 'INVALID_TIME_RANGE',
+  /** `statusMin` is above `statusMax`. */
+  INVALID_STATUS_RANGE = 'INVALID_STATUS_RANGE',
 }

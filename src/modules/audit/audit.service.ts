@@ -81,11 +81,14 @@ export class AuditService {
     }
   }
 
-  /** Newest first, filtered; `from`/`to` are inclusive. */
+  /** Newest first, filtered; `from`/`to` and `statusMin`/`statusMax` are inclusive. */
   async list(q: ListAuditQueryDto): Promise<AuditLogPageDto> {
     const from = q.from ? new Date(q.from) : undefined;
     const to = q.to ? new Date(q.to) : undefined;
     if (from && to && from > to) throw new ValidationError(AuditErrorCode.INVALID_TIME_RANGE, 'from must not be after to');
+    if (q.statusMin !== undefined && q.statusMax !== undefined && q.statusMin > q.statusMax) {
+      throw new ValidationError(AuditErrorCode.INVALID_STATUS_RANGE, 'statusMin must not be above statusMax', { field: 'statusMin' });
+    }
     const qb = this.rows.createQueryBuilder('a');
     if (q.entityType) qb.andWhere('a.entity_type = :et', { et: q.entityType });
     if (q.entityId) qb.andWhere('a.entity_id = :eid', { eid: q.entityId });
@@ -93,6 +96,8 @@ export class AuditService {
     if (q.action) qb.andWhere('a.action = :action', { action: q.action });
     if (from) qb.andWhere('a.at >= :from', { from });
     if (to) qb.andWhere('a.at <= :to', { to });
+    if (q.statusMin !== undefined) qb.andWhere('a.status_code >= :smin', { smin: q.statusMin });
+    if (q.statusMax !== undefined) qb.andWhere('a.status_code <= :smax', { smax: q.statusMax });
     if (q.q !== undefined) qb.andWhere('(a.action LIKE :qp OR a.username LIKE :qp)', { qp: prefixPattern(q.q) });
     const sort = parseSort(q.sort, AUDIT_SORT) ?? { column: AUDIT_SORT.at, direction: 'DESC' };
     qb.orderBy(sort.column, sort.direction, sort.direction === 'ASC' ? 'NULLS FIRST' : 'NULLS LAST')

@@ -2642,6 +2642,10 @@ export interface operations {
                 from?: string;
                 /** @description inclusive upper bound of `at` */
                 to?: string;
+                /** @description inclusive lower bound of `statusCode` (entries without one are left out) */
+                statusMin?: number;
+                /** @description inclusive upper bound of `statusCode` (entries without one are left out) */
+                statusMax?: number;
                 /** @description action or username prefix */
                 q?: string;
                 /** @description sort by at, action, entityType, username, statusCode: `field`, `-field` (descending) or `field:asc|desc`; default -at */
@@ -2661,7 +2665,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditLogPageDto"];
                 };
             };
-            /** @description VALIDATION_FAILED or INVALID_TIME_RANGE */
+            /** @description VALIDATION_FAILED, INVALID_TIME_RANGE or INVALID_STATUS_RANGE */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -27,6 +27,7 @@ export function startLiveInvalidation(qc: QueryClient): () => void {
       if (type === 'clients' || type === 'client-groups' || type === 'images') mark('room', 'clients', 'storage');
       if (type === 'snapshots') mark('images');
       if (type === 'network-ranges') mark('leases', 'utilisation');
+      if (type === 'boot-sessions') mark('stats');
     }),
     events.on(['boot-session'], () => mark('boot-sessions', 'stats')),
     events.on(['dhcp'], () => mark('leases', 'utilisation')),

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsString, IsUUID, Length } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsInt, IsISO8601, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 import { PaginationQueryDto } from '@common/pagination';
 import { SearchQuery, SortQuery } from '@common/list-query';
 
@@ -101,6 +102,32 @@ export class ListAuditQueryDto extends PaginationQueryDto {
   @IsOptional()
   @IsISO8601({ strict: true })
   to?: string;
+
+  @ApiPropertyOptional({
+    minimum: 100,
+    maximum: 599,
+    example: 400,
+    description: 'inclusive lower bound of `statusCode` (entries without one are left out)',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(599)
+  statusMin?: number;
+
+  @ApiPropertyOptional({
+    minimum: 100,
+    maximum: 599,
+    example: 499,
+    description: 'inclusive upper bound of `statusCode` (entries without one are left out)',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(599)
+  statusMax?: number;
 
   @SearchQuery('action or username prefix')
   q?: string;

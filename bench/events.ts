@@ -117,7 +117,16 @@ async function main(): Promise<void> {
           });
           break;
         case 2:
-          pub.emit('tftp', { file: 'undionly.kpxe', clientIp: '10.0.0.1', bytes: 70_000, durationMs: 40, ok: true, error: null });
+          pub.emit('tftp', {
+            file: 'undionly.kpxe',
+            clientIp: '10.0.0.1',
+            clientId: client,
+            mac,
+            bytes: 70_000,
+            durationMs: 40,
+            ok: true,
+            error: null,
+          });
           break;
         default:
           pub.emit('boot-script', { mac, clientId: client, clientIp: '10.0.0.1', outcome: 'served', reason: null });

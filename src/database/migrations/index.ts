@@ -10,6 +10,7 @@ import { AddRowVersions1796473664993 } from './1796473664993-AddRowVersions';
 import { AddWakeSchedules1796474489035 } from './1796474489035-AddWakeSchedules';
 import { AddEvents1796478000000 } from './1796478000000-AddEvents';
 import { AddWakeScheduleVersion1796478564016 } from './1796478564016-AddWakeScheduleVersion';
+import { AddBootSessionStages1796484414527 } from './1796484414527-AddBootSessionStages';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -24,4 +25,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddWakeSchedules1796474489035,
   AddEvents1796478000000,
   AddWakeScheduleVersion1796478564016,
+  AddBootSessionStages1796484414527,
 ];

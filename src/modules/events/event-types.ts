@@ -56,6 +56,10 @@ export interface DhcpEventBody {
 export interface TftpEventBody {
   file: string;
   clientIp: string;
+  /** The client that has `clientIp` (from its recent DHCP traffic or its lease), null when DLS does not know. */
+  clientId: string | null;
+  /** That client's MAC as its DHCP traffic or lease gave it, null when unknown. */
+  mac: string | null;
   bytes: number;
   durationMs: number;
   ok: boolean;

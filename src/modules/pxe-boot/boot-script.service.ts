@@ -150,7 +150,7 @@ export class BootScriptService {
     const inUse = await this.liveLoginElsewhere(client, who);
     if (inUse) return ['disk_in_use', { status: 200, body: renderDiskInUseScript(mac) }];
     await this.tracker.settle(client.id);
-    const sessionId = await this.tracker.onScriptRequested({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
+    const sessionId = await this.tracker.onScriptRequested({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp, mac });
     let body: string;
     try {
       body = await this.prepare(client, sessionId, mac, who, typeof token === 'string' ? token : null);

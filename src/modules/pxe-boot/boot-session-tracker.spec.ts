@@ -162,16 +162,56 @@ describe('BootSessionTracker', () => {
     const { tracker, sessions, leases } = setup([A, B]);
     tracker.onDhcp(dhcp('a', 'request', '10.213.0.100'));
     await tracker.settle('a');
-    tracker.onLoaderServed({ clientIp: '10.213.0.100', file: 'undionly.kpxe', ok: true });
+    await expect(tracker.onLoaderServed({ clientIp: '10.213.0.100', file: 'undionly.kpxe', ok: true })).resolves.toEqual({
+      clientId: 'a',
+      mac: '52:54:00:00:00:01',
+    });
     await waitUntil('a booting', () => sessions.statuses('a')[0] === 'booting');
     expect(leases.calls).toBe(0);
 
-    leases.rows.push({ ip: '10.213.0.101', clientId: 'b', state: 'bound', updatedAt: new Date() });
-    tracker.onLoaderServed({ clientIp: '10.213.0.101', file: 'ipxe.efi', ok: false }); // incomplete: ignored
-    tracker.onLoaderServed({ clientIp: '10.213.0.102', file: 'ipxe.efi', ok: true }); // nobody's
-    tracker.onLoaderServed({ clientIp: '10.213.0.101', file: 'ipxe.efi', ok: true });
+    leases.rows.push({ ip: '10.213.0.101', mac: '52:54:00:00:00:02', clientId: 'b', state: 'bound', updatedAt: new Date() });
+    // incomplete: named, but moves nothing
+    await expect(tracker.onLoaderServed({ clientIp: '10.213.0.101', file: 'ipxe.efi', ok: false })).resolves.toEqual({
+      clientId: 'b',
+      mac: '52:54:00:00:00:02',
+    });
+    await expect(tracker.onLoaderServed({ clientIp: '10.213.0.102', file: 'ipxe.efi', ok: true })).resolves.toBeNull(); // nobody's
+    await tracker.onLoaderServed({ clientIp: '10.213.0.101', file: 'ipxe.efi', ok: true });
     await waitUntil('b booting', () => sessions.statuses('b')[0] === 'booting');
     expect(sessions.statuses('b')).toEqual(['booting']);
+  });
+
+  it('stamps each stage once, in the write that moves the session, or in one UPDATE when nothing moves', async () => {
+    const { tracker, sessions } = setup([A]);
+    tracker.onDhcp(dhcp('a', 'request', '10.213.0.100'));
+    await tracker.settle('a');
+    expect(sessions.stagesOf('s1')).toEqual(['dhcp']); // stamped by the INSERT
+    await tracker.onLoaderServed({ clientIp: '10.213.0.100', file: 'undionly.kpxe', ok: true });
+    await tracker.settle('a');
+    expect(sessions.stagesOf('s1')).toEqual(['dhcp', 'loader']); // with starting → booting
+    expect(sessions.calls.markStages).toBe(0);
+    await tracker.onScriptServed({ clientId: 'a', clientIp: '10.213.0.100' });
+    expect(sessions.stagesOf('s1')).toEqual(['dhcp', 'loader', 'script']); // already booting: one UPDATE
+    expect(sessions.calls.markStages).toBe(1);
+    await tracker.onLoaderServed({ clientIp: '10.213.0.100', file: 'ipxe.efi', ok: true }); // chain-loaded again
+    await tracker.onScriptServed({ clientId: 'a', clientIp: '10.213.0.100' });
+    await tracker.settle('a');
+    expect(sessions.calls.markStages).toBe(1); // known stamped: no query
+    const loginAt = new Date(Date.now() - 500);
+    await tracker.applyMonitorAction('a', 's1', { kind: 'running', loginAt });
+    expect(sessions.stagesOf('s1')).toEqual(['dhcp', 'loader', 'script', 'iscsiLogin', 'running']);
+    expect(sessions.rows[0].iscsiLoginAt).toEqual(loginAt);
+  });
+
+  it('a session opened by the script request (external DHCP) has no dhcp stamp', async () => {
+    const { tracker, sessions } = setup([A]);
+    await tracker.onScriptRequested({ clientId: 'a', clientIp: '10.0.0.5', mac: '52:54:00:00:00:01' });
+    await tracker.onScriptServed({ clientId: 'a', clientIp: '10.0.0.5' });
+    expect(sessions.stagesOf('s1')).toEqual(['script']);
+    await expect(tracker.onLoaderServed({ clientIp: '10.0.0.5', file: 'x', ok: false })).resolves.toEqual({
+      clientId: 'a',
+      mac: '52:54:00:00:00:01',
+    });
   });
 
   it('recovers when the cache is stale (a session closed through the API)', async () => {

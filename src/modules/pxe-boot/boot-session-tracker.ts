@@ -2,7 +2,17 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, Not, Repository } from 'typeorm';
 import { DomainError } from '@common/errors/domain-error';
-import { BootSession, BootSessionErrorCode, BootSessionsService, ClientDisksService, SessionStatus } from '../catalog';
+import {
+  BOOT_STAGES,
+  BootSession,
+  BootSessionErrorCode,
+  BootSessionsService,
+  BootStage,
+  ClientDisksService,
+  SessionStatus,
+  STAGE_PROPERTY,
+} from '../catalog';
+import type { StageMarks } from '../catalog';
 import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { DhcpLease } from './dhcp-lease.entity';
 import { BootPreparation } from './boot-preparation.service';
@@ -23,12 +33,28 @@ export interface DhcpSeenEvent {
 }
 
 /** What the session monitor concluded about one open session (see `decideSessionAction`). */
-export type MonitorAction = { kind: 'running' } | { kind: 'shutdown'; reason: string } | { kind: 'timeout'; message: string };
+export type MonitorAction =
+  | { kind: 'running'; /** When tgt first listed this boot's login (stamped as the session's `iscsi_login_at`). */ loginAt?: Date }
+  | { kind: 'shutdown'; reason: string }
+  | { kind: 'timeout'; message: string };
 
 interface OpenSession {
   id: string;
   status: SessionStatus;
+  /** Stages whose timestamp the session already has (so stamping one again costs no query). */
+  stages: Set<BootStage>;
 }
+
+/** Who a client address belongs to, as far as the tracker knows. */
+export interface AddressOwner {
+  clientId: string;
+  mac: string | null;
+}
+
+type SessionRow = Pick<BootSession, 'id' | 'clientId' | 'status'> & Partial<Pick<BootSession, (typeof STAGE_PROPERTY)[BootStage]>>;
+
+const stagesOf = (s: SessionRow): Set<BootStage> => new Set(BOOT_STAGES.filter((stage) => s[STAGE_PROPERTY[stage]] instanceof Date));
+const entryOf = (s: SessionRow): OpenSession => ({ id: s.id, status: s.status, stages: stagesOf(s) });
 
 /** Clients that cannot have a session (disabled, no image) are not asked about again for this long. */
 const REFUSED_TTL_MS = 10_000;
@@ -43,8 +69,10 @@ const REFUSAL_CODES = new Set<string>([
 
 /**
  * Records every step a client takes as its boot session (DHCP → starting, loader/script served → booting, iSCSI
- * login → running, connection gone → shutdown, failure/timeout → error). The protocol servers call it
- * fire-and-forget: its methods never throw.
+ * login → running, connection gone → shutdown, failure/timeout → error), and stamps when each stage was first
+ * reached (`dhcp_at`, `loader_at`, `script_at`, `iscsi_login_at`, `running_at`) in the same write as the move, or
+ * in one UPDATE when a stage moves nothing (a script after a loader). The protocol servers call it fire-and-forget:
+ * its methods never throw.
  *
  * All changes for one client run one after another (a per-client lock), so a DHCPDISCOVER that closes the previous
  * session (the client rebooted) and resets its disk is finished before the next boot script is prepared
@@ -57,7 +85,7 @@ export class BootSessionTracker {
   private readonly locks = new KeyedLock();
   private readonly open = new Map<string, OpenSession>();
   private readonly refused = new Map<string, number>();
-  private readonly ipToClient = new Map<string, { clientId: string; atMs: number }>();
+  private readonly ipToClient = new Map<string, { clientId: string; mac: string | null; atMs: number }>();
 
   constructor(
     private readonly sessions: BootSessionsService,
@@ -77,7 +105,7 @@ export class BootSessionTracker {
    * script request decides (it comes from an address: the same one proceeds, another gets "disk in use").
    */
   onDhcp(e: DhcpSeenEvent): void {
-    if (e.ip) this.rememberIp(e.ip, e.clientId);
+    if (e.ip) this.rememberIp(e.ip, e.clientId, e.mac);
     if (e.messageType === 'inform') return;
     this.background(e.clientId, `DHCP ${e.messageType}`, async () => {
       let cur = await this.current(e.clientId);
@@ -85,7 +113,7 @@ export class BootSessionTracker {
         await this.finish(e.clientId, cur, 'client rebooted (new DHCPDISCOVER)');
         cur = null;
       }
-      if (!cur) cur = await this.openSession(e.clientId, e.ip, e.serverIp);
+      if (!cur) cur = await this.openSession(e.clientId, e.ip, e.serverIp, 'dhcp');
       if (e.messageType === 'discover') await this.prewarm(e.clientId, cur?.id ?? null);
     });
   }
@@ -116,22 +144,30 @@ export class BootSessionTracker {
     }
   }
 
-  /** A loader (undionly.kpxe, ipxe.efi…) went out over TFTP: the client's session moves to `booting`. */
-  onLoaderServed(e: { clientIp: string; file: string; ok: boolean }): void {
+  /**
+   * A TFTP transfer (a loader: undionly.kpxe, ipxe.efi…) ended: when it completed, the client's session moves to
+   * `booting` and gets its `loader_at`. Resolves to the client that has the address (recent DHCP traffic, else the
+   * lease table), or null — what the `tftp` event names. Never rejects.
+   */
+  async onLoaderServed(e: { clientIp: string; file: string; ok: boolean }): Promise<AddressOwner | null> {
+    let owner: AddressOwner | null;
+    try {
+      owner = await this.ownerOfIp(e.clientIp);
+    } catch (err) {
+      this.logger.warn(`TFTP ${e.file} to ${e.clientIp}: ${errText(err)}`);
+      return null;
+    }
     if (!e.ok) {
       this.logger.debug(`TFTP ${e.file} to ${e.clientIp} did not complete`);
-      return;
+      return owner;
     }
-    void this.clientOfIp(e.clientIp).then(
-      (clientId) => {
-        if (!clientId) {
-          this.logger.debug(`TFTP ${e.file} to ${e.clientIp}: no known client has that address`);
-          return;
-        }
-        this.background(clientId, `TFTP ${e.file}`, () => this.toBooting(clientId, e.clientIp));
-      },
-      (err: unknown) => this.logger.warn(`TFTP ${e.file} to ${e.clientIp}: ${errText(err)}`),
-    );
+    if (!owner) {
+      this.logger.debug(`TFTP ${e.file} to ${e.clientIp}: no known client has that address`);
+      return null;
+    }
+    const clientId = owner.clientId;
+    this.background(clientId, `TFTP ${e.file}`, () => this.toBooting(clientId, e.clientIp, null, 'loader'));
+    return owner;
   }
 
   /**
@@ -142,8 +178,8 @@ export class BootSessionTracker {
    *
    * Returns the open session's id — the nonce of this boot's CHAP secret — or `null` when none could be opened.
    */
-  async onScriptRequested(e: { clientId: string; clientIp: string | null; serverIp?: string | null }): Promise<string | null> {
-    if (e.clientIp) this.rememberIp(e.clientIp, e.clientId);
+  async onScriptRequested(e: { clientId: string; clientIp: string | null; serverIp?: string | null; mac?: string | null }): Promise<string | null> {
+    if (e.clientIp) this.rememberIp(e.clientIp, e.clientId, e.mac ?? null);
     let sessionId: string | null = null;
     await this.guard(e.clientId, 'script request', async () => {
       let cur = await this.current(e.clientId);
@@ -157,9 +193,12 @@ export class BootSessionTracker {
     return sessionId;
   }
 
-  /** The client's boot script went out: its session moves to `booting` (opened first when DHCP was not ours). */
+  /**
+   * The client's boot script went out: its session moves to `booting` (opened first when DHCP was not ours) and gets
+   * its `script_at`.
+   */
   async onScriptServed(e: { clientId: string; clientIp: string | null; serverIp?: string | null }): Promise<void> {
-    await this.guard(e.clientId, 'script served', () => this.toBooting(e.clientId, e.clientIp, e.serverIp ?? null));
+    await this.guard(e.clientId, 'script served', () => this.toBooting(e.clientId, e.clientIp, e.serverIp ?? null, 'script'));
   }
 
   /** The client (or the server preparing its boot) reported a failure: its open session ends in `error`. */
@@ -192,8 +231,8 @@ export class BootSessionTracker {
   // ---- called by the session monitor ---------------------------------------------------------------------------------
 
   /** Replaces the cache with the open sessions just read from the database. */
-  syncOpenSessions(open: ReadonlyArray<Pick<BootSession, 'id' | 'clientId' | 'status'>>): void {
-    const fresh = new Map(open.map((s) => [s.clientId, { id: s.id, status: s.status }]));
+  syncOpenSessions(open: ReadonlyArray<SessionRow>): void {
+    const fresh = new Map(open.map((s) => [s.clientId, entryOf(s)]));
     for (const clientId of this.open.keys()) {
       if (!fresh.has(clientId) && !this.locks.isLocked(clientId)) this.open.delete(clientId);
     }
@@ -208,7 +247,7 @@ export class BootSessionTracker {
       switch (action.kind) {
         case 'running':
           if (cur.status === 'starting') await this.move(clientId, cur, 'booting');
-          if (cur.status === 'booting') await this.move(clientId, cur, 'running');
+          if (cur.status === 'booting') await this.move(clientId, cur, 'running', undefined, undefined, { iscsiLogin: action.loginAt ?? true });
           return;
         case 'shutdown':
           if (cur.status === 'running') await this.finish(clientId, cur, action.reason);
@@ -243,22 +282,27 @@ export class BootSessionTracker {
     if (cached) return cached;
     const s = await this.sessions.findOpenForClient(clientId);
     if (!s) return null;
-    const entry = { id: s.id, status: s.status };
+    const entry = entryOf(s);
     this.open.set(clientId, entry);
     return entry;
   }
 
-  private async openSession(clientId: string, clientIp: string | null, serverIp: string | null): Promise<OpenSession | null> {
+  private async openSession(
+    clientId: string,
+    clientIp: string | null,
+    serverIp: string | null,
+    stage?: Exclude<BootStage, 'running'>,
+  ): Promise<OpenSession | null> {
     const until = this.refused.get(clientId);
     if (until !== undefined) {
       if (until > Date.now()) return null;
       this.refused.delete(clientId);
     }
     try {
-      const s = await this.sessions.open(clientId, { clientIp, bootServerIp: serverIp });
+      const s = await this.sessions.open(clientId, { clientIp, bootServerIp: serverIp, stage });
       this.logger.log(`boot session ${s.id} of client ${clientId} started (${clientIp ?? 'no address yet'})`);
       this.publish(s, null);
-      const entry = { id: s.id, status: s.status };
+      const entry = entryOf(s);
       this.open.set(clientId, entry);
       return entry;
     } catch (err) {
@@ -275,9 +319,18 @@ export class BootSessionTracker {
     }
   }
 
-  private async toBooting(clientId: string, clientIp: string | null, serverIp: string | null = null): Promise<void> {
-    const cur = (await this.current(clientId)) ?? (await this.openSession(clientId, clientIp, serverIp));
-    if (cur?.status === 'starting') await this.move(clientId, cur, 'booting');
+  /** A loader or the script was served: `booting` (from `starting`) with that stage stamped, in one write. */
+  private async toBooting(clientId: string, clientIp: string | null, serverIp: string | null, stage: 'loader' | 'script'): Promise<void> {
+    const cur = (await this.current(clientId)) ?? (await this.openSession(clientId, clientIp, serverIp, stage));
+    if (!cur || cur.stages.has(stage)) {
+      if (cur?.status === 'starting') await this.move(clientId, cur, 'booting');
+      return;
+    }
+    if (cur.status === 'starting') await this.move(clientId, cur, 'booting', undefined, undefined, { [stage]: true });
+    else if (cur.status === 'booting') {
+      await this.sessions.markStages(cur.id, { [stage]: true });
+      cur.stages.add(stage);
+    }
   }
 
   /** Closes a running session as `shutdown` and, under the `reset` disk policy, discards the client's writes. */
@@ -294,9 +347,18 @@ export class BootSessionTracker {
     }
   }
 
-  private async move(clientId: string, cur: OpenSession, to: SessionStatus, errorMessage?: string, reason?: string): Promise<void> {
+  private async move(
+    clientId: string,
+    cur: OpenSession,
+    to: SessionStatus,
+    errorMessage?: string,
+    reason?: string,
+    stages?: StageMarks,
+  ): Promise<void> {
+    let stamped: Set<BootStage>;
     try {
-      const s = await this.sessions.transition(cur.id, to, errorMessage);
+      const s = await this.sessions.transition(cur.id, to, errorMessage, undefined, stages);
+      stamped = stagesOf(s);
       this.publish(s, cur.status, reason);
       if (to === 'running') this.logger.log(`boot session ${s.id} of client ${clientId} running after ${s.bootTimeSeconds ?? '?'} s`);
       else if (to === 'error') this.logger.warn(`boot session ${s.id} of client ${clientId} failed: ${errorMessage}`);
@@ -304,8 +366,9 @@ export class BootSessionTracker {
       // Whatever happened, the cache follows the database.
       this.open.delete(clientId);
     }
-    if (to === 'booting' || to === 'running' || to === 'starting') this.open.set(clientId, { id: cur.id, status: to });
+    if (to === 'booting' || to === 'running' || to === 'starting') this.open.set(clientId, { id: cur.id, status: to, stages: stamped });
     cur.status = to;
+    cur.stages = stamped;
   }
 
   /** A `boot-session` event for the session as it now is. */
@@ -324,21 +387,22 @@ export class BootSessionTracker {
     });
   }
 
-  private rememberIp(ip: string, clientId: string): void {
+  private rememberIp(ip: string, clientId: string, mac: string | null): void {
+    const known = this.ipToClient.get(ip);
     this.ipToClient.delete(ip);
-    this.ipToClient.set(ip, { clientId, atMs: Date.now() });
+    this.ipToClient.set(ip, { clientId, mac: mac ?? (known?.clientId === clientId ? known.mac : null), atMs: Date.now() });
     while (this.ipToClient.size > MAX_IP_ENTRIES) this.ipToClient.delete(this.ipToClient.keys().next().value as string);
   }
 
-  /** Which client has `ip`: recent DHCP traffic first, else the lease table (offered/bound, newest). */
-  private async clientOfIp(ip: string): Promise<string | null> {
+  /** Which client has `ip` (and its MAC): recent DHCP traffic first, else the lease table (offered/bound, newest). */
+  private async ownerOfIp(ip: string): Promise<AddressOwner | null> {
     const hit = this.ipToClient.get(ip);
-    if (hit && Date.now() - hit.atMs < IP_ENTRY_TTL_MS) return hit.clientId;
+    if (hit && Date.now() - hit.atMs < IP_ENTRY_TTL_MS) return { clientId: hit.clientId, mac: hit.mac };
     const lease = await this.leases.findOne({
       where: { ip, state: In(['offered', 'bound']), clientId: Not(IsNull()) },
       order: { updatedAt: 'DESC' },
     });
-    return lease?.clientId ?? null;
+    return lease?.clientId ? { clientId: lease.clientId, mac: lease.mac } : null;
   }
 }
 

@@ -16,7 +16,7 @@ describe('decideSessionAction', () => {
   it('a login of this boot makes starting/booting running, and running stays', () => {
     for (const status of ['starting', 'booting'] as const) {
       expect(decideSessionAction({ status, startedAt: at(0), lastSeenAt: null }, { ip: 'x', since: at(5) }, T0 + 6000, cfg)).toEqual({
-        action: { kind: 'running' },
+        action: { kind: 'running', loginAt: at(5) },
         connected: true,
       });
     }
@@ -75,7 +75,7 @@ describe('SessionMonitor.runOnce', () => {
     expect(events).toEqual([['iscsi.login', { clientId: 'a', ip: '10.213.0.100' }]]);
     expect(synced).toBe(rows);
     expect(applied).toEqual([
-      ['a', 's1', { kind: 'running' }],
+      ['a', 's1', { kind: 'running', loginAt: expect.any(Date) }],
       ['b', 's2', { kind: 'shutdown', reason: 'no iSCSI connection for 3 s' }],
       ['c', 's3', { kind: 'timeout', message: 'no iSCSI login within 5 s' }],
     ]);

@@ -24,7 +24,7 @@ export interface SessionFacts {
 
 /**
  * Pure verdict for one open session at `nowMs`:
- * - a login that belongs to this boot → `running` (for `starting`/`booting`);
+ * - a login that belongs to this boot → `running` (for `starting`/`booting`), with the login's first-seen time;
  * - `running` without a login for more than `graceSec` (since it was last seen) → `shutdown`;
  * - `starting`/`booting` without a login for more than `bootTimeoutSec` since the session started → `timeout`;
  * - otherwise nothing.
@@ -36,7 +36,7 @@ export function decideSessionAction(
   cfg: { graceSec: number; bootTimeoutSec: number },
 ): { action: MonitorAction | null; connected: boolean } {
   const connected = login !== undefined && new Date(login.since).getTime() >= s.startedAt.getTime() - LOGIN_CLOCK_SLACK_MS;
-  if (connected) return { action: s.status === 'running' ? null : { kind: 'running' }, connected };
+  if (connected) return { action: s.status === 'running' ? null : { kind: 'running', loginAt: new Date(login.since) }, connected };
   if (s.status === 'running') {
     const last = (s.lastSeenAt ?? s.startedAt).getTime();
     return {

@@ -5,12 +5,36 @@ import { Image } from '../images/image.entity';
 export const SESSION_STATUSES = ['starting', 'booting', 'running', 'shutdown', 'error'] as const;
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
 
+/**
+ * The steps of one boot, in order, each stamped once (the first time the session reaches it): DHCP seen, a loader
+ * served over TFTP, the iPXE boot script served, the iSCSI login seen in tgt, the session marked `running`.
+ */
+export const BOOT_STAGES = ['dhcp', 'loader', 'script', 'iscsiLogin', 'running'] as const;
+export type BootStage = (typeof BOOT_STAGES)[number];
+/** Entity property of each stage's timestamp. */
+export const STAGE_PROPERTY = {
+  dhcp: 'dhcpAt',
+  loader: 'loaderAt',
+  script: 'scriptAt',
+  iscsiLogin: 'iscsiLoginAt',
+  running: 'runningAt',
+} as const satisfies Record<BootStage, keyof BootSession>;
+/** Column of each stage's timestamp. */
+export const STAGE_COLUMN = {
+  dhcp: 'dhcp_at',
+  loader: 'loader_at',
+  script: 'script_at',
+  iscsiLogin: 'iscsi_login_at',
+  running: 'running_at',
+} as const satisfies Record<BootStage, string>;
+
 /** One boot of one client (table `boot_sessions`, as in the original schema design). */
 @Entity('boot_sessions')
 @Check('boot_sessions_status_check', `"status" IN ('starting', 'booting', 'running', 'shutdown', 'error')`)
 @Check('boot_sessions_boot_time_seconds_check', '"boot_time_seconds" >= 0')
 @Index('idx_boot_sessions_client_id', ['clientId'])
 @Index('idx_boot_sessions_started_at', ['startedAt'])
+@Index('idx_boot_sessions_client_id_started_at', ['clientId', 'startedAt'])
 @Index('idx_boot_sessions_status', ['status'])
 @Index('uq_boot_sessions_open_per_client', ['clientId'], { unique: true, where: `"status" IN ('starting', 'booting', 'running')` })
 export class BootSession {
@@ -55,6 +79,26 @@ export class BootSession {
   /** Last time the boot plane saw this client's iSCSI connection (drives running → shutdown). */
   @Column({ name: 'last_seen_at', type: 'timestamptz', nullable: true })
   lastSeenAt: Date | null;
+
+  /** When this session first saw the client's DHCP (null: opened another way, e.g. an external DHCP server). */
+  @Column({ name: 'dhcp_at', type: 'timestamptz', nullable: true })
+  dhcpAt: Date | null;
+
+  /** When a loader (undionly.kpxe, ipxe.efi…) was first served to the client over TFTP in this session. */
+  @Column({ name: 'loader_at', type: 'timestamptz', nullable: true })
+  loaderAt: Date | null;
+
+  /** When the client's iPXE boot script was first served in this session. */
+  @Column({ name: 'script_at', type: 'timestamptz', nullable: true })
+  scriptAt: Date | null;
+
+  /** When tgt first listed this boot's iSCSI login (never before an earlier stage of the session). */
+  @Column({ name: 'iscsi_login_at', type: 'timestamptz', nullable: true })
+  iscsiLoginAt: Date | null;
+
+  /** When the session reached `running`. */
+  @Column({ name: 'running_at', type: 'timestamptz', nullable: true })
+  runningAt: Date | null;
 
   /** Row version, moved on by every write through TypeORM: the record's ETag (`"<version>"`, see common/etag). */
   @VersionColumn({ type: 'integer', default: 1 })

@@ -8,16 +8,45 @@ import { DlsMetrics } from '../../metrics/dls-metrics';
 import { Client } from '../clients/client.entity';
 import { ClientGroupDirectory } from '../groups/client-group-directory';
 import { mayOpenSession, standingOf } from '../boot-policy/boot-policy';
-import { BootSession, SessionStatus } from './boot-session.entity';
+import { BOOT_STAGES, BootSession, BootStage, SessionStatus, STAGE_COLUMN, STAGE_PROPERTY } from './boot-session.entity';
 import { assertTransition, INITIAL_STATUS, isFinal, OPEN_STATUSES } from './boot-session.state-machine';
 import { BootSessionErrorCode } from './boot-sessions.errors';
 import { ListBootSessionsQueryDto, SESSION_SORT } from './dto/list-boot-sessions.query.dto';
 import { parseSort, prefixPattern } from '@common/list-query';
 
-/** Addresses the boot plane knows when it opens a session (both optional). */
+/** Addresses the boot plane knows when it opens a session (both optional), and the stage that opened it. */
 export interface OpenSessionOptions {
   clientIp?: string | null;
   bootServerIp?: string | null;
+  /** The boot step seen as the session opens (stamped with the opening time). */
+  stage?: Exclude<BootStage, 'running'>;
+}
+
+/**
+ * Stages to stamp on a session (each only while its column is still null): `true` = now, a Date = that time (never
+ * before an earlier stage of the session or its start: tgt's first-seen time of a login may come from a listing
+ * taken a moment before the script's stamp was written).
+ */
+export type StageMarks = Partial<Record<BootStage, Date | true>>;
+
+/** `SET` entries and parameters of an UPDATE that stamps `marks` (columns already set are kept). */
+function stageUpdate(marks: StageMarks): { set: Record<string, () => string>; params: Record<string, Date> } {
+  const set: Record<string, () => string> = {};
+  const params: Record<string, Date> = {};
+  BOOT_STAGES.forEach((stage, i) => {
+    const mark = marks[stage];
+    if (mark === undefined) return;
+    const col = `"${STAGE_COLUMN[stage]}"`;
+    if (mark === true) {
+      set[STAGE_PROPERTY[stage]] = () => `COALESCE(${col}, now())`;
+      return;
+    }
+    const param = `stage_${stage}`;
+    params[param] = mark;
+    const earlier = ['"started_at"', ...BOOT_STAGES.slice(0, i).map((e) => `"${STAGE_COLUMN[e]}"`)].join(', ');
+    set[STAGE_PROPERTY[stage]] = () => `COALESCE(${col}, GREATEST(CAST(:${param} AS timestamptz), ${earlier}))`;
+  });
+  return { set, params };
 }
 
 /**
@@ -69,6 +98,7 @@ export class BootSessionsService {
           status: INITIAL_STATUS,
           clientIp: opts.clientIp ?? null,
           bootServerIp: opts.bootServerIp ?? null,
+          ...(opts.stage ? { [STAGE_PROPERTY[opts.stage]]: new Date() } : {}),
         }),
       );
     });
@@ -80,9 +110,16 @@ export class BootSessionsService {
    * Moves a session to `status` (ILLEGAL_TRANSITION → 409 unless the table allows it). `error` needs an
    * `errorMessage`. Reaching `running` sets boot_time_seconds and, in the same transaction, increments the client's
    * boot_count and sets last_boot_at; reaching a final state sets ended_at. With `expected` (If-Match) only while the
-   * session is still at that version (412 otherwise).
+   * session is still at that version (412 otherwise). Reaching `running` stamps `running_at`; `stages` stamps others
+   * in the same UPDATE (see {@link StageMarks}).
    */
-  async transition(id: string, status: SessionStatus, errorMessage?: string | null, expected?: VersionPrecondition): Promise<BootSession> {
+  async transition(
+    id: string,
+    status: SessionStatus,
+    errorMessage?: string | null,
+    expected?: VersionPrecondition,
+    stages: StageMarks = {},
+  ): Promise<BootSession> {
     if (status === 'error' && !errorMessage) {
       throw new ValidationError(BootSessionErrorCode.ERROR_MESSAGE_REQUIRED, 'errorMessage is required with status error', {
         field: 'errorMessage',
@@ -98,7 +135,8 @@ export class BootSessionsService {
       if (!s) throw new NotFoundError('boot session', id, BootSessionErrorCode.SESSION_NOT_FOUND);
       checkVersion(expected, s.version, `boot session ${id}`);
       assertTransition(s.status, status);
-      const patch: Record<string, unknown> = { status };
+      const stamps = stageUpdate(status === 'running' ? { ...stages, running: true } : stages);
+      const patch: Record<string, unknown> = { status, ...stamps.set };
       if (status === 'running') {
         patch.bootTimeSeconds = () => 'GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (now() - "started_at"))))::integer';
         await m
@@ -110,11 +148,28 @@ export class BootSessionsService {
       }
       if (isFinal(status)) patch.endedAt = () => 'now()';
       if (status === 'error') patch.errorMessage = errorMessage;
-      await m.createQueryBuilder().update(BootSession).set(patch).where('id = :id', { id }).execute();
+      await m.createQueryBuilder().update(BootSession).set(patch).where('id = :id', { id }).setParameters(stamps.params).execute();
       return m.findOneOrFail(BootSession, { where: { id } });
     });
     this.metrics?.sessionEntered(moved);
     return moved;
+  }
+
+  /**
+   * Stamps stages on an open session without moving it (columns already set are kept; a closed session is left
+   * alone). One UPDATE; for when no transition carries the stamp.
+   */
+  async markStages(id: string, stages: StageMarks): Promise<void> {
+    const stamps = stageUpdate(stages);
+    if (Object.keys(stamps.set).length === 0) return;
+    await this.sessions
+      .createQueryBuilder()
+      .update(BootSession)
+      .set(stamps.set)
+      .where('id = :id', { id })
+      .andWhere('status IN (:...open)', { open: [...OPEN_STATUSES] })
+      .setParameters(stamps.params)
+      .execute();
   }
 
   /** The client's open (starting/booting/running) session, or null. */

@@ -66,7 +66,16 @@ export class DhcpEventBodyDto implements DhcpEventBody {
 
 export class TftpEventBodyDto implements TftpEventBody {
   @ApiProperty({ example: 'undionly.kpxe' }) file: string;
-  @ApiProperty() clientIp: string;
+  @ApiProperty({ example: '10.0.0.100' }) clientIp: string;
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description: 'the client that has clientIp (its recent DHCP traffic or its lease); null when DLS does not know',
+  })
+  clientId: string | null;
+  @ApiProperty({ type: String, nullable: true, example: '52:54:00:12:34:56', description: "that client's MAC; null when unknown" })
+  mac: string | null;
   @ApiProperty() bytes: number;
   @ApiProperty() durationMs: number;
   @ApiProperty() ok: boolean;

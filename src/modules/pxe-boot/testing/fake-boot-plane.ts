@@ -3,8 +3,8 @@
  * for unit specs. The session fake enforces the real transition table, so illegal moves fail as they would.
  */
 import { ConflictError, NotFoundError } from '@common/errors/domain-error';
-import type { BootSession, SessionStatus } from '../../catalog';
-import { assertTransition, BootSessionErrorCode, isFinal, OPEN_STATUSES } from '../../catalog';
+import type { BootSession, BootStage, SessionStatus, StageMarks } from '../../catalog';
+import { assertTransition, BOOT_STAGES, BootSessionErrorCode, isFinal, OPEN_STATUSES, STAGE_PROPERTY } from '../../catalog';
 import type { BootTarget } from '../../catalog';
 import type { ExportBoot, IscsiActiveSession, IscsiExportInfo, IscsiExportsPort } from '../iscsi-exports.port';
 
@@ -17,11 +17,14 @@ export interface FakeClient {
 
 export class FakeSessions {
   readonly rows: BootSession[] = [];
-  readonly calls = { open: 0, findOpen: 0, transition: 0 };
+  readonly calls = { open: 0, findOpen: 0, transition: 0, markStages: 0 };
   private seq = 0;
   constructor(readonly clients: Map<string, FakeClient>) {}
 
-  async open(clientId: string, opts: { clientIp?: string | null; bootServerIp?: string | null } = {}): Promise<BootSession> {
+  async open(
+    clientId: string,
+    opts: { clientIp?: string | null; bootServerIp?: string | null; stage?: Exclude<BootStage, 'running'> } = {},
+  ): Promise<BootSession> {
     this.calls.open++;
     const c = this.clients.get(clientId);
     if (!c) throw new NotFoundError('client', clientId, BootSessionErrorCode.CLIENT_NOT_FOUND);
@@ -41,21 +44,53 @@ export class FakeSessions {
       clientIp: opts.clientIp ?? null,
       bootServerIp: opts.bootServerIp ?? null,
       lastSeenAt: null,
+      dhcpAt: null,
+      loaderAt: null,
+      scriptAt: null,
+      iscsiLoginAt: null,
+      runningAt: null,
     } as BootSession;
+    if (opts.stage) this.stamp(s, { [opts.stage]: true });
     this.rows.push(s);
     return { ...s };
   }
 
-  async transition(id: string, status: SessionStatus, errorMessage?: string | null): Promise<BootSession> {
+  async transition(
+    id: string,
+    status: SessionStatus,
+    errorMessage?: string | null,
+    _expected?: unknown,
+    stages: StageMarks = {},
+  ): Promise<BootSession> {
     this.calls.transition++;
     const s = this.rows.find((r) => r.id === id);
     if (!s) throw new NotFoundError('boot session', id, BootSessionErrorCode.SESSION_NOT_FOUND);
     assertTransition(s.status, status);
     s.status = status;
+    this.stamp(s, status === 'running' ? { ...stages, running: true } : stages);
     if (status === 'running') s.bootTimeSeconds = 0;
     if (isFinal(status)) s.endedAt = new Date();
     if (status === 'error') s.errorMessage = errorMessage ?? null;
     return { ...s };
+  }
+
+  async markStages(id: string, stages: StageMarks): Promise<void> {
+    this.calls.markStages++;
+    const s = this.rows.find((r) => r.id === id && OPEN_STATUSES.includes(r.status));
+    if (s) this.stamp(s, stages);
+  }
+
+  /** Stages stamped on a session, in stage order. */
+  stagesOf(id: string): BootStage[] {
+    const s = this.rows.find((r) => r.id === id);
+    return s ? BOOT_STAGES.filter((stage) => s[STAGE_PROPERTY[stage]] !== null) : [];
+  }
+
+  private stamp(s: BootSession, stages: StageMarks): void {
+    for (const stage of BOOT_STAGES) {
+      const mark = stages[stage];
+      if (mark !== undefined && s[STAGE_PROPERTY[stage]] === null) s[STAGE_PROPERTY[stage]] = mark === true ? new Date() : mark;
+    }
   }
 
   async findOpenForClient(clientId: string): Promise<BootSession | null> {
@@ -136,9 +171,9 @@ export class FakeIscsi implements IscsiExportsPort {
 }
 
 export class FakeLeases {
-  readonly rows: Array<{ ip: string; clientId: string | null; state: string; updatedAt: Date }> = [];
+  readonly rows: Array<{ ip: string; mac?: string; clientId: string | null; state: string; updatedAt: Date }> = [];
   calls = 0;
-  async findOne(q: { where: { ip: string } }): Promise<{ clientId: string | null } | null> {
+  async findOne(q: { where: { ip: string } }): Promise<{ clientId: string | null; mac?: string } | null> {
     this.calls++;
     return this.rows.find((r) => r.ip === q.where.ip && ['offered', 'bound'].includes(r.state) && r.clientId) ?? null;
   }

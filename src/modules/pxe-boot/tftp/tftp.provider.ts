@@ -158,7 +158,18 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     // A client that aborts after learning the size (tsize probe, ERROR 8) is normal; only complete transfers count.
     if (e.abortedByClient) return;
     const clientIp = e.client.address.replace(/^::ffff:/, '');
-    this.events?.emit('tftp', { file: e.file, clientIp, bytes: e.bytes, durationMs: Math.round(e.durationMs), ok: e.ok, error: e.error ?? null });
-    this.tracker.onLoaderServed({ clientIp, file: e.file, ok: e.ok });
+    // The event names the client once the tracker has resolved the address (from memory, or one lease lookup).
+    void this.tracker.onLoaderServed({ clientIp, file: e.file, ok: e.ok }).then((owner) =>
+      this.events?.emit('tftp', {
+        file: e.file,
+        clientIp,
+        clientId: owner?.clientId ?? null,
+        mac: owner?.mac ?? null,
+        bytes: e.bytes,
+        durationMs: Math.round(e.durationMs),
+        ok: e.ok,
+        error: e.error ?? null,
+      }),
+    );
   }
 }

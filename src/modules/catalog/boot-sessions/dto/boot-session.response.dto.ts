@@ -2,6 +2,37 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PageResponseDto } from '@common/pagination';
 import { BootSession, SESSION_STATUSES, SessionStatus } from '../boot-session.entity';
 
+const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
+
+/** When a session first reached each step of its boot (ISO 8601; null: not reached, or not seen by DLS). */
+export class BootSessionStagesDto {
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'DHCP from the client seen (session opened by it)' })
+  dhcpAt: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'a loader (undionly.kpxe, ipxe.efi…) served over TFTP' })
+  loaderAt: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'the iPXE boot script served' })
+  scriptAt: string | null;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: "tgt first listed this boot's iSCSI login (the monitor looks every 2 s; never before an earlier stage)",
+  })
+  iscsiLoginAt: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'the session reached `running`' })
+  runningAt: string | null;
+
+  static from(s: BootSession): BootSessionStagesDto {
+    const d = new BootSessionStagesDto();
+    d.dhcpAt = iso(s.dhcpAt);
+    d.loaderAt = iso(s.loaderAt);
+    d.scriptAt = iso(s.scriptAt);
+    d.iscsiLoginAt = iso(s.iscsiLoginAt);
+    d.runningAt = iso(s.runningAt);
+    return d;
+  }
+}
+
 /** A boot session as the API returns it. */
 export class BootSessionResponseDto {
   @ApiProperty({ format: 'uuid' }) id: string;
@@ -14,6 +45,8 @@ export class BootSessionResponseDto {
   @ApiPropertyOptional({ nullable: true, type: String }) errorMessage: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) clientIp: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) bootServerIp: string | null;
+  @ApiProperty({ type: BootSessionStagesDto, description: 'when each step of the boot was first reached in this session' })
+  stages: BootSessionStagesDto;
   @ApiProperty({ description: 'row version: the ETag is `"<version>"` (send it in If-Match to edit this version)', example: 1 }) version: number;
 
   static from(s: BootSession): BootSessionResponseDto {
@@ -28,6 +61,7 @@ export class BootSessionResponseDto {
     d.errorMessage = s.errorMessage;
     d.clientIp = s.clientIp;
     d.bootServerIp = s.bootServerIp;
+    d.stages = BootSessionStagesDto.from(s);
     d.version = s.version;
     return d;
   }

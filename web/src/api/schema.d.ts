@@ -981,7 +981,18 @@ export interface components {
         TftpEventBodyDto: {
             /** @example undionly.kpxe */
             file: string;
+            /** @example 10.0.0.100 */
             clientIp: string;
+            /**
+             * Format: uuid
+             * @description the client that has clientIp (its recent DHCP traffic or its lease); null when DLS does not know
+             */
+            clientId: string | null;
+            /**
+             * @description that client's MAC; null when unknown
+             * @example 52:54:00:12:34:56
+             */
+            mac: string | null;
             bytes: number;
             durationMs: number;
             ok: boolean;
@@ -1848,6 +1859,33 @@ export interface components {
              */
             defaultForRangeId?: string | null;
         };
+        BootSessionStagesDto: {
+            /**
+             * Format: date-time
+             * @description DHCP from the client seen (session opened by it)
+             */
+            dhcpAt: string | null;
+            /**
+             * Format: date-time
+             * @description a loader (undionly.kpxe, ipxe.efi…) served over TFTP
+             */
+            loaderAt: string | null;
+            /**
+             * Format: date-time
+             * @description the iPXE boot script served
+             */
+            scriptAt: string | null;
+            /**
+             * Format: date-time
+             * @description tgt first listed this boot's iSCSI login (the monitor looks every 2 s; never before an earlier stage)
+             */
+            iscsiLoginAt: string | null;
+            /**
+             * Format: date-time
+             * @description the session reached `running`
+             */
+            runningAt: string | null;
+        };
         BootSessionResponseDto: {
             /** Format: uuid */
             id: string;
@@ -1866,6 +1904,8 @@ export interface components {
             errorMessage?: string | null;
             clientIp?: string | null;
             bootServerIp?: string | null;
+            /** @description when each step of the boot was first reached in this session */
+            stages: components["schemas"]["BootSessionStagesDto"];
             /**
              * @description row version: the ETag is `"<version>"` (send it in If-Match to edit this version)
              * @example 1

@@ -94,7 +94,13 @@ export function BulkActionBar({
   });
 
   const needs =
-    action === 'assign-image' ? !!imageId : action === 'assign-version' ? !!imageId && !!snapshotId : action === 'move-to-group' ? !!groupId : !!action;
+    action === 'assign-image'
+      ? !!imageId
+      : action === 'assign-version'
+        ? !!imageId && !!snapshotId
+        : action === 'move-to-group'
+          ? !!groupId
+          : !!action;
   const start = () => (action === 'delete' || action === 'reset-disk' ? setConfirming(true) : run.mutate());
   const hostnames = clients.filter((c) => selected.has(c.id)).map((c) => c.hostname);
   const versionOptions = (versions.data ?? []).map((s) => ({ value: s.id, label: `${s.name}${s.isPublished ? ' (published)' : ''}` }));
@@ -118,7 +124,10 @@ export function BulkActionBar({
       {(action === 'assign-image' || action === 'assign-version') && (
         <Select
           label="Image"
-          data={[...(action === 'assign-image' ? [{ value: INHERIT, label: "(none: the group's)" }] : []), ...names.imageList.map((i) => ({ value: i.id, label: i.name }))]}
+          data={[
+            ...(action === 'assign-image' ? [{ value: INHERIT, label: "(none: the group's)" }] : []),
+            ...names.imageList.map((i) => ({ value: i.id, label: i.name })),
+          ]}
           value={imageId}
           onChange={(v) => {
             setImageId(v);

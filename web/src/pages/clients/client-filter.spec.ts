@@ -22,7 +22,7 @@ function client(p: Partial<Client> & { hostname: string }): Client {
       customBootParams: { value: null, source: 'default' },
     },
     ...p,
-  } as Client;
+  };
 }
 
 const names = {

@@ -24,17 +24,7 @@ export interface ClientFilter {
 
 export const NO_FILTER: ClientFilter = { q: '', groupId: null, imageId: null, enabledOnly: false, pending: 'any' };
 
-export type SortKey =
-  | 'hostname'
-  | 'macAddress'
-  | 'ipAddress'
-  | 'group'
-  | 'image'
-  | 'enabled'
-  | 'pending'
-  | 'diskPolicy'
-  | 'lastBootAt'
-  | 'bootCount';
+export type SortKey = 'hostname' | 'macAddress' | 'ipAddress' | 'group' | 'image' | 'enabled' | 'pending' | 'diskPolicy' | 'lastBootAt' | 'bootCount';
 
 export interface SortSpec {
   id: SortKey;

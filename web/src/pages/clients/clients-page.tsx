@@ -1,4 +1,20 @@
-import { Alert, Anchor, Badge, Button, Checkbox, Group, Loader, Select, Stack, Switch, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
+import {
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Checkbox,
+  Group,
+  Loader,
+  Select,
+  Stack,
+  Switch,
+  Table,
+  Text,
+  TextInput,
+  Title,
+  VisuallyHidden,
+} from '@mantine/core';
 import { createColumnHelper, flexRender, getCoreRowModel, useReactTable, type SortingState } from '@tanstack/react-table';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useMemo, useRef, useState } from 'react';
@@ -6,7 +22,17 @@ import { Link } from 'react-router';
 import { Can, useCan } from '../../auth/auth';
 import { formatAgo, formatTime } from '../../lib/format';
 import { BulkActionBar } from './bulk-actions';
-import { effectiveDiskPolicy, effectiveImageId, filterIndex, indexClients, NO_FILTER, sortIndex, type ClientFilter, type PendingFilter, type SortKey } from './client-filter';
+import {
+  effectiveDiskPolicy,
+  effectiveImageId,
+  filterIndex,
+  indexClients,
+  NO_FILTER,
+  sortIndex,
+  type ClientFilter,
+  type PendingFilter,
+  type SortKey,
+} from './client-filter';
 import { CsvImportButton } from './csv-import-modal';
 import { useAllClients, useNames, type Client } from './queries';
 
@@ -81,7 +107,14 @@ export default function ClientsPage() {
           </Anchor>
         ),
       }),
-      col.accessor('macAddress', { header: 'MAC', cell: (c) => <Text ff="monospace" size="sm">{c.getValue()}</Text> }),
+      col.accessor('macAddress', {
+        header: 'MAC',
+        cell: (c) => (
+          <Text ff="monospace" size="sm">
+            {c.getValue()}
+          </Text>
+        ),
+      }),
       col.accessor('ipAddress', { header: 'IP', cell: (c) => c.getValue() ?? '—' }),
       col.accessor('groupId', { id: 'group', header: 'Group', cell: (c) => (c.getValue() ? (names.groups.get(c.getValue()!) ?? '…') : '—') }),
       col.accessor(effectiveImageId, {
@@ -181,8 +214,26 @@ export default function ClientsPage() {
           }}
           w={260}
         />
-        <Select label="Group" placeholder="any" data={groupOptions} value={filter.groupId} onChange={(v) => setFilter((f) => ({ ...f, groupId: v }))} clearable searchable w={180} />
-        <Select label="Image" placeholder="any" data={imageOptions} value={filter.imageId} onChange={(v) => setFilter((f) => ({ ...f, imageId: v }))} clearable searchable w={180} />
+        <Select
+          label="Group"
+          placeholder="any"
+          data={groupOptions}
+          value={filter.groupId}
+          onChange={(v) => setFilter((f) => ({ ...f, groupId: v }))}
+          clearable
+          searchable
+          w={180}
+        />
+        <Select
+          label="Image"
+          placeholder="any"
+          data={imageOptions}
+          value={filter.imageId}
+          onChange={(v) => setFilter((f) => ({ ...f, imageId: v }))}
+          clearable
+          searchable
+          w={180}
+        />
         <Select
           label="Registration"
           data={[
@@ -195,7 +246,12 @@ export default function ClientsPage() {
           allowDeselect={false}
           w={160}
         />
-        <Switch label="Enabled only" checked={filter.enabledOnly} onChange={(e) => setFilter((f) => ({ ...f, enabledOnly: e.currentTarget.checked }))} mb={8} />
+        <Switch
+          label="Enabled only"
+          checked={filter.enabledOnly}
+          onChange={(e) => setFilter((f) => ({ ...f, enabledOnly: e.currentTarget.checked }))}
+          mb={8}
+        />
         <Text size="sm" c="dimmed" mb={8} data-testid="clients-count" data-count={rows.length} aria-live="polite">
           {rows.length} of {total} clients
         </Text>
@@ -210,7 +266,14 @@ export default function ClientsPage() {
             disabled={rows.length === 0}
             onChange={(e) => selectAllFiltered(e.currentTarget.checked)}
           />
-          {liveSelected.size > 0 && <BulkActionBar selected={liveSelected} clients={clients.data ?? []} onDone={(keep) => !keep && setSelected(new Set())} onClear={() => setSelected(new Set())} />}
+          {liveSelected.size > 0 && (
+            <BulkActionBar
+              selected={liveSelected}
+              clients={clients.data ?? []}
+              onDone={(keep) => !keep && setSelected(new Set())}
+              onClear={() => setSelected(new Set())}
+            />
+          )}
         </Group>
       </Can>
 
@@ -220,7 +283,13 @@ export default function ClientsPage() {
         </Alert>
       )}
 
-      <div ref={scrollRef} style={{ height: 'calc(100vh - 300px)', minHeight: 320, overflow: 'auto' }} data-testid="clients-scroll" tabIndex={0} aria-label="Clients table">
+      <div
+        ref={scrollRef}
+        style={{ height: 'calc(100vh - 300px)', minHeight: 320, overflow: 'auto' }}
+        data-testid="clients-scroll"
+        tabIndex={0}
+        aria-label="Clients table"
+      >
         <Table striped highlightOnHover stickyHeader verticalSpacing={6} style={{ tableLayout: 'fixed' }}>
           <Table.Thead>
             {table.getHeaderGroups().map((hg) => (
@@ -233,7 +302,13 @@ export default function ClientsPage() {
                       {h.column.id === 'select' ? (
                         <VisuallyHidden>Selected</VisuallyHidden>
                       ) : (
-                        <Button variant="subtle" size="compact-sm" px={4} onClick={h.column.getToggleSortingHandler()} data-testid={`sort-${h.column.id}`}>
+                        <Button
+                          variant="subtle"
+                          size="compact-sm"
+                          px={4}
+                          onClick={h.column.getToggleSortingHandler()}
+                          data-testid={`sort-${h.column.id}`}
+                        >
                           {flexRender(h.column.columnDef.header, h.getContext())}
                           {sorted === 'asc' ? ' ▲' : sorted === 'desc' ? ' ▼' : ''}
                         </Button>

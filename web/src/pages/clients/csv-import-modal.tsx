@@ -94,8 +94,8 @@ function CsvImport({ onClose }: { onClose: () => void }) {
   return (
     <Stack>
       <Text size="sm">
-        A header row, then one client per line. Columns: <b>macAddress</b>, <b>hostname</b> (required); optional ipAddress, group (name) or
-        groupId, image (name) or assignedImageId, bootMode, diskPolicy, enabled, cpuCores, memoryMb, customBootParams, bootLoader.
+        A header row, then one client per line. Columns: <b>macAddress</b>, <b>hostname</b> (required); optional ipAddress, group (name) or groupId,
+        image (name) or assignedImageId, bootMode, diskPolicy, enabled, cpuCores, memoryMb, customBootParams, bootLoader.
       </Text>
       <FileInput label="CSV file" placeholder="choose a .csv file" accept=".csv,text/csv" value={file} onChange={(f) => void load(f)} clearable />
       <Textarea

@@ -7,10 +7,16 @@ const lookups = {
 
 describe('CSV → CreateClientDto', () => {
   it('maps the header and cells to DTO fields; empty cells are left out', () => {
-    const p = parseClientsCsv('macAddress,hostname,ipAddress,enabled,cpuCores\n52:54:00:00:00:01,pc-01,10.0.0.1,no,4\n52:54:00:00:00:02,pc-02,,,\n', lookups);
+    const p = parseClientsCsv(
+      'macAddress,hostname,ipAddress,enabled,cpuCores\n52:54:00:00:00:01,pc-01,10.0.0.1,no,4\n52:54:00:00:00:02,pc-02,,,\n',
+      lookups,
+    );
     expect(p.fatal).toBeUndefined();
     expect(p.rows).toHaveLength(2);
-    expect(p.rows[0]).toMatchObject({ line: 2, dto: { macAddress: '52:54:00:00:00:01', hostname: 'pc-01', ipAddress: '10.0.0.1', enabled: false, cpuCores: 4 } });
+    expect(p.rows[0]).toMatchObject({
+      line: 2,
+      dto: { macAddress: '52:54:00:00:00:01', hostname: 'pc-01', ipAddress: '10.0.0.1', enabled: false, cpuCores: 4 },
+    });
     expect(p.rows[1].dto).toEqual({ macAddress: '52:54:00:00:00:02', hostname: 'pc-02' });
   });
 
@@ -42,7 +48,11 @@ describe('CSV → CreateClientDto', () => {
 
   it('reports local problems: empty required cells, bad booleans and numbers, extra cells', () => {
     const p = parseClientsCsv('mac,hostname,enabled,memoryMb\n,pc,maybe,lots\naa:bb:cc:dd:ee:01,pc,1,512,extra\n', lookups);
-    expect(p.rows[0].problems).toEqual(['macAddress is empty', 'enabled must be true or false (got "maybe")', 'memoryMb must be a whole number (got "lots")']);
+    expect(p.rows[0].problems).toEqual([
+      'macAddress is empty',
+      'enabled must be true or false (got "maybe")',
+      'memoryMb must be a whole number (got "lots")',
+    ]);
     expect(p.rows[1].problems).toEqual(['has 5 cells but the header has 4']);
   });
 

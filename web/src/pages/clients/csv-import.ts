@@ -65,7 +65,10 @@ export const REQUIRED = ['macAddress', 'hostname'];
 
 /** A header cell to its canonical column name ("MAC address", "mac_address", "macAddress" → macAddress). */
 export function canonicalColumn(header: string): string | undefined {
-  const k = header.trim().toLowerCase().replace(/[\s_-]+/g, '');
+  const k = header
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_-]+/g, '');
   const alias = ALIASES[k];
   if (alias) return alias;
   return COLUMNS[k]?.name;
@@ -164,7 +167,7 @@ function toRow(cells: string[], line: number, columns: string[], lookups: Lookup
   if ('image' in byCol && 'assignedImageId' in byCol && byCol.image && byCol.assignedImageId) {
     problems.push('give image or assignedImageId, not both');
   }
-  return problems.length ? { line, cells: byCol, problems } : { line, cells: byCol, dto: dto as Partial<CreateClient>, problems };
+  return problems.length ? { line, cells: byCol, problems } : { line, cells: byCol, dto: dto, problems };
 }
 
 /** Rows in batches the bulk endpoint accepts (each all or nothing). */
@@ -185,7 +188,8 @@ export function bulkRowErrors(details: Record<string, unknown> | undefined): Bul
   const rows = details?.rows;
   if (!Array.isArray(rows)) return [];
   return rows.filter(
-    (r): r is BulkRowError => !!r && typeof r === 'object' && typeof (r as BulkRowError).index === 'number' && typeof (r as BulkRowError).message === 'string',
+    (r): r is BulkRowError =>
+      !!r && typeof r === 'object' && typeof (r as BulkRowError).index === 'number' && typeof (r as BulkRowError).message === 'string',
   );
 }
 

@@ -39,8 +39,7 @@ export const allClientsKey = ['clients', 'all'] as const;
 export function useAllClients() {
   return useQuery({
     queryKey: allClientsKey,
-    queryFn: () =>
-      fetchAllPages((limit, offset) => call(api.GET('/api/v1/clients', { params: { query: { limit, offset, sort: 'hostname' } } }))),
+    queryFn: () => fetchAllPages((limit, offset) => call(api.GET('/api/v1/clients', { params: { query: { limit, offset, sort: 'hostname' } } }))),
   });
 }
 
@@ -54,8 +53,7 @@ export function useImages() {
 export function useGroups() {
   return useQuery({
     queryKey: ['client-groups', 'all'],
-    queryFn: () =>
-      fetchAllPages((limit, offset) => call(api.GET('/api/v1/client-groups', { params: { query: { limit, offset, sort: 'name' } } }))),
+    queryFn: () => fetchAllPages((limit, offset) => call(api.GET('/api/v1/client-groups', { params: { query: { limit, offset, sort: 'name' } } }))),
   });
 }
 

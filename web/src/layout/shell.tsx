@@ -33,7 +33,7 @@ function StreamBadge() {
   const color = status === 'open' ? 'teal' : status === 'closed' ? 'gray' : 'orange';
   const text = status === 'open' ? 'live' : status === 'closed' ? 'offline' : 'reconnecting';
   return (
-    <Badge color={color} variant="light" data-testid="stream-status" data-status={status}>
+    <Badge color={color} variant="light" c="dark.8" data-testid="stream-status" data-status={status}>
       {text}
     </Badge>
   );

@@ -164,14 +164,19 @@ export function BulkActionBar({
         Clear selection
       </Button>
 
-      <Modal opened={confirming} onClose={() => setConfirming(false)} title={action === 'delete' ? 'Delete clients' : 'Reset disks'}>
+      <Modal
+        closeButtonProps={{ 'aria-label': 'Close' }}
+        opened={confirming}
+        onClose={() => setConfirming(false)}
+        title={action === 'delete' ? 'Delete clients' : 'Reset disks'}
+      >
         <Stack>
           <Text>
             {action === 'delete'
               ? `Delete ${selected.size} clients and their disks? This cannot be undone.`
               : `Discard everything ${selected.size} clients wrote to their disks?`}
           </Text>
-          <Text size="sm" c="dimmed">
+          <Text size="sm" c="gray.7">
             {hostnames.slice(0, 10).join(', ')}
             {hostnames.length > 10 ? ` and ${hostnames.length - 10} more` : ''}
           </Text>
@@ -192,10 +197,10 @@ export function BulkActionBar({
         </Stack>
       </Modal>
 
-      <Modal opened={!!failures} onClose={() => setFailures(null)} title="Some clients failed" size="lg">
+      <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={!!failures} onClose={() => setFailures(null)} title="Some clients failed" size="lg">
         {failures && (
           <Stack data-testid="bulk-failures">
-            {failures.error && <Alert color="red">{failures.error}</Alert>}
+            {failures.error && <Alert color="red.9">{failures.error}</Alert>}
             {failures.failed.length > 0 && (
               <List size="sm">
                 {failures.failed.map((f) => (

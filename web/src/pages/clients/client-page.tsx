@@ -35,7 +35,7 @@ const SOURCE_COLOR: Record<Source, string> = { client: 'indigo', group: 'grape',
 function SourceBadge({ source, groupName }: { source: Source; groupName?: string }) {
   const text = source === 'client' ? 'own setting' : source === 'group' ? `group${groupName ? ` ${groupName}` : ''}` : 'default';
   return (
-    <Badge variant="light" color={SOURCE_COLOR[source]} data-testid="source-badge" data-source={source} style={{ textTransform: 'none' }}>
+    <Badge variant="light" c="dark.8" color={SOURCE_COLOR[source]} data-testid="source-badge" data-source={source} style={{ textTransform: 'none' }}>
       {text}
     </Badge>
   );
@@ -60,7 +60,7 @@ export default function ClientPage() {
     return (
       <Stack>
         <Title order={2}>Client</Title>
-        <Alert color="red" title={client.error instanceof ApiError && client.error.status === 404 ? 'No such client' : 'Could not load the client'}>
+        <Alert color="red.9" title={client.error instanceof ApiError && client.error.status === 404 ? 'No such client' : 'Could not load the client'}>
           {client.error.message}
         </Alert>
         <Anchor component={Link} to="/clients">
@@ -137,7 +137,7 @@ function Header({ client: c, onDeleted }: { client: Client; onDeleted: () => voi
             <Anchor component={Link} to="/clients" size="sm">
               Clients
             </Anchor>
-            <Text size="sm" c="dimmed">
+            <Text size="sm" c="gray.7">
               /
             </Text>
           </Group>
@@ -151,16 +151,17 @@ function Header({ client: c, onDeleted }: { client: Client; onDeleted: () => voi
             <Text size="sm">
               IP <Code>{c.ipAddress ?? 'by DHCP'}</Code>
             </Text>
-            <Badge variant="light" color={c.enabled ? 'teal' : 'gray'} data-testid="client-enabled">
+            <Badge variant="light" c="dark.8" color={c.enabled ? 'teal' : 'gray'} data-testid="client-enabled">
               {c.enabled ? 'enabled' : 'disabled'}
             </Badge>
             {c.pending && (
-              <Badge variant="light" color="orange">
+              <Badge variant="light" c="dark.8" color="orange">
                 pending registration
               </Badge>
             )}
             {last && (
               <Badge
+                c="dark.8"
                 variant="light"
                 color={last.status === 'error' ? 'red' : last.status === 'running' ? 'teal' : 'indigo'}
                 data-testid="client-state"
@@ -169,7 +170,7 @@ function Header({ client: c, onDeleted }: { client: Client; onDeleted: () => voi
               </Badge>
             )}
           </Group>
-          <Text size="sm" c="dimmed">
+          <Text size="sm" c="gray.7">
             {c.bootCount} boots, last <span title={formatTime(c.lastBootAt)}>{formatAgo(c.lastBootAt)}</span> · {c.bootMode} · {c.cpuCores} CPU ·{' '}
             {c.memoryMb} MiB
           </Text>
@@ -188,7 +189,7 @@ function Header({ client: c, onDeleted }: { client: Client; onDeleted: () => voi
           </Group>
         </Can>
       </Group>
-      <Modal opened={confirmDelete} onClose={() => setConfirmDelete(false)} title="Delete client">
+      <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={confirmDelete} onClose={() => setConfirmDelete(false)} title="Delete client">
         <Stack>
           <Text>Delete {c.hostname} and its disk? This cannot be undone.</Text>
           <Group justify="flex-end">
@@ -264,7 +265,7 @@ function EffectiveSettings({ client: c }: { client: Client }) {
       <Title order={3} size="h4" mb="sm">
         Effective settings
       </Title>
-      <Text size="sm" c="dimmed" mb="xs">
+      <Text size="sm" c="gray.7" mb="xs">
         Group: {c.groupId ? (groupName ?? '…') : 'none'}
       </Text>
       <Table>
@@ -390,7 +391,7 @@ function EditClient({ client: c }: { client: Client }) {
         Own settings
       </Title>
       {stale && (
-        <Alert color="orange" title="This client was changed elsewhere" mb="sm" data-testid="stale-alert">
+        <Alert color="indigo" title="This client was changed elsewhere" mb="sm" data-testid="stale-alert">
           <Text size="sm">Someone saved a newer version while you were editing; nothing of yours was written.</Text>
           <Button size="xs" mt="xs" onClick={reload}>
             Reload the current values

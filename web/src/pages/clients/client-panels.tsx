@@ -13,7 +13,7 @@ const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 404;
 function Field({ label, children }: { label: string; children: React.ReactNode }) {
   return (
     <div>
-      <Text size="xs" c="dimmed">
+      <Text size="xs" c="gray.7">
         {label}
       </Text>
       <Text size="sm" component="div">
@@ -38,8 +38,8 @@ export function SessionHistory({ clientId }: { clientId: string }) {
       <Title order={3} size="h4" mb="sm">
         Boot sessions
       </Title>
-      {sessions.error && <Alert color="red">{sessions.error.message}</Alert>}
-      {sessions.data && items.length === 0 && <Text c="dimmed">No boot yet.</Text>}
+      {sessions.error && <Alert color="red.9">{sessions.error.message}</Alert>}
+      {sessions.data && items.length === 0 && <Text c="gray.7">No boot yet.</Text>}
       {items.length > 0 && (
         <>
           <Group gap="xs" mb="xs" aria-label="Stage colours">
@@ -67,7 +67,7 @@ export function SessionHistory({ clientId }: { clientId: string }) {
                   <Table.Tr key={s.id} data-testid="session-row">
                     <Table.Td>{formatTime(s.startedAt)}</Table.Td>
                     <Table.Td>
-                      <Badge variant="light" color={STATUS_COLOR[s.status]}>
+                      <Badge variant="light" c="dark.8" color={STATUS_COLOR[s.status]}>
                         {s.status}
                       </Badge>
                       {s.errorMessage && (
@@ -134,8 +134,8 @@ export function DiskPanel({ clientId, hostname }: { clientId: string; hostname: 
           </Button>
         </Can>
       </Group>
-      {isNotFound(disk.error) && <Text c="dimmed">No disk yet: it is made from the version the client boots at its next boot.</Text>}
-      {disk.error && !isNotFound(disk.error) && <Alert color="red">{disk.error.message}</Alert>}
+      {isNotFound(disk.error) && <Text c="gray.7">No disk yet: it is made from the version the client boots at its next boot.</Text>}
+      {disk.error && !isNotFound(disk.error) && <Alert color="red.9">{disk.error.message}</Alert>}
       {d && (
         <SimpleGrid cols={{ base: 2, md: 4 }}>
           <Field label="Size">{formatBytes(d.sizeBytes)}</Field>
@@ -150,7 +150,7 @@ export function DiskPanel({ clientId, hostname }: { clientId: string; hostname: 
           </Field>
         </SimpleGrid>
       )}
-      <Modal opened={confirm} onClose={() => setConfirm(false)} title="Reset disk">
+      <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={confirm} onClose={() => setConfirm(false)} title="Reset disk">
         <Stack>
           <Text>Discard everything {hostname} wrote to its disk? It gets a fresh copy of its version.</Text>
           <Group justify="flex-end">
@@ -187,8 +187,8 @@ export function IscsiPanel({ clientId }: { clientId: string }) {
       <Title order={3} size="h4" mb="sm">
         iSCSI
       </Title>
-      {isNotFound(info.error) && <Text c="dimmed">Not exported: {info.error?.message}</Text>}
-      {info.error && !isNotFound(info.error) && <Alert color="red">{info.error.message}</Alert>}
+      {isNotFound(info.error) && <Text c="gray.7">Not exported: {info.error?.message}</Text>}
+      {info.error && !isNotFound(info.error) && <Alert color="red.9">{info.error.message}</Alert>}
       {i && (
         <SimpleGrid cols={{ base: 1, md: 2 }}>
           <Field label="Target IQN">

@@ -71,7 +71,7 @@ export default function ClientsPage() {
       return n;
     });
   const allFilteredSelected = rows.length > 0 && rows.every((r) => liveSelected.has(r.id));
-  const someFilteredSelected = !allFilteredSelected && rows.some((r) => liveSelected.has(r.id));
+  const someFilteredSelected = liveSelected.size > 0 && !allFilteredSelected && rows.some((r) => liveSelected.has(r.id));
   const selectAllFiltered = (on: boolean) =>
     setSelected((s) => {
       const n = new Set(s);
@@ -128,7 +128,7 @@ export default function ClientsPage() {
             <span>
               {names.images.get(id) ?? '…'}
               {source === 'group' && (
-                <Text span size="xs" c="dimmed">
+                <Text span size="xs" c="gray.7">
                   {' '}
                   (group)
                 </Text>
@@ -140,7 +140,7 @@ export default function ClientsPage() {
       col.accessor('enabled', {
         header: 'Enabled',
         cell: (c) => (
-          <Badge variant="light" color={c.getValue() ? 'teal' : 'gray'}>
+          <Badge variant="light" c="dark.8" color={c.getValue() ? 'teal' : 'gray'}>
             {c.getValue() ? 'yes' : 'no'}
           </Badge>
         ),
@@ -149,7 +149,7 @@ export default function ClientsPage() {
         header: 'Pending',
         cell: (c) =>
           c.getValue() ? (
-            <Badge variant="light" color="orange">
+            <Badge variant="light" c="dark.8" color="orange">
               pending
             </Badge>
           ) : (
@@ -252,7 +252,7 @@ export default function ClientsPage() {
           onChange={(e) => setFilter((f) => ({ ...f, enabledOnly: e.currentTarget.checked }))}
           mb={8}
         />
-        <Text size="sm" c="dimmed" mb={8} data-testid="clients-count" data-count={rows.length} aria-live="polite">
+        <Text size="sm" c="gray.7" mb={8} data-testid="clients-count" data-count={rows.length} aria-live="polite">
           {rows.length} of {total} clients
         </Text>
       </Group>
@@ -278,7 +278,7 @@ export default function ClientsPage() {
       </Can>
 
       {clients.error && (
-        <Alert color="red" title="Could not load the clients">
+        <Alert color="red.9" title="Could not load the clients">
           {clients.error.message}
         </Alert>
       )}
@@ -350,7 +350,7 @@ export default function ClientsPage() {
           </Group>
         )}
         {clients.data && rows.length === 0 && (
-          <Text c="dimmed" p="md">
+          <Text c="gray.7" p="md">
             {total === 0 ? 'No clients yet.' : 'No client matches the filters.'}
           </Text>
         )}

@@ -14,7 +14,13 @@ export function CsvImportButton() {
   return (
     <>
       <Button onClick={() => setOpened(true)}>Import CSV</Button>
-      <Modal opened={opened} onClose={() => setOpened(false)} title="Import clients from CSV" size="80rem">
+      <Modal
+        closeButtonProps={{ 'aria-label': 'Close' }}
+        opened={opened}
+        onClose={() => setOpened(false)}
+        title="Import clients from CSV"
+        size="80rem"
+      >
         {opened && <CsvImport onClose={() => setOpened(false)} />}
       </Modal>
     </>
@@ -97,10 +103,9 @@ function CsvImport({ onClose }: { onClose: () => void }) {
         A header row, then one client per line. Columns: <b>macAddress</b>, <b>hostname</b> (required); optional ipAddress, group (name) or groupId,
         image (name) or assignedImageId, bootMode, diskPolicy, enabled, cpuCores, memoryMb, customBootParams, bootLoader.
       </Text>
-      <FileInput label="CSV file" placeholder="choose a .csv file" accept=".csv,text/csv" value={file} onChange={(f) => void load(f)} clearable />
+      <FileInput label="CSV file" accept=".csv,text/csv" value={file} onChange={(f) => void load(f)} clearable />
       <Textarea
-        label="CSV text"
-        description="or paste it here; edit it to fix a line and import again"
+        label="CSV text (or paste it here; edit it to fix a line and import again)"
         placeholder={SAMPLE}
         autosize
         minRows={4}
@@ -113,12 +118,12 @@ function CsvImport({ onClose }: { onClose: () => void }) {
         styles={{ input: { fontFamily: 'monospace' } }}
       />
       {parsed?.fatal && (
-        <Alert color="red" title="This CSV cannot be imported">
+        <Alert color="red.9" title="This CSV cannot be imported">
           {parsed.fatal}
         </Alert>
       )}
       {batchError && (
-        <Alert color="red" title="The API refused the import" data-testid="csv-batch-error">
+        <Alert color="red.9" title="The API refused the import" data-testid="csv-batch-error">
           {batchError}
         </Alert>
       )}
@@ -152,7 +157,7 @@ function CsvImport({ onClose }: { onClose: () => void }) {
                       ))}
                       <Table.Td>
                         {imported.has(r.line) ? (
-                          <Badge variant="light" color="teal">
+                          <Badge variant="light" c="dark.8" color="teal">
                             registered
                           </Badge>
                         ) : problems.length ? (
@@ -170,7 +175,7 @@ function CsvImport({ onClose }: { onClose: () => void }) {
             </Table>
           </ScrollArea.Autosize>
           {parsed.rows.length > shown.length && (
-            <Text size="sm" c="dimmed">
+            <Text size="sm" c="gray.7">
               Showing the first {shown.length} of {parsed.rows.length} rows.
             </Text>
           )}

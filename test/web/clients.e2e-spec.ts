@@ -252,7 +252,7 @@ describe('clients pages (Chromium)', () => {
     expect(await p.getByTestId('effective-diskPolicy').getByTestId('source-badge').getAttribute('data-source')).toBe('default');
     await p.getByTestId('effective-pinnedSnapshotId').getByText('published: v1').waitFor(WAIT);
     const disk = p.getByTestId('disk-panel');
-    await disk.getByText('1.00 MiB').waitFor(WAIT);
+    await disk.getByText('1.00 MiB').first().waitFor(WAIT);
     await disk.getByText('v1').waitFor(WAIT);
     await p.getByTestId('iscsi-panel').getByRole('heading', { name: 'iSCSI' }).waitFor(WAIT);
     await p.getByTestId('session-history').getByText('No boot yet.').waitFor(WAIT);
@@ -320,7 +320,7 @@ describe('clients pages (Chromium)', () => {
 
     await p.goto(`/clients/${c.id}`);
     await p.getByTestId('effective-settings').getByText('lab-image').waitFor(WAIT);
-    await p.getByTestId('disk-panel').getByText('1.00 MiB').waitFor(WAIT);
+    await p.getByTestId('disk-panel').getByText('1.00 MiB').first().waitFor(WAIT);
     for (const name of ['Wake', 'Disable', 'Enable', 'Delete', 'Reset disk', 'Save']) {
       expect(await p.getByRole('button', { name }).count()).toBe(0);
     }

@@ -1,10 +1,11 @@
-import { Alert, Button, Group, List, Modal, Select, Stack, Text } from '@mantine/core';
+import { Button, Group, List, Modal, Select, Stack, Text } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, ApiError, call, type Schemas } from '../../api/client';
 import { notifyDone, notifyError } from '../../lib/notify';
 import { batches } from './csv-import';
 import { useNames, useSnapshots, type Client } from './queries';
+import { ErrorAlert } from './error-alert';
 
 type Action = Schemas['ClientActionDto']['action'];
 type Result = Schemas['ClientActionResultDto'];
@@ -200,7 +201,7 @@ export function BulkActionBar({
       <Modal closeButtonProps={{ 'aria-label': 'Close' }} opened={!!failures} onClose={() => setFailures(null)} title="Some clients failed" size="lg">
         {failures && (
           <Stack data-testid="bulk-failures">
-            {failures.error && <Alert color="red.9">{failures.error}</Alert>}
+            {failures.error && <ErrorAlert>{failures.error}</ErrorAlert>}
             {failures.failed.length > 0 && (
               <List size="sm">
                 {failures.failed.map((f) => (

@@ -26,6 +26,7 @@ import { formatAgo, formatTime } from '../../lib/format';
 import { notifyDone, notifyError } from '../../lib/notify';
 import { DiskPanel, IscsiPanel, SessionHistory } from './client-panels';
 import { useImages, useNames, useSnapshots, type Client } from './queries';
+import { ErrorAlert } from './error-alert';
 
 type Source = Schemas['EffectiveValueDto']['source'];
 type Update = Schemas['UpdateClientDto'];
@@ -60,9 +61,9 @@ export default function ClientPage() {
     return (
       <Stack>
         <Title order={2}>Client</Title>
-        <Alert color="red.9" title={client.error instanceof ApiError && client.error.status === 404 ? 'No such client' : 'Could not load the client'}>
+        <ErrorAlert title={client.error instanceof ApiError && client.error.status === 404 ? 'No such client' : 'Could not load the client'}>
           {client.error.message}
-        </Alert>
+        </ErrorAlert>
         <Anchor component={Link} to="/clients">
           All clients
         </Anchor>

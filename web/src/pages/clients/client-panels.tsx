@@ -1,4 +1,4 @@
-import { Alert, Badge, Box, Button, Code, Group, Modal, Paper, SimpleGrid, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
+import { Badge, Box, Button, Code, Group, Modal, Paper, SimpleGrid, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, ApiError, call } from '../../api/client';
@@ -6,6 +6,7 @@ import { Can } from '../../auth/auth';
 import { formatBytes, formatMs, formatSeconds, formatTime } from '../../lib/format';
 import { notifyDone, notifyError } from '../../lib/notify';
 import { STAGES, stageSegments, totalMs } from './boot-stages';
+import { ErrorAlert } from './error-alert';
 
 /** A 404 that means "there is none yet" rather than a failure. */
 const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 404;
@@ -38,7 +39,7 @@ export function SessionHistory({ clientId }: { clientId: string }) {
       <Title order={3} size="h4" mb="sm">
         Boot sessions
       </Title>
-      {sessions.error && <Alert color="red.9">{sessions.error.message}</Alert>}
+      {sessions.error && <ErrorAlert>{sessions.error.message}</ErrorAlert>}
       {sessions.data && items.length === 0 && <Text c="gray.7">No boot yet.</Text>}
       {items.length > 0 && (
         <>
@@ -135,7 +136,7 @@ export function DiskPanel({ clientId, hostname }: { clientId: string; hostname: 
         </Can>
       </Group>
       {isNotFound(disk.error) && <Text c="gray.7">No disk yet: it is made from the version the client boots at its next boot.</Text>}
-      {disk.error && !isNotFound(disk.error) && <Alert color="red.9">{disk.error.message}</Alert>}
+      {disk.error && !isNotFound(disk.error) && <ErrorAlert>{disk.error.message}</ErrorAlert>}
       {d && (
         <SimpleGrid cols={{ base: 2, md: 4 }}>
           <Field label="Size">{formatBytes(d.sizeBytes)}</Field>
@@ -188,7 +189,7 @@ export function IscsiPanel({ clientId }: { clientId: string }) {
         iSCSI
       </Title>
       {isNotFound(info.error) && <Text c="gray.7">Not exported: {info.error?.message}</Text>}
-      {info.error && !isNotFound(info.error) && <Alert color="red.9">{info.error.message}</Alert>}
+      {info.error && !isNotFound(info.error) && <ErrorAlert>{info.error.message}</ErrorAlert>}
       {i && (
         <SimpleGrid cols={{ base: 1, md: 2 }}>
           <Field label="Target IQN">

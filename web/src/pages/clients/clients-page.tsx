@@ -1,20 +1,4 @@
-import {
-  Alert,
-  Anchor,
-  Badge,
-  Button,
-  Checkbox,
-  Group,
-  Loader,
-  Select,
-  Stack,
-  Switch,
-  Table,
-  Text,
-  TextInput,
-  Title,
-  VisuallyHidden,
-} from '@mantine/core';
+import { Anchor, Badge, Button, Checkbox, Group, Loader, Select, Stack, Switch, Table, Text, TextInput, Title, VisuallyHidden } from '@mantine/core';
 import { createColumnHelper, flexRender, getCoreRowModel, useReactTable, type SortingState } from '@tanstack/react-table';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useMemo, useRef, useState } from 'react';
@@ -35,6 +19,7 @@ import {
 } from './client-filter';
 import { CsvImportButton } from './csv-import-modal';
 import { useAllClients, useNames, type Client } from './queries';
+import { ErrorAlert } from './error-alert';
 
 const ROW_HEIGHT = 37;
 const col = createColumnHelper<Client>();
@@ -166,8 +151,23 @@ export default function ClientsPage() {
     [canWrite, names, liveSelected],
   );
 
+  // The virtualiser needs only the row count; the table gets just the rows on screen, so a keystroke that leaves
+  // 10,000 rows matching builds ~40 row models, not 10,000.
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const virtual = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+  });
+  const items = virtual.getVirtualItems();
+  const first = items.length ? items[0].index : 0;
+  const visible = useMemo(() => rows.slice(first, first + items.length), [rows, first, items.length]);
+  const padTop = items.length ? items[0].start : 0;
+  const padBottom = items.length ? virtual.getTotalSize() - items[items.length - 1].end : 0;
+
   const table = useReactTable({
-    data: rows,
+    data: visible,
     columns,
     state: { sorting },
     onSortingChange: setSorting,
@@ -178,17 +178,6 @@ export default function ClientsPage() {
     getCoreRowModel: getCoreRowModel(),
   });
   const tableRows = table.getRowModel().rows;
-
-  const scrollRef = useRef<HTMLDivElement>(null);
-  const virtual = useVirtualizer({
-    count: tableRows.length,
-    getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
-  });
-  const items = virtual.getVirtualItems();
-  const padTop = items.length ? items[0].start : 0;
-  const padBottom = items.length ? virtual.getTotalSize() - items[items.length - 1].end : 0;
   const colCount = table.getVisibleLeafColumns().length;
 
   const imageOptions = [{ value: 'none', label: '(no image)' }, ...names.imageList.map((i) => ({ value: i.id, label: i.name }))];
@@ -277,11 +266,7 @@ export default function ClientsPage() {
         </Group>
       </Can>
 
-      {clients.error && (
-        <Alert color="red.9" title="Could not load the clients">
-          {clients.error.message}
-        </Alert>
-      )}
+      {clients.error && <ErrorAlert title="Could not load the clients">{clients.error.message}</ErrorAlert>}
 
       <div
         ref={scrollRef}
@@ -326,7 +311,8 @@ export default function ClientsPage() {
               </tr>
             )}
             {items.map((vi) => {
-              const row = tableRows[vi.index];
+              const row = tableRows[vi.index - first];
+              if (!row) return null;
               return (
                 <Table.Tr key={row.id} style={{ height: ROW_HEIGHT }} data-testid="client-row" data-hostname={row.original.hostname}>
                   {row.getVisibleCells().map((cell) => (

@@ -1,10 +1,11 @@
-import { Alert, Badge, Button, FileInput, Group, Modal, ScrollArea, Stack, Table, Text, Textarea } from '@mantine/core';
+import { Badge, Button, FileInput, Group, Modal, ScrollArea, Stack, Table, Text, Textarea } from '@mantine/core';
 import { useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { api, ApiError, call } from '../../api/client';
 import { notifyDone, notifyError } from '../../lib/notify';
 import { batches, bulkRowErrors, errorsByLine, parseClientsCsv, type CreateClient, type CsvRow } from './csv-import';
 import { useNames } from './queries';
+import { ErrorAlert } from './error-alert';
 
 const SAMPLE = 'macAddress,hostname,ipAddress,group,enabled\n52:54:00:12:34:56,pc-01,192.168.50.21,room-a,true';
 
@@ -117,15 +118,11 @@ function CsvImport({ onClose }: { onClose: () => void }) {
         }}
         styles={{ input: { fontFamily: 'monospace' } }}
       />
-      {parsed?.fatal && (
-        <Alert color="red.9" title="This CSV cannot be imported">
-          {parsed.fatal}
-        </Alert>
-      )}
+      {parsed?.fatal && <ErrorAlert title="This CSV cannot be imported">{parsed.fatal}</ErrorAlert>}
       {batchError && (
-        <Alert color="red.9" title="The API refused the import" data-testid="csv-batch-error">
+        <ErrorAlert title="The API refused the import" data-testid="csv-batch-error">
           {batchError}
-        </Alert>
+        </ErrorAlert>
       )}
       {parsed && !parsed.fatal && (
         <>

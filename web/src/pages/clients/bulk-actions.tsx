@@ -158,7 +158,7 @@ export function BulkActionBar({
           w={190}
         />
       )}
-      <Button onClick={start} disabled={!needs} loading={run.isPending} color={action === 'delete' ? 'red.8' : undefined}>
+      <Button onClick={start} disabled={!needs} loading={run.isPending} color={action === 'delete' ? 'red.9' : undefined}>
         Apply to {selected.size}
       </Button>
       <Button variant="default" onClick={onClear}>
@@ -186,7 +186,7 @@ export function BulkActionBar({
               Cancel
             </Button>
             <Button
-              color="red.8"
+              color="red.9"
               onClick={() => {
                 setConfirming(false);
                 run.mutate();

@@ -184,7 +184,7 @@ function Header({ client: c, onDeleted }: { client: Client; onDeleted: () => voi
             <Button variant="light" onClick={() => toggle.mutate()} loading={toggle.isPending}>
               {c.enabled ? 'Disable' : 'Enable'}
             </Button>
-            <Button variant="light" color="red.8" onClick={() => setConfirmDelete(true)} loading={remove.isPending}>
+            <Button variant="default" c="red.9" onClick={() => setConfirmDelete(true)} loading={remove.isPending}>
               Delete
             </Button>
           </Group>
@@ -198,7 +198,7 @@ function Header({ client: c, onDeleted }: { client: Client; onDeleted: () => voi
               Cancel
             </Button>
             <Button
-              color="red.8"
+              color="red.9"
               onClick={() => {
                 setConfirmDelete(false);
                 remove.mutate();

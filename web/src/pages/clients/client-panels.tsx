@@ -130,7 +130,7 @@ export function DiskPanel({ clientId, hostname }: { clientId: string; hostname: 
           Disk
         </Title>
         <Can role="operator">
-          <Button variant="light" color="red.8" onClick={() => setConfirm(true)} loading={reset.isPending}>
+          <Button variant="default" c="red.9" onClick={() => setConfirm(true)} loading={reset.isPending}>
             Reset disk
           </Button>
         </Can>
@@ -159,7 +159,7 @@ export function DiskPanel({ clientId, hostname }: { clientId: string; hostname: 
               Cancel
             </Button>
             <Button
-              color="red.8"
+              color="red.9"
               onClick={() => {
                 setConfirm(false);
                 reset.mutate();

@@ -141,7 +141,7 @@ export default function ClientsPage() {
             '—'
           ),
       }),
-      col.accessor(effectiveDiskPolicy, { id: 'diskPolicy', header: 'Disk policy', cell: (c) => c.getValue() ?? 'image default' }),
+      col.accessor(effectiveDiskPolicy, { id: 'diskPolicy', header: 'Disk policy', cell: (c) => c.getValue() ?? 'default' }),
       col.accessor('lastBootAt', {
         header: 'Last boot',
         cell: (c) => <span title={formatTime(c.getValue())}>{formatAgo(c.getValue())}</span>,

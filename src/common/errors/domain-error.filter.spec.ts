@@ -16,7 +16,11 @@ describe('DomainErrorFilter', () => {
     const err = await pipe.transform({ name: 'toolong' }, { type: 'body', metatype: Dto }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BadRequestException);
     const body = filter.toBody(err);
-    expect(body).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED', details: { fields: [{ field: 'name', messages: [expect.stringContaining('name')] }] } });
+    expect(body).toMatchObject({
+      statusCode: 400,
+      code: 'VALIDATION_FAILED',
+      details: { fields: [{ field: 'name', messages: [expect.stringContaining('name')] }] },
+    });
   });
 
   it('an HttpException without details gets none', () => {

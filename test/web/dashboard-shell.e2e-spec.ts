@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import type { Browser, Page } from 'playwright-core';
 import {
   accessibilityViolations,
@@ -102,6 +103,25 @@ describe('dashboard shell (Chromium)', () => {
     expect(await p.getByRole('button', { name: 'Log in' }).count()).toBe(0);
     expect(await p.getByTestId('whoami').textContent()).toContain('admin');
     expect(await p.locator('[data-testid="stream-status"]').getAttribute('data-status')).toBe('open');
+    await p.context().close();
+  });
+
+  it('hostile text in records is shown as text and runs nothing; the page carries a same-origin script policy', async () => {
+    const csp = (await fetch(`${dls.url}/`)).headers.get('content-security-policy') ?? '';
+    expect(csp).toMatch(/script-src 'self'(;|$)/);
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+    const name = '<img src=x onerror="window.__xss=1">';
+    const description = '<script>window.__xss=2</script>';
+    await dls.api('POST', '/api/v1/images', { name, description, sizeBytes: 8 * 1024 * 1024, format: 'raw' });
+    const p = await page();
+    await p.goto('/images');
+    await loginThroughForm(p, 'admin', ADMIN_PASSWORD);
+    await p.getByText(name, { exact: true }).first().waitFor({ timeout: 60_000 });
+    await p.getByText(name, { exact: true }).first().click();
+    await p.waitForURL(/\/images\/[0-9a-f-]{36}$/);
+    await p.getByText(description).first().waitFor({ timeout: 60_000 });
+    expect(await p.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await p.locator('img[src="x"]').count()).toBe(0);
     await p.context().close();
   });
 

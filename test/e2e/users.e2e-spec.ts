@@ -51,6 +51,19 @@ describe('users (e2e)', () => {
     await t.http.get(`/api/v1/users/${id}`).set(admin()).expect(404);
   });
 
+  it("a login stamps lastLoginAt without changing the user's version: an edit opened before it still saves", async () => {
+    const created = await t.http
+      .post('/api/v1/users')
+      .set(admin())
+      .send({ username: 'login-stamp', password: 'login-stamp-password', role: 'viewer' })
+      .expect(201);
+    const { id, version } = created.body as { id: string; version: number };
+    await t.http.post('/api/v1/auth/login').send({ username: 'login-stamp', password: 'login-stamp-password' }).expect(200);
+    const after = await t.http.get(`/api/v1/users/${id}`).set(admin()).expect(200);
+    expect(after.body).toMatchObject({ version, lastLoginAt: expect.any(String) });
+    await t.http.patch(`/api/v1/users/${id}`).set(admin()).set('If-Match', `"${version}"`).send({ role: 'operator' }).expect(200);
+  });
+
   it('pages with limit/offset and bounds limit', async () => {
     const page = await t.http.get('/api/v1/users?limit=1&offset=0').set(admin()).expect(200);
     expect(page.body.items).toHaveLength(1);

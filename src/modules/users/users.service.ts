@@ -182,9 +182,13 @@ export class UsersService implements OnModuleInit, OnApplicationBootstrap {
     this.principals.invalidate(userId);
   }
 
-  /** Stamps `last_login_at`. */
+  /**
+   * Stamps `last_login_at`, leaving the row version alone: a login is not an edit, so an admin's form opened on this
+   * user before it (If-Match with the version it showed) must still save.
+   */
   async recordLogin(id: string): Promise<void> {
-    await this.users.update({ id }, { lastLoginAt: new Date() });
+    // Plain SQL: TypeORM's update (repository or query builder) bumps the @VersionColumn on every write.
+    await this.users.query('UPDATE users SET last_login_at = now() WHERE id = $1', [id]);
   }
 
   private async revokeSessionsIn(m: EntityManager, userId: string): Promise<void> {

@@ -55,6 +55,8 @@ describe('dashboard shell (Chromium)', () => {
     expect(api404.headers.get('content-type')).toMatch(/json/);
     expect((await fetch(`${dls.url}/api/v1/clients`)).status).toBe(401);
     expect((await fetch(`${dls.url}/docs-json`)).headers.get('content-type')).toMatch(/json/);
+    expect((await fetch(`${dls.url}/metrics`)).status).toBe(404); // served on DLS_METRICS_ADDRESS, never here
+    expect((await fetch(`${dls.url}/boot/unknown.ipxe`)).headers.get('content-type')).not.toMatch(/html/);
   });
 
   it('logs in, keeps the page and the session across a reload, shows the live stream and the first-run hint, logs out', async () => {

@@ -2,8 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 
-/** Paths the dashboard never answers: the API, the boot plane and the API docs keep their own 404s. */
-const NOT_DASHBOARD = /^\/(api|boot|docs)(\/|-json|-yaml|$)/;
+/**
+ * Paths the dashboard never answers: the API, the boot plane and the API docs keep their own 404s, and `/metrics`
+ * (served on DLS_METRICS_ADDRESS, not here) stays a 404 for a scraper pointed at the wrong port.
+ */
+const NOT_DASHBOARD = /^\/(api|boot|docs|metrics)(\/|-json|-yaml|$)/;
 
 /** Where `npm run build` puts the dashboard: <package root>/dist/web (from src/ under ts-node or dist/src/ when built). */
 export function defaultWebDir(from = __dirname): string {
@@ -14,7 +17,7 @@ export function defaultWebDir(from = __dirname): string {
 
 /**
  * Serves the web dashboard (a single-page app) at `/`: its hashed assets with a year's caching, and index.html for
- * any other GET outside /api, /boot and /docs (the app's own routes, e.g. /clients/…). Requests under those prefixes
+ * any other GET outside /api, /boot, /docs and /metrics (the app's own routes, e.g. /clients/…). Requests under those prefixes
  * pass straight through, untouched: no file-system lookup on the boot or API paths. Without a built dashboard, `/`
  * says how to build it.
  */

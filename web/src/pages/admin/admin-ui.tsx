@@ -1,6 +1,8 @@
 import { Alert, Button, Group, Modal, Text } from '@mantine/core';
+import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { ApiError } from '../../api/client';
+import { notifyDone, notifyError } from '../../lib/notify';
 import { fieldErrors, type FieldErrors } from './admin-forms';
 
 /** Form error state: per-field messages from the API and the rest. */
@@ -90,4 +92,51 @@ export function ConfirmDelete({
       </Group>
     </Modal>
   );
+}
+
+/**
+ * The create-or-edit flow of the admin forms: create, or save with If-Match; a 412 (someone saved first) loads the
+ * current version into the form and says so (`stale`), so the user redoes the change on it; other failures go to the
+ * form's errors. `queryKey` (the API entity type) is refreshed after a save or a reload.
+ */
+export function useRecordSave<R extends { id: string; version: number }>(o: {
+  queryKey: string;
+  record: R | null;
+  errs: { clear(): void; show(e: unknown): void };
+  create(): Promise<unknown>;
+  update(record: R): Promise<unknown>;
+  reload(record: R): Promise<R>;
+  onReloaded(fresh: R): void;
+  onSaved(): void;
+}) {
+  const qc = useQueryClient();
+  const [busy, setBusy] = useState(false);
+  const [stale, setStale] = useState(false);
+  const refresh = () => void qc.invalidateQueries({ queryKey: [o.queryKey] });
+  const submit = async (done: string) => {
+    setBusy(true);
+    o.errs.clear();
+    setStale(false);
+    try {
+      await (o.record ? o.update(o.record) : o.create());
+      notifyDone(done);
+      refresh();
+      o.onSaved();
+    } catch (e) {
+      if (o.record && isStale(e)) {
+        try {
+          o.onReloaded(await o.reload(o.record));
+        } catch (e2) {
+          notifyError(e2);
+        }
+        setStale(true);
+        refresh();
+      } else {
+        o.errs.show(e);
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, stale, submit };
 }

@@ -6,7 +6,7 @@ import { api, call, ifMatch, type Schemas } from '../../api/client';
 import { Can, useCan } from '../../auth/auth';
 import { notifyDone, notifyError } from '../../lib/notify';
 import { blankToNull } from './admin-forms';
-import { ConfirmDelete, FormAlert, isStale, StaleAlert, useFormErrors } from './admin-ui';
+import { ConfirmDelete, FormAlert, StaleAlert, useFormErrors, useRecordSave } from './admin-ui';
 
 type ClientGroup = Schemas['ClientGroupResponseDto'];
 type GroupWake = Schemas['GroupWakeResponseDto'];
@@ -84,11 +84,8 @@ function MemberCount({ groupId }: { groupId: string }) {
 }
 
 function GroupModal({ group, opened, onClose }: { group: ClientGroup | null; opened: boolean; onClose: () => void }) {
-  const qc = useQueryClient();
   const [record, setRecord] = useState<ClientGroup | null>(group);
   const [form, setForm] = useState<GroupForm>(formOf(group));
-  const [busy, setBusy] = useState(false);
-  const [stale, setStale] = useState(false);
   const errs = useFormErrors(FIELDS);
   const images = useImages();
   const ranges = useRanges();
@@ -99,40 +96,24 @@ function GroupModal({ group, opened, onClose }: { group: ClientGroup | null; ope
   });
   const set = <K extends keyof GroupForm>(k: K, v: GroupForm[K]) => setForm((f) => ({ ...f, [k]: v }));
 
-  const submit = async () => {
-    setBusy(true);
-    errs.clear();
-    setStale(false);
-    try {
-      const body = bodyOf(form);
-      if (record) {
-        await call(api.PATCH('/api/v1/client-groups/{id}', { params: { path: { id: record.id }, header: ifMatch(record.version) }, body }));
-        notifyDone(`Group ${body.name} saved`);
-      } else {
-        await call(api.POST('/api/v1/client-groups', { body }));
-        notifyDone(`Group ${body.name} created`);
-      }
-      void qc.invalidateQueries({ queryKey: ['client-groups'] });
-      onClose();
-    } catch (e) {
-      if (record && isStale(e)) {
-        // Someone saved first: show their version, and let the user redo the change on it.
-        try {
-          const fresh = await call(api.GET('/api/v1/client-groups/{id}', { params: { path: { id: record.id } } }));
-          setRecord(fresh);
-          setForm(formOf(fresh));
-        } catch (e2) {
-          notifyError(e2);
-        }
-        setStale(true);
-        void qc.invalidateQueries({ queryKey: ['client-groups'] });
-      } else {
-        errs.show(e);
-      }
-    } finally {
-      setBusy(false);
-    }
-  };
+  const {
+    busy,
+    stale,
+    submit: save,
+  } = useRecordSave({
+    queryKey: 'client-groups',
+    record,
+    errs,
+    create: () => call(api.POST('/api/v1/client-groups', { body: bodyOf(form) })),
+    update: (r) => call(api.PATCH('/api/v1/client-groups/{id}', { params: { path: { id: r.id }, header: ifMatch(r.version) }, body: bodyOf(form) })),
+    reload: (r) => call(api.GET('/api/v1/client-groups/{id}', { params: { path: { id: r.id } } })),
+    onReloaded: (fresh) => {
+      setRecord(fresh);
+      setForm(formOf(fresh));
+    },
+    onSaved: onClose,
+  });
+  const submit = () => save(record ? `Group ${form.name.trim()} saved` : `Group ${form.name.trim()} created`);
 
   const imageOptions = (images.data?.items ?? []).map((i) => ({ value: i.id, label: i.name }));
   const snapshotOptions = (snapshots.data?.items ?? []).map((s) => ({ value: s.id, label: `${s.name}${s.isPublished ? ' (published)' : ''}` }));

@@ -22,9 +22,9 @@ import { Link } from 'react-router';
 import { api, call, ifMatch, type Schemas } from '../../api/client';
 import { Can, useCan } from '../../auth/auth';
 import { formatSeconds, formatTime } from '../../lib/format';
-import { notifyDone, notifyError } from '../../lib/notify';
+import { notifyDone } from '../../lib/notify';
 import { EMPTY_RANGE_FORM, rangeBody, type RangeForm } from './admin-forms';
-import { ConfirmDelete, FormAlert, isStale, StaleAlert, useFormErrors } from './admin-ui';
+import { ConfirmDelete, FormAlert, StaleAlert, useFormErrors, useRecordSave } from './admin-ui';
 
 type Range = Schemas['NetworkRangeResponseDto'];
 
@@ -65,47 +65,30 @@ function formOf(r: Range | null): RangeForm {
 
 /** The create/edit form. The API checks the range (CIDR, pool, gateway, overlaps); its messages appear by the field. */
 function RangeModal({ range, onClose }: { range: Range | null; onClose: () => void }) {
-  const qc = useQueryClient();
   const [record, setRecord] = useState<Range | null>(range);
   const [form, setForm] = useState<RangeForm>(formOf(range));
-  const [busy, setBusy] = useState(false);
-  const [stale, setStale] = useState(false);
   const errs = useFormErrors(FIELDS);
   const set = <K extends keyof RangeForm>(k: K, v: RangeForm[K]) => setForm((f) => ({ ...f, [k]: v }));
 
-  const submit = async () => {
-    setBusy(true);
-    errs.clear();
-    setStale(false);
-    try {
-      const body = rangeBody(form);
-      if (record) {
-        await call(api.PATCH('/api/v1/network-ranges/{id}', { params: { path: { id: record.id }, header: ifMatch(record.version) }, body }));
-        notifyDone(`Range ${body.name} saved`);
-      } else {
-        await call(api.POST('/api/v1/network-ranges', { body }));
-        notifyDone(`Range ${body.name} created`);
-      }
-      void qc.invalidateQueries({ queryKey: ['network-ranges'] });
-      onClose();
-    } catch (e) {
-      if (record && isStale(e)) {
-        try {
-          const fresh = await call(api.GET('/api/v1/network-ranges/{id}', { params: { path: { id: record.id } } }));
-          setRecord(fresh);
-          setForm(formOf(fresh));
-        } catch (e2) {
-          notifyError(e2);
-        }
-        setStale(true);
-        void qc.invalidateQueries({ queryKey: ['network-ranges'] });
-      } else {
-        errs.show(e);
-      }
-    } finally {
-      setBusy(false);
-    }
-  };
+  const {
+    busy,
+    stale,
+    submit: save,
+  } = useRecordSave({
+    queryKey: 'network-ranges',
+    record,
+    errs,
+    create: () => call(api.POST('/api/v1/network-ranges', { body: rangeBody(form) })),
+    update: (r) =>
+      call(api.PATCH('/api/v1/network-ranges/{id}', { params: { path: { id: r.id }, header: ifMatch(r.version) }, body: rangeBody(form) })),
+    reload: (r) => call(api.GET('/api/v1/network-ranges/{id}', { params: { path: { id: r.id } } })),
+    onReloaded: (fresh) => {
+      setRecord(fresh);
+      setForm(formOf(fresh));
+    },
+    onSaved: onClose,
+  });
+  const submit = () => save(record ? `Range ${form.name.trim()} saved` : `Range ${form.name.trim()} created`);
 
   const text = (
     k: 'name' | 'cidr' | 'interface' | 'gateway' | 'poolStart' | 'poolEnd' | 'dnsServers' | 'nextServer',

@@ -6,7 +6,7 @@ import { Can, useCan } from '../../auth/auth';
 import { formatTime } from '../../lib/format';
 import { notifyDone, notifyError } from '../../lib/notify';
 import { dayLabel, describeWhen, scheduleBody, WEEKDAYS, type ScheduleForm } from './admin-forms';
-import { ConfirmDelete, FormAlert, isStale, StaleAlert, useFormErrors } from './admin-ui';
+import { ConfirmDelete, FormAlert, isStale, StaleAlert, useFormErrors, useRecordSave } from './admin-ui';
 
 type Schedule = Schemas['WakeScheduleResponseDto'];
 
@@ -36,12 +36,9 @@ function useGroups() {
 }
 
 function ScheduleModal({ schedule, onClose }: { schedule: Schedule | null; onClose: () => void }) {
-  const qc = useQueryClient();
   const groups = useGroups();
   const [record, setRecord] = useState<Schedule | null>(schedule);
   const [form, setForm] = useState<ScheduleForm>(formOf(schedule));
-  const [busy, setBusy] = useState(false);
-  const [stale, setStale] = useState(false);
   const errs = useFormErrors(FIELDS);
   const zones = useMemo(() => {
     const all = Intl.supportedValuesOf('timeZone');
@@ -49,39 +46,25 @@ function ScheduleModal({ schedule, onClose }: { schedule: Schedule | null; onClo
   }, []);
   const set = <K extends keyof ScheduleForm>(k: K, v: ScheduleForm[K]) => setForm((f) => ({ ...f, [k]: v }));
 
-  const submit = async () => {
-    setBusy(true);
-    errs.clear();
-    setStale(false);
-    try {
-      const body = scheduleBody(form);
-      if (record) {
-        await call(api.PATCH('/api/v1/wake-schedules/{id}', { params: { path: { id: record.id }, header: ifMatch(record.version) }, body }));
-        notifyDone('Schedule saved');
-      } else {
-        await call(api.POST('/api/v1/wake-schedules', { body }));
-        notifyDone('Schedule created');
-      }
-      void qc.invalidateQueries({ queryKey: ['wake-schedules'] });
-      onClose();
-    } catch (e) {
-      if (record && isStale(e)) {
-        try {
-          const fresh = await call(api.GET('/api/v1/wake-schedules/{id}', { params: { path: { id: record.id } } }));
-          setRecord(fresh);
-          setForm(formOf(fresh));
-        } catch (e2) {
-          notifyError(e2);
-        }
-        setStale(true);
-        void qc.invalidateQueries({ queryKey: ['wake-schedules'] });
-      } else {
-        errs.show(e);
-      }
-    } finally {
-      setBusy(false);
-    }
-  };
+  const {
+    busy,
+    stale,
+    submit: save,
+  } = useRecordSave({
+    queryKey: 'wake-schedules',
+    record,
+    errs,
+    create: () => call(api.POST('/api/v1/wake-schedules', { body: scheduleBody(form) })),
+    update: (r) =>
+      call(api.PATCH('/api/v1/wake-schedules/{id}', { params: { path: { id: r.id }, header: ifMatch(r.version) }, body: scheduleBody(form) })),
+    reload: (r) => call(api.GET('/api/v1/wake-schedules/{id}', { params: { path: { id: r.id } } })),
+    onReloaded: (fresh) => {
+      setRecord(fresh);
+      setForm(formOf(fresh));
+    },
+    onSaved: onClose,
+  });
+  const submit = () => save(record ? 'Schedule saved' : 'Schedule created');
 
   return (
     <Modal

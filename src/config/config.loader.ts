@@ -109,6 +109,16 @@ export const ENV = {
   DLS_TFTP_ROOT: { parse: str({ min: 1 }), description: 'TFTP root; unset = <data dir>/tftp filled from /usr/lib/ipxe' },
   DLS_DHCP_ENABLED: { default: true, parse: bool, description: 'run the DHCP/proxyDHCP server for enabled network ranges with an interface' },
   DLS_DHCP_PORT: { default: 67, parse: int(1, 65535), description: 'DHCP server port (tests only change this)' },
+  DLS_DHCP_QUEUE: {
+    default: 1024,
+    parse: int(16, 65536),
+    description: 'DHCP requests waiting per interface at most; beyond it the oldest DISCOVER is dropped (memory stays bounded in a storm)',
+  },
+  DLS_DHCP_DEADLINE_MS: {
+    default: 3000,
+    parse: int(100, 60000),
+    description: 'a DHCP request that waited longer than this (ms) is dropped, not answered: its client has retransmitted by then',
+  },
   DLS_IPV6_RA: { default: true, parse: bool, description: 'send IPv6 router advertisements on boot interfaces so iPXE does not wait ~15 s' },
   DLS_IPV6_ENABLE: {
     default: true,
@@ -262,7 +272,7 @@ export class AppConfig {
   readonly storage: { driver: 'dir' | 'zfs'; zfsRoot?: string; minFreeBytes: number; dirRoot: string; importDir: string };
   readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; ipv6Enable: boolean; tcpQuickAck: boolean };
   readonly tftp: { enabled: boolean; address?: string; port: number; root: string };
-  readonly dhcp: { enabled: boolean; port: number };
+  readonly dhcp: { enabled: boolean; port: number; queueCapacity: number; deadlineMs: number };
   /** `null`: no metrics listener. */
   readonly metrics: { host: string; port: number } | null;
   readonly corsOrigins: readonly string[];
@@ -305,7 +315,7 @@ export class AppConfig {
       port: raw.DLS_TFTP_PORT,
       root: raw.DLS_TFTP_ROOT ? path.resolve(raw.DLS_TFTP_ROOT) : path.join(dataDir, 'tftp'),
     };
-    this.dhcp = { enabled: raw.DLS_DHCP_ENABLED, port: raw.DLS_DHCP_PORT };
+    this.dhcp = { enabled: raw.DLS_DHCP_ENABLED, port: raw.DLS_DHCP_PORT, queueCapacity: raw.DLS_DHCP_QUEUE, deadlineMs: raw.DLS_DHCP_DEADLINE_MS };
     const m = /^(.*):(\d+)$/.exec(raw.DLS_METRICS_ADDRESS);
     this.metrics = m ? { host: m[1], port: Number(m[2]) } : null;
     this.corsOrigins = raw.DLS_CORS_ORIGINS;

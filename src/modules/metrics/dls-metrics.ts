@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** DHCP message types as counted (the request's type; `bootp` for a BOOTP request without option 53). */
 export type DhcpMetricType = 'discover' | 'request' | 'decline' | 'release' | 'inform' | 'bootp' | 'other' | 'malformed';
@@ -30,6 +30,24 @@ export class DlsMetrics {
     help: 'DHCP requests handled, by request type, outcome and network range (range "" when none matched)',
     labelNames: ['type', 'outcome', 'range'] as const,
     registers: [this.registry],
+  });
+  readonly dhcpQueueDropped = new Counter({
+    name: 'dls_dhcp_queue_dropped_total',
+    help: 'DHCP requests dropped from an interface queue unanswered: stale (older than DLS_DHCP_DEADLINE_MS), overflow (queue full), superseded (a newer copy from the same client)',
+    labelNames: ['interface', 'reason'] as const,
+    registers: [this.registry],
+  });
+  private dhcpQueueSource: () => Map<string, number> = () => new Map();
+  private dhcpOffersSource: () => Map<string, number> = () => new Map();
+  readonly dhcpQueueDepth = new Gauge({
+    name: 'dls_dhcp_queue_depth',
+    help: 'DHCP requests waiting in each interface queue',
+    labelNames: ['interface'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.dhcpQueueDepth.reset();
+      for (const [name, depth] of this.dhcpQueueSource()) this.dhcpQueueDepth.set({ interface: name }, depth);
+    },
   });
   readonly tftpTransfers = new Counter({
     name: 'dls_tftp_transfers_total',
@@ -83,6 +101,21 @@ export class DlsMetrics {
     // process_* and nodejs_* (CPU, memory, fds, GC, event-loop lag nodejs_eventloop_lag_*) with a dls_ prefix-free name:
     // dashboards and alerts for Node processes expect the standard names.
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+  }
+
+  /** Where `dls_dhcp_queue_depth` reads each interface's queue depth (the DHCP provider). */
+  setDhcpQueueSource(source: () => Map<string, number>): void {
+    this.dhcpQueueSource = source;
+  }
+
+  /** Where the scrape reads the offers held in memory per range id (the lease service: offers are not written). */
+  setDhcpOffersSource(source: () => Map<string, number>): void {
+    this.dhcpOffersSource = source;
+  }
+
+  /** Offers held in memory per range id. */
+  dhcpOffersHeld(): Map<string, number> {
+    return this.dhcpOffersSource();
   }
 
   /** The label for a TFTP file name. */

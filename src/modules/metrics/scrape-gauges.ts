@@ -17,6 +17,7 @@ export const SCRAPE_CACHE_MS = 5000;
 export const SPACE_USAGE_CACHE_MS = 60_000;
 
 interface RangeRow {
+  id: string;
   name: string;
   mode: string;
   pool: string | null;
@@ -53,6 +54,7 @@ export class ScrapeGauges {
     @Optional() private readonly readiness?: ReadinessRegistry,
   ) {
     const r = [metrics.registry];
+    const offersHeld = (): Map<string, number> => metrics.dhcpOffersHeld();
     const self = { snapshot: () => this.snapshot(), pool: () => this.pool(), usage: () => this.spaceUsage() };
     new Gauge({
       name: 'dls_dhcp_leases',
@@ -61,9 +63,11 @@ export class ScrapeGauges {
       registers: r,
       async collect() {
         this.reset();
+        // Offers live in the DHCP server's memory (never written); rows in state offered are from older versions.
+        const held = offersHeld();
         for (const row of (await self.snapshot()).ranges) {
           this.set({ range: row.name, state: 'bound' }, Number(row.bound));
-          this.set({ range: row.name, state: 'offered' }, Number(row.offered));
+          this.set({ range: row.name, state: 'offered' }, Number(row.offered) + (held.get(row.id) ?? 0));
         }
       },
     });
@@ -189,7 +193,7 @@ export class ScrapeGauges {
   private async read(): Promise<Snapshot> {
     const [ranges, counts, storage, iscsiConnections, components] = await Promise.all([
       this.ds.query<RangeRow[]>(
-        `SELECT r.name, r.dhcp_mode AS mode,
+        `SELECT r.id, r.name, r.dhcp_mode AS mode,
                 CASE WHEN r.dhcp_mode <> 'full' THEN 0
                      WHEN r.pool_start IS NOT NULL AND r.pool_end IS NOT NULL THEN GREATEST(0, r.pool_end - r.pool_start + 1)
                      ELSE GREATEST(0, 2 ^ (32 - masklen(r.cidr)) - 2) END AS pool,

@@ -1,4 +1,4 @@
-import { InsertEvent, RemoveEvent, UpdateEvent } from 'typeorm';
+import { InsertEvent, QueryRunner, RemoveEvent, TransactionCommitEvent, UpdateEvent } from 'typeorm';
 import { Client } from '../clients/client.entity';
 import { ClientChangeSubscriber } from './client-change.subscriber';
 
@@ -16,20 +16,37 @@ describe('ClientChangeSubscriber', () => {
     expect(sub.listenTo()).toBe(Client);
   });
 
-  it('drops the entries of the MACs an event names (old and new on a MAC change)', () => {
+  it('marks the MACs an event names (old and new on a MAC change)', () => {
     const { sub, calls } = setup();
     sub.afterInsert({ entity: { macAddress: '52:54:00:00:00:01' } } as InsertEvent<Client>);
     sub.afterUpdate({
       entity: { macAddress: '52:54:00:00:00:02' },
       databaseEntity: { macAddress: '52:54:00:00:00:03' },
+      updatedColumns: [{ propertyName: 'macAddress' }],
     } as unknown as UpdateEvent<Client>);
     expect(calls).toEqual(['52:54:00:00:00:01', '52:54:00:00:00:02', '52:54:00:00:00:03']);
   });
 
-  it('drops the whole cache when the event does not say which client changed', () => {
+  it('marks the whole index when the event does not say which client changed; ignores boot-count bumps', () => {
     const { sub, calls } = setup();
-    sub.afterUpdate({ entity: { enabled: false } } as unknown as UpdateEvent<Client>);
+    sub.afterUpdate({ entity: { enabled: false }, updatedColumns: [] } as unknown as UpdateEvent<Client>);
     sub.afterRemove({ entity: undefined } as unknown as RemoveEvent<Client>);
+    sub.afterUpdate({
+      entity: { bootCount: () => 'boot_count + 1', lastBootAt: () => 'now()' },
+      updatedColumns: [],
+    } as unknown as UpdateEvent<Client>);
     expect(calls).toEqual([undefined, undefined]);
+  });
+
+  it('marks a change made in a transaction again once the outermost transaction committed', () => {
+    const { sub, calls } = setup();
+    const runner = { isTransactionActive: true } as QueryRunner;
+    sub.afterInsert({ entity: { macAddress: '52:54:00:00:00:01' }, queryRunner: runner } as InsertEvent<Client>);
+    sub.afterTransactionCommit({ queryRunner: runner } as TransactionCommitEvent); // a savepoint: still inside
+    expect(calls).toEqual(['52:54:00:00:00:01']);
+    (runner as { isTransactionActive: boolean }).isTransactionActive = false;
+    sub.afterTransactionCommit({ queryRunner: runner } as TransactionCommitEvent);
+    sub.afterTransactionCommit({ queryRunner: runner } as TransactionCommitEvent);
+    expect(calls).toEqual(['52:54:00:00:00:01', '52:54:00:00:00:01']);
   });
 });

@@ -1,16 +1,32 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntitySubscriberInterface, InsertEvent, RemoveEvent, UpdateEvent } from 'typeorm';
+import {
+  DataSource,
+  EntitySubscriberInterface,
+  InsertEvent,
+  QueryRunner,
+  RemoveEvent,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+  UpdateEvent,
+} from 'typeorm';
 import { Client } from '../clients/client.entity';
-import { ClientDirectory } from './client-directory';
+import { ClientDirectory, touchesBootFacts } from './client-directory';
+
+/** The MACs a transaction changed, or `all` when an event did not say which. */
+type Changed = Set<string> | 'all';
 
 /**
- * Keeps the DHCP server's MAC cache honest: any insert, update or delete of a client (through the API, a bulk import
- * or a boot-count update) drops the cached entry at once — or the whole cache when the event doesn't say which MAC
- * (query-builder updates and deletes) — so a disabled or re-imaged client is never served stale boot facts.
+ * Keeps the DHCP server's client index current: any insert, update or delete of a client (through the API, a bulk
+ * import, a bulk action) marks the MAC changed at once — or the whole index when the event doesn't say which MAC
+ * (query-builder updates and deletes) — so a disabled or re-imaged client is never served stale boot facts. Updates
+ * that touch no boot fact (a boot-count bump) are ignored. Inside a transaction the index re-reads what changed
+ * again after the commit (a read before it saw the old row).
  */
 @Injectable()
 export class ClientChangeSubscriber implements EntitySubscriberInterface<Client> {
+  private readonly inTransaction = new WeakMap<QueryRunner, Changed>();
+
   constructor(
     @InjectDataSource() dataSource: DataSource,
     private readonly directory: ClientDirectory,
@@ -23,21 +39,50 @@ export class ClientChangeSubscriber implements EntitySubscriberInterface<Client>
   }
 
   afterInsert(e: InsertEvent<Client>): void {
-    this.forget(macOf(e.entity));
+    this.forget(e.queryRunner, macOf(e.entity));
   }
 
   afterUpdate(e: UpdateEvent<Client>): void {
-    this.forget(macOf(e.entity), macOf(e.databaseEntity));
+    const columns = e.updatedColumns?.length ? e.updatedColumns.map((c) => c.propertyName) : Object.keys(e.entity ?? {});
+    if (!touchesBootFacts(columns)) return;
+    this.forget(e.queryRunner, macOf(e.entity), macOf(e.databaseEntity));
   }
 
   afterRemove(e: RemoveEvent<Client>): void {
-    this.forget(macOf(e.entity), macOf(e.databaseEntity));
+    this.forget(e.queryRunner, macOf(e.entity), macOf(e.databaseEntity));
   }
 
-  private forget(...macs: (string | undefined)[]): void {
+  afterTransactionCommit(e: TransactionCommitEvent): void {
+    this.settle(e.queryRunner);
+  }
+
+  afterTransactionRollback(e: TransactionRollbackEvent): void {
+    this.settle(e.queryRunner);
+  }
+
+  /** The outermost transaction ended: what it changed is read again, now that it is committed (or rolled back). */
+  private settle(runner: QueryRunner | undefined): void {
+    if (!runner || runner.isTransactionActive) return;
+    const changed = this.inTransaction.get(runner);
+    if (!changed) return;
+    this.inTransaction.delete(runner);
+    this.tell(changed);
+  }
+
+  private forget(runner: QueryRunner | undefined, ...macs: (string | undefined)[]): void {
     const known = macs.filter((m): m is string => typeof m === 'string');
-    if (known.length === 0) this.directory.invalidate();
-    else for (const m of known) this.directory.invalidate(m);
+    const changed: Changed = known.length === 0 ? 'all' : new Set(known);
+    this.tell(changed);
+    if (runner?.isTransactionActive) {
+      const before = this.inTransaction.get(runner);
+      if (before === 'all' || changed === 'all') this.inTransaction.set(runner, 'all');
+      else this.inTransaction.set(runner, new Set([...(before ?? []), ...changed]));
+    }
+  }
+
+  private tell(changed: Changed): void {
+    if (changed === 'all') this.directory.invalidate();
+    else for (const m of changed) this.directory.invalidate(m);
   }
 }
 

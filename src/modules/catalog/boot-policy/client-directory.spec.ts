@@ -1,78 +1,180 @@
-import { QueryFailedError, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import { Client } from '../clients/client.entity';
-import { ClientDirectory, pendingHostname } from './client-directory';
+import { ClientDirectory, pendingHostname, touchesBootFacts } from './client-directory';
 
-function row(mac: string, over: Partial<Client> = {}): Client {
-  return Object.assign(new Client(), {
+interface Row {
+  id: string;
+  mac_address: string;
+  hostname: string;
+  enabled: boolean;
+  pending: boolean;
+  ip: string | null;
+  assigned_image_id: string | null;
+  boot_loader: null;
+  group_id: string | null;
+}
+
+function row(mac: string, over: Partial<Row> = {}): Row {
+  return {
     id: `id-${mac}`,
-    macAddress: mac,
+    mac_address: mac,
     hostname: 'pc1',
     enabled: true,
     pending: false,
-    ipAddress: null,
-    assignedImageId: null,
-    bootLoader: null,
+    ip: null,
+    assigned_image_id: null,
+    boot_loader: null,
+    group_id: null,
     ...over,
-  });
+  };
 }
 
-function fakeRepo(rows: Client[]) {
-  const findOne = jest.fn(async ({ where }: { where: { macAddress: string } }) => {
-    await new Promise((r) => setImmediate(r));
-    return rows.find((r) => r.macAddress === where.macAddress) ?? null;
+/** A `clients` table in memory answering the statements ClientDirectory sends. */
+function fakeTable(rows: Row[]) {
+  const statements: string[] = [];
+  let failLoad = false;
+  const tick = () => new Promise((r) => setImmediate(r));
+  const query = jest.fn(async (sql: string, params: unknown[] = []) => {
+    await tick();
+    statements.push(sql.trim().split(/\s+/)[0]);
+    if (sql.startsWith('INSERT INTO clients')) {
+      const [macs, hostnames, groups] = params as [string[], string[], (string | null)[]];
+      const out: Row[] = [];
+      macs.forEach((mac, i) => {
+        if (rows.some((r) => r.mac_address === mac)) return;
+        const r = row(mac, { id: `new-${mac}`, hostname: hostnames[i], enabled: false, pending: true, group_id: groups[i] });
+        rows.push(r);
+        out.push(r);
+      });
+      return out;
+    }
+    if (sql.includes('= ANY')) return rows.filter((r) => (params[0] as string[]).includes(r.mac_address));
+    if (failLoad) throw new Error('database down');
+    return [...rows];
   });
-  const save = jest.fn(async (c: Client) => c);
-  const create = jest.fn((c: Partial<Client>) => Object.assign(new Client(), { id: 'new-id', ...c }));
-  return { repo: { findOne, save, create } as unknown as Repository<Client>, findOne, save, rows };
+  const findOne = jest.fn(async ({ where }: { where: { macAddress: string } }) => {
+    await tick();
+    statements.push('findOne');
+    const r = rows.find((x) => x.mac_address === where.macAddress);
+    return r
+      ? Object.assign(new Client(), {
+          id: r.id,
+          macAddress: r.mac_address,
+          hostname: r.hostname,
+          enabled: r.enabled,
+          pending: r.pending,
+          ipAddress: r.ip,
+          assignedImageId: r.assigned_image_id,
+          bootLoader: null,
+          groupId: r.group_id,
+        })
+      : null;
+  });
+  return {
+    repo: { query, findOne } as unknown as Repository<Client>,
+    rows,
+    statements,
+    failNextLoads: (v: boolean) => (failLoad = v),
+  };
 }
+
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe('ClientDirectory', () => {
-  it('caches hits and misses for the TTL, shares concurrent lookups, and normalises MACs', async () => {
-    let now = 1000;
-    const { repo, findOne } = fakeRepo([row('52:54:00:00:00:01', { ipAddress: '10.0.0.5/32' })]);
-    const dir = new ClientDirectory(repo, { ttlMs: 5000, now: () => now });
+  it('answers known and unknown MACs and reservations from memory after loading every client once', async () => {
+    const t = fakeTable([row('52:54:00:00:00:01', { ip: '10.0.0.5/32' }), row('52:54:00:00:00:02')]);
+    const dir = new ClientDirectory(t.repo, { resyncMs: 0 });
+    await dir.onApplicationBootstrap();
+    expect(t.statements).toEqual(['SELECT']);
     const [a, b] = await Promise.all([dir.lookup('52-54-00-00-00-01'), dir.lookup('525400000001')]);
     expect(a).toEqual(b);
     expect(a).toMatchObject({ id: 'id-52:54:00:00:00:01', mac: '52:54:00:00:00:01', ipAddress: '10.0.0.5' });
-    expect(await dir.lookup('52:54:00:00:00:02')).toBeNull();
-    expect(await dir.lookup('52:54:00:00:00:02')).toBeNull();
-    expect(findOne).toHaveBeenCalledTimes(2);
-    now += 5001;
-    await dir.lookup('52:54:00:00:00:01');
-    expect(findOne).toHaveBeenCalledTimes(3);
-    dir.invalidate('52:54:00:00:00:01');
-    await dir.lookup('52:54:00:00:00:01');
-    expect(findOne).toHaveBeenCalledTimes(4);
+    expect(await dir.lookup('52:54:00:00:00:99')).toBeNull();
     expect(await dir.lookup('not-a-mac')).toBeNull();
+    expect(dir.reservationOwner('10.0.0.5')).toBe('52:54:00:00:00:01');
+    expect(dir.reservationOwner('10.0.0.6')).toBeNull();
+    expect(t.statements).toEqual(['SELECT']); // no query per lookup, hit or miss
+    expect(dir.cacheStats()).toMatchObject({ size: 2, misses: 0, loaded: true });
   });
 
-  it('bounds the cache, evicting the oldest entry', async () => {
-    const { repo } = fakeRepo([]);
-    const dir = new ClientDirectory(repo, { maxEntries: 3 });
-    for (let i = 0; i < 5; i++) await dir.lookup(`52:54:00:00:00:0${i}`);
-    expect(dir.cacheStats().size).toBe(3);
+  it('a changed MAC is asked from the database until its row was re-read, then served from memory again', async () => {
+    const t = fakeTable([row('52:54:00:00:00:01')]);
+    const dir = new ClientDirectory(t.repo, { resyncMs: 0 });
+    await dir.onApplicationBootstrap();
+    t.rows[0].enabled = false;
+    t.rows[0].ip = '10.0.0.9';
+    dir.invalidate('52:54:00:00:00:01');
+    expect(await dir.lookup('52:54:00:00:00:01')).toMatchObject({ enabled: false }); // dirty: asked
+    await settle();
+    const before = t.statements.length;
+    expect(await dir.lookup('52:54:00:00:00:01')).toMatchObject({ enabled: false, ipAddress: '10.0.0.9' });
+    expect(t.statements.length).toBe(before);
+    expect(dir.reservationOwner('10.0.0.9')).toBe('52:54:00:00:00:01');
+    // A client created elsewhere (its event names its MAC) is known without a restart.
+    t.rows.push(row('52:54:00:00:00:07'));
+    dir.invalidate('52:54:00:00:00:07');
+    await settle();
+    expect(await dir.lookup('52:54:00:00:00:07')).toMatchObject({ id: 'id-52:54:00:00:00:07' });
   });
 
-  it('registers an unknown MAC as a disabled pending client', async () => {
-    const { repo, save } = fakeRepo([]);
-    const dir = new ClientDirectory(repo);
-    const facts = await dir.register('52:54:00:AB:CD:EF', 'range-1');
-    expect(save).toHaveBeenCalledWith(
-      expect.objectContaining({ macAddress: '52:54:00:ab:cd:ef', hostname: 'pending-525400abcdef', enabled: false, pending: true }),
-    );
-    expect(facts).toMatchObject({ enabled: false, pending: true, hostname: pendingHostname('52:54:00:ab:cd:ef') });
-    // The cache now knows it: no "unknown" answer for the next packet.
+  it('a change that names no MAC reloads the index; lookups meanwhile ask the database', async () => {
+    const t = fakeTable([row('52:54:00:00:00:01'), row('52:54:00:00:00:02')]);
+    const dir = new ClientDirectory(t.repo, { resyncMs: 0 });
+    await dir.onApplicationBootstrap();
+    for (const r of t.rows) r.enabled = false;
+    t.rows.splice(1, 1);
+    dir.invalidate();
+    expect(await dir.lookup('52:54:00:00:00:01')).toMatchObject({ enabled: false });
+    await settle();
+    expect(dir.cacheStats().size).toBe(1);
+    const before = t.statements.length;
+    expect(await dir.lookup('52:54:00:00:00:02')).toBeNull();
+    expect(t.statements.length).toBe(before);
+  });
+
+  it('registers unknown MACs as disabled pending clients, several in one statement, once per MAC', async () => {
+    const t = fakeTable([]);
+    const dir = new ClientDirectory(t.repo, { resyncMs: 0 });
+    await dir.onApplicationBootstrap();
+    const facts = await Promise.all([
+      dir.register('52:54:00:AB:CD:EF', 'range-1'),
+      dir.register('52:54:00:ab:cd:ef', 'range-1'),
+      dir.register('52:54:00:00:00:02', 'range-1'),
+    ]);
+    expect(t.statements.filter((s) => s === 'INSERT')).toHaveLength(1);
+    expect(t.rows).toHaveLength(2);
+    expect(facts[0]).toMatchObject({ enabled: false, pending: true, hostname: pendingHostname('52:54:00:ab:cd:ef') });
+    expect(facts[1].id).toBe(facts[0].id);
+    const before = t.statements.length;
     expect(await dir.lookup('52:54:00:ab:cd:ef')).toMatchObject({ pending: true });
+    expect(await dir.register('52:54:00:00:00:02', 'range-1')).toMatchObject({ id: facts[2].id });
+    expect(t.statements.length).toBe(before);
   });
 
-  it('returns the winner when a concurrent registration hit the unique index (23505)', async () => {
-    const { repo, save, rows } = fakeRepo([]);
-    save.mockImplementationOnce(async () => {
-      rows.push(row('52:54:00:00:00:09', { id: 'winner', enabled: false, pending: true }));
-      const driverError = Object.assign(new Error('duplicate key'), { code: '23505' });
-      throw new QueryFailedError('INSERT', [], driverError);
-    });
-    const dir = new ClientDirectory(repo);
+  it('returns the existing client when another node registered the MAC first', async () => {
+    const t = fakeTable([]);
+    const dir = new ClientDirectory(t.repo, { resyncMs: 0 });
+    await dir.onApplicationBootstrap();
+    t.rows.push(row('52:54:00:00:00:09', { id: 'winner', enabled: false, pending: true }));
     await expect(dir.register('52:54:00:00:00:09', 'r')).resolves.toMatchObject({ id: 'winner' });
+  });
+
+  it('asks the database per MAC while the index cannot be loaded', async () => {
+    const t = fakeTable([row('52:54:00:00:00:01')]);
+    t.failNextLoads(true);
+    const dir = new ClientDirectory(t.repo, { resyncMs: 0 });
+    await dir.onApplicationBootstrap();
+    expect(await dir.lookup('52:54:00:00:00:01')).toMatchObject({ id: 'id-52:54:00:00:00:01' });
+    expect(await dir.lookup('52:54:00:00:00:02')).toBeNull();
+    expect(t.statements.filter((s) => s === 'findOne')).toHaveLength(2);
+    dir.onModuleDestroy();
+  });
+
+  it('tells which updated columns matter to boot facts', () => {
+    expect(touchesBootFacts(['bootCount', 'lastBootAt'])).toBe(false);
+    expect(touchesBootFacts(['enabled'])).toBe(true);
+    expect(touchesBootFacts([])).toBe(true);
   });
 });

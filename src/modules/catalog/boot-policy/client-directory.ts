@@ -1,11 +1,12 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { normalizeMac } from '@common/mac';
 import { AuditService } from '../../audit';
 import { BootLoader, Client } from '../clients/client.entity';
-import { isUniqueViolation } from '@common/errors/pg-errors';
+import { GroupCommit } from '@common/concurrency/group-commit';
 import { ClientGroupDirectory } from '../groups/client-group-directory';
+import { effectiveSettings } from '../groups/effective-settings';
 
 /** What the DHCP server needs to know about a client, by MAC. */
 export interface ClientBootFacts {
@@ -21,12 +22,13 @@ export interface ClientBootFacts {
   bootLoader: BootLoader | null;
 }
 
-/** Cache tuning; the defaults suit a boot storm of a few hundred PCs. */
+/** Tuning of the index; the defaults suit a room of a few hundred PCs up to tens of thousands of clients. */
 export interface ClientDirectoryOptions {
-  /** How long a lookup result (found or not found) is trusted. Default 5000 ms. */
-  ttlMs?: number;
-  /** Most MACs kept; the oldest entry is evicted first. Default 4096. */
-  maxEntries?: number;
+  /**
+   * How often the whole index is re-read as a safety net for writes no change event reports (another DLS node
+   * sharing the database, SQL typed by hand). Default 60000 ms; 0 = never.
+   */
+  resyncMs?: number;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -34,9 +36,12 @@ export interface ClientDirectoryOptions {
 /** Optional provider token for {@link ClientDirectoryOptions}. */
 export const CLIENT_DIRECTORY_OPTIONS = Symbol('ClientDirectoryOptions');
 
-interface CacheEntry {
-  facts: ClientBootFacts | null;
-  expiresAt: number;
+/** Client columns whose change alters {@link ClientBootFacts}; an update touching none of them (boot count) is ignored. */
+const FACT_COLUMNS = new Set(['id', 'macAddress', 'hostname', 'enabled', 'pending', 'ipAddress', 'assignedImageId', 'bootLoader', 'groupId']);
+
+/** True when an update that set `columns` may change a client's boot facts. */
+export function touchesBootFacts(columns: readonly string[]): boolean {
+  return columns.length === 0 || columns.some((c) => FACT_COLUMNS.has(c));
 }
 
 /** Hostname given to a client the DHCP server registers: `pending-525400123456`. */
@@ -44,36 +49,59 @@ export function pendingHostname(mac: string): string {
   return `pending-${mac.replace(/:/g, '')}`;
 }
 
-/** Boot facts from a client whose inheritable fields already hold their effective values. */
-function toFacts(c: Client): ClientBootFacts {
-  return {
-    id: c.id,
-    mac: c.macAddress,
-    hostname: c.hostname,
-    enabled: c.enabled,
-    pending: c.pending,
-    ipAddress: c.ipAddress ? c.ipAddress.replace(/\/32$/, '') : null,
-    assignedImageId: c.assignedImageId,
-    bootLoader: c.bootLoader,
-  };
+interface FactsRow {
+  id: string;
+  mac_address: string;
+  hostname: string;
+  enabled: boolean;
+  pending: boolean;
+  ip: string | null;
+  assigned_image_id: string | null;
+  boot_loader: BootLoader | null;
+  group_id: string | null;
 }
 
+const FACTS_SELECT = `SELECT id, mac_address, hostname, enabled, pending, host(ip_address) AS ip, assigned_image_id, boot_loader, group_id FROM clients`;
+
 /**
- * MAC → client boot facts for the DHCP server, with an explicit cache so that a boot storm (every PC retrying
- * DISCOVER each second) costs one query per MAC per TTL rather than one per packet. Both hits and misses are cached
- * for a short TTL (5 s): an admin who enables a client sees the effect within one DHCP retry cycle; call
- * {@link invalidate} to make it immediate. Concurrent lookups of one MAC share one query.
+ * MAC → client boot facts for the DHCP server (and the boot policy): a complete in-memory index of every client,
+ * loaded at start and kept current by client change events, so a boot storm costs no query per packet — neither for
+ * known clients nor for unknown MACs, nor for the reservation check of an address.
+ *
+ * Currency: {@link ClientChangeSubscriber} reports every client write made through TypeORM in this process. The
+ * changed MAC is marked dirty at once — until its row is re-read after the write committed, a lookup of that MAC
+ * asks the database (the old per-MAC query) — and a change that names no MAC (a bulk update) marks the whole index
+ * dirty until a full reload finished. Updates that touch no boot fact (boot count, last boot) are ignored. Writes no
+ * event reports (another DLS node on the same database, hand-typed SQL) are picked up by a full re-read every
+ * `resyncMs` (60 s). Until the first load finished (or while it fails), lookups ask the database.
  */
 @Injectable()
-export class ClientDirectory {
+export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ClientDirectory.name);
-  private readonly cache = new Map<string, CacheEntry>();
+  private byMac = new Map<string, ClientBootFacts>();
+  private byIp = new Map<string, string>();
+  private loaded = false;
+  /** A load was started once (a failed one is retried by its timer, not by every lookup). */
+  private attempted = false;
+  private loading: Promise<void> | null = null;
+  /** A reload asked for while one runs: runs once after it, however many asked. */
+  private again: Promise<void> | null = null;
+  /** Bumped by every invalidation; a reload or refresh that started before a newer one does not clear its marks. */
+  private generation = 0;
+  private allDirtyGen: number | null = null;
+  private readonly dirty = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<ClientBootFacts | null>>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
+  private readonly resyncMs: number;
   private readonly now: () => number;
+  private timer: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
   private hits = 0;
   private misses = 0;
+  private readonly registrations = new GroupCommit<{ mac: string; groupId: string | null }, { row: FactsRow; created: boolean }>({
+    flush: (items) => this.insertPending(items),
+    windowMs: 2,
+    maxBatch: 500,
+  });
 
   constructor(
     @InjectRepository(Client) private readonly clients: Repository<Client>,
@@ -83,33 +111,40 @@ export class ClientDirectory {
     @Optional() @Inject(ClientGroupDirectory) private readonly groups: ClientGroupDirectory | null = null,
   ) {
     options ??= {};
-    this.ttlMs = options.ttlMs ?? 5000;
-    this.maxEntries = options.maxEntries ?? 4096;
+    this.resyncMs = options.resyncMs ?? 60_000;
     this.now = options.now ?? Date.now;
   }
 
-  /** The client with this MAC (any notation), or null. Cached; never throws for a bad MAC (returns null). */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.reload().catch(() => undefined);
+    if (this.resyncMs > 0) {
+      this.timer = setInterval(() => void this.reload().catch(() => undefined), this.resyncMs);
+      this.timer.unref();
+    }
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.retry) clearTimeout(this.retry);
+    this.timer = this.retry = null;
+  }
+
+  /** The client with this MAC (any notation), or null. From memory; never throws for a bad MAC (returns null). */
   async lookup(mac: string): Promise<ClientBootFacts | null> {
     const key = normalizeMac(mac);
     if (key === null) return null;
-    const cached = this.cache.get(key);
-    if (cached && cached.expiresAt > this.now()) {
+    if (!this.loaded && !this.loading && !this.attempted) this.startLoad();
+    if (!this.loaded && this.loading) await this.loading.catch(() => undefined);
+    if (this.loaded && this.allDirtyGen === null && !this.dirty.has(key)) {
       this.hits++;
-      return cached.facts;
+      return this.byMac.get(key) ?? null;
     }
-    const running = this.inflight.get(key);
-    if (running) return running;
-    this.misses++;
-    const query = this.clients
-      .findOne({ where: { macAddress: key } })
-      .then(async (row) => {
-        const facts = row ? toFacts(await this.effective(row)) : null;
-        this.remember(key, facts);
-        return facts;
-      })
-      .finally(() => this.inflight.delete(key));
-    this.inflight.set(key, query);
-    return query;
+    return this.fetch(key);
+  }
+
+  /** The MAC of the client that reserves `ip` (clients.ip_address), or null. From memory once loaded. */
+  reservationOwner(ip: string): string | null {
+    return this.byIp.get(ip) ?? null;
   }
 
   /**
@@ -120,65 +155,206 @@ export class ClientDirectory {
   async register(mac: string, rangeId: string): Promise<ClientBootFacts> {
     const key = normalizeMac(mac);
     if (key === null) throw new RangeError(`not a MAC address: ${JSON.stringify(mac)}`);
-    const existing = await this.clients.findOne({ where: { macAddress: key } });
-    if (existing) return this.remember(key, toFacts(await this.effective(existing)))!;
+    const known = await this.lookup(key);
+    if (known) return known;
     const group = (await this.groups?.defaultForRange(rangeId)) ?? null;
-    try {
-      const created = await this.clients.save(
-        this.clients.create({
-          macAddress: key,
-          hostname: pendingHostname(key),
-          enabled: false,
-          pending: true,
-          groupId: group?.id ?? null,
-        }),
-      );
+    const { row, created } = await this.registrations.submit({ mac: key, groupId: group?.id ?? null });
+    const facts = this.remember(this.rowFacts(row, this.groups ? await this.groups.all() : null));
+    if (created) {
       this.logger.log(`registered unknown client ${key} as pending (range ${rangeId})`);
       void this.audit?.record({
         action: 'dhcp.client-registered',
         entityType: 'clients',
-        entityId: created.id,
+        entityId: row.id,
         details: { mac: key, rangeId, groupId: group?.id ?? null },
       });
-      return this.remember(key, toFacts(await this.effective(created)))!;
-    } catch (err) {
-      if (!isUniqueViolation(err)) {
-        throw err;
-      }
-      // Someone else registered (or created) it between our read and our insert: theirs wins.
-      const row = await this.clients.findOne({ where: { macAddress: key } });
-      if (!row) throw err;
-      return this.remember(key, toFacts(await this.effective(row)))!;
     }
+    return facts;
   }
 
-  /** The client with its group's settings applied (groups are cached in memory: no query after the first). */
-  private async effective(c: Client): Promise<Client> {
-    return this.groups ? this.groups.resolve(c) : c;
+  /**
+   * One statement for a batch of registrations (group commit: a storm of new MACs costs one round trip per few
+   * milliseconds, not one transaction each). A MAC that exists already — another node or an admin created it, or a
+   * retransmission of the same DISCOVER is in the batch — is not inserted again: its row is returned.
+   */
+  private async insertPending(items: readonly { mac: string; groupId: string | null }[]): Promise<{ row: FactsRow; created: boolean }[]> {
+    const inserted = await this.clients.query<FactsRow[]>(
+      `INSERT INTO clients (mac_address, hostname, enabled, pending, group_id)
+       SELECT t.mac, t.hostname, false, true, t.group_id FROM unnest($1::varchar[], $2::varchar[], $3::uuid[]) AS t(mac, hostname, group_id)
+       ON CONFLICT (mac_address) DO NOTHING
+       RETURNING id, mac_address, hostname, enabled, pending, host(ip_address) AS ip, assigned_image_id, boot_loader, group_id`,
+      [items.map((i) => i.mac), items.map((i) => pendingHostname(i.mac)), items.map((i) => i.groupId)],
+    );
+    const byMac = new Map(inserted.map((r) => [r.mac_address, r]));
+    const missing = items.filter((i) => !byMac.has(i.mac)).map((i) => i.mac);
+    const existing = missing.length ? await this.clients.query<FactsRow[]>(`${FACTS_SELECT} WHERE mac_address = ANY($1::varchar[])`, [missing]) : [];
+    const other = new Map(existing.map((r) => [r.mac_address, r]));
+    const told = new Set<string>();
+    return items.map((i) => {
+      const mine = byMac.get(i.mac);
+      if (mine) {
+        const created = !told.has(i.mac);
+        told.add(i.mac);
+        return { row: mine, created };
+      }
+      const row = other.get(i.mac);
+      if (!row) throw new Error(`client ${i.mac} was neither inserted nor found`);
+      return { row, created: false };
+    });
   }
 
-  /** Forgets one MAC (or everything), e.g. after the client was edited through the API. */
+  /**
+   * A client changed: `mac` (its old and new MAC on a MAC change), or — without one — possibly any client. Lookups of
+   * what changed ask the database until the row (or the whole index) was re-read.
+   */
   invalidate(mac?: string): void {
+    const gen = ++this.generation;
     if (mac === undefined) {
-      this.cache.clear();
+      this.allDirtyGen = gen;
+      void this.reload().catch(() => undefined);
       return;
     }
     const key = normalizeMac(mac);
-    if (key !== null) this.cache.delete(key);
+    if (key === null) return;
+    this.dirty.set(key, gen);
+    void this.refresh(key, gen);
   }
 
-  /** Cache counters for logs and tests. */
-  cacheStats(): { size: number; hits: number; misses: number } {
-    return { size: this.cache.size, hits: this.hits, misses: this.misses };
+  /** Index counters for logs and tests: clients held, lookups answered from memory (hits) and from the database. */
+  cacheStats(): { size: number; hits: number; misses: number; loaded: boolean } {
+    return { size: this.byMac.size, hits: this.hits, misses: this.misses, loaded: this.loaded };
   }
 
-  private remember(key: string, facts: ClientBootFacts | null): ClientBootFacts | null {
-    this.cache.delete(key); // re-insert so Map order is age order
-    this.cache.set(key, { facts, expiresAt: this.now() + this.ttlMs });
-    while (this.cache.size > this.maxEntries) {
-      const oldest = this.cache.keys().next().value as string;
-      this.cache.delete(oldest);
+  /** Re-reads every client. Concurrent calls share one read; a call during a read runs another one after it. */
+  reload(): Promise<void> {
+    if (!this.loading) {
+      this.startLoad();
+      return this.loading!;
     }
+    this.again ??= this.loading
+      .catch(() => undefined)
+      .then(() => {
+        this.again = null;
+        return this.reload();
+      });
+    return this.again;
+  }
+
+  private startLoad(): void {
+    this.attempted = true;
+    const gen = this.generation;
+    const started = this.now();
+    const run = (async () => {
+      const rows = await this.clients.query<FactsRow[]>(FACTS_SELECT);
+      const groups = this.groups ? await this.groups.all() : null;
+      const byMac = new Map<string, ClientBootFacts>();
+      const byIp = new Map<string, string>();
+      for (const r of rows) {
+        const f = this.rowFacts(r, groups);
+        byMac.set(f.mac, f);
+        if (f.ipAddress) byIp.set(f.ipAddress, f.mac);
+      }
+      // Rows changed since this read started stay dirty (their own refresh, or the next reload, settles them).
+      for (const [mac, g] of this.dirty) {
+        if (g > gen) {
+          const current = this.byMac.get(mac);
+          if (current) byMac.set(mac, current);
+          else byMac.delete(mac);
+        } else this.dirty.delete(mac);
+      }
+      this.byMac = byMac;
+      this.byIp = new Map();
+      for (const f of byMac.values()) if (f.ipAddress) this.byIp.set(f.ipAddress, f.mac);
+      if (this.allDirtyGen !== null && this.allDirtyGen <= gen) this.allDirtyGen = null;
+      if (!this.loaded) this.logger.log(`client index loaded: ${byMac.size} clients in ${this.now() - started} ms`);
+      this.loaded = true;
+    })();
+    this.loading = run;
+    void run
+      .catch((err: unknown) => {
+        this.logger.warn(`client index load failed (lookups ask the database meanwhile): ${(err as Error).message}`);
+        if (!this.retry && !this.loaded) {
+          this.retry = setTimeout(() => {
+            this.retry = null;
+            void this.reload().catch(() => undefined);
+          }, 5000);
+          this.retry.unref();
+        }
+      })
+      .finally(() => {
+        if (this.loading === run) this.loading = null;
+      });
+  }
+
+  /** Re-reads one MAC after a change; clears its dirty mark unless it changed again meanwhile. */
+  private async refresh(key: string, gen: number): Promise<void> {
+    try {
+      const facts = await this.query(key);
+      if ((this.dirty.get(key) ?? 0) > gen) return;
+      this.dirty.delete(key);
+      this.put(key, facts);
+    } catch (err) {
+      this.logger.warn(`re-reading client ${key} failed (its lookups ask the database): ${(err as Error).message}`);
+    }
+  }
+
+  /** One MAC from the database (dirty or not yet loaded); concurrent lookups of one MAC share one query. */
+  private fetch(key: string): Promise<ClientBootFacts | null> {
+    const running = this.inflight.get(key);
+    if (running) return running;
+    this.misses++;
+    const q = this.query(key).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, q);
+    return q;
+  }
+
+  private async query(key: string): Promise<ClientBootFacts | null> {
+    const c = await this.clients.findOne({ where: { macAddress: key } });
+    if (!c) return null;
+    const row: FactsRow = {
+      id: c.id,
+      mac_address: c.macAddress,
+      hostname: c.hostname,
+      enabled: c.enabled,
+      pending: c.pending,
+      ip: c.ipAddress ?? null,
+      assigned_image_id: c.assignedImageId ?? null,
+      boot_loader: c.bootLoader ?? null,
+      group_id: c.groupId ?? null,
+    };
+    return this.rowFacts(row, this.groups ? await this.groups.all() : null);
+  }
+
+  private rowFacts(r: FactsRow, groups: ReadonlyMap<string, { imageId: string | null; bootLoader: BootLoader | null }> | null): ClientBootFacts {
+    const group = r.group_id ? (groups?.get(r.group_id) ?? null) : null;
+    const eff = effectiveSettings(
+      { assignedImageId: r.assigned_image_id, bootLoader: r.boot_loader, pinnedSnapshotId: null, diskPolicy: null, customBootParams: null },
+      group && { imageId: group.imageId, bootLoader: group.bootLoader, pinnedSnapshotId: null, diskPolicy: null, bootParams: null },
+    );
+    return {
+      id: r.id,
+      mac: r.mac_address,
+      hostname: r.hostname,
+      enabled: r.enabled,
+      pending: r.pending,
+      ipAddress: r.ip ? r.ip.replace(/\/32$/, '') : null,
+      assignedImageId: eff.imageId.value,
+      bootLoader: eff.bootLoader.value,
+    };
+  }
+
+  /** Puts what this process just wrote (a registration) into the index. */
+  private remember(facts: ClientBootFacts): ClientBootFacts {
+    this.put(facts.mac, facts);
     return facts;
+  }
+
+  private put(key: string, facts: ClientBootFacts | null): void {
+    const old = this.byMac.get(key);
+    if (old?.ipAddress && this.byIp.get(old.ipAddress) === key) this.byIp.delete(old.ipAddress);
+    if (facts) {
+      this.byMac.set(key, facts);
+      if (facts.ipAddress) this.byIp.set(facts.ipAddress, key);
+    } else this.byMac.delete(key);
   }
 }

@@ -1,17 +1,27 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { AppConfig } from '@config/config.loader';
+import { GroupCommit } from '@common/concurrency/group-commit';
 import { formatIpv4 } from '@common/net/ipv4';
+import { ClientDirectory } from '../../catalog';
+import { DlsMetrics } from '../../metrics';
 import { LeaseState } from '../dhcp-lease.entity';
-import { AddressPool, addressPool, hostAddress, inCidr, isLeasable, offerCandidates, OfferSource, PoolRangeFacts } from './address-pool';
-import { isUniqueViolation } from '@common/errors/pg-errors';
+import { AddressPool, addressPool, hostAddress, inCidr, isLeasable, OfferSource, PoolRangeFacts } from './address-pool';
+import { BookRow, LeaseBook } from './lease-book';
 
-/** How long an OFFER holds its address for the client's REQUEST (RFC 2131 §4.3.1 leaves it to the server). */
+/**
+ * How long an OFFER holds its address for the client's REQUEST (RFC 2131 §4.3.1 leaves it to the server). Counted
+ * from the OFFER to the REQUEST's arrival (not to when it is handled): a REQUEST that arrived in time may wait up to
+ * the queue's deadline (DLS_DHCP_DEADLINE) and still finds its address.
+ */
 export const OFFER_HOLD_SECONDS = 10;
 /** How long a DECLINEd address stays out of the pool (RFC 2131 §4.3.3: "mark the network address as not available"). */
 export const DECLINE_QUARANTINE_SECONDS = 600;
-/** Attempts when another DLS instance wins the race for an address (unique_violation). */
-const MAX_ATTEMPTS = 5;
+/** How long the first lease write of a batch waits for others (group commit window). */
+export const LEASE_COMMIT_WINDOW_MS = 2;
+/** Lease writes per transaction at most. */
+const LEASE_COMMIT_MAX_BATCH = 500;
 
 /** The range fields leasing needs (a subset of NetworkRange). */
 export interface LeaseRangeFacts extends PoolRangeFacts {
@@ -29,6 +39,8 @@ export interface LeaseClientFacts {
   hostname?: string | null;
   /** Our own addresses on this network; never leased. */
   serverAddresses?: readonly string[];
+  /** When the request arrived (ms since the epoch); default now. An offer held then is honoured. */
+  arrivedAt?: number;
 }
 
 /** An address chosen for an OFFER and held for {@link OFFER_HOLD_SECONDS}. */
@@ -102,67 +114,112 @@ function toView(row: LeaseRow): LeaseView {
   };
 }
 
+function toBookRow(row: Pick<LeaseRow, 'ip' | 'mac' | 'client_id' | 'state' | 'expires_at' | 'hostname'>): BookRow {
+  return {
+    ip: hostAddress(row.ip)!,
+    mac: row.mac,
+    clientId: row.client_id,
+    state: row.state,
+    expiresAt: new Date(row.expires_at).getTime(),
+    hostname: row.hostname,
+  };
+}
+
+/** One REQUEST's lease, as the group commit writes it. */
+export interface LeaseWrite {
+  rangeId: string;
+  ip: string;
+  mac: string;
+  clientId: string | null;
+  hostname: string | null;
+  seconds: number;
+}
+
+/** What became of one {@link LeaseWrite}: bound until `expiresAt`, or refused because `holder` has the address. */
+export type LeaseWriteResult = { ok: true; expiresAt: Date } | { ok: false; holder: LeaseRow | null; error?: unknown };
+
+interface RangeBook {
+  key: string;
+  book: Promise<LeaseBook>;
+  /** The book once loaded. */
+  ready?: LeaseBook;
+}
+
 /**
- * DHCP address allocation for full-mode ranges (RFC 2131 §4.3), with PostgreSQL as the truth so leases survive
- * restarts and several DLS instances can share one database.
+ * DHCP address allocation for full-mode ranges (RFC 2131 §4.3): answered from memory, made durable in PostgreSQL.
  *
- * Concurrency: every allocation is one transaction that reads the rows it depends on `FOR UPDATE` and then writes;
- * the unique index on `dhcp_leases.ip` is the arbiter — if another transaction took the same address first, the
- * insert fails with unique_violation (23505) and the whole allocation is retried with fresh data. Within one process,
- * allocations for one range are also queued one after another, so a boot storm of N clients costs N short
- * transactions instead of N² retries, and no pool connection sits blocked on a lock. (`SELECT … FOR UPDATE SKIP
- * LOCKED` needs a row per free address to lock; our table holds only used addresses, so the index arbitrates.)
+ * - **Memory**: per range a {@link LeaseBook} holds every lease row (loaded once, at the range's first request, and
+ *   kept current by this service's own writes), the offers, and a stack of never-used addresses. An OFFER costs no
+ *   query and no scan of the lease table; other clients' reservations come from the {@link ClientDirectory}'s
+ *   in-memory index.
+ * - **Offers are not written**: an offer is a promise of a few seconds. Held in memory, it keeps the address from
+ *   every other client of this process; lost in a crash, it costs the client one more DISCOVER (or, as DLS is
+ *   authoritative, its REQUEST for a free address is ACKed anyway).
+ * - **ACKs are durable, in groups**: a REQUEST first claims its address in the book (so no other request of this
+ *   process can take it), then its write joins a {@link GroupCommit}: writes arriving within a few milliseconds — or
+ *   while the previous batch commits — become one transaction of four statements (lock the rows at those addresses,
+ *   delete expired holders, one multi-row upsert). The REQUEST is ACKed only after that transaction committed; a
+ *   failed commit sends no ACK (the client retries).
+ * - **The database arbitrates**: the unique indexes on `ip` and on (range_id, mac) hold across nodes sharing the
+ *   database. An address another node holds is found in the batch's locked read: that REQUEST is NAKed and the book
+ *   learns the holder. A batch that hits a constraint anyway is replayed one write per transaction.
  */
 @Injectable()
-export class DhcpLeasesService {
+export class DhcpLeasesService implements OnApplicationShutdown {
   private readonly logger = new Logger(DhcpLeasesService.name);
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly books = new Map<string, RangeBook>();
+  private readonly writer: GroupCommit<LeaseWrite, LeaseWriteResult>;
+  private readonly graceMs: number;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly directory: ClientDirectory,
+    @Optional() config?: AppConfig,
+    @Optional() metrics?: DlsMetrics,
+  ) {
+    this.graceMs = config?.dhcp.deadlineMs ?? 3000;
+    this.writer = new GroupCommit<LeaseWrite, LeaseWriteResult>({
+      flush: (items) => this.writeBatch(items),
+      windowMs: LEASE_COMMIT_WINDOW_MS,
+      maxBatch: LEASE_COMMIT_MAX_BATCH,
+    });
+    metrics?.setDhcpOffersSource(() => this.offersHeld());
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.writer.close();
+  }
+
+  /** Group-commit counters (batches, items, largest batch), for logs and tests. */
+  commitStats(): GroupCommit<LeaseWrite, LeaseWriteResult>['stats'] {
+    return { ...this.writer.stats };
+  }
+
+  /** Offers held in memory per range id (the `dls_dhcp_leases{state="offered"}` gauge adds them). */
+  offersHeld(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [id, b] of this.books) if (b.ready) out.set(id, b.ready.stats().offers);
+    return out;
+  }
 
   /**
-   * Chooses an address for a DISCOVER and holds it (state `offered`, {@link OFFER_HOLD_SECONDS}) so no other client
-   * is offered it: the reservation when inside the CIDR, else the client's current or previous lease, else the
-   * requested address when free, else the first free pool address (network, broadcast, gateway, next-server, our
-   * own, other clients' reservations and quarantined addresses skipped; expired and released leases are free).
-   * A bound, unexpired lease stays bound. Null when the pool is exhausted or the range has no usable pool.
+   * Chooses an address for a DISCOVER and holds it in memory for {@link OFFER_HOLD_SECONDS}: the reservation when
+   * inside the CIDR, else the client's current or previous lease, else the requested address when free, else a
+   * never-used pool address, else the longest-expired one (network, broadcast, gateway, next-server, our own
+   * addresses, other clients' reservations and quarantined addresses skipped). Null when the pool is exhausted or
+   * the range has no usable pool.
    */
   async offer(range: LeaseRangeFacts, mac: string, facts: LeaseClientFacts = {}): Promise<OfferedAddress | null> {
-    const pool = addressPool(range, facts.serverAddresses ?? []);
-    if (!pool) {
-      this.logger.warn(`range ${range.id} (${range.cidr}) has no usable address pool`);
-      return null;
-    }
-    return this.serialized(range.id, () =>
-      this.withRetry(() =>
-        this.dataSource.transaction(async (em) => {
-          const own = await this.ownRow(em, range.id, mac);
-          const candidates = offerCandidates(pool, {
-            reservedIp: facts.reservedIp,
-            existingIp: own && own.state !== 'declined' ? own.ip : null,
-            requestedIp: facts.requestedIp,
-          });
-          for (const c of candidates) {
-            if (await this.claim(em, range, mac, c.ip, 'offered', own, facts)) return c;
-          }
-          // Pool scan: skip what is leased, held, quarantined or reserved for someone else.
-          const taken = await this.takenAddresses(em, pool, range.cidr, mac);
-          for (;;) {
-            const ip = firstFreeAddress(pool, taken);
-            if (ip === null) return null;
-            if (await this.claim(em, range, mac, ip, 'offered', own, facts)) return { ip, source: 'pool' as const };
-            taken.add(hostAddress(ip)!);
-          }
-        }),
-      ),
-    );
+    const book = await this.bookFor(range, facts.serverAddresses ?? []);
+    if (!book) return null;
+    return book.offer(mac, { reservedIp: facts.reservedIp, requestedIp: facts.requestedIp }, Date.now());
   }
 
   /**
    * Answers a DHCPREQUEST for `ip` (RFC 2131 §4.3.2). `serverIdMatches: false` (SELECTING, option 54 names another
-   * server) forgets our offer and returns `ignored`. Otherwise ACK — bound for `leaseSeconds` — when `ip` is in the
-   * range and either this client's, or free and leasable to it; NAK when it is on another network, outside the
-   * pool, held by another MAC, reserved for another client, or not the client's own reservation. DLS is
+   * server) forgets our offer and returns `ignored`. Otherwise ACK — bound for `leaseSeconds`, once durable — when
+   * `ip` is in the range and either this client's, or free and leasable to it; NAK when it is on another network,
+   * outside the pool, held by another MAC, reserved for another client, or not the client's own reservation. DLS is
    * authoritative on its ranges: an INIT-REBOOT for a free, valid address is ACKed even without a prior record.
    */
   async request(
@@ -182,22 +239,42 @@ export class DhcpLeasesService {
       return { kind: 'nak', reason: `client has the reservation ${reserved}` };
     }
     if (!isLeasable(pool, ip, reserved === ip)) return { kind: 'nak', reason: `${ip} is not in the pool` };
-
-    return this.serialized(range.id, () =>
-      this.withRetry(() =>
-        this.dataSource.transaction(async (em): Promise<RequestOutcome> => {
-          if (reserved !== ip && (await this.reservedForOther(em, ip, mac))) {
-            return { kind: 'nak', reason: `${ip} is reserved for another client` };
-          }
-          const own = await this.ownRow(em, range.id, mac);
-          if (!(await this.claim(em, range, mac, ip, 'bound', own, opts))) {
-            return { kind: 'nak', reason: `${ip} is in use by another client` };
-          }
-          const [row] = await em.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE ip = $1::inet`, [ip]);
-          return { kind: 'ack', ip, leaseSeconds: range.leaseSeconds, expiresAt: row.expires_at };
-        }),
-      ),
-    );
+    const book = await this.bookFor(range, opts.serverAddresses ?? []);
+    if (!book) return { kind: 'nak', reason: `${ip} is not in the pool` };
+    const n = hostAddress(ip)!;
+    // Judged as of the REQUEST's arrival: an offer held then still holds (the book keeps it for the queue's deadline).
+    const refused = book.claim(mac, n, Math.min(Date.now(), opts.arrivedAt ?? Infinity));
+    if (refused) return { kind: 'nak', reason: refused };
+    let result: LeaseWriteResult;
+    try {
+      result = await this.writer.submit({
+        rangeId: range.id,
+        ip,
+        mac,
+        clientId: opts.clientId ?? null,
+        hostname: opts.hostname ?? null,
+        seconds: range.leaseSeconds,
+      });
+    } catch (err) {
+      book.abandon(mac, n);
+      throw err;
+    }
+    if (!result.ok) {
+      book.abandon(mac, n);
+      if (result.error) throw result.error;
+      if (result.holder) book.learn(toBookRow(result.holder));
+      return { kind: 'nak', reason: `${ip} is in use by another client` };
+    }
+    const own = book.rowOf(mac, Date.now());
+    book.commit({
+      ip: n,
+      mac,
+      clientId: opts.clientId ?? null,
+      state: 'bound',
+      expiresAt: result.expiresAt.getTime(),
+      hostname: opts.hostname ?? (own && own.ip === n ? own.hostname : null),
+    });
+    return { kind: 'ack', ip, leaseSeconds: range.leaseSeconds, expiresAt: result.expiresAt };
   }
 
   /**
@@ -206,151 +283,200 @@ export class DhcpLeasesService {
    * Returns whether anything was quarantined.
    */
   async decline(mac: string, ip: string): Promise<boolean> {
-    if (hostAddress(ip) === null) return false;
-    const rows = await this.dataSource.query<[unknown[], number]>(
+    const n = hostAddress(ip);
+    if (n === null) return false;
+    const rows = await this.dataSource.query<[{ range_id: string; expires_at: Date }[], number]>(
       `UPDATE dhcp_leases
           SET state = 'declined', mac = $3, client_id = NULL, hostname = $4,
               expires_at = now() + make_interval(secs => $5), updated_at = now()
         WHERE ip = $1::inet AND mac = $2
-        RETURNING id`,
+        RETURNING range_id, expires_at`,
       [ip, mac, quarantineMac(ip), `declined by ${mac}`, DECLINE_QUARANTINE_SECONDS],
     );
     const quarantined = rows[1] > 0;
-    if (quarantined) this.logger.warn(`${ip} declined by ${mac}: quarantined for ${DECLINE_QUARANTINE_SECONDS} s`);
+    if (quarantined) {
+      const row = rows[0][0];
+      const book = await this.loadedBook(row.range_id);
+      book?.decline(mac, n, quarantineMac(ip), new Date(row.expires_at).getTime());
+      this.logger.warn(`${ip} declined by ${mac}: quarantined for ${DECLINE_QUARANTINE_SECONDS} s`);
+    }
     return quarantined;
   }
 
   /** DHCPRELEASE (RFC 2131 §4.3.4): frees this MAC's lease on `ip` at once (the row stays as its previous address). */
   async release(mac: string, ip: string): Promise<boolean> {
-    if (hostAddress(ip) === null) return false;
-    const rows = await this.dataSource.query<[unknown[], number]>(
+    const n = hostAddress(ip);
+    if (n === null) return false;
+    const rows = await this.dataSource.query<[{ range_id: string }[], number]>(
       `UPDATE dhcp_leases SET state = 'released', expires_at = now(), updated_at = now()
-        WHERE ip = $1::inet AND mac = $2 AND state IN ('offered', 'bound') RETURNING id`,
+        WHERE ip = $1::inet AND mac = $2 AND state IN ('offered', 'bound') RETURNING range_id`,
       [ip, mac],
     );
-    return rows[1] > 0;
+    if (rows[1] === 0) return false;
+    (await this.loadedBook(rows[0][0].range_id))?.release(mac, n, Date.now());
+    return true;
   }
 
-  /** Drops the hold of an unanswered OFFER (the client took another server's). The row stays as a previous address. */
+  /** Drops the hold of an unanswered OFFER (the client took another server's). */
   async forgetOffer(rangeId: string, mac: string): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE dhcp_leases SET expires_at = now(), updated_at = now()
-        WHERE range_id = $1 AND mac = $2 AND state = 'offered'`,
-      [rangeId, mac],
-    );
+    (await this.loadedBook(rangeId))?.forgetOffer(mac);
   }
 
-  /** The lease row of `mac` in a range (any state), or null. */
+  /** The lease of `mac` in a range (any state; a held offer shows as `offered`), or null. From memory once loaded. */
   async findByMac(rangeId: string, mac: string): Promise<LeaseView | null> {
-    const row = await this.ownRow(this.dataSource.manager, rangeId, mac, false);
-    return row ? toView(row) : null;
+    const book = await this.loadedBook(rangeId);
+    if (book) {
+      const row = book.rowOf(mac, Date.now());
+      if (!row) return null;
+      return {
+        rangeId,
+        ip: formatIpv4(row.ip),
+        mac: row.mac,
+        clientId: row.clientId,
+        state: row.state,
+        expiresAt: new Date(row.expiresAt),
+        hostname: row.hostname,
+      };
+    }
+    const rows = await this.dataSource.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE range_id = $1 AND mac = $2`, [rangeId, mac]);
+    return rows[0] ? toView(rows[0]) : null;
   }
 
-  /** Every lease row of a range, by address. */
+  /** Every durable lease row of a range, by address (offers live in memory only: see {@link findByMac}). */
   async list(rangeId: string): Promise<LeaseView[]> {
     const rows = await this.dataSource.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE range_id = $1 ORDER BY ip`, [rangeId]);
     return rows.map(toView);
   }
 
-  private async ownRow(em: EntityManager, rangeId: string, mac: string, lock = true): Promise<LeaseRow | null> {
-    const rows = await em.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE range_id = $1 AND mac = $2${lock ? ' FOR UPDATE' : ''}`, [
-      rangeId,
-      mac,
-    ]);
-    return rows[0] ?? null;
-  }
-
-  private async reservedForOther(em: EntityManager, ip: string, mac: string): Promise<boolean> {
-    const rows = await em.query<unknown[]>(`SELECT 1 FROM clients WHERE ip_address = $1::inet AND mac_address <> $2 LIMIT 1`, [ip, mac]);
-    return rows.length > 0;
-  }
-
-  /** Addresses in the CIDR that are unavailable to `mac`: active leases of others, and others' reservations. */
-  private async takenAddresses(em: EntityManager, pool: AddressPool, cidr: string, mac: string): Promise<Set<number>> {
-    const rows = await em.query<{ ip: string }[]>(
-      `SELECT host(ip) AS ip FROM dhcp_leases
-        WHERE ip <<= $1::cidr AND mac <> $2 AND state <> 'released' AND expires_at > now()
-       UNION
-       SELECT host(ip_address) FROM clients WHERE ip_address <<= $1::cidr AND mac_address <> $2`,
-      [cidr, mac],
-    );
-    const taken = new Set<number>();
-    for (const r of rows) {
-      const n = hostAddress(r.ip);
-      if (n !== null && n >= pool.first && n <= pool.last) taken.add(n);
-    }
-    return taken;
-  }
-
-  /**
-   * Makes `ip` this MAC's lease in `state`, inside the caller's transaction. False when another MAC holds it
-   * (active lease or quarantine). An expired or released row of another MAC is removed; this MAC's own row moves to
-   * the address. An OFFER never downgrades a bound, unexpired lease of the same address.
-   */
-  private async claim(
-    em: EntityManager,
-    range: LeaseRangeFacts,
-    mac: string,
-    ip: string,
-    state: 'offered' | 'bound',
-    own: LeaseRow | null,
-    facts: LeaseClientFacts,
-  ): Promise<boolean> {
-    const [holder] = await em.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE ip = $1::inet FOR UPDATE`, [ip]);
-    if (holder && holder.mac !== mac) {
-      if (holder.active) return false;
-      await em.query(`DELETE FROM dhcp_leases WHERE id = $1`, [holder.id]);
-    }
-    const keepBound = state === 'offered' && own !== null && own.ip === ip && own.state === 'bound' && own.active;
-    const newState: LeaseState = keepBound ? 'bound' : state;
-    const seconds = state === 'bound' ? range.leaseSeconds : OFFER_HOLD_SECONDS;
-    const clientId = facts.clientId ?? null;
-    const hostname = facts.hostname ?? null;
-    if (own) {
-      await em.query(
-        `UPDATE dhcp_leases
-            SET ip = $2::inet, state = $3, client_id = $4, hostname = COALESCE($5, hostname), updated_at = now(),
-                expires_at = CASE WHEN $6 THEN expires_at ELSE now() + make_interval(secs => $7) END
-          WHERE id = $1`,
-        [own.id, ip, newState, clientId, hostname, keepBound, seconds],
-      );
-      own.ip = ip;
-      own.state = newState;
-      own.active = true;
-    } else {
-      await em.query(
-        `INSERT INTO dhcp_leases (range_id, ip, mac, client_id, state, expires_at, hostname)
-         VALUES ($1, $2::inet, $3, $4, $5, now() + make_interval(secs => $6), $7)`,
-        [range.id, ip, mac, clientId, newState, seconds, hostname],
-      );
-    }
-    return true;
-  }
-
-  /** Retries `work` when it lost an address race to another transaction (unique_violation). */
-  private async withRetry<T>(work: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await work();
-      } catch (err) {
-        if (!isUniqueViolation(err) || attempt >= MAX_ATTEMPTS) throw err;
-        this.logger.debug(`address race lost (attempt ${attempt}); retrying`);
+  /** The range's book, loaded on first use; rebuilt when the range's pool settings changed. Null: no usable pool. */
+  private async bookFor(range: LeaseRangeFacts, serverAddresses: readonly string[]): Promise<LeaseBook | null> {
+    const key = JSON.stringify([range.cidr, range.gateway, range.poolStart, range.poolEnd, range.nextServer]);
+    let entry = this.books.get(range.id);
+    if (!entry || entry.key !== key) {
+      const pool = addressPool(range);
+      if (!pool) {
+        this.logger.warn(`range ${range.id} (${range.cidr}) has no usable address pool`);
+        return null;
       }
+      const book = this.loadBook(range.id, pool);
+      const fresh: RangeBook = { key, book };
+      entry = fresh;
+      this.books.set(range.id, fresh);
+      void book.then((b) => (fresh.ready = b)).catch(() => undefined);
+      // A failed load is not kept: the next request tries again.
+      book.catch(() => {
+        if (this.books.get(range.id) === fresh) this.books.delete(range.id);
+      });
+    }
+    const book = await entry.book;
+    for (const a of serverAddresses) {
+      const n = hostAddress(a);
+      if (n !== null) book.exclude(n);
+    }
+    return book;
+  }
+
+  /** The book of a range when it has been loaded (or is loading), else null: nothing to keep current. */
+  private async loadedBook(rangeId: string): Promise<LeaseBook | null> {
+    const entry = this.books.get(rangeId);
+    if (!entry) return null;
+    return entry.book.catch(() => null);
+  }
+
+  private async loadBook(rangeId: string, pool: AddressPool): Promise<LeaseBook> {
+    const started = Date.now();
+    const rows = await this.dataSource.query<LeaseRow[]>(
+      `SELECT host(ip) AS ip, mac, client_id, state, expires_at, hostname FROM dhcp_leases WHERE range_id = $1`,
+      [rangeId],
+    );
+    const book = new LeaseBook(
+      {
+        pool,
+        reservedFor: (ip) => this.directory.reservationOwner(ip),
+        offerHoldMs: OFFER_HOLD_SECONDS * 1000,
+        graceMs: this.graceMs,
+      },
+      rows.map(toBookRow),
+    );
+    this.logger.debug(`range ${rangeId}: ${rows.length} lease rows loaded in ${Date.now() - started} ms`);
+    return book;
+  }
+
+  /** The group commit's flush: one transaction for the batch; on a constraint error, one per write. */
+  private async writeBatch(items: readonly LeaseWrite[]): Promise<LeaseWriteResult[]> {
+    try {
+      return await this.dataSource.transaction((em) => this.writeInTransaction(em, items));
+    } catch (err) {
+      if (items.length === 1) return [{ ok: false, holder: null, error: err }];
+      this.logger.debug(`lease batch of ${items.length} failed (${(err as Error).message}); writing one by one`);
+      const out: LeaseWriteResult[] = [];
+      for (const item of items) {
+        try {
+          out.push((await this.dataSource.transaction((em) => this.writeInTransaction(em, [item])))[0]);
+        } catch (e) {
+          out.push({ ok: false, holder: null, error: e });
+        }
+      }
+      return out;
     }
   }
 
-  /** Runs `work` after every earlier allocation for the same range in this process has finished. */
-  private serialized<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(key) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(key, settled);
-    void settled.then(() => {
-      if (this.queues.get(key) === settled) this.queues.delete(key);
+  private async writeInTransaction(em: EntityManager, items: readonly LeaseWrite[]): Promise<LeaseWriteResult[]> {
+    const holders = await em.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE ip = ANY($1::inet[]) FOR UPDATE`, [
+      items.map((i) => i.ip),
+    ]);
+    const byIp = new Map(holders.map((h) => [h.ip, h]));
+    const results: (LeaseWriteResult | null)[] = [];
+    const accepted = new Map<string, LeaseWrite>(); // by range + MAC: a retransmission's duplicate is written once
+    const ipsTaken = new Map<string, string>();
+    const stale: string[] = [];
+    for (const item of items) {
+      const holder = byIp.get(item.ip);
+      if (holder && holder.mac !== item.mac && holder.active) {
+        results.push({ ok: false, holder });
+        continue;
+      }
+      const taker = ipsTaken.get(item.ip);
+      const macKey = `${item.rangeId} ${item.mac}`;
+      const already = accepted.get(macKey);
+      if ((taker !== undefined && taker !== item.mac) || (already && already.ip !== item.ip)) {
+        results.push({ ok: false, holder: null });
+        continue;
+      }
+      if (holder && holder.mac !== item.mac) stale.push(holder.id);
+      accepted.set(macKey, item);
+      ipsTaken.set(item.ip, item.mac);
+      results.push(null);
+    }
+    const written = new Map<string, Date>();
+    if (stale.length > 0) await em.query(`DELETE FROM dhcp_leases WHERE id = ANY($1::uuid[])`, [stale]);
+    if (accepted.size > 0) {
+      const list = [...accepted.values()];
+      const rows = await em.query<{ mac: string; range_id: string; expires_at: Date }[]>(
+        `INSERT INTO dhcp_leases (range_id, ip, mac, client_id, state, expires_at, hostname)
+         SELECT t.range_id, t.ip, t.mac, t.client_id, 'bound', now() + make_interval(secs => t.secs), t.hostname
+           FROM unnest($1::uuid[], $2::inet[], $3::varchar[], $4::uuid[], $5::int[], $6::varchar[])
+                AS t(range_id, ip, mac, client_id, secs, hostname)
+         ON CONFLICT (range_id, mac) WHERE state <> 'declined' DO UPDATE
+            SET ip = EXCLUDED.ip, state = 'bound', client_id = EXCLUDED.client_id,
+                hostname = COALESCE(EXCLUDED.hostname, dhcp_leases.hostname), expires_at = EXCLUDED.expires_at, updated_at = now()
+         RETURNING range_id, mac, expires_at`,
+        [
+          list.map((i) => i.rangeId),
+          list.map((i) => i.ip),
+          list.map((i) => i.mac),
+          list.map((i) => i.clientId),
+          list.map((i) => i.seconds),
+          list.map((i) => i.hostname),
+        ],
+      );
+      for (const r of rows) written.set(`${r.range_id} ${r.mac}`, new Date(r.expires_at));
+    }
+    return items.map((item, i) => {
+      const r = results[i];
+      if (r) return r;
+      const expiresAt = written.get(`${item.rangeId} ${item.mac}`);
+      return expiresAt ? { ok: true, expiresAt } : { ok: false, holder: null, error: new Error(`lease of ${item.mac} was not written`) };
     });
-    return next;
   }
 }

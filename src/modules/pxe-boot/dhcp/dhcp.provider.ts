@@ -20,12 +20,13 @@ import { BootPolicyService } from '../../catalog';
 import { ArrivalPort } from './dhcp-decision';
 import { DhcpLeasesService } from './dhcp-leases.service';
 import type { DhcpRange } from './dhcp.ports';
-import { DhcpBinding, DhcpServer, DhcpStats, ServedRange } from './dhcp.server';
+import { DhcpArrival, DhcpBinding, DhcpDecoded, DhcpServer, DhcpStats, ServedRange } from './dhcp.server';
+import { DhcpIntake } from './dhcp-intake';
 import { RangeBroadcaster, RangeBroadcastErrorCode, RangeBroadcastSent } from './range-broadcast';
 
 /** How often ranges are re-read from the database when nobody calls reload(). */
 export const RANGE_RELOAD_INTERVAL_MS = 60_000;
-/** How long shutdown waits for requests being answered (each is a few short queries). */
+/** How long shutdown waits for requests being answered (a registration or a group commit each). */
 const DRAIN_TIMEOUT_MS = 2000;
 
 /** What the server currently serves. */
@@ -47,7 +48,15 @@ export interface DhcpServerStatus {
   ranges: { id: string; name: string; cidr: string; mode: 'full' | 'proxy'; interface: string; relayOnly: boolean }[];
 }
 
+/** A queued request and where it arrived. */
+interface Job {
+  decoded: DhcpDecoded;
+  arrival: DhcpArrival;
+}
+
 interface Binding extends DhcpBinding {
+  /** The interface's request queue (both ports share it: one CPU serves them). */
+  intake: DhcpIntake<Job>;
   dhcp: InterfaceUdpSocket;
   pxe: InterfaceUdpSocket | null;
   ra: RouterAdvertiser | null;
@@ -131,7 +140,8 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
   /** The RA problem last logged per interface, so each is logged once. */
   private readonly raReported = new Map<string, string>();
   private lastSummary = '';
-  private readonly inflight = new Set<Promise<void>>();
+  /** Intakes of closed bindings still finishing their requests (awaited at shutdown). */
+  private readonly draining = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private reloading: Promise<DhcpServerStatus> | null = null;
   private stopped = false;
@@ -159,6 +169,15 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       isDebugEnabled: () => Logger.isLevelEnabled('debug'),
       metrics: metrics && { count: (type, outcome, range) => metrics.dhcpPackets.inc({ type, outcome, range }) },
     });
+    this.metrics = metrics;
+    metrics?.setDhcpQueueSource(() => new Map([...this.bindings.values()].map((b) => [b.name, b.intake.depth])));
+  }
+
+  private readonly metrics: DlsMetrics | undefined;
+
+  /** Requests waiting in each interface's queue and being handled. */
+  queues(): { interface: string; depth: number; active: number }[] {
+    return [...this.bindings.values()].map((b) => ({ interface: b.name, depth: b.intake.depth, active: b.intake.active }));
   }
 
   /**
@@ -204,12 +223,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     this.timer = null;
     if (this.reloading) await this.reloading.catch(() => undefined);
     this.closeBindings();
-    if (this.inflight.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_TIMEOUT_MS)));
-      await Promise.race([Promise.allSettled([...this.inflight]), cap]);
-      clearTimeout(timer);
-    }
+    if (this.draining.size > 0) await Promise.allSettled([...this.draining]);
   }
 
   /** Counters since start. */
@@ -437,6 +451,15 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       name,
       info,
       address: state.address,
+      intake: new DhcpIntake<Job>({
+        capacity: this.config.dhcp.queueCapacity,
+        deadlineMs: this.config.dhcp.deadlineMs,
+        serve: (job, arrivedAt) => this.server.serve(job.decoded, job.arrival, this.served, arrivedAt),
+        onDrop: (job, reason) => {
+          this.server.queueDropped(job.decoded, reason);
+          this.metrics?.dhcpQueueDropped.inc({ interface: name, reason });
+        },
+      }),
       dhcp: null!,
       pxe: null,
       ra: null,
@@ -464,9 +487,9 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       throw new Error(`cannot bind UDP 0.0.0.0:${port} on ${binding.name}: ${e.code ?? ''} ${e.message}`.trim(), { cause: err });
     }
     socket.on('message', (buf, info) => {
-      const work = this.server.receive(buf, { binding, port: kind, info, socket }, this.served);
-      this.inflight.add(work);
-      void work.finally(() => this.inflight.delete(work));
+      const arrival: DhcpArrival = { binding, port: kind, info, socket };
+      const decoded = this.server.decode(buf, arrival);
+      if (decoded) binding.intake.push({ decoded, arrival }, decoded.ci.mac, decoded.ci.messageType ?? null);
     });
     socket.on('error', (err) => this.logger.warn(`receive error on ${binding.name}:${port}: ${err.message}`));
     return socket;
@@ -528,6 +551,9 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
 
   private closeBinding(b: Binding): void {
     b.closed = true;
+    const drained = b.intake.close(DRAIN_TIMEOUT_MS);
+    this.draining.add(drained);
+    void drained.finally(() => this.draining.delete(drained));
     if (b.quickAck) this.setQuickAck(b, false);
     b.ra?.stop();
     b.pxe?.close();

@@ -49,6 +49,16 @@ export interface DhcpStats {
   registered: number;
   /** Requests whose handling failed unexpectedly (database down, send error); logged at warn. */
   errors: number;
+  /** Dropped unanswered from the interface queue: older than the deadline, queue full, replaced by a newer copy. */
+  stale: number;
+  overflow: number;
+  superseded: number;
+}
+
+/** A datagram decoded and classified, waiting to be handled. */
+export interface DhcpDecoded {
+  pkt: DhcpPacket;
+  ci: DhcpClientInfo;
 }
 
 /** One interface the server listens on. */
@@ -137,7 +147,21 @@ function prefixToMask(prefix: number): string {
 }
 
 function zeroStats(): DhcpStats {
-  return { received: 0, malformed: 0, dropped: 0, offers: 0, acks: 0, naks: 0, declines: 0, releases: 0, registered: 0, errors: 0 };
+  return {
+    received: 0,
+    malformed: 0,
+    dropped: 0,
+    offers: 0,
+    acks: 0,
+    naks: 0,
+    declines: 0,
+    releases: 0,
+    registered: 0,
+    errors: 0,
+    stale: 0,
+    overflow: 0,
+    superseded: 0,
+  };
 }
 
 /**
@@ -178,11 +202,41 @@ export class DhcpServer {
     return { ...this.counters };
   }
 
-  /** Handles one datagram against the `served` ranges. Never rejects. */
+  /** Handles one datagram against the `served` ranges at once (no queue). Never rejects. */
   receive(buf: Buffer, arrival: DhcpArrival, served: readonly ServedRange[]): Promise<void> {
+    const decoded = this.decode(buf, arrival);
+    return decoded ? this.serve(decoded, arrival, served, Date.now()) : Promise.resolve();
+  }
+
+  /**
+   * Decodes and classifies a datagram (counted as received); null when it is malformed (counted and dropped here).
+   * The binding layer queues what this returns and hands it to {@link serve} when its turn comes.
+   */
+  decode(buf: Buffer, arrival: DhcpArrival): DhcpDecoded | null {
     this.counters.received++;
-    const seen: Seen = { ci: null, range: '' };
-    return this.handle(buf, arrival, served, seen).catch((err: unknown) => {
+    try {
+      const pkt = decodeDhcp(buf);
+      return { pkt, ci: classifyClient(pkt) };
+    } catch (err) {
+      if (!(err instanceof MalformedPacketError)) throw err;
+      this.counters.malformed++;
+      this.count({ ci: null, range: '' }, 'dropped');
+      this.debug(() => `malformed datagram (${buf.length} bytes) from ${arrival.info.address} on ${arrival.binding.name}: ${err.message}`);
+      return null;
+    }
+  }
+
+  /** A decoded request the queue dropped unanswered (stale, overflow, superseded): counted, logged at debug. */
+  queueDropped(decoded: DhcpDecoded, reason: 'stale' | 'overflow' | 'superseded'): void {
+    this.counters[reason]++;
+    this.count({ ci: decoded.ci, range: '' }, 'dropped');
+    this.debug(() => `drop ${decoded.ci.mac ?? '-'} xid=0x${decoded.ci.xid.toString(16)}: ${reason} in the queue`, decoded.ci);
+  }
+
+  /** Handles a decoded request that arrived at `arrivedAt` (ms) against the `served` ranges. Never rejects. */
+  serve(decoded: DhcpDecoded, arrival: DhcpArrival, served: readonly ServedRange[], arrivedAt: number): Promise<void> {
+    const seen: Seen = { ci: decoded.ci, range: '' };
+    return this.handle(decoded, arrival, served, seen, arrivedAt).catch((err: unknown) => {
       this.counters.errors++;
       this.count(seen, 'error');
       this.logger.warn(
@@ -209,21 +263,9 @@ export class DhcpServer {
     this.debug(() => `drop ${ci?.mac ?? '-'} xid=0x${(ci?.xid ?? 0).toString(16)}: ${why}`, ci);
   }
 
-  private async handle(buf: Buffer, arrival: DhcpArrival, served: readonly ServedRange[], seen: Seen): Promise<void> {
+  private async handle(decoded: DhcpDecoded, arrival: DhcpArrival, served: readonly ServedRange[], seen: Seen, arrivedAt: number): Promise<void> {
     const { binding, port, info } = arrival;
-    let pkt: DhcpPacket;
-    let ci: DhcpClientInfo;
-    try {
-      pkt = decodeDhcp(buf);
-      ci = classifyClient(pkt);
-    } catch (err) {
-      if (!(err instanceof MalformedPacketError)) throw err;
-      this.counters.malformed++;
-      this.count(seen, 'dropped');
-      this.debug(() => `malformed datagram (${buf.length} bytes) from ${info.address} on ${binding.name}: ${err.message}`);
-      return;
-    }
-    seen.ci = ci;
+    const { pkt, ci } = decoded;
     if (pkt.op !== BootpOp.REQUEST) return this.dropped(seen, 'BOOTREPLY sent to the server');
     if (ci.mac === null) return this.dropped(seen, `not an Ethernet chaddr (htype ${pkt.htype}, hlen ${pkt.hlen})`);
     const notUnicast = nonUnicastMacReason(ci.mac);
@@ -261,7 +303,7 @@ export class DhcpServer {
         ` → ${action.kind}${action.kind === 'drop' ? ` (${action.reason})` : ''}`,
       ci,
     );
-    const ctx: Context = { arrival, pkt, ci, range, serverId, client, track: plan.track, seen };
+    const ctx: Context = { arrival, pkt, ci, range, serverId, client, track: plan.track, seen, arrivedAt };
     await this.execute(ctx, action);
   }
 
@@ -294,7 +336,7 @@ export class DhcpServer {
         return;
       }
       case 'request': {
-        const outcome = await this.leases.request(range, mac, action.ip, leaseFacts);
+        const outcome = await this.leases.request(range, mac, action.ip, { ...leaseFacts, arrivedAt: ctx.arrivedAt });
         if (outcome.kind === 'ignored') return this.dropped(ctx.seen, 'request ignored');
         if (outcome.kind === 'nak') {
           this.logger.warn(
@@ -466,6 +508,8 @@ interface Context {
   client: DhcpClientFacts | null;
   track: boolean;
   seen: Seen;
+  /** When the request arrived (ms): an offer held then is honoured however long it waited. */
+  arrivedAt: number;
 }
 
 /** Direct request: the range on this interface that contains the interface address. Relayed: CIDR ∋ giaddr. */

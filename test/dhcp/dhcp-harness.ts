@@ -90,6 +90,15 @@ export class NsProcess {
     );
   }
 
+  /** SIGKILL at once (a crash: nothing is closed or flushed); waits for the exit. */
+  async kill(): Promise<void> {
+    if (this.exited || this.child.pid === undefined) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    // The pid is `ip netns exec`'s, which exec()s node: the fixture itself.
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+
   /** SIGTERM (the fixture closes and stops what it started), SIGKILL after `graceMs`; waits for the exit. */
   async stop(graceMs = 10_000): Promise<void> {
     if (this.exited || this.child.pid === undefined) return;

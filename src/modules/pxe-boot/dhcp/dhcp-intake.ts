@@ -52,10 +52,13 @@ export class DhcpIntake<J> {
     return this.inFlight;
   }
 
-  /** Queues one request of `mac` (null: not keyed) of DHCP message type `type` (null: BOOTP). */
-  push(job: J, mac: string | null, type: number | null): void {
+  /**
+   * Queues one request of `mac` (null: not keyed) with transaction id `xid` and DHCP message type `type` (null:
+   * BOOTP). A retransmission (same MAC, type and xid) replaces its waiting copy.
+   */
+  push(job: J, mac: string | null, xid: number, type: number | null): void {
     if (this.closed) return;
-    const key = mac === null ? null : `${mac} ${type ?? 0}`;
+    const key = mac === null ? null : `${mac} ${xid} ${type ?? 0}`;
     this.queue.push(job, { key, urgent: type !== null && URGENT.has(type), arrivedAt: this.now() });
     this.schedule();
   }

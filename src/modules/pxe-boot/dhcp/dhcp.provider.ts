@@ -489,7 +489,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     socket.on('message', (buf, info) => {
       const arrival: DhcpArrival = { binding, port: kind, info, socket };
       const decoded = this.server.decode(buf, arrival);
-      if (decoded) binding.intake.push({ decoded, arrival }, decoded.ci.mac, decoded.ci.messageType ?? null);
+      if (decoded) binding.intake.push({ decoded, arrival }, decoded.ci.mac, decoded.ci.xid, decoded.ci.messageType ?? null);
     });
     socket.on('error', (err) => this.logger.warn(`receive error on ${binding.name}:${port}: ${err.message}`));
     return socket;

@@ -127,7 +127,7 @@ export class LeaseBook {
     const held = this.offers.get(mac);
     const candidates = offerCandidates(this.pool, {
       reservedIp: facts.reservedIp,
-      existingIp: own && own.state !== 'declined' ? formatIpv4(own.ip) : held ? formatIpv4(held.ip) : null,
+      existingIp: own && own.state !== 'declined' ? formatIpv4(own.ip) : null,
       requestedIp: facts.requestedIp,
     });
     // A retransmitted DISCOVER keeps its offer, unless a reservation now says otherwise.

@@ -7,8 +7,8 @@
  * - a request older than the deadline is dropped, not served (counted as `stale`);
  * - the queue holds at most `capacity` requests: when full, the oldest DISCOVER (else the oldest other request) is
  *   dropped (`overflow`), so memory stays bounded whatever arrives;
- * - a newer request of the same client and type replaces its queued one (`superseded`): only a retransmission's
- *   last copy is worth an answer;
+ * - a retransmission (same client, transaction id and type) replaces its queued copy (`superseded`): only its last
+ *   copy is worth an answer;
  * - requests that complete an exchange already started (REQUEST, DECLINE, RELEASE) go before new ones (DISCOVER,
  *   INFORM): an OFFER already cost work and holds an address, finishing its DORA is worth more than starting another;
  * - within a lane the newest is served first (LIFO). Under no load the queue is empty and order does not matter;

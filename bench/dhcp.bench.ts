@@ -125,11 +125,30 @@ function postgresPids(dataDir: string): number[] {
   return out;
 }
 
-const quantile = (sorted: number[], q: number): number | null => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : null);
+const quantile = (sorted: number[], q: number): number | null =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : null;
 
 /** One perfdhcp run in the client namespace; parses its final report and its per-exchange timers. */
 async function perfdhcp(cliNs: string, rate: number, clients: { macFile?: string; base?: string }, cpuPids: () => number[]): Promise<Trial> {
-  const args = ['netns', 'exec', cliNs, PERFDHCP, '-4', '-l', CLIENT_IF, '-r', String(rate), '-p', String(TRIAL_S), '-d', '1', '-W', '1500000', '-x', 't'];
+  const args = [
+    'netns',
+    'exec',
+    cliNs,
+    PERFDHCP,
+    '-4',
+    '-l',
+    CLIENT_IF,
+    '-r',
+    String(rate),
+    '-p',
+    String(TRIAL_S),
+    '-d',
+    '1',
+    '-W',
+    '1500000',
+    '-x',
+    't',
+  ];
   if (clients.macFile) args.push('-M', clients.macFile);
   else args.push('-R', '1000000', '-b', `mac=${clients.base}`);
   const pids = cpuPids();
@@ -243,9 +262,11 @@ function dnsmasqServer(lab: Lab, dir: string, rangeLine: string): ServerUnderTes
     async prepare(scenario) {
       await stop();
       const expiry = Math.floor(Date.now() / 1000) + 86_400;
-      const leases = scenario === 'leases' ? Array.from({ length: LEASES }, (_, i) => `${expiry} ${leaseMac(i)} ${ipPlus(`${NET}.100.0`, i)} * *`) : [];
+      const leases =
+        scenario === 'leases' ? Array.from({ length: LEASES }, (_, i) => `${expiry} ${leaseMac(i)} ${ipPlus(`${NET}.100.0`, i)} * *`) : [];
       writeFileSync(leaseFile, leases.length ? `${leases.join('\n')}\n` : '');
-      const hosts = scenario === 'reservations' ? Array.from({ length: RESERVATIONS }, (_, i) => `${reservedMac(i)},${ipPlus(`${NET}.200.0`, i)}`) : [];
+      const hosts =
+        scenario === 'reservations' ? Array.from({ length: RESERVATIONS }, (_, i) => `${reservedMac(i)},${ipPlus(`${NET}.200.0`, i)}`) : [];
       writeFileSync(hostsFile, hosts.length ? `${hosts.join('\n')}\n` : '');
       proc = lab.spawn(
         [
@@ -269,12 +290,7 @@ function dnsmasqServer(lab: Lab, dir: string, rangeLine: string): ServerUnderTes
         ],
         { logFile: join(dir, 'dnsmasq.log') },
       );
-      await waitFor(
-        'dnsmasq to listen on :67',
-        async () => (await lab.exec(['ss', '-lunp'])).stdout.includes('dnsmasq'),
-        15_000,
-        100,
-      );
+      await waitFor('dnsmasq to listen on :67', async () => (await lab.exec(['ss', '-lunp'])).stdout.includes('dnsmasq'), 15_000, 100);
     },
     cpuPids: () => (proc ? [proc.pid] : []),
     rss: () => (proc ? rssMb(proc.pid) : 0),
@@ -303,8 +319,7 @@ function dlsServer(lab: Lab, dir: string): ServerUnderTest & { rangeId: () => st
       "cl.connect().then(()=>cl.query(fs.readFileSync(process.argv[2],'utf8'))).then(()=>cl.end()).catch((e)=>{console.error(e.message);process.exit(1)})";
     await lab.exec([process.execPath, '-e', code, join(dataDir, 'postgres', 'credentials.json'), file], { cwd: repoRoot(), timeoutMs: 120_000 });
   };
-  const mac = (fmt: string): string =>
-    `format('${fmt}', lpad(to_hex(i / 256), 2, '0'), lpad(to_hex(i % 256), 2, '0'))`;
+  const mac = (fmt: string): string => `format('${fmt}', lpad(to_hex(i / 256), 2, '0'), lpad(to_hex(i % 256), 2, '0'))`;
   return {
     name: 'DLS',
     rangeId: () => rangeId,
@@ -463,7 +478,9 @@ async function main(): Promise<void> {
       `2× overload (leases): DLS completes ${f(med(ov.map((x) => x.dls?.doraPerSec)))} DORA/s = ${f(share('dls'))} % of its best;` +
         ` dnsmasq ${f(med(ov.map((x) => x.ref?.doraPerSec)))} DORA/s = ${f(share('ref'))} % of its best`,
     );
-    console.log(`DLS RSS: ${rssAfterLeases.toFixed(0)} MB with ${LEASES} clients + leases and ${RESERVATIONS} reservations; at most ${rssMax.toFixed(0)} MB during the bench`);
+    console.log(
+      `DLS RSS: ${rssAfterLeases.toFixed(0)} MB with ${LEASES} clients + leases and ${RESERVATIONS} reservations; at most ${rssMax.toFixed(0)} MB during the bench`,
+    );
   } finally {
     clearTimeout(guard);
     await ref.stop().catch(() => undefined);

@@ -62,7 +62,13 @@ describe('DhcpServer in a boot storm', () => {
     return ids;
   };
   const request = (m: string, offer: DhcpPacket, id: number) =>
-    ({ type: DhcpMessageType.REQUEST, mac: m, requestedIp: offer.yiaddr, serverId: getIp(offer.options, DhcpOptionCode.SERVER_ID)!, xid: id }) as const;
+    ({
+      type: DhcpMessageType.REQUEST,
+      mac: m,
+      requestedIp: offer.yiaddr,
+      serverId: getIp(offer.options, DhcpOptionCode.SERVER_ID)!,
+      xid: id,
+    }) as const;
 
   beforeAll(async () => {
     baseDir = await fs.mkdtemp(path.join(os.tmpdir(), `dls-dhcp-storm-${pid}-`));
@@ -159,7 +165,9 @@ describe('DhcpServer in a boot storm', () => {
     const owners = macs.map((m, i) => request(m, offers[i], discovers[i]));
     const thiefIds = await burst(thieves);
     await burst(owners);
-    const acks = await Promise.all(discovers.map((id) => waitFor('ACK', () => replies(id).find((p) => typeOf(p) === DhcpMessageType.ACK), 15_000, 20)));
+    const acks = await Promise.all(
+      discovers.map((id) => waitFor('ACK', () => replies(id).find((p) => typeOf(p) === DhcpMessageType.ACK), 15_000, 20)),
+    );
     expect(acks.map((a) => a.yiaddr)).toEqual(offers.map((o) => o.yiaddr));
     const thiefAnswers = await Promise.all(thiefIds.map((id) => reply(id)));
     expect(thiefAnswers.map(typeOf)).toEqual(thieves.map(() => DhcpMessageType.NAK));

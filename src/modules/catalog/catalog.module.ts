@@ -71,6 +71,15 @@ import { SnapshotsService } from './versions/snapshots.service';
     ClientGroupChangeSubscriber,
     StorageInventoryService,
   ],
-  exports: [BootPolicyService, ClientDirectory, ClientDisksService, BootSessionsService, ClientsService, ImagesService, SnapshotsService, ClientWakerRegistry],
+  exports: [
+    BootPolicyService,
+    ClientDirectory,
+    ClientDisksService,
+    BootSessionsService,
+    ClientsService,
+    ImagesService,
+    SnapshotsService,
+    ClientWakerRegistry,
+  ],
 })
 export class CatalogModule {}

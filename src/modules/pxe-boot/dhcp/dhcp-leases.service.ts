@@ -261,7 +261,7 @@ export class DhcpLeasesService implements OnApplicationShutdown {
     }
     if (!result.ok) {
       book.abandon(mac, n);
-      if (result.error) throw result.error;
+      if (result.error) throw result.error instanceof Error ? result.error : new Error('lease write failed', { cause: result.error });
       if (result.holder) book.learn(toBookRow(result.holder));
       return { kind: 'nak', reason: `${ip} is in use by another client` };
     }

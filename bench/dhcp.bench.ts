@@ -177,13 +177,16 @@ async function perfdhcp(cliNs: string, rate: number, clients: { macFile?: string
   const dO = section('DISCOVER-OFFER');
   const rA = section('REQUEST-ACK');
   if (dO['sent packets'] === undefined) throw new Error(`perfdhcp gave no report:\n${out.slice(-2000)}`);
-  // `-x t`: one line per successful exchange, "<type> ... <delay in ms>"; keep the DISCOVER-OFFER delays.
+  // `-x t`: per exchange type, one "sent / received: HHMMSS.ffffff / HHMMSS.ffffff" line per answered packet
+  // (times since perfdhcp started); keep the DISCOVER-OFFER ones.
   const delays: number[] = [];
+  const secs = (t: string): number => Number(t.slice(0, 2)) * 3600 + Number(t.slice(2, 4)) * 60 + Number(t.slice(4));
   let inDo = false;
   for (const line of out.split('\n')) {
-    if (line.includes('***Statistics for:')) inDo = line.includes('DISCOVER-OFFER');
-    const m = inDo ? /^\s*\d+\s*:\s*[\d.]+\s+[\d.]+\s+([\d.]+)/.exec(line) : null;
-    if (m) delays.push(Number(m[1]));
+    if (line.includes('DISCOVER-OFFER')) inDo = true;
+    else if (line.includes('REQUEST-ACK')) inDo = false;
+    const m = inDo ? /sent \/ received: (\d{6}(?:\.\d+)?) \/ (\d{6}(?:\.\d+)?)/.exec(line) : null;
+    if (m) delays.push((secs(m[2]) - secs(m[1])) * 1000);
   }
   delays.sort((a, b) => a - b);
   const sent = dO['sent packets'];

@@ -25,7 +25,7 @@
  * dnsmasq needed. Takes /tmp/dls-heavy-tests.lock so two benches don't measure each other; bounded to ~15 min.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -305,7 +305,8 @@ function dnsmasqServer(lab: Lab, dir: string, rangeLine: string): ServerUnderTes
 function dlsServer(lab: Lab, dir: string): ServerUnderTest & { rangeId: () => string } {
   let dls: DlsInLab | null = null;
   let rangeId = '';
-  let current: string | null = null;
+  let seeded = false;
+  mkdirSync(dir, { recursive: true });
   const dataDir = join(dir, 'dls-data');
   const controlPort = pickControlPort();
   const start = async (): Promise<DlsInLab> => {
@@ -327,8 +328,8 @@ function dlsServer(lab: Lab, dir: string): ServerUnderTest & { rangeId: () => st
     name: 'DLS',
     rangeId: () => rangeId,
     async prepare(scenario) {
-      if (!dls) {
-        await start();
+      if (!dls) await start();
+      if (!rangeId) {
         const range = await dls!.ok('POST', '/api/v1/network-ranges', {
           name: 'bench',
           cidr: `${NET}.0.0/16`,
@@ -341,27 +342,21 @@ function dlsServer(lab: Lab, dir: string): ServerUnderTest & { rangeId: () => st
         });
         rangeId = range.id;
       }
-      if (scenario === current) return;
-      if (scenario === 'empty') {
-        current = scenario;
-        return;
-      }
-      // Seed once both tables (10,000 leases, 1,000 reservations), then restart: DLS loads its client index at start.
-      if (current === null || current === 'empty') {
-        await sql(`
-          DELETE FROM dhcp_leases; DELETE FROM clients;
-          INSERT INTO clients (mac_address, hostname, enabled)
-            SELECT ${mac('0e:00:00:00:%s:%s')}, 'lease-' || i, false FROM generate_series(0, ${LEASES - 1}) i;
-          INSERT INTO dhcp_leases (range_id, ip, mac, client_id, state, expires_at)
-            SELECT '${rangeId}', '${NET}.100.0'::inet + i, c.mac_address, c.id, 'bound', now() + interval '1 day'
-              FROM generate_series(0, ${LEASES - 1}) i JOIN clients c ON c.mac_address = ${mac('0e:00:00:00:%s:%s')};
-          INSERT INTO clients (mac_address, hostname, enabled, ip_address)
-            SELECT ${mac('0e:00:00:01:%s:%s')}, 'resv-' || i, false, '${NET}.200.0'::inet + i FROM generate_series(0, ${RESERVATIONS - 1}) i;
-        `);
-        await dls!.stop();
-        await start();
-      }
-      current = scenario;
+      if (scenario === 'empty' || seeded) return;
+      // Seed both tables once (10,000 leases, 1,000 reservations), then restart: DLS loads its client index at start.
+      await sql(`
+        DELETE FROM dhcp_leases; DELETE FROM clients;
+        INSERT INTO clients (mac_address, hostname, enabled)
+          SELECT ${mac('0e:00:00:00:%s:%s')}, 'lease-' || i, false FROM generate_series(0, ${LEASES - 1}) i;
+        INSERT INTO dhcp_leases (range_id, ip, mac, client_id, state, expires_at)
+          SELECT '${rangeId}', '${NET}.100.0'::inet + i, c.mac_address, c.id, 'bound', now() + interval '1 day'
+            FROM generate_series(0, ${LEASES - 1}) i JOIN clients c ON c.mac_address = ${mac('0e:00:00:00:%s:%s')};
+        INSERT INTO clients (mac_address, hostname, enabled, ip_address)
+          SELECT ${mac('0e:00:00:01:%s:%s')}, 'resv-' || i, false, '${NET}.200.0'::inet + i FROM generate_series(0, ${RESERVATIONS - 1}) i;
+      `);
+      seeded = true;
+      await dls!.stop();
+      await start();
     },
     cpuPids: () => (dls ? [dls.proc.pid, ...postgresPids(dataDir)] : []),
     rss: () => (dls ? rssMb(dls.proc.pid) : 0),
@@ -375,6 +370,42 @@ function dlsServer(lab: Lab, dir: string): ServerUnderTest & { rangeId: () => st
 interface ScenarioResult {
   dls: Trial | null;
   ref: Trial | null;
+}
+
+/** Prints the table of what has been measured so far (medians over the runs done). */
+function printSummary(all: Record<string, ScenarioResult[]>, rssAfterLeases: number, rssMax: number): void {
+  const med = (xs: (number | null | undefined)[]): number | null => {
+    const v = xs.filter((x): x is number => typeof x === 'number');
+    return v.length ? median(v) : null;
+  };
+  const f = (n: number | null, d = 0): string => (n === null ? '—' : n.toFixed(d));
+  console.log(`\nDHCP, perfdhcp DORA, medians of ${all.empty.length} run(s); DLS = dist/ with README defaults, reference = dnsmasq (same run)`);
+  console.log('scenario      | dnsmasq DORA/s | DLS DORA/s | ratio | DLS OFFER p50/p99 ms | dnsmasq p50/p99 ms | CPU ms/DORA DLS / dnsmasq');
+  for (const s of ['empty', 'leases', 'reservations'] as const) {
+    const d = med(all[s].map((r) => r.dls?.doraPerSec));
+    const r = med(all[s].map((x) => x.ref?.doraPerSec));
+    console.log(
+      `${s.padEnd(13)} | ${f(r).padStart(14)} | ${f(d).padStart(10)} | ${(d !== null && r ? (d / r).toFixed(2) : '—').padStart(5)} | ` +
+        `${f(med(all[s].map((x) => x.dls?.p50)), 2)} / ${f(med(all[s].map((x) => x.dls?.p99)), 2)}`.padEnd(20) +
+        ` | ${f(med(all[s].map((x) => x.ref?.p50)), 2)} / ${f(med(all[s].map((x) => x.ref?.p99)), 2)}`.padEnd(20) +
+        ` | ${f(med(all[s].map((x) => x.dls?.cpuMsPerDora)), 2)} / ${f(med(all[s].map((x) => x.ref?.cpuMsPerDora)), 2)}`,
+    );
+  }
+  const lat = all.latency;
+  console.log(
+    `latency at half the best rate (leases): DLS OFFER p50 ${f(med(lat.map((x) => x.dls?.p50)), 2)} ms, p99 ${f(med(lat.map((x) => x.dls?.p99)), 2)} ms;` +
+      ` dnsmasq p50 ${f(med(lat.map((x) => x.ref?.p50)), 2)} ms, p99 ${f(med(lat.map((x) => x.ref?.p99)), 2)} ms`,
+  );
+  const ov = all.overload;
+  const share = (k: 'dls' | 'ref') =>
+    med(ov.map((x, i) => (x[k] && all.leases[i][k] ? (100 * x[k].doraPerSec) / all.leases[i][k].doraPerSec : null)));
+  console.log(
+    `2× overload (leases): DLS completes ${f(med(ov.map((x) => x.dls?.doraPerSec)))} DORA/s = ${f(share('dls'))} % of its best;` +
+      ` dnsmasq ${f(med(ov.map((x) => x.ref?.doraPerSec)))} DORA/s = ${f(share('ref'))} % of its best`,
+  );
+  console.log(
+    `DLS RSS: ${rssAfterLeases.toFixed(0)} MB with ${LEASES} clients + leases and ${RESERVATIONS} reservations; at most ${rssMax.toFixed(0)} MB during the bench`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -391,7 +422,7 @@ async function main(): Promise<void> {
     process.kill(process.pid, 'SIGTERM');
   }, BENCH_DEADLINE_MS);
   guard.unref();
-  const dls = dlsServer(lab, dir);
+  let dls = dlsServer(lab, join(dir, 'run1'));
   const ref = dnsmasqServer(lab, dir, `${NET}.1.0,${NET}.255.254,255.255.0.0,10m`);
   try {
     const cliNs = await namespaces.add(`bd-cli-${process.pid}`);
@@ -410,11 +441,17 @@ async function main(): Promise<void> {
     let trialNo = 0;
     for (let run = 1; run <= runs; run++) {
       log(`run ${run}/${runs}`);
+      // Each run starts from an empty install (its own data dir), so "empty" is empty every time.
+      if (run > 1) {
+        await dls.stop();
+        dls = dlsServer(lab, join(dir, `run${run}`));
+      }
       const results: Record<string, ScenarioResult> = {};
       for (const scenario of ['empty', 'leases', 'reservations'] as const) {
         const clients = scenario === 'empty' ? null : { macFile: scenario === 'leases' ? leaseMacs : reservedMacs };
         const res: ScenarioResult = { dls: null, ref: null };
-        for (const server of [ref, dls]) {
+        // One server at a time on the bridge: DLS, then dnsmasq (both answer broadcasts otherwise).
+        for (const server of [dls, ref]) {
           await server.prepare(scenario);
           const trial = (rate: number): Promise<Trial> => {
             trialNo++;
@@ -445,45 +482,13 @@ async function main(): Promise<void> {
             (results.latency ??= { dls: null, ref: null })[key] = lat;
             (results.overload ??= { dls: null, ref: null })[key] = over;
           }
+          await server.stop();
         }
         results[scenario] = res;
-        await ref.stop();
       }
       for (const k of Object.keys(all)) all[k].push(results[k]);
+      printSummary(all, rssAfterLeases, rssMax);
     }
-
-    const med = (xs: (number | null | undefined)[]): number | null => {
-      const v = xs.filter((x): x is number => typeof x === 'number');
-      return v.length ? median(v) : null;
-    };
-    const f = (n: number | null, d = 0): string => (n === null ? '—' : n.toFixed(d));
-    console.log(`\nDHCP, perfdhcp DORA, medians of ${runs} run(s); DLS = dist/ with README defaults, reference = dnsmasq (same run)`);
-    console.log('scenario      | dnsmasq DORA/s | DLS DORA/s | ratio | DLS OFFER p50/p99 ms | dnsmasq p50/p99 ms | CPU ms/DORA DLS / dnsmasq');
-    for (const s of ['empty', 'leases', 'reservations'] as const) {
-      const d = med(all[s].map((r) => r.dls?.doraPerSec));
-      const r = med(all[s].map((x) => x.ref?.doraPerSec));
-      console.log(
-        `${s.padEnd(13)} | ${f(r).padStart(14)} | ${f(d).padStart(10)} | ${(d !== null && r ? (d / r).toFixed(2) : '—').padStart(5)} | ` +
-          `${f(med(all[s].map((x) => x.dls?.p50)), 2)} / ${f(med(all[s].map((x) => x.dls?.p99)), 2)}`.padEnd(20) +
-          ` | ${f(med(all[s].map((x) => x.ref?.p50)), 2)} / ${f(med(all[s].map((x) => x.ref?.p99)), 2)}`.padEnd(20) +
-          ` | ${f(med(all[s].map((x) => x.dls?.cpuMsPerDora)), 2)} / ${f(med(all[s].map((x) => x.ref?.cpuMsPerDora)), 2)}`,
-      );
-    }
-    const lat = all.latency;
-    console.log(
-      `latency at half the best rate (leases): DLS OFFER p50 ${f(med(lat.map((x) => x.dls?.p50)), 2)} ms, p99 ${f(med(lat.map((x) => x.dls?.p99)), 2)} ms;` +
-        ` dnsmasq p50 ${f(med(lat.map((x) => x.ref?.p50)), 2)} ms, p99 ${f(med(lat.map((x) => x.ref?.p99)), 2)} ms`,
-    );
-    const ov = all.overload;
-    const share = (k: 'dls' | 'ref') =>
-      med(ov.map((x, i) => (x[k] && all.leases[i][k] ? (100 * x[k].doraPerSec) / all.leases[i][k].doraPerSec : null)));
-    console.log(
-      `2× overload (leases): DLS completes ${f(med(ov.map((x) => x.dls?.doraPerSec)))} DORA/s = ${f(share('dls'))} % of its best;` +
-        ` dnsmasq ${f(med(ov.map((x) => x.ref?.doraPerSec)))} DORA/s = ${f(share('ref'))} % of its best`,
-    );
-    console.log(
-      `DLS RSS: ${rssAfterLeases.toFixed(0)} MB with ${LEASES} clients + leases and ${RESERVATIONS} reservations; at most ${rssMax.toFixed(0)} MB during the bench`,
-    );
   } finally {
     clearTimeout(guard);
     await ref.stop().catch(() => undefined);

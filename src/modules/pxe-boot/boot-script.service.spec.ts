@@ -13,7 +13,7 @@ import type { DhcpLease } from './dhcp-lease.entity';
 import { FakeDisks, FakeIscsi, FakeLeases, FakeSessions } from './testing/fake-boot-plane';
 import { decodeNewc } from '@protocols/cpio/cpio-newc';
 import { LOGIN_LINGER_MS, RecentLogins } from './recent-logins';
-import { TokenBucketLimiter } from './token-bucket';
+import { BootRateLimiter } from './boot-rate-limit';
 
 beforeAll(() => Logger.overrideLogger(false));
 
@@ -64,7 +64,7 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
     check: async (mac: string, _token: unknown, ip: string) =>
       trustOf({ mac, sourceIp: ip, rangeMode: 'proxy', tokenProblem: null, assignedIp: null, neighbourMac: opts.arp?.[ip] ?? mac }),
   } as unknown as BootTrustService;
-  const limiter = new TokenBucketLimiter({ burst: opts.burst ?? 100, refillPerSecond: 1 });
+  const limiter = new BootRateLimiter({ burst: opts.burst ?? 100, refillPerSecond: 1 }, { warn: () => undefined });
   const recent = new RecentLogins();
   const events: { type: string; body: any }[] = [];
   const config = { http: { port: 8080 }, boot: { serverIp: opts.bootServerIp } } as AppConfig;

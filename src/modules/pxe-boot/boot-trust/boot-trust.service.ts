@@ -5,7 +5,9 @@ import { BootTrust, ClientBootFacts, trustOf } from '../../catalog';
 import { DhcpLeasesService } from '../dhcp/dhcp-leases.service';
 import { DhcpProvider } from '../dhcp/dhcp.provider';
 import { NEIGHBOUR_TABLE, NeighbourTable } from '../neighbour-table';
+import { ThrottledLog } from '../boot-rate-limit';
 import { BootTokens } from './boot-tokens.service';
+import { LeaseFact, LeaseMemo } from './lease-memo';
 
 /** How long DLS waits for the kernel to resolve a requester's MAC after probing it. */
 export const NEIGHBOUR_PROBE_MS = 1000;
@@ -33,28 +35,45 @@ export class BootTrustService {
     private readonly dhcp: DhcpProvider,
     private readonly leases: DhcpLeasesService,
     @Inject(NEIGHBOUR_TABLE) private readonly neighbours: Pick<NeighbourTable, 'macOf'>,
+    private readonly memo: LeaseMemo,
   ) {}
+
+  /** A refused requester is logged once a minute per address and MAC (a PC retrying in a loop wrote a line per try). */
+  private readonly refusals = new ThrottledLog((line) => this.logger.warn(line));
 
   async check(mac: string, token: unknown, sourceIp: string, client: ClientBootFacts | null): Promise<BootTrust> {
     try {
       const range = this.rangeOf(sourceIp);
       let assignedIp: string | null = null;
       if (range?.mode === 'full') {
-        const lease = await this.leases.findByMac(range.id, mac);
-        const active = lease && (lease.state === 'bound' || lease.state === 'offered') && lease.expiresAt.getTime() > Date.now();
-        assignedIp = active ? lease.ip : (client?.ipAddress ?? null);
+        const lease = await this.leaseOf(range.id, mac);
+        assignedIp = lease.ip ?? client?.ipAddress ?? null;
       }
       const tokenProblem = range ? this.tokens.problem(token, mac, range.mode === 'full' ? assignedIp : null) : null;
       const needsNeighbour = range !== null && tokenProblem === null && !(range.mode === 'full' && assignedIp !== null);
       const neighbourMac = needsNeighbour ? await this.neighbourOf(sourceIp) : null;
       const verdict = trustOf({ mac, sourceIp, rangeMode: range?.mode ?? null, tokenProblem, assignedIp, neighbourMac });
-      if (!verdict.ok) this.logger.warn(`boot request for ${mac} from ${sourceIp} refused: ${verdict.reason}`);
+      if (!verdict.ok) this.refusals.log(`${sourceIp}|${mac}`, (held) => refusedLine(mac, sourceIp, verdict.reason, held));
       return verdict;
     } catch (err) {
       const reason = `could not check the request: ${(err as Error).message}`;
-      this.logger.warn(`boot request for ${mac} from ${sourceIp} refused: ${reason}`);
+      this.refusals.log(`${sourceIp}|${mac}`, (held) => refusedLine(mac, sourceIp, reason, held));
       return { ok: false, reason };
     }
+  }
+
+  /**
+   * The active lease of `mac` in a full-mode range (offered or bound, unexpired): from {@link LeaseMemo} when a read
+   * of the last few seconds still holds, else one query.
+   */
+  private async leaseOf(rangeId: string, mac: string): Promise<LeaseFact> {
+    const known = this.memo.get(rangeId, mac);
+    if (known) return known;
+    const lease = await this.leases.findByMac(rangeId, mac);
+    const active = lease && (lease.state === 'bound' || lease.state === 'offered') && lease.expiresAt.getTime() > Date.now();
+    const fact: LeaseFact = active ? { ip: lease.ip, expiresAtMs: lease.expiresAt.getTime() } : { ip: null, expiresAtMs: 0 };
+    this.memo.set(rangeId, mac, fact);
+    return fact;
   }
 
   /** The served range whose network holds `ip` (relayed ranges included), or null. */
@@ -85,6 +104,10 @@ export class BootTrustService {
     }
     return null;
   }
+}
+
+function refusedLine(mac: string, sourceIp: string, reason: string, held: number): string {
+  return `boot request for ${mac} from ${sourceIp} refused: ${reason}${held ? ` (${held} more refusals in the last minute not logged)` : ''}`;
 }
 
 /** Sends one empty datagram to `ip`:9 (discard), which makes the kernel resolve the address on the local link. */

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntitySubscriberInterface, InsertEvent, RemoveEvent, UpdateEvent } from 'typeorm';
 import { Client, ClientDisk, ClientGroup, Image, ImageSnapshot } from '../catalog';
-import { IscsiExport } from '../iscsi/iscsi-export.entity';
+import { IscsiExport } from '../iscsi';
 import { BootPreparation } from './boot-preparation.service';
 
 /** Client columns a boot's preparation does not depend on: a session reaching `running` bumps these. */

@@ -10,6 +10,7 @@ import { BootScriptController } from './boot-script.controller';
 import { BootScriptService, SCRIPT_RATE_LIMITER } from './boot-script.service';
 import { BootRateLimiter } from './boot-rate-limit';
 import { BootCacheSubscriber } from './boot-cache.subscriber';
+import { BootScriptFastPath } from './boot-script.http';
 import { LeaseMemo } from './boot-trust/lease-memo';
 import { AppConfig } from '@config/config.loader';
 import { BootSessionTracker } from './boot-session-tracker';
@@ -40,6 +41,7 @@ import { RangeLeasesService } from './leases/range-leases.service';
     { provide: NEIGHBOUR_TABLE, useFactory: () => new NeighbourTable() },
     { provide: SCRIPT_RATE_LIMITER, useFactory: (config: AppConfig) => new BootRateLimiter(config.bootRateLimit), inject: [AppConfig] },
     BootCacheSubscriber,
+    BootScriptFastPath,
     LeaseMemo,
     BootPreparation,
     BootTokens,

@@ -188,7 +188,12 @@ async function main(): Promise<void> {
       await dls.ok(
         'POST',
         '/api/v1/clients/bulk',
-        Array.from({ length: CLIENTS }, (_, i) => ({ macAddress: macOf(i), hostname: `bench-${i}`, assignedImageId: imageId, ipAddress: addressOf(i) })),
+        Array.from({ length: CLIENTS }, (_, i) => ({
+          macAddress: macOf(i),
+          hostname: `bench-${i}`,
+          assignedImageId: imageId,
+          ipAddress: addressOf(i),
+        })),
       );
       console.log(`registered ${CLIENTS} clients in ${Date.now() - t0} ms`);
 
@@ -208,7 +213,9 @@ async function main(): Promise<void> {
       const jobsFile = join(dir, 'warmup.json');
       writeFileSync(jobsFile, JSON.stringify(paths.map((path, i) => ({ addr: addressOf(i), path }))));
       writeFileSync(join(dir, 'warmup.js'), WARMUP_JS);
-      const warm = JSON.parse((await lab.exec([process.execPath, join(dir, 'warmup.js'), jobsFile, String(DLS_PORT)], { timeoutMs: 600_000 })).stdout) as {
+      const warm = JSON.parse(
+        (await lab.exec([process.execPath, join(dir, 'warmup.js'), jobsFile, String(DLS_PORT)], { timeoutMs: 600_000 })).stdout,
+      ) as {
         seconds: number;
         p50: number;
         p99: number;
@@ -226,7 +233,7 @@ async function main(): Promise<void> {
       writeFileSync(join(dir, 'bare.js'), BARE_JS);
       const bareProc = lab.spawn([process.execPath, join(dir, 'bare.js'), bodyFile, String(BARE_PORT)], { logFile: join(dir, 'bare.log') });
       bare = bareProc;
-      for (const until = Date.now() + 15_000; !readFileSync(join(dir, 'bare.log'), 'utf8').includes('listening'); ) {
+      for (const until = Date.now() + 15_000; !readFileSync(join(dir, 'bare.log'), 'utf8').includes('listening');) {
         if (Date.now() > until) throw new Error('bare server did not start');
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -244,7 +251,19 @@ async function main(): Promise<void> {
           ),
         );
         const out = await lab.exec(
-          ['wrk', '-t', String(CONNECTIONS), '-c', String(CONNECTIONS), '-d', `${seconds}s`, '--latency', '-s', lua, `http://${addressOf(ids[0])}:${port}/`],
+          [
+            'wrk',
+            '-t',
+            String(CONNECTIONS),
+            '-c',
+            String(CONNECTIONS),
+            '-d',
+            `${seconds}s`,
+            '--latency',
+            '-s',
+            lua,
+            `http://${addressOf(ids[0])}:${port}/`,
+          ],
           { timeoutMs: (seconds + 30) * 1000 },
         );
         return parseWrk(out.stdout);
@@ -258,7 +277,8 @@ async function main(): Promise<void> {
       for (let r = 0; r < rounds; r++) {
         const d = await drive(r, DLS_PORT);
         const b = await drive(r, BARE_PORT);
-        if (d.non2xx > 0 || d.errors > 0) throw new Error(`round ${r + 1}: DLS answered ${d.non2xx} non-2xx, ${d.errors} socket errors\n${dls.logTail(3000)}`);
+        if (d.non2xx > 0 || d.errors > 0)
+          throw new Error(`round ${r + 1}: DLS answered ${d.non2xx} non-2xx, ${d.errors} socket errors\n${dls.logTail(3000)}`);
         ratios.push(d.rps / b.rps);
         dlsRps.push(d.rps);
         bareRps.push(b.rps);
@@ -273,7 +293,9 @@ async function main(): Promise<void> {
       console.log(`  DLS  ${median(dlsRps).toFixed(0)} req/s`);
       console.log(`  bare ${median(bareRps).toFixed(0)} req/s`);
       console.log(`  ratio DLS/bare = ${ratio.toFixed(3)} (target ≥ ${TARGET_RATIO}) ${ratio >= TARGET_RATIO ? 'OK' : 'BELOW TARGET'}`);
-      const warnings = readFileSync(dls.logFile, 'utf8').split('\n').filter((l) => /"level":(40|50)|illegal/.test(l));
+      const warnings = readFileSync(dls.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => /"level":(40|50)|illegal/.test(l));
       console.log(`  DLS log: ${warnings.length} warning/error lines`);
       for (const w of warnings.slice(0, 5)) console.log(`    ${w.slice(0, 300)}`);
     } finally {

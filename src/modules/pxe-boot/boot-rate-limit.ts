@@ -54,10 +54,7 @@ export class BootRateLimiter {
   private readonly buckets: TokenBucketLimiter | null;
   private readonly refusals: ThrottledLog;
 
-  constructor(
-    limit: { burst: number; refillPerSecond: number } | null,
-    logger: Pick<Logger, 'warn'> = new Logger(BootRateLimiter.name),
-  ) {
+  constructor(limit: { burst: number; refillPerSecond: number } | null, logger: Pick<Logger, 'warn'> = new Logger(BootRateLimiter.name)) {
     this.buckets = limit ? new TokenBucketLimiter(limit) : null;
     this.refusals = new ThrottledLog((line) => logger.warn(line));
   }

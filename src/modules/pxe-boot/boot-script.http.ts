@@ -72,7 +72,9 @@ export class BootScriptFastPath implements OnApplicationBootstrap {
       (r) => this.send(req, res, route, started, r),
       (err: unknown) => {
         const correlationId = randomUUID();
-        this.logger.error(`GET ${route} failed (correlation id ${correlationId}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        this.logger.error(
+          `GET ${route} failed (correlation id ${correlationId}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
         this.send(req, res, route, started, { status: 500, body: `DLS: internal error (correlation id ${correlationId})\n` });
       },
     );

@@ -69,19 +69,9 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
   const recent = new RecentLogins();
   const events: { type: string; body: any }[] = [];
   const config = { http: { port: 8080 }, boot: { serverIp: opts.bootServerIp } } as AppConfig;
-  const service = new BootScriptService(
-    config,
-    policy,
-    preparation,
-    tracker,
-    trust,
-    iscsi,
-    limiter,
-    recent,
-    undefined,
-    undefined,
-    { emit: (type: string, body: any) => events.push({ type, body }) },
-  );
+  const service = new BootScriptService(config, policy, preparation, tracker, trust, iscsi, limiter, recent, undefined, undefined, {
+    emit: (type: string, body: any) => events.push({ type, body }),
+  });
   return { service, sessions, disks, iscsi, tracker, recent, events, preparation, trust };
 }
 
@@ -378,7 +368,7 @@ describe('BootScriptService', () => {
       const { service, iscsi, tracker } = setup({ clients: [client('a', MAC_A)] });
       await service.scriptFor(MAC_A, who, TOKEN);
       await tracker.settle('a');
-      iscsi.logins.set('a', { ip: who.sourceIp, since: new Date() } as never);
+      iscsi.logins.set('a', { ip: who.sourceIp, since: new Date() });
       const r = await service.scriptFor(MAC_A, { ...who, sourceIp: '10.213.0.77' }, TOKEN);
       expect(r.body).not.toContain('sanboot');
       expect(r.body).toContain('in use');
@@ -389,7 +379,7 @@ describe('BootScriptService', () => {
       await service.scriptFor(MAC_A, who, TOKEN);
       await tracker.settle('a');
       const targetOf = disks.targetOf;
-      disks.targetOf = (id) => ({ ...targetOf(id), client: { ...targetOf(id).client, hostname: 'renamed-pc' } }) as never;
+      disks.targetOf = (id) => ({ ...targetOf(id), client: { ...targetOf(id).client, hostname: 'renamed-pc' } });
       expect((await service.scriptFor(MAC_A, who, TOKEN)).body).not.toContain('renamed-pc'); // nothing said it changed
       preparation.invalidate('a'); // what BootCacheSubscriber does on the client's change event
       expect((await service.scriptFor(MAC_A, who, TOKEN)).body).toContain('renamed-pc');

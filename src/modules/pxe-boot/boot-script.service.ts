@@ -137,13 +137,18 @@ export class BootScriptService {
    * address within one session) or a refusal whose log line was held back — no `boot-script` event for those, so a
    * PC (or a host) asking in a loop does not flood the event log.
    */
-  private async answerScript(rawMac: string | undefined, who: ScriptRequester, token: unknown): Promise<[ScriptMetricOutcome, ScriptResponse, boolean]> {
+  private async answerScript(
+    rawMac: string | undefined,
+    who: ScriptRequester,
+    token: unknown,
+  ): Promise<[ScriptMetricOutcome, ScriptResponse, boolean]> {
     const refusal = this.limiter.take(who.sourceIp);
     if (refusal) return ['rate_limited', this.tooMany(refusal), !refusal.logged];
     const mac = normalizeMac(rawMac ?? '');
     if (!mac) return ['bad_request', { status: 400, body: renderUnknownClientScript(null) }, false];
     const client = await this.policy.lookup(mac);
-    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok) return ['refused', { status: 403, body: renderUnknownClientScript(mac) }, false];
+    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok)
+      return ['refused', { status: 403, body: renderUnknownClientScript(mac) }, false];
     switch (this.policy.standing(client)) {
       case 'unknown':
         return ['unknown', { status: 200, body: renderUnknownClientScript(mac) }, false];

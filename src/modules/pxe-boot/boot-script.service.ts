@@ -109,6 +109,8 @@ export class BootScriptService {
 
   /** Client id → `<session id>|<address>` the script of that boot was last served to (one entry per client). */
   private readonly servedTo = new Map<string, string>();
+  /** Client id → the script last rendered from a kept preparation (one entry per client). */
+  private readonly rendered = new Map<string, { prepared: PreparedBoot; key: string; body: string }>();
 
   /** The `tgtadm` listing in flight: concurrent script requests (a boot storm) share one call. */
   private logins?: Promise<Map<string, IscsiActiveSession>>;
@@ -171,7 +173,7 @@ export class BootScriptService {
       const prepared = this.preparation.cached(client.id, open.id);
       if (prepared) {
         try {
-          const body = this.render(prepared, mac, who, tok);
+          const body = this.renderOnce(client.id, prepared, mac, who, tok);
           if (open.status === 'starting') this.scriptServedLater(client.id, who);
           return ['script', { status: 200, body }, true];
         } catch {
@@ -197,6 +199,19 @@ export class BootScriptService {
     if (sessionId) this.servedTo.set(client.id, `${sessionId}|${who.sourceIp}`);
     this.scriptServedLater(client.id, who);
     return ['script', { status: 200, body }, repeat];
+  }
+
+  /**
+   * {@link render}, remembered per client for the last (preparation, address reached, token) it was rendered for: a
+   * boot's repeats ask for the same script; anything that changes what it says makes a new preparation object.
+   */
+  private renderOnce(clientId: string, prepared: PreparedBoot, mac: string, who: ScriptRequester, token: string | null): string {
+    const key = `${mac}|${who.serverIp}|${token ?? ''}`;
+    const last = this.rendered.get(clientId);
+    if (last && last.prepared === prepared && last.key === key) return last.body;
+    const body = this.render(prepared, mac, who, token);
+    this.rendered.set(clientId, { prepared, key, body });
+    return body;
   }
 
   /** The session's move to `booting` (and its `script_at`): written in the background, never awaited by a response. */

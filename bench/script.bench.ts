@@ -117,7 +117,7 @@ function one(job) {
       res.on('data', (d) => (body += d));
       res.on('end', () => {
         times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        const what = res.statusCode === 200 && body.includes('sanboot') ? 'script' : res.statusCode + ' ' + body.split('\n')[1];
+        const what = res.statusCode === 200 && body.includes('sanboot') ? 'script' : res.statusCode + ' ' + body.split('\\n')[1];
         statuses[what] = (statuses[what] || 0) + 1;
         if (what === 'script') sample = body;
         resolve();

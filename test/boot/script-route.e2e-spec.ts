@@ -42,8 +42,13 @@ describe('the boot-script route in a storm', () => {
   /** A client of its own for each test (its own address, so the rate limit of one test does not touch another). */
   const fresh = (): number => next++;
 
-  const url = (i: number) =>
-    `http://${addressOf(i)}:${dls.httpPort}/boot/${macOf(i)}.ipxe?t=${signBootToken(key, macOf(i), addressOf(i), Date.now() / 1000)}`;
+  /** The token DLS's DHCP would have handed client `i` for this boot (one per boot, as a PC keeps its script URL). */
+  const tokens = new Map<number, string>();
+  const tokenOf = (i: number): string => {
+    if (!tokens.has(i)) tokens.set(i, signBootToken(key, macOf(i), addressOf(i), Date.now() / 1000));
+    return tokens.get(i)!;
+  };
+  const url = (i: number) => `http://${addressOf(i)}:${dls.httpPort}/boot/${macOf(i)}.ipxe?t=${tokenOf(i)}`;
 
   /** `n` requests of client `i`, one after another on one connection (curl with the URL n times). */
   const ask = async (i: number, n = 1): Promise<Answer[]> => {

@@ -15,6 +15,16 @@ describe('config', () => {
     expect(c.http.apiDocs).toBe('public');
   });
 
+  it('boot-route rate limit: 20 back to back then 2/s per address by default; off or 0 turns it off; bad values name the variable', () => {
+    expect(loadConfig({}).bootRateLimit).toEqual({ burst: 20, refillPerSecond: 2 });
+    expect(loadConfig({ DLS_BOOT_RATE_BURST: '200', DLS_BOOT_RATE_PER_SECOND: '0.5' }).bootRateLimit).toEqual({ burst: 200, refillPerSecond: 0.5 });
+    expect(loadConfig({ DLS_BOOT_RATE_PER_SECOND: 'off' }).bootRateLimit).toBeNull();
+    expect(loadConfig({ DLS_BOOT_RATE_PER_SECOND: '0' }).bootRateLimit).toBeNull();
+    expect(() => parseEnv({ DLS_BOOT_RATE_PER_SECOND: 'fast' })).toThrow(/DLS_BOOT_RATE_PER_SECOND must be off, 0 or a positive number/);
+    expect(() => parseEnv({ DLS_BOOT_RATE_PER_SECOND: '-1' })).toThrow(/DLS_BOOT_RATE_PER_SECOND/);
+    expect(() => parseEnv({ DLS_BOOT_RATE_BURST: '0' })).toThrow(/DLS_BOOT_RATE_BURST must be between 1 and 1000000/);
+  });
+
   it('DLS_API_DOCS takes public, auth or off', () => {
     expect(loadConfig({ DLS_API_DOCS: 'auth' }).http.apiDocs).toBe('auth');
     expect(loadConfig({ DLS_API_DOCS: 'off' }).http.apiDocs).toBe('off');

@@ -150,6 +150,17 @@ export const ENV = {
   },
   DLS_SESSION_GRACE: { default: 60, parse: duration, description: 'a session whose iSCSI connection is gone this long is shut down' },
   DLS_BOOT_TIMEOUT: { default: 300, parse: duration, description: 'a session with no iSCSI login this long after DHCP is marked error' },
+  DLS_BOOT_RATE_BURST: {
+    default: 20,
+    parse: int(1, 1_000_000),
+    description: 'boot routes (/boot/*): requests one source address may make back to back before DLS_BOOT_RATE_PER_SECOND applies',
+  },
+  DLS_BOOT_RATE_PER_SECOND: {
+    default: 2,
+    parse: bootRate,
+    description:
+      'boot routes: requests per second per source address after the burst (a boot needs 1–3); off (or 0) = no limit, e.g. clients behind one NAT/relay address',
+  },
   DLS_METRICS_ADDRESS: {
     default: '127.0.0.1:9464',
     parse: metricsAddress,
@@ -188,6 +199,15 @@ export const ENV = {
     description: 'how many events a stream subscriber may fall behind (the shared in-memory ring) before it is dropped (final event `dropped`)',
   },
 } satisfies Record<string, EnvVar<unknown>>;
+
+/** Requests per second (a positive number, at most 1,000,000), or `off`/`0`: no limit (returned as 0). */
+function bootRate(raw: string): number {
+  if (raw === 'off') return 0;
+  if (!/^\d+(\.\d+)?$/.test(raw)) throw new EnvValueError('must be off, 0 or a positive number of requests per second (e.g. 2 or 0.5)');
+  const n = Number(raw);
+  if (n > 1_000_000) throw new EnvValueError('must be at most 1000000');
+  return n;
+}
 
 /** `off`, or `<IPv4>:<port>` (port 0 = ephemeral, for tests). */
 function metricsAddress(raw: string): string {
@@ -271,6 +291,8 @@ export class AppConfig {
   readonly logLevel: LogLevel;
   readonly storage: { driver: 'dir' | 'zfs'; zfsRoot?: string; minFreeBytes: number; dirRoot: string; importDir: string };
   readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; ipv6Enable: boolean; tcpQuickAck: boolean };
+  /** Per-source-address limit of the boot routes; `null`: off. */
+  readonly bootRateLimit: { burst: number; refillPerSecond: number } | null;
   readonly tftp: { enabled: boolean; address?: string; port: number; root: string };
   readonly dhcp: { enabled: boolean; port: number; queueCapacity: number; deadlineMs: number };
   /** `null`: no metrics listener. */
@@ -309,6 +331,7 @@ export class AppConfig {
       ipv6Enable: raw.DLS_IPV6_ENABLE,
       tcpQuickAck: raw.DLS_TCP_QUICKACK,
     };
+    this.bootRateLimit = raw.DLS_BOOT_RATE_PER_SECOND > 0 ? { burst: raw.DLS_BOOT_RATE_BURST, refillPerSecond: raw.DLS_BOOT_RATE_PER_SECOND } : null;
     this.tftp = {
       enabled: raw.DLS_TFTP_ENABLED,
       address: raw.DLS_TFTP_ADDRESS,

@@ -10,6 +10,10 @@ import { BootScriptService, ScriptRequester, ScriptResponse } from './boot-scrip
  * `/boot/script.ipxe?mac=${net0/mac}` serves a generic chain script; `/boot/<mac>/failed` is where a script reports a
  * failed step; `/boot/<mac>/iscsi.cpio` is a kernel boot's per-boot initrd fragment. Scripts are `text/plain`, first
  * line `#!ipxe`; the fragment is `application/octet-stream`.
+ *
+ * The two script routes are answered by `BootScriptFastPath` (`boot-script.http.ts`, node:http, in front of Express: a boot storm's
+ * rate) with the same service and the same answers; their handlers here document them in Swagger and serve them
+ * wherever that fast path is not installed.
  */
 /** Documents answers in iPXE's own format: a text script (or message) whatever the status. */
 const TextAnswers = (answers: Record<number, string>) =>

@@ -13,7 +13,7 @@ import type { DhcpLease } from './dhcp-lease.entity';
 import { FakeDisks, FakeIscsi, FakeLeases, FakeSessions } from './testing/fake-boot-plane';
 import { decodeNewc } from '@protocols/cpio/cpio-newc';
 import { LOGIN_LINGER_MS, RecentLogins } from './recent-logins';
-import { TokenBucketLimiter } from './token-bucket';
+import { BootRateLimiter } from './boot-rate-limit';
 
 beforeAll(() => Logger.overrideLogger(false));
 
@@ -64,24 +64,15 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
     check: async (mac: string, _token: unknown, ip: string) =>
       trustOf({ mac, sourceIp: ip, rangeMode: 'proxy', tokenProblem: null, assignedIp: null, neighbourMac: opts.arp?.[ip] ?? mac }),
   } as unknown as BootTrustService;
-  const limiter = new TokenBucketLimiter({ burst: opts.burst ?? 100, refillPerSecond: 1 });
+  const preparation = new BootPreparation(disks as unknown as ClientDisksService, iscsi);
+  const limiter = new BootRateLimiter({ burst: opts.burst ?? 100, refillPerSecond: 1 }, { warn: () => undefined });
   const recent = new RecentLogins();
   const events: { type: string; body: any }[] = [];
   const config = { http: { port: 8080 }, boot: { serverIp: opts.bootServerIp } } as AppConfig;
-  const service = new BootScriptService(
-    config,
-    policy,
-    new BootPreparation(disks as unknown as ClientDisksService, iscsi),
-    tracker,
-    trust,
-    iscsi,
-    limiter,
-    recent,
-    undefined,
-    undefined,
-    { emit: (type: string, body: any) => events.push({ type, body }) },
-  );
-  return { service, sessions, disks, iscsi, tracker, recent, events };
+  const service = new BootScriptService(config, policy, preparation, tracker, trust, iscsi, limiter, recent, undefined, undefined, {
+    emit: (type: string, body: any) => events.push({ type, body }),
+  });
+  return { service, sessions, disks, iscsi, tracker, recent, events, preparation, trust };
 }
 
 describe('BootScriptService', () => {
@@ -342,6 +333,58 @@ describe('BootScriptService', () => {
     const r = await service.failureReported(MAC_A, 'sanboot', '0x3D12603B', who);
     expect(r.body).toBe('#!ipxe\necho DLS: recorded the failure (stage sanboot, error 0x3d12603b)\n');
     expect(sessions.rows[0]).toMatchObject({ status: 'error', errorMessage: 'sanboot failed: iPXE error 0x3d12603b (https://ipxe.org/3d12603b)' });
+  });
+
+  describe('once per boot', () => {
+    it("a boot's repeated script requests are answered from memory: no preparation, no session write, no login listing", async () => {
+      const { service, sessions, disks, iscsi, events, tracker } = setup({ clients: [client('a', MAC_A)] });
+      const first = await service.scriptFor(MAC_A, who, TOKEN);
+      await tracker.settle('a');
+      const calls = { ...sessions.calls };
+      const listings = iscsi.listings;
+      const eventsBefore = events.length;
+      for (let i = 0; i < 20; i++) expect(await service.scriptFor(MAC_A, who, TOKEN)).toEqual(first);
+      await tracker.settle('a');
+      expect(disks.ensured).toEqual(['a']);
+      expect(iscsi.boots).toHaveLength(1);
+      expect(sessions.calls).toEqual(calls);
+      expect(iscsi.listings).toBe(listings); // tgtadm is not asked again for the same boot and address
+      expect(events.length).toBe(eventsBefore); // a repeat is no news for the event log
+      expect(sessions.statuses('a')).toEqual(['booting']);
+    });
+
+    it('concurrent first requests for one MAC: one preparation, one session, every answer the same script', async () => {
+      const { service, sessions, disks, iscsi, tracker } = setup({ clients: [client('a', MAC_A)] });
+      const all = await Promise.all(Array.from({ length: 25 }, () => service.scriptFor(MAC_A, who, TOKEN)));
+      await tracker.settle('a');
+      expect(new Set(all.map((r) => `${r.status}|${r.body}`)).size).toBe(1);
+      expect(all[0].body).toContain('sanboot');
+      expect(disks.ensured).toEqual(['a']);
+      expect(iscsi.boots).toHaveLength(1);
+      expect(sessions.statuses('a')).toEqual(['booting']);
+    });
+
+    it('another address (even one the trust rule accepts) takes the full path: the disk-in-use check runs', async () => {
+      const { service, iscsi, tracker } = setup({ clients: [client('a', MAC_A)] });
+      await service.scriptFor(MAC_A, who, TOKEN);
+      await tracker.settle('a');
+      iscsi.logins.set('a', { ip: who.sourceIp, since: new Date() });
+      const r = await service.scriptFor(MAC_A, { ...who, sourceIp: '10.213.0.77' }, TOKEN);
+      expect(r.body).not.toContain('sanboot');
+      expect(r.body).toContain('in use');
+    });
+
+    it('a change to what the boot was prepared from is seen by the next request', async () => {
+      const { service, disks, preparation, tracker } = setup({ clients: [client('a', MAC_A)] });
+      await service.scriptFor(MAC_A, who, TOKEN);
+      await tracker.settle('a');
+      const targetOf = disks.targetOf;
+      disks.targetOf = (id) => ({ ...targetOf(id), client: { ...targetOf(id).client, hostname: 'renamed-pc' } });
+      expect((await service.scriptFor(MAC_A, who, TOKEN)).body).not.toContain('renamed-pc'); // nothing said it changed
+      preparation.invalidate('a'); // what BootCacheSubscriber does on the client's change event
+      expect((await service.scriptFor(MAC_A, who, TOKEN)).body).toContain('renamed-pc');
+      expect(disks.ensured).toEqual(['a', 'a']);
+    });
   });
 
   it('rate-limits per source address', async () => {

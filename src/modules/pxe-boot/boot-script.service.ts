@@ -18,7 +18,8 @@ import { AuditService } from '../audit';
 import { EVENT_PUBLISHER, EventPublisher } from '../events';
 import { DlsMetrics, ScriptMetricOutcome } from '../metrics';
 import { BootPolicyService, ClientBootFacts } from '../catalog';
-import { BootPreparation } from './boot-preparation.service';
+import { BootPreparation, PreparedBoot } from './boot-preparation.service';
+import { BootRateLimiter, RateRefusal } from './boot-rate-limit';
 import { BootSessionTracker } from './boot-session-tracker';
 import { clientPortal } from './client-portal';
 import { BootTrustService } from './boot-trust/boot-trust.service';
@@ -26,7 +27,6 @@ import { ISCSI_EXPORTS, IscsiActiveSession, IscsiExportsPort } from './iscsi-exp
 import { iscsiInitrd, iscsiRootParams } from './iscsi-initrd';
 import { NEIGHBOUR_TABLE } from './neighbour-table';
 import { RecentLogins } from './recent-logins';
-import { TokenBucketLimiter } from './token-bucket';
 
 /** Why a script request was not served, as the `boot-script` event says it (null when served). */
 const SCRIPT_EVENT_REASONS: Record<ScriptMetricOutcome, string | null> = {
@@ -66,8 +66,6 @@ export interface BootFileResponse {
   retryAfter?: number;
 }
 
-/** Per source address: 20 requests back to back, then 2 per second (a boot needs one or two). */
-export const SCRIPT_RATE_LIMIT = { burst: 20, refillPerSecond: 2 };
 export { NEIGHBOUR_TABLE };
 /** Token for the per-address rate limiter (tests swap it). */
 export const SCRIPT_RATE_LIMITER = Symbol('SCRIPT_RATE_LIMITER');
@@ -85,7 +83,11 @@ const IPXE_ERRNO = /^(0x)?[0-9a-f]{1,8}$/i;
  * A script carries the client's CHAP secret, so a request is only answered when the boot policy's trust rule
  * ({@link BootTrustService}) accepts the requester as that MAC: 403 and the unknown-client script otherwise. A request
  * for a client whose disk has a live iSCSI login from another address changes nothing and gets a "disk in use"
- * script. Requests are rate-limited per source address.
+ * script. Requests are rate-limited per source address (`DLS_BOOT_RATE_*`).
+ *
+ * Once per boot: the first script request of a session prepares the disk and export (or finds the DHCP prewarm's
+ * work), the repeats of that boot are answered from memory ({@link BootPreparation}'s kept result, the tracker's
+ * cached session) with no database round trip; session writes go out in the background.
  */
 @Injectable()
 export class BootScriptService {
@@ -98,23 +100,28 @@ export class BootScriptService {
     private readonly tracker: BootSessionTracker,
     private readonly trust: BootTrustService,
     @Inject(ISCSI_EXPORTS) private readonly iscsi: Pick<IscsiExportsPort, 'activeSessions' | 'exportOfBoot'>,
-    @Inject(SCRIPT_RATE_LIMITER) private readonly limiter: TokenBucketLimiter,
+    @Inject(SCRIPT_RATE_LIMITER) private readonly limiter: BootRateLimiter,
     private readonly recent: RecentLogins,
     @Optional() private readonly audit?: AuditService,
     @Optional() private readonly metrics?: DlsMetrics,
     @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {}
 
+  /** Client id → `<session id>|<address>` the script of that boot was last served to (one entry per client). */
+  private readonly servedTo = new Map<string, string>();
+  /** Client id → the script last rendered from a kept preparation (one entry per client). */
+  private readonly rendered = new Map<string, { prepared: PreparedBoot; key: string; body: string }>();
+
   /** The `tgtadm` listing in flight: concurrent script requests (a boot storm) share one call. */
   private logins?: Promise<Map<string, IscsiActiveSession>>;
 
   /** The boot script for `rawMac` as requested by `who` with the URL's `token`. Never throws. */
   async scriptFor(rawMac: string | undefined, who: ScriptRequester, token?: unknown): Promise<ScriptResponse> {
-    const [outcome, r] = await this.answerScript(rawMac, who, token);
+    const [outcome, r, quiet] = await this.answerScript(rawMac, who, token);
     this.metrics?.scriptRequests.inc({ route: 'script', outcome });
-    if (this.events) {
+    if (this.events && !quiet) {
       const mac = normalizeMac(rawMac ?? '');
-      // The client is in the directory's cache by now (the answer looked it up); an unknown MAC has none.
+      // The client is in the directory's memory by now (the answer looked it up); an unknown MAC has none.
       const client = mac && outcome !== 'rate_limited' ? await this.policy.lookup(mac).catch(() => null) : null;
       this.events.emit('boot-script', {
         mac,
@@ -127,41 +134,89 @@ export class BootScriptService {
     return r;
   }
 
-  private async answerScript(rawMac: string | undefined, who: ScriptRequester, token: unknown): Promise<[ScriptMetricOutcome, ScriptResponse]> {
-    const limited = this.rateLimited(who);
-    if (limited) return ['rate_limited', limited];
+  /**
+   * The answer, and whether it is "quiet": a repeat of what this boot was already told (the same script to the same
+   * address within one session) or a refusal whose log line was held back — no `boot-script` event for those, so a
+   * PC (or a host) asking in a loop does not flood the event log.
+   */
+  private async answerScript(
+    rawMac: string | undefined,
+    who: ScriptRequester,
+    token: unknown,
+  ): Promise<[ScriptMetricOutcome, ScriptResponse, boolean]> {
+    const refusal = this.limiter.take(who.sourceIp);
+    if (refusal) return ['rate_limited', this.tooMany(refusal), !refusal.logged];
     const mac = normalizeMac(rawMac ?? '');
-    if (!mac) return ['bad_request', { status: 400, body: renderUnknownClientScript(null) }];
+    if (!mac) return ['bad_request', { status: 400, body: renderUnknownClientScript(null) }, false];
     const client = await this.policy.lookup(mac);
-    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok) return ['refused', { status: 403, body: renderUnknownClientScript(mac) }];
+    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok)
+      return ['refused', { status: 403, body: renderUnknownClientScript(mac) }, false];
     switch (this.policy.standing(client)) {
       case 'unknown':
-        return ['unknown', { status: 200, body: renderUnknownClientScript(mac) }];
+        return ['unknown', { status: 200, body: renderUnknownClientScript(mac) }, false];
       case 'pending':
       case 'no-image':
-        return ['waiting', { status: 200, body: renderWaitingScript({ mac }) }];
+        return ['waiting', { status: 200, body: renderWaitingScript({ mac }) }, false];
       case 'disabled':
-        return ['local', { status: 200, body: renderLocalBootScript('this machine is disabled for network boot; booting locally') }];
+        return ['local', { status: 200, body: renderLocalBootScript('this machine is disabled for network boot; booting locally') }, false];
       case 'bootable':
         break;
     }
-    if (!client) return ['unknown', { status: 200, body: renderUnknownClientScript(mac) }]; // narrowed: `bootable` has a record
+    if (!client) return ['unknown', { status: 200, body: renderUnknownClientScript(mac) }, false]; // narrowed: `bootable` has a record
+    const tok = typeof token === 'string' ? token : null;
+
+    // The repeated request of a boot: its session is open (and not being changed), this session's disk and export
+    // are prepared and nothing they were made from changed since, and this address was already given the script —
+    // the same answer again, from memory: no query, no tgtadm, no write awaited.
+    const open = this.tracker.openNow(client.id);
+    if (open && (open.status === 'starting' || open.status === 'booting') && this.servedTo.get(client.id) === `${open.id}|${who.sourceIp}`) {
+      const prepared = this.preparation.cached(client.id, open.id);
+      if (prepared) {
+        try {
+          const body = this.renderOnce(client.id, prepared, mac, who, tok);
+          if (open.status === 'starting') this.scriptServedLater(client.id, who);
+          return ['script', { status: 200, body }, true];
+        } catch {
+          // Rendered fine for this session before; whatever changed, the full path below says what is wrong.
+        }
+      }
+    }
 
     const inUse = await this.liveLoginElsewhere(client, who);
-    if (inUse) return ['disk_in_use', { status: 200, body: renderDiskInUseScript(mac) }];
+    if (inUse) return ['disk_in_use', { status: 200, body: renderDiskInUseScript(mac) }, false];
     await this.tracker.settle(client.id);
     const sessionId = await this.tracker.onScriptRequested({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp, mac });
     let body: string;
     try {
-      body = await this.prepare(client, sessionId, mac, who, typeof token === 'string' ? token : null);
+      body = this.render(await this.preparation.prepare(client.id, sessionId), mac, who, tok);
     } catch (err) {
       const reason = this.reasonOf(err);
       this.logger.warn(logLine(`no boot for ${client.hostname} (${mac}): ${reason}`, { mac, clientId: client.id, sessionId }));
       await this.tracker.onBootFailed({ clientId: client.id, stage: 'prepare', error: reason });
-      return ['error', { status: 200, body: renderErrorScript(reason) }];
+      return ['error', { status: 200, body: renderErrorScript(reason) }, false];
     }
-    await this.tracker.onScriptServed({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp });
-    return ['script', { status: 200, body }];
+    const repeat = sessionId !== null && this.servedTo.get(client.id) === `${sessionId}|${who.sourceIp}`;
+    if (sessionId) this.servedTo.set(client.id, `${sessionId}|${who.sourceIp}`);
+    this.scriptServedLater(client.id, who);
+    return ['script', { status: 200, body }, repeat];
+  }
+
+  /**
+   * {@link render}, remembered per client for the last (preparation, address reached, token) it was rendered for: a
+   * boot's repeats ask for the same script; anything that changes what it says makes a new preparation object.
+   */
+  private renderOnce(clientId: string, prepared: PreparedBoot, mac: string, who: ScriptRequester, token: string | null): string {
+    const key = `${mac}|${who.serverIp}|${token ?? ''}`;
+    const last = this.rendered.get(clientId);
+    if (last && last.prepared === prepared && last.key === key) return last.body;
+    const body = this.render(prepared, mac, who, token);
+    this.rendered.set(clientId, { prepared, key, body });
+    return body;
+  }
+
+  /** The session's move to `booting` (and its `script_at`): written in the background, never awaited by a response. */
+  private scriptServedLater(clientId: string, who: ScriptRequester): void {
+    void this.tracker.onScriptServed({ clientId, clientIp: who.sourceIp, serverIp: who.serverIp });
   }
 
   /** The client's script reported a failed boot step (`stage`, iPXE `errno`). Never throws. */
@@ -249,13 +304,12 @@ export class BootScriptService {
   }
 
   private rateLimited(who: ScriptRequester): ScriptResponse | null {
-    if (this.limiter.take(who.sourceIp)) return null;
-    this.logger.warn(`boot script requests from ${who.sourceIp} rate-limited`);
-    return {
-      status: 429,
-      body: renderErrorScript('too many requests, try again later', 5),
-      retryAfter: this.limiter.retryAfterSeconds(who.sourceIp),
-    };
+    const refusal = this.limiter.take(who.sourceIp);
+    return refusal ? this.tooMany(refusal) : null;
+  }
+
+  private tooMany(refusal: RateRefusal): ScriptResponse {
+    return { status: 429, body: renderErrorScript('too many requests, try again later', refusal.retryAfter), retryAfter: refusal.retryAfter };
   }
 
   /**
@@ -287,13 +341,12 @@ export class BootScriptService {
   }
 
   /**
-   * Disk and export (the one preparation step), then the script for the boot policy's method. The export's portal is
-   * where tgtd listens; the script names the address the client can connect to ({@link clientPortal}). The CHAP
-   * secret in a sanboot script is this boot's (derived from the open session `sessionId`); a kernel boot's goes in
-   * the initrd fragment the script loads ({@link iscsiInitrdFor}), never on the kernel command line.
+   * The script for the boot policy's method, from what the preparation made (the disk's export). The export's portal
+   * is where tgtd listens; the script names the address the client can connect to ({@link clientPortal}). The CHAP
+   * secret in a sanboot script is this boot's (derived from the open session); a kernel boot's goes in the initrd
+   * fragment the script loads ({@link iscsiInitrdFor}), never on the kernel command line. Pure CPU.
    */
-  private async prepare(client: ClientBootFacts, sessionId: string | null, mac: string, who: ScriptRequester, token: string | null): Promise<string> {
-    const prepared = await this.preparation.prepare(client.id, sessionId);
+  private render(prepared: PreparedBoot, mac: string, who: ScriptRequester, token: string | null): string {
     const target = prepared.target;
     const portal = clientPortal(prepared.export.portal, who.serverIp, this.config.boot.serverIp);
     if (!portal) {

@@ -239,3 +239,62 @@ describe('BootSessionTracker', () => {
     expect(sessions.calls.findOpen).toBe(n + 1);
   });
 });
+
+describe('BootSessionTracker and the session monitor racing a boot storm', () => {
+  // Seen under concurrent script requests: "illegal boot session transition from booting to booting". The monitor
+  // read the open sessions (starting), a script request moved the session to booting meanwhile, and the monitor's
+  // sync then put `starting` back into the cache: the next move was made from a status the session no longer had.
+  it('a monitor snapshot read before a move does not put the older status back', async () => {
+    const { tracker, sessions } = setup([A]);
+    tracker.onDhcp(dhcp('a'));
+    await tracker.settle('a');
+    const mark = tracker.syncMark();
+    const snapshot = sessions.rows.map((r) => ({ ...r })); // the monitor's read: starting
+    await tracker.onScriptServed({ clientId: 'a', clientIp: '10.213.0.100' }); // meanwhile: booting
+    tracker.syncOpenSessions(snapshot, mark); // the read lands after the move
+    expect(tracker.openNow('a')?.status).toBe('booting');
+    await tracker.onScriptServed({ clientId: 'a', clientIp: '10.213.0.100' }); // the next script request: no move
+    await tracker.applyMonitorAction('a', sessions.rows[0].id, { kind: 'running' });
+    expect(sessions.statuses('a')).toEqual(['running']);
+  });
+
+  it('concurrent script requests and monitor passes of one client end in one session, booting, with no failed move', async () => {
+    const { tracker, sessions } = setup([A]);
+    let failed = 0;
+    const transition = sessions.transition.bind(sessions);
+    sessions.transition = async (...args: Parameters<typeof transition>) => {
+      try {
+        return await transition(...args);
+      } catch (err) {
+        failed++;
+        throw err;
+      }
+    };
+    tracker.onDhcp(dhcp('a'));
+    const work: Promise<unknown>[] = [];
+    for (let i = 0; i < 50; i++) {
+      const mark = tracker.syncMark();
+      const snapshot = sessions.rows.map((r) => ({ ...r }));
+      work.push(
+        tracker
+          .onScriptRequested({ clientId: 'a', clientIp: '10.213.0.100' })
+          .then(() => tracker.onScriptServed({ clientId: 'a', clientIp: '10.213.0.100' })),
+      );
+      if (i % 5 === 0) await new Promise((r) => setImmediate(r));
+      tracker.syncOpenSessions(snapshot, mark);
+    }
+    await Promise.all(work);
+    await tracker.settle('a');
+    expect(failed).toBe(0);
+    expect(sessions.statuses('a')).toEqual(['booting']);
+  });
+
+  it('openNow answers from the cache only, and not while a change for the client is queued', async () => {
+    const { tracker, sessions } = setup([A]);
+    expect(tracker.openNow('a')).toBeNull();
+    tracker.onDhcp(dhcp('a')); // queued under the client's lock
+    expect(tracker.openNow('a')).toBeNull();
+    await tracker.settle('a');
+    expect(tracker.openNow('a')).toEqual({ id: sessions.rows[0].id, status: 'starting' });
+  });
+});

@@ -18,6 +18,7 @@ import { DhcpLease } from './dhcp-lease.entity';
 import { BootPreparation } from './boot-preparation.service';
 import { ISCSI_EXPORTS, IscsiExportsPort } from './iscsi-exports.port';
 import { EVENT_PUBLISHER, EventPublisher } from '../events';
+import { LeaseMemo } from './boot-trust/lease-memo';
 
 /** What the DHCP server saw from a known client. */
 export interface DhcpSeenEvent {
@@ -86,6 +87,9 @@ export class BootSessionTracker {
   private readonly open = new Map<string, OpenSession>();
   private readonly refused = new Map<string, number>();
   private readonly ipToClient = new Map<string, { clientId: string; mac: string | null; atMs: number }>();
+  /** Cache writes, numbered: a monitor snapshot read before a write must not overwrite what the write put there. */
+  private writeSeq = 0;
+  private readonly writtenAt = new Map<string, number>();
 
   constructor(
     private readonly sessions: BootSessionsService,
@@ -94,6 +98,7 @@ export class BootSessionTracker {
     @Optional() private readonly preparation?: BootPreparation,
     @Optional() @Inject(ISCSI_EXPORTS) private readonly iscsi?: Pick<IscsiExportsPort, 'activeSessions'>,
     @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
+    @Optional() private readonly leaseMemo?: LeaseMemo,
   ) {}
 
   // ---- called by the protocol servers ------------------------------------------------------------------------------
@@ -106,6 +111,7 @@ export class BootSessionTracker {
    */
   onDhcp(e: DhcpSeenEvent): void {
     if (e.ip) this.rememberIp(e.ip, e.clientId, e.mac);
+    this.leaseMemo?.forget(e.mac); // the lease may have moved: the boot routes' trust check reads it afresh
     if (e.messageType === 'inform') return;
     this.background(e.clientId, `DHCP ${e.messageType}`, async () => {
       let cur = await this.current(e.clientId);
@@ -198,7 +204,20 @@ export class BootSessionTracker {
    * its `script_at`.
    */
   async onScriptServed(e: { clientId: string; clientIp: string | null; serverIp?: string | null }): Promise<void> {
+    const cur = this.open.get(e.clientId);
+    // The repeated request of a boot: the session is booting with its script stamped already. Nothing to write.
+    if (cur?.status === 'booting' && cur.stages.has('script') && !this.locks.isLocked(e.clientId)) return;
     await this.guard(e.clientId, 'script served', () => this.toBooting(e.clientId, e.clientIp, e.serverIp ?? null, 'script'));
+  }
+
+  /**
+   * The client's open session as the cache holds it now, when no change for the client is queued or running — the
+   * script route's repeated path, which must not wait on the database. `null`: not known without a query (or busy).
+   */
+  openNow(clientId: string): { id: string; status: SessionStatus } | null {
+    if (this.locks.isLocked(clientId)) return null;
+    const cur = this.open.get(clientId);
+    return cur ? { id: cur.id, status: cur.status } : null;
   }
 
   /** The client (or the server preparing its boot) reported a failure: its open session ends in `error`. */
@@ -230,13 +249,25 @@ export class BootSessionTracker {
 
   // ---- called by the session monitor ---------------------------------------------------------------------------------
 
-  /** Replaces the cache with the open sessions just read from the database. */
-  syncOpenSessions(open: ReadonlyArray<SessionRow>): void {
+  /** Mark to take before reading the open sessions for {@link syncOpenSessions}. */
+  syncMark(): number {
+    return this.writeSeq;
+  }
+
+  /**
+   * Replaces the cache with the open sessions just read from the database. With the `mark` taken before the read,
+   * a client whose entry was written after it keeps that entry: the read may predate the write (a move that
+   * committed while the monitor's query ran), and putting the older status back made the next move an illegal
+   * "booting to booting".
+   */
+  syncOpenSessions(open: ReadonlyArray<SessionRow>, mark: number = this.writeSeq): void {
     const fresh = new Map(open.map((s) => [s.clientId, entryOf(s)]));
+    const untouched = (clientId: string): boolean => !this.locks.isLocked(clientId) && (this.writtenAt.get(clientId) ?? -1) <= mark;
     for (const clientId of this.open.keys()) {
-      if (!fresh.has(clientId) && !this.locks.isLocked(clientId)) this.open.delete(clientId);
+      if (!fresh.has(clientId) && untouched(clientId)) this.open.delete(clientId);
     }
-    for (const [clientId, s] of fresh) if (!this.locks.isLocked(clientId)) this.open.set(clientId, s);
+    for (const [clientId, s] of fresh) if (untouched(clientId)) this.open.set(clientId, s);
+    for (const [clientId, at] of this.writtenAt) if (at <= mark) this.writtenAt.delete(clientId);
   }
 
   /** Applies the monitor's verdict on session `sessionId` (skipped when that session is no longer the open one). */
@@ -271,6 +302,7 @@ export class BootSessionTracker {
       await this.locks.run(clientId, fn);
     } catch (err) {
       this.open.delete(clientId); // the cache may be what was wrong; the next event reads the database
+      this.touch(clientId);
       if (err instanceof DomainError) this.logger.warn(`${what} for client ${clientId}: ${err.message}`);
       else this.logger.error(`${what} for client ${clientId}: ${errText(err)}`);
     }
@@ -284,7 +316,12 @@ export class BootSessionTracker {
     if (!s) return null;
     const entry = entryOf(s);
     this.open.set(clientId, entry);
+    this.touch(clientId);
     return entry;
+  }
+
+  private touch(clientId: string): void {
+    this.writtenAt.set(clientId, ++this.writeSeq);
   }
 
   private async openSession(
@@ -304,6 +341,7 @@ export class BootSessionTracker {
       this.publish(s, null);
       const entry = entryOf(s);
       this.open.set(clientId, entry);
+      this.touch(clientId);
       return entry;
     } catch (err) {
       if (err instanceof DomainError && err.code === BootSessionErrorCode.SESSION_ALREADY_OPEN) {
@@ -330,6 +368,7 @@ export class BootSessionTracker {
     else if (cur.status === 'booting') {
       await this.sessions.markStages(cur.id, { [stage]: true });
       cur.stages.add(stage);
+      this.touch(clientId);
     }
   }
 
@@ -365,6 +404,7 @@ export class BootSessionTracker {
     } finally {
       // Whatever happened, the cache follows the database.
       this.open.delete(clientId);
+      this.touch(clientId);
     }
     if (to === 'booting' || to === 'running' || to === 'starting') this.open.set(clientId, { id: cur.id, status: to, stages: stamped });
     cur.status = to;

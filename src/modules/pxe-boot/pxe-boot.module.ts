@@ -7,7 +7,12 @@ import { BootPreparation } from './boot-preparation.service';
 import { BootTokens } from './boot-trust/boot-tokens.service';
 import { BootTrustService } from './boot-trust/boot-trust.service';
 import { BootScriptController } from './boot-script.controller';
-import { BootScriptService, SCRIPT_RATE_LIMIT, SCRIPT_RATE_LIMITER } from './boot-script.service';
+import { BootScriptService, SCRIPT_RATE_LIMITER } from './boot-script.service';
+import { BootRateLimiter } from './boot-rate-limit';
+import { BootCacheSubscriber } from './boot-cache.subscriber';
+import { BootScriptFastPath } from './boot-script.http';
+import { LeaseMemo } from './boot-trust/lease-memo';
+import { AppConfig } from '@config/config.loader';
 import { BootSessionTracker } from './boot-session-tracker';
 import { DHCP_PROVIDERS, DhcpProvider, RANGE_BROADCASTER } from './dhcp';
 import { DhcpLease } from './dhcp-lease.entity';
@@ -17,7 +22,6 @@ import { RecentLogins } from './recent-logins';
 import { RangeChangeSubscriber } from './range-change.subscriber';
 import { SessionMonitor } from './session-monitor';
 import { TftpProvider } from './tftp/tftp.provider';
-import { TokenBucketLimiter } from './token-bucket';
 import { RangeLeasesController } from './leases/range-leases.controller';
 import { RangeLeasesService } from './leases/range-leases.service';
 
@@ -35,7 +39,10 @@ import { RangeLeasesService } from './leases/range-leases.service';
   providers: [
     { provide: ISCSI_EXPORTS, useExisting: IscsiExportsService },
     { provide: NEIGHBOUR_TABLE, useFactory: () => new NeighbourTable() },
-    { provide: SCRIPT_RATE_LIMITER, useFactory: () => new TokenBucketLimiter(SCRIPT_RATE_LIMIT) },
+    { provide: SCRIPT_RATE_LIMITER, useFactory: (config: AppConfig) => new BootRateLimiter(config.bootRateLimit), inject: [AppConfig] },
+    BootCacheSubscriber,
+    BootScriptFastPath,
+    LeaseMemo,
     BootPreparation,
     BootTokens,
     BootTrustService,

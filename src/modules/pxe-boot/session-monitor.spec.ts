@@ -61,6 +61,7 @@ describe('SessionMonitor.runOnce', () => {
     const applied: Array<[string, string, MonitorAction]> = [];
     let synced: unknown[] = [];
     const tracker = {
+      syncMark: () => 0,
       syncOpenSessions: (open: unknown[]) => (synced = open),
       applyMonitorAction: async (c: string, s: string, a: MonitorAction) => void applied.push([c, s, a]),
     } as unknown as BootSessionTracker;

@@ -94,8 +94,9 @@ export class SessionMonitor implements OnApplicationBootstrap, OnApplicationShut
   /** One pass (public for tests). Never throws. */
   async runOnce(nowMs: number = Date.now()): Promise<void> {
     try {
+      const mark = this.tracker.syncMark();
       const open = await this.sessions.listOpen();
-      this.tracker.syncOpenSessions(open);
+      this.tracker.syncOpenSessions(open, mark);
       if (open.length === 0) return;
       const logins = await this.iscsi.activeSessions();
       this.recent.record(logins, nowMs);

@@ -5,7 +5,21 @@ import { BootTrust, ClientBootFacts, trustOf } from '../../catalog';
 import { DhcpLeasesService } from '../dhcp/dhcp-leases.service';
 import { DhcpProvider } from '../dhcp/dhcp.provider';
 import { NEIGHBOUR_TABLE, NeighbourTable } from '../neighbour-table';
+import { ThrottledLog } from '../boot-rate-limit';
 import { BootTokens } from './boot-tokens.service';
+import { LeaseFact, LeaseMemo } from './lease-memo';
+
+/** How long the parsed list of served ranges is reused. */
+const RANGES_REREAD_MS = 1000;
+
+/** Good tokens remembered at most (each is a few dozen bytes). */
+const GOOD_TOKENS_MAX = 16_384;
+
+/** When a well-formed token (`<expiry base36>.<mac>`) expires, in ms since the epoch (0 when it cannot be read). */
+function expiresAtMs(token: string): number {
+  const sec = Number.parseInt(token.slice(0, token.indexOf('.')), 36);
+  return Number.isSafeInteger(sec) ? sec * 1000 : 0;
+}
 
 /** How long DLS waits for the kernel to resolve a requester's MAC after probing it. */
 export const NEIGHBOUR_PROBE_MS = 1000;
@@ -33,40 +47,109 @@ export class BootTrustService {
     private readonly dhcp: DhcpProvider,
     private readonly leases: DhcpLeasesService,
     @Inject(NEIGHBOUR_TABLE) private readonly neighbours: Pick<NeighbourTable, 'macOf'>,
+    private readonly memo: LeaseMemo,
   ) {}
 
-  async check(mac: string, token: unknown, sourceIp: string, client: ClientBootFacts | null): Promise<BootTrust> {
+  /** A refused requester is logged once a minute per address and MAC (a PC retrying in a loop wrote a line per try). */
+  private readonly refusals = new ThrottledLog((line) => this.logger.warn(line));
+
+  check(mac: string, token: unknown, sourceIp: string, client: ClientBootFacts | null): Promise<BootTrust> {
     try {
       const range = this.rangeOf(sourceIp);
-      let assignedIp: string | null = null;
-      if (range?.mode === 'full') {
-        const lease = await this.leases.findByMac(range.id, mac);
-        const active = lease && (lease.state === 'bound' || lease.state === 'offered') && lease.expiresAt.getTime() > Date.now();
-        assignedIp = active ? lease.ip : (client?.ipAddress ?? null);
-      }
-      const tokenProblem = range ? this.tokens.problem(token, mac, range.mode === 'full' ? assignedIp : null) : null;
-      const needsNeighbour = range !== null && tokenProblem === null && !(range.mode === 'full' && assignedIp !== null);
-      const neighbourMac = needsNeighbour ? await this.neighbourOf(sourceIp) : null;
-      const verdict = trustOf({ mac, sourceIp, rangeMode: range?.mode ?? null, tokenProblem, assignedIp, neighbourMac });
-      if (!verdict.ok) this.logger.warn(`boot request for ${mac} from ${sourceIp} refused: ${verdict.reason}`);
-      return verdict;
+      // Full mode with the lease in memory (a boot's repeated requests): every fact is at hand, no await.
+      const known = range?.mode === 'full' ? this.memo.get(range.id, mac) : undefined;
+      if (range && known) return Promise.resolve(this.decide(mac, token, sourceIp, range, known.ip ?? client?.ipAddress ?? null));
+      return this.gather(mac, token, sourceIp, client, range);
     } catch (err) {
-      const reason = `could not check the request: ${(err as Error).message}`;
-      this.logger.warn(`boot request for ${mac} from ${sourceIp} refused: ${reason}`);
-      return { ok: false, reason };
+      return Promise.resolve(this.unchecked(mac, sourceIp, err));
     }
+  }
+
+  private async gather(mac: string, token: unknown, sourceIp: string, client: ClientBootFacts | null, range: TrustRange | null): Promise<BootTrust> {
+    try {
+      const assignedIp = range?.mode === 'full' ? ((await this.leaseOf(range.id, mac)).ip ?? client?.ipAddress ?? null) : null;
+      return await this.decide(mac, token, sourceIp, range, assignedIp);
+    } catch (err) {
+      return this.unchecked(mac, sourceIp, err);
+    }
+  }
+
+  /** The verdict once the range and (full mode) the assigned address are known; a neighbour lookup only if needed. */
+  private decide(mac: string, token: unknown, sourceIp: string, range: TrustRange | null, assignedIp: string | null): BootTrust | Promise<BootTrust> {
+    const tokenProblem = range ? this.tokenProblem(token, mac, range.mode === 'full' ? assignedIp : null) : null;
+    const needsNeighbour = range !== null && tokenProblem === null && !(range.mode === 'full' && assignedIp !== null);
+    const verdictOf = (neighbourMac: string | null): BootTrust => {
+      const verdict = trustOf({ mac, sourceIp, rangeMode: range?.mode ?? null, tokenProblem, assignedIp, neighbourMac });
+      if (!verdict.ok) this.refusals.log(`${sourceIp}|${mac}`, (held) => refusedLine(mac, sourceIp, verdict.reason, held));
+      return verdict;
+    };
+    return needsNeighbour ? this.neighbourOf(sourceIp).then(verdictOf) : verdictOf(null);
+  }
+
+  private unchecked(mac: string, sourceIp: string, err: unknown): BootTrust {
+    const reason = `could not check the request: ${(err as Error).message}`;
+    this.refusals.log(`${sourceIp}|${mac}`, (held) => refusedLine(mac, sourceIp, reason, held));
+    return { ok: false, reason };
+  }
+
+  /**
+   * {@link BootTokens.problem}, with the tokens found good remembered until they expire: a boot's repeats carry the
+   * same token, and the HMAC was the costliest step of a repeated request. Only good tokens are kept (a bad one is
+   * checked every time), at most {@link GOOD_TOKENS_MAX}, oldest first out.
+   */
+  private tokenProblem(token: unknown, mac: string, ip: string | null): string | null {
+    const key = typeof token === 'string' ? `${mac}|${ip ?? '-'}|${token}` : null;
+    const until = key ? this.goodTokens.get(key) : undefined;
+    if (until !== undefined && until > Date.now()) return null;
+    const problem = this.tokens.problem(token, mac, ip);
+    if (problem === null && key) {
+      this.goodTokens.set(key, expiresAtMs(token as string));
+      if (this.goodTokens.size > GOOD_TOKENS_MAX) this.goodTokens.delete(this.goodTokens.keys().next().value as string);
+    }
+    return problem;
+  }
+
+  private readonly goodTokens = new Map<string, number>();
+
+  /**
+   * The active lease of `mac` in a full-mode range (offered or bound, unexpired): from {@link LeaseMemo} when a read
+   * of the last few seconds still holds, else one query.
+   */
+  private async leaseOf(rangeId: string, mac: string): Promise<LeaseFact> {
+    const known = this.memo.get(rangeId, mac);
+    if (known) return known;
+    const lease = await this.leases.findByMac(rangeId, mac);
+    const active = lease && (lease.state === 'bound' || lease.state === 'offered') && lease.expiresAt.getTime() > Date.now();
+    const fact: LeaseFact = active ? { ip: lease.ip, expiresAtMs: lease.expiresAt.getTime() } : { ip: null, expiresAtMs: 0 };
+    this.memo.set(rangeId, mac, fact);
+    return fact;
   }
 
   /** The served range whose network holds `ip` (relayed ranges included), or null. */
   private rangeOf(ip: string): TrustRange | null {
     const n = parseIpv4(ip);
     if (n === null) return null;
-    for (const r of this.dhcp.status().ranges) {
-      const cidr = parseCidr(r.cidr);
-      if (cidr && cidrContains(cidr, n)) return { mode: r.mode, id: r.id, cidr };
-    }
+    for (const r of this.servedRanges()) if (cidrContains(r.cidr, n)) return r;
     return null;
   }
+
+  /**
+   * The DHCP provider's served ranges, parsed; re-read at most every {@link RANGES_REREAD_MS} (a boot storm asks this
+   * per request; a range change reaches the DHCP provider itself only after its own debounce).
+   */
+  private servedRanges(): TrustRange[] {
+    const now = Date.now();
+    if (this.ranges && now - this.rangesAtMs < RANGES_REREAD_MS) return this.ranges;
+    this.ranges = this.dhcp
+      .status()
+      .ranges.map((r) => ({ mode: r.mode, id: r.id, cidr: parseCidr(r.cidr) }))
+      .filter((r): r is TrustRange => r.cidr !== null);
+    this.rangesAtMs = now;
+    return this.ranges;
+  }
+
+  private ranges: TrustRange[] | null = null;
+  private rangesAtMs = 0;
 
   /**
    * The neighbour entry of `ip`; when the kernel has none (it may have expired since the TCP handshake), one UDP
@@ -85,6 +168,10 @@ export class BootTrustService {
     }
     return null;
   }
+}
+
+function refusedLine(mac: string, sourceIp: string, reason: string, held: number): string {
+  return `boot request for ${mac} from ${sourceIp} refused: ${reason}${held ? ` (${held} more refusals in the last minute not logged)` : ''}`;
 }
 
 /** Sends one empty datagram to `ip`:9 (discard), which makes the kernel resolve the address on the local link. */

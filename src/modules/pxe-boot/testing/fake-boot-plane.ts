@@ -165,7 +165,10 @@ export class FakeIscsi implements IscsiExportsPort {
   async removeExport(): Promise<unknown> {
     return {};
   }
+  /** Calls of {@link activeSessions} (each a `tgtadm` listing in the real service). */
+  listings = 0;
   async activeSessions(): Promise<Map<string, IscsiActiveSession>> {
+    this.listings++;
     return new Map(this.logins);
   }
 }

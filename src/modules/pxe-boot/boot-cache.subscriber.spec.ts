@@ -1,0 +1,58 @@
+import type { DataSource } from 'typeorm';
+import { BootSession, Client, ClientDisk, ClientGroup, Image, ImageSnapshot } from '../catalog';
+import { IscsiExport } from '../iscsi';
+import { BootCacheSubscriber } from './boot-cache.subscriber';
+import type { BootPreparation } from './boot-preparation.service';
+
+function setup() {
+  const dropped: string[] = []; // client ids, or 'all'
+  const preparation = { invalidate: (id?: string) => void dropped.push(id ?? 'all') } as unknown as BootPreparation;
+  const ds = { subscribers: [] as unknown[] } as unknown as DataSource;
+  const sub = new BootCacheSubscriber(ds, preparation);
+  const ev = (target: unknown, entity?: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    ({ metadata: { target }, entity, ...extra }) as never;
+  return { sub, dropped, ev, ds };
+}
+
+describe('BootCacheSubscriber', () => {
+  it('a client change drops that client; a group, image or version change drops all', () => {
+    const { sub, dropped, ev, ds } = setup();
+    expect(ds.subscribers).toContain(sub);
+    sub.afterUpdate(ev(Client, { id: 'c1', hostname: 'x' }));
+    sub.afterRemove(ev(Client, undefined, { entityId: 'c2' }));
+    sub.afterUpdate(ev(ClientGroup, { id: 'g' }));
+    sub.afterUpdate(ev(Image, { id: 'i' }));
+    sub.afterInsert(ev(ImageSnapshot, { id: 'v' }));
+    expect(dropped).toEqual(['c1', 'c2', 'all', 'all', 'all']);
+  });
+
+  it('a session reaching running (boot_count, last_boot_at) changes nothing a boot was prepared from; other query-builder client updates drop all', () => {
+    const { sub, dropped, ev } = setup();
+    sub.afterUpdate(ev(Client, { bootCount: () => '"boot_count" + 1', lastBootAt: () => 'now()' }));
+    expect(dropped).toEqual([]);
+    sub.afterUpdate(ev(Client, { enabled: false }));
+    expect(dropped).toEqual(['all']);
+  });
+
+  it("a disk or export that goes drops its client (or all, when the event can't say which); their writes during a preparation don't", () => {
+    const { sub, dropped, ev } = setup();
+    sub.afterInsert(ev(ClientDisk, { clientId: 'c1' }));
+    sub.afterUpdate(ev(ClientDisk, { state: 'ready' }));
+    sub.afterUpdate(ev(IscsiExport, { backingPath: '/x' }));
+    expect(dropped).toEqual([]);
+    sub.afterRemove(ev(IscsiExport, { clientId: 'c1' }));
+    sub.afterRemove(ev(ClientDisk, undefined));
+    expect(dropped).toEqual(['c1', 'all']);
+  });
+
+  it('boot sessions and other tables are not its business; a commit after a drop-all drops once more', () => {
+    const { sub, dropped, ev } = setup();
+    sub.afterUpdate(ev(BootSession, { status: 'booting' }));
+    sub.afterTransactionCommit();
+    expect(dropped).toEqual([]);
+    sub.afterUpdate(ev(Image, { id: 'i' }));
+    sub.afterTransactionCommit();
+    sub.afterTransactionCommit();
+    expect(dropped).toEqual(['all', 'all']);
+  });
+});

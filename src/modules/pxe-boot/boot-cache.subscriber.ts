@@ -1,0 +1,78 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntitySubscriberInterface, InsertEvent, RemoveEvent, UpdateEvent } from 'typeorm';
+import { Client, ClientDisk, ClientGroup, Image, ImageSnapshot } from '../catalog';
+import { IscsiExport } from '../iscsi';
+import { BootPreparation } from './boot-preparation.service';
+
+/** Client columns a boot's preparation does not depend on: a session reaching `running` bumps these. */
+const BOOT_NEUTRAL_CLIENT_COLUMNS = new Set(['bootCount', 'lastBootAt', 'updatedAt', 'version']);
+
+type AnyEvent = InsertEvent<unknown> | UpdateEvent<unknown> | RemoveEvent<unknown>;
+
+/**
+ * Keeps the boot script route's memory ({@link BootPreparation}: each client's prepared disk and export, and the
+ * boot target its script is rendered from) current: a change to a client or its disk or export drops that client's
+ * entry; a change to a group, an image or a version drops them all (they are few and rarely edited; the next script
+ * request prepares again, which finds the disk and export in place when nothing that matters moved). Changes made
+ * with raw SQL are not seen; the catalogue writes these tables through TypeORM.
+ */
+@Injectable()
+export class BootCacheSubscriber implements EntitySubscriberInterface {
+  private dirty = false;
+
+  constructor(
+    @InjectDataSource() dataSource: DataSource,
+    private readonly preparation: BootPreparation,
+  ) {
+    dataSource.subscribers.push(this);
+  }
+
+  afterInsert(e: InsertEvent<unknown>): void {
+    this.changed(e, 'insert');
+  }
+
+  afterUpdate(e: UpdateEvent<unknown>): void {
+    this.changed(e, 'update');
+  }
+
+  afterRemove(e: RemoveEvent<unknown>): void {
+    this.changed(e, 'remove');
+  }
+
+  /** A preparation that read between a change and its commit saw the old rows: drop once more after the commit. */
+  afterTransactionCommit(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.preparation.invalidate();
+  }
+
+  private changed(e: AnyEvent, kind: 'insert' | 'update' | 'remove'): void {
+    const target = e.metadata.target;
+    const entity = (e.entity ?? (e as RemoveEvent<unknown>).databaseEntity) as Record<string, unknown> | undefined;
+    if (target === Client) {
+      const id = (entity?.id ?? (e as RemoveEvent<unknown>).entityId) as string | undefined;
+      if (typeof id === 'string') return this.drop(id);
+      // A query-builder update carries the values it set, not the row: only boot-neutral columns leave us alone.
+      if (entity && Object.keys(entity).every((k) => BOOT_NEUTRAL_CLIENT_COLUMNS.has(k))) return;
+      return this.dropAll();
+    }
+    if (target === ClientDisk || target === IscsiExport) {
+      // Their inserts and updates are a preparation's own steps (that preparation keeps its result); what undoes a
+      // prepared boot is a disk or export that goes (reset, destroy, another version).
+      if (kind !== 'remove') return;
+      const id = entity?.clientId;
+      return typeof id === 'string' ? this.drop(id) : this.dropAll();
+    }
+    if (target === ClientGroup || target === Image || target === ImageSnapshot) this.dropAll();
+  }
+
+  private drop(clientId: string): void {
+    this.preparation.invalidate(clientId);
+  }
+
+  private dropAll(): void {
+    this.dirty = true;
+    this.preparation.invalidate();
+  }
+}

@@ -1,6 +1,7 @@
 /**
  * Loads the `dls_net` native addon (native/ → native/build/Release/dls_net.node): interface-bound UDP sockets
- * with IP_PKTINFO and a raw ICMPv6 socket, neither of which Node's dgram offers. Loaded lazily, so code that
+ * with IP_PKTINFO, a raw ICMPv6 socket, and TFTP transfer sockets that send a window of DATA blocks in one
+ * sendmmsg — none of which Node's dgram offers. Loaded lazily, so code that
  * merely imports the wrappers works without a built addon until a socket is opened.
  */
 import { existsSync } from 'fs';
@@ -49,6 +50,24 @@ export interface NativeRaSocket {
   readonly ifindex: number;
 }
 
+/** The UDP socket of one TFTP read transfer (native/src/transfer_socket.cc): IPv4, bound to <address>:0, one peer. */
+export interface NativeTransferSocket {
+  /** One datagram to the peer; bytes sent, or -1 when the send buffer is full (dropped). Throws other errors. */
+  send(buf: Buffer): number;
+  /** One datagram to someone else (ERROR 5 to a wrong TID). */
+  sendTo(buf: Buffer, port: number, address: string): number;
+  /**
+   * DATA blocks `firstIndex` .. `firstIndex + count - 1` (absolute, 1-based) of `data` in one sendmmsg: each datagram
+   * is `headers[(index & 0xffff) * 4, +4)` then `data[(index - 1) * blksize, +blksize)` (shorter at the end).
+   * Returns the datagrams sent (fewer when the send buffer filled up).
+   */
+  sendBlocks(headers: Buffer, data: Buffer, firstIndex: number, count: number, blksize: number): number;
+  /** Idempotent. */
+  close(): void;
+  address(): { address: string; port: number };
+  unref(): NativeTransferSocket;
+}
+
 /** The addon's exports (see native/src/addon.cc). */
 export interface DlsNetBinding {
   UdpSocket: new (
@@ -56,6 +75,11 @@ export interface DlsNetBinding {
     onMessage: (buf: Buffer, info: NativeUdpMessageInfo) => void,
     onError: (err: NodeJS.ErrnoException) => void,
   ) => NativeUdpSocket;
+  TransferSocket: new (
+    options: { address: string; peerAddress: string; peerPort: number },
+    onMessage: (buf: Buffer, fromPeer: boolean, address?: string, port?: number) => void,
+    onError: (err: NodeJS.ErrnoException) => void,
+  ) => NativeTransferSocket;
   RaSocket: new (
     ifname: string,
     icmpTypes: number[],

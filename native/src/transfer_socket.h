@@ -1,0 +1,44 @@
+// TransferSocket: the UDP socket of one TFTP read transfer (the server's TID, RFC 1350 §4): IPv4, bound to
+// <address>:0, talking to one fixed peer (the client's TID). DATA blocks leave in batches through sendmmsg(2) (an
+// RFC 7440 window is one syscall), each datagram gathered from a 4-byte header and a view of the file's bytes, so
+// neither JS nor C++ copies the payload. Datagrams from other ports are reported too (the server answers ERROR 5).
+#pragma once
+
+#include <napi.h>
+#include <netinet/in.h>
+
+#include "poller.h"
+
+namespace dls {
+
+class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+
+  /**
+   * new TransferSocket({ address, peerAddress, peerPort }, onMessage(buf, fromPeer, address?, port?), onError(err))
+   * — opens, binds to address:0 and starts reading.
+   */
+  explicit TransferSocket(const Napi::CallbackInfo& info);
+  ~TransferSocket() override;
+
+ private:
+  Napi::Value Send(const Napi::CallbackInfo& info);
+  Napi::Value SendTo(const Napi::CallbackInfo& info);
+  Napi::Value SendBlocks(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Address(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+
+  static void OnReadable(void* owner, int status);
+  void Drain(const Napi::Object& self);
+  void DoClose();
+
+  Poller poller_;
+  bool self_ref_ = false;
+  sockaddr_in peer_{};
+  Napi::FunctionReference on_message_;
+  Napi::FunctionReference on_error_;
+};
+
+}  // namespace dls

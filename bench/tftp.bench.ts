@@ -7,10 +7,11 @@
  * so the servers can use port 69 without touching the host's interfaces. Every server is a child process of its own
  * (dnsmasq, atftpd and DLS's TftpServer with its defaults), serving the same file (Debian's ipxe.efi when present).
  *
- * The client is the C `atftp` client, one process per download, for every server alike: N processes are spawned
- * waiting on a barrier (`read` on stdin), released at once, and the round ends when the last exits. Each download
- * is checked by sha256. A round's figure is the aggregate MB/s (N × size / wall time, 10^6 bytes); each (N, scenario)
- * runs ROUNDS alternating rounds per server, and the table shows medians and the DLS / reference ratio.
+ * The client is the C `atftp` client, one process per download, for every server alike: N shell lanes are spawned
+ * waiting on a barrier (`read` on stdin), released at once, each running PER_LANE downloads in a row; the round ends
+ * when the last exits. Each download is checked by sha256. A round's figure is the aggregate MB/s (bytes / wall time,
+ * 10^6 bytes); each (N, scenario) runs ROUNDS rounds per server, alternating which goes first, and the table shows
+ * medians and the DLS / reference ratio.
  *
  * Scenarios: lock-step (blksize 1468, no windowsize) against dnsmasq at 1, 10, 50 concurrent clients; windowed
  * (blksize 1468, windowsize 16) against atftpd at 1, 10, 50. A calibration line first fetches from dnsmasq with the
@@ -25,7 +26,9 @@ import { TftpServer } from '../src/modules/pxe-boot/tftp/tftp.server';
 import { tftpGet } from '../test/tftp/tftp-client';
 
 const CONCURRENCY = [1, 10, 50];
-const ROUNDS = 5;
+/** Downloads per client in one round: a lone transfer lasts ~30 ms, too short to time against scheduler noise. */
+const PER_LANE: Record<number, number> = { 1: 8, 10: 2, 50: 1 };
+const ROUNDS = 7;
 const BLKSIZE = 1468;
 const WINDOWSIZE = 16;
 /** The whole bench is bounded; a round is killed after ROUND_TIMEOUT_MS. */
@@ -156,20 +159,22 @@ function startAtftpd(root: string): Server {
 }
 
 /**
- * One round: N atftp processes held on a barrier, released together; resolves with the aggregate MB/s once all
- * exited and their downloads matched `expected`.
+ * One round: N lanes held on a barrier and released together, each running `perLane` atftp downloads one after the
+ * other; resolves with the aggregate MB/s once all exited and every download matched `expected`.
  */
-async function round(server: Server, n: number, windowsize: number | undefined, outDir: string, expected: string): Promise<number> {
+async function round(server: Server, n: number, windowsize: number | undefined, outDir: string, expected: string, perLane = 1): Promise<number> {
   const options = ['--option', `blksize ${BLKSIZE}`, ...(windowsize ? ['--option', `windowsize ${windowsize}`] : [])];
   const children: ChildProcess[] = [];
   const exits: Array<Promise<number | null>> = [];
   const files: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const out = path.join(outDir, `${server.name}-${i}`);
-    files.push(out);
-    const argv = [...options, '-g', '-r', FILE, '-l', out, '127.0.0.1', String(server.port)];
-    // `read` blocks until the barrier line arrives; exec replaces the shell, so the timed process is atftp alone.
-    const child = spawn('/bin/sh', ['-c', 'read _ && exec "$0" "$@"', ATFTP, ...argv], { stdio: ['pipe', 'ignore', 'ignore'] });
+  // `read` blocks until the barrier line arrives; then the shell runs atftp perLane times (fork + exec per download,
+  // the same for every server).
+  const script = 'read _ || exit 1; i=0; while [ $i -lt "$K" ]; do "$0" "$@" -l "$OUT.$i" "$HOST" "$PORT" || exit 1; i=$((i+1)); done';
+  for (let lane = 0; lane < n; lane++) {
+    const out = path.join(outDir, `${server.name}-${lane}`);
+    for (let i = 0; i < perLane; i++) files.push(`${out}.${i}`);
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', K: String(perLane), OUT: out, HOST: '127.0.0.1', PORT: String(server.port) };
+    const child = spawn('/bin/sh', ['-c', script, ATFTP, ...options, '-g', '-r', FILE], { stdio: ['pipe', 'ignore', 'ignore'], env });
     children.push(child);
     exits.push(new Promise((resolve) => child.once('exit', (code) => resolve(code))));
   }
@@ -182,11 +187,14 @@ async function round(server: Server, n: number, windowsize: number | undefined, 
   const seconds = (performance.now() - t0) / 1000;
   clearTimeout(killer);
   if (codes.some((c) => c !== 0)) throw new Error(`${server.name} N=${n}: atftp exit codes ${codes.join(',')}`);
+  let bytes = 0;
   for (const f of files) {
-    if (sha256(await fs.readFile(f)) !== expected) throw new Error(`${server.name} N=${n}: checksum mismatch in ${f}`);
+    const got = await fs.readFile(f);
+    if (sha256(got) !== expected) throw new Error(`${server.name} N=${n}: checksum mismatch in ${f}`);
+    bytes += got.length;
     await fs.rm(f);
   }
-  return (n * (await fs.stat(path.join(outDir, '..', 'root', FILE))).size) / 1e6 / seconds;
+  return bytes / 1e6 / seconds;
 }
 
 async function nodeClientMbps(port: number, n: number, expected: string): Promise<number> {
@@ -290,7 +298,9 @@ async function inside(workDir: string): Promise<void> {
           if (Date.now() > deadline) throw new Error('benchmark deadline exceeded');
           // Alternate which server goes first, so a burst of machine noise does not always hit the same one.
           const order = r % 2 === 0 ? (['dls', 'ref'] as const) : (['ref', 'dls'] as const);
-          for (const who of order) got[who].push(await round(who === 'dls' ? dls : sc.ref, n, sc.windowsize, outDir, expected));
+          for (const who of order) {
+            got[who].push(await round(who === 'dls' ? dls : sc.ref, n, sc.windowsize, outDir, expected, PER_LANE[n]));
+          }
         }
         const d = median(got.dls);
         const ref = median(got.ref);

@@ -23,9 +23,6 @@ constexpr unsigned kBatch = 64;
 constexpr size_t kHeaderLength = 4;
 constexpr size_t kHeaderTableLength = 65536 * kHeaderLength;
 
-// One receive buffer for every socket: the event loop is single-threaded and Drain copies each datagram out.
-unsigned char g_buffer[65536];
-
 sockaddr_in Endpoint(Napi::Env env, const Napi::Value& address, const Napi::Value& port, bool allow_port_zero) {
   if (!address.IsString()) ThrowInvalidArg(env, "address must be an IPv4 address string");
   if (!port.IsNumber()) ThrowInvalidArg(env, "port must be a number");
@@ -64,6 +61,7 @@ Napi::Function TransferSocket::Init(Napi::Env env) {
                      {
                          InstanceMethod<&TransferSocket::Send>("send"),
                          InstanceMethod<&TransferSocket::SendTo>("sendTo"),
+                         InstanceMethod<&TransferSocket::SetSource>("setSource"),
                          InstanceMethod<&TransferSocket::SendBlocks>("sendBlocks"),
                          InstanceMethod<&TransferSocket::Close>("close"),
                          InstanceMethod<&TransferSocket::Address>("address"),
@@ -71,12 +69,18 @@ Napi::Function TransferSocket::Init(Napi::Env env) {
                      });
 }
 
-TransferSocket::TransferSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TransferSocket>(info) {
+TransferSocket::TransferSocket(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<TransferSocket>(info), async_context_(info.Env(), "TftpTransferSocket") {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsFunction() || !info[2].IsFunction()) {
-    ThrowInvalidArg(env, "usage: new TransferSocket({ address, peerAddress, peerPort }, onMessage, onError)");
+    ThrowInvalidArg(env,
+                    "usage: new TransferSocket({ address, peerAddress, peerPort, receiveBuffer }, onMessage, onError)");
   }
   Napi::Object opts = info[0].As<Napi::Object>();
+  Napi::Value receive = opts.Get("receiveBuffer");
+  if (!receive.IsBuffer() || receive.As<Napi::Buffer<unsigned char>>().Length() == 0) {
+    ThrowInvalidArg(env, "receiveBuffer must be a non-empty Buffer");
+  }
   sockaddr_in local = Endpoint(env, opts.Get("address"), Napi::Number::New(env, 0), true);
   peer_ = Endpoint(env, opts.Get("peerAddress"), opts.Get("peerPort"), false);
 
@@ -95,6 +99,10 @@ TransferSocket::TransferSocket(const Napi::CallbackInfo& info) : Napi::ObjectWra
   const int rc = poller_.Start(loop, fd, this, &TransferSocket::OnReadable);  // owns fd from here on
   if (rc < 0) ThrowErrno(env, -rc, "uv_poll_start", Text(local));
 
+  Napi::Buffer<unsigned char> receive_buffer = receive.As<Napi::Buffer<unsigned char>>();
+  receive_ref_ = Napi::Persistent(receive_buffer.As<Napi::Object>());
+  receive_data_ = receive_buffer.Data();
+  receive_length_ = receive_buffer.Length();
   on_message_ = Napi::Persistent(info[1].As<Napi::Function>());
   on_error_ = Napi::Persistent(info[2].As<Napi::Function>());
   // An open socket keeps its JS object (and callbacks) alive, like a dgram socket; close() releases it.
@@ -108,6 +116,11 @@ void TransferSocket::DoClose() {
   poller_.Close();
   on_message_.Reset();
   on_error_.Reset();
+  receive_ref_.Reset();
+  headers_ref_.Reset();
+  data_ref_.Reset();
+  headers_ = nullptr;
+  data_ = nullptr;
   if (self_ref_) {
     self_ref_ = false;
     Napi::ObjectWrap<TransferSocket>::Unref();
@@ -149,23 +162,36 @@ Napi::Value TransferSocket::SendTo(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-// sendBlocks(headers, data, firstIndex, count, blksize) → datagrams sent (fewer when the send buffer filled up).
-// Block `index` (1-based, absolute) is headers[(index & 0xffff) * 4, +4) followed by data[(index-1) * blksize, +
-// min(blksize, rest)) — the last block may be empty (RFC 1350 §6).
-Napi::Value TransferSocket::SendBlocks(const Napi::CallbackInfo& info) {
+// setSource(headers, data, blksize): what sendBlocks sends from, for the rest of the transfer. Block `index` (1-based,
+// absolute) is headers[(index & 0xffff) * 4, +4) followed by data[(index-1) * blksize, + min(blksize, rest)) — the
+// last block may be empty (RFC 1350 §6). Both buffers are kept referenced and must not change.
+Napi::Value TransferSocket::SetSource(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[0].IsBuffer() || !info[1].IsBuffer()) {
-    ThrowInvalidArg(env, "usage: sendBlocks(headers, data, firstIndex, count, blksize)");
+  if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsBuffer()) {
+    ThrowInvalidArg(env, "usage: setSource(headers, data, blksize)");
   }
-  if (!poller_.IsOpen()) ThrowErrno(env, EBADF, "sendmmsg", "socket is closed");
   Napi::Buffer<unsigned char> headers = info[0].As<Napi::Buffer<unsigned char>>();
   Napi::Buffer<unsigned char> data = info[1].As<Napi::Buffer<unsigned char>>();
   if (headers.Length() != kHeaderTableLength) ThrowInvalidArg(env, "headers must be the 65536-entry DATA header table");
-  const int64_t first = static_cast<int64_t>(NumberArg(env, info[2], "firstIndex", 1, 9007199254740991.0));
-  const int64_t count = static_cast<int64_t>(NumberArg(env, info[3], "count", 0, 65535));
-  const int64_t blksize = static_cast<int64_t>(NumberArg(env, info[4], "blksize", 8, 65464));
-  const int64_t length = static_cast<int64_t>(data.Length());
-  if (count > 0 && (first + count - 2) * blksize > length) ThrowInvalidArg(env, "blocks beyond the end of data");
+  blksize_ = static_cast<int64_t>(NumberArg(env, info[2], "blksize", 8, 65464));
+  headers_ref_ = Napi::Persistent(headers.As<Napi::Object>());
+  data_ref_ = Napi::Persistent(data.As<Napi::Object>());
+  headers_ = headers.Data();
+  data_ = data.Data();
+  data_length_ = static_cast<int64_t>(data.Length());
+  return env.Undefined();
+}
+
+// sendBlocks(firstIndex, count) → datagrams sent (fewer when the send buffer filled up: those are lost, and the
+// retransmission timer covers them). One block is one sendmsg; a window is sendmmsg, kBatch datagrams per call.
+Napi::Value TransferSocket::SendBlocks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2) ThrowInvalidArg(env, "usage: sendBlocks(firstIndex, count)");
+  if (!poller_.IsOpen()) ThrowErrno(env, EBADF, "sendmmsg", "socket is closed");
+  if (data_ == nullptr) ThrowInvalidArg(env, "setSource() was not called");
+  const int64_t first = static_cast<int64_t>(NumberArg(env, info[0], "firstIndex", 1, 9007199254740991.0));
+  const int64_t count = static_cast<int64_t>(NumberArg(env, info[1], "count", 0, 65535));
+  if (count > 0 && (first + count - 2) * blksize_ > data_length_) ThrowInvalidArg(env, "blocks beyond the end of data");
 
   mmsghdr msgs[kBatch];
   iovec iov[kBatch][2];
@@ -174,11 +200,11 @@ Napi::Value TransferSocket::SendBlocks(const Napi::CallbackInfo& info) {
     const unsigned batch = static_cast<unsigned>(std::min<int64_t>(kBatch, count - sent));
     for (unsigned i = 0; i < batch; ++i) {
       const int64_t index = first + sent + i;
-      const int64_t offset = (index - 1) * blksize;
-      const int64_t len = std::min<int64_t>(blksize, length - offset);
-      iov[i][0].iov_base = headers.Data() + (index & 0xffff) * kHeaderLength;
+      const int64_t offset = (index - 1) * blksize_;
+      const int64_t len = std::min<int64_t>(blksize_, data_length_ - offset);
+      iov[i][0].iov_base = const_cast<unsigned char*>(headers_ + (index & 0xffff) * kHeaderLength);
       iov[i][0].iov_len = kHeaderLength;
-      iov[i][1].iov_base = data.Data() + offset;
+      iov[i][1].iov_base = const_cast<unsigned char*>(data_ + offset);
       iov[i][1].iov_len = static_cast<size_t>(len);
       memset(&msgs[i], 0, sizeof(msgs[i]));
       msgs[i].msg_hdr.msg_name = &peer_;
@@ -188,10 +214,15 @@ Napi::Value TransferSocket::SendBlocks(const Napi::CallbackInfo& info) {
     }
     int n;
     do {
-      n = sendmmsg(poller_.fd(), msgs, batch, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (batch == 1) {
+        // Lock-step (RFC 1350): plain sendmsg, cheaper than a one-entry sendmmsg.
+        n = sendmsg(poller_.fd(), &msgs[0].msg_hdr, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 1;
+      } else {
+        n = sendmmsg(poller_.fd(), msgs, batch, MSG_DONTWAIT | MSG_NOSIGNAL);
+      }
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
       ThrowErrno(env, errno, "sendmmsg", Text(peer_));
     }
     sent += n;
@@ -231,12 +262,27 @@ void TransferSocket::OnReadable(void* owner, int status) {
   Napi::HandleScope scope(env);
   // Holding the JS object in this scope keeps it (and so `self`) alive even if a callback closes the socket.
   Napi::Object js_self = self->Value();
+  // One callback scope for every datagram of this wake-up: nextTicks and microtasks run when it closes, as after
+  // any I/O callback.
+  Napi::CallbackScope callback_scope(env, self->async_context_);
   if (status < 0) {
     Napi::Error err = ErrnoError(env, -status, "poll", Text(self->peer_));
-    CallFromLoop(env, js_self, self->on_error_, {err.Value()});
+    self->Report(js_self, self->on_error_, {err.Value()});
     return;
   }
   self->Drain(js_self);
+}
+
+bool TransferSocket::Report(const Napi::Object& js_self, const Napi::FunctionReference& fn,
+                            const std::initializer_list<napi_value>& args) {
+  if (fn.IsEmpty()) return true;
+  try {
+    fn.Call(js_self, args);
+    return true;
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(Env(), e.Value());  // like a throwing 'message' listener on a dgram socket
+    return false;
+  }
 }
 
 void TransferSocket::Drain(const Napi::Object& js_self) {
@@ -246,27 +292,27 @@ void TransferSocket::Drain(const Napi::Object& js_self) {
     sockaddr_in from;
     socklen_t from_len = sizeof(from);
     memset(&from, 0, sizeof(from));
-    const ssize_t n = recvfrom(poller_.fd(), g_buffer, sizeof(g_buffer), MSG_DONTWAIT,
+    // MSG_TRUNC: the datagram's real length comes back even when it did not fit (JS treats that as malformed).
+    const ssize_t n = recvfrom(poller_.fd(), receive_data_, receive_length_, MSG_DONTWAIT | MSG_TRUNC,
                                reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       // ECONNREFUSED and the like from an ICMP error: not fatal for an unconnected socket; let JS decide.
       Napi::Error err = ErrnoError(env, errno, "recvfrom", Text(peer_));
-      CallFromLoop(env, js_self, on_error_, {err.Value()});
+      Report(js_self, on_error_, {err.Value()});
       return;
     }
-    Napi::Buffer<unsigned char> data = Napi::Buffer<unsigned char>::Copy(env, g_buffer, static_cast<size_t>(n));
     const bool from_peer = from.sin_addr.s_addr == peer_.sin_addr.s_addr && from.sin_port == peer_.sin_port;
     bool ok;
     if (from_peer) {
-      ok = CallFromLoop(env, js_self, on_message_, {data, Napi::Boolean::New(env, true)});
+      ok = Report(js_self, on_message_, {Napi::Number::New(env, static_cast<double>(n)), Napi::Boolean::New(env, true)});
     } else {
       char text[INET_ADDRSTRLEN] = {0};
       inet_ntop(AF_INET, &from.sin_addr, text, sizeof(text));
-      ok = CallFromLoop(env, js_self, on_message_,
-                        {data, Napi::Boolean::New(env, false), Napi::String::New(env, text),
-                         Napi::Number::New(env, ntohs(from.sin_port))});
+      ok = Report(js_self, on_message_,
+                  {Napi::Number::New(env, static_cast<double>(n)), Napi::Boolean::New(env, false),
+                   Napi::String::New(env, text), Napi::Number::New(env, ntohs(from.sin_port))});
     }
     if (!ok) return;
   }

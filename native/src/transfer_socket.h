@@ -16,8 +16,9 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   static Napi::Function Init(Napi::Env env);
 
   /**
-   * new TransferSocket({ address, peerAddress, peerPort }, onMessage(buf, fromPeer, address?, port?), onError(err))
-   * — opens, binds to address:0 and starts reading.
+   * new TransferSocket({ address, peerAddress, peerPort, receiveBuffer }, onMessage(length, fromPeer, address?, port?),
+   * onError(err)) — opens, binds to address:0 and starts reading. Each datagram is read into `receiveBuffer` (owned
+   * by JS, valid until the next callback) and reported by its length: a length above the buffer's means truncated.
    */
   explicit TransferSocket(const Napi::CallbackInfo& info);
   ~TransferSocket() override;
@@ -25,6 +26,7 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
  private:
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value SendTo(const Napi::CallbackInfo& info);
+  Napi::Value SetSource(const Napi::CallbackInfo& info);
   Napi::Value SendBlocks(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Address(const Napi::CallbackInfo& info);
@@ -32,11 +34,24 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
 
   static void OnReadable(void* owner, int status);
   void Drain(const Napi::Object& self);
+  bool Report(const Napi::Object& self, const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args);
   void DoClose();
 
   Poller poller_;
   bool self_ref_ = false;
   sockaddr_in peer_{};
+  // Datagrams are delivered inside one callback scope per readable event (microtasks run once it closes).
+  Napi::AsyncContext async_context_;
+  Napi::ObjectReference receive_ref_;
+  unsigned char* receive_data_ = nullptr;
+  size_t receive_length_ = 0;
+  // What sendBlocks sends from (setSource): the DATA header table, the file's bytes, the block size.
+  Napi::ObjectReference headers_ref_;
+  Napi::ObjectReference data_ref_;
+  const unsigned char* headers_ = nullptr;
+  const unsigned char* data_ = nullptr;
+  int64_t data_length_ = 0;
+  int64_t blksize_ = 0;
   Napi::FunctionReference on_message_;
   Napi::FunctionReference on_error_;
 };

@@ -57,11 +57,15 @@ export interface NativeTransferSocket {
   /** One datagram to someone else (ERROR 5 to a wrong TID). */
   sendTo(buf: Buffer, port: number, address: string): number;
   /**
-   * DATA blocks `firstIndex` .. `firstIndex + count - 1` (absolute, 1-based) of `data` in one sendmmsg: each datagram
+   * What {@link sendBlocks} sends from, for the rest of the transfer (both buffers are kept referenced): block `index`
    * is `headers[(index & 0xffff) * 4, +4)` then `data[(index - 1) * blksize, +blksize)` (shorter at the end).
-   * Returns the datagrams sent (fewer when the send buffer filled up).
    */
-  sendBlocks(headers: Buffer, data: Buffer, firstIndex: number, count: number, blksize: number): number;
+  setSource(headers: Buffer, data: Buffer, blksize: number): void;
+  /**
+   * DATA blocks `firstIndex` .. `firstIndex + count - 1` (absolute, 1-based): one sendmsg for one block, sendmmsg for
+   * a window. Returns the datagrams sent (fewer when the send buffer filled up).
+   */
+  sendBlocks(firstIndex: number, count: number): number;
   /** Idempotent. */
   close(): void;
   address(): { address: string; port: number };
@@ -75,9 +79,10 @@ export interface DlsNetBinding {
     onMessage: (buf: Buffer, info: NativeUdpMessageInfo) => void,
     onError: (err: NodeJS.ErrnoException) => void,
   ) => NativeUdpSocket;
+  /** Each datagram lands in `receiveBuffer` (valid until the next callback); `length` above its size = truncated. */
   TransferSocket: new (
-    options: { address: string; peerAddress: string; peerPort: number },
-    onMessage: (buf: Buffer, fromPeer: boolean, address?: string, port?: number) => void,
+    options: { address: string; peerAddress: string; peerPort: number; receiveBuffer: Buffer },
+    onMessage: (length: number, fromPeer: boolean, address?: string, port?: number) => void,
     onError: (err: NodeJS.ErrnoException) => void,
   ) => NativeTransferSocket;
   RaSocket: new (

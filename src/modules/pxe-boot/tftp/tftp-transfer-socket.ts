@@ -11,7 +11,10 @@ export interface TftpEndpoint {
 
 /** Callbacks of a {@link TftpTransferSocket}. */
 export interface TftpTransferSocketHandlers {
-  /** A datagram; `from` is omitted when it came from the peer (the usual case), so nothing is allocated for it. */
+  /**
+   * A datagram; `from` is omitted when it came from the peer (the usual case), so nothing is allocated for it. `buf`
+   * may be a view of a receive buffer that the next datagram overwrites: decode it before returning, keep no view.
+   */
   onMessage(buf: Buffer, from?: TftpEndpoint): void;
   /** A socket error (the transfer ends). */
   onError(err: Error): void;
@@ -35,7 +38,8 @@ export interface TftpTransferSocket {
   sendTo(buf: Buffer, to: TftpEndpoint): void;
   /**
    * DATA blocks `firstIndex` .. `firstIndex + count - 1` (absolute, 1-based) of `data`, each `blksize` bytes (the
-   * last one shorter, possibly empty), with wire block numbers `index mod 65536`.
+   * last one shorter, possibly empty), with wire block numbers `index mod 65536`. `data` and `blksize` stay the same
+   * for the whole transfer.
    */
   sendBlocks(data: Buffer, firstIndex: number, count: number, blksize: number): void;
   /** Closes the socket once `last` (e.g. a final ERROR) has been handed to the kernel. Idempotent. */
@@ -72,15 +76,27 @@ export async function openTftpTransferSocket(
   return openDgram(bindAddress, peer, handlers);
 }
 
+/**
+ * Largest datagram a transfer socket takes in: clients send ACKs (4 bytes) and ERRORs (a short message); anything
+ * longer arrives truncated and is counted as malformed.
+ */
+const RECEIVE_BUFFER_BYTES = 2048;
+const EMPTY = Buffer.alloc(0);
+
 function openNative(binding: DlsNetBinding, bindAddress: string, peer: TftpEndpoint, handlers: TftpTransferSocketHandlers): TftpTransferSocket {
-  const headers = dataHeaderTable();
+  const receiveBuffer = Buffer.allocUnsafeSlow(RECEIVE_BUFFER_BYTES);
   const socket = new binding.TransferSocket(
-    { address: bindAddress, peerAddress: peer.address, peerPort: peer.port },
-    (buf, fromPeer, address, port) => handlers.onMessage(buf, fromPeer ? undefined : { address: address!, port: port! }),
+    { address: bindAddress, peerAddress: peer.address, peerPort: peer.port, receiveBuffer },
+    (length, fromPeer, address, port) =>
+      handlers.onMessage(
+        length <= RECEIVE_BUFFER_BYTES ? receiveBuffer.subarray(0, length) : EMPTY,
+        fromPeer ? undefined : { address: address!, port: port! },
+      ),
     (err) => handlers.onError(err),
   );
   const port = socket.address().port;
   let open = true;
+  let source: Buffer | undefined;
   return {
     port,
     kind: 'native',
@@ -93,7 +109,12 @@ function openNative(binding: DlsNetBinding, bindAddress: string, peer: TftpEndpo
       if (open) ignoreErrors(() => socket.sendTo(buf, to.port, to.address));
     },
     sendBlocks: (data, firstIndex, count, blksize) => {
-      if (open) ignoreErrors(() => socket.sendBlocks(headers, data, firstIndex, count, blksize));
+      if (!open) return;
+      if (source !== data) {
+        socket.setSource(dataHeaderTable(), data, blksize);
+        source = data;
+      }
+      ignoreErrors(() => socket.sendBlocks(firstIndex, count));
     },
     close: (last) => {
       if (!open) return Promise.resolve();

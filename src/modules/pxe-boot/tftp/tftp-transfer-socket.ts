@@ -1,6 +1,7 @@
 import * as dgram from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
 import { dataHeaderTable, encodeData } from '@protocols/tftp/tftp.codec';
+import { TFTP_ACK_LENGTH } from '@protocols/tftp/tftp.constants';
 import { loadNativeBinding, type DlsNetBinding } from '../net/native-binding';
 
 /** Where a datagram came from / goes to. */
@@ -85,13 +86,13 @@ const EMPTY = Buffer.alloc(0);
 
 function openNative(binding: DlsNetBinding, bindAddress: string, peer: TftpEndpoint, handlers: TftpTransferSocketHandlers): TftpTransferSocket {
   const receiveBuffer = Buffer.allocUnsafeSlow(RECEIVE_BUFFER_BYTES);
+  // Nearly every datagram is a 4-byte ACK: one view of the receive buffer serves them all (no allocation per ACK).
+  const ackView = receiveBuffer.subarray(0, TFTP_ACK_LENGTH);
+  const view = (length: number): Buffer =>
+    length === TFTP_ACK_LENGTH ? ackView : length <= RECEIVE_BUFFER_BYTES ? receiveBuffer.subarray(0, length) : EMPTY;
   const socket = new binding.TransferSocket(
     { address: bindAddress, peerAddress: peer.address, peerPort: peer.port, receiveBuffer },
-    (length, fromPeer, address, port) =>
-      handlers.onMessage(
-        length <= RECEIVE_BUFFER_BYTES ? receiveBuffer.subarray(0, length) : EMPTY,
-        fromPeer ? undefined : { address: address!, port: port! },
-      ),
+    (length, fromPeer, address, port) => handlers.onMessage(view(length), fromPeer ? undefined : { address: address!, port: port! }),
     (err) => handlers.onError(err),
   );
   const port = socket.address().port;
@@ -142,7 +143,9 @@ async function openDgram(bindAddress: string, peer: TftpEndpoint, handlers: Tftp
     });
   });
   socket.on('error', (err) => handlers.onError(err));
-  socket.on('message', (msg, rinfo) => handlers.onMessage(msg, rinfo.address === peer.address && rinfo.port === peer.port ? undefined : rinfo));
+  socket.on('message', (msg, rinfo) =>
+    handlers.onMessage(msg, rinfo.address === peer.address && rinfo.port === peer.port ? undefined : { address: rinfo.address, port: rinfo.port }),
+  );
   let open = true;
   let closed: Promise<void> | undefined;
   const send = (buf: Buffer): void => {

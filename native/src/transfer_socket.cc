@@ -63,6 +63,7 @@ Napi::Function TransferSocket::Init(Napi::Env env) {
                          InstanceMethod<&TransferSocket::SendTo>("sendTo"),
                          InstanceMethod<&TransferSocket::SetSource>("setSource"),
                          InstanceMethod<&TransferSocket::SendBlocks>("sendBlocks"),
+                         InstanceMethod<&TransferSocket::ArmReply>("armReply"),
                          InstanceMethod<&TransferSocket::Close>("close"),
                          InstanceMethod<&TransferSocket::Address>("address"),
                          InstanceMethod<&TransferSocket::Unref>("unref"),
@@ -121,6 +122,7 @@ void TransferSocket::DoClose() {
   data_ref_.Reset();
   headers_ = nullptr;
   data_ = nullptr;
+  armed_ = false;
   if (self_ref_) {
     self_ref_ = false;
     Napi::ObjectWrap<TransferSocket>::Unref();
@@ -192,7 +194,31 @@ Napi::Value TransferSocket::SendBlocks(const Napi::CallbackInfo& info) {
   const int64_t first = static_cast<int64_t>(NumberArg(env, info[0], "firstIndex", 1, 9007199254740991.0));
   const int64_t count = static_cast<int64_t>(NumberArg(env, info[1], "count", 0, 65535));
   if (count > 0 && (first + count - 2) * blksize_ > data_length_) ThrowInvalidArg(env, "blocks beyond the end of data");
+  const int64_t sent = SendBlocksFromSource(first, count);
+  if (sent < 0) ThrowErrno(env, static_cast<int>(-sent), "sendmmsg", Text(peer_));
+  return Napi::Number::New(env, static_cast<double>(sent));
+}
 
+// armReply(trigger, firstIndex, count): the next datagram from the peer that is exactly the 4 bytes `trigger`
+// (big-endian) makes the socket send blocks firstIndex .. firstIndex+count-1 at once, before JS hears of it; the
+// callback then gets preSent = true. One-shot; count 0 disarms. The caller decides what trigger and blocks are (for
+// TFTP: the ACK of the last block sent, and the window the state machine answers it with).
+Napi::Value TransferSocket::ArmReply(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3) ThrowInvalidArg(env, "usage: armReply(trigger, firstIndex, count)");
+  const double trigger = NumberArg(env, info[0], "trigger", 0, 4294967295.0);
+  const int64_t first = static_cast<int64_t>(NumberArg(env, info[1], "firstIndex", 1, 9007199254740991.0));
+  const int64_t count = static_cast<int64_t>(NumberArg(env, info[2], "count", 0, 65535));
+  if (count > 0 && data_ == nullptr) ThrowInvalidArg(env, "setSource() was not called");
+  if (count > 0 && (first + count - 2) * blksize_ > data_length_) ThrowInvalidArg(env, "blocks beyond the end of data");
+  armed_ = count > 0;
+  trigger_ = static_cast<uint32_t>(trigger);
+  armed_first_ = first;
+  armed_count_ = count;
+  return env.Undefined();
+}
+
+int64_t TransferSocket::SendBlocksFromSource(int64_t first, int64_t count) {
   mmsghdr msgs[kBatch];
   iovec iov[kBatch][2];
   int64_t sent = 0;
@@ -223,12 +249,12 @@ Napi::Value TransferSocket::SendBlocks(const Napi::CallbackInfo& info) {
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
-      ThrowErrno(env, errno, "sendmmsg", Text(peer_));
+      return -errno;
     }
     sent += n;
     if (static_cast<unsigned>(n) < batch) break;
   }
-  return Napi::Number::New(env, static_cast<double>(sent));
+  return sent;
 }
 
 Napi::Value TransferSocket::Close(const Napi::CallbackInfo& info) {
@@ -306,7 +332,21 @@ void TransferSocket::Drain(const Napi::Object& js_self) {
     const bool from_peer = from.sin_addr.s_addr == peer_.sin_addr.s_addr && from.sin_port == peer_.sin_port;
     bool ok;
     if (from_peer) {
-      ok = Report(js_self, on_message_, {Napi::Number::New(env, static_cast<double>(n)), Napi::Boolean::New(env, true)});
+      bool pre_sent = false;
+      if (armed_ && n == 4 && data_ != nullptr) {
+        const uint32_t word = (static_cast<uint32_t>(receive_data_[0]) << 24) |
+                              (static_cast<uint32_t>(receive_data_[1]) << 16) |
+                              (static_cast<uint32_t>(receive_data_[2]) << 8) | static_cast<uint32_t>(receive_data_[3]);
+        if (word == trigger_) {
+          armed_ = false;
+          // A failed send is a lost window: the retransmission timer covers it, as for any loss.
+          SendBlocksFromSource(armed_first_, armed_count_);
+          pre_sent = true;
+        }
+      }
+      ok = Report(js_self, on_message_,
+                  {Napi::Number::New(env, static_cast<double>(n)), Napi::Boolean::New(env, true), env.Undefined(),
+                   env.Undefined(), Napi::Boolean::New(env, pre_sent)});
     } else {
       char text[INET_ADDRSTRLEN] = {0};
       inet_ntop(AF_INET, &from.sin_addr, text, sizeof(text));

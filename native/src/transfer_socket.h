@@ -28,6 +28,9 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   Napi::Value SendTo(const Napi::CallbackInfo& info);
   Napi::Value SetSource(const Napi::CallbackInfo& info);
   Napi::Value SendBlocks(const Napi::CallbackInfo& info);
+  Napi::Value ArmReply(const Napi::CallbackInfo& info);
+  /** Sends blocks first .. first+count-1 of the source; returns the datagrams sent, or -errno (not EAGAIN). */
+  int64_t SendBlocksFromSource(int64_t first, int64_t count);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Address(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
@@ -52,6 +55,11 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   const unsigned char* data_ = nullptr;
   int64_t data_length_ = 0;
   int64_t blksize_ = 0;
+  // armReply: when exactly this 4-byte datagram arrives from the peer, send these blocks before calling JS.
+  bool armed_ = false;
+  uint32_t trigger_ = 0;
+  int64_t armed_first_ = 0;
+  int64_t armed_count_ = 0;
   Napi::FunctionReference on_message_;
   Napi::FunctionReference on_error_;
 };

@@ -1,5 +1,5 @@
 import * as dgram from 'node:dgram';
-import { decodeTftp, encodeAck, encodeError } from '../../src/protocols/tftp/tftp.codec';
+import { ackWord, decodeTftp, encodeAck, encodeError } from '../../src/protocols/tftp/tftp.codec';
 import { TftpOpcode } from '../../src/protocols/tftp/tftp.constants';
 import { openTftpTransferSocket, type TftpEndpoint, type TftpTransferSocket } from '../../src/modules/pxe-boot/tftp/tftp-transfer-socket';
 
@@ -47,7 +47,7 @@ describe.each([
 ])('TftpTransferSocket (%s)', (kind, preferNative) => {
   let peer: Awaited<ReturnType<typeof peerSocket>>;
   let socket: TftpTransferSocket;
-  const received: Array<{ buf: Buffer; from?: TftpEndpoint }> = [];
+  const received: Array<{ buf: Buffer; from?: TftpEndpoint; preSent?: true }> = [];
   const errors: Error[] = [];
 
   beforeEach(async () => {
@@ -58,7 +58,10 @@ describe.each([
       '127.0.0.1',
       { address: '127.0.0.1', port: peer.port },
       // copy: the buffer may be a view that the next datagram overwrites
-      { onMessage: (buf, from) => received.push({ buf: Buffer.from(buf), ...(from ? { from } : {}) }), onError: (e) => errors.push(e) },
+      {
+        onMessage: (buf, from, preSent) => received.push({ buf: Buffer.from(buf), ...(from ? { from } : {}), ...(preSent ? { preSent } : {}) }),
+        onError: (e) => errors.push(e),
+      },
       preferNative,
     );
   });
@@ -122,6 +125,31 @@ describe.each([
     if (kind === 'native') expect(received[0].buf.length).toBe(0);
     else expect(received[0].buf.length).toBe(3000); // dgram reads any size; the decoder judges it
     expect(received[1].buf).toEqual(encodeAck(1));
+  });
+
+  it('armReply: the exact trigger from the peer sends the armed blocks first (native), once; anything else does not', async () => {
+    const data = Buffer.from(Array.from({ length: 40 }, (_, i) => i));
+    const armed = socket.armReply(ackWord(2), data, 3, 2, 8);
+    expect(armed).toBe(kind === 'native');
+    await send(peer.socket, Buffer.concat([encodeAck(2), Buffer.from([0])]), socket.port); // padded: not the trigger
+    await send(peer.socket, encodeAck(1), socket.port); // another block: not the trigger
+    await send(peer.socket, encodeAck(2), socket.port); // the trigger
+    await send(peer.socket, encodeAck(2), socket.port); // again: one-shot, nothing more
+    await until(() => received.length === 4, 'four datagrams');
+    expect(received.map((r) => r.preSent === true)).toEqual([false, false, kind === 'native', false]);
+    if (kind === 'native') {
+      const blocks = [await peer.next(), await peer.next()].map((b) => decodeTftp(b));
+      expect(blocks).toEqual([
+        { opcode: TftpOpcode.DATA, block: 3, data: data.subarray(16, 24) },
+        { opcode: TftpOpcode.DATA, block: 4, data: data.subarray(24, 32) },
+      ]);
+      socket.armReply(ackWord(4), data, 5, 1, 8);
+      socket.armReply(0, data, 1, 0, 8); // disarmed
+      await send(peer.socket, encodeAck(4), socket.port);
+      await until(() => received.length === 5, 'a fifth datagram');
+      expect(received[4].preSent).toBeUndefined();
+    }
+    await expect(peer.next(200)).rejects.toThrow(/no datagram/);
   });
 
   it('close(last) delivers the final datagram, then sends nothing more', async () => {

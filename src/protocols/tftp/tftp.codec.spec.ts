@@ -1,5 +1,6 @@
 import { MalformedPacketError } from '../malformed-packet.error';
 import {
+  ackWord,
   dataHeaderTable,
   decodeTftp,
   encodeAck,
@@ -25,6 +26,11 @@ describe('tftp codec', () => {
         expect(table.subarray(block * 4, block * 4 + 4)).toEqual(encodeData(block, Buffer.alloc(0)));
       }
       expect(dataHeaderTable()).toBe(table);
+    });
+
+    it('ackWord is the 4 bytes of encodeAck as one big-endian number', () => {
+      for (const block of [0, 1, 258, 65_535]) expect(ackWord(block)).toBe(encodeAck(block).readUInt32BE(0));
+      expect(() => ackWord(65_536)).toThrow(RangeError);
     });
   });
 

@@ -220,6 +220,12 @@ export function dataHeaderTable(): Buffer {
   return dataHeaders;
 }
 
+/** The 4 bytes of an ACK for `block` as one big-endian 32-bit number (what {@link encodeAck} writes). */
+export function ackWord(block: number): number {
+  checkBlock(block);
+  return ((TftpOpcode.ACK << 16) | block) >>> 0;
+}
+
 /** Encodes an ACK (RFC 1350 §5). */
 export function encodeAck(block: number): Buffer {
   checkBlock(block);

@@ -66,6 +66,11 @@ export interface NativeTransferSocket {
    * a window. Returns the datagrams sent (fewer when the send buffer filled up).
    */
   sendBlocks(firstIndex: number, count: number): number;
+  /**
+   * One-shot: when the next datagram from the peer is exactly the 4 bytes `trigger` (big-endian), send blocks
+   * `firstIndex` .. `firstIndex + count - 1` at once, then report the datagram with `preSent` true. Count 0 disarms.
+   */
+  armReply(trigger: number, firstIndex: number, count: number): void;
   /** Idempotent. */
   close(): void;
   address(): { address: string; port: number };
@@ -82,7 +87,7 @@ export interface DlsNetBinding {
   /** Each datagram lands in `receiveBuffer` (valid until the next callback); `length` above its size = truncated. */
   TransferSocket: new (
     options: { address: string; peerAddress: string; peerPort: number; receiveBuffer: Buffer },
-    onMessage: (length: number, fromPeer: boolean, address?: string, port?: number) => void,
+    onMessage: (length: number, fromPeer: boolean, address?: string, port?: number, preSent?: boolean) => void,
     onError: (err: NodeJS.ErrnoException) => void,
   ) => NativeTransferSocket;
   RaSocket: new (

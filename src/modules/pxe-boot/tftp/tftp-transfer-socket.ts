@@ -15,8 +15,10 @@ export interface TftpTransferSocketHandlers {
   /**
    * A datagram; `from` is omitted when it came from the peer (the usual case), so nothing is allocated for it. `buf`
    * may be a view of a receive buffer that the next datagram overwrites: decode it before returning, keep no view.
+   * `preSent` is true when the datagram was the trigger of {@link TftpTransferSocket.armReply} and its blocks have
+   * already been sent.
    */
-  onMessage(buf: Buffer, from?: TftpEndpoint): void;
+  onMessage(buf: Buffer, from: TftpEndpoint | undefined, preSent: boolean): void;
   /** A socket error (the transfer ends). */
   onError(err: Error): void;
 }
@@ -43,6 +45,13 @@ export interface TftpTransferSocket {
    * for the whole transfer.
    */
   sendBlocks(data: Buffer, firstIndex: number, count: number, blksize: number): void;
+  /**
+   * Arms a one-shot reply: when the next datagram from the peer is exactly the 4 bytes `trigger` (big-endian), the
+   * socket sends those blocks (as {@link sendBlocks}) at once, then reports the datagram with `preSent` — the lock-step
+   * ACK → DATA turn without a trip through JS first. `count` 0 disarms. Returns false when this implementation has no
+   * such path (dgram): then nothing is ever pre-sent.
+   */
+  armReply(trigger: number, data: Buffer, firstIndex: number, count: number, blksize: number): boolean;
   /** Closes the socket once `last` (e.g. a final ERROR) has been handed to the kernel. Idempotent. */
   close(last?: Buffer): Promise<void>;
 }
@@ -92,12 +101,18 @@ function openNative(binding: DlsNetBinding, bindAddress: string, peer: TftpEndpo
     length === TFTP_ACK_LENGTH ? ackView : length <= RECEIVE_BUFFER_BYTES ? receiveBuffer.subarray(0, length) : EMPTY;
   const socket = new binding.TransferSocket(
     { address: bindAddress, peerAddress: peer.address, peerPort: peer.port, receiveBuffer },
-    (length, fromPeer, address, port) => handlers.onMessage(view(length), fromPeer ? undefined : { address: address!, port: port! }),
+    (length, fromPeer, address, port, preSent) =>
+      handlers.onMessage(view(length), fromPeer ? undefined : { address: address!, port: port! }, preSent === true),
     (err) => handlers.onError(err),
   );
   const port = socket.address().port;
   let open = true;
   let source: Buffer | undefined;
+  const useSource = (data: Buffer, blksize: number): void => {
+    if (source === data) return;
+    socket.setSource(dataHeaderTable(), data, blksize);
+    source = data;
+  };
   return {
     port,
     kind: 'native',
@@ -111,11 +126,14 @@ function openNative(binding: DlsNetBinding, bindAddress: string, peer: TftpEndpo
     },
     sendBlocks: (data, firstIndex, count, blksize) => {
       if (!open) return;
-      if (source !== data) {
-        socket.setSource(dataHeaderTable(), data, blksize);
-        source = data;
-      }
+      useSource(data, blksize);
       ignoreErrors(() => socket.sendBlocks(firstIndex, count));
+    },
+    armReply: (trigger, data, firstIndex, count, blksize) => {
+      if (!open) return true;
+      useSource(data, blksize);
+      socket.armReply(trigger, firstIndex, count);
+      return true;
     },
     close: (last) => {
       if (!open) return Promise.resolve();
@@ -144,7 +162,11 @@ async function openDgram(bindAddress: string, peer: TftpEndpoint, handlers: Tftp
   });
   socket.on('error', (err) => handlers.onError(err));
   socket.on('message', (msg, rinfo) =>
-    handlers.onMessage(msg, rinfo.address === peer.address && rinfo.port === peer.port ? undefined : { address: rinfo.address, port: rinfo.port }),
+    handlers.onMessage(
+      msg,
+      rinfo.address === peer.address && rinfo.port === peer.port ? undefined : { address: rinfo.address, port: rinfo.port },
+      false,
+    ),
   );
   let open = true;
   let closed: Promise<void> | undefined;
@@ -164,6 +186,7 @@ async function openDgram(bindAddress: string, peer: TftpEndpoint, handlers: Tftp
         send(encodeData(index % 0x10000, data.subarray(offset, Math.min(offset + blksize, data.length))));
       }
     },
+    armReply: () => false,
     close: (last) => {
       if (closed) return closed;
       open = false;

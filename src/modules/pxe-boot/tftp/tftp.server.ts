@@ -1,7 +1,7 @@
 import * as dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { MalformedPacketError } from '@protocols/malformed-packet.error';
-import { decodeTftp, encodeData, encodeError, encodeOack, type TftpPacket, type TftpRequestPacket } from '@protocols/tftp/tftp.codec';
+import { ackWord, decodeTftp, encodeData, encodeError, encodeOack, type TftpPacket, type TftpRequestPacket } from '@protocols/tftp/tftp.codec';
 import { TftpErrorCode, TftpOpcode } from '@protocols/tftp/tftp.constants';
 import { negotiateReadOptions, TFTP_DEFAULT_LIMITS } from '@protocols/tftp/tftp.options';
 import { TftpReadTransfer, type TftpTransferAction } from '@protocols/tftp/tftp-transfer';
@@ -315,6 +315,12 @@ export class TftpServer {
   }
 }
 
+/** A window the transfer socket sends by itself when the ACK it was armed with arrives. */
+interface ArmedReply {
+  readonly firstIndex: number;
+  readonly count: number;
+}
+
 /** One read transfer: its own socket (TID), timer and state machine. */
 class Transfer {
   private socket: TftpTransferSocket | undefined;
@@ -324,6 +330,8 @@ class Transfer {
   private timeoutMs: number;
   private oack: Buffer | undefined;
   private blksize = 512;
+  /** The reply the socket is armed with (native sockets, in-memory files). */
+  private armed: ArmedReply | undefined;
   /** Sends for disk-backed sources are serialised through this chain. */
   private queue: Promise<void> | undefined;
   private done = false;
@@ -349,7 +357,10 @@ class Transfer {
     const socket = await openTftpTransferSocket(
       this.ctx.options.bindAddress,
       this.client,
-      { onMessage: (msg, from) => this.onMessage(msg, from), onError: (err) => this.finish(false, `socket error: ${err.message}`) },
+      {
+        onMessage: (msg, from, preSent) => this.onMessage(msg, from, preSent),
+        onError: (err) => this.finish(false, `socket error: ${err.message}`),
+      },
       this.ctx.options.nativeSockets ?? true,
     );
     this.socket = socket;
@@ -408,8 +419,11 @@ class Transfer {
     this.execute(this.machine.start());
   }
 
-  /** A datagram on the transfer's socket; `from` is set only when it did not come from the client's TID. */
-  private onMessage(msg: Buffer, from?: TftpPeer): void {
+  /**
+   * A datagram on the transfer's socket; `from` is set only when it did not come from the client's TID. `preSent`:
+   * it was the ACK the socket was armed with, and the window armed with it has already left.
+   */
+  private onMessage(msg: Buffer, from: TftpPeer | undefined, preSent: boolean): void {
     this.ctx.counters.received++;
     if (this.done) return;
     if (from) {
@@ -429,7 +443,7 @@ class Transfer {
     try {
       switch (packet.opcode) {
         case TftpOpcode.ACK:
-          if (this.machine) this.execute(this.machine.onAck(packet.block));
+          if (this.machine) this.execute(this.machine.onAck(packet.block), preSent ? this.armed : undefined);
           return;
         case TftpOpcode.ERROR:
           this.machine?.onError();
@@ -455,7 +469,8 @@ class Transfer {
     this.execute(this.machine.onTimeout());
   }
 
-  private execute(actions: TftpTransferAction[]): void {
+  /** Performs the state machine's actions; blocks in `preSent` (a window the socket already sent) are not sent again. */
+  private execute(actions: TftpTransferAction[], preSent?: ArmedReply): void {
     if (actions.length === 0 || this.done) return;
     const source = this.source!;
     const bytes = source.bytes;
@@ -475,22 +490,43 @@ class Transfer {
     // In memory: a window is consecutive blocks, handed to the socket as one batch (one sendmmsg natively).
     let first = 0;
     let count = 0;
+    const flush = (): void => {
+      if (count === 0) return;
+      // The socket sent this very window when the armed ACK arrived; the state machine agreed, nothing to add.
+      if (preSent && preSent.firstIndex === first && preSent.count === count) preSent = undefined;
+      else this.socket!.sendBlocks(bytes, first, count, this.blksize);
+      count = 0;
+    };
     for (const action of actions) {
       if (action.kind === 'data') {
         if (count > 0 && action.index === first + count) count++;
         else {
-          if (count > 0) this.socket!.sendBlocks(bytes, first, count, this.blksize);
+          flush();
           first = action.index;
           count = 1;
         }
         continue;
       }
-      if (count > 0) this.socket!.sendBlocks(bytes, first, count, this.blksize);
-      count = 0;
+      flush();
       if (!this.handleControl(action)) return;
     }
-    if (count > 0) this.socket!.sendBlocks(bytes, first, count, this.blksize);
+    flush();
     this.armTimer();
+    this.armNextReply(bytes);
+  }
+
+  /**
+   * Tells the socket what the state machine will answer to the ACK of everything sent so far, so that window can
+   * leave as soon as the ACK arrives (the state machine still decides: {@link execute} checks it sent the same).
+   */
+  private armNextReply(bytes: Buffer): void {
+    const next = this.machine!.expectedAck();
+    if (next) {
+      if (this.socket!.armReply(ackWord(next.block), bytes, next.firstIndex, next.count, this.blksize)) this.armed = next;
+    } else if (this.armed) {
+      this.socket!.armReply(0, bytes, 1, 0, this.blksize);
+      this.armed = undefined;
+    }
   }
 
   private async executeAsync(actions: TftpTransferAction[], source: TftpFileSource): Promise<void> {

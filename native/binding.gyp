@@ -1,10 +1,10 @@
 # DLS native networking addon (Linux only): interface-bound UDP sockets with IP_PKTINFO for DHCP, and a raw
-# ICMPv6 socket for router solicitations/advertisements. Build: `node-gyp rebuild --directory native`.
+# ICMPv6 socket for router solicitations/advertisements, and TFTP transfer sockets (sendmmsg of a DATA window). Build: `node-gyp rebuild --directory native`.
 {
   'targets': [
     {
       'target_name': 'dls_net',
-      'sources': ['src/addon.cc', 'src/errors.cc', 'src/poller.cc', 'src/udp_socket.cc', 'src/ra_socket.cc'],
+      'sources': ['src/addon.cc', 'src/errors.cc', 'src/poller.cc', 'src/udp_socket.cc', 'src/ra_socket.cc', 'src/transfer_socket.cc'],
       'dependencies': ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       'defines': ['NAPI_VERSION=8'],
       'cflags_cc': ['-std=c++17', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Wno-cast-function-type'],

@@ -1,10 +1,11 @@
-// dls_net: entry point. Exports UdpSocket, RaSocket and two interface-name helpers.
+// dls_net: entry point. Exports UdpSocket, RaSocket, TransferSocket and two interface-name helpers.
 #include <errno.h>
 #include <napi.h>
 #include <net/if.h>
 
 #include "errors.h"
 #include "ra_socket.h"
+#include "transfer_socket.h"
 #include "udp_socket.h"
 
 namespace {
@@ -34,6 +35,7 @@ Napi::Value IfNameToIndex(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UdpSocket", dls::UdpSocket::Init(env));
   exports.Set("RaSocket", dls::RaSocket::Init(env));
+  exports.Set("TransferSocket", dls::TransferSocket::Init(env));
   exports.Set("ifIndexToName", Napi::Function::New<IfIndexToName>(env, "ifIndexToName"));
   exports.Set("ifNameToIndex", Napi::Function::New<IfNameToIndex>(env, "ifNameToIndex"));
   return exports;

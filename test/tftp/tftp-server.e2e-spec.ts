@@ -22,7 +22,12 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
   }
 }
 
-describe('TftpServer on loopback', () => {
+// Every test runs twice: on the dls_net addon's transfer sockets (the default for IPv4) and on Node's dgram (the
+// fallback for IPv6 or a missing addon); both must behave the same on the wire.
+describe.each([
+  ['native', true],
+  ['dgram', false],
+])('TftpServer on loopback (%s transfer sockets)', (_kind, nativeSockets) => {
   let root: string;
   let outDir: string;
   let server: TftpServer;
@@ -65,6 +70,7 @@ describe('TftpServer on loopback', () => {
       retries: 3,
       maxWindowsize: 32,
       maxCachedFileBytes: 1024 * 1024,
+      nativeSockets,
       onTransferEnd: (e) => ends.push(e),
     });
     port = (await server.start()).port;
@@ -186,6 +192,78 @@ describe('TftpServer on loopback', () => {
       expect(new Set(results.map((r) => r.serverPort)).size).toBe(20); // one TID per transfer
       await waitFor(() => server.stats().active === 0, 'transfers to close');
     });
+
+    it('150 concurrent clients (lock-step and windowed, 3 block sizes) all get intact files, one TID each', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 150 }, (_, i) =>
+          tftpGet({
+            host: '127.0.0.1',
+            port,
+            file: i % 5 === 0 ? 'b1537.bin' : 'loader.efi',
+            options: [{ blksize: '1468' }, { blksize: '1432', windowsize: '8' }, { blksize: '512', windowsize: '32' }][i % 3],
+            timeoutMs: 2000,
+          }),
+        ),
+      );
+      results.forEach((r, i) => expect(sha256(r.data)).toBe(sha256(files.get(i % 5 === 0 ? 'b1537.bin' : 'loader.efi')!)));
+      expect(new Set(results.map((r) => r.serverPort)).size).toBe(150);
+      await waitFor(() => server.stats().active === 0, 'transfers to close');
+    });
+  });
+
+  describe('windowed protocol details (RFC 7440)', () => {
+    it('a lost block: the client re-ACKs the last in-order block and the window restarts right after it', async () => {
+      const client = await TftpRawPeer.open();
+      try {
+        await client.send(encodeRrq('b1537.bin', 'octet', { blksize: '512', windowsize: '3' }), port);
+        const oack = await client.next();
+        expect(oack.packet).toMatchObject({ opcode: TftpOpcode.OACK });
+        const tid = oack.port;
+        await client.send(encodeAck(0), tid);
+        const first = [await client.next(), await client.next(), await client.next()].map((m) => m.packet);
+        expect(first.map((p) => p.opcode === TftpOpcode.DATA && p.block)).toEqual([1, 2, 3]);
+        // Block 2 "was lost": the client saw 1, then a gap, so it ACKs 1 (RFC 7440 §4).
+        await client.send(encodeAck(1), tid);
+        const again = [await client.next(), await client.next(), await client.next()].map((m) => m.packet);
+        expect(again.map((p) => p.opcode === TftpOpcode.DATA && p.block)).toEqual([2, 3, 4]);
+        const data = Buffer.concat([first[0], ...again].map((p) => (p.opcode === TftpOpcode.DATA ? p.data : Buffer.alloc(0))));
+        expect(data).toEqual(files.get('b1537.bin'));
+        const ok = server.stats().transfersOk;
+        await client.send(encodeAck(4), tid);
+        await waitFor(() => server.stats().transfersOk === ok + 1, 'the transfer to complete');
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('a lost window: without an ACK the whole window is sent again after the timeout, then the transfer goes on', async () => {
+      const client = await TftpRawPeer.open();
+      try {
+        // timeout 1 s negotiated (RFC 2349), so the retransmission comes quickly
+        await client.send(encodeRrq('b1537.bin', 'octet', { blksize: '512', windowsize: '2', timeout: '1' }), port);
+        const tid = (await client.next()).port;
+        await client.send(encodeAck(0), tid);
+        const sentAt = Date.now();
+        const blocks = async (n: number): Promise<number[]> => {
+          const out: number[] = [];
+          for (let i = 0; i < n; i++) {
+            const p = (await client.next(5000)).packet;
+            out.push(p.opcode === TftpOpcode.DATA ? p.block : -1);
+          }
+          return out;
+        };
+        expect(await blocks(2)).toEqual([1, 2]);
+        expect(await blocks(2)).toEqual([1, 2]); // nothing ACKed: the same window again
+        expect(Date.now() - sentAt).toBeGreaterThanOrEqual(900);
+        await client.send(encodeAck(2), tid);
+        expect(await blocks(2)).toEqual([3, 4]);
+        const ok = server.stats().transfersOk;
+        await client.send(encodeAck(4), tid);
+        await waitFor(() => server.stats().transfersOk === ok + 1, 'the transfer to complete');
+      } finally {
+        await client.close();
+      }
+    });
   });
 
   describe('lock-step protocol details', () => {
@@ -282,6 +360,7 @@ describe('TftpServer on loopback', () => {
         port: 0,
         timeoutMs: 100,
         retries: 2,
+        nativeSockets,
         onTransferEnd: (e) => events.push(e),
       });
       const quickPort = (await quick.start()).port;
@@ -314,6 +393,7 @@ describe('TftpServer on loopback', () => {
         root,
         bindAddress: '127.0.0.1',
         port: 0,
+        nativeSockets,
         onTransferEnd: (e) => events.push(e),
       });
       const otherPort = (await other.start()).port;

@@ -8,6 +8,44 @@ const blocks = (actions: TftpTransferAction[]): number[] => actions.flatMap((a) 
 const kinds = (actions: TftpTransferAction[]): string[] => actions.map((a) => a.kind);
 
 describe('TftpReadTransfer', () => {
+  describe('expectedAck: the ACK of everything sent and the window onAck answers it with', () => {
+    it('matches what onAck then returns, through the OACK, windows, a block-number wrap and the end', () => {
+      // 70,000 blocks of 8 bytes (wraps past 65535), windowsize 7, with an OACK
+      const t = make({ length: 8 * 70_000 - 3, blksize: 8, windowsize: 7, oack: true });
+      expect(t.expectedAck()).toBeUndefined(); // nothing sent yet
+      t.start();
+      let next = t.expectedAck();
+      expect(next).toEqual({ block: 0, firstIndex: 1, count: 7 });
+      let rounds = 0;
+      while (next) {
+        const actions = t.onAck(next.block);
+        expect(actions.map((a) => (a.kind === 'data' ? a.index : -1))).toEqual(Array.from({ length: next.count }, (_, i) => next!.firstIndex + i));
+        expect(t.expectedAck()).not.toEqual(next); // a duplicate of that ACK changes nothing after it
+        expect(t.onAck(next.block)).toEqual([]);
+        next = t.expectedAck();
+        rounds++;
+      }
+      expect(rounds).toBe(10_000);
+      expect(t.onAck(70_000 % 65_536)).toEqual([{ kind: 'complete' }]);
+      expect(t.expectedAck()).toBeUndefined();
+    });
+
+    it('lock-step without OACK; a mid-window ACK and a timeout keep it consistent; nothing once over', () => {
+      const t = make({ length: 512 * 5, windowsize: 1 });
+      t.start();
+      expect(t.expectedAck()).toEqual({ block: 1, firstIndex: 2, count: 1 });
+      const w = make({ length: 512 * 10, windowsize: 4 });
+      w.start(); // blocks 1-4
+      expect(w.expectedAck()).toEqual({ block: 4, firstIndex: 5, count: 4 });
+      w.onAck(2); // block 3 lost: window restarts at 3
+      expect(w.expectedAck()).toEqual({ block: 6, firstIndex: 7, count: 4 });
+      w.onTimeout(); // the same window again: same expectation
+      expect(w.expectedAck()).toEqual({ block: 6, firstIndex: 7, count: 4 });
+      w.onError();
+      expect(w.expectedAck()).toBeUndefined();
+    });
+  });
+
   it('empty file: one empty block, complete on ACK 1', () => {
     const t = make({ length: 0 });
     expect(t.start()).toEqual([{ kind: 'data', block: 1, index: 1, offset: 0, length: 0 }]);

@@ -62,6 +62,8 @@ export class TftpReadTransfer {
   /** Highest absolute block sent so far (0 = only the OACK, or nothing). */
   private sentUpTo = 0;
   private retriesLeft: number;
+  /** Whether start() has handed out the first packets (until then no ACK is expected). */
+  private started = false;
   private _state: TftpTransferState;
   private _retransmissions = 0;
 
@@ -103,6 +105,7 @@ export class TftpReadTransfer {
   /** First packets of the transfer: the OACK, or the first window of DATA. */
   start(): TftpTransferAction[] {
     if (this.finished || this.sentUpTo > 0 || this.acked > 0) return [];
+    this.started = true;
     if (this._state === 'awaiting-oack-ack') return [{ kind: 'oack' }];
     return this.sendWindow();
   }
@@ -124,6 +127,22 @@ export class TftpReadTransfer {
     }
     this._state = 'sending';
     return this.sendWindow();
+  }
+
+  /**
+   * The ACK that acknowledges everything sent so far, and the DATA window {@link onAck} would answer it with — so a
+   * socket can send that window the moment the ACK arrives and report it afterwards. Undefined when there is nothing
+   * to send after it (that ACK completes the transfer) or the transfer is over. Pure: changes nothing.
+   */
+  expectedAck(): { readonly block: number; readonly firstIndex: number; readonly count: number } | undefined {
+    if (this.finished || !this.started) return undefined;
+    const last = this._state === 'awaiting-oack-ack' ? 0 : this.sentUpTo;
+    if (last <= this.acked || last >= this.totalBlocks) return undefined;
+    return {
+      block: last % TFTP_BLOCK_MODULO,
+      firstIndex: last + 1,
+      count: Math.min(this.params.windowsize, this.totalBlocks - last),
+    };
   }
 
   /** Handles an expired retransmission timer: re-send the OACK or the current window, or give up. */

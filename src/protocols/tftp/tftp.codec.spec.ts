@@ -1,5 +1,7 @@
 import { MalformedPacketError } from '../malformed-packet.error';
 import {
+  ackWord,
+  dataHeaderTable,
   decodeTftp,
   encodeAck,
   encodeData,
@@ -16,6 +18,22 @@ import { TftpErrorCode, TftpOpcode } from './tftp.constants';
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 describe('tftp codec', () => {
+  describe('dataHeaderTable', () => {
+    it('holds the DATA header of every 16-bit block number, equal to what encodeData writes, built once', () => {
+      const table = dataHeaderTable();
+      expect(table.length).toBe(65_536 * 4);
+      for (const block of [0, 1, 2, 255, 256, 4660, 65_534, 65_535]) {
+        expect(table.subarray(block * 4, block * 4 + 4)).toEqual(encodeData(block, Buffer.alloc(0)));
+      }
+      expect(dataHeaderTable()).toBe(table);
+    });
+
+    it('ackWord is the 4 bytes of encodeAck as one big-endian number', () => {
+      for (const block of [0, 1, 258, 65_535]) expect(ackWord(block)).toBe(encodeAck(block).readUInt32BE(0));
+      expect(() => ackWord(65_536)).toThrow(RangeError);
+    });
+  });
+
   describe('fixtures from real clients', () => {
     it('decodes iPXE undionly RRQ: undionly.kpxe octet blksize=1432 tsize=0', () => {
       const wire = Buffer.concat([hex('0001'), Buffer.from('undionly.kpxe\0octet\0blksize\x001432\0tsize\x000\0', 'latin1')]);

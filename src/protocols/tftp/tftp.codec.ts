@@ -1,6 +1,14 @@
 import { isUtf8 } from 'node:buffer';
 import { MalformedPacketError } from '../malformed-packet.error';
-import { TFTP_ACK_LENGTH, TFTP_DATA_HEADER_LENGTH, TFTP_MAX_BLKSIZE, TFTP_OPCODE_LENGTH, TftpErrorCode, TftpOpcode } from './tftp.constants';
+import {
+  TFTP_ACK_LENGTH,
+  TFTP_BLOCK_MODULO,
+  TFTP_DATA_HEADER_LENGTH,
+  TFTP_MAX_BLKSIZE,
+  TFTP_OPCODE_LENGTH,
+  TftpErrorCode,
+  TftpOpcode,
+} from './tftp.constants';
 
 /**
  * Options as decoded from a request or OACK: keys lower-cased (RFC 2347: case-insensitive), values as sent, in the
@@ -191,6 +199,31 @@ export function encodeData(block: number, data: Uint8Array): Buffer {
   buf.writeUInt16BE(block, 2);
   buf.set(data, TFTP_DATA_HEADER_LENGTH);
   return buf;
+}
+
+let dataHeaders: Buffer | undefined;
+
+/**
+ * The 4-byte DATA header (RFC 1350 §5: opcode 3, then the block number) of every 16-bit block number, entry `n` at
+ * byte `n * 4`. Built once (256 KiB) so a sender can gather header and payload into one datagram without encoding
+ * or copying per block. Must not be written to.
+ */
+export function dataHeaderTable(): Buffer {
+  if (!dataHeaders) {
+    const table = Buffer.alloc(TFTP_BLOCK_MODULO * TFTP_DATA_HEADER_LENGTH);
+    for (let block = 0; block < TFTP_BLOCK_MODULO; block++) {
+      table.writeUInt16BE(TftpOpcode.DATA, block * TFTP_DATA_HEADER_LENGTH);
+      table.writeUInt16BE(block, block * TFTP_DATA_HEADER_LENGTH + 2);
+    }
+    dataHeaders = table;
+  }
+  return dataHeaders;
+}
+
+/** The 4 bytes of an ACK for `block` as one big-endian 32-bit number (what {@link encodeAck} writes). */
+export function ackWord(block: number): number {
+  checkBlock(block);
+  return ((TftpOpcode.ACK << 16) | block) >>> 0;
 }
 
 /** Encodes an ACK (RFC 1350 §5). */

@@ -1,6 +1,7 @@
 /**
  * Loads the `dls_net` native addon (native/ → native/build/Release/dls_net.node): interface-bound UDP sockets
- * with IP_PKTINFO and a raw ICMPv6 socket, neither of which Node's dgram offers. Loaded lazily, so code that
+ * with IP_PKTINFO, a raw ICMPv6 socket, and TFTP transfer sockets that send a window of DATA blocks in one
+ * sendmmsg — none of which Node's dgram offers. Loaded lazily, so code that
  * merely imports the wrappers works without a built addon until a socket is opened.
  */
 import { existsSync } from 'fs';
@@ -49,6 +50,33 @@ export interface NativeRaSocket {
   readonly ifindex: number;
 }
 
+/** The UDP socket of one TFTP read transfer (native/src/transfer_socket.cc): IPv4, bound to <address>:0, one peer. */
+export interface NativeTransferSocket {
+  /** One datagram to the peer; bytes sent, or -1 when the send buffer is full (dropped). Throws other errors. */
+  send(buf: Buffer): number;
+  /** One datagram to someone else (ERROR 5 to a wrong TID). */
+  sendTo(buf: Buffer, port: number, address: string): number;
+  /**
+   * What {@link sendBlocks} sends from, for the rest of the transfer (both buffers are kept referenced): block `index`
+   * is `headers[(index & 0xffff) * 4, +4)` then `data[(index - 1) * blksize, +blksize)` (shorter at the end).
+   */
+  setSource(headers: Buffer, data: Buffer, blksize: number): void;
+  /**
+   * DATA blocks `firstIndex` .. `firstIndex + count - 1` (absolute, 1-based): one sendmsg for one block, sendmmsg for
+   * a window. Returns the datagrams sent (fewer when the send buffer filled up).
+   */
+  sendBlocks(firstIndex: number, count: number): number;
+  /**
+   * One-shot: when the next datagram from the peer is exactly the 4 bytes `trigger` (big-endian), send blocks
+   * `firstIndex` .. `firstIndex + count - 1` at once, then report the datagram with `preSent` true. Count 0 disarms.
+   */
+  armReply(trigger: number, firstIndex: number, count: number): void;
+  /** Idempotent. */
+  close(): void;
+  address(): { address: string; port: number };
+  unref(): NativeTransferSocket;
+}
+
 /** The addon's exports (see native/src/addon.cc). */
 export interface DlsNetBinding {
   UdpSocket: new (
@@ -56,6 +84,12 @@ export interface DlsNetBinding {
     onMessage: (buf: Buffer, info: NativeUdpMessageInfo) => void,
     onError: (err: NodeJS.ErrnoException) => void,
   ) => NativeUdpSocket;
+  /** Each datagram lands in `receiveBuffer` (valid until the next callback); `length` above its size = truncated. */
+  TransferSocket: new (
+    options: { address: string; peerAddress: string; peerPort: number; receiveBuffer: Buffer },
+    onMessage: (length: number, fromPeer: boolean, address?: string, port?: number, preSent?: boolean) => void,
+    onError: (err: NodeJS.ErrnoException) => void,
+  ) => NativeTransferSocket;
   RaSocket: new (
     ifname: string,
     icmpTypes: number[],

@@ -22,6 +22,8 @@ export interface TftpFileSource {
   readonly size: number;
   /** Whether the bytes came from the in-memory cache. */
   readonly cached: boolean;
+  /** Present for in-memory sources: all the bytes to send (a cached buffer, never to be written to). */
+  readonly bytes?: Buffer;
   /** Present for in-memory sources: a view of `length` bytes at `offset`, no copy. */
   readonly readSync?: (offset: number, length: number) => Buffer;
   /** Reads `length` bytes at `offset`; rejects when the file became shorter. */
@@ -232,6 +234,7 @@ function memorySource(realPath: string, data: Buffer): TftpFileSource {
     realPath,
     size: data.length,
     cached: true,
+    bytes: data,
     readSync,
     read: async (offset, length) => readSync(offset, length),
     close: async () => undefined,

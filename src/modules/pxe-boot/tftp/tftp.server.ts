@@ -1,11 +1,12 @@
 import * as dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { MalformedPacketError } from '@protocols/malformed-packet.error';
-import { decodeTftp, encodeData, encodeError, encodeOack, type TftpPacket, type TftpRequestPacket } from '@protocols/tftp/tftp.codec';
+import { ackWord, decodeTftp, encodeData, encodeError, encodeOack, type TftpPacket, type TftpRequestPacket } from '@protocols/tftp/tftp.codec';
 import { TftpErrorCode, TftpOpcode } from '@protocols/tftp/tftp.constants';
 import { negotiateReadOptions, TFTP_DEFAULT_LIMITS } from '@protocols/tftp/tftp.options';
 import { TftpReadTransfer, type TftpTransferAction } from '@protocols/tftp/tftp-transfer';
 import { TftpFileError, TftpFileStore, type TftpFileSource } from './tftp-file-store';
+import { openTftpTransferSocket, type TftpTransferSocket } from './tftp-transfer-socket';
 
 /** Where a datagram came from / goes to. */
 export interface TftpPeer {
@@ -68,6 +69,11 @@ export interface TftpServerOptions {
   readonly maxBlksize?: number;
   /** Largest windowsize granted (RFC 7440). Default 64. */
   readonly maxWindowsize?: number;
+  /**
+   * Carry IPv4 transfers on the dls_net addon's socket (a window per sendmmsg, no per-block allocation) when it is
+   * built; false forces Node's dgram (tests compare both). IPv6 always uses dgram. Default true.
+   */
+  readonly nativeSockets?: boolean;
   /** In-memory cache bound, bytes. Default 64 MiB. */
   readonly maxCacheBytes?: number;
   /** Files above this size are streamed from disk and not cached. Default 16 MiB. */
@@ -309,14 +315,23 @@ export class TftpServer {
   }
 }
 
+/** A window the transfer socket sends by itself when the ACK it was armed with arrives. */
+interface ArmedReply {
+  readonly firstIndex: number;
+  readonly count: number;
+}
+
 /** One read transfer: its own socket (TID), timer and state machine. */
 class Transfer {
-  private socket: dgram.Socket | undefined;
+  private socket: TftpTransferSocket | undefined;
   private source: TftpFileSource | undefined;
   private machine: TftpReadTransfer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private timeoutMs: number;
   private oack: Buffer | undefined;
+  private blksize = 512;
+  /** The reply the socket is armed with (native sockets, in-memory files). */
+  private armed: ArmedReply | undefined;
   /** Sends for disk-backed sources are serialised through this chain. */
   private queue: Promise<void> | undefined;
   private done = false;
@@ -339,19 +354,20 @@ class Transfer {
   }
 
   private async begin(): Promise<void> {
-    const { bindAddress } = this.ctx.options;
-    const socket = dgram.createSocket({ type: isIPv6(bindAddress) ? 'udp6' : 'udp4' });
+    const socket = await openTftpTransferSocket(
+      this.ctx.options.bindAddress,
+      this.client,
+      {
+        onMessage: (msg, from, preSent) => this.onMessage(msg, from, preSent),
+        onError: (err) => this.finish(false, `socket error: ${err.message}`),
+      },
+      this.ctx.options.nativeSockets ?? true,
+    );
     this.socket = socket;
-    socket.on('error', (err) => this.finish(false, `socket error: ${err.message}`));
-    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, bindAddress, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    if (this.done) return;
+    if (this.done) {
+      await socket.close();
+      return;
+    }
 
     let source: TftpFileSource;
     try {
@@ -373,6 +389,7 @@ class Transfer {
     const negotiation = negotiateReadOptions(this.request.options, source.size, this.limits);
     if (negotiation.timeoutSeconds !== undefined) this.timeoutMs = negotiation.timeoutSeconds * 1000;
     if (negotiation.oack.length > 0) this.oack = encodeOack(negotiation.oack);
+    this.blksize = negotiation.blksize;
     this.machine = new TftpReadTransfer({
       length: source.size,
       blksize: negotiation.blksize,
@@ -380,12 +397,11 @@ class Transfer {
       oack: negotiation.oack.length > 0,
       retries: this.ctx.retries,
     });
-    const local = socket.address();
     this.ctx.debug(
       () =>
-        `TFTP RRQ ${JSON.stringify(this.request.filename)} from ${peer(this.client)} tid=${local.port} ` +
+        `TFTP RRQ ${JSON.stringify(this.request.filename)} from ${peer(this.client)} tid=${socket.port} ` +
         `size=${source.size} blksize=${negotiation.blksize} windowsize=${negotiation.windowsize} ` +
-        `oack=[${negotiation.oack.map(([k, v]) => `${k}=${v}`).join(' ')}] cached=${source.cached}`,
+        `oack=[${negotiation.oack.map(([k, v]) => `${k}=${v}`).join(' ')}] cached=${source.cached} socket=${socket.kind}`,
     );
     try {
       this.ctx.options.onTransferStart?.({
@@ -403,14 +419,17 @@ class Transfer {
     this.execute(this.machine.start());
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  /**
+   * A datagram on the transfer's socket; `from` is set only when it did not come from the client's TID. `preSent`:
+   * it was the ACK the socket was armed with, and the window armed with it has already left.
+   */
+  private onMessage(msg: Buffer, from: TftpPeer | undefined, preSent: boolean): void {
     this.ctx.counters.received++;
     if (this.done) return;
-    if (rinfo.address !== this.client.address || rinfo.port !== this.client.port) {
+    if (from) {
       // RFC 1350 §4: a packet from a wrong TID gets ERROR 5 and does not disturb the transfer.
-      this.ctx.debug(() => `TFTP wrong TID ${rinfo.address}:${rinfo.port} (transfer of ${peer(this.client)})`);
-      const error = encodeError(TftpErrorCode.UNKNOWN_TRANSFER_ID, 'Unknown transfer ID');
-      this.socket?.send(error, rinfo.port, rinfo.address, this.onSent);
+      this.ctx.debug(() => `TFTP wrong TID ${from.address}:${from.port} (transfer of ${peer(this.client)})`);
+      this.socket?.sendTo(encodeError(TftpErrorCode.UNKNOWN_TRANSFER_ID, 'Unknown transfer ID'), from);
       return;
     }
     let packet: TftpPacket;
@@ -424,7 +443,7 @@ class Transfer {
     try {
       switch (packet.opcode) {
         case TftpOpcode.ACK:
-          if (this.machine) this.execute(this.machine.onAck(packet.block));
+          if (this.machine) this.execute(this.machine.onAck(packet.block), preSent ? this.armed : undefined);
           return;
         case TftpOpcode.ERROR:
           this.machine?.onError();
@@ -450,10 +469,12 @@ class Transfer {
     this.execute(this.machine.onTimeout());
   }
 
-  private execute(actions: TftpTransferAction[]): void {
+  /** Performs the state machine's actions; blocks in `preSent` (a window the socket already sent) are not sent again. */
+  private execute(actions: TftpTransferAction[], preSent?: ArmedReply): void {
     if (actions.length === 0 || this.done) return;
     const source = this.source!;
-    if (this.queue || !source.readSync) {
+    const bytes = source.bytes;
+    if (this.queue || !bytes) {
       const previous = this.queue ?? Promise.resolve();
       const next = previous
         .then(() => this.executeAsync(actions, source))
@@ -466,11 +487,46 @@ class Transfer {
       this.queue = next;
       return;
     }
+    // In memory: a window is consecutive blocks, handed to the socket as one batch (one sendmmsg natively).
+    let first = 0;
+    let count = 0;
+    const flush = (): void => {
+      if (count === 0) return;
+      // The socket sent this very window when the armed ACK arrived; the state machine agreed, nothing to add.
+      if (preSent && preSent.firstIndex === first && preSent.count === count) preSent = undefined;
+      else this.socket!.sendBlocks(bytes, first, count, this.blksize);
+      count = 0;
+    };
     for (const action of actions) {
-      if (action.kind === 'data') this.send(encodeData(action.block, source.readSync(action.offset, action.length)));
-      else if (!this.handleControl(action)) return;
+      if (action.kind === 'data') {
+        if (count > 0 && action.index === first + count) count++;
+        else {
+          flush();
+          first = action.index;
+          count = 1;
+        }
+        continue;
+      }
+      flush();
+      if (!this.handleControl(action)) return;
     }
+    flush();
     this.armTimer();
+    this.armNextReply(bytes);
+  }
+
+  /**
+   * Tells the socket what the state machine will answer to the ACK of everything sent so far, so that window can
+   * leave as soon as the ACK arrives (the state machine still decides: {@link execute} checks it sent the same).
+   */
+  private armNextReply(bytes: Buffer): void {
+    const next = this.machine!.expectedAck();
+    if (next) {
+      if (this.socket!.armReply(ackWord(next.block), bytes, next.firstIndex, next.count, this.blksize)) this.armed = next;
+    } else if (this.armed) {
+      this.socket!.armReply(0, bytes, 1, 0, this.blksize);
+      this.armed = undefined;
+    }
   }
 
   private async executeAsync(actions: TftpTransferAction[], source: TftpFileSource): Promise<void> {
@@ -509,7 +565,7 @@ class Transfer {
     }
   }
 
-  /** (Re)starts the retransmission timer; one timer object per transfer, refreshed on the hot path. */
+  /** (Re)starts the retransmission timer; one timer object per transfer, refreshed (not re-created) per window. */
   private armTimer(): void {
     if (this.done) return;
     if (this.timer) {
@@ -520,14 +576,8 @@ class Transfer {
     this.timer.unref();
   }
 
-  private readonly onSent = (err: Error | null): void => {
-    if (err) this.ctx.debug(() => `TFTP send to ${peer(this.client)} failed: ${err.message}`);
-  };
-
   private send(buf: Buffer): void {
-    const socket = this.socket;
-    if (!socket || this.done) return;
-    socket.send(buf, this.client.port, this.client.address, this.onSent);
+    if (!this.done) this.socket?.send(buf);
   }
 
   /** Ends the transfer from outside (server stop). */
@@ -543,19 +593,7 @@ class Transfer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const closing: Array<Promise<void>> = [];
-    const socket = this.socket;
-    if (socket) {
-      const sent = finalPacket
-        ? new Promise<void>((resolve) => {
-            try {
-              socket.send(finalPacket, this.client.port, this.client.address, () => resolve());
-            } catch {
-              resolve();
-            }
-          })
-        : Promise.resolve();
-      closing.push(sent.then(() => closeSocket(socket)));
-    }
+    if (this.socket) closing.push(this.socket.close(finalPacket));
     if (this.source) closing.push(this.source.close());
     this.closed = Promise.all(closing).then(() => undefined);
     this.ctx.finished(this, {

@@ -1,0 +1,361 @@
+#include "transfer_socket.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+
+#include "errors.h"
+
+namespace dls {
+
+namespace {
+
+// Datagrams handed to JS per readable event before yielding to the rest of the event loop.
+constexpr int kMaxPerWakeup = 64;
+// Datagrams per sendmmsg call; larger windows take several calls.
+constexpr unsigned kBatch = 64;
+// 4-byte DATA header (RFC 1350 §5) per 16-bit block number, in the table JS passes to sendBlocks.
+constexpr size_t kHeaderLength = 4;
+constexpr size_t kHeaderTableLength = 65536 * kHeaderLength;
+
+sockaddr_in Endpoint(Napi::Env env, const Napi::Value& address, const Napi::Value& port, bool allow_port_zero) {
+  if (!address.IsString()) ThrowInvalidArg(env, "address must be an IPv4 address string");
+  if (!port.IsNumber()) ThrowInvalidArg(env, "port must be a number");
+  const double p = port.As<Napi::Number>().DoubleValue();
+  if (!(p >= (allow_port_zero ? 0 : 1) && p <= 65535) || p != static_cast<double>(static_cast<int>(p))) {
+    ThrowInvalidArg(env, "port must be an integer in range");
+  }
+  sockaddr_in sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(p));
+  const std::string text = address.As<Napi::String>().Utf8Value();
+  if (inet_pton(AF_INET, text.c_str(), &sa.sin_addr) != 1) ThrowInvalidArg(env, "not an IPv4 address: " + text);
+  return sa;
+}
+
+std::string Text(const sockaddr_in& sa) {
+  char text[INET_ADDRSTRLEN] = {0};
+  inet_ntop(AF_INET, &sa.sin_addr, text, sizeof(text));
+  return std::string(text) + ":" + std::to_string(ntohs(sa.sin_port));
+}
+
+double NumberArg(Napi::Env env, const Napi::Value& v, const char* what, double min, double max) {
+  if (!v.IsNumber()) ThrowInvalidArg(env, std::string(what) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max) || d != static_cast<double>(static_cast<int64_t>(d))) {
+    ThrowInvalidArg(env, std::string(what) + " out of range");
+  }
+  return d;
+}
+
+}  // namespace
+
+Napi::Function TransferSocket::Init(Napi::Env env) {
+  return DefineClass(env, "TransferSocket",
+                     {
+                         InstanceMethod<&TransferSocket::Send>("send"),
+                         InstanceMethod<&TransferSocket::SendTo>("sendTo"),
+                         InstanceMethod<&TransferSocket::SetSource>("setSource"),
+                         InstanceMethod<&TransferSocket::SendBlocks>("sendBlocks"),
+                         InstanceMethod<&TransferSocket::ArmReply>("armReply"),
+                         InstanceMethod<&TransferSocket::Close>("close"),
+                         InstanceMethod<&TransferSocket::Address>("address"),
+                         InstanceMethod<&TransferSocket::Unref>("unref"),
+                     });
+}
+
+TransferSocket::TransferSocket(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<TransferSocket>(info), async_context_(info.Env(), "TftpTransferSocket") {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsFunction() || !info[2].IsFunction()) {
+    ThrowInvalidArg(env,
+                    "usage: new TransferSocket({ address, peerAddress, peerPort, receiveBuffer }, onMessage, onError)");
+  }
+  Napi::Object opts = info[0].As<Napi::Object>();
+  Napi::Value receive = opts.Get("receiveBuffer");
+  if (!receive.IsBuffer() || receive.As<Napi::Buffer<unsigned char>>().Length() == 0) {
+    ThrowInvalidArg(env, "receiveBuffer must be a non-empty Buffer");
+  }
+  sockaddr_in local = Endpoint(env, opts.Get("address"), Napi::Number::New(env, 0), true);
+  peer_ = Endpoint(env, opts.Get("peerAddress"), opts.Get("peerPort"), false);
+
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) ThrowErrno(env, errno, "socket", Text(local));
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof(local)) < 0) {
+    const int err = errno;
+    ::close(fd);
+    ThrowErrno(env, err, "bind", Text(local));
+  }
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    ::close(fd);
+    ThrowErrno(env, EINVAL, "uv_loop", Text(local));
+  }
+  const int rc = poller_.Start(loop, fd, this, &TransferSocket::OnReadable);  // owns fd from here on
+  if (rc < 0) ThrowErrno(env, -rc, "uv_poll_start", Text(local));
+
+  Napi::Buffer<unsigned char> receive_buffer = receive.As<Napi::Buffer<unsigned char>>();
+  receive_ref_ = Napi::Persistent(receive_buffer.As<Napi::Object>());
+  receive_data_ = receive_buffer.Data();
+  receive_length_ = receive_buffer.Length();
+  on_message_ = Napi::Persistent(info[1].As<Napi::Function>());
+  on_error_ = Napi::Persistent(info[2].As<Napi::Function>());
+  // An open socket keeps its JS object (and callbacks) alive, like a dgram socket; close() releases it.
+  Napi::ObjectWrap<TransferSocket>::Ref();
+  self_ref_ = true;
+}
+
+TransferSocket::~TransferSocket() { poller_.Close(); }
+
+void TransferSocket::DoClose() {
+  poller_.Close();
+  on_message_.Reset();
+  on_error_.Reset();
+  receive_ref_.Reset();
+  headers_ref_.Reset();
+  data_ref_.Reset();
+  headers_ = nullptr;
+  data_ = nullptr;
+  armed_ = false;
+  if (self_ref_) {
+    self_ref_ = false;
+    Napi::ObjectWrap<TransferSocket>::Unref();
+  }
+}
+
+// send(buf) → bytes sent to the peer, or -1 when the send buffer is full (EAGAIN: the datagram is dropped, the
+// retransmission timer covers it, as for any lost datagram). Other errors throw.
+Napi::Value TransferSocket::Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer()) ThrowInvalidArg(env, "usage: send(buffer)");
+  if (!poller_.IsOpen()) ThrowErrno(env, EBADF, "sendto", "socket is closed");
+  Napi::Buffer<unsigned char> buf = info[0].As<Napi::Buffer<unsigned char>>();
+  ssize_t n;
+  do {
+    n = sendto(poller_.fd(), buf.Data(), buf.Length(), MSG_DONTWAIT | MSG_NOSIGNAL,
+               reinterpret_cast<const sockaddr*>(&peer_), sizeof(peer_));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -1);
+    ThrowErrno(env, errno, "sendto", Text(peer_));
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// sendTo(buf, port, address): one datagram to someone else than the peer (ERROR 5 to a wrong TID).
+Napi::Value TransferSocket::SendTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBuffer()) ThrowInvalidArg(env, "usage: sendTo(buffer, port, address)");
+  if (!poller_.IsOpen()) ThrowErrno(env, EBADF, "sendto", "socket is closed");
+  sockaddr_in dest = Endpoint(env, info[2], info[1], false);
+  Napi::Buffer<unsigned char> buf = info[0].As<Napi::Buffer<unsigned char>>();
+  ssize_t n;
+  do {
+    n = sendto(poller_.fd(), buf.Data(), buf.Length(), MSG_DONTWAIT | MSG_NOSIGNAL,
+               reinterpret_cast<const sockaddr*>(&dest), sizeof(dest));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ThrowErrno(env, errno, "sendto", Text(dest));
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// setSource(headers, data, blksize): what sendBlocks sends from, for the rest of the transfer. Block `index` (1-based,
+// absolute) is headers[(index & 0xffff) * 4, +4) followed by data[(index-1) * blksize, + min(blksize, rest)) — the
+// last block may be empty (RFC 1350 §6). Both buffers are kept referenced and must not change.
+Napi::Value TransferSocket::SetSource(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsBuffer() || !info[1].IsBuffer()) {
+    ThrowInvalidArg(env, "usage: setSource(headers, data, blksize)");
+  }
+  Napi::Buffer<unsigned char> headers = info[0].As<Napi::Buffer<unsigned char>>();
+  Napi::Buffer<unsigned char> data = info[1].As<Napi::Buffer<unsigned char>>();
+  if (headers.Length() != kHeaderTableLength) ThrowInvalidArg(env, "headers must be the 65536-entry DATA header table");
+  blksize_ = static_cast<int64_t>(NumberArg(env, info[2], "blksize", 8, 65464));
+  headers_ref_ = Napi::Persistent(headers.As<Napi::Object>());
+  data_ref_ = Napi::Persistent(data.As<Napi::Object>());
+  headers_ = headers.Data();
+  data_ = data.Data();
+  data_length_ = static_cast<int64_t>(data.Length());
+  return env.Undefined();
+}
+
+// sendBlocks(firstIndex, count) → datagrams sent (fewer when the send buffer filled up: those are lost, and the
+// retransmission timer covers them). One block is one sendmsg; a window is sendmmsg, kBatch datagrams per call.
+Napi::Value TransferSocket::SendBlocks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2) ThrowInvalidArg(env, "usage: sendBlocks(firstIndex, count)");
+  if (!poller_.IsOpen()) ThrowErrno(env, EBADF, "sendmmsg", "socket is closed");
+  if (data_ == nullptr) ThrowInvalidArg(env, "setSource() was not called");
+  const int64_t first = static_cast<int64_t>(NumberArg(env, info[0], "firstIndex", 1, 9007199254740991.0));
+  const int64_t count = static_cast<int64_t>(NumberArg(env, info[1], "count", 0, 65535));
+  if (count > 0 && (first + count - 2) * blksize_ > data_length_) ThrowInvalidArg(env, "blocks beyond the end of data");
+  const int64_t sent = SendBlocksFromSource(first, count);
+  if (sent < 0) ThrowErrno(env, static_cast<int>(-sent), "sendmmsg", Text(peer_));
+  return Napi::Number::New(env, static_cast<double>(sent));
+}
+
+// armReply(trigger, firstIndex, count): the next datagram from the peer that is exactly the 4 bytes `trigger`
+// (big-endian) makes the socket send blocks firstIndex .. firstIndex+count-1 at once, before JS hears of it; the
+// callback then gets preSent = true. One-shot; count 0 disarms. The caller decides what trigger and blocks are (for
+// TFTP: the ACK of the last block sent, and the window the state machine answers it with).
+Napi::Value TransferSocket::ArmReply(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3) ThrowInvalidArg(env, "usage: armReply(trigger, firstIndex, count)");
+  const double trigger = NumberArg(env, info[0], "trigger", 0, 4294967295.0);
+  const int64_t first = static_cast<int64_t>(NumberArg(env, info[1], "firstIndex", 1, 9007199254740991.0));
+  const int64_t count = static_cast<int64_t>(NumberArg(env, info[2], "count", 0, 65535));
+  if (count > 0 && data_ == nullptr) ThrowInvalidArg(env, "setSource() was not called");
+  if (count > 0 && (first + count - 2) * blksize_ > data_length_) ThrowInvalidArg(env, "blocks beyond the end of data");
+  armed_ = count > 0;
+  trigger_ = static_cast<uint32_t>(trigger);
+  armed_first_ = first;
+  armed_count_ = count;
+  return env.Undefined();
+}
+
+int64_t TransferSocket::SendBlocksFromSource(int64_t first, int64_t count) {
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch][2];
+  int64_t sent = 0;
+  while (sent < count) {
+    const unsigned batch = static_cast<unsigned>(std::min<int64_t>(kBatch, count - sent));
+    for (unsigned i = 0; i < batch; ++i) {
+      const int64_t index = first + sent + i;
+      const int64_t offset = (index - 1) * blksize_;
+      const int64_t len = std::min<int64_t>(blksize_, data_length_ - offset);
+      iov[i][0].iov_base = const_cast<unsigned char*>(headers_ + (index & 0xffff) * kHeaderLength);
+      iov[i][0].iov_len = kHeaderLength;
+      iov[i][1].iov_base = const_cast<unsigned char*>(data_ + offset);
+      iov[i][1].iov_len = static_cast<size_t>(len);
+      memset(&msgs[i], 0, sizeof(msgs[i]));
+      msgs[i].msg_hdr.msg_name = &peer_;
+      msgs[i].msg_hdr.msg_namelen = sizeof(peer_);
+      msgs[i].msg_hdr.msg_iov = iov[i];
+      msgs[i].msg_hdr.msg_iovlen = len > 0 ? 2 : 1;
+    }
+    int n;
+    do {
+      if (batch == 1) {
+        // Lock-step (RFC 1350): plain sendmsg, cheaper than a one-entry sendmmsg.
+        n = sendmsg(poller_.fd(), &msgs[0].msg_hdr, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -1 : 1;
+      } else {
+        n = sendmmsg(poller_.fd(), msgs, batch, MSG_DONTWAIT | MSG_NOSIGNAL);
+      }
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
+      return -errno;
+    }
+    sent += n;
+    if (static_cast<unsigned>(n) < batch) break;
+  }
+  return sent;
+}
+
+Napi::Value TransferSocket::Close(const Napi::CallbackInfo& info) {
+  DoClose();
+  return info.Env().Undefined();
+}
+
+Napi::Value TransferSocket::Address(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!poller_.IsOpen()) ThrowErrno(env, EBADF, "getsockname", "socket is closed");
+  sockaddr_in sa;
+  socklen_t len = sizeof(sa);
+  memset(&sa, 0, sizeof(sa));
+  if (getsockname(poller_.fd(), reinterpret_cast<sockaddr*>(&sa), &len) < 0) ThrowErrno(env, errno, "getsockname", "");
+  char text[INET_ADDRSTRLEN] = {0};
+  inet_ntop(AF_INET, &sa.sin_addr, text, sizeof(text));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("address", Napi::String::New(env, text));
+  out.Set("port", Napi::Number::New(env, ntohs(sa.sin_port)));
+  return out;
+}
+
+Napi::Value TransferSocket::Unref(const Napi::CallbackInfo& info) {
+  poller_.SetRef(false);
+  return info.This();
+}
+
+void TransferSocket::OnReadable(void* owner, int status) {
+  auto* self = static_cast<TransferSocket*>(owner);
+  Napi::Env env = self->Env();
+  Napi::HandleScope scope(env);
+  // Holding the JS object in this scope keeps it (and so `self`) alive even if a callback closes the socket.
+  Napi::Object js_self = self->Value();
+  // One callback scope for every datagram of this wake-up: nextTicks and microtasks run when it closes, as after
+  // any I/O callback.
+  Napi::CallbackScope callback_scope(env, self->async_context_);
+  if (status < 0) {
+    Napi::Error err = ErrnoError(env, -status, "poll", Text(self->peer_));
+    self->Report(js_self, self->on_error_, {err.Value()});
+    return;
+  }
+  self->Drain(js_self);
+}
+
+bool TransferSocket::Report(const Napi::Object& js_self, const Napi::FunctionReference& fn,
+                            const std::initializer_list<napi_value>& args) {
+  if (fn.IsEmpty()) return true;
+  try {
+    fn.Call(js_self, args);
+    return true;
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(Env(), e.Value());  // like a throwing 'message' listener on a dgram socket
+    return false;
+  }
+}
+
+void TransferSocket::Drain(const Napi::Object& js_self) {
+  Napi::Env env = Env();
+  for (int i = 0; i < kMaxPerWakeup && poller_.IsOpen(); ++i) {
+    Napi::HandleScope scope(env);
+    sockaddr_in from;
+    socklen_t from_len = sizeof(from);
+    memset(&from, 0, sizeof(from));
+    // MSG_TRUNC: the datagram's real length comes back even when it did not fit (JS treats that as malformed).
+    const ssize_t n = recvfrom(poller_.fd(), receive_data_, receive_length_, MSG_DONTWAIT | MSG_TRUNC,
+                               reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      // ECONNREFUSED and the like from an ICMP error: not fatal for an unconnected socket; let JS decide.
+      Napi::Error err = ErrnoError(env, errno, "recvfrom", Text(peer_));
+      Report(js_self, on_error_, {err.Value()});
+      return;
+    }
+    const bool from_peer = from.sin_addr.s_addr == peer_.sin_addr.s_addr && from.sin_port == peer_.sin_port;
+    bool ok;
+    if (from_peer) {
+      bool pre_sent = false;
+      if (armed_ && n == 4 && data_ != nullptr) {
+        const uint32_t word = (static_cast<uint32_t>(receive_data_[0]) << 24) |
+                              (static_cast<uint32_t>(receive_data_[1]) << 16) |
+                              (static_cast<uint32_t>(receive_data_[2]) << 8) | static_cast<uint32_t>(receive_data_[3]);
+        if (word == trigger_) {
+          armed_ = false;
+          // A failed send is a lost window: the retransmission timer covers it, as for any loss.
+          SendBlocksFromSource(armed_first_, armed_count_);
+          pre_sent = true;
+        }
+      }
+      ok = Report(js_self, on_message_,
+                  {Napi::Number::New(env, static_cast<double>(n)), Napi::Boolean::New(env, true), env.Undefined(),
+                   env.Undefined(), Napi::Boolean::New(env, pre_sent)});
+    } else {
+      char text[INET_ADDRSTRLEN] = {0};
+      inet_ntop(AF_INET, &from.sin_addr, text, sizeof(text));
+      ok = Report(js_self, on_message_,
+                  {Napi::Number::New(env, static_cast<double>(n)), Napi::Boolean::New(env, false),
+                   Napi::String::New(env, text), Napi::Number::New(env, ntohs(from.sin_port))});
+    }
+    if (!ok) return;
+  }
+}
+
+}  // namespace dls

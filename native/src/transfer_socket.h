@@ -1,0 +1,67 @@
+// TransferSocket: the UDP socket of one TFTP read transfer (the server's TID, RFC 1350 §4): IPv4, bound to
+// <address>:0, talking to one fixed peer (the client's TID). DATA blocks leave in batches through sendmmsg(2) (an
+// RFC 7440 window is one syscall), each datagram gathered from a 4-byte header and a view of the file's bytes, so
+// neither JS nor C++ copies the payload. Datagrams from other ports are reported too (the server answers ERROR 5).
+#pragma once
+
+#include <napi.h>
+#include <netinet/in.h>
+
+#include "poller.h"
+
+namespace dls {
+
+class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+
+  /**
+   * new TransferSocket({ address, peerAddress, peerPort, receiveBuffer }, onMessage(length, fromPeer, address?, port?),
+   * onError(err)) — opens, binds to address:0 and starts reading. Each datagram is read into `receiveBuffer` (owned
+   * by JS, valid until the next callback) and reported by its length: a length above the buffer's means truncated.
+   */
+  explicit TransferSocket(const Napi::CallbackInfo& info);
+  ~TransferSocket() override;
+
+ private:
+  Napi::Value Send(const Napi::CallbackInfo& info);
+  Napi::Value SendTo(const Napi::CallbackInfo& info);
+  Napi::Value SetSource(const Napi::CallbackInfo& info);
+  Napi::Value SendBlocks(const Napi::CallbackInfo& info);
+  Napi::Value ArmReply(const Napi::CallbackInfo& info);
+  /** Sends blocks first .. first+count-1 of the source; returns the datagrams sent, or -errno (not EAGAIN). */
+  int64_t SendBlocksFromSource(int64_t first, int64_t count);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Address(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+
+  static void OnReadable(void* owner, int status);
+  void Drain(const Napi::Object& self);
+  bool Report(const Napi::Object& self, const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args);
+  void DoClose();
+
+  Poller poller_;
+  bool self_ref_ = false;
+  sockaddr_in peer_{};
+  // Datagrams are delivered inside one callback scope per readable event (microtasks run once it closes).
+  Napi::AsyncContext async_context_;
+  Napi::ObjectReference receive_ref_;
+  unsigned char* receive_data_ = nullptr;
+  size_t receive_length_ = 0;
+  // What sendBlocks sends from (setSource): the DATA header table, the file's bytes, the block size.
+  Napi::ObjectReference headers_ref_;
+  Napi::ObjectReference data_ref_;
+  const unsigned char* headers_ = nullptr;
+  const unsigned char* data_ = nullptr;
+  int64_t data_length_ = 0;
+  int64_t blksize_ = 0;
+  // armReply: when exactly this 4-byte datagram arrives from the peer, send these blocks before calling JS.
+  bool armed_ = false;
+  uint32_t trigger_ = 0;
+  int64_t armed_first_ = 0;
+  int64_t armed_count_ = 0;
+  Napi::FunctionReference on_message_;
+  Napi::FunctionReference on_error_;
+};
+
+}  // namespace dls

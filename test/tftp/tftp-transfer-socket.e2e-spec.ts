@@ -1,0 +1,163 @@
+import * as dgram from 'node:dgram';
+import { ackWord, decodeTftp, encodeAck, encodeError } from '../../src/protocols/tftp/tftp.codec';
+import { TftpOpcode } from '../../src/protocols/tftp/tftp.constants';
+import { openTftpTransferSocket, type TftpEndpoint, type TftpTransferSocket } from '../../src/modules/pxe-boot/tftp/tftp-transfer-socket';
+
+/** A loopback peer that queues what it receives. */
+async function peerSocket(): Promise<{ socket: dgram.Socket; port: number; next: (timeoutMs?: number) => Promise<Buffer> }> {
+  const socket = dgram.createSocket('udp4');
+  const queue: Buffer[] = [];
+  const waiters: Array<(b: Buffer) => void> = [];
+  socket.on('message', (m) => {
+    const w = waiters.shift();
+    if (w) w(m);
+    else queue.push(m);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const next = (timeoutMs = 5000): Promise<Buffer> => {
+    const q = queue.shift();
+    if (q) return Promise.resolve(q);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no datagram within ${timeoutMs} ms`)), timeoutMs);
+      waiters.push((b) => {
+        clearTimeout(timer);
+        resolve(b);
+      });
+    });
+  };
+  return { socket, port: socket.address().port, next };
+}
+
+const send = (s: dgram.Socket, buf: Buffer, port: number): Promise<void> =>
+  new Promise((resolve, reject) => s.send(buf, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+
+/** Polls until `probe()` holds (no fixed sleeps). */
+async function until(probe: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+// The native socket (dls_net addon) and the dgram fallback carry the same contract.
+describe.each([
+  ['native', true],
+  ['dgram', false],
+])('TftpTransferSocket (%s)', (kind, preferNative) => {
+  let peer: Awaited<ReturnType<typeof peerSocket>>;
+  let socket: TftpTransferSocket;
+  const received: Array<{ buf: Buffer; from?: TftpEndpoint; preSent?: true }> = [];
+  const errors: Error[] = [];
+
+  beforeEach(async () => {
+    received.length = 0;
+    errors.length = 0;
+    peer = await peerSocket();
+    socket = await openTftpTransferSocket(
+      '127.0.0.1',
+      { address: '127.0.0.1', port: peer.port },
+      // copy: the buffer may be a view that the next datagram overwrites
+      {
+        onMessage: (buf, from, preSent) => received.push({ buf: Buffer.from(buf), ...(from ? { from } : {}), ...(preSent ? { preSent } : {}) }),
+        onError: (e) => errors.push(e),
+      },
+      preferNative,
+    );
+  });
+
+  afterEach(async () => {
+    await socket.close();
+    peer.socket.close();
+  });
+
+  it(`is the ${kind} implementation`, () => {
+    expect(socket.kind).toBe(kind);
+    expect(socket.port).toBeGreaterThan(0);
+  });
+
+  it('sends a window as consecutive DATA blocks, the last one short, then an empty block for an exact multiple', async () => {
+    const data = Buffer.from(Array.from({ length: 20 }, (_, i) => i));
+    socket.sendBlocks(data, 1, 3, 8); // 8 + 8 + 4 bytes
+    const blocks = [await peer.next(), await peer.next(), await peer.next()].map((b) => decodeTftp(b));
+    expect(blocks).toEqual([
+      { opcode: TftpOpcode.DATA, block: 1, data: data.subarray(0, 8) },
+      { opcode: TftpOpcode.DATA, block: 2, data: data.subarray(8, 16) },
+      { opcode: TftpOpcode.DATA, block: 3, data: data.subarray(16, 20) },
+    ]);
+    const exact = Buffer.alloc(16, 7);
+    socket.sendBlocks(exact, 2, 2, 8); // block 3 of a 16-byte file at blksize 8 is empty (RFC 1350 §6)
+    expect(decodeTftp(await peer.next())).toEqual({ opcode: TftpOpcode.DATA, block: 2, data: exact.subarray(8, 16) });
+    expect(decodeTftp(await peer.next())).toEqual({ opcode: TftpOpcode.DATA, block: 3, data: Buffer.alloc(0) });
+  });
+
+  it('wire block numbers wrap past 65535 while offsets keep counting', async () => {
+    const data = Buffer.alloc(65_538 * 8);
+    for (let i = 0; i < 65_538; i++) data.writeUInt32BE(i + 1, i * 8); // each block starts with its absolute index
+    socket.sendBlocks(data, 65_535, 3, 8);
+    const blocks = [await peer.next(), await peer.next(), await peer.next()].map((b) => decodeTftp(b));
+    expect(blocks.map((p) => (p.opcode === TftpOpcode.DATA ? [p.block, p.data.readUInt32BE(0)] : null))).toEqual([
+      [65_535, 65_535],
+      [0, 65_536],
+      [1, 65_537],
+    ]);
+  });
+
+  it('reports datagrams from the peer without an endpoint, from anyone else with theirs; answers them with sendTo', async () => {
+    await send(peer.socket, encodeAck(7), socket.port);
+    const stranger = await peerSocket();
+    try {
+      await send(stranger.socket, encodeAck(9), socket.port);
+      await until(() => received.length === 2, 'two datagrams');
+      expect(received[0]).toEqual({ buf: encodeAck(7) });
+      expect(received[1]).toEqual({ buf: encodeAck(9), from: { address: '127.0.0.1', port: stranger.port } });
+      socket.sendTo(encodeError(5, 'Unknown transfer ID'), received[1].from!);
+      expect(decodeTftp(await stranger.next())).toMatchObject({ opcode: TftpOpcode.ERROR, code: 5 });
+    } finally {
+      stranger.socket.close();
+    }
+  });
+
+  it('a datagram longer than a client ever sends is handed over as malformed (empty), not cut', async () => {
+    await send(peer.socket, Buffer.alloc(3000, 1), socket.port);
+    await send(peer.socket, encodeAck(1), socket.port);
+    await until(() => received.length === 2, 'two datagrams');
+    if (kind === 'native') expect(received[0].buf.length).toBe(0);
+    else expect(received[0].buf.length).toBe(3000); // dgram reads any size; the decoder judges it
+    expect(received[1].buf).toEqual(encodeAck(1));
+  });
+
+  it('armReply: the exact trigger from the peer sends the armed blocks first (native), once; anything else does not', async () => {
+    const data = Buffer.from(Array.from({ length: 40 }, (_, i) => i));
+    const armed = socket.armReply(ackWord(2), data, 3, 2, 8);
+    expect(armed).toBe(kind === 'native');
+    await send(peer.socket, Buffer.concat([encodeAck(2), Buffer.from([0])]), socket.port); // padded: not the trigger
+    await send(peer.socket, encodeAck(1), socket.port); // another block: not the trigger
+    await send(peer.socket, encodeAck(2), socket.port); // the trigger
+    await send(peer.socket, encodeAck(2), socket.port); // again: one-shot, nothing more
+    await until(() => received.length === 4, 'four datagrams');
+    expect(received.map((r) => r.preSent === true)).toEqual([false, false, kind === 'native', false]);
+    if (kind === 'native') {
+      const blocks = [await peer.next(), await peer.next()].map((b) => decodeTftp(b));
+      expect(blocks).toEqual([
+        { opcode: TftpOpcode.DATA, block: 3, data: data.subarray(16, 24) },
+        { opcode: TftpOpcode.DATA, block: 4, data: data.subarray(24, 32) },
+      ]);
+      socket.armReply(ackWord(4), data, 5, 1, 8);
+      socket.armReply(0, data, 1, 0, 8); // disarmed
+      await send(peer.socket, encodeAck(4), socket.port);
+      await until(() => received.length === 5, 'a fifth datagram');
+      expect(received[4].preSent).toBeUndefined();
+    }
+    await expect(peer.next(200)).rejects.toThrow(/no datagram/);
+  });
+
+  it('close(last) delivers the final datagram, then sends nothing more', async () => {
+    await socket.close(encodeError(0, 'Transfer timed out'));
+    expect(decodeTftp(await peer.next())).toMatchObject({ opcode: TftpOpcode.ERROR, message: 'Transfer timed out' });
+    socket.send(encodeAck(1)); // ignored after close
+    socket.sendBlocks(Buffer.alloc(8), 1, 1, 8);
+    await expect(peer.next(200)).rejects.toThrow(/no datagram/);
+    expect(errors).toEqual([]);
+  });
+});

@@ -82,6 +82,12 @@ export const ENV = {
   LOG_LEVEL: { default: 'log' as LogLevel, parse: oneOf<LogLevel>('error', 'warn', 'log', 'debug', 'verbose'), description: 'log verbosity' },
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
   DLS_STORAGE_DRIVER: { default: 'dir' as 'dir' | 'zfs', parse: oneOf('dir', 'zfs'), description: 'storage driver' },
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
+  DLS_DIR_CLONE: {
+    default: 'auto' as 'auto' | 'reflink' | 'overlay' | 'copy',
+    parse: oneOf('auto', 'reflink', 'overlay', 'copy'),
+    description: 'dir driver: how client disks are made — auto = reflink where the filesystem can, else a qcow2 overlay; copy = a full copy per disk',
+  },
   DLS_ZFS_ROOT: {
     parse: checked(str({ min: 1 }), zfsRootFits),
     description: 'dataset under which the zfs driver keeps everything, e.g. tank/dls',
@@ -259,7 +265,7 @@ export class AppConfig {
   readonly dataDir: string;
   readonly auth: { adminUser: string; adminPassword?: string; jwtSecret?: string; accessTtl: number; refreshTtl: number };
   readonly logLevel: LogLevel;
-  readonly storage: { driver: 'dir' | 'zfs'; zfsRoot?: string; minFreeBytes: number; dirRoot: string; importDir: string };
+  readonly storage: { driver: 'dir' | 'zfs'; dirClone: 'auto' | 'reflink' | 'overlay' | 'copy'; zfsRoot?: string; minFreeBytes: number; dirRoot: string; importDir: string };
   readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; ipv6Enable: boolean; tcpQuickAck: boolean };
   readonly tftp: { enabled: boolean; address?: string; port: number; root: string };
   readonly dhcp: { enabled: boolean; port: number };
@@ -286,6 +292,7 @@ export class AppConfig {
     this.logLevel = raw.LOG_LEVEL;
     this.storage = {
       driver: raw.DLS_STORAGE_DRIVER,
+      dirClone: raw.DLS_DIR_CLONE,
       zfsRoot: raw.DLS_ZFS_ROOT,
       minFreeBytes: raw.DLS_STORAGE_MIN_FREE,
       dirRoot: path.join(dataDir, 'storage'),

@@ -104,6 +104,9 @@ export class DirStorageDriver implements StorageDriver {
   private daemon?: FuseExportDaemon;
   /** Overlay disks the daemon serves now (kept current by attach/detach and the reconcile). */
   private readonly exported = new Set<string>();
+  /** Overlay templates known to exist (see {@link overlayTemplate}). */
+  private readonly templates = new Set<string>();
+  private readonly templateLocks = new KeyedLock();
   private readonly reattachListeners: Array<(clientIds: string[]) => void> = [];
   private closing = false;
   private recovering?: Promise<void>;
@@ -260,6 +263,9 @@ export class DirStorageDriver implements StorageDriver {
           { imageId: id, versionId: vid, clientIds: dependents },
         );
       }
+      const template = path.join(this.imageDir(id), 'overlays', `${vid}.qcow2`);
+      this.templates.delete(template);
+      await fsp.rm(template, { force: true });
       await fsp.rm(this.versionPath(id, vid), { force: true });
     });
   }
@@ -293,7 +299,7 @@ export class DirStorageDriver implements StorageDriver {
           // Intent first: the version counts as used from here on, even if we crash mid-copy.
           if (!meta) await this.writeMeta(cid, { imageId: id, versionId: vid });
           if (this.clientMethod === 'overlay') {
-            await this.createOverlay(cid, source, sourceStat.size);
+            await this.createOverlay(cid, id, vid, source, sourceStat.size);
             return (await this.readDisk(cid, { imageId: id, versionId: vid }))!;
           }
           const tmp = tmpName(dir, 'disk.raw');
@@ -522,13 +528,44 @@ export class DirStorageDriver implements StorageDriver {
     return { clientId: cid, path: disk, imageId: meta.imageId, versionId: meta.versionId, sizeBytes: version.size, writtenBytes: overlay.blocks * 512 };
   }
 
-  /** `qemu-img create` under a temporary name, renamed into place, then mounted: O(1) whatever the version's size. */
-  private async createOverlay(cid: string, source: string, sizeBytes: number): Promise<void> {
+  /**
+   * A copy of the version's overlay template under a temporary name, renamed into place: O(1) whatever the version's
+   * size. Every client's fresh overlay of a version is the same file (qcow2 holds no identity; the backing path is
+   * absolute), so `qemu-img create` runs once per version and each client disk is a copy of ~200 KiB — no process
+   * spawned per disk.
+   */
+  private async createOverlay(cid: string, imageId: string, versionId: string, source: string, sizeBytes: number): Promise<void> {
+    const template = await this.overlayTemplate(imageId, versionId, source, sizeBytes);
     const dir = this.clientDir(cid);
     const tmp = tmpName(dir, 'overlay.qcow2');
-    await this.qemuImg.createOverlay(tmp, source, sizeBytes);
+    try {
+      await fsp.copyFile(template, tmp);
+      await fsp.chmod(tmp, 0o644);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw e;
+    }
     await fsp.rename(tmp, this.overlayPath(cid));
     await syncDir(dir);
+  }
+
+  /** `<image>/overlays/<versionId>.qcow2`, made by `qemu-img create` the first time a client disk of it is needed. */
+  private async overlayTemplate(imageId: string, versionId: string, source: string, sizeBytes: number): Promise<string> {
+    const file = path.join(this.imageDir(imageId), 'overlays', `${versionId}.qcow2`);
+    if (this.templates.has(file)) return file;
+    return this.templateLocks.run(versionId, async () => {
+      if (!(await statOrNull(file))) {
+        const dir = path.dirname(file);
+        await fsp.mkdir(dir, { recursive: true });
+        const tmp = tmpName(dir, `${versionId}.qcow2`);
+        await this.qemuImg.createOverlay(tmp, source, sizeBytes);
+        await fsp.chmod(tmp, 0o444);
+        await fsp.rename(tmp, file);
+        await syncDir(dir);
+      }
+      this.templates.add(file);
+      return file;
+    });
   }
 
   private async attach(cid: string): Promise<void> {
@@ -646,7 +683,7 @@ export class DirStorageDriver implements StorageDriver {
   private async sweepTemporaries(): Promise<void> {
     const dirs: string[] = [];
     for (const imageId of (await readdirOrEmpty(this.imagesDir)).filter((n) => UUID_RE.test(n))) {
-      dirs.push(path.join(this.imageDir(imageId), 'versions'), path.join(this.imageDir(imageId), '.staging'));
+      dirs.push(path.join(this.imageDir(imageId), 'versions'), path.join(this.imageDir(imageId), '.staging'), path.join(this.imageDir(imageId), 'overlays'));
     }
     for (const clientId of await this.clientIds()) dirs.push(this.clientDir(clientId));
     for (const dir of dirs) {

@@ -164,15 +164,17 @@ export class FuseExportDaemon extends EventEmitter {
     const node = this.nodeFor(key);
     const id = `${EXPORT_PREFIX}${key}`;
     const qmp = this.client();
-    const exports = await this.list();
-    if (exports.some((x) => x.key === key)) {
-      const gone = qmp.waitForEvent('BLOCK_EXPORT_DELETED', (d) => d['id'] === id, this.timeoutMs);
-      try {
-        await qmp.execute('block-export-del', { id });
-      } catch (e) {
-        gone.catch(() => undefined);
-        if (!/not found|no export/i.test((e as Error).message)) throw e;
-      }
+    // No listing first (O(exports) per call): an export that is not there answers "not found".
+    const gone = qmp.waitForEvent('BLOCK_EXPORT_DELETED', (d) => d['id'] === id, this.timeoutMs);
+    let deleting = true;
+    try {
+      await qmp.execute('block-export-del', { id });
+    } catch (e) {
+      gone.catch(() => undefined);
+      if (!/not found|no export/i.test((e as Error).message)) throw e;
+      deleting = false;
+    }
+    if (deleting) {
       await gone.catch(async (e) => {
         if ((await this.list()).some((x) => x.key === key)) throw e;
       });

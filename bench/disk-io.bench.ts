@@ -102,7 +102,18 @@ async function main(): Promise<void> {
         `initiator-name=${spec.initiatorName}`,
       ].join(',');
       const t0 = process.hrtime.bigint();
-      const r = await run('qemu-img', ['bench', '-c', String(mib), '-s', '1M', '-d', '16', ...(write ? ['-w', '--pattern=0x5a'] : []), '--image-opts', opts]);
+      const r = await run('qemu-img', [
+        'bench',
+        '-c',
+        String(mib),
+        '-s',
+        '1M',
+        '-d',
+        '16',
+        ...(write ? ['-w', '--pattern=0x5a'] : []),
+        '--image-opts',
+        opts,
+      ]);
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
       if (r.code !== 0) throw new Error(`qemu-img bench failed: ${r.out.slice(0, 500)}`);
       const m = /Run completed in ([\d.]+) seconds/.exec(r.out);

@@ -15,6 +15,12 @@ describe('config', () => {
     expect(c.http.apiDocs).toBe('public');
   });
 
+  it('DLS_DIR_CLONE: auto by default (reflink, else overlay); a bad value names the variable', () => {
+    expect(loadConfig({}).storage.dirClone).toBe('auto');
+    expect(loadConfig({ DLS_DIR_CLONE: 'copy' }).storage.dirClone).toBe('copy');
+    expect(() => parseEnv({ DLS_DIR_CLONE: 'full' })).toThrow(/DLS_DIR_CLONE must be one of auto, reflink, overlay, copy/);
+  });
+
   it('DLS_API_DOCS takes public, auth or off', () => {
     expect(loadConfig({ DLS_API_DOCS: 'auth' }).http.apiDocs).toBe('auth');
     expect(loadConfig({ DLS_API_DOCS: 'off' }).http.apiDocs).toBe('off');

@@ -5,6 +5,9 @@ import { IQN_RE, ISCSI_NAME_MAX_BYTES } from '../modules/iscsi/tgt.validation';
 import { assertDatasetName, assertSnapshotName } from '../modules/storage/zfs.adapter';
 import { bool, bytes, checked, EnvValueError, EnvVar, host, int, ipv4, oneOf, seconds, str, url, within } from './env.schema';
 
+/** DLS_DIR_CLONE: how the dir driver makes client disks (see DirStorageDriver). */
+type DirClone = 'auto' | 'reflink' | 'overlay' | 'copy';
+
 export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 /** Who may read Swagger UI and the OpenAPI document. */
 export type ApiDocsMode = 'public' | 'auth' | 'off';
@@ -82,10 +85,10 @@ export const ENV = {
   LOG_LEVEL: { default: 'log' as LogLevel, parse: oneOf<LogLevel>('error', 'warn', 'log', 'debug', 'verbose'), description: 'log verbosity' },
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
   DLS_STORAGE_DRIVER: { default: 'dir' as 'dir' | 'zfs', parse: oneOf('dir', 'zfs'), description: 'storage driver' },
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
   DLS_DIR_CLONE: {
-    default: 'auto' as 'auto' | 'reflink' | 'overlay' | 'copy',
-    parse: oneOf('auto', 'reflink', 'overlay', 'copy'),
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
+    default: 'auto' as DirClone,
+    parse: oneOf<DirClone>('auto', 'reflink', 'overlay', 'copy'),
     description: 'dir driver: how client disks are made — auto = reflink where the filesystem can, else a qcow2 overlay; copy = a full copy per disk',
   },
   DLS_ZFS_ROOT: {
@@ -265,7 +268,14 @@ export class AppConfig {
   readonly dataDir: string;
   readonly auth: { adminUser: string; adminPassword?: string; jwtSecret?: string; accessTtl: number; refreshTtl: number };
   readonly logLevel: LogLevel;
-  readonly storage: { driver: 'dir' | 'zfs'; dirClone: 'auto' | 'reflink' | 'overlay' | 'copy'; zfsRoot?: string; minFreeBytes: number; dirRoot: string; importDir: string };
+  readonly storage: {
+    driver: 'dir' | 'zfs';
+    dirClone: DirClone;
+    zfsRoot?: string;
+    minFreeBytes: number;
+    dirRoot: string;
+    importDir: string;
+  };
   readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; ipv6Enable: boolean; tcpQuickAck: boolean };
   readonly tftp: { enabled: boolean; address?: string; port: number; root: string };
   readonly dhcp: { enabled: boolean; port: number };

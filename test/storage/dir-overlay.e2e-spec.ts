@@ -179,7 +179,17 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     try {
       child = spawn(
         process.execPath,
-        ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', path.join(__dirname, 'fixtures/overlay-holder.ts'), root, clients.join(','), imageId, versionId],
+        [
+          '-r',
+          'ts-node/register/transpile-only',
+          '-r',
+          'tsconfig-paths/register',
+          path.join(__dirname, 'fixtures/overlay-holder.ts'),
+          root,
+          clients.join(','),
+          imageId,
+          versionId,
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, '../../tsconfig.json') } },
       );
       let out = '';
@@ -227,11 +237,17 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     const other = await fsp.mkdtemp(path.join(os.tmpdir(), 'dls-overlay-bad-'));
     try {
       const t0 = Date.now();
-      const noFuse = new DirStorageDriver({ root: other, daemon: new FuseExportDaemon({ runDir: path.join(other, 'run'), fuseDevice: path.join(other, 'no-fuse') }) });
+      const noFuse = new DirStorageDriver({
+        root: other,
+        daemon: new FuseExportDaemon({ runDir: path.join(other, 'run'), fuseDevice: path.join(other, 'no-fuse') }),
+      });
       const e1 = await storageErrorOf(noFuse.init());
       expect(e1.code).toBe(StorageErrorCode.POOL_UNAVAILABLE);
       expect(e1.message).toMatch(/FUSE is unavailable.*DLS_DIR_CLONE=copy/);
-      const noBinary = new DirStorageDriver({ root: other, daemon: new FuseExportDaemon({ runDir: path.join(other, 'run'), binary: '/nonexistent/qemu-storage-daemon' }) });
+      const noBinary = new DirStorageDriver({
+        root: other,
+        daemon: new FuseExportDaemon({ runDir: path.join(other, 'run'), binary: '/nonexistent/qemu-storage-daemon' }),
+      });
       const e2 = await storageErrorOf(noBinary.init());
       expect(e2.code).toBe(StorageErrorCode.POOL_UNAVAILABLE);
       expect(e2.message).toMatch(/cannot start/);

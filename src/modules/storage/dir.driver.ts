@@ -525,7 +525,14 @@ export class DirStorageDriver implements StorageDriver {
     const version = await statOrNull(this.versionPath(meta.imageId, meta.versionId));
     if (!version) throw this.notFound('version (backing file of the overlay)', `${meta.imageId}/${meta.versionId}`);
     if (!this.exported.has(cid)) await this.attach(cid);
-    return { clientId: cid, path: disk, imageId: meta.imageId, versionId: meta.versionId, sizeBytes: version.size, writtenBytes: overlay.blocks * 512 };
+    return {
+      clientId: cid,
+      path: disk,
+      imageId: meta.imageId,
+      versionId: meta.versionId,
+      sizeBytes: version.size,
+      writtenBytes: overlay.blocks * 512,
+    };
   }
 
   /**
@@ -683,7 +690,11 @@ export class DirStorageDriver implements StorageDriver {
   private async sweepTemporaries(): Promise<void> {
     const dirs: string[] = [];
     for (const imageId of (await readdirOrEmpty(this.imagesDir)).filter((n) => UUID_RE.test(n))) {
-      dirs.push(path.join(this.imageDir(imageId), 'versions'), path.join(this.imageDir(imageId), '.staging'), path.join(this.imageDir(imageId), 'overlays'));
+      dirs.push(
+        path.join(this.imageDir(imageId), 'versions'),
+        path.join(this.imageDir(imageId), '.staging'),
+        path.join(this.imageDir(imageId), 'overlays'),
+      );
     }
     for (const clientId of await this.clientIds()) dirs.push(this.clientDir(clientId));
     for (const dir of dirs) {

@@ -333,7 +333,9 @@ export class FuseExportDaemon extends EventEmitter {
     const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
     if (stat === undefined || /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) return false;
     const argv = (await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    return path.basename(argv[0] ?? '') === path.basename(this.binary) && argv.some((a) => a.includes(`path=${this.socketPath.replace(/,/g, ',,')},`));
+    return (
+      path.basename(argv[0] ?? '') === path.basename(this.binary) && argv.some((a) => a.includes(`path=${this.socketPath.replace(/,/g, ',,')},`))
+    );
   }
 
   private async waitGone(pid: number, ms: number): Promise<boolean> {

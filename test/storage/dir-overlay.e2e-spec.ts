@@ -239,6 +239,7 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
       const t0 = Date.now();
       const noFuse = new DirStorageDriver({
         root: other,
+        clone: 'overlay',
         daemon: new FuseExportDaemon({ runDir: path.join(other, 'run'), fuseDevice: path.join(other, 'no-fuse') }),
       });
       const e1 = await storageErrorOf(noFuse.init());
@@ -246,12 +247,24 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
       expect(e1.message).toMatch(/FUSE is unavailable.*DLS_DIR_CLONE=copy/);
       const noBinary = new DirStorageDriver({
         root: other,
+        clone: 'overlay',
         daemon: new FuseExportDaemon({ runDir: path.join(other, 'run'), binary: '/nonexistent/qemu-storage-daemon' }),
       });
       const e2 = await storageErrorOf(noBinary.init());
       expect(e2.code).toBe(StorageErrorCode.POOL_UNAVAILABLE);
       expect(e2.message).toMatch(/cannot start/);
       expect(Date.now() - t0).toBeLessThan(15_000);
+      // The default (auto) must work on any host: without FUSE it falls back to full copies, and says so.
+      const warnings: string[] = [];
+      const logger = { log: () => undefined, error: () => undefined, warn: (m: string) => warnings.push(m) };
+      const auto = new DirStorageDriver({
+        root: other,
+        logger,
+        daemon: new FuseExportDaemon({ runDir: path.join(other, 'run'), fuseDevice: path.join(other, 'no-fuse') }),
+      });
+      await auto.init();
+      expect(await auto.status()).toMatchObject({ cloneMethod: 'copy', healthy: true });
+      expect(warnings.join('\n')).toMatch(/falling back to FULL COPIES/);
       const reflink = new DirStorageDriver({ root: other, clone: 'reflink' });
       expect((await storageErrorOf(reflink.init())).message).toMatch(/DLS_DIR_CLONE=reflink but .* cannot reflink/);
     } finally {

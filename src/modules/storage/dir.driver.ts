@@ -140,8 +140,25 @@ export class DirStorageDriver implements StorageDriver {
     }
     this.clientMethod = this.clone === 'auto' ? (reflink ? 'reflink' : 'overlay') : this.clone;
     await this.sweepTemporaries();
+    const overlays = await this.overlayClientIds();
+    if (this.clientMethod === 'overlay' && !this.daemon?.running) {
+      try {
+        const daemon = await this.startDaemon();
+        await daemon.probe(path.join(this.root, 'run', 'probe.raw'));
+      } catch (e) {
+        // `auto` must work on any host: without FUSE (a container without /dev/fuse or CAP_SYS_ADMIN) or
+        // qemu-storage-daemon, new disks are full copies — said loudly. An explicit `overlay` is refused instead.
+        if (this.clone !== 'auto' || overlays.length > 0) throw e;
+        this.options.logger?.warn(
+          `overlay client disks unavailable (${(e as Error).message}); falling back to FULL COPIES — install qemu-system-common and allow /dev/fuse, or set DLS_DIR_CLONE=copy to silence this`,
+        );
+        await this.daemon?.stop().catch(() => undefined);
+        this.daemon = undefined;
+        this.clientMethod = 'copy';
+      }
+    }
     // Overlays made under another setting still need serving, so the daemon runs whenever any exists.
-    if (this.clientMethod === 'overlay' || (await this.overlayClientIds()).length > 0) {
+    if (this.clientMethod === 'overlay' || overlays.length > 0) {
       await this.startDaemon();
       await this.reconcileExports();
     }

@@ -187,6 +187,30 @@ export class FuseExportDaemon extends EventEmitter {
   }
 
   /**
+   * Proves FUSE exports work here (the daemon may start but the mount be refused: no CAP_SYS_ADMIN in a container,
+   * a device policy): exports a 1 MiB null block device on `mountpoint` (a file it creates) and removes it again.
+   */
+  async probe(mountpoint: string): Promise<void> {
+    const qmp = this.client();
+    await fsp.writeFile(mountpoint, '');
+    try {
+      await qmp.execute('blockdev-add', { driver: 'null-co', 'node-name': 'dls-probe', size: 1024 * 1024 });
+      try {
+        await qmp.execute('block-export-add', { type: 'fuse', id: 'dls-probe', 'node-name': 'dls-probe', mountpoint, writable: false });
+        const gone = qmp.waitForEvent('BLOCK_EXPORT_DELETED', (d) => d['id'] === 'dls-probe', this.timeoutMs);
+        await qmp.execute('block-export-del', { id: 'dls-probe' });
+        await gone;
+      } finally {
+        await qmp.execute('blockdev-del', { 'node-name': 'dls-probe' }).catch(() => undefined);
+      }
+    } catch (e) {
+      throw new StorageError(StorageErrorCode.POOL_UNAVAILABLE, `FUSE exports do not work here: ${(e as Error).message}`);
+    } finally {
+      await fsp.rm(mountpoint, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /**
    * Lazily unmounts every FUSE mount that `isOurs` claims and the daemon does not serve now (`live` mountpoints):
    * leftovers of a daemon that died. Returns the mountpoints it unmounted.
    */

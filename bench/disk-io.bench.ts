@@ -1,7 +1,7 @@
 /**
  * iSCSI throughput of a client disk against the raw file it was made from, exported directly.
  *
- *   npm run bench:disk-io -- [--runs 3] [--mib 512] [--clone overlay|copy|auto] [--dir-root /abs]
+ *   npm run bench:iscsi -- [--runs 3] [--mib 512] [--clone overlay|copy|auto] [--dir-root /abs]
  *
  * One tgtd on 127.0.0.1 (own control port, unusual portal port) exports two LUNs:
  * - reference: a raw file holding the version's bytes (what tgt serves with no storage layer in between);

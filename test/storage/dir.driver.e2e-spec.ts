@@ -121,6 +121,9 @@ describe.each<[DirCloneSetting]>([['auto'], ['copy']])('DirStorageDriver (temp d
       await fsp.writeFile(path.join(dir, 'meta.json'), JSON.stringify({ imageId, versionId }));
       await fsp.writeFile(path.join(dir, '.disk.raw.tmp-deadbeef0001'), Buffer.alloc(0));
       expect(await driver.clientDisk(clientId)).toBeNull();
+      // A restart: the next start sweeps (a second init() of a running driver leaves temporaries in flight alone).
+      await driver.close();
+      driver = new DirStorageDriver({ root, clone });
       await driver.init();
       expect(await fsp.readdir(dir)).toEqual(['meta.json']);
       // The intent record counts as a dependent; ensure converges to a full disk.

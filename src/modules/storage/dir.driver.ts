@@ -109,6 +109,7 @@ export class DirStorageDriver implements StorageDriver {
   private readonly templateLocks = new KeyedLock();
   private readonly reattachListeners: Array<(clientIds: string[]) => void> = [];
   private closing = false;
+  private initialized = false;
   private recovering?: Promise<void>;
 
   constructor(private readonly options: DirStorageDriverOptions) {
@@ -127,6 +128,15 @@ export class DirStorageDriver implements StorageDriver {
   }
 
   async init(): Promise<void> {
+    if (this.initialized) {
+      // A second call (the catalogue's start-up reconcile after StorageLifecycle's): no sweep of temporaries that
+      // work started since may own; just converge the exports again.
+      if (this.daemon) {
+        await this.startDaemon();
+        await this.reconcileExports();
+      }
+      return;
+    }
     try {
       await fsp.mkdir(this.imagesDir, { recursive: true });
       await fsp.mkdir(this.clientsDir, { recursive: true });
@@ -162,6 +172,7 @@ export class DirStorageDriver implements StorageDriver {
       await this.startDaemon();
       await this.reconcileExports();
     }
+    this.initialized = true;
   }
 
   /** Called with the client ids whose disks were re-mounted after the daemon died (their LUNs hold dead files). */

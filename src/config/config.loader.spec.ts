@@ -25,6 +25,12 @@ describe('config', () => {
     expect(() => parseEnv({ DLS_BOOT_RATE_BURST: '0' })).toThrow(/DLS_BOOT_RATE_BURST must be between 1 and 1000000/);
   });
 
+  it('DLS_DIR_CLONE: auto by default (reflink, else overlay); a bad value names the variable', () => {
+    expect(loadConfig({}).storage.dirClone).toBe('auto');
+    expect(loadConfig({ DLS_DIR_CLONE: 'copy' }).storage.dirClone).toBe('copy');
+    expect(() => parseEnv({ DLS_DIR_CLONE: 'full' })).toThrow(/DLS_DIR_CLONE must be one of auto, reflink, overlay, copy/);
+  });
+
   it('DLS_API_DOCS takes public, auth or off', () => {
     expect(loadConfig({ DLS_API_DOCS: 'auth' }).http.apiDocs).toBe('auth');
     expect(loadConfig({ DLS_API_DOCS: 'off' }).http.apiDocs).toBe('off');

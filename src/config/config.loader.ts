@@ -5,6 +5,9 @@ import { IQN_RE, ISCSI_NAME_MAX_BYTES } from '../modules/iscsi/tgt.validation';
 import { assertDatasetName, assertSnapshotName } from '../modules/storage/zfs.adapter';
 import { bool, bytes, checked, EnvValueError, EnvVar, host, int, ipv4, oneOf, seconds, str, url, within } from './env.schema';
 
+/** DLS_DIR_CLONE: how the dir driver makes client disks (see DirStorageDriver). */
+type DirClone = 'auto' | 'reflink' | 'overlay' | 'copy';
+
 export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 /** Who may read Swagger UI and the OpenAPI document. */
 export type ApiDocsMode = 'public' | 'auth' | 'off';
@@ -82,6 +85,12 @@ export const ENV = {
   LOG_LEVEL: { default: 'log' as LogLevel, parse: oneOf<LogLevel>('error', 'warn', 'log', 'debug', 'verbose'), description: 'log verbosity' },
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
   DLS_STORAGE_DRIVER: { default: 'dir' as 'dir' | 'zfs', parse: oneOf('dir', 'zfs'), description: 'storage driver' },
+  DLS_DIR_CLONE: {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- widens the default to the parser's type
+    default: 'auto' as DirClone,
+    parse: oneOf<DirClone>('auto', 'reflink', 'overlay', 'copy'),
+    description: 'dir driver: how client disks are made — auto = reflink where the filesystem can, else a qcow2 overlay; copy = a full copy per disk',
+  },
   DLS_ZFS_ROOT: {
     parse: checked(str({ min: 1 }), zfsRootFits),
     description: 'dataset under which the zfs driver keeps everything, e.g. tank/dls',
@@ -289,7 +298,14 @@ export class AppConfig {
   readonly dataDir: string;
   readonly auth: { adminUser: string; adminPassword?: string; jwtSecret?: string; accessTtl: number; refreshTtl: number };
   readonly logLevel: LogLevel;
-  readonly storage: { driver: 'dir' | 'zfs'; zfsRoot?: string; minFreeBytes: number; dirRoot: string; importDir: string };
+  readonly storage: {
+    driver: 'dir' | 'zfs';
+    dirClone: DirClone;
+    zfsRoot?: string;
+    minFreeBytes: number;
+    dirRoot: string;
+    importDir: string;
+  };
   readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; ipv6Enable: boolean; tcpQuickAck: boolean };
   /** Per-source-address limit of the boot routes; `null`: off. */
   readonly bootRateLimit: { burst: number; refillPerSecond: number } | null;
@@ -318,6 +334,7 @@ export class AppConfig {
     this.logLevel = raw.LOG_LEVEL;
     this.storage = {
       driver: raw.DLS_STORAGE_DRIVER,
+      dirClone: raw.DLS_DIR_CLONE,
       zfsRoot: raw.DLS_ZFS_ROOT,
       minFreeBytes: raw.DLS_STORAGE_MIN_FREE,
       dirRoot: path.join(dataDir, 'storage'),

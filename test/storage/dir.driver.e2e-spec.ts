@@ -1,38 +1,43 @@
 /**
- * DirStorageDriver on a temp dir (ext4 on the reference box, so the full sparse-copy fallback is exercised;
- * the reflink path runs in bench/clones.bench.ts on an xfs loop mount).
+ * DirStorageDriver on a temp dir (ext4 on the reference box: no reflink), once with the default (`auto`: qcow2 overlays
+ * served by qemu-storage-daemon — run under `flock /tmp/dls-heavy-tests.lock`) and once with full copies (`copy`);
+ * the reflink path runs in bench/clones.bench.ts on an xfs loop mount. Overlay specifics: dir-overlay.e2e-spec.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DirStorageDriver } from '../../src/modules/storage/dir.driver';
+import { DirCloneSetting, DirStorageDriver } from '../../src/modules/storage/dir.driver';
 import { StorageErrorCode } from '../../src/modules/storage/storage.errors';
 import { MiB, describeStorageContract, expectBytes, readAt, storageErrorOf, writeAt } from './storage-contract';
 
 jest.setTimeout(120_000);
 
-describe('DirStorageDriver (temp dir)', () => {
+describe.each<[DirCloneSetting]>([['auto'], ['copy']])('DirStorageDriver (temp dir, clone %s)', (clone) => {
   let root: string;
   let driver: DirStorageDriver;
+  let overlay = false;
 
   beforeAll(async () => {
     root = await fsp.mkdtemp(path.join(os.tmpdir(), 'dls-dir-driver-'));
-    driver = new DirStorageDriver({ root });
+    driver = new DirStorageDriver({ root, clone });
     await driver.init();
+    overlay = driver.cloneMethod === 'overlay';
   });
 
   afterAll(async () => {
+    await driver?.close();
     if (root) await fsp.rm(root, { recursive: true, force: true });
   });
 
   it('probes the clone method once and reports capacity', async () => {
     const s = await driver.status();
     expect(s).toMatchObject({ driver: 'dir', root, healthy: true });
-    expect(['reflink', 'copy']).toContain(s.cloneMethod);
+    expect(clone === 'copy' ? ['copy'] : ['reflink', 'overlay']).toContain(s.cloneMethod);
     expect(s.totalBytes).toBeGreaterThan(0);
     expect(s.freeBytes).toBeLessThanOrEqual(s.totalBytes);
-    expect((await fsp.readdir(root)).sort()).toEqual(['clients', 'images']);
+    // `run/` holds the overlay daemon's pid file, socket and log.
+    expect((await fsp.readdir(root)).sort()).toEqual(overlay ? ['clients', 'images', 'run'] : ['clients', 'images']);
   });
 
   it('rejects a relative root', () => {
@@ -63,7 +68,7 @@ describe('DirStorageDriver (temp dir)', () => {
       expect(st.size).toBe(4 * MiB);
       expect(st.blocks * 512).toBeLessThan(MiB); // 64 KiB of data, not the 4 MiB apparent size
       const disk = await driver.ensureClientDisk(randomUUID(), imageId, versionId);
-      expect((await fsp.stat(disk.path)).mode & 0o777).toBe(0o644);
+      expect((await fsp.stat(disk.path)).mode & 0o777).toBe(overlay ? 0o600 : 0o644); // the FUSE export's own mode
       expect(disk.writtenBytes).toBeLessThan(MiB);
       expectBytes(await readAt(disk.path, MiB, 64 * 1024), Buffer.alloc(64 * 1024, 0x61));
       await driver.destroyClientDisk(disk.clientId);
@@ -99,7 +104,7 @@ describe('DirStorageDriver (temp dir)', () => {
       const entries = await fsp.readdir(path.join(root, 'clients'));
       expect(entries).toHaveLength(1000);
       const leftovers = (await fsp.readdir(path.join(root, 'clients', twice))).sort();
-      expect(leftovers).toEqual(['disk.raw', 'meta.json']);
+      expect(leftovers).toEqual(overlay ? ['disk.raw', 'meta.json', 'overlay.qcow2'] : ['disk.raw', 'meta.json']);
       // A version destroy waits for in-flight provisioning and then sees every dependent.
       const err = await storageErrorOf(driver.destroyVersion(imageId, versionId));
       expect((err.details?.clientIds as string[]).length).toBe(1000);
@@ -116,6 +121,9 @@ describe('DirStorageDriver (temp dir)', () => {
       await fsp.writeFile(path.join(dir, 'meta.json'), JSON.stringify({ imageId, versionId }));
       await fsp.writeFile(path.join(dir, '.disk.raw.tmp-deadbeef0001'), Buffer.alloc(0));
       expect(await driver.clientDisk(clientId)).toBeNull();
+      // A restart: the next start sweeps (a second init() of a running driver leaves temporaries in flight alone).
+      await driver.close();
+      driver = new DirStorageDriver({ root, clone });
       await driver.init();
       expect(await fsp.readdir(dir)).toEqual(['meta.json']);
       // The intent record counts as a dependent; ensure converges to a full disk.

@@ -443,3 +443,19 @@ describe('IscsiExportsService.activeSessions', () => {
     expect((await service.activeSessions()).get(A)).toEqual({ ip: '10.0.0.22', since: new Date(5_000) });
   });
 });
+
+describe('IscsiExportsService.reopenExports', () => {
+  it('re-creates the targets of re-mounted disks with the same tid, path and secret, and leaves the others alone', async () => {
+    service = await started();
+    const a = await service.ensureExport(A, diskA);
+    await service.ensureExport(B, diskB);
+    tgt.calls = [];
+    await service.reopenExports([A, '00000000-0000-4000-8000-000000000000']);
+    expect(tgt.calls).toEqual(expect.arrayContaining(['deleteTarget 1', 'newTarget 1', 'newLun 1 1']));
+    expect(tgt.calls.filter((c) => / 2( |$)/.test(c))).toEqual([]);
+    expect(tgt.targets.get(1)!.luns.find((l) => l.lun === 1)!.backingStorePath).toBe(diskA);
+    tgt.calls = [];
+    expect(await service.ensureExport(A, diskA)).toEqual(a); // same login details, and no tgtadm call
+    expect(tgt.calls).toEqual([]);
+  });
+});

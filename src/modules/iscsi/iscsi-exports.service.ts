@@ -133,6 +133,26 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
     }
   }
 
+  /**
+   * Re-opens the LUNs of these clients: their disk files were re-mounted under tgtd (the dir driver's overlay daemon
+   * was restarted), so the files tgtd holds open are dead. Each target is re-created (sessions are dropped; initiators
+   * log in again) with the secret it had. One that fails is forgotten, so the client's next boot re-creates it.
+   */
+  async reopenExports(clientIds: readonly string[]): Promise<void> {
+    for (const clientId of clientIds) {
+      const row = this.exported.get(clientId);
+      if (!row) continue;
+      try {
+        await this.exporter.removeExport(row.tid, { force: true });
+        await this.exporter.ensureExport(this.spec(row, this.nonces.get(clientId) ?? randomUUID()), { force: true });
+        this.logger.log(`export of client ${clientId} re-opened on its re-mounted disk`);
+      } catch (e) {
+        this.exported.delete(clientId);
+        this.logger.error(`export of client ${clientId} could not be re-opened: ${(e as Error).message}`);
+      }
+    }
+  }
+
   /** Re-creates every export in the database whose disk exists; removes our targets that aren't wanted. */
   async reconcile(): Promise<void> {
     this.exported.clear();

@@ -48,6 +48,22 @@ const infoJson = (extra: Record<string, unknown> = {}) =>
   JSON.stringify({ 'virtual-size': 8388608, filename: 'a', format: 'qcow2', 'actual-size': 200704, 'dirty-flag': false, ...extra });
 
 describe('QemuImgAdapter', () => {
+  it('creates a qcow2 overlay over a raw backing file without opening it (-u, size given)', async () => {
+    const { runner, calls } = fake(() => ({}));
+    await new QemuImgAdapter({ runner }).createOverlay('/s/c/o.qcow2', '/s/v/1.raw', 4096);
+    expect(calls).toEqual([['create', '-q', '-f', 'qcow2', '-u', '-b', '/s/v/1.raw', '-F', 'raw', '/s/c/o.qcow2', '4096']]);
+    await expect(new QemuImgAdapter({ runner }).createOverlay('/s/c/o.qcow2', '/s/v,x.raw', 4096)).rejects.toMatchObject({
+      code: StorageErrorCode.INVALID_NAME,
+    });
+    await expect(new QemuImgAdapter({ runner }).createOverlay('/s/c/o.qcow2', 'v.raw', 4096)).rejects.toMatchObject({
+      code: StorageErrorCode.INVALID_NAME,
+    });
+    await expect(new QemuImgAdapter({ runner }).createOverlay('/s/c/o.qcow2', '/s/v.raw', 0)).rejects.toMatchObject({
+      code: StorageErrorCode.INVALID_NAME,
+    });
+    expect(calls).toHaveLength(1);
+  });
+
   it('parses qemu-img info --output=json', async () => {
     const { runner, calls } = fake(() => ({ stdout: infoJson() }));
     const info = await new QemuImgAdapter({ runner }).info('/x/a.qcow2');

@@ -243,6 +243,28 @@ export class QemuImgAdapter {
     if (result.code !== 0 || result.timedOut) throw this.failure(result, args, 'create');
   }
 
+  /**
+   * Creates a qcow2 overlay over a raw `backingPath` (`qemu-img create -f qcow2 -b <backing> -F raw -u`): O(1), a few
+   * hundred KiB of metadata whatever the backing size. `-u` with the size given skips opening the backing file; the
+   * overlay records the absolute backing path, which must stay put and unmodified (a version file: read-only).
+   */
+  async createOverlay(overlayPath: string, backingPath: string, sizeBytes: number): Promise<void> {
+    assertPath(overlayPath, 'overlay path');
+    assertPath(backingPath, 'backing path');
+    if (!path.isAbsolute(backingPath) || backingPath.includes(',')) {
+      throw new StorageError(StorageErrorCode.INVALID_NAME, `backing path must be absolute and comma-free: ${backingPath}`);
+    }
+    if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) {
+      throw new StorageError(StorageErrorCode.INVALID_NAME, `invalid size ${sizeBytes}`);
+    }
+    const args = ['create', '-q', '-f', 'qcow2', '-u', '-b', backingPath, '-F', 'raw', overlayPath, String(sizeBytes)];
+    const result = await this.run(args, this.timeoutMs);
+    if (result.code !== 0 || result.timedOut) {
+      await fsp.rm(overlayPath, { force: true }).catch(() => undefined);
+      throw this.failure(result, args, 'create overlay');
+    }
+  }
+
   /** DLS's own look at the file before qemu-img opens it: see {@link info}. */
   private async inspect(imagePath: string, declared: SourceImageFormat): Promise<void> {
     let head: Buffer;

@@ -6,8 +6,11 @@
  * snapshots, clones) and {@link DirStorageDriver} (plain directories with reflink-or-copy). All ids are UUIDs.
  */
 
-/** How client disks and versions are produced: zfs clone, file reflink, or a full (sparse-aware) copy. */
-export type CloneMethod = 'zfs-clone' | 'reflink' | 'copy';
+/**
+ * How client disks are produced: zfs clone, file reflink, a qcow2 overlay over the version served as a raw file
+ * (dir driver without reflink), or a full (sparse-aware) copy.
+ */
+export type CloneMethod = 'zfs-clone' | 'reflink' | 'overlay' | 'copy';
 
 /** Capacity and health of the storage backend. Byte counts are exact integers. */
 export interface StorageStatus {
@@ -95,6 +98,13 @@ export interface StorageDriver {
   destroyManaged(item: ManagedItem): Promise<void>;
   /** What each version and each client disk holds on the backend, in one pass (for metrics; not on a hot path). */
   spaceUsage(): Promise<SpaceUsage>;
+  /** Ends what the driver runs besides files (dir overlays: the qemu-storage-daemon); at application shutdown. */
+  close?(): Promise<void>;
+  /**
+   * Client disks whose backing was re-opened after a failure (dir overlays: the daemon was restarted): an exporter
+   * holding them open must re-open them.
+   */
+  onDisksReattached?(listener: (clientIds: string[]) => void): void;
 }
 
 /**

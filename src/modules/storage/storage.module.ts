@@ -1,4 +1,4 @@
-import { Logger, Module } from '@nestjs/common';
+import { Inject, Injectable, Logger, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { AppConfig } from '@config/config.loader';
 import { DirStorageDriver } from './dir.driver';
@@ -23,7 +23,25 @@ export function createStorageDriver(config: AppConfig): StorageDriver {
       mountLimit: zfsFuse ? ZFS_FUSE_MAX_MOUNTS - 5 : undefined,
     });
   }
-  return new DirStorageDriver({ root: config.storage.dirRoot });
+  return new DirStorageDriver({ root: config.storage.dirRoot, clone: config.storage.dirClone, logger });
+}
+
+/**
+ * Brings the driver up before any module's bootstrap (the iSCSI module opens client disks in its own: overlay disks
+ * must be mounted by then) and ends what it runs at shutdown (the overlay daemon). `init()` is idempotent; the
+ * catalogue's start-up reconcile calls it again.
+ */
+@Injectable()
+export class StorageLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(@Inject(STORAGE_DRIVER) private readonly driver: StorageDriver) {}
+
+  async onModuleInit(): Promise<void> {
+    if (this.driver.kind === 'dir') await this.driver.init(); // zfs: the catalogue's bootstrap is early enough
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.driver.close?.();
+  }
 }
 
 /**
@@ -37,6 +55,7 @@ export function createStorageDriver(config: AppConfig): StorageDriver {
     { provide: QemuImgAdapter, useFactory: () => new QemuImgAdapter() },
     SpaceGuard,
     StorageReadiness,
+    StorageLifecycle,
   ],
   exports: [STORAGE_DRIVER, QemuImgAdapter, SpaceGuard],
 })

@@ -1477,7 +1477,7 @@ export interface components {
              * @description how client disks are made
              * @enum {string}
              */
-            cloneMethod: "zfs-clone" | "reflink" | "copy";
+            cloneMethod: "zfs-clone" | "reflink" | "overlay" | "copy";
             totalBytes: number;
             freeBytes: number;
             usedBytes: number;

@@ -51,7 +51,10 @@ export class ClientDisksService {
     private readonly space: SpaceGuard,
     private readonly policy: BootPolicyService,
     private readonly iscsi: IscsiExportsService,
-  ) {}
+  ) {
+    // Disks re-mounted under tgtd (the dir driver's overlay daemon restarted): their LUNs must re-open the files.
+    this.driver.onDisksReattached?.((ids) => void this.iscsi.reopenExports(ids));
+  }
 
   /**
    * Makes sure the client has a ready disk of the version it should boot and describes it. Idempotent and safe

@@ -98,9 +98,11 @@ export function percentOf(part: number | null | undefined, whole: number | null 
 }
 
 /** One line each: how the storage driver makes client disks. */
-export const CLONE_METHODS: Record<'zfs-clone' | 'reflink' | 'copy', string> = {
+export const CLONE_METHODS: Record<'zfs-clone' | 'reflink' | 'overlay' | 'copy', string> = {
   'zfs-clone': 'ZFS clone: each client disk is a copy-on-write clone of a version snapshot, instant and sharing all unchanged blocks.',
   reflink: 'Reflink: client disks are copy-on-write file copies (XFS/Btrfs), instant and sharing unchanged blocks.',
+  overlay:
+    'Overlay: each client disk is a qcow2 overlay over its version (served as a raw file by qemu-storage-daemon), instant and holding only what the client wrote.',
   copy: 'Full copy: the filesystem cannot share blocks, so each client disk is a whole copy of its version (slow, uses the full size).',
 };
 

@@ -61,7 +61,9 @@ const BOOTP_REQUEST = 1;
 /** PXE spec 2.1 §2.2.1: a PXE ROM waits 4, 8, 16, 32 s for an answer before it gives up; we use the first three. */
 const DHCP_TIMEOUTS_MS = [4000, 8000, 16000];
 const ascii = (s: string): Buffer => Buffer.from(s, 'ascii');
-const PXE_PRL = Buffer.from([1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135]);
+const PXE_PRL = Buffer.from([
+  1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97, 128, 129, 130, 131, 132, 133, 134, 135,
+]);
 const IPXE_PRL = Buffer.from([1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203]);
 /** iPXE's option 175 (bus id e1000, version 1.0.0, a few feature flags) as the QEMU NIC ROM sends it. */
 const IPXE_ENCAP = Buffer.from([177, 5, 0x01, 0x80, 0x86, 0x10, 0x0e, 235, 3, 1, 0, 0, 0x10, 1, 2, 0x11, 1, 1, 0x13, 1, 1, 0x19, 1, 1]);
@@ -248,7 +250,8 @@ function iscsiRead(t: SanbootTarget, bytes: number, timeoutS: number): Promise<v
       { maxBuffer: 1024 * 1024 },
       (err, stdout, stderr) => {
         const out = `${stdout}${stderr}`;
-        if (err || !new RegExp(`read ${bytes}/${bytes} bytes`).test(out)) reject(new Error(`qemu-io: ${(err?.message ?? '').trim()} ${out.trim().slice(-300)}`));
+        if (err || !new RegExp(`read ${bytes}/${bytes} bytes`).test(out))
+          reject(new Error(`qemu-io: ${(err?.message ?? '').trim()} ${out.trim().slice(-300)}`));
         else resolve();
       },
     );
@@ -276,7 +279,15 @@ async function runClient(port: DhcpPort, mac: string, job: StormJob, t0: number)
     const tftpServer = ack.siaddr !== '0.0.0.0' ? ack.siaddr : serverId ? [...serverId].join('.') : '';
     if (!ack.file) throw new Error('ACK names no loader');
     await timed('tftp', async () => {
-      const got = await tftpGet({ host: tftpServer, port: 69, file: ack.file, options: { blksize: '1468', tsize: '0' }, bindAddress: ip, timeoutMs: 1000, retries: 8 });
+      const got = await tftpGet({
+        host: tftpServer,
+        port: 69,
+        file: ack.file,
+        options: { blksize: '1468', tsize: '0' },
+        bindAddress: ip,
+        timeoutMs: 1000,
+        retries: 8,
+      });
       if (got.error) throw new Error(`TFTP ${ack.file}: error ${got.error.code} ${got.error.message}`);
       if (got.data.length === 0) throw new Error(`TFTP ${ack.file}: empty`);
     });

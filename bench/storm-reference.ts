@@ -56,9 +56,13 @@ export async function startPerMacReference(lab: Lab, o: { diskPath: string; macs
     ...stack,
     async stop(): Promise<void> {
       for (let tid = 2; tid < o.macs.length + 2; tid++) {
-        await run('tgtadm', ['-C', String(stack.tgtControlPort), '--lld', 'iscsi', '--op', 'delete', '--mode', 'target', '--tid', String(tid), '--force'], {
-          timeout: 15_000,
-        }).catch(() => undefined);
+        await run(
+          'tgtadm',
+          ['-C', String(stack.tgtControlPort), '--lld', 'iscsi', '--op', 'delete', '--mode', 'target', '--tid', String(tid), '--force'],
+          {
+            timeout: 15_000,
+          },
+        ).catch(() => undefined);
       }
       await stop();
     },

@@ -118,6 +118,35 @@ interface QemuStormResult {
   failures: string[];
 }
 
+/**
+ * SeaBIOS/iPXE messages after which a PC never boots without a human (`-no-reboot`, no boot retry): the VM counts as
+ * not booted at once instead of at the deadline.
+ */
+const STUCK = /No bootable device|DLS-SANBOOT-FAILED/;
+
+/** The VM's DLS-BOOT-OK, or a rejection as soon as its console shows it is stuck (or at the deadline). */
+async function untilBootedOrStuck(vm: QemuClient, deadlineMs: number): Promise<{ elapsedMs: number }> {
+  let stop = false;
+  const stuck = (async (): Promise<never> => {
+    while (!stop) {
+      const text = `${vm.consoleText()}\n${vm.serialText()}`;
+      const m = STUCK.exec(text);
+      if (m) {
+        const why = /Nothing to boot[^\n]*|NAK[^\n]*|Connection timed out[^\n]*|Permission denied[^\n]*/.exec(text)?.[0] ?? '';
+        throw new Error(`stuck after ${(vm.elapsedMs() / 1000).toFixed(1)} s: ${m[0]}${why ? ` (${why.trim()})` : ''}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error('stopped');
+  })();
+  try {
+    return await Promise.race([vm.waitFor(/DLS-BOOT-OK/, deadlineMs), stuck]);
+  } finally {
+    stop = true;
+    stuck.catch(() => undefined);
+  }
+}
+
 /** Starts every VM at once (taps first, then the QEMU processes back to back) and waits for all markers. */
 async function bootAll(lab: Lab, macs: string[], memoryMb: number, logDir: string, deadlineMs: number): Promise<Omit<QemuStormResult, 'stack'>> {
   for (const mac of macs) await lab.addTap(mac);
@@ -126,7 +155,7 @@ async function bootAll(lab: Lab, macs: string[], memoryMb: number, logDir: strin
     for (const mac of macs) {
       vms.push(await bootClient(lab, { mac, firmware: 'bios', nic: 'e1000', memoryMb, logDir, timeoutMs: deadlineMs + 30_000 }));
     }
-    const settled = await Promise.allSettled(vms.map((vm) => vm.waitFor(/DLS-BOOT-OK/, deadlineMs)));
+    const settled = await Promise.allSettled(vms.map((vm) => untilBootedOrStuck(vm, deadlineMs)));
     return {
       seconds: settled.map((s) => (s.status === 'fulfilled' ? s.value.elapsedMs / 1000 : undefined)),
       failures: settled.flatMap((s, i) => (s.status === 'rejected' ? [`${macs[i]}: ${(s.reason as Error).message.split('\n')[0]}`] : [])),
@@ -220,7 +249,18 @@ function runClients(ns: string, job: StormJob, work: string, timeoutMs: number):
   return new Promise((resolve, reject) => {
     const child = spawn(
       'ip',
-      ['netns', 'exec', ns, process.execPath, '-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', join(root, 'bench', 'storm-client.ts'), jobFile],
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        '-r',
+        'ts-node/register/transpile-only',
+        '-r',
+        'tsconfig-paths/register',
+        join(root, 'bench', 'storm-client.ts'),
+        jobFile,
+      ],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     let stdout = '';
@@ -289,7 +329,12 @@ async function simStorm(driver: 'dir' | 'zfs', wanted: number, concurrency: numb
       });
       const macs = Array.from({ length: clients }, (_, i) => macOf(0xe0 + (driver === 'zfs' ? 1 : 0), i));
       await registerClients(dls, macs, imageId, 'sim');
-      const cli = await attachClientNamespace(lab, { name: `bm-${process.pid}-c${driver}`, hostIp: `10.216.${third}.2`, prefix: 21, localPool: `10.216.${third + 4}.0/22` });
+      const cli = await attachClientNamespace(lab, {
+        name: `bm-${process.pid}-c${driver}`,
+        hostIp: `10.216.${third}.2`,
+        prefix: 21,
+        localPool: `10.216.${third + 4}.0/22`,
+      });
       try {
         const out = await runClients(cli.ns, { macs, concurrency, readBytes: DISK_BYTES, clientTimeoutMs: 120_000 }, work, 900_000);
         const failed = out.results.filter((r) => !r.ok);
@@ -304,7 +349,8 @@ async function simStorm(driver: 'dir' | 'zfs', wanted: number, concurrency: numb
   } finally {
     await lab.destroy();
     // A failed teardown is reported, not thrown: it must not hide the figures measured.
-    if (pool) await destroyTestPool(pool).catch((err: Error) => console.error(`could not destroy pool ${pool!.name}: ${err.message}`));
+    const made = pool;
+    if (made) await destroyTestPool(made).catch((err: Error) => console.error(`could not destroy pool ${made.name}: ${err.message}`));
     if (driver === 'zfs') await releaseZfsFuse().catch((err: Error) => console.error(`zfs-fuse release: ${err.message}`));
   }
 }
@@ -319,7 +365,8 @@ function printSim(r: SimResult): void {
     else rows.push([stage, String(v.length), fmtMs(percentile(v, 50)), fmtMs(percentile(v, 99)), fmtMs(Math.max(...v))]);
   }
   const totals = ok.map((x) => x.totalMs);
-  if (totals.length) rows.push(['client total', String(totals.length), fmtMs(percentile(totals, 50)), fmtMs(percentile(totals, 99)), fmtMs(Math.max(...totals))]);
+  if (totals.length)
+    rows.push(['client total', String(totals.length), fmtMs(percentile(totals, 50)), fmtMs(percentile(totals, 99)), fmtMs(Math.max(...totals))]);
   console.log(table(rows));
   const served = ok.length === r.clients;
   console.log(
@@ -327,7 +374,10 @@ function printSim(r: SimResult): void {
   );
   const reasons = new Map<string, number>();
   for (const f of r.out.results.filter((x) => !x.ok)) {
-    const key = (f.error ?? '?').replace(/[0-9a-f]{2}(:[0-9a-f]{2}){5}/g, '<mac>').replace(/\d+\.\d+\.\d+\.\d+/g, '<ip>').slice(0, 160);
+    const key = (f.error ?? '?')
+      .replace(/[0-9a-f]{2}(:[0-9a-f]{2}){5}/g, '<mac>')
+      .replace(/\d+\.\d+\.\d+\.\d+/g, '<ip>')
+      .slice(0, 160);
     reasons.set(key, (reasons.get(key) ?? 0) + 1);
   }
   for (const [why, count] of reasons) console.log(`  ${count} failed: ${why}`);

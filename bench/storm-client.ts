@@ -48,6 +48,8 @@ export interface StormClientResult {
   /** ms from the storm's start to this client's start. */
   startedAtMs: number;
   ip?: string;
+  /** DHCPNAKs this client got (each sent it back to a new DISCOVER). */
+  naks: number;
   /** The stage that failed and why. */
   error?: string;
 }
@@ -169,7 +171,7 @@ class DhcpPort {
       this.waiters.set(xid, (p) => {
         if (!p.chaddr.subarray(0, 6).equals(want)) return;
         const type = p.options.get(53)?.[0] as DhcpMessageType | undefined;
-        if (type === DhcpMessageType.NAK) return done(new Error(`NAK: ${p.options.get(56)?.toString('latin1') ?? ''}`));
+        if (type === DhcpMessageType.NAK) return done(new NakError(`NAK: ${p.options.get(56)?.toString('latin1') ?? ''}`));
         if (type !== undefined && types.includes(type)) done(null, p);
       });
       const send = (): void => {
@@ -182,13 +184,26 @@ class DhcpPort {
   }
 }
 
-/** DORA; returns the ACK. */
-async function dora(port: DhcpPort, mac: string, ipxe: boolean): Promise<DhcpPacket> {
-  const xid = port.xid();
-  const offer = await port.exchange(clientPacket('discover', mac, xid, ipxe), xid, mac, [DhcpMessageType.OFFER]);
-  const serverId = offer.options.get(54);
-  if (!serverId) throw new Error('OFFER without server identifier');
-  return port.exchange(clientPacket('request', mac, xid, ipxe, { ip: offer.yiaddr, serverId }), xid, mac, [DhcpMessageType.ACK]);
+/** A DHCPNAK: RFC 2131 §3.1 (5) sends the client back to INIT, a new DISCOVER. */
+class NakError extends Error {}
+
+/** DORAs after a NAK before the client gives up (a PXE ROM starts over too; the count shows up in the results). */
+const MAX_RESTARTS = 3;
+
+/** DORA, starting over after a NAK; returns the ACK and how many NAKs it took. */
+async function dora(port: DhcpPort, mac: string, ipxe: boolean): Promise<{ ack: DhcpPacket; naks: number }> {
+  for (let naks = 0; ; naks++) {
+    const xid = port.xid();
+    try {
+      const offer = await port.exchange(clientPacket('discover', mac, xid, ipxe), xid, mac, [DhcpMessageType.OFFER]);
+      const serverId = offer.options.get(54);
+      if (!serverId) throw new Error('OFFER without server identifier');
+      const ack = await port.exchange(clientPacket('request', mac, xid, ipxe, { ip: offer.yiaddr, serverId }), xid, mac, [DhcpMessageType.ACK]);
+      return { ack, naks };
+    } catch (err) {
+      if (!(err instanceof NakError) || naks >= MAX_RESTARTS) throw err;
+    }
+  }
 }
 
 function httpGet(url: string, localAddress: string, timeoutMs: number): Promise<{ status: number; body: string }> {
@@ -260,7 +275,7 @@ function iscsiRead(t: SanbootTarget, bytes: number, timeoutS: number): Promise<v
 
 async function runClient(port: DhcpPort, mac: string, job: StormJob, t0: number): Promise<StormClientResult> {
   const startedAt = performance.now();
-  const r: StormClientResult = { mac, ok: false, stages: {}, totalMs: 0, startedAtMs: startedAt - t0 };
+  const r: StormClientResult = { mac, ok: false, stages: {}, totalMs: 0, startedAtMs: startedAt - t0, naks: 0 };
   let stage: Stage = 'dhcp';
   const timed = async <T>(s: Stage, fn: () => Promise<T>): Promise<T> => {
     stage = s;
@@ -272,7 +287,9 @@ async function runClient(port: DhcpPort, mac: string, job: StormJob, t0: number)
   const deadline = startedAt + job.clientTimeoutMs;
   const left = (): number => Math.max(1000, deadline - performance.now());
   try {
-    const ack = await timed('dhcp', () => dora(port, mac, false));
+    const first = await timed('dhcp', () => dora(port, mac, false));
+    r.naks += first.naks;
+    const ack = first.ack;
     const ip = ack.yiaddr;
     r.ip = ip;
     const serverId = ack.options.get(54);
@@ -291,7 +308,9 @@ async function runClient(port: DhcpPort, mac: string, job: StormJob, t0: number)
       if (got.error) throw new Error(`TFTP ${ack.file}: error ${got.error.code} ${got.error.message}`);
       if (got.data.length === 0) throw new Error(`TFTP ${ack.file}: empty`);
     });
-    const ack2 = await timed('dhcp-ipxe', () => dora(port, mac, true));
+    const second = await timed('dhcp-ipxe', () => dora(port, mac, true));
+    r.naks += second.naks;
+    const ack2 = second.ack;
     if (ack2.yiaddr !== ip) throw new Error(`iPXE got ${ack2.yiaddr}, the ROM had ${ip}`);
     if (!/^https?:\/\//.test(ack2.file)) throw new Error(`ACK to iPXE names ${JSON.stringify(ack2.file)}, not a script URL`);
     const script = await timed('script', async () => {

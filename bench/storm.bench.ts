@@ -19,7 +19,7 @@
  * Takes `/tmp/dls-heavy-tests.lock` (package.json runs it under `flock`) so other QEMU/tgtd work does not run alongside.
  */
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -107,6 +107,27 @@ async function registerClients(dls: DlsInLab, macs: string[], imageId: string, p
   }
 }
 
+/** DLS's warnings and errors, grouped (MACs, addresses, ids and numbers masked), most frequent first. */
+function warningSummary(dls: DlsInLab, top = 8): string {
+  const counts = new Map<string, number>();
+  for (const line of readFileSync(dls.logFile, 'utf8').split('\n')) {
+    const m = /"level":([45]0).*?"msg":"((?:[^"\\]|\\.)*)"/.exec(line);
+    if (!m) continue;
+    const key = m[2]
+      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')
+      .replace(/[0-9a-f]{2}(:[0-9a-f]{2}){5}/g, '<mac>')
+      .replace(/\d+\.\d+\.\d+\.\d+/g, '<ip>')
+      .replace(/0x[0-9a-f]+|\d+/g, '<n>')
+      .slice(0, 150);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, n]) => `  ${String(n).padStart(6)} × ${k}`)
+    .join('\n');
+}
+
 // --------------------------------------------------------------------------------------------------------------------
 // Mode 1: QEMU clients started at once
 // --------------------------------------------------------------------------------------------------------------------
@@ -175,7 +196,7 @@ async function qemuStormDls(n: number, memoryMb: number, diskPath: string, work:
       const macs = Array.from({ length: n }, (_, i) => macOf(0xd1, i));
       await registerClients(dls, macs, imageId, 'qemu');
       const r = await bootAll(lab, macs, memoryMb, join(work, 'vms-dls'), 600_000);
-      if (r.failures.length) console.log(`DLS log tail:\n${dls.logTail(2000)}`);
+      if (r.failures.length) console.log(`DLS warnings:\n${warningSummary(dls)}`);
       return { stack: 'DLS', ...r };
     } finally {
       await dls.stop();
@@ -338,7 +359,7 @@ async function simStorm(driver: 'dir' | 'zfs', wanted: number, concurrency: numb
       try {
         const out = await runClients(cli.ns, { macs, concurrency, readBytes: DISK_BYTES, clientTimeoutMs: 120_000 }, work, 900_000);
         const failed = out.results.filter((r) => !r.ok);
-        if (failed.length) console.log(`DLS log tail (${driver}):\n${dls.logTail(3000)}`);
+        if (failed.length) console.log(`DLS warnings (${driver}):\n${warningSummary(dls)}`);
         return { driver, clients, concurrency, out };
       } finally {
         await cli.destroy();
@@ -368,6 +389,8 @@ function printSim(r: SimResult): void {
   if (totals.length)
     rows.push(['client total', String(totals.length), fmtMs(percentile(totals, 50)), fmtMs(percentile(totals, 99)), fmtMs(Math.max(...totals))]);
   console.log(table(rows));
+  const naks = r.out.results.reduce((n, x) => n + (x.naks ?? 0), 0);
+  if (naks) console.log(`DHCPNAKs: ${naks} (each sent a client back to DISCOVER), ${r.out.results.filter((x) => x.naks).length} clients hit`);
   const served = ok.length === r.clients;
   console.log(
     `served ${ok.length}/${r.clients} in ${fmtS(r.out.wallMs)} (target: all in < 60 s) ${served && r.out.wallMs < 60_000 ? 'OK' : served ? 'SLOWER' : 'NOT ALL SERVED'}`,

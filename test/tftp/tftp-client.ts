@@ -16,6 +16,8 @@ export interface TftpGetOptions {
   readonly timeoutMs?: number;
   /** Retransmissions before giving up. Default 10. */
   readonly retries?: number;
+  /** Local address to send from. Default 127.0.0.1 (a client in a namespace sends from its own address). */
+  readonly bindAddress?: string;
 }
 
 /** Outcome of {@link tftpGet}. */
@@ -127,7 +129,7 @@ export function tftpGet(opts: TftpGetOptions): Promise<TftpGetResult> {
           return;
       }
     });
-    socket.bind(0, '127.0.0.1', () => {
+    socket.bind(0, opts.bindAddress ?? '127.0.0.1', () => {
       send(last, opts.port);
       arm();
     });

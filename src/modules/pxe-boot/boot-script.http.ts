@@ -68,7 +68,14 @@ export class BootScriptFastPath implements OnApplicationBootstrap {
       }
     }
     const started = performance.now();
-    this.scripts.scriptFor(mac, requester(req), single(query, 't')).then(
+    const who = requester(req);
+    const token = single(query, 't');
+    const now = this.scripts.scriptNow(mac, who, token);
+    if (now) {
+      this.send(req, res, route, started, now);
+      return true;
+    }
+    this.scripts.scriptFor(mac, who, token).then(
       (r) => this.send(req, res, route, started, r),
       (err: unknown) => {
         const correlationId = randomUUID();

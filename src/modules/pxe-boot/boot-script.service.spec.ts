@@ -61,6 +61,7 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
   // The trust rule itself has its own specs; here the requester is on a proxy-mode boot network with a good token,
   // and the neighbour table confirms whatever MAC it asks for unless `arp` says otherwise.
   const trust = {
+    checkNow: (mac: string, _token: unknown, ip: string) => ((opts.arp?.[ip] ?? mac) === mac ? { ok: true } : null),
     check: async (mac: string, _token: unknown, ip: string) =>
       trustOf({ mac, sourceIp: ip, rangeMode: 'proxy', tokenProblem: null, assignedIp: null, neighbourMac: opts.arp?.[ip] ?? mac }),
   } as unknown as BootTrustService;
@@ -343,7 +344,9 @@ describe('BootScriptService', () => {
       const calls = { ...sessions.calls };
       const listings = iscsi.listings;
       const eventsBefore = events.length;
+      expect(service.scriptNow(MAC_A, { ...who, sourceIp: '10.213.0.77' }, TOKEN)).toBeNull(); // not the address served
       for (let i = 0; i < 20; i++) expect(await service.scriptFor(MAC_A, who, TOKEN)).toEqual(first);
+      for (let i = 0; i < 20; i++) expect(service.scriptNow(MAC_A, who, TOKEN)).toEqual(first); // synchronous, same answer
       await tracker.settle('a');
       expect(disks.ensured).toEqual(['a']);
       expect(iscsi.boots).toHaveLength(1);
@@ -382,6 +385,7 @@ describe('BootScriptService', () => {
       disks.targetOf = (id) => ({ ...targetOf(id), client: { ...targetOf(id).client, hostname: 'renamed-pc' } });
       expect((await service.scriptFor(MAC_A, who, TOKEN)).body).not.toContain('renamed-pc'); // nothing said it changed
       preparation.invalidate('a'); // what BootCacheSubscriber does on the client's change event
+      expect(service.scriptNow(MAC_A, who, TOKEN)).toBeNull(); // nothing kept: the full path prepares again
       expect((await service.scriptFor(MAC_A, who, TOKEN)).body).toContain('renamed-pc');
       expect(disks.ensured).toEqual(['a', 'a']);
     });

@@ -109,6 +109,8 @@ export class BootScriptService {
 
   /** Client id → `<session id>|<address>` the script of that boot was last served to (one entry per client). */
   private readonly servedTo = new Map<string, string>();
+  /** MAC → the client as the last full answer saw it; used only with a kept preparation (see {@link scriptNow}). */
+  private readonly knownByMac = new Map<string, ClientBootFacts>();
   /** Client id → the script last rendered from a kept preparation (one entry per client). */
   private readonly rendered = new Map<string, { prepared: PreparedBoot; key: string; body: string }>();
 
@@ -132,6 +134,47 @@ export class BootScriptService {
       });
     }
     return r;
+  }
+
+  /**
+   * The repeated request of a boot answered synchronously, when every fact is in memory — the client as the last
+   * full answer saw it, its open session, this session's kept preparation (which any change to the client, its
+   * group, image, version, disk or export drops), this address already served, and a trust verdict from memory.
+   * No promise, no query: the boot storm's hot path. `null`: take {@link scriptFor}. The rate limit applies as
+   * there (one token per request).
+   */
+  scriptNow(rawMac: string | undefined, who: ScriptRequester, token?: unknown): ScriptResponse | null {
+    const mac = normalizeMac(rawMac ?? '');
+    const client = mac ? this.knownByMac.get(mac) : undefined;
+    if (!mac || !client) return null;
+    const open = this.tracker.openNow(client.id);
+    if (!open || (open.status !== 'starting' && open.status !== 'booting')) return null;
+    if (this.servedTo.get(client.id) !== `${open.id}|${who.sourceIp}`) return null;
+    const prepared = this.preparation.cached(client.id, open.id);
+    if (!prepared || !this.trust.checkNow(mac, token, who.sourceIp, client)?.ok) return null;
+    let body: string;
+    try {
+      body = this.renderOnce(client.id, prepared, mac, who, token as string);
+    } catch {
+      return null;
+    }
+    const refusal = this.limiter.take(who.sourceIp);
+    if (refusal) {
+      this.metrics?.scriptRequests.inc({ route: 'script', outcome: 'rate_limited' });
+      if (refusal.logged) {
+        this.events?.emit('boot-script', {
+          mac,
+          clientId: null,
+          clientIp: who.sourceIp,
+          outcome: 'refused',
+          reason: SCRIPT_EVENT_REASONS.rate_limited,
+        });
+      }
+      return this.tooMany(refusal);
+    }
+    if (open.status === 'starting') this.scriptServedLater(client.id, who);
+    this.metrics?.scriptRequests.inc({ route: 'script', outcome: 'script' });
+    return { status: 200, body };
   }
 
   /**
@@ -197,6 +240,7 @@ export class BootScriptService {
     }
     const repeat = sessionId !== null && this.servedTo.get(client.id) === `${sessionId}|${who.sourceIp}`;
     if (sessionId) this.servedTo.set(client.id, `${sessionId}|${who.sourceIp}`);
+    this.knownByMac.set(mac, client);
     this.scriptServedLater(client.id, who);
     return ['script', { status: 200, body }, repeat];
   }

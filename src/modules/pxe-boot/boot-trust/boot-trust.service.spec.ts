@@ -57,6 +57,17 @@ describe('BootTrustService', () => {
     expect(counts).toEqual({ hmac: 1, leaseReads: 1, neighbourReads: 0, statusReads: 1 });
   });
 
+  it('checkNow: yes only from memory (after a full check said yes), else null — never a refusal of its own', async () => {
+    const { trust } = setup();
+    const t = good();
+    expect(trust.checkNow(MAC, t, IP, client)).toBeNull(); // nothing known yet
+    await trust.check(MAC, t, IP, client);
+    expect(trust.checkNow(MAC, t, IP, client)).toEqual({ ok: true });
+    expect(trust.checkNow(MAC, t, '10.79.0.6', client)).toBeNull();
+    expect(trust.checkNow(MAC, 'x', IP, client)).toBeNull();
+    expect(trust.checkNow('52:54:00:00:00:0b', t, IP, client)).toBeNull();
+  });
+
   it('memory never lets a bad request through: another address, another MAC, a bad or expired token', async () => {
     const { trust } = setup();
     await trust.check(MAC, good(), IP, client);

@@ -65,6 +65,30 @@ export class BootTrustService {
     }
   }
 
+  /**
+   * The verdict when every fact is in memory and it is "yes" (full mode, the lease memo holds, the token was found
+   * good before): synchronous, for the script route's repeated path. `null` otherwise — ask {@link check}, which
+   * gathers what is missing and logs refusals.
+   */
+  checkNow(mac: string, token: unknown, sourceIp: string, client: ClientBootFacts): BootTrust | null {
+    if (typeof token !== 'string') return null;
+    const n = parseIpv4(sourceIp);
+    if (n === null) return null;
+    let range: TrustRange | null = null;
+    for (const r of this.servedRanges()) {
+      if (cidrContains(r.cidr, n)) {
+        range = r;
+        break;
+      }
+    }
+    if (range?.mode !== 'full') return null;
+    const known = this.memo.get(range.id, mac);
+    const assignedIp = known ? (known.ip ?? client.ipAddress ?? null) : null;
+    if (assignedIp !== sourceIp) return null;
+    const until = this.goodTokens.get(`${mac}|${assignedIp}|${token}`);
+    return until !== undefined && until > Date.now() ? { ok: true } : null;
+  }
+
   private async gather(mac: string, token: unknown, sourceIp: string, client: ClientBootFacts | null, range: TrustRange | null): Promise<BootTrust> {
     try {
       const assignedIp = range?.mode === 'full' ? ((await this.leaseOf(range.id, mac)).ip ?? client?.ipAddress ?? null) : null;

@@ -258,7 +258,11 @@ function dnsmasqServer(lab: Lab, dir: string, rangeLine: string): ServerUnderTes
     const p = proc;
     proc = null;
     p.kill('SIGTERM');
-    await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000).unref())]);
+    // A timer that keeps the event loop alive: the lab's children are unref'd, so with an unref'd timer alone Node
+    // would find nothing left to wait for and exit in the middle of the bench.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([p.exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
     p.kill('SIGKILL');
   };
   return {

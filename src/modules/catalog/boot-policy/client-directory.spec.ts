@@ -37,6 +37,7 @@ function fakeTable(rows: Row[]) {
   const query = jest.fn(async (sql: string, params: unknown[] = []) => {
     await tick();
     statements.push(sql.trim().split(/\s+/)[0]);
+    if (sql.startsWith('SET LOCAL')) return [];
     if (sql.startsWith('INSERT INTO clients')) {
       const [macs, hostnames, groups] = params as [string[], string[], (string | null)[]];
       const out: Row[] = [];
@@ -70,8 +71,9 @@ function fakeTable(rows: Row[]) {
         })
       : null;
   });
+  const manager = { transaction: async <T>(work: (em: { query: typeof query }) => Promise<T>) => work({ query }) };
   return {
-    repo: { query, findOne } as unknown as Repository<Client>,
+    repo: { query, findOne, manager } as unknown as Repository<Client>,
     rows,
     statements,
     failNextLoads: (v: boolean) => (failLoad = v),
@@ -144,6 +146,7 @@ describe('ClientDirectory', () => {
       dir.register('52:54:00:00:00:02', 'range-1'),
     ]);
     expect(t.statements.filter((s) => s === 'INSERT')).toHaveLength(1);
+    expect(t.statements).toContain('SET'); // asynchronous commit: no disk flush before the OFFER
     expect(t.rows).toHaveLength(2);
     expect(facts[0]).toMatchObject({ enabled: false, pending: true, hostname: pendingHostname('52:54:00:ab:cd:ef') });
     expect(facts[1].id).toBe(facts[0].id);

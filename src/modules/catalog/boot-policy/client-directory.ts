@@ -178,13 +178,19 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
    * retransmission of the same DISCOVER is in the batch — is not inserted again: its row is returned.
    */
   private async insertPending(items: readonly { mac: string; groupId: string | null }[]): Promise<{ row: FactsRow; created: boolean }[]> {
-    const inserted = await this.clients.query<FactsRow[]>(
-      `INSERT INTO clients (mac_address, hostname, enabled, pending, group_id)
+    // Asynchronous commit: a pending client is no promise to anyone (a lost one is registered again at the MAC's
+    // next DISCOVER), so the OFFER need not wait for a disk flush. What is promised — the lease an ACK names — is
+    // committed synchronously later, and its WAL flush covers this earlier record too (WAL is flushed in order).
+    const inserted = await this.clients.manager.transaction(async (em) => {
+      await em.query('SET LOCAL synchronous_commit = off');
+      return em.query<FactsRow[]>(
+        `INSERT INTO clients (mac_address, hostname, enabled, pending, group_id)
        SELECT t.mac, t.hostname, false, true, t.group_id FROM unnest($1::varchar[], $2::varchar[], $3::uuid[]) AS t(mac, hostname, group_id)
        ON CONFLICT (mac_address) DO NOTHING
        RETURNING id, mac_address, hostname, enabled, pending, host(ip_address) AS ip, assigned_image_id, boot_loader, group_id`,
-      [items.map((i) => i.mac), items.map((i) => pendingHostname(i.mac)), items.map((i) => i.groupId)],
-    );
+        [items.map((i) => i.mac), items.map((i) => pendingHostname(i.mac)), items.map((i) => i.groupId)],
+      );
+    });
     const byMac = new Map(inserted.map((r) => [r.mac_address, r]));
     const missing = items.filter((i) => !byMac.has(i.mac)).map((i) => i.mac);
     const existing = missing.length ? await this.clients.query<FactsRow[]>(`${FACTS_SELECT} WHERE mac_address = ANY($1::varchar[])`, [missing]) : [];

@@ -72,7 +72,10 @@ describe('PXE boot through DLS (QEMU clients in a network namespace)', () => {
     }
   };
 
-  const diskPathOf = async (clientId: string): Promise<string> => (await dls.ok('GET', `/api/v1/clients/${clientId}/disk`)).path;
+  // Through DLS's own view of the filesystem: `ip netns exec` gives it a mount namespace of its own, where the dir
+  // driver's overlay disks are mounted (tgtd, its child, sees them there too).
+  const diskPathOf = async (clientId: string): Promise<string> =>
+    `/proc/${dls.proc.pid}/root${(await dls.ok('GET', `/api/v1/clients/${clientId}/disk`)).path}`;
 
   const waitSession = (clientId: string, what: string, pred: (s: any) => boolean, timeoutMs: number) =>
     waitFor(`${what} (client ${clientId})`, async () => (await sessionsOf(dls, clientId)).find(pred), timeoutMs, 500).catch((e: Error) => {

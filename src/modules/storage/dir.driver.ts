@@ -609,7 +609,9 @@ export class DirStorageDriver implements StorageDriver {
     // The mountpoint: an empty regular file (left from the last mount, or made now).
     const fh = await fsp.open(disk, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, 0o644);
     await fh.close();
-    await daemon.attach(cid, this.overlayPath(cid), disk);
+    const meta = await this.readMeta(cid);
+    if (!meta) throw this.notFound('client disk', cid);
+    await daemon.attach(cid, this.overlayPath(cid), disk, this.versionPath(meta.imageId, meta.versionId));
     this.exported.add(cid);
   }
 

@@ -25,8 +25,10 @@ describe('fuse-export.daemon helpers', () => {
     expect(() => new FuseExportDaemon({ runDir: 'run' })).toThrow(/absolute/);
     expect(() => new FuseExportDaemon({ runDir: '/srv/a,b' })).toThrow(/comma/);
     const d = new FuseExportDaemon({ runDir: '/tmp/dls-spec-never-started' });
-    await expect(d.attach('../x', '/o.qcow2', '/m')).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
-    await expect(d.attach('0b6f3c1e-8a2d-4f7b-9c1e-2d3f4a5b6c7d', '/o.qcow2', '/m')).rejects.toMatchObject({ code: StorageErrorCode.DAEMON_DOWN });
+    await expect(d.attach('../x', '/o.qcow2', '/m', '/v.raw')).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    await expect(d.attach('0b6f3c1e-8a2d-4f7b-9c1e-2d3f4a5b6c7d', '/o.qcow2', '/m', '/v.raw')).rejects.toMatchObject({
+      code: StorageErrorCode.DAEMON_DOWN,
+    });
     expect(d.running).toBe(false);
   });
 

@@ -29,7 +29,7 @@ export interface FuseExportDaemonOptions {
   /** Directory for the pid file, log and (when the path fits) the QMP socket; created if missing. */
   runDir: string;
   binary?: string;
-  /** Bound on start-up readiness and on QMP commands (default 10 s). */
+  /** Bound on start-up readiness and on each QMP command (default 30 s: a loaded host with 1,000 disks). */
   timeoutMs?: number;
   runner?: CommandRunner;
   logger?: { log(msg: string): void; warn(msg: string): void; error(msg: string): void };
@@ -79,6 +79,7 @@ export class FuseExportDaemon extends EventEmitter {
   private pid?: number;
   private starting?: Promise<void>;
   private stopping = false;
+  private aio: 'io_uring' | 'threads' = 'io_uring';
 
   constructor(private readonly options: FuseExportDaemonOptions) {
     super();
@@ -87,7 +88,7 @@ export class FuseExportDaemon extends EventEmitter {
     }
     this.runDir = options.runDir;
     this.binary = options.binary ?? 'qemu-storage-daemon';
-    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
     this.runner = options.runner ?? spawnCommand;
     this.fuseDevice = options.fuseDevice ?? '/dev/fuse';
   }
@@ -134,7 +135,7 @@ export class FuseExportDaemon extends EventEmitter {
    * (an existing regular file). A node left by a half-done attach is replaced. Not idempotent by itself: callers
    * consult {@link list} or their own record.
    */
-  async attach(key: string, overlay: string, mountpoint: string): Promise<void> {
+  async attach(key: string, overlay: string, mountpoint: string, backing: string): Promise<void> {
     const node = this.nodeFor(key);
     const qmp = this.client();
     const add = () =>
@@ -142,14 +143,28 @@ export class FuseExportDaemon extends EventEmitter {
         driver: 'qcow2',
         'node-name': node,
         discard: 'unmap', // TRIM from the client frees overlay clusters
-        file: { driver: 'file', filename: overlay },
+        file: { driver: 'file', filename: overlay, aio: this.aio },
+        // The version, named here rather than read from the overlay's header, and never opened writable.
+        backing: { driver: 'raw', 'read-only': true, file: { driver: 'file', filename: backing, aio: this.aio, 'read-only': true } },
       });
+    const addOnce = async () => {
+      try {
+        await add();
+      } catch (e) {
+        // io_uring: ~2-3x the read throughput of the thread pool through FUSE here; a kernel or seccomp policy
+        // without it gets the thread pool.
+        if (this.aio !== 'io_uring' || !/io_uring|aio/i.test((e as Error).message)) throw e;
+        this.options.logger?.warn(`qemu-storage-daemon: io_uring unavailable (${(e as Error).message}); using its thread pool`);
+        this.aio = 'threads';
+        await add();
+      }
+    };
     try {
-      await add();
+      await addOnce();
     } catch (e) {
       if (!/Duplicate nodes? name|already exists/i.test((e as Error).message)) throw e;
       await qmp.execute('blockdev-del', { 'node-name': node });
-      await add();
+      await addOnce();
     }
     try {
       await qmp.execute('block-export-add', { type: 'fuse', id: `${EXPORT_PREFIX}${key}`, 'node-name': node, mountpoint, writable: true });

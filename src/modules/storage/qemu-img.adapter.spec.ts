@@ -51,7 +51,9 @@ describe('QemuImgAdapter', () => {
   it('creates a qcow2 overlay over a raw backing file without opening it (-u, size given)', async () => {
     const { runner, calls } = fake(() => ({}));
     await new QemuImgAdapter({ runner }).createOverlay('/s/c/o.qcow2', '/s/v/1.raw', 4096);
-    expect(calls).toEqual([['create', '-q', '-f', 'qcow2', '-u', '-b', '/s/v/1.raw', '-F', 'raw', '/s/c/o.qcow2', '4096']]);
+    expect(calls).toEqual([
+      ['create', '-q', '-f', 'qcow2', '-o', 'lazy_refcounts=on', '-u', '-b', '/s/v/1.raw', '-F', 'raw', '/s/c/o.qcow2', '4096'],
+    ]);
     await expect(new QemuImgAdapter({ runner }).createOverlay('/s/c/o.qcow2', '/s/v,x.raw', 4096)).rejects.toMatchObject({
       code: StorageErrorCode.INVALID_NAME,
     });

@@ -257,7 +257,9 @@ export class QemuImgAdapter {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) {
       throw new StorageError(StorageErrorCode.INVALID_NAME, `invalid size ${sizeBytes}`);
     }
-    const args = ['create', '-q', '-f', 'qcow2', '-u', '-b', backingPath, '-F', 'raw', overlayPath, String(sizeBytes)];
+    // lazy_refcounts: a cluster allocation writes no refcount block until flush/close (a client's first writes ran
+    // ~3x faster through the FUSE export here); after a crash QEMU repairs the refcounts when it opens the overlay.
+    const args = ['create', '-q', '-f', 'qcow2', '-o', 'lazy_refcounts=on', '-u', '-b', backingPath, '-F', 'raw', overlayPath, String(sizeBytes)];
     const result = await this.run(args, this.timeoutMs);
     if (result.code !== 0 || result.timedOut) {
       await fsp.rm(overlayPath, { force: true }).catch(() => undefined);

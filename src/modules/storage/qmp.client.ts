@@ -43,8 +43,23 @@ export class QmpClient extends EventEmitter {
     return !this.closed;
   }
 
-  /** Runs `command`; resolves with its `return`, rejects with COMMAND_FAILED naming QMP's error `desc`. */
+  /**
+   * Runs `command`; resolves with its `return`, rejects with COMMAND_FAILED naming QMP's error `desc`. Commands go
+   * one at a time (the daemon runs them one at a time anyway), so the timeout bounds this command, not the queue
+   * before it: 1,000 disks provisioned at once must not time out the last ones.
+   */
   execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {
+    const run = this.queue.then(() => this.send<T>(command, args));
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private queue: Promise<void> = Promise.resolve();
+
+  private send<T>(command: string, args?: Record<string, unknown>): Promise<T> {
     if (this.closed || !this.socket) {
       return Promise.reject(new StorageError(StorageErrorCode.DAEMON_DOWN, `qemu-storage-daemon is not connected (${command})`));
     }

@@ -27,7 +27,8 @@ class ClientDiskSpaceDto {
 export class StorageStatusDto {
   @ApiProperty({ enum: ['zfs', 'dir'] }) driver: 'zfs' | 'dir';
   @ApiProperty({ description: 'zfs: the root dataset (tank/dls); dir: the root directory' }) root: string;
-  @ApiProperty({ enum: ['zfs-clone', 'reflink', 'overlay', 'copy'], description: 'how client disks are made' }) cloneMethod: StorageStatus['cloneMethod'];
+  @ApiProperty({ enum: ['zfs-clone', 'reflink', 'overlay', 'copy'], description: 'how client disks are made' })
+  cloneMethod: StorageStatus['cloneMethod'];
   @ApiProperty() totalBytes: number;
   @ApiProperty() freeBytes: number;
   @ApiProperty() usedBytes: number;

@@ -184,16 +184,29 @@ Napi::Value TransferSocket::SetSource(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// sendBlocks(firstIndex, count) → datagrams sent (fewer when the send buffer filled up: those are lost, and the
+// sendBlocks(firstIndex, count[, trigger, armFirst, armCount]) → datagrams sent (fewer when the send buffer filled up: those are lost, and the
 // retransmission timer covers them). One block is one sendmsg; a window is sendmmsg, kBatch datagrams per call.
 Napi::Value TransferSocket::SendBlocks(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2) ThrowInvalidArg(env, "usage: sendBlocks(firstIndex, count)");
+  if (info.Length() < 2) ThrowInvalidArg(env, "usage: sendBlocks(firstIndex, count[, trigger, armFirst, armCount])");
   if (!poller_.IsOpen()) ThrowErrno(env, EBADF, "sendmmsg", "socket is closed");
   if (data_ == nullptr) ThrowInvalidArg(env, "setSource() was not called");
   const int64_t first = static_cast<int64_t>(NumberArg(env, info[0], "firstIndex", 1, 9007199254740991.0));
   const int64_t count = static_cast<int64_t>(NumberArg(env, info[1], "count", 0, 65535));
   if (count > 0 && (first + count - 2) * blksize_ > data_length_) ThrowInvalidArg(env, "blocks beyond the end of data");
+  // Optional (trigger, armFirst, armCount): arm the next reply in the same call (see armReply).
+  if (info.Length() >= 5) {
+    const double trigger = NumberArg(env, info[2], "trigger", 0, 4294967295.0);
+    const int64_t arm_first = static_cast<int64_t>(NumberArg(env, info[3], "armFirst", 1, 9007199254740991.0));
+    const int64_t arm_count = static_cast<int64_t>(NumberArg(env, info[4], "armCount", 0, 65535));
+    if (arm_count > 0 && (arm_first + arm_count - 2) * blksize_ > data_length_) {
+      ThrowInvalidArg(env, "armed blocks beyond the end of data");
+    }
+    armed_ = arm_count > 0;
+    trigger_ = static_cast<uint32_t>(trigger);
+    armed_first_ = arm_first;
+    armed_count_ = arm_count;
+  }
   const int64_t sent = SendBlocksFromSource(first, count);
   if (sent < 0) ThrowErrno(env, static_cast<int>(-sent), "sendmmsg", Text(peer_));
   return Napi::Number::New(env, static_cast<double>(sent));

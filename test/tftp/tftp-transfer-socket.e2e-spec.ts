@@ -143,11 +143,18 @@ describe.each([
         { opcode: TftpOpcode.DATA, block: 3, data: data.subarray(16, 24) },
         { opcode: TftpOpcode.DATA, block: 4, data: data.subarray(24, 32) },
       ]);
+      // sendBlocks can arm in the same call: block 5 now, block 5's ACK then brings block 6 at once
+      socket.sendBlocks(data, 5, 1, 8, { trigger: ackWord(5), firstIndex: 6, count: 1 });
+      expect(decodeTftp(await peer.next())).toMatchObject({ opcode: TftpOpcode.DATA, block: 5 });
+      await send(peer.socket, encodeAck(5), socket.port);
+      expect(decodeTftp(await peer.next())).toMatchObject({ opcode: TftpOpcode.DATA, block: 6 });
+      await until(() => received.length === 5, 'a fifth datagram');
+      expect(received[4].preSent).toBe(true);
       socket.armReply(ackWord(4), data, 5, 1, 8);
       socket.armReply(0, data, 1, 0, 8); // disarmed
       await send(peer.socket, encodeAck(4), socket.port);
-      await until(() => received.length === 5, 'a fifth datagram');
-      expect(received[4].preSent).toBeUndefined();
+      await until(() => received.length === 6, 'a sixth datagram');
+      expect(received[5].preSent).toBeUndefined();
     }
     await expect(peer.next(200)).rejects.toThrow(/no datagram/);
   });

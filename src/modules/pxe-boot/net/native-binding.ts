@@ -63,9 +63,10 @@ export interface NativeTransferSocket {
   setSource(headers: Buffer, data: Buffer, blksize: number): void;
   /**
    * DATA blocks `firstIndex` .. `firstIndex + count - 1` (absolute, 1-based): one sendmsg for one block, sendmmsg for
-   * a window. Returns the datagrams sent (fewer when the send buffer filled up).
+   * a window. With `trigger`, `armFirst`, `armCount`, also arms the next reply ({@link armReply}) in the same call.
+   * Returns the datagrams sent (fewer when the send buffer filled up).
    */
-  sendBlocks(firstIndex: number, count: number): number;
+  sendBlocks(firstIndex: number, count: number, trigger?: number, armFirst?: number, armCount?: number): number;
   /**
    * One-shot: when the next datagram from the peer is exactly the 4 bytes `trigger` (big-endian), send blocks
    * `firstIndex` .. `firstIndex + count - 1` at once, then report the datagram with `preSent` true. Count 0 disarms.

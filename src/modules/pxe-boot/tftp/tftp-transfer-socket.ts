@@ -10,6 +10,13 @@ export interface TftpEndpoint {
   readonly port: number;
 }
 
+/** A reply to arm together with a send: `trigger` is the ACK's 4 bytes, then the blocks to answer it with. */
+export interface TftpArmedReply {
+  readonly trigger: number;
+  readonly firstIndex: number;
+  readonly count: number;
+}
+
 /** Callbacks of a {@link TftpTransferSocket}. */
 export interface TftpTransferSocketHandlers {
   /**
@@ -44,7 +51,7 @@ export interface TftpTransferSocket {
    * last one shorter, possibly empty), with wire block numbers `index mod 65536`. `data` and `blksize` stay the same
    * for the whole transfer.
    */
-  sendBlocks(data: Buffer, firstIndex: number, count: number, blksize: number): void;
+  sendBlocks(data: Buffer, firstIndex: number, count: number, blksize: number, arm?: TftpArmedReply): void;
   /**
    * Arms a one-shot reply: when the next datagram from the peer is exactly the 4 bytes `trigger` (big-endian), the
    * socket sends those blocks (as {@link sendBlocks}) at once, then reports the datagram with `preSent` — the lock-step
@@ -52,6 +59,8 @@ export interface TftpTransferSocket {
    * such path (dgram): then nothing is ever pre-sent.
    */
   armReply(trigger: number, data: Buffer, firstIndex: number, count: number, blksize: number): boolean;
+  /** Whether {@link armReply} does anything here (the native socket). */
+  readonly canArm: boolean;
   /** Closes the socket once `last` (e.g. a final ERROR) has been handed to the kernel. Idempotent. */
   close(last?: Buffer): Promise<void>;
 }
@@ -124,11 +133,12 @@ function openNative(binding: DlsNetBinding, bindAddress: string, peer: TftpEndpo
     sendTo: (buf, to) => {
       if (open) ignoreErrors(() => socket.sendTo(buf, to.port, to.address));
     },
-    sendBlocks: (data, firstIndex, count, blksize) => {
+    sendBlocks: (data, firstIndex, count, blksize, arm) => {
       if (!open) return;
       useSource(data, blksize);
-      ignoreErrors(() => socket.sendBlocks(firstIndex, count));
+      ignoreErrors(() => (arm ? socket.sendBlocks(firstIndex, count, arm.trigger, arm.firstIndex, arm.count) : socket.sendBlocks(firstIndex, count)));
     },
+    canArm: true,
     armReply: (trigger, data, firstIndex, count, blksize) => {
       if (!open) return true;
       useSource(data, blksize);
@@ -187,6 +197,7 @@ async function openDgram(bindAddress: string, peer: TftpEndpoint, handlers: Tftp
       }
     },
     armReply: () => false,
+    canArm: false,
     close: (last) => {
       if (closed) return closed;
       open = false;

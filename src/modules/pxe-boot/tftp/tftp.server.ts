@@ -487,44 +487,47 @@ class Transfer {
       this.queue = next;
       return;
     }
-    // In memory: a window is consecutive blocks, handed to the socket as one batch (one sendmmsg natively).
+    // In memory: a window is consecutive blocks, handed to the socket as one batch (one sendmmsg natively). The
+    // socket is also armed with what the state machine will answer the ACK of everything sent so far, so that window
+    // leaves the moment the ACK arrives; the state machine still decides, and the check above skips only an equal
+    // pre-sent window.
+    const socket = this.socket!;
+    const next = socket.canArm ? this.machine!.expectedAck() : undefined;
+    const arm = next && { trigger: ackWord(next.block), firstIndex: next.firstIndex, count: next.count };
+    let armedWithSend = false;
     let first = 0;
     let count = 0;
-    const flush = (): void => {
+    const flush = (last: boolean): void => {
       if (count === 0) return;
       // The socket sent this very window when the armed ACK arrived; the state machine agreed, nothing to add.
       if (preSent && preSent.firstIndex === first && preSent.count === count) preSent = undefined;
-      else this.socket!.sendBlocks(bytes, first, count, this.blksize);
+      else if (last && arm) {
+        socket.sendBlocks(bytes, first, count, this.blksize, arm); // sends, then arms: one native call
+        armedWithSend = true;
+      } else socket.sendBlocks(bytes, first, count, this.blksize);
       count = 0;
     };
     for (const action of actions) {
       if (action.kind === 'data') {
         if (count > 0 && action.index === first + count) count++;
         else {
-          flush();
+          flush(false);
           first = action.index;
           count = 1;
         }
         continue;
       }
-      flush();
+      flush(false);
       if (!this.handleControl(action)) return;
     }
-    flush();
+    flush(true);
     this.armTimer();
-    this.armNextReply(bytes);
-  }
-
-  /**
-   * Tells the socket what the state machine will answer to the ACK of everything sent so far, so that window can
-   * leave as soon as the ACK arrives (the state machine still decides: {@link execute} checks it sent the same).
-   */
-  private armNextReply(bytes: Buffer): void {
-    const next = this.machine!.expectedAck();
-    if (next) {
-      if (this.socket!.armReply(ackWord(next.block), bytes, next.firstIndex, next.count, this.blksize)) this.armed = next;
+    if (!socket.canArm) return;
+    if (arm) {
+      if (!armedWithSend) socket.armReply(arm.trigger, bytes, arm.firstIndex, arm.count, this.blksize);
+      this.armed = arm;
     } else if (this.armed) {
-      this.socket!.armReply(0, bytes, 1, 0, this.blksize);
+      socket.armReply(0, bytes, 1, 0, this.blksize); // disarm: the next ACK completes the transfer
       this.armed = undefined;
     }
   }

@@ -72,6 +72,13 @@ export interface NativeTransferSocket {
    * `firstIndex` .. `firstIndex + count - 1` at once, then report the datagram with `preSent` true. Count 0 disarms.
    */
   armReply(trigger: number, firstIndex: number, count: number): void;
+  /**
+   * After an armed window leaves, arm the window of `windowsize` blocks (up to `totalBlocks`) that answers its last
+   * ACK, up to `budget` times before calling JS again (0: off); the callback's `chained` counts those ACKs.
+   */
+  setChain(windowsize: number, totalBlocks: number, budget: number): void;
+  /** The ACKs answered by chaining since JS last heard (resets the count). */
+  takeChained(): number;
   /** Idempotent. */
   close(): void;
   address(): { address: string; port: number };
@@ -88,7 +95,7 @@ export interface DlsNetBinding {
   /** Each datagram lands in `receiveBuffer` (valid until the next callback); `length` above its size = truncated. */
   TransferSocket: new (
     options: { address: string; peerAddress: string; peerPort: number; receiveBuffer: Buffer },
-    onMessage: (length: number, fromPeer: boolean, address?: string, port?: number, preSent?: boolean) => void,
+    onMessage: (length: number, fromPeer: boolean, address?: string, port?: number, preSent?: boolean, chained?: number) => void,
     onError: (err: NodeJS.ErrnoException) => void,
   ) => NativeTransferSocket;
   RaSocket: new (

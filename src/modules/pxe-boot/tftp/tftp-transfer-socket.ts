@@ -23,9 +23,10 @@ export interface TftpTransferSocketHandlers {
    * A datagram; `from` is omitted when it came from the peer (the usual case), so nothing is allocated for it. `buf`
    * may be a view of a receive buffer that the next datagram overwrites: decode it before returning, keep no view.
    * `preSent` is true when the datagram was the trigger of {@link TftpTransferSocket.armReply} and its blocks have
-   * already been sent.
+   * already been sent. `chained`: how many armed ACKs the socket answered by itself (see
+   * {@link TftpTransferSocket.setChain}) since the handler last heard from it; they came before this datagram.
    */
-  onMessage(buf: Buffer, from: TftpEndpoint | undefined, preSent: boolean): void;
+  onMessage(buf: Buffer, from: TftpEndpoint | undefined, preSent: boolean, chained: number): void;
   /** A socket error (the transfer ends). */
   onError(err: Error): void;
 }
@@ -59,6 +60,15 @@ export interface TftpTransferSocket {
    * such path (dgram): then nothing is ever pre-sent.
    */
   armReply(trigger: number, data: Buffer, firstIndex: number, count: number, blksize: number): boolean;
+  /**
+   * Chaining (native only): once an armed window has left, the socket arms itself with the next window of
+   * `windowsize` blocks (up to `totalBlocks`) answering that window's last ACK — the RFC 7440 rule — up to `budget`
+   * times in a row before the handler hears again (budget 0: off). Anything else reaches the handler, which replays
+   * the `chained` ACKs into its state machine first. Set once per transfer, after the first armReply/sendBlocks.
+   */
+  setChain(windowsize: number, totalBlocks: number, budget: number): void;
+  /** The ACKs chaining answered since the handler last heard (resets the count); 0 when there is no chaining. */
+  takeChained(): number;
   /** Whether {@link armReply} does anything here (the native socket). */
   readonly canArm: boolean;
   /** Closes the socket once `last` (e.g. a final ERROR) has been handed to the kernel. Idempotent. */
@@ -110,8 +120,8 @@ function openNative(binding: DlsNetBinding, bindAddress: string, peer: TftpEndpo
     length === TFTP_ACK_LENGTH ? ackView : length <= RECEIVE_BUFFER_BYTES ? receiveBuffer.subarray(0, length) : EMPTY;
   const socket = new binding.TransferSocket(
     { address: bindAddress, peerAddress: peer.address, peerPort: peer.port, receiveBuffer },
-    (length, fromPeer, address, port, preSent) =>
-      handlers.onMessage(view(length), fromPeer ? undefined : { address: address!, port: port! }, preSent === true),
+    (length, fromPeer, address, port, preSent, chained) =>
+      handlers.onMessage(view(length), fromPeer ? undefined : { address: address!, port: port! }, preSent === true, chained ?? 0),
     (err) => handlers.onError(err),
   );
   const port = socket.address().port;
@@ -139,6 +149,10 @@ function openNative(binding: DlsNetBinding, bindAddress: string, peer: TftpEndpo
       ignoreErrors(() => (arm ? socket.sendBlocks(firstIndex, count, arm.trigger, arm.firstIndex, arm.count) : socket.sendBlocks(firstIndex, count)));
     },
     canArm: true,
+    setChain: (windowsize, totalBlocks, budget) => {
+      if (open) socket.setChain(windowsize, totalBlocks, budget);
+    },
+    takeChained: () => (open ? socket.takeChained() : 0),
     armReply: (trigger, data, firstIndex, count, blksize) => {
       if (!open) return true;
       useSource(data, blksize);
@@ -176,6 +190,7 @@ async function openDgram(bindAddress: string, peer: TftpEndpoint, handlers: Tftp
       msg,
       rinfo.address === peer.address && rinfo.port === peer.port ? undefined : { address: rinfo.address, port: rinfo.port },
       false,
+      0,
     ),
   );
   let open = true;
@@ -197,6 +212,8 @@ async function openDgram(bindAddress: string, peer: TftpEndpoint, handlers: Tftp
       }
     },
     armReply: () => false,
+    setChain: () => undefined,
+    takeChained: () => 0,
     canArm: false,
     close: (last) => {
       if (closed) return closed;

@@ -1,5 +1,6 @@
-# DLS native networking addon (Linux only): interface-bound UDP sockets with IP_PKTINFO for DHCP, and a raw
-# ICMPv6 socket for router solicitations/advertisements, and TFTP transfer sockets (sendmmsg of a DATA window). Build: `node-gyp rebuild --directory native`.
+# DLS native networking addon (Linux only): interface-bound UDP sockets with IP_PKTINFO for DHCP, a raw ICMPv6
+# socket for router solicitations/advertisements, and TFTP transfer sockets (a DATA window per sendmmsg).
+# Build: `node-gyp rebuild --directory native`.
 {
   'targets': [
     {

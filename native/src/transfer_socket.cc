@@ -64,6 +64,8 @@ Napi::Function TransferSocket::Init(Napi::Env env) {
                          InstanceMethod<&TransferSocket::SetSource>("setSource"),
                          InstanceMethod<&TransferSocket::SendBlocks>("sendBlocks"),
                          InstanceMethod<&TransferSocket::ArmReply>("armReply"),
+                         InstanceMethod<&TransferSocket::SetChain>("setChain"),
+                         InstanceMethod<&TransferSocket::TakeChained>("takeChained"),
                          InstanceMethod<&TransferSocket::Close>("close"),
                          InstanceMethod<&TransferSocket::Address>("address"),
                          InstanceMethod<&TransferSocket::Unref>("unref"),
@@ -184,16 +186,30 @@ Napi::Value TransferSocket::SetSource(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// sendBlocks(firstIndex, count) → datagrams sent (fewer when the send buffer filled up: those are lost, and the
+// sendBlocks(firstIndex, count[, trigger, armFirst, armCount]) → datagrams sent (fewer when the send buffer filled up: those are lost, and the
 // retransmission timer covers them). One block is one sendmsg; a window is sendmmsg, kBatch datagrams per call.
 Napi::Value TransferSocket::SendBlocks(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2) ThrowInvalidArg(env, "usage: sendBlocks(firstIndex, count)");
+  if (info.Length() < 2) ThrowInvalidArg(env, "usage: sendBlocks(firstIndex, count[, trigger, armFirst, armCount])");
   if (!poller_.IsOpen()) ThrowErrno(env, EBADF, "sendmmsg", "socket is closed");
   if (data_ == nullptr) ThrowInvalidArg(env, "setSource() was not called");
   const int64_t first = static_cast<int64_t>(NumberArg(env, info[0], "firstIndex", 1, 9007199254740991.0));
   const int64_t count = static_cast<int64_t>(NumberArg(env, info[1], "count", 0, 65535));
   if (count > 0 && (first + count - 2) * blksize_ > data_length_) ThrowInvalidArg(env, "blocks beyond the end of data");
+  // Optional (trigger, armFirst, armCount): arm the next reply in the same call (see armReply).
+  if (info.Length() >= 5) {
+    const double trigger = NumberArg(env, info[2], "trigger", 0, 4294967295.0);
+    const int64_t arm_first = static_cast<int64_t>(NumberArg(env, info[3], "armFirst", 1, 9007199254740991.0));
+    const int64_t arm_count = static_cast<int64_t>(NumberArg(env, info[4], "armCount", 0, 65535));
+    if (arm_count > 0 && (arm_first + arm_count - 2) * blksize_ > data_length_) {
+      ThrowInvalidArg(env, "armed blocks beyond the end of data");
+    }
+    armed_ = arm_count > 0;
+    chained_ = 0;
+    trigger_ = static_cast<uint32_t>(trigger);
+    armed_first_ = arm_first;
+    armed_count_ = arm_count;
+  }
   const int64_t sent = SendBlocksFromSource(first, count);
   if (sent < 0) ThrowErrno(env, static_cast<int>(-sent), "sendmmsg", Text(peer_));
   return Napi::Number::New(env, static_cast<double>(sent));
@@ -212,10 +228,33 @@ Napi::Value TransferSocket::ArmReply(const Napi::CallbackInfo& info) {
   if (count > 0 && data_ == nullptr) ThrowInvalidArg(env, "setSource() was not called");
   if (count > 0 && (first + count - 2) * blksize_ > data_length_) ThrowInvalidArg(env, "blocks beyond the end of data");
   armed_ = count > 0;
+  chained_ = 0;
   trigger_ = static_cast<uint32_t>(trigger);
   armed_first_ = first;
   armed_count_ = count;
   return env.Undefined();
+}
+
+// setChain(windowsize, totalBlocks, budget): see the header. budget 0 turns chaining off. Only the RFC 7440 rule
+// "the ACK of the last block sent is answered by the next windowsize blocks" is applied here; anything else (a
+// duplicate, an ACK in the middle of a window, an ERROR, the last ACK) reaches JS, whose state machine decides.
+Napi::Value TransferSocket::SetChain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3) ThrowInvalidArg(env, "usage: setChain(windowsize, totalBlocks, budget)");
+  chain_windowsize_ = static_cast<int64_t>(NumberArg(env, info[0], "windowsize", 1, 65535));
+  chain_total_ = static_cast<int64_t>(NumberArg(env, info[1], "totalBlocks", 0, 9007199254740991.0));
+  chain_budget_ = static_cast<int64_t>(NumberArg(env, info[2], "budget", 0, 1048576));
+  if (chain_total_ > 0 && data_ != nullptr && (chain_total_ - 1) * blksize_ > data_length_) {
+    ThrowInvalidArg(env, "totalBlocks beyond the end of data");
+  }
+  return env.Undefined();
+}
+
+// takeChained() → the armed ACKs handled by chaining since JS last heard (and resets the count).
+Napi::Value TransferSocket::TakeChained(const Napi::CallbackInfo& info) {
+  const int64_t n = chained_;
+  chained_ = 0;
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
 int64_t TransferSocket::SendBlocksFromSource(int64_t first, int64_t count) {
@@ -342,17 +381,34 @@ void TransferSocket::Drain(const Napi::Object& js_self) {
           // A failed send is a lost window: the retransmission timer covers it, as for any loss.
           SendBlocksFromSource(armed_first_, armed_count_);
           pre_sent = true;
+          const int64_t next_first = armed_first_ + armed_count_;
+          if (chained_ < chain_budget_ && armed_count_ > 0 && next_first <= chain_total_) {
+            // Chain: arm the window that answers this window's last ACK, and JS does not hear of this ACK now.
+            const int64_t last = next_first - 1;
+            trigger_ = (4u << 16) | static_cast<uint32_t>(last & 0xffff);  // ACK opcode 4, block `last` mod 65536
+            armed_first_ = next_first;
+            armed_count_ = std::min<int64_t>(chain_windowsize_, chain_total_ - last);
+            armed_ = true;
+            chained_++;
+            continue;
+          }
         }
       }
+      const int64_t chained = chained_;
+      chained_ = 0;
       ok = Report(js_self, on_message_,
                   {Napi::Number::New(env, static_cast<double>(n)), Napi::Boolean::New(env, true), env.Undefined(),
-                   env.Undefined(), Napi::Boolean::New(env, pre_sent)});
+                   env.Undefined(), Napi::Boolean::New(env, pre_sent),
+                   Napi::Number::New(env, static_cast<double>(chained))});
     } else {
       char text[INET_ADDRSTRLEN] = {0};
       inet_ntop(AF_INET, &from.sin_addr, text, sizeof(text));
+      const int64_t chained = chained_;
+      chained_ = 0;
       ok = Report(js_self, on_message_,
                   {Napi::Number::New(env, static_cast<double>(n)), Napi::Boolean::New(env, false),
-                   Napi::String::New(env, text), Napi::Number::New(env, ntohs(from.sin_port))});
+                   Napi::String::New(env, text), Napi::Number::New(env, ntohs(from.sin_port)),
+                   Napi::Boolean::New(env, false), Napi::Number::New(env, static_cast<double>(chained))});
     }
     if (!ok) return;
   }

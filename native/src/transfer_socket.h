@@ -29,6 +29,8 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   Napi::Value SetSource(const Napi::CallbackInfo& info);
   Napi::Value SendBlocks(const Napi::CallbackInfo& info);
   Napi::Value ArmReply(const Napi::CallbackInfo& info);
+  Napi::Value SetChain(const Napi::CallbackInfo& info);
+  Napi::Value TakeChained(const Napi::CallbackInfo& info);
   /** Sends blocks first .. first+count-1 of the source; returns the datagrams sent, or -errno (not EAGAIN). */
   int64_t SendBlocksFromSource(int64_t first, int64_t count);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -60,6 +62,13 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   uint32_t trigger_ = 0;
   int64_t armed_first_ = 0;
   int64_t armed_count_ = 0;
+  // setChain: after an armed window leaves, the socket arms itself with the window that answers that window's last
+  // ACK (windowsize blocks, up to total_blocks_) — up to chain_budget_ times in a row without calling JS, which
+  // then replays the chained_ ACKs it did not hear into its state machine (takeChained, or the next callback).
+  int64_t chain_windowsize_ = 0;
+  int64_t chain_total_ = 0;
+  int64_t chain_budget_ = 0;
+  int64_t chained_ = 0;
   Napi::FunctionReference on_message_;
   Napi::FunctionReference on_error_;
 };

@@ -267,6 +267,37 @@ describe.each([
   });
 
   describe('lock-step protocol details', () => {
+    it('a stall after blocks the socket sent by itself (chaining): the timer counts them as progress, then retransmits', async () => {
+      const client = await TftpRawPeer.open();
+      try {
+        const before = { received: server.stats().received, ends: ends.length };
+        await client.send(encodeRrq('b1537.bin', 'octet', { blksize: '512', timeout: '1' }), port);
+        const oack = await client.next();
+        expect(oack.packet.opcode).toBe(TftpOpcode.OACK);
+        const tid = oack.port;
+        const next = async (): Promise<number> => {
+          const p = (await client.next(6000)).packet;
+          return p.opcode === TftpOpcode.DATA ? p.block : -1;
+        };
+        // Lock-step: on the native socket, ACKs 0-2 are answered without the state machine hearing of them.
+        for (let block = 0; block < 3; block++) {
+          await client.send(encodeAck(block), tid);
+          expect(await next()).toBe(block + 1);
+        }
+        const stalledAt = Date.now();
+        expect(await next()).toBe(3); // no ACK 3: block 3 again, after the timeout — not the ones before it
+        expect(Date.now() - stalledAt).toBeGreaterThanOrEqual(500);
+        await client.send(encodeAck(3), tid);
+        expect(await next()).toBe(4);
+        await client.send(encodeAck(4), tid);
+        await waitFor(() => ends.length === before.ends + 1, 'the transfer to end');
+        expect(ends[ends.length - 1]).toMatchObject({ ok: true, file: 'b1537.bin', bytes: 1537 });
+        expect(server.stats().received).toBeGreaterThanOrEqual(before.received + 6); // RRQ, ACK 0-4: chained ones count
+      } finally {
+        await client.close();
+      }
+    });
+
     it('duplicate ACKs are not answered, a wrong TID gets ERROR 5 and does not disturb the transfer', async () => {
       const client = await TftpRawPeer.open();
       const stranger = await TftpRawPeer.open();

@@ -18,11 +18,16 @@ async function peerSocket(): Promise<{ socket: dgram.Socket; port: number; next:
     const q = queue.shift();
     if (q) return Promise.resolve(q);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no datagram within ${timeoutMs} ms`)), timeoutMs);
-      waiters.push((b) => {
+      const waiter = (b: Buffer): void => {
         clearTimeout(timer);
         resolve(b);
-      });
+      };
+      // A waiter that timed out leaves the queue, so the next datagram goes to the next caller.
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(new Error(`no datagram within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiters.push(waiter);
     });
   };
   return { socket, port: socket.address().port, next };
@@ -47,7 +52,7 @@ describe.each([
 ])('TftpTransferSocket (%s)', (kind, preferNative) => {
   let peer: Awaited<ReturnType<typeof peerSocket>>;
   let socket: TftpTransferSocket;
-  const received: Array<{ buf: Buffer; from?: TftpEndpoint; preSent?: true }> = [];
+  const received: Array<{ buf: Buffer; from?: TftpEndpoint; preSent?: true; chained?: number }> = [];
   const errors: Error[] = [];
 
   beforeEach(async () => {
@@ -59,7 +64,13 @@ describe.each([
       { address: '127.0.0.1', port: peer.port },
       // copy: the buffer may be a view that the next datagram overwrites
       {
-        onMessage: (buf, from, preSent) => received.push({ buf: Buffer.from(buf), ...(from ? { from } : {}), ...(preSent ? { preSent } : {}) }),
+        onMessage: (buf, from, preSent, chained) =>
+          received.push({
+            buf: Buffer.from(buf),
+            ...(from ? { from } : {}),
+            ...(preSent ? { preSent } : {}),
+            ...(chained > 0 ? { chained } : {}),
+          }),
         onError: (e) => errors.push(e),
       },
       preferNative,
@@ -143,12 +154,63 @@ describe.each([
         { opcode: TftpOpcode.DATA, block: 3, data: data.subarray(16, 24) },
         { opcode: TftpOpcode.DATA, block: 4, data: data.subarray(24, 32) },
       ]);
+      // sendBlocks can arm in the same call: block 5 now, block 5's ACK then brings block 6 at once
+      socket.sendBlocks(data, 5, 1, 8, { trigger: ackWord(5), firstIndex: 6, count: 1 });
+      expect(decodeTftp(await peer.next())).toMatchObject({ opcode: TftpOpcode.DATA, block: 5 });
+      await send(peer.socket, encodeAck(5), socket.port);
+      expect(decodeTftp(await peer.next())).toMatchObject({ opcode: TftpOpcode.DATA, block: 6 });
+      await until(() => received.length === 5, 'a fifth datagram');
+      expect(received[4].preSent).toBe(true);
       socket.armReply(ackWord(4), data, 5, 1, 8);
       socket.armReply(0, data, 1, 0, 8); // disarmed
       await send(peer.socket, encodeAck(4), socket.port);
-      await until(() => received.length === 5, 'a fifth datagram');
-      expect(received[4].preSent).toBeUndefined();
+      await until(() => received.length === 6, 'a sixth datagram');
+      expect(received[5].preSent).toBeUndefined();
     }
+    await expect(peer.next(200)).rejects.toThrow(/no datagram/);
+  });
+
+  it('setChain: after an armed window the socket answers the next expected ACK by itself, within its budget', async () => {
+    const data = Buffer.from(Array.from({ length: 40 }, (_, i) => i)); // blksize 8: blocks 1-5 full, block 6 empty
+    const blocks = async (n: number): Promise<number[]> => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const p = decodeTftp(await peer.next());
+        out.push(p.opcode === TftpOpcode.DATA ? p.block : -1);
+      }
+      return out;
+    };
+    socket.armReply(ackWord(2), data, 3, 2, 8);
+    socket.setChain(2, 6, 1);
+    if (kind !== 'native') {
+      await send(peer.socket, encodeAck(2), socket.port);
+      await until(() => received.length === 1, 'the ACK');
+      expect(received[0]).toEqual({ buf: encodeAck(2) }); // dgram: nothing pre-sent, nothing chained
+      expect(socket.takeChained()).toBe(0);
+      await expect(peer.next(200)).rejects.toThrow(/no datagram/);
+      return;
+    }
+    await send(peer.socket, encodeAck(2), socket.port); // armed: 3, 4 leave; chained (budget 1), JS not called
+    expect(await blocks(2)).toEqual([3, 4]);
+    await send(peer.socket, encodeAck(4), socket.port); // chained arm: 5, 6 leave; budget spent, so JS hears
+    expect(await blocks(2)).toEqual([5, 6]);
+    await until(() => received.length === 1, 'the report');
+    expect(received[0]).toEqual({ buf: encodeAck(4), preSent: true, chained: 1 });
+    await send(peer.socket, encodeAck(6), socket.port); // past the last block: nothing armed, reported plainly
+    await until(() => received.length === 2, 'the last ACK');
+    expect(received[1]).toEqual({ buf: encodeAck(6) });
+    await expect(peer.next(200)).rejects.toThrow(/no datagram/);
+
+    // A larger budget: the count waits for takeChained (the timer's check) or the next report, whichever is first.
+    socket.armReply(ackWord(2), data, 3, 2, 8);
+    socket.setChain(2, 6, 5);
+    await send(peer.socket, encodeAck(2), socket.port);
+    expect(await blocks(2)).toEqual([3, 4]);
+    expect(socket.takeChained()).toBe(1);
+    expect(socket.takeChained()).toBe(0);
+    await send(peer.socket, encodeAck(3), socket.port); // mid-window: not the armed ACK, goes to JS, nothing sent
+    await until(() => received.length === 3, 'the mid-window ACK');
+    expect(received[2]).toEqual({ buf: encodeAck(3) });
     await expect(peer.next(200)).rejects.toThrow(/no datagram/);
   });
 

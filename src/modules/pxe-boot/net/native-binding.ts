@@ -63,14 +63,22 @@ export interface NativeTransferSocket {
   setSource(headers: Buffer, data: Buffer, blksize: number): void;
   /**
    * DATA blocks `firstIndex` .. `firstIndex + count - 1` (absolute, 1-based): one sendmsg for one block, sendmmsg for
-   * a window. Returns the datagrams sent (fewer when the send buffer filled up).
+   * a window. With `trigger`, `armFirst`, `armCount`, also arms the next reply ({@link armReply}) in the same call.
+   * Returns the datagrams sent (fewer when the send buffer filled up).
    */
-  sendBlocks(firstIndex: number, count: number): number;
+  sendBlocks(firstIndex: number, count: number, trigger?: number, armFirst?: number, armCount?: number): number;
   /**
    * One-shot: when the next datagram from the peer is exactly the 4 bytes `trigger` (big-endian), send blocks
    * `firstIndex` .. `firstIndex + count - 1` at once, then report the datagram with `preSent` true. Count 0 disarms.
    */
   armReply(trigger: number, firstIndex: number, count: number): void;
+  /**
+   * After an armed window leaves, arm the window of `windowsize` blocks (up to `totalBlocks`) that answers its last
+   * ACK, up to `budget` times before calling JS again (0: off); the callback's `chained` counts those ACKs.
+   */
+  setChain(windowsize: number, totalBlocks: number, budget: number): void;
+  /** The ACKs answered by chaining since JS last heard (resets the count). */
+  takeChained(): number;
   /** Idempotent. */
   close(): void;
   address(): { address: string; port: number };
@@ -87,7 +95,7 @@ export interface DlsNetBinding {
   /** Each datagram lands in `receiveBuffer` (valid until the next callback); `length` above its size = truncated. */
   TransferSocket: new (
     options: { address: string; peerAddress: string; peerPort: number; receiveBuffer: Buffer },
-    onMessage: (length: number, fromPeer: boolean, address?: string, port?: number, preSent?: boolean) => void,
+    onMessage: (length: number, fromPeer: boolean, address?: string, port?: number, preSent?: boolean, chained?: number) => void,
     onError: (err: NodeJS.ErrnoException) => void,
   ) => NativeTransferSocket;
   RaSocket: new (

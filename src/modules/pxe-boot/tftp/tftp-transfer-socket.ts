@@ -10,15 +10,23 @@ export interface TftpEndpoint {
   readonly port: number;
 }
 
+/** A reply to arm together with a send: `trigger` is the ACK's 4 bytes, then the blocks to answer it with. */
+export interface TftpArmedReply {
+  readonly trigger: number;
+  readonly firstIndex: number;
+  readonly count: number;
+}
+
 /** Callbacks of a {@link TftpTransferSocket}. */
 export interface TftpTransferSocketHandlers {
   /**
    * A datagram; `from` is omitted when it came from the peer (the usual case), so nothing is allocated for it. `buf`
    * may be a view of a receive buffer that the next datagram overwrites: decode it before returning, keep no view.
    * `preSent` is true when the datagram was the trigger of {@link TftpTransferSocket.armReply} and its blocks have
-   * already been sent.
+   * already been sent. `chained`: how many armed ACKs the socket answered by itself (see
+   * {@link TftpTransferSocket.setChain}) since the handler last heard from it; they came before this datagram.
    */
-  onMessage(buf: Buffer, from: TftpEndpoint | undefined, preSent: boolean): void;
+  onMessage(buf: Buffer, from: TftpEndpoint | undefined, preSent: boolean, chained: number): void;
   /** A socket error (the transfer ends). */
   onError(err: Error): void;
 }
@@ -44,7 +52,7 @@ export interface TftpTransferSocket {
    * last one shorter, possibly empty), with wire block numbers `index mod 65536`. `data` and `blksize` stay the same
    * for the whole transfer.
    */
-  sendBlocks(data: Buffer, firstIndex: number, count: number, blksize: number): void;
+  sendBlocks(data: Buffer, firstIndex: number, count: number, blksize: number, arm?: TftpArmedReply): void;
   /**
    * Arms a one-shot reply: when the next datagram from the peer is exactly the 4 bytes `trigger` (big-endian), the
    * socket sends those blocks (as {@link sendBlocks}) at once, then reports the datagram with `preSent` — the lock-step
@@ -52,6 +60,17 @@ export interface TftpTransferSocket {
    * such path (dgram): then nothing is ever pre-sent.
    */
   armReply(trigger: number, data: Buffer, firstIndex: number, count: number, blksize: number): boolean;
+  /**
+   * Chaining (native only): once an armed window has left, the socket arms itself with the next window of
+   * `windowsize` blocks (up to `totalBlocks`) answering that window's last ACK — the RFC 7440 rule — up to `budget`
+   * times in a row before the handler hears again (budget 0: off). Anything else reaches the handler, which replays
+   * the `chained` ACKs into its state machine first. Set once per transfer, after the first armReply/sendBlocks.
+   */
+  setChain(windowsize: number, totalBlocks: number, budget: number): void;
+  /** The ACKs chaining answered since the handler last heard (resets the count); 0 when there is no chaining. */
+  takeChained(): number;
+  /** Whether {@link armReply} does anything here (the native socket). */
+  readonly canArm: boolean;
   /** Closes the socket once `last` (e.g. a final ERROR) has been handed to the kernel. Idempotent. */
   close(last?: Buffer): Promise<void>;
 }
@@ -101,8 +120,8 @@ function openNative(binding: DlsNetBinding, bindAddress: string, peer: TftpEndpo
     length === TFTP_ACK_LENGTH ? ackView : length <= RECEIVE_BUFFER_BYTES ? receiveBuffer.subarray(0, length) : EMPTY;
   const socket = new binding.TransferSocket(
     { address: bindAddress, peerAddress: peer.address, peerPort: peer.port, receiveBuffer },
-    (length, fromPeer, address, port, preSent) =>
-      handlers.onMessage(view(length), fromPeer ? undefined : { address: address!, port: port! }, preSent === true),
+    (length, fromPeer, address, port, preSent, chained) =>
+      handlers.onMessage(view(length), fromPeer ? undefined : { address: address!, port: port! }, preSent === true, chained ?? 0),
     (err) => handlers.onError(err),
   );
   const port = socket.address().port;
@@ -124,11 +143,16 @@ function openNative(binding: DlsNetBinding, bindAddress: string, peer: TftpEndpo
     sendTo: (buf, to) => {
       if (open) ignoreErrors(() => socket.sendTo(buf, to.port, to.address));
     },
-    sendBlocks: (data, firstIndex, count, blksize) => {
+    sendBlocks: (data, firstIndex, count, blksize, arm) => {
       if (!open) return;
       useSource(data, blksize);
-      ignoreErrors(() => socket.sendBlocks(firstIndex, count));
+      ignoreErrors(() => (arm ? socket.sendBlocks(firstIndex, count, arm.trigger, arm.firstIndex, arm.count) : socket.sendBlocks(firstIndex, count)));
     },
+    canArm: true,
+    setChain: (windowsize, totalBlocks, budget) => {
+      if (open) socket.setChain(windowsize, totalBlocks, budget);
+    },
+    takeChained: () => (open ? socket.takeChained() : 0),
     armReply: (trigger, data, firstIndex, count, blksize) => {
       if (!open) return true;
       useSource(data, blksize);
@@ -166,6 +190,7 @@ async function openDgram(bindAddress: string, peer: TftpEndpoint, handlers: Tftp
       msg,
       rinfo.address === peer.address && rinfo.port === peer.port ? undefined : { address: rinfo.address, port: rinfo.port },
       false,
+      0,
     ),
   );
   let open = true;
@@ -187,6 +212,9 @@ async function openDgram(bindAddress: string, peer: TftpEndpoint, handlers: Tftp
       }
     },
     armReply: () => false,
+    setChain: () => undefined,
+    takeChained: () => 0,
+    canArm: false,
     close: (last) => {
       if (closed) return closed;
       open = false;

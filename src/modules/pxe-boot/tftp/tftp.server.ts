@@ -315,6 +315,12 @@ export class TftpServer {
   }
 }
 
+/**
+ * How many expected ACKs a native transfer socket answers in a row before the state machine hears again: a JS call per
+ * this many windows instead of one per window. Anything unexpected reaches the state machine at once.
+ */
+const CHAIN_BUDGET = 64;
+
 /** A window the transfer socket sends by itself when the ACK it was armed with arrives. */
 interface ArmedReply {
   readonly firstIndex: number;
@@ -358,7 +364,7 @@ class Transfer {
       this.ctx.options.bindAddress,
       this.client,
       {
-        onMessage: (msg, from, preSent) => this.onMessage(msg, from, preSent),
+        onMessage: (msg, from, preSent, chained) => this.onMessage(msg, from, preSent, chained),
         onError: (err) => this.finish(false, `socket error: ${err.message}`),
       },
       this.ctx.options.nativeSockets ?? true,
@@ -417,15 +423,37 @@ class Transfer {
       this.ctx.options.logger?.error(`TFTP onTransferStart threw: ${String(err)}`);
     }
     this.execute(this.machine.start());
+    // In-memory files on the native socket: the socket answers the expected ACK by itself for a while (see
+    // setChain); the state machine replays those ACKs when the socket reports next, or when the timer fires.
+    if (socket.canArm && source.bytes && !this.done) socket.setChain(negotiation.windowsize, this.machine.totalBlocks, CHAIN_BUDGET);
+  }
+
+  /**
+   * Replays into the state machine the `chained` ACKs the socket answered by itself: each was the expected ACK and
+   * its answer the window {@link TftpReadTransfer.expectedAck} names, which has already left. Progress: the timer restarts.
+   */
+  private catchUp(chained: number): void {
+    const machine = this.machine;
+    if (chained <= 0 || !machine || this.done) return;
+    this.ctx.counters.received += chained;
+    for (let i = 0; i < chained; i++) {
+      const next = machine.expectedAck();
+      if (!next) break;
+      machine.onAck(next.block); // answers with exactly the window the socket sent
+    }
+    const next = machine.expectedAck();
+    this.armed = next && { firstIndex: next.firstIndex, count: next.count };
+    this.armTimer();
   }
 
   /**
    * A datagram on the transfer's socket; `from` is set only when it did not come from the client's TID. `preSent`:
    * it was the ACK the socket was armed with, and the window armed with it has already left.
    */
-  private onMessage(msg: Buffer, from: TftpPeer | undefined, preSent: boolean): void {
+  private onMessage(msg: Buffer, from: TftpPeer | undefined, preSent: boolean, chained = 0): void {
     this.ctx.counters.received++;
     if (this.done) return;
+    this.catchUp(chained);
     if (from) {
       // RFC 1350 §4: a packet from a wrong TID gets ERROR 5 and does not disturb the transfer.
       this.ctx.debug(() => `TFTP wrong TID ${from.address}:${from.port} (transfer of ${peer(this.client)})`);
@@ -465,6 +493,9 @@ class Transfer {
 
   private onTimeout(): void {
     if (this.done || !this.machine) return;
+    // The socket may have been answering ACKs by itself (chaining): that is progress, not a timeout.
+    const chained = this.socket?.takeChained() ?? 0;
+    if (chained > 0) return this.catchUp(chained);
     this.ctx.debug(() => `TFTP timeout ${peer(this.client)} ${JSON.stringify(this.request.filename)}, retransmitting`);
     this.execute(this.machine.onTimeout());
   }
@@ -487,44 +518,47 @@ class Transfer {
       this.queue = next;
       return;
     }
-    // In memory: a window is consecutive blocks, handed to the socket as one batch (one sendmmsg natively).
+    // In memory: a window is consecutive blocks, handed to the socket as one batch (one sendmmsg natively). The
+    // socket is also armed with what the state machine will answer the ACK of everything sent so far, so that window
+    // leaves the moment the ACK arrives; the state machine still decides, and the check above skips only an equal
+    // pre-sent window.
+    const socket = this.socket!;
+    const next = socket.canArm ? this.machine!.expectedAck() : undefined;
+    const arm = next && { trigger: ackWord(next.block), firstIndex: next.firstIndex, count: next.count };
+    let armedWithSend = false;
     let first = 0;
     let count = 0;
-    const flush = (): void => {
+    const flush = (last: boolean): void => {
       if (count === 0) return;
       // The socket sent this very window when the armed ACK arrived; the state machine agreed, nothing to add.
       if (preSent && preSent.firstIndex === first && preSent.count === count) preSent = undefined;
-      else this.socket!.sendBlocks(bytes, first, count, this.blksize);
+      else if (last && arm) {
+        socket.sendBlocks(bytes, first, count, this.blksize, arm); // sends, then arms: one native call
+        armedWithSend = true;
+      } else socket.sendBlocks(bytes, first, count, this.blksize);
       count = 0;
     };
     for (const action of actions) {
       if (action.kind === 'data') {
         if (count > 0 && action.index === first + count) count++;
         else {
-          flush();
+          flush(false);
           first = action.index;
           count = 1;
         }
         continue;
       }
-      flush();
+      flush(false);
       if (!this.handleControl(action)) return;
     }
-    flush();
+    flush(true);
     this.armTimer();
-    this.armNextReply(bytes);
-  }
-
-  /**
-   * Tells the socket what the state machine will answer to the ACK of everything sent so far, so that window can
-   * leave as soon as the ACK arrives (the state machine still decides: {@link execute} checks it sent the same).
-   */
-  private armNextReply(bytes: Buffer): void {
-    const next = this.machine!.expectedAck();
-    if (next) {
-      if (this.socket!.armReply(ackWord(next.block), bytes, next.firstIndex, next.count, this.blksize)) this.armed = next;
+    if (!socket.canArm) return;
+    if (arm) {
+      if (!armedWithSend) socket.armReply(arm.trigger, bytes, arm.firstIndex, arm.count, this.blksize);
+      this.armed = arm;
     } else if (this.armed) {
-      this.socket!.armReply(0, bytes, 1, 0, this.blksize);
+      socket.armReply(0, bytes, 1, 0, this.blksize); // disarm: the next ACK completes the transfer
       this.armed = undefined;
     }
   }

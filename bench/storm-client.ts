@@ -345,7 +345,8 @@ async function main(): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(job.concurrency, job.macs.length) }, worker));
   const out: StormOutput = { results, wallMs: performance.now() - t0 };
   port.close();
-  process.stdout.write(`${JSON.stringify(out)}\n`);
+  // A pipe write is asynchronous: exit only once all of it (hundreds of KiB for 1,000 clients) has left.
+  await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(out)}\n`, () => resolve()));
 }
 
 if (require.main === module) {

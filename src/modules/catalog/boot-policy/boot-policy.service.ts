@@ -50,8 +50,8 @@ export class BootPolicyService {
   }
 
   /** Registers an unknown MAC as a disabled, pending client (DHCP range policy `register`). Idempotent. */
-  register(mac: string, rangeId: string, opts: { wait?: boolean } = {}): Promise<ClientBootFacts> {
-    return this.directory.register(mac, rangeId, opts);
+  register(mac: string, rangeId: string): Promise<ClientBootFacts> {
+    return this.directory.register(mac, rangeId);
   }
 
   /** Where a client record stands (see {@link standingOf}). */

@@ -40,11 +40,11 @@ function fakeTable(rows: Row[]) {
     statements.push(sql.trim().split(/\s+/)[0]);
     if (sql.startsWith('SET LOCAL')) return [];
     if (sql.startsWith('INSERT INTO clients')) {
-      const [ids, macs, hostnames, groups] = params as [string[], string[], string[], (string | null)[]];
+      const [macs, hostnames, groups] = params as [string[], string[], (string | null)[]];
       const out: Row[] = [];
       macs.forEach((mac, i) => {
         if (rows.some((r) => r.mac_address === mac)) return;
-        const r = row(mac, { id: ids[i], hostname: hostnames[i], enabled: false, pending: true, group_id: groups[i] });
+        const r = row(mac, { id: `new-${mac}`, hostname: hostnames[i], enabled: false, pending: true, group_id: groups[i] });
         rows.push(r);
         out.push(r);
       });
@@ -176,40 +176,16 @@ describe('ClientDirectory', () => {
       {
         action: 'dhcp.client-registered',
         entityType: 'clients',
-        entityId: t.rows.find((r) => r.mac_address === '52:54:00:00:00:01')!.id,
+        entityId: 'new-52:54:00:00:00:01',
         details: { mac: '52:54:00:00:00:01', rangeId: 'range-1', groupId: null },
       },
       {
         action: 'dhcp.client-registered',
         entityType: 'clients',
-        entityId: t.rows.find((r) => r.mac_address === '52:54:00:00:00:02')!.id,
+        entityId: 'new-52:54:00:00:00:02',
         details: { mac: '52:54:00:00:00:02', rangeId: 'range-2', groupId: null },
       },
     ]);
-  });
-
-  it('wait: false answers before the INSERT ran, under the id the row gets; a lookup meanwhile waits for the row', async () => {
-    const t = fakeTable([]);
-    const dir = new ClientDirectory(t.repo, { resyncMs: 0 });
-    await dir.onApplicationBootstrap();
-    const early = await dir.register('52:54:00:00:00:05', 'r', { wait: false });
-    expect(early).toMatchObject({ enabled: false, pending: true, hostname: pendingHostname('52:54:00:00:00:05') });
-    expect(t.rows).toHaveLength(0); // nothing written yet: the OFFER did not wait
-    const later = await dir.lookup('52:54:00:00:00:05'); // the REQUEST's lookup
-    expect(t.rows).toHaveLength(1);
-    expect(later).toMatchObject({ id: early.id, pending: true });
-    expect(t.rows[0].id).toBe(early.id);
-  });
-
-  it('wait: false for a MAC another node registered meanwhile: the lookup after it gives the existing client', async () => {
-    const t = fakeTable([]);
-    const dir = new ClientDirectory(t.repo, { resyncMs: 0 });
-    await dir.onApplicationBootstrap();
-    t.rows.push(row('52:54:00:00:00:06', { id: 'winner', enabled: false, pending: true }));
-    const early = await dir.register('52:54:00:00:00:06', 'r', { wait: false });
-    expect(early.id).not.toBe('winner');
-    await expect(dir.lookup('52:54:00:00:00:06')).resolves.toMatchObject({ id: 'winner' });
-    await expect(dir.register('52:54:00:00:00:06', 'r', { wait: false })).resolves.toMatchObject({ id: 'winner' });
   });
 
   it('returns the existing client when another node registered the MAC first', async () => {

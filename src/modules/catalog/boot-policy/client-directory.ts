@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
@@ -64,8 +63,6 @@ interface FactsRow {
 
 /** One unknown MAC to register, from the range it was seen on. */
 interface Registration {
-  /** The id the new client gets (chosen here, so an OFFER can name it before the INSERT ran). */
-  id: string;
   mac: string;
   rangeId: string;
   groupId: string | null;
@@ -106,8 +103,6 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
   private timer: NodeJS.Timeout | null = null;
   private retry: NodeJS.Timeout | null = null;
   private hits = 0;
-  /** Registrations answered before their INSERT ran ({@link register} with `wait: false}`): lookups of the MAC wait. */
-  private readonly registering = new Map<string, Promise<ClientBootFacts>>();
   private misses = 0;
   private readonly registrations = new GroupCommit<Registration, { row: FactsRow; created: boolean }>({
     flush: (items) => this.insertPending(items),
@@ -145,12 +140,6 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
   async lookup(mac: string): Promise<ClientBootFacts | null> {
     const key = normalizeMac(mac);
     if (key === null) return null;
-    const registering = this.registering.get(key);
-    if (registering) {
-      // The row is not written yet: whoever asks next (the REQUEST, whose lease names the client) waits for it.
-      const facts = await registering.catch(() => null);
-      if (facts) return facts;
-    }
     if (!this.loaded && !this.loading && !this.attempted) this.startLoad();
     if (!this.loaded && this.loading) await this.loading.catch(() => undefined);
     if (this.loaded && this.allDirtyGen === null && !this.dirty.has(key)) {
@@ -169,48 +158,17 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
    * Registers an unknown MAC seen by DHCP on range `rangeId` (policy `register`): a disabled, pending client named
    * `pending-<mac hex>`, for an admin to adopt. Idempotent and safe under concurrency: when the MAC already exists
    * (or another request registers it at the same moment, unique_violation 23505) the existing client is returned.
-   *
-   * Registrations are written in batches (one INSERT per few milliseconds). With `wait: false` (a DISCOVER: its
-   * OFFER promises nothing about the client) the facts are returned before the batch ran, under the id the row will
-   * get; until it ran, {@link lookup} of that MAC waits for it, so a REQUEST's durable lease write always follows the
-   * client's INSERT. Should the MAC turn out to exist already, the existing client's facts replace those.
    */
-  async register(mac: string, rangeId: string, opts: { wait?: boolean } = {}): Promise<ClientBootFacts> {
+  async register(mac: string, rangeId: string): Promise<ClientBootFacts> {
     const key = normalizeMac(mac);
     if (key === null) throw new RangeError(`not a MAC address: ${JSON.stringify(mac)}`);
     const known = await this.lookup(key);
     if (known) return known;
     const group = (await this.groups?.defaultForRange(rangeId)) ?? null;
-    const groups = this.groups ? await this.groups.all() : null;
-    const running = this.registering.get(key); // registered by a concurrent call meanwhile
-    if (running) return running;
-    const id = randomUUID();
-    const groupId = group?.id ?? null;
-    const done = this.registrations.submit({ id, mac: key, rangeId, groupId }).then(({ row, created }) => {
-      if (created) this.logger.log(`registered unknown client ${key} as pending (range ${rangeId})`);
-      return this.remember(this.rowFacts(row, groups));
-    });
-    this.registering.set(key, done);
-    const forget = () => {
-      if (this.registering.get(key) === done) this.registering.delete(key);
-    };
-    done.then(forget, (err: unknown) => {
-      forget();
-      this.logger.warn(`registering unknown client ${key} failed: ${(err as Error).message}`);
-    });
-    if (opts.wait !== false) return done;
-    const pending: FactsRow = {
-      id,
-      mac_address: key,
-      hostname: pendingHostname(key),
-      enabled: false,
-      pending: true,
-      ip: null,
-      assigned_image_id: null,
-      boot_loader: null,
-      group_id: groupId,
-    };
-    return this.rowFacts(pending, groups);
+    const { row, created } = await this.registrations.submit({ mac: key, rangeId, groupId: group?.id ?? null });
+    const facts = this.remember(this.rowFacts(row, this.groups ? await this.groups.all() : null));
+    if (created) this.logger.log(`registered unknown client ${key} as pending (range ${rangeId})`);
+    return facts;
   }
 
   /**
@@ -225,12 +183,11 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
     const inserted = await this.clients.manager.transaction(async (em) => {
       await em.query('SET LOCAL synchronous_commit = off');
       return em.query<FactsRow[]>(
-        `INSERT INTO clients (id, mac_address, hostname, enabled, pending, group_id)
-       SELECT t.id, t.mac, t.hostname, false, true, t.group_id
-       FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::uuid[]) AS t(id, mac, hostname, group_id)
+        `INSERT INTO clients (mac_address, hostname, enabled, pending, group_id)
+       SELECT t.mac, t.hostname, false, true, t.group_id FROM unnest($1::varchar[], $2::varchar[], $3::uuid[]) AS t(mac, hostname, group_id)
        ON CONFLICT (mac_address) DO NOTHING
        RETURNING id, mac_address, hostname, enabled, pending, host(ip_address) AS ip, assigned_image_id, boot_loader, group_id`,
-        [items.map((i) => i.id), items.map((i) => i.mac), items.map((i) => pendingHostname(i.mac)), items.map((i) => i.groupId)],
+        [items.map((i) => i.mac), items.map((i) => pendingHostname(i.mac)), items.map((i) => i.groupId)],
       );
     });
     const byMac = new Map(inserted.map((r) => [r.mac_address, r]));

@@ -30,11 +30,8 @@ export interface DhcpClientFacts {
 export interface DhcpClientLookup {
   /** The client with this MAC, or null. */
   lookup(mac: string): Promise<DhcpClientFacts | null>;
-  /**
-   * Registers an unknown MAC seen on range `rangeId` as a disabled, pending client (idempotent). `wait: false`: may
-   * answer before the client is written (an OFFER promises nothing); a later lookup of the MAC waits for the write.
-   */
-  register(mac: string, rangeId: string, opts?: { wait?: boolean }): Promise<DhcpClientFacts>;
+  /** Registers an unknown MAC seen on range `rangeId` as a disabled, pending client (idempotent). */
+  register(mac: string, rangeId: string): Promise<DhcpClientFacts>;
 }
 
 /** The lease-table operations the server performs (DhcpLeasesService). */

@@ -69,13 +69,13 @@ class FakeSocket implements DhcpReplySocket {
 
 /** Client directory fake: `known` by MAC; register() adds a pending client. */
 class FakeLookup implements DhcpClientLookup {
-  readonly registered: { mac: string; rangeId: string; wait?: boolean }[] = [];
+  readonly registered: { mac: string; rangeId: string }[] = [];
   constructor(private readonly known = new Map<string, DhcpClientFacts>()) {}
   lookup(mac: string): Promise<DhcpClientFacts | null> {
     return Promise.resolve(this.known.get(mac) ?? null);
   }
-  register(mac: string, rangeId: string, opts: { wait?: boolean } = {}): Promise<DhcpClientFacts> {
-    this.registered.push({ mac, rangeId, wait: opts.wait });
+  register(mac: string, rangeId: string): Promise<DhcpClientFacts> {
+    this.registered.push({ mac, rangeId });
     const facts: DhcpClientFacts = {
       id: `pending-${mac}`,
       hostname: 'pending',
@@ -179,8 +179,7 @@ describe('DhcpServer (request handling, no sockets)', () => {
     await server.receive(biosIpxeRomDiscover(), arrive('dhcp'), ranges);
     await server.receive(biosIpxeRomDiscover(), arrive('dhcp'), ranges);
 
-    // A DISCOVER's OFFER need not wait for the client's INSERT (the directory makes the REQUEST's lookup wait).
-    expect(lookup.registered).toEqual([{ mac: FIXTURE_MAC, rangeId: 'range-a', wait: false }]);
+    expect(lookup.registered).toEqual([{ mac: FIXTURE_MAC, rangeId: 'range-a' }]);
     expect(socket.sent).toHaveLength(2);
     for (const { packet } of socket.sent) {
       expect(packet.options.get(DhcpOptionCode.MESSAGE_TYPE)?.[0]).toBe(DhcpMessageType.OFFER);

@@ -292,8 +292,7 @@ export class DhcpServer {
       ourServerId: serverId,
     });
     if (plan.register && client === null) {
-      // A DISCOVER's OFFER does not wait for the batch that writes the client; anything that may write a lease does.
-      client = await this.clients.register(ci.mac, range.id, { wait: plan.action.kind !== 'offer' });
+      client = await this.clients.register(ci.mac, range.id);
       this.counters.registered++;
     }
     const action = plan.action;

@@ -54,10 +54,18 @@ export class AuditService {
    * Resolves even when the insert fails (it is logged).
    */
   async record(entry: AuditEntry): Promise<void> {
+    await this.recordMany([entry]);
+  }
+
+  /**
+   * Appends several rows in one statement (one round trip and one commit for all of them, e.g. a burst of MACs the
+   * DHCP server registered), then publishes each row's events as {@link record} does. Resolves even when the insert
+   * fails (it is logged, naming the first entry and how many there were).
+   */
+  async recordMany(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
     try {
-      // jsonb: TypeORM's deep-partial insert type cannot express an open record, hence the cast.
-      const details = entry.details ? (redactSecrets(entry.details) as QueryDeepPartialEntity<Record<string, unknown>>) : null;
-      const row = {
+      const rows = entries.map((entry) => ({
         action: cut(entry.action) ?? 'unknown',
         entityType: cut(entry.entityType) ?? 'unknown',
         entityId: cut(entry.entityId),
@@ -65,18 +73,23 @@ export class AuditService {
         username: cut(entry.username),
         remoteAddress: normalizeAddress(entry.remoteAddress),
         statusCode: entry.statusCode ?? null,
-      };
-      await this.rows.insert({ ...row, details });
-      const { userId: _, ...event } = row;
-      this.events?.emit('audit', event, { minRole: Role.Admin });
-      // Everyone's dashboard refreshes that kind of record; a refused request changed nothing, and logins, token
-      // refreshes and stream tickets change no record anyone is shown.
-      if ((row.statusCode == null || row.statusCode < 400) && !NOT_RECORD_CHANGES.has(row.entityType)) {
-        this.events?.emit('change', { action: row.action, entityType: row.entityType, entityId: row.entityId });
+        // jsonb: TypeORM's deep-partial insert type cannot express an open record, hence the cast.
+        details: entry.details ? (redactSecrets(entry.details) as QueryDeepPartialEntity<Record<string, unknown>>) : null,
+      }));
+      await this.rows.insert(rows);
+      for (const { userId: _, details: __, ...event } of rows) {
+        this.events?.emit('audit', event, { minRole: Role.Admin });
+        // Everyone's dashboard refreshes that kind of record; a refused request changed nothing, and logins, token
+        // refreshes and stream tickets change no record anyone is shown.
+        if ((event.statusCode == null || event.statusCode < 400) && !NOT_RECORD_CHANGES.has(event.entityType)) {
+          this.events?.emit('change', { action: event.action, entityType: event.entityType, entityId: event.entityId });
+        }
       }
     } catch (e) {
+      const first = entries[0];
+      const more = entries.length > 1 ? ` (and ${entries.length - 1} more)` : '';
       this.logger.error(
-        `audit insert failed for ${entry.action} ${entry.entityType}/${entry.entityId ?? '-'}: ${e instanceof Error ? e.message : String(e)}`,
+        `audit insert failed for ${first.action} ${first.entityType}/${first.entityId ?? '-'}${more}: ${e instanceof Error ? e.message : String(e)}`,
       );
     }
   }

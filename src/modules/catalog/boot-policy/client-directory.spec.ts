@@ -1,4 +1,5 @@
 import { Repository } from 'typeorm';
+import { AuditService } from '../../audit';
 import { Client } from '../clients/client.entity';
 import { ClientDirectory, pendingHostname, touchesBootFacts } from './client-directory';
 
@@ -154,6 +155,37 @@ describe('ClientDirectory', () => {
     expect(await dir.lookup('52:54:00:ab:cd:ef')).toMatchObject({ pending: true });
     expect(await dir.register('52:54:00:00:00:02', 'range-1')).toMatchObject({ id: facts[2].id });
     expect(t.statements.length).toBe(before);
+  });
+
+  it('audits a batch of registrations with one statement, once per new client, off the OFFER path', async () => {
+    const t = fakeTable([row('52:54:00:00:00:07')]);
+    const recordMany = jest.fn(async () => undefined);
+    const record = jest.fn(async () => undefined);
+    const dir = new ClientDirectory(t.repo, { resyncMs: 0 }, { recordMany, record } as unknown as AuditService);
+    await dir.onApplicationBootstrap();
+    t.rows.push(row('52:54:00:00:00:08', { id: 'other-node' })); // registered elsewhere: not ours to audit
+    await Promise.all([
+      dir.register('52:54:00:00:00:01', 'range-1'),
+      dir.register('52:54:00:00:00:01', 'range-1'),
+      dir.register('52:54:00:00:00:02', 'range-2'),
+      dir.register('52:54:00:00:00:08', 'range-2'),
+    ]);
+    expect(record).not.toHaveBeenCalled();
+    expect(recordMany).toHaveBeenCalledTimes(1);
+    expect((recordMany.mock.calls[0] as unknown as [unknown[]])[0]).toEqual([
+      {
+        action: 'dhcp.client-registered',
+        entityType: 'clients',
+        entityId: 'new-52:54:00:00:00:01',
+        details: { mac: '52:54:00:00:00:01', rangeId: 'range-1', groupId: null },
+      },
+      {
+        action: 'dhcp.client-registered',
+        entityType: 'clients',
+        entityId: 'new-52:54:00:00:00:02',
+        details: { mac: '52:54:00:00:00:02', rangeId: 'range-2', groupId: null },
+      },
+    ]);
   });
 
   it('returns the existing client when another node registered the MAC first', async () => {

@@ -61,6 +61,13 @@ interface FactsRow {
   group_id: string | null;
 }
 
+/** One unknown MAC to register, from the range it was seen on. */
+interface Registration {
+  mac: string;
+  rangeId: string;
+  groupId: string | null;
+}
+
 const FACTS_SELECT = `SELECT id, mac_address, hostname, enabled, pending, host(ip_address) AS ip, assigned_image_id, boot_loader, group_id FROM clients`;
 
 /**
@@ -97,7 +104,7 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
   private retry: NodeJS.Timeout | null = null;
   private hits = 0;
   private misses = 0;
-  private readonly registrations = new GroupCommit<{ mac: string; groupId: string | null }, { row: FactsRow; created: boolean }>({
+  private readonly registrations = new GroupCommit<Registration, { row: FactsRow; created: boolean }>({
     flush: (items) => this.insertPending(items),
     windowMs: 2,
     maxBatch: 500,
@@ -158,17 +165,9 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
     const known = await this.lookup(key);
     if (known) return known;
     const group = (await this.groups?.defaultForRange(rangeId)) ?? null;
-    const { row, created } = await this.registrations.submit({ mac: key, groupId: group?.id ?? null });
+    const { row, created } = await this.registrations.submit({ mac: key, rangeId, groupId: group?.id ?? null });
     const facts = this.remember(this.rowFacts(row, this.groups ? await this.groups.all() : null));
-    if (created) {
-      this.logger.log(`registered unknown client ${key} as pending (range ${rangeId})`);
-      void this.audit?.record({
-        action: 'dhcp.client-registered',
-        entityType: 'clients',
-        entityId: row.id,
-        details: { mac: key, rangeId, groupId: group?.id ?? null },
-      });
-    }
+    if (created) this.logger.log(`registered unknown client ${key} as pending (range ${rangeId})`);
     return facts;
   }
 
@@ -177,7 +176,7 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
    * milliseconds, not one transaction each). A MAC that exists already — another node or an admin created it, or a
    * retransmission of the same DISCOVER is in the batch — is not inserted again: its row is returned.
    */
-  private async insertPending(items: readonly { mac: string; groupId: string | null }[]): Promise<{ row: FactsRow; created: boolean }[]> {
+  private async insertPending(items: readonly Registration[]): Promise<{ row: FactsRow; created: boolean }[]> {
     // Asynchronous commit: a pending client is no promise to anyone (a lost one is registered again at the MAC's
     // next DISCOVER), so the OFFER need not wait for a disk flush. What is promised — the lease an ACK names — is
     // committed synchronously later, and its WAL flush covers this earlier record too (WAL is flushed in order).
@@ -196,7 +195,7 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
     const existing = missing.length ? await this.clients.query<FactsRow[]>(`${FACTS_SELECT} WHERE mac_address = ANY($1::varchar[])`, [missing]) : [];
     const other = new Map(existing.map((r) => [r.mac_address, r]));
     const told = new Set<string>();
-    return items.map((i) => {
+    const results = items.map((i) => {
       const mine = byMac.get(i.mac);
       if (mine) {
         const created = !told.has(i.mac);
@@ -207,6 +206,21 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
       if (!row) throw new Error(`client ${i.mac} was neither inserted nor found`);
       return { row, created: false };
     });
+    // The batch's audit entries in one statement too, off the OFFER's path (never throws).
+    const audited = items.flatMap((i, n) =>
+      results[n].created
+        ? [
+            {
+              action: 'dhcp.client-registered',
+              entityType: 'clients',
+              entityId: results[n].row.id,
+              details: { mac: i.mac, rangeId: i.rangeId, groupId: i.groupId },
+            },
+          ]
+        : [],
+    );
+    if (audited.length) void this.audit?.recordMany(audited);
+    return results;
   }
 
   /**

@@ -59,7 +59,7 @@ describe('a storm of first exports against a real tgtd', () => {
     const results = await Promise.allSettled(
       clients.map((c, i) => service.ensureExport(c, disks[i], { sessionId: `b0000000-0000-4000-8000-${String(i).padStart(12, '0')}` })),
     );
-    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String(r.reason))).toEqual([]);
 
     const tids = clients.map((c) => repo.rows.get(c)!.tid);
     expect(new Set(tids).size).toBe(N);

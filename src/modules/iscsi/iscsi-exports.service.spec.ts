@@ -175,6 +175,34 @@ describe('IscsiExportsService.ensureExport', () => {
     expect([...tgt.targets.values()].map((t) => t.iqn).sort()).toEqual([a.targetIqn, b.targetIqn].sort());
   });
 
+  it('gives 50 concurrent first exports distinct tids, none failing (a boot storm of first requests)', async () => {
+    service = await started();
+    const clients = Array.from({ length: 50 }, (_, i) => `${String(i).padStart(8, '0')}-7f0b-4a43-9f57-3d1b6a1c0000`);
+    const disks = await Promise.all(
+      clients.map(async (_c, i) => {
+        const p = join(dir, `storm-${i}.raw`);
+        await writeFile(p, '');
+        return p;
+      }),
+    );
+    const results = await Promise.allSettled(clients.map((c, i) => service!.ensureExport(c, disks[i])));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    const tids = clients.map((c) => repo.rows.get(c)!.tid);
+    expect(new Set(tids).size).toBe(50);
+    expect([...tgt.targets.keys()].sort((a, b) => a - b)).toEqual([...tids].sort((a, b) => a - b));
+  });
+
+  it('skips a tid a foreign target holds in tgtd, and re-reads the table when another writer took the next tid', async () => {
+    service = await started();
+    await tgt.asAdapter().newTarget(1, 'iqn.2026-11.io.other:foreign');
+    await service.ensureExport(A, diskA);
+    expect(repo.rows.get(A)!.tid).toBe(2);
+    // Another DLS process on the same database inserts tid 3 behind this one's back.
+    repo.rows.set('other', { ...repo.rows.get(A)!, clientId: 'other', tid: 3, targetIqn: `${PREFIX}:client-other` });
+    await service.ensureExport(B, diskB);
+    expect(repo.rows.get(B)!.tid).toBe(4);
+  });
+
   it('maps tgt failures to ISCSI_UNAVAILABLE and does not cache the failed export', async () => {
     service = await started();
     tgt.failOn.push({ method: 'newTarget', code: TgtErrorCode.DAEMON_UNREACHABLE });

@@ -6,7 +6,7 @@ import { Repository } from 'typeorm';
 import { DomainError, NotFoundError } from '@common/errors/domain-error';
 import { loadOrCreateSecret } from '@common/secrets';
 import { AppConfig } from '@config/config.loader';
-import { KeyedLock } from '@common/concurrency/keyed-lock';
+import { KeyedLock, Semaphore } from '@common/concurrency/keyed-lock';
 import { IscsiExport } from './iscsi-export.entity';
 import { isTgtError, TgtErrorCode } from './tgt.errors';
 import { ExportSpec, TgtExporter } from './tgt-exporter';
@@ -45,6 +45,14 @@ export interface ExportBoot {
 export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(IscsiExportsService.name);
   private readonly locks = new KeyedLock();
+  /**
+   * Target ids are handed out in memory, one allocation at a time: the next free tid, initialised from the table and
+   * from what tgtd exports (a target we don't manage keeps its tid), so a storm of first requests never races on
+   * `MAX(tid) + 1`. The table's unique constraint stays the backstop (another DLS process on the same database):
+   * on a violation the counter is re-read and the allocation retried.
+   */
+  private readonly tidLock = new Semaphore(1);
+  private nextTid?: number;
   private chapKey?: string;
   private ready = false;
   private stopping = false;
@@ -156,6 +164,7 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
   /** Re-creates every export in the database whose disk exists; removes our targets that aren't wanted. */
   async reconcile(): Promise<void> {
     this.exported.clear();
+    this.nextTid = undefined;
     this.nonces.clear();
     const rows = await this.exports.find();
     const open = await this.openSessionIds();
@@ -316,25 +325,38 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
   }
 
   private async allocate(clientId: string, diskPath: string): Promise<IscsiExport> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const [{ next }] = await this.exports.query<{ next: number }[]>('SELECT COALESCE(MAX(tid), 0) + 1 AS next FROM iscsi_exports');
-      try {
-        return await this.exports.save(
-          this.exports.create({
-            clientId,
-            tid: Number(next),
-            targetIqn: `${this.iqnPrefix}:client-${clientId}`,
-            initiatorIqn: `${this.iqnPrefix}:initiator-${clientId}`,
-            backingPath: diskPath,
-            chapUser: `dls-${clientId.replace(/-/g, '').slice(0, 16)}`,
-          }),
-        );
-      } catch (e) {
-        if (isUniqueViolation(e)) continue; // tid race
-        throw e;
+    return this.tidLock.run(async () => {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        if (this.nextTid === undefined || attempt > 0) this.nextTid = await this.firstFreeTid();
+        const tid = this.nextTid;
+        try {
+          const row = await this.exports.save(
+            this.exports.create({
+              clientId,
+              tid,
+              targetIqn: `${this.iqnPrefix}:client-${clientId}`,
+              initiatorIqn: `${this.iqnPrefix}:initiator-${clientId}`,
+              backingPath: diskPath,
+              chapUser: `dls-${clientId.replace(/-/g, '').slice(0, 16)}`,
+            }),
+          );
+          this.nextTid = tid + 1;
+          return row;
+        } catch (e) {
+          if (isUniqueViolation(e)) continue; // another writer took it (or the client's row): re-read and retry
+          throw e;
+        }
       }
-    }
-    throw new DomainError('unavailable', IscsiErrorCode.ISCSI_UNAVAILABLE, 'could not allocate a target id');
+      throw new DomainError('unavailable', IscsiErrorCode.ISCSI_UNAVAILABLE, 'could not allocate a target id');
+    });
+  }
+
+  /** One past the highest tid in the table and in tgtd (a target we don't manage keeps its tid). */
+  private async firstFreeTid(): Promise<number> {
+    const [{ next }] = await this.exports.query<{ next: number }[]>('SELECT COALESCE(MAX(tid), 0) + 1 AS next FROM iscsi_exports');
+    let tid = Number(next);
+    for (const t of await this.exporter.sessions().catch(() => [])) tid = Math.max(tid, t.tid + 1);
+    return tid;
   }
 
   /** clientId → id of its open boot session (all clients, or one), from the catalogue (none when not wired). */

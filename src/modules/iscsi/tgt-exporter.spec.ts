@@ -34,6 +34,49 @@ beforeEach(() => {
   exporter = new TgtExporter({ adapter: fake.asAdapter(), forceRemove: noSleep });
 });
 
+describe('TgtExporter fast creation (after a reconcile)', () => {
+  const P = { managedIqnPrefix: PREFIX };
+
+  it('creates a new export with the six creating calls and no show, in the same state as the full path', async () => {
+    await exporter.reconcile([spec(1)], P);
+    fake.calls = [];
+    expect(await exporter.ensureExport(spec(2))).toMatchObject({ action: 'created' });
+    expect(fake.calls.map((c) => c.split(' ')[0])).toEqual(['newTarget', 'newLun', 'updateLun', 'newAccount', 'bindAccount', 'bindInitiatorName']);
+    const t = fake.targets.get(2)!;
+    expect(t.luns.find((l) => l.lun === 1)).toMatchObject({ backingStorePath: spec(2).backingPath, scsiSn: 'DLS-PC2' });
+    expect(t.accounts).toEqual([{ user: 'pc2', outgoing: false }]);
+    expect(t.acls).toEqual(['iqn.2025-01.lab.dls:client2']);
+    // Idempotent: the next ensure reads tgtd and changes nothing.
+    fake.calls = [];
+    expect(await exporter.ensureExport(spec(2))).toMatchObject({ action: 'unchanged' });
+    expect(fake.calls).toContain('showTargets');
+    expect(fake.calls.filter((c) => !c.startsWith('show') && !c.startsWith('list'))).toEqual([]);
+  });
+
+  it('still refuses a backing file (also through a symlink) or IQN memory knows is exported', async () => {
+    await exporter.reconcile([spec(1)], P);
+    await expect(exporter.ensureExport(spec(2, { backingPath: join(dir, 'alias.raw') }))).rejects.toMatchObject({
+      code: TgtErrorCode.BACKING_FILE_IN_USE,
+    });
+    await expect(exporter.ensureExport(spec(3, { iqn: spec(1).iqn }))).rejects.toMatchObject({ code: TgtErrorCode.TARGET_EXISTS });
+    expect(fake.targets.size).toBe(1);
+  });
+
+  it('falls back to the full path when a target was made behind its back, and undoes what it made on a failure', async () => {
+    await exporter.reconcile([], P);
+    await fake.asAdapter().newTarget(3, `${PREFIX}pc3`); // e.g. an admin with tgtadm
+    expect(await exporter.ensureExport(spec(3))).toMatchObject({ action: 'fixed' });
+    expect(fake.targets.get(3)!.acls).toEqual(['iqn.2025-01.lab.dls:client3']);
+
+    await exporter.reconcile([spec(3)], P);
+    fake.failOn.push({ method: 'bindInitiatorName', code: TgtErrorCode.DAEMON_UNREACHABLE });
+    await expect(exporter.ensureExport(spec(4))).rejects.toMatchObject({ code: TgtErrorCode.DAEMON_UNREACHABLE });
+    expect(fake.targets.has(4)).toBe(false);
+    expect(fake.accounts.has('pc4')).toBe(false);
+    expect(await exporter.ensureExport(spec(4))).toMatchObject({ action: 'created' });
+  });
+});
+
 describe('TgtExporter.ensureExport', () => {
   it('creates target, LUN 1 with pinned identity, account and ACL; a second call is a no-op', async () => {
     expect(await exporter.ensureExport(spec(1))).toMatchObject({ action: 'created' });

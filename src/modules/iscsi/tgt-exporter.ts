@@ -121,6 +121,15 @@ export class TgtExporter {
    * re-created once with the desired secret.
    */
   private readonly secretDigests = new Map<string, string>();
+  /**
+   * What tgtd holds, as far as this exporter knows: tid → IQN and canonical backing path, plus the account names —
+   * loaded from a full `target show` + `account show` by {@link reconcile} (run after every tgtd start) and kept current
+   * by this exporter's own changes. A new export whose tid, IQN, backing file and account memory says are free takes
+   * the fast path: the six creating `tgtadm` calls and no `show` (which is O(number of targets) and made a storm of
+   * first exports quadratic). `undefined` until a reconcile, and again after any failure, so the next call reads
+   * tgtd; a target someone else made behind our back shows up as a failed `target new`, and the full path runs.
+   */
+  private known?: { targets: Map<number, { iqn: string; path: string }>; accounts: Set<string> };
 
   constructor(options: TgtExporterOptions) {
     this.adapter = options.adapter;
@@ -139,7 +148,16 @@ export class TgtExporter {
   async ensureExport(spec: ExportSpec, options: { force?: boolean } = {}): Promise<EnsureExportResult> {
     const valid = validateSpec(spec);
     await assertBackingFileExists(valid.backingPath);
-    return this.queue.run(() => this.ensureLocked(valid, options.force ?? false));
+    return this.queue.run(async () => {
+      const fresh = await this.createFast(valid);
+      if (fresh) return fresh;
+      try {
+        return await this.ensureLocked(valid, options.force ?? false);
+      } catch (err) {
+        this.known = undefined;
+        throw err;
+      }
+    });
   }
 
   /**
@@ -149,7 +167,14 @@ export class TgtExporter {
    */
   async removeExport(tid: number, options: { force?: boolean } = {}): Promise<RemoveExportResult> {
     assertTid(tid);
-    return this.queue.run(() => this.removeLocked(tid, options.force ?? false));
+    return this.queue.run(async () => {
+      try {
+        return await this.removeLocked(tid, options.force ?? false);
+      } catch (err) {
+        this.known = undefined;
+        throw err;
+      }
+    });
   }
 
   /** Who is connected where, for every target, from one `target show`. */
@@ -185,7 +210,66 @@ export class TgtExporter {
         seen.add(s[key]);
       }
     }
-    return this.queue.run(() => this.reconcileLocked(specs, prefix, options.force ?? false));
+    return this.queue.run(async () => {
+      this.known = undefined;
+      const report = await this.reconcileLocked(specs, prefix, options.force ?? false);
+      await this.loadKnown().catch(() => undefined);
+      return report;
+    });
+  }
+
+  /** Reads tgtd's targets and accounts into {@link known}. */
+  private async loadKnown(): Promise<void> {
+    const [targets, accounts] = await Promise.all([this.adapter.showTargets(), this.adapter.listAccounts()]);
+    const map = new Map<number, { iqn: string; path: string }>();
+    for (const t of targets) {
+      const lun = t.luns.find((l) => l.lun === EXPORT_LUN) ?? t.luns.find((l) => l.backingStorePath);
+      map.set(t.tid, { iqn: t.iqn, path: lun?.backingStorePath ? await canonicalPath(lun.backingStorePath) : '' });
+    }
+    this.known = { targets: map, accounts: new Set(accounts) };
+  }
+
+  /**
+   * Creates an export memory says is new with the minimum of `tgtadm` calls (target, LUN, its SCSI identity, account,
+   * binding, ACL last — an empty ACL refuses every login meanwhile). `null` when memory can't vouch for it (then the
+   * full path runs); on a failure, what it created is undone and the error thrown — or, when tgtd says the target or
+   * account exists after all, the full path runs.
+   */
+  private async createFast(spec: ExportSpec): Promise<EnsureExportResult | null> {
+    const known = this.known;
+    if (!known || known.targets.has(spec.tid) || known.accounts.has(spec.chapUser)) return null;
+    const path = await canonicalPath(spec.backingPath);
+    for (const t of known.targets.values()) if (t.iqn === spec.iqn || (t.path && t.path === path)) return null;
+    const undo: Undo[] = [];
+    try {
+      await this.adapter.newTarget(spec.tid, spec.iqn);
+      undo.push({ what: 'delete target', run: () => forceRemoveTarget(this.adapter, spec.tid, this.forceRemoveOptions) });
+      await this.adapter.newLun(spec.tid, EXPORT_LUN, spec.backingPath, { bstype: this.bstype });
+      await this.adapter.updateLun(spec.tid, EXPORT_LUN, this.lunParams(spec));
+      await this.adapter.newAccount(spec.chapUser, spec.chapSecret);
+      undo.push({ what: 'delete account', run: () => this.adapter.deleteAccount(spec.chapUser) });
+      this.secretDigests.set(spec.chapUser, sha256(spec.chapSecret));
+      await this.adapter.bindAccount(spec.tid, spec.chapUser);
+      await this.adapter.bindInitiatorName(spec.tid, spec.initiatorName);
+    } catch (err) {
+      this.secretDigests.delete(spec.chapUser);
+      this.known = undefined;
+      await this.rollback(spec, undo, err);
+      // Memory was wrong (someone else made that target or account): the full path reads tgtd and decides.
+      if (isTgtError(err, TgtErrorCode.TARGET_EXISTS, TgtErrorCode.ACCOUNT_EXISTS)) return null;
+      throw err;
+    }
+    known.targets.set(spec.tid, { iqn: spec.iqn, path });
+    known.accounts.add(spec.chapUser);
+    const changes = [
+      'created target',
+      'created LUN 1',
+      `created account ${spec.chapUser}`,
+      `bound account ${spec.chapUser}`,
+      `allowed initiator ${spec.initiatorName}`,
+    ];
+    this.logger?.log?.(`export ${spec.tid} ${spec.iqn}: ${changes.join('; ')}`);
+    return { tid: spec.tid, iqn: spec.iqn, action: 'created', changes };
   }
 
   // ---- ensure --------------------------------------------------------------------------------------------------
@@ -253,6 +337,10 @@ export class TgtExporter {
       throw err;
     }
 
+    if (this.known) {
+      this.known.targets.set(spec.tid, { iqn: spec.iqn, path: await canonicalPath(spec.backingPath) });
+      this.known.accounts.add(spec.chapUser);
+    }
     const replaced = changes.some((c) => c.startsWith('replaced'));
     const action = created && !replaced ? 'created' : changes.length ? 'fixed' : 'unchanged';
     if (changes.length) this.logger?.log?.(`export ${spec.tid} ${spec.iqn}: ${changes.join('; ')}`);
@@ -419,7 +507,9 @@ export class TgtExporter {
         if (!isTgtError(err, TgtErrorCode.ACCOUNT_NOT_FOUND)) throw err;
       }
       this.secretDigests.delete(a.user);
+      this.known?.accounts.delete(a.user);
     }
+    this.known?.targets.delete(tid);
     this.logger?.log?.(`removed export ${tid} ${target.iqn} (${target.sessions.length} session(s) cut)`);
     return { tid, removed: true, sessionsCut: target.sessions.length, accountsDeleted };
   }

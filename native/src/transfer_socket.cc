@@ -370,6 +370,7 @@ void TransferSocket::Drain(const Napi::Object& js_self) {
     }
     const bool from_peer = from.sin_addr.s_addr == peer_.sin_addr.s_addr && from.sin_port == peer_.sin_port;
     bool ok;
+    bool pre_sent_any = false;
     if (from_peer) {
       bool pre_sent = false;
       if (armed_ && n == 4 && data_ != nullptr) {
@@ -381,6 +382,7 @@ void TransferSocket::Drain(const Napi::Object& js_self) {
           // A failed send is a lost window: the retransmission timer covers it, as for any loss.
           SendBlocksFromSource(armed_first_, armed_count_);
           pre_sent = true;
+          pre_sent_any = true;
           const int64_t next_first = armed_first_ + armed_count_;
           if (chained_ < chain_budget_ && armed_count_ > 0 && next_first <= chain_total_) {
             // Chain: arm the window that answers this window's last ACK, and JS does not hear of this ACK now.
@@ -390,7 +392,9 @@ void TransferSocket::Drain(const Napi::Object& js_self) {
             armed_count_ = std::min<int64_t>(chain_windowsize_, chain_total_ - last);
             armed_ = true;
             chained_++;
-            continue;
+            // The client cannot have answered the window that just left: no read that would only find EAGAIN.
+            // The poll is level-triggered, so anything else already queued wakes us again.
+            return;
           }
         }
       }
@@ -410,7 +414,7 @@ void TransferSocket::Drain(const Napi::Object& js_self) {
                    Napi::String::New(env, text), Napi::Number::New(env, ntohs(from.sin_port)),
                    Napi::Boolean::New(env, false), Napi::Number::New(env, static_cast<double>(chained))});
     }
-    if (!ok) return;
+    if (!ok || pre_sent_any) return;  // after a pre-sent window, as above: no read that would only find EAGAIN
   }
 }
 

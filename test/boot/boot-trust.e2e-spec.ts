@@ -235,8 +235,10 @@ describe('boot routes refuse everyone but the client they name', () => {
       } finally {
         await vm.kill();
       }
-      // Its write is on its disk (the payload incremented the counter 0 → 1).
-      expect(await readCounter((await dls.ok('GET', `/api/v1/clients/${runner.id}/disk`)).path)).toBe(1);
+      // Its write is on its disk (the payload incremented the counter 0 → 1). Read through DLS's own view of the file
+      // system: `ip netns exec` gives it a mount namespace, and an overlay disk is a FUSE mount made in it.
+      const diskPath = (await dls.ok('GET', `/api/v1/clients/${runner.id}/disk`)).path;
+      expect(await readCounter(`/proc/${dls.proc.pid}/root${diskPath}`)).toBe(1);
     });
   });
 });

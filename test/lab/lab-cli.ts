@@ -109,7 +109,8 @@ async function main(): Promise<void> {
         console.log(`--- marker after ${(elapsedMs / 1000).toFixed(2)} s`);
         if (args.firmware === 'bios') {
           console.log('payload report:', parseSerial(vm.serialText()));
-          const disk = (await dls.ok('GET', `/api/v1/clients/${client.id}/disk`)).path;
+          // Through DLS's mount namespace (`ip netns exec` made one): an overlay disk is a FUSE mount made in it.
+          const disk = `/proc/${dls.proc.pid}/root${(await dls.ok('GET', `/api/v1/clients/${client.id}/disk`)).path}`;
           console.log(`counter on the client's disk now: ${await readCounter(disk)}`);
         }
         const [s] = await sessionsOf(dls, client.id);

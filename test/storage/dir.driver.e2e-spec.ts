@@ -13,7 +13,7 @@ import { MiB, describeStorageContract, expectBytes, readAt, storageErrorOf, writ
 
 jest.setTimeout(120_000);
 
-describe.each<[DirCloneSetting]>([['auto'], ['copy']])('DirStorageDriver (temp dir, clone %s)', (clone) => {
+describe.each<[DirCloneSetting]>([['overlay'], ['copy']])('DirStorageDriver (temp dir, clone %s)', (clone) => {
   let root: string;
   let driver: DirStorageDriver;
   let overlay = false;

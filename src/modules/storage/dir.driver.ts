@@ -10,7 +10,7 @@ import { StorageError, StorageErrorCode, isStorageError } from './storage.errors
 import { UUID_RE, assertUuid } from './storage-ids';
 
 /**
- * How the dir driver makes client disks: `auto` = reflink where the filesystem can, else a qcow2 overlay; `copy` (a
+ * How the dir driver makes client disks: `auto` = reflink where the filesystem can, else a full copy (overlays are opt-in until they survive a restart in a new mount namespace); `copy` (a
  * full sparse copy per disk, O(data)) only when asked for.
  */
 export type DirCloneSetting = 'auto' | 'reflink' | 'overlay' | 'copy';
@@ -148,7 +148,7 @@ export class DirStorageDriver implements StorageDriver {
     if (this.clone === 'reflink' && !reflink) {
       throw new StorageError(StorageErrorCode.POOL_UNAVAILABLE, `DLS_DIR_CLONE=reflink but ${this.root} cannot reflink (use auto, overlay or copy)`);
     }
-    this.clientMethod = this.clone === 'auto' ? (reflink ? 'reflink' : 'overlay') : this.clone;
+    this.clientMethod = this.clone === 'auto' ? (reflink ? 'reflink' : 'copy') : this.clone;
     await this.sweepTemporaries();
     const overlays = await this.overlayClientIds();
     if (this.clientMethod === 'overlay' && !this.daemon?.running) {

@@ -205,6 +205,7 @@ describe('the boot-script route in a storm', () => {
     const controlPort = dls.controlPort;
     await dls.stop();
     // A room whose PCs all reach DLS through one relay address: the admin allows a burst of 60 from it.
+    // The settings under test: an operator raises the burst for clients behind one relay, or turns the limit off.
     await start({ DLS_BOOT_RATE_BURST: '60', DLS_BOOT_RATE_PER_SECOND: '1' }, controlPort);
     const i = fresh();
     const answers = await ask(i, 70);

@@ -102,6 +102,8 @@ export class DirStorageDriver implements StorageDriver {
   private readonly clone: DirCloneSetting;
   private readonly qemuImg: QemuImgAdapter;
   private daemon?: FuseExportDaemon;
+  /** Set once overlays need serving: from then on a stopped daemon makes the pool unhealthy. */
+  private daemonWanted = false;
   /** Overlay disks the daemon serves now (kept current by attach/detach and the reconcile). */
   private readonly exported = new Set<string>();
   /** Overlay templates known to exist (see {@link overlayTemplate}). */
@@ -152,20 +154,8 @@ export class DirStorageDriver implements StorageDriver {
     await this.sweepTemporaries();
     const overlays = await this.overlayClientIds();
     if (this.clientMethod === 'overlay' && !this.daemon?.running) {
-      try {
-        const daemon = await this.startDaemon();
-        await daemon.probe(path.join(this.root, 'run', 'probe.raw'));
-      } catch (e) {
-        // `auto` must work on any host: without FUSE (a container without /dev/fuse or CAP_SYS_ADMIN) or
-        // qemu-storage-daemon, new disks are full copies — said loudly. An explicit `overlay` is refused instead.
-        if (this.clone !== 'auto' || overlays.length > 0) throw e;
-        this.options.logger?.warn(
-          `overlay client disks unavailable (${(e as Error).message}); falling back to FULL COPIES — install qemu-system-common and allow /dev/fuse, or set DLS_DIR_CLONE=copy to silence this`,
-        );
-        await this.daemon?.stop().catch(() => undefined);
-        this.daemon = undefined;
-        this.clientMethod = 'copy';
-      }
+      const daemon = await this.startDaemon();
+      await daemon.probe(path.join(this.root, 'run', 'probe.raw'));
     }
     // Overlays made under another setting still need serving, so the daemon runs whenever any exists.
     if (this.clientMethod === 'overlay' || overlays.length > 0) {
@@ -194,7 +184,8 @@ export class DirStorageDriver implements StorageDriver {
     try {
       await fsp.access(this.imagesDir, fsConstants.W_OK);
       await fsp.access(this.clientsDir, fsConstants.W_OK);
-      if (this.daemon && !this.daemon.running) throw new Error('qemu-storage-daemon (serving overlay client disks) is not running');
+      if (this.daemonWanted && this.daemon && !this.daemon.running)
+        throw new Error('qemu-storage-daemon (serving overlay client disks) is not running');
       const s = await fsp.statfs(this.root);
       return {
         ...base,
@@ -616,6 +607,7 @@ export class DirStorageDriver implements StorageDriver {
   }
 
   private async startDaemon(): Promise<FuseExportDaemon> {
+    this.daemonWanted = true;
     if (!this.daemon) {
       this.daemon = new FuseExportDaemon({ runDir: path.join(this.root, 'run'), logger: this.options.logger });
     }

@@ -30,6 +30,8 @@ export class QmpClient extends EventEmitter {
 
   private constructor(private readonly timeoutMs: number) {
     super();
+    // One pair of listeners per waitForEvent in flight (a detach of every disk at once is many), each bounded by its timeout.
+    this.setMaxListeners(0);
   }
 
   /** Connects, reads the greeting and negotiates capabilities; rejects (DAEMON_DOWN) within `timeoutMs`. */

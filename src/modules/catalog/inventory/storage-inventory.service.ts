@@ -41,7 +41,9 @@ export class StorageInventoryService implements OnApplicationBootstrap {
     const s = await storageCall(() => this.driver.status());
     this.logger.log(`storage: ${s.driver} at ${s.root}, clone method ${s.cloneMethod}, ${s.freeBytes} bytes free`);
     if (s.cloneMethod === 'copy') {
-      this.logger.warn('client disks are FULL COPIES on this filesystem (no reflink/ZFS): use btrfs, xfs or the zfs driver');
+      this.logger.warn(
+        'client disks are FULL COPIES on this filesystem (no reflink/ZFS): set DLS_DIR_CLONE=overlay for O(1) qcow2 overlays, or use btrfs, xfs or the zfs driver',
+      );
     }
     const r = await this.reconcile(false).catch((e) => {
       this.logger.error(`start-up reconcile failed: ${(e as Error).message}`);

@@ -4,7 +4,7 @@
  */
 export class MalformedPacketError extends Error {
   constructor(
-    readonly protocol: 'dhcp' | 'tftp' | 'ipxe' | 'cpio' | 'wol',
+    readonly protocol: 'dhcp' | 'tftp' | 'ipxe' | 'cpio' | 'wol' | 'tgtadm',
     message: string,
   ) {
     super(`${protocol}: ${message}`);

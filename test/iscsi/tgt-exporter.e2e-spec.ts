@@ -63,6 +63,7 @@ beforeAll(async () => {
   for (const n of [1, 2, 3, 4, 5]) await sparseFile(join(dir, `pc${n}.raw`));
   port = await pickPortalPort(1);
   controlPort = pickControlPort(1);
+  // Through the tgtadm binary (the other suites run on the socket transport), so both transports meet the real tgtd.
   const countingExec: CommandRunner = (file, args, opts) => {
     execCount++;
     return spawnCommand(file, args, opts);

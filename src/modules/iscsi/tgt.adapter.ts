@@ -1,8 +1,10 @@
 /**
- * Thin, typed adapter over Debian's `tgtadm` (tgt 1.0.x) for one tgtd instance (one control port).
+ * Thin, typed adapter over tgt's management interface (tgt 1.0.x) for one tgtd instance (one control port).
  *
- * Every call is `binary -C <controlPort> --lld iscsi ...` run through the common {@link CommandRunner} with an argv
- * array (never a shell) and a timeout after which tgtadm is SIGKILLed. Every name and value is allow-listed before
+ * Every call is a tgtadm argv `-C <controlPort> --lld iscsi ...` (never a shell) run with a timeout by a
+ * {@link CommandRunner}: by default {@link tgtdSocketRunner}, which sends the request tgtadm would send straight to
+ * tgtd's management socket (no process per call); with an explicit `binary`, the tgtadm binary itself (SIGKILLed on
+ * the timeout). Every name and value is allow-listed before
  * anything runs (see `tgt.validation.ts`). Failures become {@link TgtError}s mapped from tgtadm's fixed message
  * table. Mutating calls run one at a time in FIFO order (a one-slot {@link Semaphore}) because tgtd's tid space and
  * account namespace are global; reads (`show`) run immediately.
@@ -11,6 +13,7 @@ import { CommandResult, CommandRunner, spawnCommand } from '@common/exec/command
 import { Semaphore } from '@common/concurrency/keyed-lock';
 import { TgtConnection, TgtTarget, parseAccountShow, parseConnShow, parseTargetShow } from './tgt-show.parser';
 import { TgtError, TgtErrorCode, mapTgtadmFailure } from './tgt.errors';
+import { tgtdSocketRunner } from './tgtd-socket.runner';
 import {
   assertBackingPath,
   assertChapSecret,
@@ -37,11 +40,11 @@ export interface TgtLogger {
 export interface TgtAdmAdapterOptions {
   /** tgtd's control port 0..32767 (`tgtd -C N` ↔ `tgtadm -C N`, socket `/var/run/tgtd/socket.N`). */
   controlPort: number;
-  /** tgtadm binary (default `tgtadm`, resolved through PATH). */
+  /** Run this tgtadm binary instead of speaking to tgtd's socket directly (default: the socket). */
   binary?: string;
   /** Per-call timeout; the process is SIGKILLed on expiry (default 10 000 ms). */
   timeoutMs?: number;
-  /** Injected for unit specs; defaults to {@link spawnCommand}. */
+  /** Injected for unit specs; defaults to {@link tgtdSocketRunner}, or {@link spawnCommand} when `binary` is set. */
   runner?: CommandRunner;
   logger?: TgtLogger;
 }
@@ -75,7 +78,7 @@ export class TgtAdmAdapter {
     this.controlPort = options.controlPort;
     this.binary = options.binary ?? 'tgtadm';
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.runner = options.runner ?? spawnCommand;
+    this.runner = options.runner ?? (options.binary !== undefined ? spawnCommand : tgtdSocketRunner());
     this.logger = options.logger;
   }
 

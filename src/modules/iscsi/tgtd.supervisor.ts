@@ -19,6 +19,7 @@ import { EventEmitter } from 'node:events';
 import { readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { connect, isIP } from 'node:net';
+import { TGTD_SOCKET_DIR } from './tgtd-socket.runner';
 import { TgtAdmAdapter, TgtLogger } from './tgt.adapter';
 import { delay, forceRemoveTarget } from './tgt-teardown';
 import { TgtError, TgtErrorCode, isTgtError } from './tgt.errors';
@@ -74,9 +75,6 @@ export interface TgtdExitInfo {
   signal: NodeJS.Signals | null;
   expected: boolean;
 }
-
-/** Where tgtd puts its control socket and lock file (`socket.<cp>`, `socket.<cp>.lock`; tgt `usr/mgmt.c`). */
-export const TGTD_SOCKET_DIR = '/var/run/tgtd';
 
 const NOISE = /Failed to initialize RDMA|oom-killer's pardon|adjust nr_open|use timer_fd|use signalfd/;
 const PORTAL_FAILED = /failed to create\/bind to portal|unable to bind server socket/;

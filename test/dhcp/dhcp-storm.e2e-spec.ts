@@ -48,7 +48,7 @@ describe('DhcpServer in a boot storm', () => {
       .select('message')
       .map((e) => decodeDhcp(Buffer.from(String(e.hex), 'hex')))
       .filter((p) => p.xid === id);
-  const reply = (id: number, timeoutMs = 15_000): Promise<DhcpPacket> => waitFor(`reply to xid ${id}`, () => replies(id)[0], timeoutMs, 20);
+  const reply = (id: number, timeoutMs = 60_000): Promise<DhcpPacket> => waitFor(`reply to xid ${id}`, () => replies(id)[0], timeoutMs, 20);
   const send = (spec: Omit<RequestSpec, 'xid'> & { xid?: number }): number => {
     const id = spec.xid ?? ++xid;
     peer.command({ cmd: 'send', socket: 's', hex: buildRequest({ ...spec, xid: id }).toString('hex'), address: '255.255.255.255', port: 67 });
@@ -69,7 +69,8 @@ describe('DhcpServer in a boot storm', () => {
     for (let attempt = 0; ; attempt++) {
       const got = await waitFor(`reply to xid ${spec.xid}`, () => replies(spec.xid).find(pick), 1_000, 20).catch(() => null);
       if (got) return got;
-      if (attempt >= 10) throw new Error(`no reply to xid ${spec.xid} after ${attempt + 1} tries`);
+      // Generous: on a busy machine requests that went stale in the queue are dropped, and the client asks again.
+      if (attempt >= 60) throw new Error(`no reply to xid ${spec.xid} after ${attempt + 1} tries`);
       send(spec);
     }
   };
@@ -188,7 +189,7 @@ describe('DhcpServer in a boot storm', () => {
     const rows = (await leases()).filter((l) => macs.includes(l.mac) && l.state === 'bound');
     expect(rows).toHaveLength(200);
     expect(new Set(rows.map((l) => l.ip)).size).toBe(200);
-  }, 60_000);
+  }, 300_000);
 
   it('acknowledges only durable leases: no ACK while the database refuses the write, an ACK once it is bound', async () => {
     const m = mac(1, 2);
@@ -198,7 +199,7 @@ describe('DhcpServer in a boot storm', () => {
     await server!.call({ cmd: 'sql', text: `ALTER TABLE dhcp_leases ADD CONSTRAINT e2e_refuse_writes CHECK (false) NOT VALID` });
     try {
       send(request(m, offer, d));
-      await waitFor('the failed commit', async () => (await stats()).errors > before.errors, 15_000, 50);
+      await waitFor('the failed commit', async () => (await stats()).errors > before.errors, 60_000, 50);
       expect(replies(d).filter((p) => typeOf(p) !== DhcpMessageType.OFFER)).toEqual([]);
       expect((await leases()).find((l) => l.mac === m)).toBeUndefined();
     } finally {
@@ -206,17 +207,17 @@ describe('DhcpServer in a boot storm', () => {
     }
     // The client retransmits its REQUEST: now it is written, then ACKed.
     send(request(m, offer, d));
-    const ack = await waitFor('ACK', () => replies(d).find((p) => typeOf(p) === DhcpMessageType.ACK), 15_000, 20);
+    const ack = await waitFor('ACK', () => replies(d).find((p) => typeOf(p) === DhcpMessageType.ACK), 60_000, 20);
     expect(ack.yiaddr).toBe(offer.yiaddr);
     expect((await leases()).find((l) => l.mac === m)).toMatchObject({ ip: offer.yiaddr, state: 'bound' });
-  }, 60_000);
+  }, 180_000);
 
   it('an ACKed lease survives a crash right after the ACK (kill -9, restart)', async () => {
     const m = mac(1, 3);
     const d = send({ type: DhcpMessageType.DISCOVER, mac: m });
     const offer = await reply(d);
     send(request(m, offer, d));
-    const ack = await waitFor('ACK', () => replies(d).find((p) => typeOf(p) === DhcpMessageType.ACK), 15_000, 5);
+    const ack = await waitFor('ACK', () => replies(d).find((p) => typeOf(p) === DhcpMessageType.ACK), 60_000, 5);
     await server!.kill();
     await startServer();
     expect((await leases()).find((l) => l.mac === m)).toMatchObject({ ip: ack.yiaddr, state: 'bound' });
@@ -246,5 +247,5 @@ describe('DhcpServer in a boot storm', () => {
     // Another client asking for it is refused: it is reserved.
     const thief = await reply(send({ type: DhcpMessageType.REQUEST, mac: mac(6, 1), requestedIp: `10.${Y}.0.60` }));
     expect(typeOf(thief)).toBe(DhcpMessageType.NAK);
-  }, 60_000);
+  }, 180_000);
 });

@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import request from 'supertest';
 import { MetricsServer } from '../../src/modules/metrics';
 import { ScrapeGauges, SPACE_USAGE_CACHE_MS } from '../../src/modules/metrics/scrape-gauges';
@@ -76,14 +77,32 @@ describe('metrics, request ids and CORS (e2e)', () => {
         .send({ macAddress: '52:54:00:aa:bb:01', hostname: `space-${Date.now()}`, assignedImageId: img.id })
         .expect(201)
     ).body;
-    await t.http.put(`/api/v1/clients/${c.id}/disk`).set(admin).expect(200);
+    const disk = (await t.http.put(`/api/v1/clients/${c.id}/disk`).set(admin).expect(200)).body;
+    const { cloneMethod } = (await t.http.get('/api/v1/storage').set(admin).expect(200)).body;
     // The reading is kept a minute (it walks every disk): move its clock past that rather than wait.
-    await t.app.get(ScrapeGauges).spaceUsage(Date.now() + SPACE_USAGE_CACHE_MS);
-    const r = await scrape();
+    let clock = Date.now() + SPACE_USAGE_CACHE_MS;
+    await t.app.get(ScrapeGauges).spaceUsage(clock);
+    let r = await scrape();
     expect(sample(r.text, `dls_storage_version_bytes{image_id="${img.id}",version_id="${v.id}"}`)).toBeGreaterThanOrEqual(2 * MiB);
-    // The README's default dir driver: a sparse copy, or a reflink whose shared blocks st_blocks counts too.
-    expect(sample(r.text, `dls_storage_client_disk_bytes{client_id="${c.id}"}`)).toBeGreaterThanOrEqual(2 * MiB);
     expect(r.text).toMatch(/^# HELP dls_storage_client_disk_bytes /m);
+    const clientBytes = () => sample(r.text, `dls_storage_client_disk_bytes{client_id="${c.id}"}`);
+    if (cloneMethod !== 'overlay') {
+      // A sparse copy, or a reflink whose shared blocks st_blocks counts too.
+      expect(clientBytes()).toBeGreaterThanOrEqual(2 * MiB);
+      return;
+    }
+    // The default dir driver without reflink: an overlay holds only what the client wrote — nothing yet, then 1 MiB.
+    expect(clientBytes()).toBeGreaterThan(0);
+    expect(clientBytes()).toBeLessThan(MiB);
+    const fh = await fs.open(disk.path, 'r+');
+    await fh.write(Buffer.alloc(MiB, 0x42), 0, MiB, 0);
+    await fh.sync();
+    await fh.close();
+    clock += SPACE_USAGE_CACHE_MS;
+    await t.app.get(ScrapeGauges).spaceUsage(clock);
+    r = await scrape();
+    expect(clientBytes()).toBeGreaterThanOrEqual(MiB);
+    expect(clientBytes()).toBeLessThan(2 * MiB);
   });
 
   it('answers only GET /metrics there, and /metrics is neither on the API port nor in the API docs', async () => {

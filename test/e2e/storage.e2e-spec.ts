@@ -176,7 +176,7 @@ describe.each<Driver>(['dir', 'zfs'])('image storage over the API (%s driver)', 
   it('reports storage accounting', async () => {
     const r = await t.http.get('/api/v1/storage').set(auth).expect(200);
     expect(r.body.driver).toBe(driver);
-    expect(['zfs-clone', 'reflink', 'copy']).toContain(r.body.cloneMethod);
+    expect(['zfs-clone', 'reflink', 'overlay', 'copy']).toContain(r.body.cloneMethod);
     expect(r.body.freeBytes).toBeGreaterThan(0);
     const img = r.body.images.find((i: { id: string }) => i.id === imageId);
     expect(img.versions.length).toBeGreaterThanOrEqual(2);
@@ -189,6 +189,9 @@ describe.each<Driver>(['dir', 'zfs'])('image storage over the API (%s driver)', 
       await run('zfs', ['umount', `${pool!.name}/dls/clients/${clientA}`]).catch(() => undefined);
       await run('zfs', ['destroy', `${pool!.name}/dls/clients/${clientA}`]);
     } else {
+      // An overlay disk is a FUSE mount: unmounting it comes first, as for anyone deleting it by hand.
+      const mounts = await fs.readFile('/proc/self/mounts', 'utf8');
+      if (mounts.includes(` ${d.body.path} fuse`)) await run('umount', ['-l', d.body.path]);
       await fs.rm(path.dirname(d.body.path), { recursive: true, force: true });
     }
     const r = await t.http.post('/api/v1/storage/reconcile').set(auth).send({}).expect(200);

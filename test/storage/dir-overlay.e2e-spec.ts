@@ -44,8 +44,7 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
 
   beforeAll(async () => {
     root = await fsp.mkdtemp(path.join(os.tmpdir(), 'dls-overlay-'));
-    // Overlays are opt-in (DLS_DIR_CLONE=overlay): what an operator on ext4 sets to get O(1) client disks.
-    driver = new DirStorageDriver({ root, clone: 'overlay' });
+    driver = new DirStorageDriver({ root }); // the default (auto): overlays on this reflink-less filesystem
     await driver.init();
     // A 2 GiB version holding 1 MiB of data at 1 GiB.
     const disk = await driver.ensureImage(imageId);
@@ -172,37 +171,53 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     });
   });
 
+  /** Starts the holder fixture (a second DLS on this root), optionally behind `prefix` (e.g. `unshare --mount`). */
+  async function startHolder(clients: string[], prefix: string[] = [], fill?: number): Promise<{ child: ChildProcess; daemonPid: number }> {
+    const argv = [
+      process.execPath,
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      path.join(__dirname, 'fixtures/overlay-holder.ts'),
+      root,
+      clients.join(','),
+      imageId,
+      versionId,
+      ...(fill === undefined ? [] : [String(fill)]),
+    ];
+    const all = [...prefix, ...argv];
+    const child = spawn(all[0], all.slice(1), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, '../../tsconfig.json') },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const m = await waitFor(() => /ready (\d+)/.exec(out), 60_000, `holder ready (${out})`);
+    return { child, daemonPid: Number(m[1]) };
+  }
+
+  async function killHolder(child: ChildProcess | undefined): Promise<void> {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
   it('after a kill -9 of the process that owns the driver, a new driver attaches to its daemon and keeps the disks', async () => {
     const clients = [randomUUID(), randomUUID()];
     // The holder is a second DLS on the same root; ours must not own the daemon meanwhile.
     await driver.close();
     let child: ChildProcess | undefined;
     try {
-      child = spawn(
-        process.execPath,
-        [
-          '-r',
-          'ts-node/register/transpile-only',
-          '-r',
-          'tsconfig-paths/register',
-          path.join(__dirname, 'fixtures/overlay-holder.ts'),
-          root,
-          clients.join(','),
-          imageId,
-          versionId,
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, '../../tsconfig.json') } },
-      );
-      let out = '';
-      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-      const m = await waitFor(() => /ready (\d+)/.exec(out), 60_000, `holder ready (${out})`);
-      const daemonPid = Number(m[1]);
+      const h = await startHolder(clients);
+      child = h.child;
+      const daemonPid = h.daemonPid;
       await writeAt(path.join(root, 'clients', clients[0], 'disk.raw'), 0, Buffer.alloc(4096, 0x17));
-      child.kill('SIGKILL');
-      await new Promise((r) => child!.once('exit', r));
+      await killHolder(child);
       expect(await pidAlive(daemonPid)).toBe(true); // outlives its parent, still serving
-      driver = new DirStorageDriver({ root, clone: 'overlay' });
+      driver = new DirStorageDriver({ root });
       await driver.init();
       expect(daemonOf(driver).daemonPid).toBe(daemonPid); // attached, not restarted
       expect((await ourMounts(root)).sort()).toEqual(clients.map((c) => path.join(root, 'clients', c, 'disk.raw')).sort());
@@ -212,9 +227,32 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
       expect(await pidAlive(daemonPid)).toBe(false);
       expect(await ourMounts(root)).toEqual([]);
     } finally {
-      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      driver = new DirStorageDriver({ root, clone: 'overlay' });
+      await killHolder(child);
+      driver = new DirStorageDriver({ root });
       await driver.init();
+    }
+  });
+
+  it('a daemon left behind in another mount namespace (DLS under ip netns exec) is quit cleanly and replaced, keeping the data', async () => {
+    const clients = [randomUUID(), randomUUID()];
+    await driver.close();
+    let child: ChildProcess | undefined;
+    try {
+      // `unshare --mount` gives the holder private mounts, as `ip netns exec` or a unit's PrivateMounts= would.
+      const h = await startHolder(clients, ['unshare', '--mount', '--propagation', 'private'], 0x5a);
+      child = h.child;
+      expect(await ourMounts(root)).toEqual([]); // its FUSE mounts are invisible here
+      await killHolder(child);
+      expect(await pidAlive(h.daemonPid)).toBe(true);
+      driver = new DirStorageDriver({ root });
+      await driver.init();
+      expect(await pidAlive(h.daemonPid)).toBe(false); // quit, not left serving mounts nobody here can see
+      expect(daemonOf(driver).daemonPid).not.toBe(h.daemonPid);
+      expect((await ourMounts(root)).sort()).toEqual(clients.map((c) => path.join(root, 'clients', c, 'disk.raw')).sort());
+      expectBytes(await readAt((await driver.clientDisk(clients[0]))!.path, 0, 4096), Buffer.alloc(4096, 0x5a));
+      for (const c of clients) await driver.destroyClientDisk(c);
+    } finally {
+      await killHolder(child);
     }
   });
 
@@ -226,7 +264,7 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     process.kill(pid, 'SIGKILL');
     await waitFor(async () => !(await pidAlive(pid)), 10_000, 'daemon gone');
     await expect(fsp.stat(c.path)).rejects.toMatchObject({ code: expect.stringMatching(/^(ENOTCONN|ECONNABORTED)$/) }); // a dead mount
-    driver = new DirStorageDriver({ root, clone: 'overlay' });
+    driver = new DirStorageDriver({ root });
     await driver.init();
     expect(await ourMounts(root)).toEqual([c.path]);
     expectBytes(await readAt(c.path, 0, 4096), Buffer.alloc(4096, 0x21));
@@ -255,13 +293,17 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
       expect(e2.code).toBe(StorageErrorCode.POOL_UNAVAILABLE);
       expect(e2.message).toMatch(/cannot start/);
       expect(Date.now() - t0).toBeLessThan(15_000);
-      // The default (auto) works on any host, FUSE or not: without reflink it makes full copies (the app warns).
+      // The default (auto) must work on any host: without FUSE it falls back to full copies, and says so.
+      const warnings: string[] = [];
+      const logger = { log: () => undefined, error: () => undefined, warn: (m: string) => warnings.push(m) };
       const auto = new DirStorageDriver({
         root: other,
+        logger,
         daemon: new FuseExportDaemon({ runDir: path.join(other, 'run'), fuseDevice: path.join(other, 'no-fuse') }),
       });
       await auto.init();
       expect(await auto.status()).toMatchObject({ cloneMethod: 'copy', healthy: true });
+      expect(warnings.join('\n')).toMatch(/falling back to FULL COPIES/);
       const reflink = new DirStorageDriver({ root: other, clone: 'reflink' });
       expect((await storageErrorOf(reflink.init())).message).toMatch(/DLS_DIR_CLONE=reflink but .* cannot reflink/);
     } finally {

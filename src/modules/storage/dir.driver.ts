@@ -10,7 +10,7 @@ import { StorageError, StorageErrorCode, isStorageError } from './storage.errors
 import { UUID_RE, assertUuid } from './storage-ids';
 
 /**
- * How the dir driver makes client disks: `auto` = reflink where the filesystem can, else a full copy (overlays are opt-in until they survive a restart in a new mount namespace); `copy` (a
+ * How the dir driver makes client disks: `auto` = reflink where the filesystem can, else a qcow2 overlay (else, without FUSE or qemu-storage-daemon, a full copy, with a warning); `copy` (a
  * full sparse copy per disk, O(data)) only when asked for.
  */
 export type DirCloneSetting = 'auto' | 'reflink' | 'overlay' | 'copy';
@@ -150,12 +150,25 @@ export class DirStorageDriver implements StorageDriver {
     if (this.clone === 'reflink' && !reflink) {
       throw new StorageError(StorageErrorCode.POOL_UNAVAILABLE, `DLS_DIR_CLONE=reflink but ${this.root} cannot reflink (use auto, overlay or copy)`);
     }
-    this.clientMethod = this.clone === 'auto' ? (reflink ? 'reflink' : 'copy') : this.clone;
+    this.clientMethod = this.clone === 'auto' ? (reflink ? 'reflink' : 'overlay') : this.clone;
     await this.sweepTemporaries();
     const overlays = await this.overlayClientIds();
     if (this.clientMethod === 'overlay' && !this.daemon?.running) {
-      const daemon = await this.startDaemon();
-      await daemon.probe(path.join(this.root, 'run', 'probe.raw'));
+      try {
+        const daemon = await this.startDaemon();
+        await daemon.probe(path.join(this.root, 'run', 'probe.raw'));
+      } catch (e) {
+        // `auto` must work on any host: without FUSE (a container without /dev/fuse or CAP_SYS_ADMIN) or
+        // qemu-storage-daemon, new disks are full copies — said loudly. An explicit `overlay` is refused instead.
+        if (this.clone !== 'auto' || overlays.length > 0) throw e;
+        this.options.logger?.warn(
+          `overlay client disks unavailable (${(e as Error).message}); falling back to FULL COPIES — install qemu-system-common and allow /dev/fuse, or set DLS_DIR_CLONE=copy to silence this`,
+        );
+        await this.daemon?.stop().catch(() => undefined);
+        this.daemon = undefined;
+        this.daemonWanted = false;
+        this.clientMethod = 'copy';
+      }
     }
     // Overlays made under another setting still need serving, so the daemon runs whenever any exists.
     if (this.clientMethod === 'overlay' || overlays.length > 0) {

@@ -37,6 +37,12 @@ export interface FuseExportDaemonOptions {
   fuseDevice?: string;
 }
 
+/** True when `pid` sees the same mounts as this process (its mount namespace is ours). */
+async function sameMountNamespace(pid: number): Promise<boolean> {
+  const [theirs, ours] = await Promise.all([fsp.readlink(`/proc/${pid}/ns/mnt`).catch(() => ''), fsp.readlink('/proc/self/ns/mnt').catch(() => '')]);
+  return theirs !== '' && theirs === ours;
+}
+
 /** An export the daemon serves: `key` (a client UUID) → the mountpoint it is attached to. */
 export interface FuseExport {
   key: string;
@@ -290,8 +296,15 @@ export class FuseExportDaemon extends EventEmitter {
     if (leftover !== undefined && (await this.isOurDaemon(leftover))) {
       try {
         await this.connect(leftover);
-        this.options.logger?.log(`qemu-storage-daemon pid ${leftover} left by a previous run answers: attached`);
-        return;
+        if (await sameMountNamespace(leftover)) {
+          this.options.logger?.log(`qemu-storage-daemon pid ${leftover} left by a previous run answers: attached`);
+          return;
+        }
+        // Its FUSE mounts live in the mount namespace it was started in (a DLS under `ip netns exec`, or a unit with
+        // private mounts): invisible here and to the tgtd this DLS starts. Quit it cleanly (exports unmounted, overlays
+        // closed) and serve the disks from a daemon of our own.
+        this.options.logger?.warn(`qemu-storage-daemon pid ${leftover} serves its disks in another mount namespace: restarting it here`);
+        await this.stop();
       } catch {
         this.options.logger?.warn(`qemu-storage-daemon pid ${leftover} does not answer QMP: killing it`);
         process.kill(leftover, 'SIGKILL');

@@ -5,6 +5,8 @@
 #                         (the embedded PostgreSQL runs as dls-postgres in a cluster that user owns), KILL (tgtd, postgres)
 #   -v /var/lib/dls:/var/lib/dls   the data dir (database, secrets, dir-driver disks)
 #   zfs driver only:      --device /dev/zfs --cap-add SYS_ADMIN (zfs mount) --security-opt apparmor=unconfined
+#   dir driver overlays:  --device /dev/fuse --cap-add SYS_ADMIN (FUSE mounts of qemu-storage-daemon); without them
+#                         DLS_DIR_CLONE=auto falls back to a full copy per client disk and says so at start
 # No --privileged. Set DATABASE_URL to use an external PostgreSQL instead of the embedded one.
 #
 # ZFS: the image carries zfsutils-linux (Debian contrib) unless built with --build-arg ZFS=no; without it the build
@@ -25,7 +27,7 @@ ARG ZFS=yes
 RUN set -eu; \
     sed -i 's/^Components: main$/Components: main contrib/' /etc/apt/sources.list.d/debian.sources; \
     apt-get update; \
-    apt-get install -y --no-install-recommends tgt ipxe qemu-utils iproute2; \
+    apt-get install -y --no-install-recommends tgt ipxe qemu-utils qemu-system-common iproute2; \
     if [ "$ZFS" = yes ]; then apt-get install -y --no-install-recommends zfsutils-linux; \
     else echo "building WITHOUT ZFS (ZFS=$ZFS): only the dir storage driver will work" >&2; fi; \
     rm -rf /var/lib/apt/lists/*; \

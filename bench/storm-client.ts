@@ -57,6 +57,21 @@ export interface StormClientResult {
 export interface StormOutput {
   results: StormClientResult[];
   wallMs: number;
+  /** CPU ms the simulated side spent: this process and the children it reaped (qemu-io). */
+  cpuMs: number;
+}
+
+/** utime + stime (+ reaped children's) of `pid` in ms, from /proc (0 when it is gone). */
+export function procCpuMs(pid: number | 'self', withChildren = true): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14-17 (utime, stime, cutime, cstime) are 11-14 after the command; clock ticks of 10 ms (USER_HZ 100).
+    const ticks = Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
+    return ticks * 10;
+  } catch {
+    return 0;
+  }
 }
 
 const BOOTP_REQUEST = 1;
@@ -343,7 +358,7 @@ async function main(): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(job.concurrency, job.macs.length) }, worker));
-  const out: StormOutput = { results, wallMs: performance.now() - t0 };
+  const out: StormOutput = { results, wallMs: performance.now() - t0, cpuMs: procCpuMs('self') };
   port.close();
   // A pipe write is asynchronous: exit only once all of it (hundreds of KiB for 1,000 clients) has left.
   await new Promise<void>((resolve) => process.stdout.write(`${JSON.stringify(out)}\n`, () => resolve()));

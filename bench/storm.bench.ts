@@ -20,7 +20,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { addLabRange, buildDls, DlsInLab, provisionImage, repoRoot, startDlsInLab } from '../test/boot/dls-lab';
@@ -30,7 +30,7 @@ import { bootClient, QemuClient } from '../test/lab/qemu';
 import { createTestPool, destroyTestPool, ensureZfsFuse, releaseZfsFuse, TestPool } from '../test/support/zfs-fuse';
 import { ZFS_FUSE_MAX_MOUNTS } from '../src/modules/storage/zfs.driver';
 import { median } from './boot-reference';
-import { StormJob, StormOutput, STAGES } from './storm-client';
+import { StormJob, StormOutput, STAGES, procCpuMs } from './storm-client';
 import { attachClientNamespace, widenLabSubnet } from './storm-net';
 import { startPerMacReference } from './storm-reference';
 
@@ -259,6 +259,33 @@ interface SimResult {
   clients: number;
   concurrency: number;
   out: StormOutput;
+  /** CPU ms of the boot server's side (everything in its namespace) during the storm, per process name. */
+  serverCpu: Array<[string, number]>;
+}
+
+/**
+ * CPU ms used so far by every process in network namespace `ns` (DLS, its PostgreSQL, tgtd, qemu-storage-daemon),
+ * with the children they reaped: the boot server's side of the storm, apart from the simulated clients'.
+ */
+async function namespaceCpuMs(ns: string): Promise<Map<string, number>> {
+  const { stdout } = await promisify(execFile)('ip', ['netns', 'pids', ns], { timeout: 10_000 });
+  const byName = new Map<string, number>();
+  for (const pid of stdout.split('\n').filter((l) => /^\d+$/.test(l.trim()))) {
+    const name = (() => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        return '?';
+      }
+    })();
+    byName.set(name, (byName.get(name) ?? 0) + procCpuMs(Number(pid)));
+  }
+  return byName;
+}
+
+/** `after - before` per process name, largest first. */
+function cpuDelta(before: Map<string, number>, after: Map<string, number>): Array<[string, number]> {
+  return [...after].map(([n, ms]): [string, number] => [n, ms - (before.get(n) ?? 0)]).sort((a, b) => b[1] - a[1]);
 }
 
 /** Runs bench/storm-client.ts inside `ns` with `job`; resolves with its JSON output. */
@@ -357,10 +384,12 @@ async function simStorm(driver: 'dir' | 'zfs', wanted: number, concurrency: numb
         localPool: `10.216.${third + 4}.0/22`,
       });
       try {
+        const cpuBefore = await namespaceCpuMs(lab.ns);
         const out = await runClients(cli.ns, { macs, concurrency, readBytes: DISK_BYTES, clientTimeoutMs: 120_000 }, work, 900_000);
+        const serverCpu = cpuDelta(cpuBefore, await namespaceCpuMs(lab.ns));
         const failed = out.results.filter((r) => !r.ok);
         if (failed.length) console.log(`DLS warnings (${driver}):\n${warningSummary(dls)}`);
-        return { driver, clients, concurrency, out };
+        return { driver, clients, concurrency, out, serverCpu };
       } finally {
         await cli.destroy();
       }
@@ -394,6 +423,17 @@ function printSim(r: SimResult): void {
   const served = ok.length === r.clients;
   console.log(
     `served ${ok.length}/${r.clients} in ${fmtS(r.out.wallMs)} (target: all in < 60 s) ${served && r.out.wallMs < 60_000 ? 'OK' : served ? 'SLOWER' : 'NOT ALL SERVED'}`,
+  );
+  // Both sides share this host's cores: how much of the wall time was the server's own work.
+  const cores = cpus().length;
+  const serverMs = r.serverCpu.reduce((n, [, ms]) => n + ms, 0);
+  const parts = r.serverCpu
+    .filter(([, ms]) => ms >= 500)
+    .map(([n, ms]) => `${n} ${fmtS(ms)}`)
+    .join(', ');
+  console.log(
+    `CPU during the storm: boot server side ${fmtS(serverMs)} = ${(serverMs / r.clients).toFixed(1)} ms/client (${parts}); ` +
+      `simulated clients (incl. qemu-io) ${fmtS(r.out.cpuMs)}; ${cores} cores × ${fmtS(r.out.wallMs)} wall = ${fmtS(cores * r.out.wallMs)}`,
   );
   const reasons = new Map<string, number>();
   for (const f of r.out.results.filter((x) => !x.ok)) {

@@ -137,6 +137,8 @@ interface QemuStormResult {
   /** Seconds to DLS-BOOT-OK per client (undefined = not booted), in MAC order. */
   seconds: Array<number | undefined>;
   failures: string[];
+  /** DLS only: ms between the boot session's stages, per client. */
+  stages?: Record<string, number[]>;
 }
 
 /**
@@ -197,7 +199,7 @@ async function qemuStormDls(n: number, memoryMb: number, diskPath: string, work:
       await registerClients(dls, macs, imageId, 'qemu');
       const r = await bootAll(lab, macs, memoryMb, join(work, 'vms-dls'), 600_000);
       if (r.failures.length) console.log(`DLS warnings:\n${warningSummary(dls)}`);
-      return { stack: 'DLS', ...r };
+      return { stack: 'DLS', ...r, stages: await sessionStages(dls) };
     } finally {
       await dls.stop();
     }
@@ -221,6 +223,27 @@ async function qemuStormReference(n: number, memoryMb: number, diskPath: string,
   }
 }
 
+/** The boot sessions' stage stamps DLS recorded (README: boot sessions), as ms between consecutive stages per client. */
+async function sessionStages(dls: DlsInLab): Promise<Record<string, number[]>> {
+  type Session = { startedAt: string; stages: Record<string, string | null> };
+  const page = await dls.ok<{ items: Session[] }>('GET', '/api/v1/boot-sessions?limit=100');
+  const t0 = Math.min(...page.items.map((x) => Date.parse(x.startedAt)));
+  const out: Record<string, number[]> = {};
+  const add = (k: string, v: number) => (out[k] ??= []).push(v);
+  for (const x of page.items) {
+    const at = (k: string) => (x.stages[k] ? Date.parse(x.stages[k]) : null);
+    let prev = Date.parse(x.startedAt);
+    add('first DHCP after the first client', prev - t0);
+    for (const k of ['dhcpAt', 'loaderAt', 'scriptAt', 'iscsiLoginAt', 'runningAt']) {
+      const t = at(k);
+      if (t === null) continue;
+      add(`→ ${k}`, t - prev);
+      prev = t;
+    }
+  }
+  return out;
+}
+
 function printQemu(results: QemuStormResult[], n: number): void {
   const stats = results.map((r) => {
     const ok = r.seconds.filter((s): s is number => s !== undefined);
@@ -239,6 +262,12 @@ function printQemu(results: QemuStormResult[], n: number): void {
   }
   console.log(table(rows));
   for (const s of stats) for (const f of s.r.failures) console.log(`  ${s.r.stack} not booted: ${f}`);
+  for (const s of stats) {
+    if (!s.r.stages) continue;
+    const rows2 = [[`${s.r.stack} boot session stages`, 'n', 'median', 'max']];
+    for (const [k, v] of Object.entries(s.r.stages)) rows2.push([k, String(v.length), fmtMs(median(v)), fmtMs(Math.max(...v))]);
+    console.log(table(rows2));
+  }
   const dls = stats.find((s) => s.r.stack === 'DLS');
   const ref = stats.find((s) => s.r.stack === 'reference');
   if (dls && ref && dls.ok.length && ref.ok.length) {
@@ -450,7 +479,10 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   await buildDls();
   const work = mkdtempSync(join(tmpdir(), 'dls-bench-storm-'));
-  const cleanup = (): void => rmSync(work, { recursive: true, force: true });
+  const cleanup = (): void => {
+    if (process.env.KEEP_STORM_WORK) console.log(`kept ${work}`);
+    else rmSync(work, { recursive: true, force: true });
+  };
   process.on('exit', cleanup);
   const diskPath = join(work, 'disk.img');
   await buildTestDisk(diskPath, { label: 'bench-storm', counter: 0, sizeBytes: DISK_BYTES });

@@ -2,7 +2,8 @@
  * IPv6 off on the boot interface (issue 8): a server whose boot interface starts with
  * `net.ipv6.conf.<if>.disable_ipv6=1` cannot send router advertisements, and iPXE then waits ~15 s for IPv6
  * autoconfiguration on every boot. DLS turns link-local IPv6 on for that interface (src/modules/pxe-boot/net/
- * ipv6-link-local.ts), so a boot there stays within 1.2× of the same boot in a lab whose bridge has IPv6 on.
+ * ipv6-link-local.ts), so a boot there is not ~15 s slower than the same boot in a lab whose bridge has IPv6 on.
+ * The bound is half that wait (a ratio bound failed on a busy machine: 4.4 s against 3.6 s, no wait at all).
  *
  * Two labs, one after the other (not side by side: the 2-core box would add noise): each runs DLS with the README's
  * defaults and boots two BIOS e1000 clients to DLS-BOOT-OK; the medians are compared. Needs root and the packages
@@ -19,7 +20,8 @@ import { addClient, addLabRange, buildDls, DlsInLab, provisionImage, startDlsInL
 jest.setTimeout(300_000);
 
 const DISK_BYTES = 8 * 1024 * 1024;
-const MAX_RATIO = 1.2;
+/** iPXE's IPv6 autoconfiguration wait without router advertisements is ~15 s per boot; half of it tells them apart. */
+const MAX_EXTRA_SECONDS = 7.5;
 /** Two boots per lab; the median of two is their mean. */
 const MACS = ['52:54:00:d1:e6:01', '52:54:00:d1:e6:02'];
 
@@ -85,7 +87,7 @@ describe('IPv6 off on the boot interface (QEMU clients in network namespaces)', 
     }
   });
 
-  it('boots within 1.2× of the IPv6-on boot when the boot interface starts with disable_ipv6=1', async () => {
+  it("boots without iPXE's IPv6 wait when the boot interface starts with disable_ipv6=1", async () => {
     // Lab 1: the bridge starts with IPv6 off, as on many servers; DLS fixes it when the range names the bridge.
     const off = await labWithDls('off', async (lab) => {
       await lab.exec(['sysctl', '-q', '-w', `net.ipv6.conf.${lab.bridge}.disable_ipv6=1`]);
@@ -125,6 +127,6 @@ describe('IPv6 off on the boot interface (QEMU clients in network namespaces)', 
       `IPv6 off: ${bootSeconds.off.map((s) => s.toFixed(2)).join(', ')} s (median ${offS.toFixed(2)}); ` +
         `IPv6 on: ${bootSeconds.on.map((s) => s.toFixed(2)).join(', ')} s (median ${onS.toFixed(2)}); ratio ${ratio.toFixed(3)}`,
     );
-    expect(ratio).toBeLessThanOrEqual(MAX_RATIO);
+    expect(offS - onS).toBeLessThan(MAX_EXTRA_SECONDS);
   });
 });

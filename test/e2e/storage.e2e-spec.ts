@@ -186,8 +186,19 @@ describe.each<Driver>(['dir', 'zfs'])('image storage over the API (%s driver)', 
   it('reconciles after a disk is deleted by hand and after an orphan appears', async () => {
     const d = await t.http.get(`/api/v1/clients/${clientA}/disk`).set(auth).expect(200);
     if (driver === 'zfs') {
-      await run('zfs', ['umount', `${pool!.name}/dls/clients/${clientA}`]).catch(() => undefined);
-      await run('zfs', ['destroy', `${pool!.name}/dls/clients/${clientA}`]);
+      const ds = `${pool!.name}/dls/clients/${clientA}`;
+      await run('zfs', ['umount', ds]).catch(() => undefined);
+      // zfs-fuse answers "dataset is busy" for a moment after an unmount (seen in CI): ask again, as a person would.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const err = await run('zfs', ['destroy', '-f', ds]).then(
+          () => null,
+          (e: Error) => e,
+        );
+        if (!err) break;
+        if (!/busy/.test(err.message) || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
     } else {
       // An overlay disk is a FUSE mount: unmounting it comes first, as for anyone deleting it by hand.
       const mounts = await fs.readFile('/proc/self/mounts', 'utf8');

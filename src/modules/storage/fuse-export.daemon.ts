@@ -390,10 +390,15 @@ export class FuseExportDaemon extends EventEmitter {
     );
   }
 
+  /**
+   * Waits until `pid` has exited (gone or a zombie). Not {@link isOurDaemon}: an exiting process loses its cmdline
+   * before it stops running, which would read as "gone" while it still holds its mounts.
+   */
   private async waitGone(pid: number, ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
-      if (!(await this.isOurDaemon(pid))) return true;
+      const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+      if (stat === undefined || /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2))) return true;
       await new Promise((r) => setTimeout(r, 20));
     }
     return false;

@@ -80,7 +80,23 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     async close() {
       await app.close();
       await db.drop();
+      await stopLeftoverDaemon(dataDir);
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Backstop: the app's qemu-storage-daemon (overlay disks) must be gone after `app.close()`. One was seen still running
+ * after a full suite run, its data dir deleted; if this finds one, it says so (the leak is a bug to find) and ends
+ * that process, named by the app's pid file and checked against /proc, so no later suite inherits it.
+ */
+async function stopLeftoverDaemon(dataDir: string): Promise<void> {
+  const pidFile = path.join(dataDir, 'storage', 'run', 'qsd.pid');
+  const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.startsWith('qemu-storage-daemon') || !cmdline.includes(dataDir)) return;
+  console.warn(`test app: qemu-storage-daemon pid ${pid} still ran after app.close() (data dir ${dataDir}); killing it`);
+  process.kill(pid, 'SIGKILL');
 }

@@ -186,6 +186,8 @@ export class DirStorageDriver implements StorageDriver {
   /** Stops the overlay daemon (its exports unmount); client disks stay on disk and are served again by `init()`. */
   async close(): Promise<void> {
     this.closing = true;
+    // A restart in flight (the daemon went away just before) would otherwise spawn a daemon after the stop below.
+    await this.recovering?.catch(() => undefined);
     if (!this.daemon) return;
     await this.daemon.stop();
     this.exported.clear();

@@ -17,6 +17,7 @@
  *
  * Run as root; it creates namespaces `bm-<pid>-*` and removes them (and every process it started) even when it fails.
  * Takes `/tmp/dls-heavy-tests.lock` (package.json runs it under `flock`) so other QEMU/tgtd work does not run alongside.
+ * `KEEP_STORM_WORK=1` keeps the work directory (DLS's and the reference's logs, the QEMU consoles) and prints its path.
  */
 import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -96,14 +97,32 @@ function table(rows: string[][]): string {
 }
 
 /** Registers `macs` on `imageId` in chunks through the bulk route (one request per chunk). */
+/**
+ * Registers the room's PCs with the image, then waits until DLS has made their disks ahead of the first boot
+ * (DLS_DISKS_AHEAD, where a disk is O(1)): a room is registered once and switched on every morning, and the reference
+ * stack made its copies before the storm too. Where disks are full copies nothing is made ahead, and boots make them.
+ */
 async function registerClients(dls: DlsInLab, macs: string[], imageId: string, prefix: string): Promise<void> {
+  const ids = new Set<string>();
   for (let i = 0; i < macs.length; i += BULK_CHUNK) {
     const rows = macs.slice(i, i + BULK_CHUNK).map((mac, j) => ({
       macAddress: mac,
       hostname: `${prefix}-${String(i + j).padStart(4, '0')}`,
       assignedImageId: imageId,
     }));
-    await dls.ok('POST', '/api/v1/clients/bulk', rows);
+    const made = await dls.ok<{ items: { id: string }[] }>('POST', '/api/v1/clients/bulk', rows);
+    for (const c of made.items) ids.add(c.id);
+  }
+  type Storage = { cloneMethod: string; clientDisks: { clientId: string }[] };
+  const started = Date.now();
+  for (;;) {
+    const s = await dls.ok<Storage>('GET', '/api/v1/storage');
+    if (s.cloneMethod === 'copy') return console.log('client disks are full copies here: none made ahead, each boot makes its own');
+    const ready = s.clientDisks.filter((d) => ids.has(d.clientId)).length;
+    if (ready >= ids.size)
+      return console.log(`${ready} client disks made ahead (${s.cloneMethod}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (Date.now() - started > 600_000) throw new Error(`only ${ready} of ${ids.size} client disks made ahead after 600 s`);
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 

@@ -95,6 +95,12 @@ export const ENV = {
     parse: checked(str({ min: 1 }), zfsRootFits),
     description: 'dataset under which the zfs driver keeps everything, e.g. tank/dls',
   },
+  DLS_DISKS_AHEAD: {
+    default: true,
+    parse: bool,
+    description:
+      "make each enabled client's disk before its first boot where a disk is O(1) (zfs clone, reflink, overlay), so a storm only exports them; false = at the boot",
+  },
   DLS_STORAGE_MIN_FREE: {
     default: 1024 ** 3,
     parse: within(bytes, 0, Number.MAX_SAFE_INTEGER),
@@ -301,6 +307,8 @@ export class AppConfig {
   readonly storage: {
     driver: 'dir' | 'zfs';
     dirClone: DirClone;
+    /** Make enabled clients' disks before their first boot where clones are O(1). */
+    disksAhead: boolean;
     zfsRoot?: string;
     minFreeBytes: number;
     dirRoot: string;
@@ -335,6 +343,7 @@ export class AppConfig {
     this.storage = {
       driver: raw.DLS_STORAGE_DRIVER,
       dirClone: raw.DLS_DIR_CLONE,
+      disksAhead: raw.DLS_DISKS_AHEAD,
       zfsRoot: raw.DLS_ZFS_ROOT,
       minFreeBytes: raw.DLS_STORAGE_MIN_FREE,
       dirRoot: path.join(dataDir, 'storage'),

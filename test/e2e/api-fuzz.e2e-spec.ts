@@ -5,6 +5,7 @@ import { AddressInfo } from 'node:net';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Client as PgClient } from 'pg';
+import { DisksAhead } from '../../src/modules/catalog/disks/disks-ahead.service';
 import { EventsService } from '../../src/modules/events';
 import { clientBody, imageBody, rangeBody, unique } from '../factories';
 import { FuzzRequest, IdPools, OpenApiDocument, poolFor, requestsFor, routesOf } from '../fuzz/openapi-fuzz';
@@ -110,6 +111,7 @@ describe('API fuzz (e2e)', () => {
   let agent: http.Agent;
   let pg: PgClient;
   let events: EventsService;
+  let disksAhead: DisksAhead;
   const logger = new CapturingLogger();
   const tokens: Partial<Record<Role, string>> = {};
   const pools: IdPools = {};
@@ -218,6 +220,7 @@ describe('API fuzz (e2e)', () => {
     t = await createTestApp({ DLS_WOL_SCHEDULES: 'false' });
     t.app.useLogger(logger);
     events = t.app.get(EventsService);
+    disksAhead = t.app.get(DisksAhead);
     await new Promise<void>((resolve) => t.app.getHttpServer().listen(0, '127.0.0.1', () => resolve()));
     base = { host: '127.0.0.1', port: (t.app.getHttpServer().address() as AddressInfo).port };
     agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -305,6 +308,7 @@ describe('API fuzz (e2e)', () => {
     let sent = 0;
     let hung = false;
     const cut: string[] = [];
+    await disksAhead.flush(); // the seeds' client disks, made ahead, belong to the seeding
     let mark = (await writesSince(0)).mark;
     let files = await storageTree();
     const statusCount: Record<string, number> = {};
@@ -354,8 +358,10 @@ describe('API fuzz (e2e)', () => {
             hung = res.ms >= HANG_MS;
           } else if (res.status >= 500 && res.status !== 507) fail(`${res.status} ${res.body.slice(0, 300)}`);
           if (res.ms > SLOW_MS && !res.error) fail(`slow: ${res.ms} ms`);
-          // Events are published through a buffer written every few ms: written now, they count for this request.
+          // Events are published through a buffer written every few ms, and client disks are made ahead about a second
+          // after a change: both done now, they count for this request (a 2xx's; a refused request changed nothing).
           await events.flush();
+          await disksAhead.flush();
           const writes = await writesSince(mark);
           const tree = await storageTree();
           // 507 is a designed refusal too (the free-space guard: a machine with less space than this one meets it).

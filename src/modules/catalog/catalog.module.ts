@@ -16,6 +16,7 @@ import { ClientWakerRegistry } from './clients/client-waker.registry';
 import { ClientDisk } from './disks/client-disk.entity';
 import { ClientDisksController } from './disks/client-disks.controller';
 import { ClientDisksService } from './disks/client-disks.service';
+import { DisksAhead } from './disks/disks-ahead.service';
 import { Image } from './images/image.entity';
 import { ImageContentController } from './images/image-content.controller';
 import { ImageContentService } from './images/image-content.service';
@@ -62,6 +63,7 @@ import { SnapshotsService } from './versions/snapshots.service';
     ClientActionsService,
     ClientWakerRegistry,
     ClientDisksService,
+    DisksAhead,
     BootSessionsService,
     ClientDirectory,
     BootPolicyService,

@@ -50,8 +50,8 @@ export class ClientActionsService {
     } else {
       for (const c of clients) results.push(await this.sideEffect(dto, c));
     }
-    // Deletion: every disk was taken down (or its failure reported: reconcile removes what is left), then all rows
-    // go in one statement.
+    // Deletion: each row went with its disk, under the disk's lock (no disk is made for it in between). A client whose
+    // disk could not be taken down (reported failed; reconcile removes what is left) goes too, in one statement.
     if (dto.action === 'delete' && clients.length) await this.ds.getRepository(Client).delete({ id: In(clients.map((c) => c.id)) });
     return { action: dto.action, total: clients.length, failed: results.filter((r) => r.status === 'failed').length, results };
   }
@@ -186,7 +186,7 @@ export class ClientActionsService {
     const ok: ClientActionResultDto = { clientId: c.id, hostname: c.hostname, status: 'ok' };
     try {
       if (dto.action === 'reset-disk') await this.disks.reset(c.id);
-      if (dto.action === 'delete') await this.disks.destroy(c.id);
+      if (dto.action === 'delete') await this.disks.destroy(c.id, () => this.ds.getRepository(Client).delete({ id: c.id }));
       return ok;
     } catch (err) {
       if (!(err instanceof DomainError)) this.logger.error(`bulk ${dto.action} of client ${c.hostname} failed`, err as Error);

@@ -230,9 +230,8 @@ export class ClientsService {
   /** Deletes a client: its disk (unexported first) goes, then the row (sessions, leases, exports cascade). */
   async remove(id: string): Promise<void> {
     if (!(await this.clients.exists({ where: { id } }))) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
-    await this.disks.destroy(id);
-    const r = await this.clients.delete({ id });
-    if (!r.affected) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
+    const r = await this.disks.destroy(id, () => this.clients.delete({ id }));
+    if (!r?.affected) throw new NotFoundError('client', id, ClientErrorCode.CLIENT_NOT_FOUND);
   }
 
   /** A pin must name a version of the client's (new) image. */

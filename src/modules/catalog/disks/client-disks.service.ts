@@ -135,11 +135,15 @@ export class ClientDisksService {
     return this.ensure(clientId);
   }
 
-  /** Removes the client's disk (unexported first). Idempotent. */
-  async destroy(clientId: string): Promise<void> {
-    await this.locks.run(clientId, async () => {
+  /**
+   * Removes the client's disk (unexported first). Idempotent. `then` runs under the same per-client lock once the disk
+   * is gone (deleting the client): no disk can be made for it in between (a boot, or one made ahead).
+   */
+  async destroy<T = void>(clientId: string, then?: () => Promise<T>): Promise<T | undefined> {
+    return this.locks.run(clientId, async () => {
       if (!(await this.clients.exists({ where: { id: clientId } }))) throw new NotFoundError('client', clientId);
       await this.destroyLocked(clientId, 'destroy');
+      return then ? await then() : undefined;
     });
   }
 

@@ -8,7 +8,8 @@
  *    DLS-BOOT-OK) through DLS — the built server with README defaults, like `bench:boot` — and through the reference
  *    stack (dnsmasq + static HTTP script + tgtd with one copy of the disk per MAC, bench/storm-reference.ts) in the
  *    same lab topology. Prints booted count, per-client seconds to the marker, slowest and median, and the ratio
- *    DLS / reference of the slowest (target: all booted, ≤ 1.0).
+ *    DLS / reference of the slowest (target: all booted, ≤ 1.0). The VMs run at nice 19 (their sessions' autogroups
+ *    too), as PCs on their own hardware take no CPU from the server; `STORM_CLIENT_NICE=0` makes them its equals.
  * 2. `sim`: `--clients` simulated PCs against DLS in a lab namespace, `--concurrency` at a time, each with its own
  *    MAC: DORA as a PXE ROM, TFTP of the loader, DORA as iPXE, the boot script over HTTP from the leased address, and
  *    an iSCSI login with the script's CHAP plus an 8 MiB read (bench/storm-client.ts, in a client namespace on the
@@ -17,7 +18,8 @@
  *
  * Run as root; it creates namespaces `bm-<pid>-*` and removes them (and every process it started) even when it fails.
  * Takes `/tmp/dls-heavy-tests.lock` (package.json runs it under `flock`) so other QEMU/tgtd work does not run alongside.
- * `KEEP_STORM_WORK=1` keeps the work directory (DLS's and the reference's logs, the QEMU consoles) and prints its path.
+ * `KEEP_STORM_WORK=1` keeps the work directory (DLS's and the reference's logs, the QEMU consoles) and prints its path;
+ * `STORM_PCAP=1` also captures the QEMU storms' boot traffic there (`boot.pcap` in `vms-dls` and `vms-ref`).
  */
 import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -189,13 +191,34 @@ async function untilBootedOrStuck(vm: QemuClient, deadlineMs: number): Promise<{
   }
 }
 
+/**
+ * The VMs' niceness (threads and session autogroup): 19 by default, so 16 TCG guests on the bench's cores take CPU the
+ * way PCs on their own hardware would — none — from either stack. `STORM_CLIENT_NICE=0` runs them as the servers'
+ * equals: with autogroup scheduling each VM's session then gets as much CPU as the whole boot server's session.
+ */
+const clientNice = (): number | undefined => {
+  const v = process.env.STORM_CLIENT_NICE ?? '19';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 19) throw new Error('STORM_CLIENT_NICE must be 0..19');
+  return n === 0 ? undefined : n;
+};
+
 /** Starts every VM at once (taps first, then the QEMU processes back to back) and waits for all markers. */
 async function bootAll(lab: Lab, macs: string[], memoryMb: number, logDir: string, deadlineMs: number): Promise<Omit<QemuStormResult, 'stack'>> {
   for (const mac of macs) await lab.addTap(mac);
   const vms: QemuClient[] = [];
+  // STORM_PCAP=1: the boot traffic on the lab bridge goes to <logDir>/boot.pcap (tcpdump, headers only), for a
+  // per-stage timeline of both stacks. Needs KEEP_STORM_WORK to outlive the bench.
+  if (process.env.STORM_PCAP) mkdirSync(logDir, { recursive: true });
+  const capture = process.env.STORM_PCAP
+    ? lab.spawn(['tcpdump', '-i', lab.bridge, '-s', '600', '-U', '-w', join(logDir, 'boot.pcap'), 'udp or tcp'], {
+        logFile: join(logDir, 'tcpdump.log'),
+      })
+    : null;
+  if (capture) await new Promise((r) => setTimeout(r, 1000)); // tcpdump's socket is open before the first packet
   try {
     for (const mac of macs) {
-      vms.push(await bootClient(lab, { mac, firmware: 'bios', nic: 'e1000', memoryMb, logDir, timeoutMs: deadlineMs + 30_000 }));
+      vms.push(await bootClient(lab, { mac, firmware: 'bios', nic: 'e1000', memoryMb, logDir, timeoutMs: deadlineMs + 30_000, nice: clientNice() }));
     }
     const settled = await Promise.allSettled(vms.map((vm) => untilBootedOrStuck(vm, deadlineMs)));
     return {
@@ -204,6 +227,27 @@ async function bootAll(lab: Lab, macs: string[], memoryMb: number, logDir: strin
     };
   } finally {
     await Promise.all(vms.map((vm) => vm.kill()));
+    if (capture) {
+      capture.kill('SIGINT'); // tcpdump writes what it holds and exits
+      await Promise.race([capture.exited, new Promise((r) => setTimeout(r, 10_000))]);
+    }
+  }
+}
+
+/**
+ * DLS's event-loop delay since the last scrape (prom-client resets its histogram at each collect), from its own
+ * /metrics (README default 127.0.0.1:9464, inside the lab namespace): how long a ready socket waited to be served.
+ */
+async function scrapeLoopLag(lab: Lab): Promise<string> {
+  try {
+    const text = (await lab.exec(['curl', '-sS', '--max-time', '10', 'http://127.0.0.1:9464/metrics'])).stdout;
+    const ms = (name: string): string => {
+      const m = new RegExp(`^${name} ([\\d.e+-]+)`, 'm').exec(text);
+      return m ? `${(Number(m[1]) * 1000).toFixed(0)} ms` : '?';
+    };
+    return `lag p50 ${ms('nodejs_eventloop_lag_p50_seconds')}, p99 ${ms('nodejs_eventloop_lag_p99_seconds')}, max ${ms('nodejs_eventloop_lag_max_seconds')}`;
+  } catch (err) {
+    return `(no /metrics: ${(err as Error).message.split('\n')[0]})`;
   }
 }
 
@@ -216,7 +260,9 @@ async function qemuStormDls(n: number, memoryMb: number, diskPath: string, work:
       await addLabRange(dls, lab, 'storm');
       const macs = Array.from({ length: n }, (_, i) => macOf(0xd1, i));
       await registerClients(dls, macs, imageId, 'qemu');
+      await scrapeLoopLag(lab); // resets the lag histogram: the next scrape covers the storm only
       const r = await bootAll(lab, macs, memoryMb, join(work, 'vms-dls'), 600_000);
+      console.log(`DLS event loop during the storm: ${await scrapeLoopLag(lab)}`);
       if (r.failures.length) console.log(`DLS warnings:\n${warningSummary(dls)}`);
       return { stack: 'DLS', ...r, stages: await sessionStages(dls) };
     } finally {
@@ -268,7 +314,11 @@ function printQemu(results: QemuStormResult[], n: number): void {
     const ok = r.seconds.filter((s): s is number => s !== undefined);
     return { r, ok, slowest: ok.length ? Math.max(...ok) : NaN, median: ok.length ? median(ok) : NaN };
   });
-  console.log(`\n${n} QEMU BIOS e1000 clients started at once, QEMU start → DLS-BOOT-OK:`);
+  const nice = clientNice();
+  console.log(
+    `\n${n} QEMU BIOS e1000 clients started at once, QEMU start → DLS-BOOT-OK` +
+      ` (VMs ${nice === undefined ? "as the servers' equals" : `at nice ${nice}: PCs on their own hardware`}):`,
+  );
   const rows = [['stack', 'booted', 'median', 'slowest', 'per client (s)']];
   for (const s of stats) {
     rows.push([

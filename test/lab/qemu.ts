@@ -38,6 +38,11 @@ export interface BootClientOptions {
   uuid?: string;
   /** Extra QEMU argv appended at the end (e.g. `['-global', 'e1000.romfile=']`). */
   extraArgs?: string[];
+  /**
+   * Scheduling niceness of QEMU (its threads and its session's autogroup), e.g. 19: a PC on its own hardware, which
+   * does not take the boot server's CPU. Default: unchanged (QEMU competes with the server as an equal).
+   */
+  nice?: number;
 }
 
 export interface WaitResult {
@@ -187,7 +192,16 @@ export async function bootClient(lab: Lab, opts: BootClientOptions): Promise<Qem
   });
   writeFileSync(qemuLogPath, `${argv.join(' ')}\n`);
   const startedAt = performance.now();
-  const proc: LabProcess = lab.spawn(argv, { logFile: qemuLogPath });
+  const proc: LabProcess = lab.spawn(opts.nice === undefined ? argv : ['nice', '-n', String(opts.nice), ...argv], { logFile: qemuLogPath });
+  if (opts.nice !== undefined) {
+    // The lab starts each process in its own session, and with autogroup scheduling (most distributions) a session
+    // competes as a whole, whatever its threads' nice: its autogroup's nice is what counts.
+    try {
+      writeFileSync(`/proc/${proc.pid}/autogroup`, String(opts.nice));
+    } catch {
+      // no autogroup scheduling: the threads' nice is enough
+    }
+  }
   let exitedFlag = false;
   void proc.exited.then(() => {
     exitedFlag = true;

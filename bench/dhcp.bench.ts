@@ -150,6 +150,22 @@ async function dlsMemory(lab: Lab): Promise<string> {
   }
 }
 
+/**
+ * RSS (MB) once it stopped falling after a load: sampled every 2 s, from 20 s on (V8's memory reducer starts ~8 s after
+ * the allocation rate dropped) until three samples agree within 2 MB, at most 60 s.
+ */
+async function restingRss(rss: () => number): Promise<number> {
+  const samples: number[] = [];
+  const end = Date.now() + 60_000;
+  while (Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 2000));
+    samples.push(rss());
+    const last = samples.slice(-3);
+    if (samples.length >= 10 && Math.max(...last) - Math.min(...last) <= 2) break;
+  }
+  return samples[samples.length - 1];
+}
+
 const quantile = (sorted: number[], q: number): number | null =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : null;
 
@@ -402,7 +418,7 @@ interface ScenarioResult {
 }
 
 /** Prints the table of what has been measured so far (medians over the runs done). */
-function printSummary(all: Record<string, ScenarioResult[]>, rssAfterLeases: number, rssMax: number): void {
+function printSummary(all: Record<string, ScenarioResult[]>, rssAfterLeases: number, rssMax: number, rssAtRest: number): void {
   const med = (xs: (number | null | undefined)[]): number | null => {
     const v = xs.filter((x): x is number => typeof x === 'number');
     return v.length ? median(v) : null;
@@ -433,7 +449,8 @@ function printSummary(all: Record<string, ScenarioResult[]>, rssAfterLeases: num
       ` dnsmasq ${f(med(ov.map((x) => x.ref?.doraPerSec)))} DORA/s = ${f(share('ref'))} % of its best`,
   );
   console.log(
-    `DLS RSS: ${rssAfterLeases.toFixed(0)} MB with ${LEASES} clients + leases and ${RESERVATIONS} reservations; at most ${rssMax.toFixed(0)} MB during the bench`,
+    `DLS RSS with ${LEASES} clients + leases and ${RESERVATIONS} reservations: ${rssAtRest.toFixed(0)} MB at rest (after the load),` +
+      ` ${rssAfterLeases.toFixed(0)} MB right after the leases search, at most ${rssMax.toFixed(0)} MB during the bench`,
   );
 }
 
@@ -470,6 +487,7 @@ async function main(): Promise<void> {
 
     const all: Record<string, ScenarioResult[]> = { empty: [], leases: [], reservations: [], overload: [], latency: [] };
     let rssAfterLeases = 0;
+    let rssAtRest = 0;
     let rssMax = 0;
     let trialNo = 0;
     for (let run = 1; run <= runs; run++) {
@@ -518,7 +536,13 @@ async function main(): Promise<void> {
                 ` (${best ? ((100 * over.doraPerSec) / best.doraPerSec).toFixed(0) : '?'} % of its best), RSS ${server.rss().toFixed(0)} MB`,
             );
             rssMax = Math.max(rssMax, server.name === 'DLS' ? server.rss() : 0);
-            if (server.name === 'DLS') log(`  DLS memory after the overload: ${await dlsMemory(lab)}`);
+            if (server.name === 'DLS') {
+              log(`  DLS memory after the overload: ${await dlsMemory(lab)}`);
+              // The heap V8 grew for the load is given back once it stops (its memory reducer): RSS at rest.
+              const rest = await restingRss(() => dls.rss());
+              rssAtRest = Math.max(rssAtRest, rest);
+              log(`  DLS memory at rest (${LEASES} clients + leases): ${await dlsMemory(lab)}`);
+            }
             const key = server.name === 'DLS' ? 'dls' : 'ref';
             (results.latency ??= { dls: null, ref: null })[key] = lat;
             (results.overload ??= { dls: null, ref: null })[key] = over;
@@ -528,7 +552,7 @@ async function main(): Promise<void> {
         results[scenario] = res;
       }
       for (const k of Object.keys(all)) all[k].push(results[k] ?? { dls: null, ref: null });
-      printSummary(all, rssAfterLeases, rssMax);
+      printSummary(all, rssAfterLeases, rssMax, rssAtRest);
     }
   } finally {
     clearTimeout(guard);

@@ -147,6 +147,12 @@ describe('TgtExporter with a real tgtd', () => {
       await waitFor(async () => (await exporter.sessions()).find((t) => t.tid === 4)?.sessions.length, 15_000, 'a session');
       const sessions = (await exporter.sessions()).find((t) => t.tid === 4)!.sessions;
       expect(sessions).toEqual([{ sid: expect.any(Number), initiator: s.initiatorName, ip: LOOPBACK }]);
+      // The same login, asked of that target alone (a boot's "is this disk in use" check), and of an idle one.
+      expect(await exporter.connections(4)).toEqual(sessions);
+      await exporter.ensureExport(spec(5));
+      expect(await exporter.connections(5)).toEqual([]);
+      await exporter.removeExport(5);
+      await expect(exporter.connections(5)).rejects.toMatchObject({ code: TgtErrorCode.TARGET_NOT_FOUND });
       expect(await openFiles(supervisor.pid!)).toContain(s.backingPath);
 
       await expect(exporter.removeExport(4)).rejects.toMatchObject({ code: TgtErrorCode.TARGET_ACTIVE });

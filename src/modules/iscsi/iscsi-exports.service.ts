@@ -274,6 +274,29 @@ export class IscsiExportsService implements OnModuleInit, OnApplicationBootstrap
    * clientId → its newest live iSCSI login (from one `tgtadm target show`). A rebooted client's new login has a new
    * tgt session id and its own first-seen time, even while the dead one from before lingers until NOP-In drops it.
    */
+  /**
+   * The live login of one client's export, or null (no export, nobody logged in, iSCSI off): asks tgtd about that
+   * target only (`conn show --tid`), so a boot storm's first script requests don't each list every target.
+   */
+  async activeSessionOf(clientId: string): Promise<{ ip: string | null; since: Date } | null> {
+    if (!this.ready) return null;
+    const row = this.exported.get(clientId) ?? (await this.exports.findOne({ where: { clientId } }));
+    if (!row) return null;
+    let sessions: Awaited<ReturnType<TgtExporter['connections']>>;
+    try {
+      sessions = await this.exporter.connections(row.tid);
+    } catch (err) {
+      if (isTgtError(err, TgtErrorCode.TARGET_NOT_FOUND)) return null; // the target went meanwhile
+      throw err;
+    }
+    const newest = sessions.reduce<(typeof sessions)[number] | null>((a, b) => (!a || b.sid > a.sid ? b : a), null);
+    if (!newest) return null;
+    const key = `${clientId}:${newest.sid}`;
+    const since = this.firstSeen.get(key) ?? Date.now();
+    this.firstSeen.set(key, since);
+    return { ip: newest.ip, since: new Date(since) };
+  }
+
   async activeSessions(): Promise<Map<string, { ip: string | null; since: Date }>> {
     const out = new Map<string, { ip: string | null; since: Date }>();
     if (!this.ready) return out;

@@ -177,6 +177,15 @@ export class TgtExporter {
     });
   }
 
+  /** Who is connected to target `tid` (`conn show --tid`): O(1) in the number of targets; empty when nobody is. */
+  async connections(tid: number): Promise<TargetSessions['sessions']> {
+    const bySid = new Map<number, TargetSessions['sessions'][number]>();
+    for (const c of await this.adapter.showConnections(tid)) {
+      if (!bySid.has(c.sid)) bySid.set(c.sid, { sid: c.sid, initiator: c.initiator, ip: c.ip });
+    }
+    return [...bySid.values()];
+  }
+
   /** Who is connected where, for every target, from one `target show`. */
   async sessions(): Promise<TargetSessions[]> {
     const targets = await this.adapter.showTargets();

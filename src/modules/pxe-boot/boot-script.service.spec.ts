@@ -342,7 +342,9 @@ describe('BootScriptService', () => {
       const first = await service.scriptFor(MAC_A, who, TOKEN);
       await tracker.settle('a');
       const calls = { ...sessions.calls };
-      const listings = iscsi.listings;
+      const lookups = iscsi.lookups;
+      expect(lookups).toBe(1); // the first request asked tgtd about this client's target, and only that
+      expect(iscsi.listings).toBe(0);
       const eventsBefore = events.length;
       expect(service.scriptNow(MAC_A, { ...who, sourceIp: '10.213.0.77' }, TOKEN)).toBeNull(); // not the address served
       for (let i = 0; i < 20; i++) expect(await service.scriptFor(MAC_A, who, TOKEN)).toEqual(first);
@@ -351,7 +353,7 @@ describe('BootScriptService', () => {
       expect(disks.ensured).toEqual(['a']);
       expect(iscsi.boots).toHaveLength(1);
       expect(sessions.calls).toEqual(calls);
-      expect(iscsi.listings).toBe(listings); // tgtadm is not asked again for the same boot and address
+      expect(iscsi.lookups).toBe(lookups); // tgtd is not asked again for the same boot and address
       expect(events.length).toBe(eventsBefore); // a repeat is no news for the event log
       expect(sessions.statuses('a')).toEqual(['booting']);
     });

@@ -23,7 +23,7 @@ import { BootRateLimiter, RateRefusal } from './boot-rate-limit';
 import { BootSessionTracker } from './boot-session-tracker';
 import { clientPortal } from './client-portal';
 import { BootTrustService } from './boot-trust/boot-trust.service';
-import { ISCSI_EXPORTS, IscsiActiveSession, IscsiExportsPort } from './iscsi-exports.port';
+import { ISCSI_EXPORTS, IscsiExportsPort } from './iscsi-exports.port';
 import { iscsiInitrd, iscsiRootParams } from './iscsi-initrd';
 import { NEIGHBOUR_TABLE } from './neighbour-table';
 import { RecentLogins } from './recent-logins';
@@ -99,7 +99,7 @@ export class BootScriptService {
     private readonly preparation: BootPreparation,
     private readonly tracker: BootSessionTracker,
     private readonly trust: BootTrustService,
-    @Inject(ISCSI_EXPORTS) private readonly iscsi: Pick<IscsiExportsPort, 'activeSessions' | 'exportOfBoot'>,
+    @Inject(ISCSI_EXPORTS) private readonly iscsi: Pick<IscsiExportsPort, 'activeSessionOf' | 'exportOfBoot'>,
     @Inject(SCRIPT_RATE_LIMITER) private readonly limiter: BootRateLimiter,
     private readonly recent: RecentLogins,
     @Optional() private readonly audit?: AuditService,
@@ -113,9 +113,6 @@ export class BootScriptService {
   private readonly knownByMac = new Map<string, ClientBootFacts>();
   /** Client id → the script last rendered from a kept preparation (one entry per client). */
   private readonly rendered = new Map<string, { prepared: PreparedBoot; key: string; body: string }>();
-
-  /** The `tgtadm` listing in flight: concurrent script requests (a boot storm) share one call. */
-  private logins?: Promise<Map<string, IscsiActiveSession>>;
 
   /** The boot script for `rawMac` as requested by `who` with the URL's `token`. Never throws. */
   async scriptFor(rawMac: string | undefined, who: ScriptRequester, token?: unknown): Promise<ScriptResponse> {
@@ -363,15 +360,9 @@ export class BootScriptService {
    * audited. A real reboot comes from the same address, or finds the old login gone for longer than that.
    */
   private async liveLoginElsewhere(client: ClientBootFacts, who: ScriptRequester): Promise<boolean> {
-    // Fresh each time (a login made a moment ago counts), but one call for all the requests waiting on it.
-    this.logins ??= this.iscsi
-      .activeSessions()
-      .then((logins) => {
-        this.recent.record(logins);
-        return logins;
-      })
-      .finally(() => (this.logins = undefined));
-    const live = (await this.logins.catch(() => new Map<string, IscsiActiveSession>())).get(client.id);
+    // Fresh each time (a login made a moment ago counts); tgtd is asked about this client's target only.
+    const live = await this.iscsi.activeSessionOf(client.id).catch(() => null);
+    this.recent.recordOne(client.id, live);
     const from = live?.ip ?? this.recent.recentIp(client.id);
     if (!from || from === who.sourceIp) return false;
     this.logger.warn(`${who.sourceIp} asked for the boot script of ${client.hostname} (${client.mac}), whose disk is in use from ${from}; refused`);

@@ -96,7 +96,7 @@ export class BootSessionTracker {
     private readonly disks: ClientDisksService,
     @InjectRepository(DhcpLease) private readonly leases: Repository<DhcpLease>,
     @Optional() private readonly preparation?: BootPreparation,
-    @Optional() @Inject(ISCSI_EXPORTS) private readonly iscsi?: Pick<IscsiExportsPort, 'activeSessions'>,
+    @Optional() @Inject(ISCSI_EXPORTS) private readonly iscsi?: Pick<IscsiExportsPort, 'activeSessionOf'>,
     @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
     @Optional() private readonly leaseMemo?: LeaseMemo,
   ) {}
@@ -128,7 +128,7 @@ export class BootSessionTracker {
   private async loggedIn(clientId: string): Promise<boolean> {
     if (!this.iscsi) return false;
     try {
-      return (await this.iscsi.activeSessions()).has(clientId);
+      return (await this.iscsi.activeSessionOf(clientId)) !== null;
     } catch {
       return false;
     }

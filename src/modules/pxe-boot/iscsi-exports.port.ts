@@ -16,4 +16,6 @@ export interface IscsiExportsPort {
   removeExport(clientId: string, options: { force: boolean }): Promise<unknown>;
   /** clientId → its live login. */
   activeSessions(): Promise<Map<string, IscsiActiveSession>>;
+  /** One client's live login (its target only), or null. */
+  activeSessionOf(clientId: string): Promise<IscsiActiveSession | null>;
 }

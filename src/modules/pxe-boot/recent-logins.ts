@@ -25,6 +25,11 @@ export class RecentLogins {
     for (const [clientId, s] of this.seen) if (nowMs - s.atMs > LOGIN_LINGER_MS) this.seen.delete(clientId);
   }
 
+  /** Records one client's live login (or its absence: nothing to record) seen at `nowMs`. */
+  recordOne(clientId: string, login: IscsiActiveSession | null, nowMs: number = Date.now()): void {
+    if (login?.ip) this.seen.set(clientId, { ip: login.ip, atMs: nowMs });
+  }
+
   /** The address the client's disk was logged in from at most {@link LOGIN_LINGER_MS} ago, else null. */
   recentIp(clientId: string, nowMs: number = Date.now()): string | null {
     const s = this.seen.get(clientId);

@@ -171,6 +171,12 @@ export class FakeIscsi implements IscsiExportsPort {
     this.listings++;
     return new Map(this.logins);
   }
+  /** Calls of {@link activeSessionOf} (each a `conn show` of one target in the real service). */
+  lookups = 0;
+  async activeSessionOf(clientId: string): Promise<IscsiActiveSession | null> {
+    this.lookups++;
+    return this.logins.get(clientId) ?? null;
+  }
 }
 
 export class FakeLeases {

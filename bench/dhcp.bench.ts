@@ -151,19 +151,19 @@ async function dlsMemory(lab: Lab): Promise<string> {
 }
 
 /**
- * RSS (MB) once it stopped falling after a load: sampled every 2 s, from 20 s on (V8's memory reducer starts ~8 s after
- * the allocation rate dropped) until three samples agree within 2 MB, at most 60 s.
+ * RSS (MB) 90 s after a load: V8 keeps the heap it grew for the load until its memory reducer runs, which here took
+ * 30–50 s of quiet (RSS 334–342 MB, then 139–146 MB). Logs the RSS every 10 s meanwhile.
  */
 async function restingRss(rss: () => number): Promise<number> {
-  const samples: number[] = [];
-  const end = Date.now() + 60_000;
-  while (Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 2000));
-    samples.push(rss());
-    const last = samples.slice(-3);
-    if (samples.length >= 10 && Math.max(...last) - Math.min(...last) <= 2) break;
+  const seen: string[] = [];
+  let last = rss();
+  for (let s = 10; s <= 90; s += 10) {
+    await new Promise((r) => setTimeout(r, 10_000));
+    last = rss();
+    seen.push(`${s} s ${last.toFixed(0)}`);
   }
-  return samples[samples.length - 1];
+  log(`  DLS RSS after the load (MB): ${seen.join(', ')}`);
+  return last;
 }
 
 const quantile = (sorted: number[], q: number): number | null =>
@@ -449,7 +449,7 @@ function printSummary(all: Record<string, ScenarioResult[]>, rssAfterLeases: num
       ` dnsmasq ${f(med(ov.map((x) => x.ref?.doraPerSec)))} DORA/s = ${f(share('ref'))} % of its best`,
   );
   console.log(
-    `DLS RSS with ${LEASES} clients + leases and ${RESERVATIONS} reservations: ${rssAtRest.toFixed(0)} MB at rest (after the load),` +
+    `DLS RSS with ${LEASES} clients + leases and ${RESERVATIONS} reservations: ${rssAtRest.toFixed(0)} MB at rest (90 s after the load),` +
       ` ${rssAfterLeases.toFixed(0)} MB right after the leases search, at most ${rssMax.toFixed(0)} MB during the bench`,
   );
 }
@@ -538,7 +538,7 @@ async function main(): Promise<void> {
             rssMax = Math.max(rssMax, server.name === 'DLS' ? server.rss() : 0);
             if (server.name === 'DLS') {
               log(`  DLS memory after the overload: ${await dlsMemory(lab)}`);
-              // The heap V8 grew for the load is given back once it stops (its memory reducer): RSS at rest.
+              // The heap V8 grew for the load is given back once it stops (its memory reducer): RSS at rest, 90 s on.
               const rest = await restingRss(() => dls.rss());
               rssAtRest = Math.max(rssAtRest, rest);
               log(`  DLS memory at rest (${LEASES} clients + leases): ${await dlsMemory(lab)}`);

@@ -11,6 +11,7 @@ import { AddWakeSchedules1796474489035 } from './1796474489035-AddWakeSchedules'
 import { AddEvents1796478000000 } from './1796478000000-AddEvents';
 import { AddWakeScheduleVersion1796478564016 } from './1796478564016-AddWakeScheduleVersion';
 import { AddBootSessionStages1796484414527 } from './1796484414527-AddBootSessionStages';
+import { AddBootSessionFirmware1796527132943 } from './1796527132943-AddBootSessionFirmware';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -26,4 +27,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddEvents1796478000000,
   AddWakeScheduleVersion1796478564016,
   AddBootSessionStages1796484414527,
+  AddBootSessionFirmware1796527132943,
 ];

@@ -8,6 +8,7 @@ export const EVENT_TYPES = [
   'boot-session',
   'dhcp',
   'tftp',
+  'boot-file',
   'boot-script',
   'iscsi.login',
   'iscsi.logout',
@@ -64,6 +65,17 @@ export interface TftpEventBody {
   durationMs: number;
   ok: boolean;
   error: string | null;
+}
+
+/** Body of `boot-file`: a boot file served whole over HTTP (`/boot/files/…`, e.g. a UEFI HTTP boot loader). */
+export interface BootFileEventBody {
+  file: string;
+  clientIp: string;
+  /** The client that has `clientIp` (from its recent DHCP traffic or its lease), null when DLS does not know. */
+  clientId: string | null;
+  mac: string | null;
+  bytes: number;
+  durationMs: number;
 }
 
 /** Body of `boot-script`: a boot script request and what it got. */
@@ -159,6 +171,7 @@ export interface EventBodies {
   'boot-session': BootSessionEventBody;
   dhcp: DhcpEventBody;
   tftp: TftpEventBody;
+  'boot-file': BootFileEventBody;
   'boot-script': BootScriptEventBody;
   'iscsi.login': IscsiEventBody;
   'iscsi.logout': IscsiEventBody;

@@ -55,6 +55,12 @@ export class DlsMetrics {
     labelNames: ['file', 'result'] as const,
     registers: [this.registry],
   });
+  readonly bootFiles = new Counter({
+    name: 'dls_boot_files_total',
+    help: 'Boot files served over HTTP (GET /boot/files/…: UEFI HTTP boot loaders), by file (loaders by name, anything else "other") and result (ok, aborted)',
+    labelNames: ['file', 'result'] as const,
+    registers: [this.registry],
+  });
   readonly tftpBytes = new Counter({
     name: 'dls_tftp_bytes_total',
     help: 'TFTP payload bytes acknowledged by clients, by file',

@@ -3,6 +3,7 @@ import { ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nest
 import type { Request, Response } from 'express';
 import { Public } from '@common/auth/auth.decorators';
 import { BootScriptService, ScriptRequester, ScriptResponse } from './boot-script.service';
+import { BootFilesService } from './boot-files/boot-files.service';
 
 /**
  * iPXE scripts, outside `/api/v1` and without a login (iPXE cannot authenticate; the `?t=` token DLS handed out in
@@ -33,7 +34,49 @@ const SCRIPT_ANSWERS = {
 @ApiTags('boot')
 @Controller('boot')
 export class BootScriptController {
-  constructor(private readonly scripts: BootScriptService) {}
+  constructor(
+    private readonly scripts: BootScriptService,
+    private readonly files: BootFilesService,
+  ) {}
+
+  @Get('files/*path')
+  @Public()
+  @ApiProduces('application/efi', 'application/octet-stream')
+  @ApiOperation({
+    summary:
+      'a file of the boot files root (the TFTP root: iPXE loaders) over HTTP, for UEFI HTTP boot; only to requesters on a boot network DLS serves',
+  })
+  @ApiResponse({
+    status: 200,
+    description: 'the file (`application/efi` for .efi programs, as UEFI HTTP boot expects)',
+    content: { 'application/efi': { schema: { type: 'string', format: 'binary' } } },
+  })
+  @TextAnswers({
+    400: 'a name the jail refuses outright (empty, control characters)',
+    403: 'not a boot network, or a path that leaves the root (`..`, a symlink out)',
+    404: 'no such regular file',
+    429: 'too many requests from this address (Retry-After)',
+  })
+  async bootFile(@Param('path') path: string | string[], @Req() req: Request, @Res() res: Response): Promise<void> {
+    const who = requester(req);
+    const started = performance.now();
+    const a = await this.files.open(Array.isArray(path) ? path.join('/') : path, who);
+    if (a.status !== 200) {
+      headers(res, a.status, 'text/plain; charset=utf-8', a.retryAfter);
+      res.send(`DLS: ${a.message}\n`);
+      return;
+    }
+    headers(res, 200, a.contentType);
+    res.setHeader('Content-Length', String(a.size));
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    res.once('close', () => this.files.served(a, who, res.writableFinished, performance.now() - started));
+    const body = this.files.body(a);
+    if (Buffer.isBuffer(body)) res.end(body);
+    else body.once('error', () => res.destroy()).pipe(res);
+  }
 
   @Get('script.ipxe')
   @Public()

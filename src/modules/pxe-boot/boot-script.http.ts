@@ -4,10 +4,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { DlsMetrics } from '../metrics';
 import { BootScriptService, ScriptRequester, ScriptResponse } from './boot-script.service';
+import { BootFileAnswer, BootFilesService } from './boot-files/boot-files.service';
 
 /** `/boot/<mac>.ipxe` (Express's `:mac.ipxe`: the parameter is everything before the last `.ipxe`, no `/`). */
 const BY_MAC = /^\/boot\/([^/]+)\.ipxe$/;
 const BY_QUERY = '/boot/script.ipxe';
+/** `/boot/files/<path>`: the boot files root over HTTP (UEFI HTTP boot loaders). */
+const FILES_PREFIX = '/boot/files/';
 
 /**
  * The two iPXE script routes (`GET|HEAD /boot/<mac>.ipxe`, `/boot/script.ipxe?mac=`) served straight from node:http,
@@ -30,6 +33,7 @@ export class BootScriptFastPath implements OnApplicationBootstrap {
     private readonly adapterHost: HttpAdapterHost,
     private readonly scripts: BootScriptService,
     @Optional() private readonly metrics?: DlsMetrics,
+    @Optional() private readonly files?: BootFilesService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -50,6 +54,10 @@ export class BootScriptFastPath implements OnApplicationBootstrap {
     if (!url.startsWith('/boot/')) return false;
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
+    if (path.startsWith(FILES_PREFIX) && this.files) {
+      this.serveFile(req, res, path.slice(FILES_PREFIX.length));
+      return true;
+    }
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     let mac: string | undefined;
     let route: string;
@@ -86,6 +94,64 @@ export class BootScriptFastPath implements OnApplicationBootstrap {
       },
     );
     return true;
+  }
+
+  /** `GET|HEAD /boot/files/<path>`: a boot file, or a one-line refusal (same statuses as the Express route). */
+  private serveFile(req: IncomingMessage, res: ServerResponse, rawPath: string): void {
+    const files = this.files!;
+    const started = performance.now();
+    const who = requester(req);
+    let file: string;
+    try {
+      file = decodeURIComponent(rawPath);
+    } catch {
+      file = '';
+    }
+    const route = '/boot/files/*path';
+    const opened: Promise<BootFileAnswer> = file ? files.open(file, who) : Promise.resolve({ status: 400, message: 'no file name' });
+    opened.then(
+      (a) => {
+        this.metrics?.httpDuration.observe({ method: req.method ?? 'GET', route, status: String(a.status) }, (performance.now() - started) / 1000);
+        if (a.status !== 200) {
+          const body = `DLS: ${a.message}\n`;
+          const headers: Record<string, string | number> = {
+            'Content-Type': 'text/plain; charset=utf-8',
+            'Content-Length': Buffer.byteLength(body),
+            'Cache-Control': 'no-store',
+            'X-Content-Type-Options': 'nosniff',
+          };
+          if (a.retryAfter !== undefined) headers['Retry-After'] = String(a.retryAfter);
+          res.writeHead(a.status, headers);
+          res.end(req.method === 'HEAD' ? undefined : body);
+          return;
+        }
+        res.writeHead(200, {
+          'Content-Type': a.contentType,
+          'Content-Length': a.size,
+          'Cache-Control': 'no-store',
+          'X-Content-Type-Options': 'nosniff',
+        });
+        if (req.method === 'HEAD') {
+          res.end();
+          return;
+        }
+        res.once('close', () => files.served(a, who, res.writableFinished, performance.now() - started));
+        const body = files.body(a);
+        if (Buffer.isBuffer(body)) res.end(body);
+        else {
+          body.once('error', () => res.destroy());
+          body.pipe(res);
+        }
+      },
+      (err: unknown) => {
+        const correlationId = randomUUID();
+        this.logger.error(
+          `GET ${route} failed (correlation id ${correlationId}): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(`DLS: internal error (correlation id ${correlationId})\n`);
+      },
+    );
   }
 
   private send(req: IncomingMessage, res: ServerResponse, route: string, started: number, r: ScriptResponse): void {

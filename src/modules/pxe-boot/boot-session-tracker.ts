@@ -8,6 +8,7 @@ import {
   BootSessionErrorCode,
   BootSessionsService,
   BootStage,
+  BootFirmware,
   ClientDisksService,
   SessionStatus,
   STAGE_PROPERTY,
@@ -31,6 +32,8 @@ export interface DhcpSeenEvent {
   messageType: 'discover' | 'request' | 'inform';
   arch: number | null;
   isIpxe: boolean;
+  /** How the firmware boots, read from this request (see `firmwarePathOf`): stamped on a session this DHCP opens. */
+  firmware?: BootFirmware | null;
 }
 
 /** What the session monitor concluded about one open session (see `decideSessionAction`). */
@@ -119,7 +122,7 @@ export class BootSessionTracker {
         await this.finish(e.clientId, cur, 'client rebooted (new DHCPDISCOVER)');
         cur = null;
       }
-      if (!cur) cur = await this.openSession(e.clientId, e.ip, e.serverIp, 'dhcp');
+      if (!cur) cur = await this.openSession(e.clientId, e.ip, e.serverIp, 'dhcp', e.firmware ?? null);
       if (e.messageType === 'discover') await this.prewarm(e.clientId, cur?.id ?? null);
     });
   }
@@ -329,6 +332,7 @@ export class BootSessionTracker {
     clientIp: string | null,
     serverIp: string | null,
     stage?: Exclude<BootStage, 'running'>,
+    firmware: BootFirmware | null = null,
   ): Promise<OpenSession | null> {
     const until = this.refused.get(clientId);
     if (until !== undefined) {
@@ -336,7 +340,7 @@ export class BootSessionTracker {
       this.refused.delete(clientId);
     }
     try {
-      const s = await this.sessions.open(clientId, { clientIp, bootServerIp: serverIp, stage });
+      const s = await this.sessions.open(clientId, { clientIp, bootServerIp: serverIp, stage, firmware });
       this.logger.log(`boot session ${s.id} of client ${clientId} started (${clientIp ?? 'no address yet'})`);
       this.publish(s, null);
       const entry = entryOf(s);

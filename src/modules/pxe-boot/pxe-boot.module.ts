@@ -11,6 +11,7 @@ import { BootScriptService, SCRIPT_RATE_LIMITER } from './boot-script.service';
 import { BootRateLimiter } from './boot-rate-limit';
 import { BootCacheSubscriber } from './boot-cache.subscriber';
 import { BootScriptFastPath } from './boot-script.http';
+import { BootFilesService } from './boot-files/boot-files.service';
 import { LeaseMemo } from './boot-trust/lease-memo';
 import { AppConfig } from '@config/config.loader';
 import { BootSessionTracker } from './boot-session-tracker';
@@ -42,6 +43,7 @@ import { RangeLeasesService } from './leases/range-leases.service';
     { provide: SCRIPT_RATE_LIMITER, useFactory: (config: AppConfig) => new BootRateLimiter(config.bootRateLimit), inject: [AppConfig] },
     BootCacheSubscriber,
     BootScriptFastPath,
+    BootFilesService,
     LeaseMemo,
     BootPreparation,
     BootTokens,

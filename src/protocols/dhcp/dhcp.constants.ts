@@ -147,7 +147,13 @@ export enum PxeArch {
   EFI_X64 = 9,
   EFI_ARM32 = 10,
   EFI_ARM64 = 11,
+  /** UEFI HTTP boot (UEFI 2.5+ §24.7; IANA registry): the firmware fetches its boot file by URL, not TFTP. */
+  EFI_IA32_HTTP = 15,
   EFI_X64_HTTP = 16,
+  EFI_BC_HTTP = 17,
+  EFI_ARM32_HTTP = 18,
+  EFI_ARM64_HTTP = 19,
+  BIOS_X86_HTTP = 20,
 }
 
 /** Option 94 interface type: UNDI (RFC 4578 §2.2). */
@@ -156,6 +162,11 @@ export const PXE_NDI_TYPE_UNDI = 1;
 export const PXE_UUID_TYPE_GUID = 0;
 /** Option 60 prefix sent by PXE clients (PXE spec 2.1 §2.4.7; iPXE sends it too). */
 export const PXE_VENDOR_CLASS_PREFIX = 'PXEClient';
+/**
+ * Option 60 prefix of a UEFI HTTP boot client (`HTTPClient:Arch:00016:UNDI:003001`, UEFI 2.5+ §24.7.2). A server
+ * that answers it must send option 60 "HTTPClient" back, or the firmware does not take the offer's URL as a boot URI.
+ */
+export const HTTP_VENDOR_CLASS_PREFIX = 'HTTPClient';
 
 /** PXE sub-options inside option 43 (PXE spec 2.1 §2.4.7, Table 2-1). */
 export enum PxeVendorOption {

@@ -159,6 +159,41 @@ describe('buildReply (full DHCP)', () => {
   });
 });
 
+describe('UEFI HTTP boot clients (option 60 "HTTPClient…")', () => {
+  const httpDiscover = () =>
+    withOptions(request(ovmfPxeDiscover()), (o) => {
+      o.set(60, Buffer.from('HTTPClient:Arch:00016:UNDI:003001', 'ascii'));
+      o.set(93, Buffer.from([0x00, 0x10]));
+    });
+  const URL = 'http://10.213.0.1:8080/boot/files/ipxe.efi';
+
+  it('full mode: the offer carries the URL in 67 and file, and 60 "HTTPClient" (UEFI 2.5+ §24.7.2)', () => {
+    const reply = onWire(buildReply(httpDiscover(), { ...offerParams, bootFile: URL }));
+    expect(getString(reply.options, 60)).toBe('HTTPClient');
+    expect(getString(reply.options, 67)).toBe(URL);
+    expect(reply.file).toBe(URL);
+  });
+
+  it('full mode: no boot file (disabled client) → no 60, so the firmware does not take it as a boot offer', () => {
+    const reply = onWire(buildReply(httpDiscover(), { ...offerParams, bootFile: null }));
+    expect(reply.options.has(60)).toBe(false);
+    expect(reply.options.has(67)).toBe(false);
+  });
+
+  it('a PXE client never gets 60 in a full-mode offer', () => {
+    expect(onWire(buildReply(request(ovmfPxeDiscover()), { ...offerParams, bootFile: 'ipxe.efi' })).options.has(60)).toBe(false);
+  });
+
+  it('proxy mode: 60 "HTTPClient", the URL, yiaddr 0 and no option 43', () => {
+    const reply = onWire(buildProxyReply(httpDiscover(), { serverId: '10.213.0.1', bootFile: URL }));
+    expect(getU8(reply.options, 53)).toBe(DhcpMessageType.OFFER);
+    expect(getString(reply.options, 60)).toBe('HTTPClient');
+    expect(getString(reply.options, 67)).toBe(URL);
+    expect(reply.yiaddr).toBe('0.0.0.0');
+    expect(reply.options.has(43)).toBe(false);
+  });
+});
+
 describe('maximum message size (option 57)', () => {
   it('reads 57 as a datagram size, floors it at 576 and caps it at one Ethernet frame', () => {
     const base = request(biosIpxeRomDiscover());

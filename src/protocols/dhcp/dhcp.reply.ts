@@ -10,6 +10,7 @@ import {
   DhcpMessageType,
   DhcpOptionCode,
   FILE_LENGTH,
+  HTTP_VENDOR_CLASS_PREFIX,
   IP_UDP_HEADER_LENGTH,
   IpxeEncapOption,
   PXE_VENDOR_CLASS_PREFIX,
@@ -176,6 +177,21 @@ function addBootFile(
   }
 }
 
+/** Whether the request's option 60 says UEFI HTTP boot ("HTTPClient…"). */
+function isHttpBootRequest(request: DhcpPacket): boolean {
+  const vc = request.options.get(DhcpOptionCode.VENDOR_CLASS);
+  return (
+    vc !== undefined &&
+    vc.length >= HTTP_VENDOR_CLASS_PREFIX.length &&
+    vc.toString('latin1', 0, HTTP_VENDOR_CLASS_PREFIX.length) === HTTP_VENDOR_CLASS_PREFIX
+  );
+}
+
+/** UEFI 2.5+ §24.7.2: an offer whose boot file is a URI for an HTTP boot client carries option 60 "HTTPClient". */
+function httpClientClass(): Entry {
+  return { code: DhcpOptionCode.VENDOR_CLASS, value: Buffer.from(HTTP_VENDOR_CLASS_PREFIX, 'ascii'), drop: 0 };
+}
+
 /** RFC 3046 §2.2: a server that understands option 82 echoes it, unchanged, in every reply. */
 function echoRelayInfo(request: DhcpPacket, entries: Entry[]): void {
   const info = request.options.get(DhcpOptionCode.RELAY_AGENT_INFO);
@@ -187,7 +203,7 @@ function echoRelayInfo(request: DhcpPacket, entries: Entry[]): void {
  *
  * xid, chaddr, htype/hlen, flags, giaddr and hops are echoed; option 82 is echoed (RFC 3046 §2.2) and placed last.
  * OFFER/ACK carry yiaddr, siaddr, 54, 51 with 58 = 50 % and 59 = 87.5 % (RFC 2131 §4.4.5), 1, 3, 6, 15, 12, 66/sname,
- * 67/file, and 175.176 = 1 for iPXE clients. An ACK to DHCPINFORM has no yiaddr and no lease times (RFC 2131 §4.3.5).
+ * 67/file, 60 "HTTPClient" when a UEFI HTTP boot client gets a boot file (its URL), and 175.176 = 1 for iPXE clients. An ACK to DHCPINFORM has no yiaddr and no lease times (RFC 2131 §4.3.5).
  * A NAK carries only 53, 54, 56 and 82, and sets the broadcast bit when relayed (RFC 2131 §4.3.2).
  * Options are dropped, least important first, so the reply fits the client's maximum message size
  * ({@link maxReplyLength}); RangeError if even the mandatory ones don't, or for invalid params.
@@ -236,6 +252,7 @@ export function buildReply(request: DhcpPacket, params: DhcpReplyParams): DhcpPa
   if (params.domainName) entries.push({ code: DhcpOptionCode.DOMAIN_NAME, value: text(params.domainName), drop: 5 });
   if (params.hostname) entries.push({ code: DhcpOptionCode.HOSTNAME, value: text(params.hostname), drop: 5 });
   addBootFile(header, entries, params.bootFile, params.tftpServerName);
+  if (params.bootFile && isHttpBootRequest(request)) entries.push(httpClientClass());
   if ((params.ipxeNoPxeDhcp ?? true) && isIpxeRequest(request)) {
     const value = encodeSubOptions(new Map([[IpxeEncapOption.NO_PXEDHCP, u8(1)]]));
     entries.push({ code: DhcpOptionCode.IPXE_ENCAP, value, drop: 3 });
@@ -253,7 +270,8 @@ export function buildReply(request: DhcpPacket, params: DhcpReplyParams): DhcpPa
  * Builds a ProxyDHCP reply (PXE spec 2.1 §2.2, RFC 4578): a DHCPOFFER to a DISCOVER on port 67, or a DHCPACK to a
  * REQUEST on port 4011. It leases nothing: yiaddr 0.0.0.0, no 51. It carries 60 "PXEClient", 54, 97 echoed, the
  * boot file (67 + `file`) and siaddr, and — for a non-iPXE PXE ROM — option 43 with PXE_DISCOVERY_CONTROL = 8 so the
- * ROM boots that file without boot-server discovery. iPXE needs no 43. RangeError for other message types.
+ * ROM boots that file without boot-server discovery. iPXE needs no 43. A UEFI HTTP boot client ("HTTPClient" in its
+ * 60) gets 60 "HTTPClient" and no 43: its firmware pairs this offer's URL with the DHCP server's address offer. RangeError for other message types.
  */
 export function buildProxyReply(request: DhcpPacket, params: ProxyReplyParams): DhcpPacket {
   const requestType = messageTypeOf(request);
@@ -268,15 +286,16 @@ export function buildProxyReply(request: DhcpPacket, params: ProxyReplyParams): 
   if (!isIpv4(siaddr)) throw new RangeError(`not an IPv4 address: ${JSON.stringify(siaddr)}`);
   header.siaddr = siaddr;
 
+  const http = isHttpBootRequest(request);
   const entries: Entry[] = [
     { code: DhcpOptionCode.MESSAGE_TYPE, value: u8(messageType), drop: 0 },
     { code: DhcpOptionCode.SERVER_ID, value: ip(params.serverId), drop: 0 },
-    { code: DhcpOptionCode.VENDOR_CLASS, value: Buffer.from(PXE_VENDOR_CLASS_PREFIX, 'ascii'), drop: 0 },
+    http ? httpClientClass() : { code: DhcpOptionCode.VENDOR_CLASS, value: Buffer.from(PXE_VENDOR_CLASS_PREFIX, 'ascii'), drop: 0 },
   ];
   const uuid = request.options.get(DhcpOptionCode.CLIENT_UUID);
   if (uuid) entries.push({ code: DhcpOptionCode.CLIENT_UUID, value: Buffer.from(uuid), drop: 4 });
   addBootFile(header, entries, params.bootFile, params.tftpServerName);
-  if (!isIpxeRequest(request)) {
+  if (!http && !isIpxeRequest(request)) {
     const pxe = new Map([[PxeVendorOption.DISCOVERY_CONTROL, u8(PxeDiscoveryControl.USE_BOOTFILE)]]);
     entries.push({ code: DhcpOptionCode.VENDOR_SPECIFIC, value: encodeSubOptions(pxe, true), drop: 0 });
   }

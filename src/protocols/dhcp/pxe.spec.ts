@@ -1,7 +1,7 @@
 import { MalformedPacketError } from '../malformed-packet.error';
 import { decodeDhcp, DhcpPacket } from './dhcp.codec';
 import { DhcpMessageType, PxeArch } from './dhcp.constants';
-import { classifyClient, formatMac, parseUserClass, pickBootFile, uuidFromSmbiosBytes, uuidToSmbiosBytes } from './pxe';
+import { classifyClient, firmwarePathOf, formatMac, parseUserClass, pickBootFile, uuidFromSmbiosBytes, uuidToSmbiosBytes } from './pxe';
 import { biosIpxeRomDiscover, FIXTURE_MAC, FIXTURE_UUID, ovmfPxeDiscover, relayedOvmfRequest } from './__fixtures__/constructed-packets';
 
 const choices = { biosLoader: 'undionly.kpxe', efiLoader: 'ipxe.efi', scriptUrl: 'http://10.213.0.1:8080/boot.ipxe' };
@@ -50,6 +50,15 @@ describe('classifyClient', () => {
     });
     expect(info.clientId).toEqual(Buffer.from('01525400123456', 'hex'));
     expect(info.paramRequestList).toHaveLength(23);
+  });
+
+  it('classifies OVMF HTTP boot (option 60 "HTTPClient", arch 16) as an HTTP client, not PXE', () => {
+    const pkt = withOptions(decodeDhcp(ovmfPxeDiscover()), (o) => {
+      o.set(60, Buffer.from('HTTPClient:Arch:00016:UNDI:003001', 'ascii'));
+      o.set(93, Buffer.from([0x00, 0x10]));
+    });
+    expect(classifyClient(pkt)).toMatchObject({ isPxe: false, isHttpClient: true, isIpxe: false, arch: PxeArch.EFI_X64_HTTP });
+    expect(classifyClient(decodeDhcp(ovmfPxeDiscover())).isHttpClient).toBe(false);
   });
 
   it('classifies OVMF plain PXE as PXE, arch 7, not iPXE', () => {
@@ -131,10 +140,29 @@ describe('pickBootFile', () => {
     [6, false, 'ipxe.efi'],
     [7, false, 'ipxe.efi'],
     [9, false, 'ipxe.efi'],
+    [15, false, 'ipxe.efi'],
+    [16, false, 'ipxe.efi'],
+    [19, false, null],
+    [20, false, null],
     [11, false, null],
     [2, false, null],
     [null, false, null],
   ])('arch %p, iPXE %p → %p', (arch, isIpxe, expected) => {
     expect(pickBootFile(arch, isIpxe, choices)).toBe(expected);
+  });
+});
+
+describe('firmwarePathOf', () => {
+  it.each<[number | null, boolean, string | null]>([
+    [0, false, 'bios-pxe'],
+    [7, false, 'uefi-pxe'],
+    [9, false, 'uefi-pxe'],
+    [16, true, 'uefi-http'],
+    [15, true, 'uefi-http'],
+    [19, true, 'uefi-http'], // HTTP boot whatever the CPU: DLS may have no loader for it, but that is what it did
+    [11, false, null],
+    [null, false, null],
+  ])('arch %p, HTTPClient %p → %p', (arch, isHttpClient, expected) => {
+    expect(firmwarePathOf({ arch, isHttpClient })).toBe(expected);
   });
 });

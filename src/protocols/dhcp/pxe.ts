@@ -1,6 +1,14 @@
 import { MalformedPacketError } from '../malformed-packet.error';
 import { DhcpPacket } from './dhcp.codec';
-import { DhcpMessageType, DhcpOptionCode, IPXE_USER_CLASS, PXE_UUID_TYPE_GUID, PXE_VENDOR_CLASS_PREFIX, PxeArch } from './dhcp.constants';
+import {
+  DhcpMessageType,
+  DhcpOptionCode,
+  HTTP_VENDOR_CLASS_PREFIX,
+  IPXE_USER_CLASS,
+  PXE_UUID_TYPE_GUID,
+  PXE_VENDOR_CLASS_PREFIX,
+  PxeArch,
+} from './dhcp.constants';
 import { getBytes, getIp, getString, getU16, getU16s, getU8, getU8s } from './dhcp.options';
 
 /** What a DHCP request tells us about the client, for boot policy and logs. */
@@ -12,6 +20,8 @@ export interface DhcpClientInfo {
   messageType: DhcpMessageType | null;
   /** Option 60 starts with "PXEClient". */
   isPxe: boolean;
+  /** Option 60 starts with "HTTPClient": UEFI HTTP boot, which wants its boot file as a URL (UEFI 2.5+ §24.7). */
+  isHttpClient: boolean;
   /** First entry of option 93 (RFC 4578 §2.1), or null. */
   arch: number | null;
   /** Option 77 is "iPXE" (bare or RFC 3004 length-prefixed), or option 175 is present. */
@@ -105,6 +115,7 @@ export function classifyClient(pkt: DhcpPacket): DhcpClientInfo {
     xid: pkt.xid,
     messageType,
     isPxe: vendorClass !== null && vendorClass.startsWith(PXE_VENDOR_CLASS_PREFIX),
+    isHttpClient: vendorClass !== null && vendorClass.startsWith(HTTP_VENDOR_CLASS_PREFIX),
     arch: archList ? archList[0] : null,
     isIpxe: isIpxeRequest(pkt),
     uuid,
@@ -140,24 +151,49 @@ export interface BootFileChoices {
   scriptUrl: string;
 }
 
+/** Which kind of loader a client architecture (option 93) runs, or null when DLS has none for it. */
+export type LoaderKind = 'bios' | 'efi';
+
 /**
- * Chooses the boot file for a client (the dnsmasq chain measured in the lab): an iPXE client gets the script URL;
- * otherwise option 93 decides — 0 (BIOS) → BIOS loader, 6/7/9 (EFI IA32, EFI BC, EFI x64) → EFI loader. Any other or
- * missing architecture → null (do not offer a boot file). Note arch 6 is 32-bit UEFI: give it a loader that runs
- * there if such clients exist.
+ * The loader kind of an architecture: 0 (BIOS) → BIOS; 6/7/9 (EFI IA32, EFI BC, EFI x64 over PXE) and 15/16 (EFI
+ * IA32, x64 over HTTP) → EFI. Anything else (ARM, Itanium, BIOS over HTTP, none) → null: DLS has no loader for it
+ * unless the client names one. Arch 6 and 15 are 32-bit UEFI: give such clients a loader that runs there.
  */
-export function pickBootFile(arch: number | null, isIpxe: boolean, choices: BootFileChoices): string | null {
-  if (isIpxe) return choices.scriptUrl;
+export function loaderKindOf(arch: number | null): LoaderKind | null {
   switch (arch) {
     case PxeArch.BIOS_X86:
-      return choices.biosLoader;
+      return 'bios';
     case PxeArch.EFI_IA32:
     case PxeArch.EFI_BC:
     case PxeArch.EFI_X64:
-      return choices.efiLoader;
+    case PxeArch.EFI_IA32_HTTP:
+    case PxeArch.EFI_X64_HTTP:
+      return 'efi';
     default:
       return null;
   }
+}
+
+/**
+ * How a client's firmware network-boots, read from one request: option 60 "HTTPClient" → `uefi-http`; otherwise the
+ * loader kind of option 93 → `bios-pxe` / `uefi-pxe` (iPXE ROMs count as the PXE of their firmware); null when the
+ * architecture says neither.
+ */
+export function firmwarePathOf(info: Pick<DhcpClientInfo, 'arch' | 'isHttpClient'>): 'bios-pxe' | 'uefi-pxe' | 'uefi-http' | null {
+  if (info.isHttpClient) return 'uefi-http';
+  const kind = loaderKindOf(info.arch);
+  return kind === 'bios' ? 'bios-pxe' : kind === 'efi' ? 'uefi-pxe' : null;
+}
+
+/**
+ * Chooses the boot file for a client (the dnsmasq chain measured in the lab): an iPXE client gets the script URL;
+ * otherwise option 93 decides through {@link loaderKindOf} — BIOS → BIOS loader, EFI (PXE or HTTP) → EFI loader.
+ * Any other or missing architecture → null (do not offer a boot file).
+ */
+export function pickBootFile(arch: number | null, isIpxe: boolean, choices: BootFileChoices): string | null {
+  if (isIpxe) return choices.scriptUrl;
+  const kind = loaderKindOf(arch);
+  return kind === 'bios' ? choices.biosLoader : kind === 'efi' ? choices.efiLoader : null;
 }
 
 /** True when the request comes from iPXE (option 77 says "iPXE" in either encoding, or option 175 is present). */

@@ -693,6 +693,23 @@ export interface paths {
         patch: operations["NetworkRangesController_update"];
         trace?: never;
     };
+    "/boot/files/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** a file of the boot files root (the TFTP root: iPXE loaders) over HTTP, for UEFI HTTP boot; only to requesters on a boot network DLS serves */
+        get: operations["BootScriptController_bootFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/boot/script.ipxe": {
         parameters: {
             query?: never;
@@ -1032,6 +1049,24 @@ export interface components {
             ok: boolean;
             error: string | null;
         };
+        BootFileEventBodyDto: {
+            /** @example ipxe.efi */
+            file: string;
+            /** @example 10.0.0.100 */
+            clientIp: string;
+            /**
+             * Format: uuid
+             * @description the client that has clientIp (its recent DHCP traffic or its lease); null when DLS does not know
+             */
+            clientId: string | null;
+            /**
+             * @description that client's MAC; null when unknown
+             * @example 52:54:00:12:34:56
+             */
+            mac: string | null;
+            bytes: number;
+            durationMs: number;
+        };
         BootScriptEventBodyDto: {
             mac: string | null;
             /** Format: uuid */
@@ -1140,13 +1175,13 @@ export interface components {
              */
             id?: string;
             /** @enum {string} */
-            type: "boot-session" | "dhcp" | "tftp" | "boot-script" | "iscsi.login" | "iscsi.logout" | "image.import" | "version.published" | "storage.alert" | "wake" | "audit" | "change" | "reset" | "dropped";
+            type: "boot-session" | "dhcp" | "tftp" | "boot-file" | "boot-script" | "iscsi.login" | "iscsi.logout" | "image.import" | "version.published" | "storage.alert" | "wake" | "audit" | "change" | "reset" | "dropped";
             /** Format: date-time */
             time: string;
             /** @description the DLS node that published it */
             node?: string;
             /** @description per type, see the type → schema list of EventMessageDto */
-            body: components["schemas"]["BootSessionEventBodyDto"] | components["schemas"]["DhcpEventBodyDto"] | components["schemas"]["TftpEventBodyDto"] | components["schemas"]["BootScriptEventBodyDto"] | components["schemas"]["IscsiEventBodyDto"] | components["schemas"]["ImageImportEventBodyDto"] | components["schemas"]["VersionPublishedEventBodyDto"] | components["schemas"]["StorageAlertEventBodyDto"] | components["schemas"]["WakeEventBodyDto"] | components["schemas"]["AuditEventBodyDto"] | components["schemas"]["ChangeEventBodyDto"] | components["schemas"]["ResetEventBodyDto"] | components["schemas"]["DroppedEventBodyDto"];
+            body: components["schemas"]["BootSessionEventBodyDto"] | components["schemas"]["DhcpEventBodyDto"] | components["schemas"]["TftpEventBodyDto"] | components["schemas"]["BootFileEventBodyDto"] | components["schemas"]["BootScriptEventBodyDto"] | components["schemas"]["IscsiEventBodyDto"] | components["schemas"]["ImageImportEventBodyDto"] | components["schemas"]["VersionPublishedEventBodyDto"] | components["schemas"]["StorageAlertEventBodyDto"] | components["schemas"]["WakeEventBodyDto"] | components["schemas"]["AuditEventBodyDto"] | components["schemas"]["ChangeEventBodyDto"] | components["schemas"]["ResetEventBodyDto"] | components["schemas"]["DroppedEventBodyDto"];
         };
         AuditLogDto: {
             /** Format: uuid */
@@ -1938,6 +1973,11 @@ export interface components {
             errorMessage?: string | null;
             clientIp?: string | null;
             bootServerIp?: string | null;
+            /**
+             * @description how the client's firmware started this boot, from the DHCP request that opened the session: bios-pxe, uefi-pxe, uefi-http (null: not opened by DHCP)
+             * @enum {string|null}
+             */
+            firmware: "bios-pxe" | "uefi-pxe" | "uefi-http" | null;
             /** @description when each step of the boot was first reached in this session */
             stages: components["schemas"]["BootSessionStagesDto"];
             /**
@@ -6294,6 +6334,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    BootScriptController_bootFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file (`application/efi` for .efi programs, as UEFI HTTP boot expects) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/efi": string;
+                };
+            };
+            /** @description a name the jail refuses outright (empty, control characters) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description not a boot network, or a path that leaves the root (`..`, a symlink out) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description no such regular file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description too many requests from this address (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
                 };
             };
         };

@@ -8,6 +8,7 @@ export interface EventBodies {
   'boot-session': Schemas['BootSessionEventBodyDto'];
   dhcp: Schemas['DhcpEventBodyDto'];
   tftp: Schemas['TftpEventBodyDto'];
+  'boot-file': Schemas['BootFileEventBodyDto'];
   'boot-script': Schemas['BootScriptEventBodyDto'];
   'iscsi.login': Schemas['IscsiEventBodyDto'];
   'iscsi.logout': Schemas['IscsiEventBodyDto'];
@@ -28,6 +29,7 @@ export const EVENT_TYPES: readonly (keyof EventBodies)[] = [
   'boot-session',
   'dhcp',
   'tftp',
+  'boot-file',
   'boot-script',
   'iscsi.login',
   'iscsi.logout',

@@ -6,6 +6,14 @@ export const SESSION_STATUSES = ['starting', 'booting', 'running', 'shutdown', '
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
 
 /**
+ * How the client's firmware started this boot, from its first DHCP request of the session (options 60 and 93):
+ * `bios-pxe` (a BIOS PXE ROM, iPXE ROMs included), `uefi-pxe` (UEFI PXE: TFTP loader or an iPXE EFI ROM), `uefi-http`
+ * (UEFI HTTP boot: option 60 "HTTPClient", the loader fetched by URL).
+ */
+export const BOOT_FIRMWARES = ['bios-pxe', 'uefi-pxe', 'uefi-http'] as const;
+export type BootFirmware = (typeof BOOT_FIRMWARES)[number];
+
+/**
  * The steps of one boot, in order, each stamped once (the first time the session reaches it): DHCP seen, a loader
  * served over TFTP, the iPXE boot script served, the iSCSI login seen in tgt, the session marked `running`.
  */
@@ -32,6 +40,7 @@ export const STAGE_COLUMN = {
 @Entity('boot_sessions')
 @Check('boot_sessions_status_check', `"status" IN ('starting', 'booting', 'running', 'shutdown', 'error')`)
 @Check('boot_sessions_boot_time_seconds_check', '"boot_time_seconds" >= 0')
+@Check('boot_sessions_firmware_check', `"firmware" IN ('bios-pxe', 'uefi-pxe', 'uefi-http')`)
 @Index('idx_boot_sessions_client_id', ['clientId'])
 @Index('idx_boot_sessions_started_at', ['startedAt'])
 @Index('idx_boot_sessions_client_id_started_at', ['clientId', 'startedAt'])
@@ -79,6 +88,10 @@ export class BootSession {
   /** Last time the boot plane saw this client's iSCSI connection (drives running → shutdown). */
   @Column({ name: 'last_seen_at', type: 'timestamptz', nullable: true })
   lastSeenAt: Date | null;
+
+  /** How the firmware started this boot, from the DHCP request that opened the session (null: not opened by DHCP). */
+  @Column({ type: 'varchar', length: 10, nullable: true })
+  firmware: BootFirmware | null;
 
   /** When this session first saw the client's DHCP (null: opened another way, e.g. an external DHCP server). */
   @Column({ name: 'dhcp_at', type: 'timestamptz', nullable: true })

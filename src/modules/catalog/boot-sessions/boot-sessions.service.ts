@@ -8,7 +8,7 @@ import { DlsMetrics } from '../../metrics/dls-metrics';
 import { Client } from '../clients/client.entity';
 import { ClientGroupDirectory } from '../groups/client-group-directory';
 import { mayOpenSession, standingOf } from '../boot-policy/boot-policy';
-import { BOOT_STAGES, BootSession, BootStage, SessionStatus, STAGE_COLUMN, STAGE_PROPERTY } from './boot-session.entity';
+import { BOOT_STAGES, BootFirmware, BootSession, BootStage, SessionStatus, STAGE_COLUMN, STAGE_PROPERTY } from './boot-session.entity';
 import { assertTransition, INITIAL_STATUS, isFinal, OPEN_STATUSES } from './boot-session.state-machine';
 import { BootSessionErrorCode } from './boot-sessions.errors';
 import { ListBootSessionsQueryDto, SESSION_SORT } from './dto/list-boot-sessions.query.dto';
@@ -23,6 +23,8 @@ export interface OpenSessionOptions {
   bootServerIp?: string | null;
   /** The boot step seen as the session opens (stamped with the opening time). */
   stage?: Exclude<BootStage, 'running'>;
+  /** How the firmware started this boot (a DHCP request opens the session). */
+  firmware?: BootFirmware | null;
 }
 
 /**
@@ -101,6 +103,7 @@ export class BootSessionsService {
           status: INITIAL_STATUS,
           clientIp: opts.clientIp ?? null,
           bootServerIp: opts.bootServerIp ?? null,
+          firmware: opts.firmware ?? null,
           ...(opts.stage ? { [STAGE_PROPERTY[opts.stage]]: new Date() } : {}),
         }),
       );

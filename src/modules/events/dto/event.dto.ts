@@ -11,6 +11,7 @@ import type {
   IscsiEventBody,
   StorageAlertEventBody,
   TftpEventBody,
+  BootFileEventBody,
   VersionPublishedEventBody,
   WakeClientEventBody,
   WakeEventBody,
@@ -80,6 +81,22 @@ export class TftpEventBodyDto implements TftpEventBody {
   @ApiProperty() durationMs: number;
   @ApiProperty() ok: boolean;
   @ApiProperty({ type: String, nullable: true }) error: string | null;
+}
+
+export class BootFileEventBodyDto implements BootFileEventBody {
+  @ApiProperty({ example: 'ipxe.efi' }) file: string;
+  @ApiProperty({ example: '10.0.0.100' }) clientIp: string;
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description: 'the client that has clientIp (its recent DHCP traffic or its lease); null when DLS does not know',
+  })
+  clientId: string | null;
+  @ApiProperty({ type: String, nullable: true, example: '52:54:00:12:34:56', description: "that client's MAC; null when unknown" })
+  mac: string | null;
+  @ApiProperty() bytes: number;
+  @ApiProperty() durationMs: number;
 }
 
 export class BootScriptEventBodyDto implements BootScriptEventBody {
@@ -168,6 +185,7 @@ export const EVENT_BODY_MODELS = {
   'boot-session': BootSessionEventBodyDto,
   dhcp: DhcpEventBodyDto,
   tftp: TftpEventBodyDto,
+  'boot-file': BootFileEventBodyDto,
   'boot-script': BootScriptEventBodyDto,
   'iscsi.login': IscsiEventBodyDto,
   'iscsi.logout': IscsiEventBodyDto,
@@ -185,7 +203,7 @@ const uniqueModels = [...new Set(Object.values(EVENT_BODY_MODELS))];
 
 /**
  * The JSON in each SSE message's `data` line. `type` equals the SSE `event` field and selects the body schema:
- * boot-session → BootSessionEventBodyDto, dhcp → DhcpEventBodyDto, tftp → TftpEventBodyDto, boot-script →
+ * boot-session → BootSessionEventBodyDto, dhcp → DhcpEventBodyDto, tftp → TftpEventBodyDto, boot-file → BootFileEventBodyDto, boot-script →
  * BootScriptEventBodyDto, iscsi.login/iscsi.logout → IscsiEventBodyDto, image.import → ImageImportEventBodyDto,
  * version.published → VersionPublishedEventBodyDto, storage.alert → StorageAlertEventBodyDto, wake → WakeEventBodyDto, audit (admin only) →
  * AuditEventBodyDto, change → ChangeEventBodyDto; control messages reset → ResetEventBodyDto and dropped → DroppedEventBodyDto carry no id.

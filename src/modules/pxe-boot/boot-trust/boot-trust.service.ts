@@ -150,6 +150,15 @@ export class BootTrustService {
   }
 
   /** The served range whose network holds `ip` (relayed ranges included), or null. */
+  /** Whether `ip` lies in a boot range DLS serves now (the first fence of every boot route). */
+  onBootNetwork(ip: string): boolean {
+    try {
+      return this.rangeOf(ip) !== null;
+    } catch {
+      return false;
+    }
+  }
+
   private rangeOf(ip: string): TrustRange | null {
     const n = parseIpv4(ip);
     if (n === null) return null;

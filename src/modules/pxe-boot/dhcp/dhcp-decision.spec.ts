@@ -6,6 +6,7 @@ const base: DhcpDecisionInput = {
   messageType: DhcpMessageType.DISCOVER,
   port: 'dhcp',
   isPxe: true,
+  isHttpClient: false,
   mode: 'full',
   policy: 'ignore',
   client: ENABLED,
@@ -114,6 +115,14 @@ describe('decideDhcp — proxy mode', () => {
     expect(decide({ ...proxy, client: null, policy: 'register', isPxe: false }).register).toBe(false);
   });
 
+  it('answers a UEFI HTTP boot client (option 60 "HTTPClient") with a proxy offer, and only on the DHCP port', () => {
+    const http = { ...proxy, isPxe: false, isHttpClient: true };
+    expect(decide(http)).toEqual({ action: { kind: 'proxy-offer' }, register: false, track: true });
+    expect(decide({ ...http, messageType: DhcpMessageType.REQUEST, serverId: '10.0.0.254' }).action.kind).toBe('drop');
+    expect(decide({ ...http, client: { enabled: false, pending: false } }).action.kind).toBe('drop');
+    expect(decide({ ...http, client: null, policy: 'register' })).toMatchObject({ action: { kind: 'drop' }, register: true });
+  });
+
   it('leaves REQUESTs on the DHCP port to the real DHCP server', () => {
     expect(decide({ ...proxy, messageType: DhcpMessageType.REQUEST, serverId: '10.0.0.254' }).action.kind).toBe('drop');
     expect(decide({ ...proxy, port: 'pxe', messageType: DhcpMessageType.DISCOVER }).action.kind).toBe('drop');
@@ -121,7 +130,16 @@ describe('decideDhcp — proxy mode', () => {
 });
 
 describe('bootFileFor', () => {
-  const input = { mac: '52:54:00:12:34:56', arch: 0, isIpxe: false, bootLoader: null, httpHost: '10.0.0.1', httpPort: 8080, token: null };
+  const input = {
+    mac: '52:54:00:12:34:56',
+    arch: 0,
+    isIpxe: false,
+    isHttpClient: false,
+    bootLoader: null,
+    httpHost: '10.0.0.1',
+    httpPort: 8080,
+    token: null,
+  };
 
   it('gives iPXE its per-MAC HTTP script, whatever the architecture or override', () => {
     expect(bootFileFor({ ...input, isIpxe: true, bootLoader: 'ipxe.efi' })).toBe('http://10.0.0.1:8080/boot/52:54:00:12:34:56.ipxe');
@@ -141,5 +159,15 @@ describe('bootFileFor', () => {
     expect(bootFileFor({ ...input, arch: 7, bootLoader: 'snponly.efi' })).toBe('snponly.efi');
     expect(bootFileFor({ ...input, arch: null })).toBeNull();
     expect(bootFileFor({ ...input, arch: 11 })).toBeNull();
+  });
+
+  it('gives a UEFI HTTP boot client the same loader as a URL of the boot files route (arch 15/16), or none', () => {
+    const http = { ...input, isHttpClient: true };
+    expect(bootFileFor({ ...http, arch: 16 })).toBe('http://10.0.0.1:8080/boot/files/ipxe.efi');
+    expect(bootFileFor({ ...http, arch: 15 })).toBe('http://10.0.0.1:8080/boot/files/ipxe.efi');
+    expect(bootFileFor({ ...http, arch: 16, bootLoader: 'snponly.efi' })).toBe('http://10.0.0.1:8080/boot/files/snponly.efi');
+    expect(bootFileFor({ ...http, arch: 19 })).toBeNull(); // ARM64 over HTTP: DLS ships no loader for it
+    // iPXE loaded over HTTP boot then asks as iPXE: its script, as ever.
+    expect(bootFileFor({ ...http, isIpxe: true, arch: 7 })).toBe('http://10.0.0.1:8080/boot/52:54:00:12:34:56.ipxe');
   });
 });

@@ -35,6 +35,8 @@ export interface DhcpDecisionInput {
   port: ArrivalPort;
   /** Option 60 starts with "PXEClient". */
   isPxe: boolean;
+  /** Option 60 starts with "HTTPClient" (UEFI HTTP boot). */
+  isHttpClient: boolean;
   mode: Exclude<DhcpMode, 'off'>;
   policy: UnknownClientPolicy;
   /** null: no client with this MAC. */
@@ -93,8 +95,9 @@ const drop = (reason: string, register = false): DhcpPlan => ({ action: { kind: 
  *   54 names us, otherwise the client took another server's offer and we forget ours silently; INIT-REBOOT
  *   (no 54, ciaddr 0) asks for option 50; RENEWING/REBINDING (ciaddr set) for ciaddr. DECLINE and RELEASE that
  *   name another server are not ours.
- * - Proxy mode answers only PXE clients (option 60 "PXEClient"): DISCOVER on the DHCP port → proxy OFFER,
- *   REQUEST on port 4011 → proxy ACK. Everything else belongs to the real DHCP server.
+ * - Proxy mode answers only PXE clients (option 60 "PXEClient") and UEFI HTTP boot clients ("HTTPClient"):
+ *   DISCOVER on the DHCP port → proxy OFFER, REQUEST on port 4011 → proxy ACK (PXE only: an HTTP boot client takes
+ *   its URL from the proxy OFFER and never asks port 4011). Everything else belongs to the real DHCP server.
  */
 export function decideDhcp(input: DhcpDecisionInput): DhcpPlan {
   const type = input.messageType;
@@ -146,7 +149,7 @@ export function decideDhcp(input: DhcpDecisionInput): DhcpPlan {
 
 function decideProxy(input: DhcpDecisionInput, type: DhcpMessageType, seeks: boolean): DhcpPlan {
   if (input.mode !== 'proxy') return drop('port 4011 request for a range not in proxy mode');
-  if (!input.isPxe) return drop('proxy mode: not a PXE client');
+  if (!input.isPxe && !input.isHttpClient) return drop('proxy mode: not a PXE or UEFI HTTP boot client');
   const client = input.client;
   if (client === null) {
     const register = input.policy === 'register' && seeks;
@@ -166,6 +169,8 @@ export interface BootFileInput {
   mac: string;
   arch: number | null;
   isIpxe: boolean;
+  /** UEFI HTTP boot: the loader goes as an http:// URL to DLS's boot files route instead of a TFTP file name. */
+  isHttpClient: boolean;
   /** The client's loader override (clients.boot_loader), or null. */
   bootLoader: BootLoader | null;
   /** Host (address) and port of the HTTP server that serves `/boot/<mac>.ipxe`. */
@@ -180,18 +185,27 @@ export function bootScriptUrl(httpHost: string, httpPort: number, mac: string, t
   return `http://${httpHost}:${httpPort}/boot/${mac}.ipxe${token ? `?t=${token}` : ''}`;
 }
 
+/** Where DLS serves a file of its boot-files root (the TFTP root) over HTTP: UEFI HTTP boot's loader URL. */
+export function bootFileUrl(httpHost: string, httpPort: number, file: string): string {
+  return `http://${httpHost}:${httpPort}/boot/files/${file.split('/').map(encodeURIComponent).join('/')}`;
+}
+
 /**
  * The boot file for a bootable client: iPXE (option 77 "iPXE" or option 175) gets its HTTP script; a plain PXE ROM
- * gets its loader override, else a TFTP loader by option 93 (0 → undionly.kpxe, 6/7/9 → ipxe.efi); null when the
- * architecture is unknown and there is no override.
+ * gets its loader override, else a TFTP loader by option 93 (0 → undionly.kpxe, 6/7/9 → ipxe.efi); a UEFI HTTP
+ * boot client (option 60 "HTTPClient", arch 15/16) gets the same choice as a URL of DLS's boot files route; null when
+ * the architecture is unknown and there is no override.
  */
 export function bootFileFor(input: BootFileInput): string | null {
   const scriptUrl = bootScriptUrl(input.httpHost, input.httpPort, input.mac, input.token);
   if (input.isIpxe) return scriptUrl;
-  if (input.bootLoader) return input.bootLoader;
-  return pickBootFile(input.arch, false, {
-    biosLoader: DEFAULT_BIOS_LOADER,
-    efiLoader: DEFAULT_EFI_LOADER,
-    scriptUrl,
-  });
+  const loader =
+    input.bootLoader ??
+    pickBootFile(input.arch, false, {
+      biosLoader: DEFAULT_BIOS_LOADER,
+      efiLoader: DEFAULT_EFI_LOADER,
+      scriptUrl,
+    });
+  if (loader === null || !input.isHttpClient) return loader;
+  return bootFileUrl(input.httpHost, input.httpPort, loader);
 }

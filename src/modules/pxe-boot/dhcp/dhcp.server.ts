@@ -9,6 +9,7 @@ import {
   DhcpMessageType,
   DhcpPacket,
   encodeDhcp,
+  firmwarePathOf,
   replyDestination,
 } from '@protocols/dhcp';
 import { MalformedPacketError } from '@protocols/malformed-packet.error';
@@ -283,6 +284,7 @@ export class DhcpServer {
       messageType: ci.messageType,
       port,
       isPxe: ci.isPxe,
+      isHttpClient: ci.isHttpClient,
       mode: range.dhcpMode,
       policy: range.unknownClientPolicy,
       client,
@@ -404,6 +406,7 @@ export class DhcpServer {
       mac,
       arch: ctx.ci.arch,
       isIpxe: ctx.ci.isIpxe,
+      isHttpClient: ctx.ci.isHttpClient,
       bootLoader: ctx.client?.bootLoader ?? null,
       httpHost: ctx.serverId,
       httpPort: this.httpPort,
@@ -445,6 +448,7 @@ export class DhcpServer {
         messageType,
         arch: ctx.ci.arch,
         isIpxe: ctx.ci.isIpxe,
+        firmware: firmwarePathOf(ctx.ci),
       });
     } catch (err) {
       this.logger.warn(

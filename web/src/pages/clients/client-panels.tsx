@@ -8,6 +8,13 @@ import { notifyDone, notifyError } from '../../lib/notify';
 import { STAGES, stageSegments, totalMs } from './boot-stages';
 import { ErrorAlert } from './error-alert';
 
+/** How the firmware started a boot (from the DHCP request that opened the session). */
+const FIRMWARE_LABEL: Record<'bios-pxe' | 'uefi-pxe' | 'uefi-http', string> = {
+  'bios-pxe': 'BIOS PXE',
+  'uefi-pxe': 'UEFI PXE',
+  'uefi-http': 'UEFI HTTP',
+};
+
 /** A 404 that means "there is none yet" rather than a failure. */
 const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 404;
 
@@ -56,6 +63,7 @@ export function SessionHistory({ clientId }: { clientId: string }) {
               <Table.Tr>
                 <Table.Th>Started</Table.Th>
                 <Table.Th>Status</Table.Th>
+                <Table.Th>Firmware</Table.Th>
                 <Table.Th>Boot time</Table.Th>
                 <Table.Th style={{ width: '45%' }}>Stages</Table.Th>
               </Table.Tr>
@@ -77,6 +85,7 @@ export function SessionHistory({ clientId }: { clientId: string }) {
                         </Text>
                       )}
                     </Table.Td>
+                    <Table.Td data-testid="session-firmware">{s.firmware ? FIRMWARE_LABEL[s.firmware] : '—'}</Table.Td>
                     <Table.Td>{formatSeconds(s.bootTimeSeconds)}</Table.Td>
                     <Table.Td>
                       {segs.length === 0 ? (

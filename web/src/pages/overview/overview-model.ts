@@ -45,6 +45,10 @@ export function summarize(e: DlsEvent): string {
         ? `${t.file} to ${t.clientIp}: ${formatBytes(t.bytes)} in ${formatMs(t.durationMs)}`
         : `${t.file} to ${t.clientIp} failed: ${t.error ?? 'error'}`;
     }
+    case 'boot-file': {
+      const f = b as EventBodies['boot-file'];
+      return `${f.file} over HTTP to ${f.clientIp}: ${formatBytes(f.bytes)} in ${formatMs(f.durationMs)}`;
+    }
     case 'boot-script': {
       const s = b as EventBodies['boot-script'];
       return `script ${s.outcome} for ${s.mac ?? s.clientIp ?? 'unknown client'}${s.reason ? ` (${s.reason})` : ''}`;

@@ -12,7 +12,7 @@ import { RoomStore } from './room-store';
 import { RoomTile, STATE_LABEL } from './room-tile';
 import './room.css';
 
-const LIVE_TYPES = ['dhcp', 'tftp', 'boot-script', 'iscsi.login', 'iscsi.logout', 'boot-session'] as const;
+const LIVE_TYPES = ['dhcp', 'tftp', 'boot-file', 'boot-script', 'iscsi.login', 'iscsi.logout', 'boot-session'] as const;
 
 /** Every page of a paged list (limit 500 per call). */
 async function allPages<T>(get: (offset: number) => Promise<{ total: number; items: T[] }>): Promise<T[]> {

@@ -88,6 +88,14 @@ describe('room-state reducer', () => {
     expect(bootTimeText(t.lastBootSeconds)).toBe('12.3 s');
   });
 
+  it('takes a loader fetched over HTTP (UEFI HTTP boot) as the loader step, by client id or by address', () => {
+    const overHttp = (clientId: string | null) =>
+      ev('boot-file', { file: 'ipxe.efi', clientIp: '10.0.0.5', clientId, mac: null, bytes: 1, durationMs: 1 });
+    const t = applyEvent(applyEvent(tileOf(client()), dhcp()), overHttp(ID));
+    expect(t.state).toBe('loader');
+    expect(clientOfEvent(overHttp(null), (ip) => (ip === '10.0.0.5' ? ID : undefined))).toBe(ID);
+  });
+
   it('a session moving to booting keeps the stage the tile shows: a script-only boot never flashes `loader`', () => {
     const atDhcp = run(tileOf(client()), dhcp(), session('starting'));
     expect(atDhcp.state).toBe('dhcp');

@@ -45,6 +45,7 @@ export function clientOfEvent(e: DlsEvent, byIp: (ip: string) => string | undefi
     case 'iscsi.logout':
     case 'boot-session':
     case 'tftp':
+    case 'boot-file':
       if (b.clientId) return b.clientId;
       if (b.clientIp) return byIp(b.clientIp) ?? null;
       return null;
@@ -82,6 +83,9 @@ export function applyEvent(t: Tile, e: DlsEvent): Tile {
       const b = e.body as Schemas['TftpEventBodyDto'];
       return b.ok ? forward('loader') : t;
     }
+    case 'boot-file':
+      // A loader fetched over HTTP (UEFI HTTP boot): only whole files are published.
+      return forward('loader');
     case 'boot-script': {
       const b = e.body as Schemas['BootScriptEventBodyDto'];
       return b.outcome === 'served' ? forward('script') : t;

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PageResponseDto } from '@common/pagination';
-import { BootSession, SESSION_STATUSES, SessionStatus } from '../boot-session.entity';
+import { BOOT_FIRMWARES, BootFirmware, BootSession, SESSION_STATUSES, SessionStatus } from '../boot-session.entity';
 
 const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
 
@@ -45,6 +45,13 @@ export class BootSessionResponseDto {
   @ApiPropertyOptional({ nullable: true, type: String }) errorMessage: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) clientIp: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) bootServerIp: string | null;
+  @ApiProperty({
+    enum: BOOT_FIRMWARES,
+    nullable: true,
+    description:
+      "how the client's firmware started this boot, from the DHCP request that opened the session: bios-pxe, uefi-pxe, uefi-http (null: not opened by DHCP)",
+  })
+  firmware: BootFirmware | null;
   @ApiProperty({ type: BootSessionStagesDto, description: 'when each step of the boot was first reached in this session' })
   stages: BootSessionStagesDto;
   @ApiProperty({ description: 'row version: the ETag is `"<version>"` (send it in If-Match to edit this version)', example: 1 }) version: number;
@@ -58,6 +65,7 @@ export class BootSessionResponseDto {
     d.startedAt = s.startedAt;
     d.endedAt = s.endedAt;
     d.bootTimeSeconds = s.bootTimeSeconds;
+    d.firmware = s.firmware ?? null;
     d.errorMessage = s.errorMessage;
     d.clientIp = s.clientIp;
     d.bootServerIp = s.bootServerIp;

@@ -319,9 +319,13 @@ export async function provisionImage(
   return { imageId: image.id, versionId: version.id };
 }
 
-/** A `full`-mode network range over the whole lab bridge (pool .100–.199). Returns the created range. */
+/**
+ * A `full`-mode network range over the whole lab bridge (pool .100–.199). Returns the created range once DLS serves
+ * it (its DHCP log line): a range is picked up a moment after it is written, and until then the boot routes refuse
+ * the network as "no boot network".
+ */
 export async function addLabRange(dls: DlsInLab, lab: Lab, name = 'lab'): Promise<{ id: string }> {
-  return dls.ok('POST', '/api/v1/network-ranges', {
+  const range = await dls.ok('POST', '/api/v1/network-ranges', {
     name,
     cidr: lab.cidr,
     interface: lab.bridge,
@@ -330,6 +334,9 @@ export async function addLabRange(dls: DlsInLab, lab: Lab, name = 'lab'): Promis
     poolEnd: `${lab.subnet}.199`,
     leaseSeconds: 600,
   });
+  const serving = new RegExp(`DHCP serving (.* )?${name}=[^ ]+/full@`);
+  await waitFor(`DLS to serve range ${name}`, async () => serving.test(dls.logTail(200_000)), 60_000, 100);
+  return range;
 }
 
 /** Registers a client for `mac` on `imageId`. */

@@ -139,9 +139,17 @@ describe('kernel boot: the iSCSI login travels in a per-boot initrd, never on th
     mkdirSync(out);
     const archive = join(work, 'frag.cpio');
     execFileSync('dd', [`of=${archive}`, 'status=none'], { input: frag.body });
-    expect(execFileSync('cpio', ['-it', '--quiet', '-F', archive], { encoding: 'utf8' }).trim().split('\n')).toEqual(['etc', 'etc/cmdline.d', CONF]);
+    expect(execFileSync('cpio', ['-it', '--quiet', '-F', archive], { encoding: 'utf8' }).trim().split('\n')).toEqual([
+      'etc',
+      'etc/cmdline.d',
+      CONF,
+      'etc/iscsi.initramfs',
+    ]);
     execFileSync('cpio', ['-i', '--quiet', '--no-absolute-filenames', '-F', archive], { cwd: out });
     expect(statSync(join(out, CONF)).mode & 0o7777).toBe(0o600);
+    // The same login for initramfs-tools images (open-iscsi's local-top script sources this file).
+    expect(statSync(join(out, 'etc/iscsi.initramfs')).mode & 0o7777).toBe(0o600);
+    expect(readFileSync(join(out, 'etc/iscsi.initramfs'), 'utf8')).toContain(`ISCSI_PASSWORD='${creds.chapSecret}'`);
     const conf = readFileSync(join(out, CONF), 'utf8');
     const m = /^rd\.iscsi\.initiator=(\S+) netroot=iscsi:([^:]+):([^@]+)@([\d.]+)::(\d+):(\d+):(\S+)\n$/.exec(conf);
     expect(m).not.toBeNull();

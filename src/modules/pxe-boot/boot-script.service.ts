@@ -4,6 +4,7 @@ import { normalizeMac } from '@common/mac';
 import { AppConfig } from '@config/config.loader';
 import {
   IpxeScriptError,
+  ipxeBootFile,
   renderDiskInUseScript,
   renderErrorScript,
   renderFailureRecordedScript,
@@ -396,11 +397,13 @@ export class BootScriptService {
     const method = target.method;
     if (method.kind === 'kernel') {
       iscsiRootParams(exp); // checked now, so a value dracut could not take fails this script, not the initrd fetch
+      // A kernel or initrd stored as a path of the boot files root is fetched from DLS, at the address the client reached.
+      const filesBase = `http://${who.serverIp}:${this.config.http.port}/boot/files`;
       return renderKernelScript({
         mac,
         hostname: target.client.hostname,
-        kernel: method.kernel,
-        initrd: method.initrd,
+        kernel: ipxeBootFile(method.kernel, filesBase, 'kernel'),
+        initrd: method.initrd ? ipxeBootFile(method.initrd, filesBase, 'initrd') : null,
         cmdline: method.cmdline,
         extraCmdline: method.extraCmdline,
         report,

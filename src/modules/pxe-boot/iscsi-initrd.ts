@@ -10,6 +10,12 @@ import type { IscsiExportInfo } from './iscsi-exports.port';
  */
 export const DRACUT_ISCSI_CONF = 'etc/cmdline.d/90-dls-iscsi.conf';
 
+/**
+ * Debian's initramfs-tools + open-iscsi: its `local-top/iscsi` script sources `/etc/iscsi.initramfs` (shell variable
+ * assignments) when present and logs in with `iscsistart` before the root is mounted.
+ */
+export const INITRAMFS_TOOLS_ISCSI_CONF = 'etc/iscsi.initramfs';
+
 /** dracut splits `netroot=iscsi:user:pass@…` at `:` and `@`, and the line into words: neither may occur in a value. */
 const CHAP_USER = /^[A-Za-z0-9._-]{1,255}$/;
 const CHAP_SECRET = /^[A-Za-z0-9._~+=-]{12,255}$/;
@@ -31,14 +37,38 @@ export function iscsiRootParams(exp: IscsiExportInfo): string {
 }
 
 /**
+ * The same login for initramfs-tools' open-iscsi script ({@link INITRAMFS_TOOLS_ISCSI_CONF}): sourced by `sh`, so
+ * every value is single-quoted — the checks of {@link iscsiRootParams} (which this calls) admit no quote. The portal
+ * group tag is tgt's 1. The initiator logs in to the whole target; the root is found by the image's `root=` (a
+ * LABEL or UUID), so tgt's LUN 0 (its controller) does not matter.
+ */
+export function initramfsToolsIscsiConf(exp: IscsiExportInfo): string {
+  iscsiRootParams(exp);
+  const q = (v: string | number) => `'${String(v)}'`;
+  return [
+    `ISCSI_INITIATOR=${q(exp.initiatorIqn)}`,
+    `ISCSI_TARGET_NAME=${q(exp.targetIqn)}`,
+    `ISCSI_TARGET_IP=${q(exp.portal.address)}`,
+    `ISCSI_TARGET_PORT=${q(exp.portal.port)}`,
+    `ISCSI_TARGET_GROUP=${q(1)}`,
+    `ISCSI_USERNAME=${q(exp.chapUser)}`,
+    `ISCSI_PASSWORD=${q(exp.chapSecret)}`,
+    '',
+  ].join('\n');
+}
+
+/**
  * The per-boot initrd fragment of a kernel boot: a newc cpio holding `etc/`, `etc/cmdline.d/` (0755, as in any
- * initramfs) and {@link DRACUT_ISCSI_CONF} (0600, root) with {@link iscsiRootParams}. iPXE loads it after the image's
- * initramfs; the kernel unpacks both into the same rootfs, so the file joins the image's `/etc`.
+ * initramfs), {@link DRACUT_ISCSI_CONF} with {@link iscsiRootParams} for dracut images and
+ * {@link INITRAMFS_TOOLS_ISCSI_CONF} with {@link initramfsToolsIscsiConf} for initramfs-tools images (both 0600,
+ * root). iPXE (or GRUB) loads it after the image's initramfs; the kernel unpacks both into the same rootfs, so the
+ * files join the image's `/etc`, and whichever initramfs the image has finds its own.
  */
 export function iscsiInitrd(exp: IscsiExportInfo): Buffer {
   return encodeNewc([
     { type: 'dir', path: 'etc', mode: 0o755 },
     { type: 'dir', path: 'etc/cmdline.d', mode: 0o755 },
     { type: 'file', path: DRACUT_ISCSI_CONF, mode: 0o600, data: `${iscsiRootParams(exp)}\n` },
+    { type: 'file', path: INITRAMFS_TOOLS_ISCSI_CONF, mode: 0o600, data: initramfsToolsIscsiConf(exp) },
   ]);
 }

@@ -1,5 +1,7 @@
 import {
   ipxeValueProblem,
+  ipxeBootFile,
+  isBootFilePath,
   failureUrl,
   ISCSI_INITRD_NAME,
   iscsiInitrdUrl,
@@ -284,6 +286,27 @@ describe("ipxeValueProblem (write-time check with the renderer's rules)", () => 
     const problem = ipxeValueProblem('url', url, 'bootKernel');
     expect(problem === null).toBe(renders({ kernel: url }));
     if (problem) expect(problem).toMatch(/^bootKernel: /);
+  });
+
+  it.each([
+    ['debian/vmlinuz', true],
+    ['vmlinuz-6.1.0-amd64', true],
+    ['linux/initrd.img', true],
+    ['../etc/passwd', false],
+    ['a/../b', false],
+    ['./a', false],
+    ['a/./b', false],
+    ['/abs/vmlinuz', false],
+    ['a//b', false],
+    ['a/b/', false],
+    ['a b', false],
+    ['a$b', false],
+  ])('takes %j as a path of the boot files root: %p', (path, ok) => {
+    expect(isBootFilePath(path)).toBe(ok);
+    if (ok) {
+      expect(ipxeValueProblem('url', path, 'bootKernel')).toBeNull();
+      expect(ipxeBootFile(path, 'http://10.0.0.1:3000/boot/files', 'kernel')).toBe(`http://10.0.0.1:3000/boot/files/${path}`);
+    }
   });
 
   it.each([

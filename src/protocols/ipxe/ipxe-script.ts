@@ -63,6 +63,23 @@ export function ipxeMac(value: string, field = 'mac'): string {
   return value;
 }
 
+/** A path inside DLS's boot files root: relative, `/`-separated safe names, no `.` or `..` segment. */
+const BOOT_FILE_PATH = /^(?!\.\.?(\/|$))[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,127}(\/(?!\.\.?(\/|$))[A-Za-z0-9_+-][A-Za-z0-9._+-]{0,127}){0,15}$/;
+
+/** Whether `value` names a file of DLS's boot files root (`debian/vmlinuz`) rather than a URL. */
+export function isBootFilePath(value: string): boolean {
+  return typeof value === 'string' && BOOT_FILE_PATH.test(value);
+}
+
+/**
+ * A kernel/initrd reference as stored on an image: an http(s)/tftp URL, or a path in DLS's boot files root, which
+ * the script names as `<filesBase>/<path>` (`http://<the address the client reached>:<port>/boot/files`).
+ */
+export function ipxeBootFile(value: string, filesBase: string, field = 'url'): string {
+  if (isBootFilePath(value)) return ipxeUrl(`${filesBase}/${value}`, field);
+  return ipxeUrl(value, field);
+}
+
 /** Checks an http(s)/tftp URL that is used as one word (kernel, initrd, chain target). */
 export function ipxeUrl(value: string, field = 'url'): string {
   if (typeof value !== 'string' || value.length > 2048 || !URL_SCHEME.test(value)) {
@@ -108,8 +125,13 @@ export type IpxeValueKind = 'url' | 'cmdline';
  */
 export function ipxeValueProblem(kind: IpxeValueKind, value: unknown, field: string): string | null {
   try {
-    if (kind === 'url') ipxeUrl(value as string, field);
-    else ipxeCmdline(value as string, field);
+    if (kind === 'url') {
+      if (isBootFilePath(value as string)) return null;
+      if (typeof value !== 'string' || !URL_SCHEME.test(value)) {
+        return `${field}: neither an http, https or tftp URL nor a path in the boot files root: ${show(value)}`;
+      }
+      ipxeUrl(value, field);
+    } else ipxeCmdline(value as string, field);
     return null;
   } catch (err) {
     if (err instanceof IpxeScriptError) return err.message;

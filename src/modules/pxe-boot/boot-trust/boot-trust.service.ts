@@ -11,6 +11,8 @@ import { LeaseFact, LeaseMemo } from './lease-memo';
 
 /** How long the parsed list of served ranges is reused. */
 const RANGES_REREAD_MS = 1000;
+/** …and at most this often again when an address matched none of them. */
+const RANGES_MISS_REREAD_MS = 50;
 
 /** Good tokens remembered at most (each is a few dozen bytes). */
 const GOOD_TOKENS_MAX = 16_384;
@@ -162,6 +164,11 @@ export class BootTrustService {
   private rangeOf(ip: string): TrustRange | null {
     const n = parseIpv4(ip);
     if (n === null) return null;
+    for (const r of this.servedRanges()) if (cidrContains(r.cidr, n)) return r;
+    // A range served since the list was read would be refused for up to RANGES_REREAD_MS: read again on a miss
+    // (at most every RANGES_MISS_REREAD_MS, so requests from off the boot networks cannot make it read each time).
+    if (Date.now() - this.rangesAtMs < RANGES_MISS_REREAD_MS) return null;
+    this.ranges = null;
     for (const r of this.servedRanges()) if (cidrContains(r.cidr, n)) return r;
     return null;
   }

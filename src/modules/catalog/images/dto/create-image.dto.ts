@@ -62,14 +62,17 @@ export class CreateImageDto {
   @IsIn(DISK_POLICIES)
   defaultDiskPolicy?: DiskPolicy;
 
-  @ApiPropertyOptional({ description: 'Linux-style image: http(s) or tftp URL of the kernel for an iPXE kernel boot (instead of sanboot)' })
+  @ApiPropertyOptional({
+    description:
+      "Linux-style image: the kernel for a kernel boot (instead of sanboot): an http(s) or tftp URL, or a path in DLS's boot files root (DLS_TFTP_ROOT, e.g. `debian/vmlinuz`), which DLS serves itself",
+  })
   @IsOptional()
   @IsString()
   @Length(1, 1024)
   @IsIpxeValue('url')
   bootKernel?: string | null;
 
-  @ApiPropertyOptional({ description: 'Linux-style image: http(s) or tftp URL of the initrd' })
+  @ApiPropertyOptional({ description: "Linux-style image: the initrd, an http(s) or tftp URL or a path in DLS's boot files root" })
   @IsOptional()
   @IsString()
   @Length(1, 1024)

@@ -1,18 +1,24 @@
 /**
- * Boot benchmark: seconds from QEMU start to `DLS-BOOT-OK` for BIOS e1000 clients booting the lab test disk through
- * DLS, against the same through the reference stack (dnsmasq + static script + tgtd, bench/boot-reference.ts).
- * Same disk content, same namespace setup (a fresh lab each), same client model; prints both medians and the ratio
- * DLS / reference (target ≤ 1.0).
- *
- * Run (root): `npm run build && node dist/bench/boot.bench.js [n]` (default n = 3).
+ * Boot benchmark, three scenarios (`npm run bench:boot -- [n] [--linux | --uefi]`, default n = 3):
+ * - default: seconds from QEMU start to `DLS-BOOT-OK` for BIOS e1000 clients booting the lab test disk through DLS,
+ *   against the same through the reference stack (dnsmasq + static script + tgtd, bench/boot-reference.ts). Same
+ *   disk content, same namespace setup (a fresh lab each), same client model; both medians and the ratio DLS /
+ *   reference (target ≤ 1.0);
+ * - `--linux`: the real Linux (test/lab/linux-image.ts) from power-on to its init's `DLS-LINUX-OK`, BIOS e1000: DLS
+ *   (kernel and initramfs from its boot files root, per-boot CHAP login fragment) against the reference stack (the
+ *   same kernel, initramfs and a static login fragment, no CHAP); medians and ratio;
+ * - `--uefi`: the same Linux through DLS by UEFI HTTP boot (OVMF alone, `ipxe.efi` fetched by URL) against UEFI PXE
+ *   (OVMF alone, `ipxe.efi` over TFTP): medians and ratio HTTP / PXE.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addClient, addLabRange, buildDls, provisionImage, repoRoot, startDlsInLab } from '../test/boot/dls-lab';
 import { buildTestDisk } from '../test/lab/disk';
 import { createLab } from '../test/lab/netns';
-import { bootClient } from '../test/lab/qemu';
+import { bootClient, BootClientOptions } from '../test/lab/qemu';
+import { buildLinuxImage, iscsiInitramfsFragment, LINUX_OK_MARKER, LINUX_ROOT_LABEL, LinuxImage } from '../test/lab/linux-image';
+import { REFERENCE_IQN, startReferenceStack } from '../test/lab/reference-stack';
 import { BootTimes, measureReferenceBoots, median } from './boot-reference';
 
 const DISK_BYTES = 8 * 1024 * 1024;
@@ -55,10 +61,142 @@ export async function measureDlsBoots(n = 3, log: (line: string) => void = conso
   }
 }
 
+/** OVMF HTTP boot only: no NIC ROM, PXE boot options off (see test/boot/uefi-http-boot.e2e-spec.ts). */
+const HTTP_BOOT_ONLY = ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'];
+/** OVMF PXE only: no NIC ROM (its own PXE → TFTP ipxe.efi), HTTP boot never reached first. */
+const NO_NIC_ROM = ['-global', 'virtio-net-pci.romfile='];
+
+/** `n` boots of the real Linux through DLS per client model in `kinds`, in one lab; seconds to DLS-LINUX-OK per kind. */
+export async function measureDlsLinuxBoots(
+  linux: LinuxImage,
+  n: number,
+  kinds: Record<string, Omit<BootClientOptions, 'logDir' | 'mac'>>,
+  log: (line: string) => void = console.log,
+): Promise<Record<string, BootTimes>> {
+  const dir = mkdtempSync(join(tmpdir(), 'dls-bench-linux-'));
+  const lab = await createLab();
+  try {
+    const dls = await startDlsInLab(lab, { dataDir: join(dir, 'data'), logFile: join(dir, 'dls.log') });
+    try {
+      const { imageId } = await provisionImage(dls, 'bench-linux', linux.rootDisk, statSync(linux.rootDisk).size);
+      const files = join(dls.dataDir, 'tftp', 'debian');
+      mkdirSync(files, { recursive: true });
+      copyFileSync(linux.kernel, join(files, 'vmlinuz'));
+      copyFileSync(linux.initrd, join(files, 'initrd.img'));
+      await dls.ok('PATCH', `/api/v1/images/${imageId}`, {
+        bootKernel: 'debian/vmlinuz',
+        bootInitrd: 'debian/initrd.img',
+        bootCmdline: `console=ttyS0 root=LABEL=${LINUX_ROOT_LABEL} rw ip=dhcp`,
+      });
+      await addLabRange(dls, lab, 'bench');
+      const out: Record<string, BootTimes> = {};
+      let i = 0;
+      for (const [kind, opts] of Object.entries(kinds)) {
+        const mac = `52:54:00:d1:5c:${(0x10 + i++).toString(16)}`;
+        await addClient(dls, { mac, hostname: `bench-${kind}`, imageId, diskPolicy: 'persistent' });
+        out[kind] = await bootTimes(`DLS ${kind}`, n, log, async (run) => {
+          const vm = await bootClient(lab, { mac, memoryMb: 512, timeoutMs: 300_000, ...opts, logDir: join(dir, `${kind}-${run}`) });
+          try {
+            const { elapsedMs } = await vm.waitFor(LINUX_OK_MARKER, 280_000);
+            await vm.exited;
+            return elapsedMs;
+          } catch (err) {
+            throw new Error(`${(err as Error).message}\n--- DLS log ---\n${dls.logTail(3000)}`, { cause: err });
+          } finally {
+            await vm.kill();
+          }
+        });
+      }
+      return out;
+    } finally {
+      await dls.stop();
+    }
+  } finally {
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `n` BIOS e1000 boots of the real Linux through the reference stack (the same kernel and initramfs, no CHAP). */
+export async function measureReferenceLinuxBoots(linux: LinuxImage, n: number, log: (line: string) => void = console.log): Promise<BootTimes> {
+  const dir = mkdtempSync(join(tmpdir(), 'dls-bench-reflinux-'));
+  const lab = await createLab();
+  const mac = '52:54:00:d1:5c:01';
+  try {
+    const disk = join(dir, 'root.raw');
+    copyFileSync(linux.rootDisk, disk);
+    const loginFragment = iscsiInitramfsFragment({
+      initiator: 'iqn.2024-01.lab.dls.initiator:bench',
+      targetName: REFERENCE_IQN,
+      targetIp: lab.serverIp,
+    });
+    const cmdline = `console=ttyS0 root=LABEL=${LINUX_ROOT_LABEL} rw ip=dhcp`;
+    const stack = await startReferenceStack(lab, {
+      diskPath: disk,
+      macs: [mac],
+      workDir: join(dir, 'ref'),
+      linux: { ...linux, cmdline, loginFragment },
+    });
+    try {
+      return await bootTimes('reference', n, log, async (run) => {
+        const vm = await bootClient(lab, { mac, firmware: 'bios', nic: 'e1000', memoryMb: 512, timeoutMs: 300_000, logDir: join(dir, `run${run}`) });
+        try {
+          const { elapsedMs } = await vm.waitFor(LINUX_OK_MARKER, 280_000);
+          await vm.exited;
+          return elapsedMs;
+        } finally {
+          await vm.kill();
+        }
+      });
+    } finally {
+      await stack.stop();
+    }
+  } finally {
+    await lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function bootTimes(what: string, n: number, log: (line: string) => void, boot: (run: number) => Promise<number>): Promise<BootTimes> {
+  const seconds: number[] = [];
+  for (let i = 0; i < n; i++) {
+    seconds.push((await boot(i)) / 1000);
+    log(`${what} boot ${i + 1}/${n}: ${seconds[i].toFixed(2)} s`);
+  }
+  return { seconds, median: median(seconds) };
+}
+
+const show = (t: BootTimes) => `${t.median.toFixed(2)} s  (${t.seconds.map((s) => s.toFixed(2)).join(', ')})`;
+
 async function main(): Promise<void> {
-  const n = Number(process.argv[2] ?? 3);
-  if (!Number.isInteger(n) || n < 1 || n > 20) throw new Error('usage: boot.bench [n (1..20)]');
+  const args = process.argv.slice(2);
+  const scenario = args.includes('--linux') ? 'linux' : args.includes('--uefi') ? 'uefi' : 'bios';
+  const n = Number(args.find((a) => !a.startsWith('--')) ?? 3);
+  if (!Number.isInteger(n) || n < 1 || n > 20) throw new Error('usage: boot.bench [n (1..20)] [--linux | --uefi]');
   if (!existsSync(join(repoRoot(), 'dist', 'src', 'main.js'))) await buildDls();
+  if (scenario === 'linux') {
+    const linux = await buildLinuxImage({ log: console.log });
+    const { bios } = await measureDlsLinuxBoots(linux, n, { bios: { firmware: 'bios', nic: 'e1000' } });
+    const ref = await measureReferenceLinuxBoots(linux, n);
+    const ratio = bios.median / ref.median;
+    console.log(`\npower-on → DLS-LINUX-OK (real Linux, root on iSCSI), BIOS e1000, median of ${n}:`);
+    console.log(`  DLS       ${show(bios)}`);
+    console.log(`  reference ${show(ref)}`);
+    console.log(`  ratio DLS/reference = ${ratio.toFixed(2)} (target ≤ 1.0) ${ratio <= 1.0 ? 'OK' : 'SLOWER'}`);
+    return;
+  }
+  if (scenario === 'uefi') {
+    const linux = await buildLinuxImage({ log: console.log });
+    const t = await measureDlsLinuxBoots(linux, n, {
+      http: { firmware: 'uefi', nic: 'virtio-net-pci', extraArgs: [...NO_NIC_ROM, ...HTTP_BOOT_ONLY] },
+      pxe: { firmware: 'uefi', nic: 'virtio-net-pci', extraArgs: NO_NIC_ROM },
+    });
+    console.log(`\npower-on → DLS-LINUX-OK through DLS, OVMF virtio-net without option ROM, median of ${n}:`);
+    console.log(`  UEFI HTTP boot (ipxe.efi by URL)  ${show(t.http)}`);
+    console.log(`  UEFI PXE (ipxe.efi over TFTP)     ${show(t.pxe)}`);
+    console.log(`  ratio HTTP/PXE = ${(t.http.median / t.pxe.median).toFixed(2)}`);
+    return;
+  }
   const dls = await measureDlsBoots(n);
   const ref = await measureReferenceBoots(n);
   const ratio = dls.median / ref.median;

@@ -9,7 +9,7 @@
  * It is the yardstick DLS is compared against (bench/) and the proof that the lab harness works.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Lab, LabProcess, MAC_PATTERN } from './netns';
@@ -37,6 +37,11 @@ export interface ReferenceStackOptions {
   workDir?: string;
   /** Export the LUN read-only (payload then reports DLS-WRITE-ERR). */
   readOnly?: boolean;
+  /**
+   * Boot a Linux kernel instead of `sanboot`: the script loads this kernel and initrd from the HTTP server, plus a
+   * static initrd fragment with the iSCSI login (no CHAP: the reference's ACL admits all), as DLS does per boot.
+   */
+  linux?: { kernel: string; initrd: string; cmdline: string; loginFragment: Buffer };
 }
 
 export interface ReferenceStack {
@@ -106,6 +111,21 @@ export function referenceScript(serverIp: string, iqn: string): string {
   ].join('\n');
 }
 
+/** The reference's kernel boot: kernel, the image's initrd, then the login fragment (named for an EFI-stub kernel). */
+export function referenceLinuxScript(base: string, cmdline: string): string {
+  return [
+    '#!ipxe',
+    `kernel ${base}/vmlinuz initrd=initrd.img initrd=login.cpio ${cmdline} || goto failed`,
+    `initrd --name initrd.img ${base}/initrd.img || goto failed`,
+    `initrd --name login.cpio ${base}/login.cpio || goto failed`,
+    'boot || goto failed',
+    ':failed',
+    'echo DLS-SANBOOT-FAILED',
+    'sleep 3600',
+    '',
+  ].join('\n');
+}
+
 /** Node one-liner serving one directory; logs `<method> <url> HTTP/<v>` and raw headers per request. */
 const HTTP_SERVER_JS = `
 const http = require('http'), fs = require('fs'), path = require('path');
@@ -166,7 +186,13 @@ export async function startReferenceStack(lab: Lab, opts: ReferenceStackOptions)
     if (existsSync(src) && !existsSync(join(tftpDir, f))) symlinkSync(src, join(tftpDir, f));
   }
   const scriptUrl = `http://${lab.serverIp}:${httpPort}/boot.ipxe`;
-  const script = referenceScript(lab.serverIp, iqn);
+  let script = referenceScript(lab.serverIp, iqn);
+  if (opts.linux) {
+    copyFileSync(opts.linux.kernel, join(wwwDir, 'vmlinuz'));
+    copyFileSync(opts.linux.initrd, join(wwwDir, 'initrd.img'));
+    writeFileSync(join(wwwDir, 'login.cpio'), opts.linux.loginFragment);
+    script = referenceLinuxScript(`http://${lab.serverIp}:${httpPort}`, opts.linux.cmdline);
+  }
   writeFileSync(join(wwwDir, 'boot.ipxe'), script);
   const logs = {
     dnsmasq: join(workDir, 'dnsmasq.log'),

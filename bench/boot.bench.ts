@@ -17,7 +17,7 @@ import { addClient, addLabRange, buildDls, provisionImage, repoRoot, startDlsInL
 import { buildTestDisk } from '../test/lab/disk';
 import { createLab } from '../test/lab/netns';
 import { bootClient, BootClientOptions } from '../test/lab/qemu';
-import { buildLinuxImage, iscsiInitramfsFragment, LINUX_OK_MARKER, LINUX_ROOT_LABEL, LinuxImage } from '../test/lab/linux-image';
+import { buildLinuxImage, iscsiInitramfsFragment, LINUX_COUNT_MARKER, LINUX_OK_MARKER, LINUX_ROOT_LABEL, LinuxImage } from '../test/lab/linux-image';
 import { REFERENCE_IQN, startReferenceStack } from '../test/lab/reference-stack';
 import { BootTimes, measureReferenceBoots, median } from './boot-reference';
 
@@ -98,7 +98,9 @@ export async function measureDlsLinuxBoots(
           const vm = await bootClient(lab, { mac, memoryMb: 512, timeoutMs: 300_000, ...opts, logDir: join(dir, `${kind}-${run}`) });
           try {
             const { elapsedMs } = await vm.waitFor(LINUX_OK_MARKER, 280_000);
-            await vm.exited;
+            // Its write is done once the counter is printed (QEMU's exit is not awaited: the lab's children are
+            // unref'd, and a bench process with nothing else to wait on would end there).
+            await vm.waitFor(LINUX_COUNT_MARKER, 60_000);
             return elapsedMs;
           } catch (err) {
             throw new Error(`${(err as Error).message}\n--- DLS log ---\n${dls.logTail(3000)}`, { cause: err });
@@ -142,7 +144,7 @@ export async function measureReferenceLinuxBoots(linux: LinuxImage, n: number, l
         const vm = await bootClient(lab, { mac, firmware: 'bios', nic: 'e1000', memoryMb: 512, timeoutMs: 300_000, logDir: join(dir, `run${run}`) });
         try {
           const { elapsedMs } = await vm.waitFor(LINUX_OK_MARKER, 280_000);
-          await vm.exited;
+          await vm.waitFor(LINUX_COUNT_MARKER, 60_000);
           return elapsedMs;
         } finally {
           await vm.kill();

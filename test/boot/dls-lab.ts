@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -356,4 +356,28 @@ export async function addClient(
 export async function sessionsOf(dls: DlsInLab, clientId: string): Promise<any[]> {
   const r = await dls.ok('GET', `/api/v1/boot-sessions?clientId=${clientId}&limit=50`);
   return Array.isArray(r) ? r : r.items;
+}
+
+/**
+ * The real-Linux test image (test/lab/linux-image.ts) as an operator sets one up: its root disk uploaded and published
+ * as an image, its kernel and initramfs copied into DLS's boot files root under `debian/` and named on the image,
+ * with a command line that takes an address by DHCP and mounts the root read-write. `initrd` replaces the initramfs
+ * bytes (a test that wants an odd-length one).
+ */
+export async function provisionLinuxImage(
+  dls: DlsInLab,
+  linux: { kernel: string; initrd: string; rootDisk: string; rootLabel: string },
+  opts: { name?: string; initrd?: Buffer } = {},
+): Promise<{ imageId: string; versionId: string }> {
+  const ids = await provisionImage(dls, opts.name ?? 'debian-root', linux.rootDisk, statSync(linux.rootDisk).size);
+  const files = join(dls.dataDir, 'tftp', 'debian');
+  mkdirSync(files, { recursive: true });
+  copyFileSync(linux.kernel, join(files, 'vmlinuz'));
+  writeFileSync(join(files, 'initrd.img'), opts.initrd ?? readFileSync(linux.initrd));
+  await dls.ok('PATCH', `/api/v1/images/${ids.imageId}`, {
+    bootKernel: 'debian/vmlinuz',
+    bootInitrd: 'debian/initrd.img',
+    bootCmdline: `console=ttyS0 root=LABEL=${linux.rootLabel} rw ip=dhcp`,
+  });
+  return ids;
 }

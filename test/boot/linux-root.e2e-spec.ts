@@ -12,13 +12,13 @@
  * DLS runs with the README's defaults; a user sets the range, the image (its root disk, kernel, initrd and command
  * line) and the clients. Needs root, the packages of `.ci/run` and the Linux test image's (debootstrap, e2fsprogs).
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildLinuxImage, LINUX_COUNT_MARKER, LINUX_OK_MARKER, LINUX_ROOT_LABEL, LinuxImage } from '../lab/linux-image';
+import { buildLinuxImage, LINUX_COUNT_MARKER, LINUX_OK_MARKER, LinuxImage } from '../lab/linux-image';
 import { createLab, Lab } from '../lab/netns';
 import { bootClient, BootClientOptions } from '../lab/qemu';
-import { addClient, addLabRange, buildDls, DlsInLab, provisionImage, sessionsOf, startDlsInLab, waitFor } from './dls-lab';
+import { addClient, addLabRange, buildDls, DlsInLab, provisionLinuxImage, sessionsOf, startDlsInLab, waitFor } from './dls-lab';
 
 jest.setTimeout(900_000);
 
@@ -87,22 +87,11 @@ describe('a real Linux (Debian kernel, initramfs-tools + open-iscsi) boots from 
       // keeps the shutdown → reset step short between the reset client's two boots.
       env: { DLS_SESSION_GRACE: String(GRACE_SEC) },
     });
-    const size = statSync(linux.rootDisk).size;
-    ({ imageId } = await provisionImage(dls, 'debian-root', linux.rootDisk, size));
-    // The operator puts the image's kernel and initramfs in DLS's boot files root (DLS_TFTP_ROOT) and names them there.
-    const files = join(dls.dataDir, 'tftp', 'debian');
-    mkdirSync(files, { recursive: true });
-    copyFileSync(linux.kernel, join(files, 'vmlinuz'));
     // One byte more than Debian's: an initramfs whose length is not a multiple of 4, as an operator's may be. The
     // kernel finds an uncompressed cpio (DLS's fragment) only at a 4-byte aligned offset of the initrds it is given, so
     // this checks that the loaders place the fragment aligned (iPXE does, on BIOS and UEFI; QEMU's own `-initrd a,b`
     // would not, which test/lab/linux-image.ts pads for).
-    writeFileSync(join(files, 'initrd.img'), Buffer.concat([readFileSync(linux.initrd), Buffer.alloc(1)]));
-    await dls.ok('PATCH', `/api/v1/images/${imageId}`, {
-      bootKernel: 'debian/vmlinuz',
-      bootInitrd: 'debian/initrd.img',
-      bootCmdline: `console=ttyS0 root=LABEL=${LINUX_ROOT_LABEL} rw ip=dhcp`,
-    });
+    ({ imageId } = await provisionLinuxImage(dls, linux, { initrd: Buffer.concat([readFileSync(linux.initrd), Buffer.alloc(1)]) }));
     await addLabRange(dls, lab, 'lab');
   });
 

@@ -13,12 +13,16 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Lab, LabProcess, MAC_PATTERN } from './netns';
 
-export type Firmware = 'bios' | 'uefi';
+/** `uefi-secure`: OVMF with Secure Boot on and Microsoft's keys enrolled (Debian's `.ms` code and vars, SMM). */
+export type Firmware = 'bios' | 'uefi' | 'uefi-secure';
 export type NicModel = 'e1000' | 'virtio-net-pci' | 'rtl8139' | 'e1000e';
 
 /** Debian `ovmf` package files (4 MiB flash layout). */
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/** Secure Boot build (needs SMM and a secure flash) and vars with Microsoft's KEK/db enrolled and Secure Boot on. */
+export const OVMF_CODE_SECURE = '/usr/share/OVMF/OVMF_CODE_4M.ms.fd';
+export const OVMF_VARS_SECURE = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
 /** I/O port of COM2, given to SeaBIOS as its sercon port (fw_cfg `etc/sercon-port`, u16 little-endian). */
 const COM2_PORT = 0x2f8;
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -113,7 +117,7 @@ export function qemuArgs(o: {
   const args = [
     'qemu-system-x86_64',
     '-machine',
-    o.firmware === 'uefi' ? 'q35' : 'pc',
+    o.firmware === 'uefi' ? 'q35' : o.firmware === 'uefi-secure' ? 'q35,smm=on' : 'pc',
     '-accel',
     'tcg',
     '-smp',
@@ -141,8 +145,11 @@ export function qemuArgs(o: {
   if (o.firmware === 'bios' && o.consolePath && o.serconFile) {
     args.push('-serial', `file:${o.consolePath}`, '-fw_cfg', `name=etc/sercon-port,file=${o.serconFile}`);
   }
-  if (o.firmware === 'uefi') {
-    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${o.varsPath}`);
+  if (o.firmware === 'uefi' || o.firmware === 'uefi-secure') {
+    const code = o.firmware === 'uefi' ? OVMF_CODE : OVMF_CODE_SECURE;
+    // The Secure Boot build keeps its variables behind SMM: the flash must be writable only from SMM.
+    if (o.firmware === 'uefi-secure') args.push('-global', 'driver=cfi.pflash01,property=secure,value=on');
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${code}`, '-drive', `if=pflash,format=raw,unit=1,file=${o.varsPath}`);
   }
   args.push('-no-reboot', ...(o.extraArgs ?? []));
   return args;
@@ -175,7 +182,7 @@ export async function bootClient(lab: Lab, opts: BootClientOptions): Promise<Qem
     writeFileSync(consolePath, '');
   } else {
     varsPath = join(opts.logDir, `vm-${hex}.OVMF_VARS.fd`);
-    copyFileSync(OVMF_VARS, varsPath);
+    copyFileSync(opts.firmware === 'uefi-secure' ? OVMF_VARS_SECURE : OVMF_VARS, varsPath);
   }
   const argv = qemuArgs({
     firmware: opts.firmware,
@@ -183,7 +190,7 @@ export async function bootClient(lab: Lab, opts: BootClientOptions): Promise<Qem
     mac,
     tap,
     uuid,
-    memoryMb: opts.memoryMb ?? (opts.firmware === 'uefi' ? 256 : 64),
+    memoryMb: opts.memoryMb ?? (opts.firmware === 'bios' ? 64 : 256),
     com1Path,
     consolePath,
     serconFile,

@@ -12,6 +12,7 @@ import { AddEvents1796478000000 } from './1796478000000-AddEvents';
 import { AddWakeScheduleVersion1796478564016 } from './1796478564016-AddWakeScheduleVersion';
 import { AddBootSessionStages1796484414527 } from './1796484414527-AddBootSessionStages';
 import { AddBootSessionFirmware1796527132943 } from './1796527132943-AddBootSessionFirmware';
+import { AddClientSecureBoot1796530595235 } from './1796530595235-AddClientSecureBoot';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddWakeScheduleVersion1796478564016,
   AddBootSessionStages1796484414527,
   AddBootSessionFirmware1796527132943,
+  AddClientSecureBoot1796530595235,
 ];

@@ -1,3 +1,4 @@
+import type { BootTokens } from './boot-trust/boot-tokens.service';
 import { Logger } from '@nestjs/common';
 import type { Repository } from 'typeorm';
 import { ConflictError } from '@common/errors/domain-error';
@@ -61,6 +62,7 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
   // The trust rule itself has its own specs; here the requester is on a proxy-mode boot network with a good token,
   // and the neighbour table confirms whatever MAC it asks for unless `arp` says otherwise.
   const trust = {
+    isFullRange: () => false,
     checkNow: (mac: string, _token: unknown, ip: string) => ((opts.arp?.[ip] ?? mac) === mac ? { ok: true } : null),
     check: async (mac: string, _token: unknown, ip: string) =>
       trustOf({ mac, sourceIp: ip, rangeMode: 'proxy', tokenProblem: null, assignedIp: null, neighbourMac: opts.arp?.[ip] ?? mac }),
@@ -70,7 +72,8 @@ function setup(opts: { clients: Client[]; image?: Partial<Image>; arp?: Record<s
   const recent = new RecentLogins();
   const events: { type: string; body: any }[] = [];
   const config = { http: { port: 8080 }, boot: { serverIp: opts.bootServerIp } } as AppConfig;
-  const service = new BootScriptService(config, policy, preparation, tracker, trust, iscsi, limiter, recent, undefined, undefined, {
+  const tokens = { sign: (mac: string) => `tok.${mac.replace(/:/g, '')}` } as unknown as BootTokens;
+  const service = new BootScriptService(config, policy, preparation, tracker, trust, iscsi, limiter, recent, tokens, undefined, undefined, {
     emit: (type: string, body: any) => events.push({ type, body }),
   });
   return { service, sessions, disks, iscsi, tracker, recent, events, preparation, trust };
@@ -453,5 +456,39 @@ describe('BootScriptService', () => {
     const token = TOKEN;
     const r = await service.scriptFor(MAC_A, who, token);
     expect(r.body).toContain(`/boot/${MAC_A}/failed?stage=sanboot&err=\${errno}&t=${token}`);
+  });
+});
+
+describe('BootScriptService.grubConfigFor (Secure Boot clients: shim → GRUB asks for grub/grub.cfg)', () => {
+  const sbImage = { bootKernel: 'debian/vmlinuz', bootInitrd: 'debian/initrd.img', bootCmdline: 'root=LABEL=r rw ip=dhcp' };
+  const at = (tracker: BootSessionTracker, mac: string | null) => {
+    tracker.ownerOfIp = async (ip: string) => (mac && ip === who.sourceIp ? { clientId: 'a', mac } : null);
+  };
+
+  it('renders the kernel boot over TFTP for the client at that address, with the per-boot fragment under a token', async () => {
+    const { service, tracker, iscsi } = setup({ clients: [client('a', MAC_A, { customBootParams: 'quiet' })], image: sbImage });
+    at(tracker, MAC_A);
+    const cfg = await service.grubConfigFor(who);
+    const lines = cfg.split('\n');
+    expect(lines).toContain('linux (tftp,10.213.0.1)/debian/vmlinuz root=LABEL=r rw ip=dhcp quiet');
+    expect(lines).toContain(`initrd (tftp,10.213.0.1)/debian/initrd.img (tftp,10.213.0.1)/dls/${MAC_A}/tok.${MAC_A.replace(/:/g, '')}/iscsi.cpio`);
+    expect(cfg).not.toMatch(/password|chap|netroot/i);
+    expect(iscsi.exported).toHaveLength(1); // this boot's disk and export are ready before the kernel asks for its login
+  });
+
+  it('says why there is nothing to boot: unknown address, sanboot image, kernel not in the boot files root', async () => {
+    const unknown = setup({ clients: [client('a', MAC_A)], image: sbImage });
+    at(unknown.tracker, null);
+    expect(await unknown.service.grubConfigFor(who)).toMatch(/^echo DLS: 10\.213\.0\.100 is not a client DLS knows$/m);
+
+    const sanboot = setup({ clients: [client('a', MAC_A)] });
+    at(sanboot.tracker, MAC_A);
+    expect(await sanboot.service.grubConfigFor(who)).toMatch(/boots with sanboot: under Secure Boot that needs a signed iPXE/);
+
+    const url = setup({ clients: [client('a', MAC_A)], image: { ...sbImage, bootKernel: 'http://10.213.0.1:8080/k' } });
+    at(url.tracker, MAC_A);
+    const cfg = await url.service.grubConfigFor(who);
+    expect(cfg).toMatch(/no boot: bootKernel: a Secure Boot client loads its kernel and initrd from the boot files root/);
+    expect(cfg).not.toMatch(/^linux /m);
   });
 });

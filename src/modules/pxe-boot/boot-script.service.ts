@@ -5,6 +5,7 @@ import { AppConfig } from '@config/config.loader';
 import {
   IpxeScriptError,
   ipxeBootFile,
+  isBootFilePath,
   renderDiskInUseScript,
   renderErrorScript,
   renderFailureRecordedScript,
@@ -24,6 +25,8 @@ import { BootRateLimiter, RateRefusal } from './boot-rate-limit';
 import { BootSessionTracker } from './boot-session-tracker';
 import { clientPortal } from './client-portal';
 import { BootTrustService } from './boot-trust/boot-trust.service';
+import { BootTokens } from './boot-trust/boot-tokens.service';
+import { GrubConfigError, renderGrubKernelConfig, renderGrubMessageConfig } from '@protocols/grub/grub-config';
 import { ISCSI_EXPORTS, IscsiExportsPort } from './iscsi-exports.port';
 import { iscsiInitrd, iscsiRootParams } from './iscsi-initrd';
 import { NEIGHBOUR_TABLE } from './neighbour-table';
@@ -103,6 +106,7 @@ export class BootScriptService {
     @Inject(ISCSI_EXPORTS) private readonly iscsi: Pick<IscsiExportsPort, 'activeSessionOf' | 'exportOfBoot'>,
     @Inject(SCRIPT_RATE_LIMITER) private readonly limiter: BootRateLimiter,
     private readonly recent: RecentLogins,
+    private readonly tokens: BootTokens,
     @Optional() private readonly audit?: AuditService,
     @Optional() private readonly metrics?: DlsMetrics,
     @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
@@ -241,6 +245,62 @@ export class BootScriptService {
     this.knownByMac.set(mac, client);
     this.scriptServedLater(client.id, who);
     return ['script', { status: 200, body }, repeat];
+  }
+
+  /**
+   * The GRUB config of a Secure Boot client (shim → Debian's signed GRUB, which asks DLS's TFTP for the fixed name
+   * `grub/grub.cfg`), for whoever asks from `who.sourceIp`. GRUB's fixed name carries no MAC and no token, so the
+   * requester is identified by its address (the client DHCP gave it, or the lease table) and then checked with the
+   * boot routes' trust rule as if it had come back with the token DHCP handed that MAC: on a boot network, in full mode
+   * from the address DLS leases or reserves to it, else confirmed by the neighbour table — the address rules, without
+   * the token's expiry. Then the same steps as the script route: the session, the disk and the export of this boot,
+   * and a config that loads the image's kernel and initramfs and DLS's per-boot fragment (its TFTP name carries the
+   * token, so the fragment keeps every rule). Never throws; what cannot boot gets a config that says why.
+   */
+  async grubConfigFor(who: ScriptRequester): Promise<string> {
+    const message = (text: string) => renderGrubMessageConfig(text);
+    const refusal = this.limiter.take(who.sourceIp);
+    if (refusal) return message('too many requests, try again later');
+    const owner = await this.tracker.ownerOfIp(who.sourceIp).catch(() => null);
+    const mac = owner?.mac ? normalizeMac(owner.mac) : null;
+    if (!mac) return message(`${who.sourceIp} is not a client DLS knows`);
+    const client = await this.policy.lookup(mac);
+    const token = this.tokens.sign(mac, this.trust.isFullRange(who.sourceIp) ? who.sourceIp : null);
+    if (!(await this.trust.check(mac, token, who.sourceIp, client)).ok || !client) return message(`${mac} is not set up here`);
+    if (this.policy.standing(client) !== 'bootable') return message(`${client.hostname} has nothing to boot from DLS now`);
+    if (await this.liveLoginElsewhere(client, who)) return message(`the disk of ${client.hostname} is in use by a running machine`);
+    await this.tracker.settle(client.id);
+    const sessionId = await this.tracker.onScriptRequested({ clientId: client.id, clientIp: who.sourceIp, serverIp: who.serverIp, mac });
+    try {
+      const prepared = await this.preparation.prepare(client.id, sessionId);
+      const method = prepared.target.method;
+      if (method.kind !== 'kernel') {
+        return message(`${client.hostname} boots with sanboot: under Secure Boot that needs a signed iPXE (see README)`);
+      }
+      if (!isBootFilePath(method.kernel) || (method.initrd !== null && !isBootFilePath(method.initrd))) {
+        throw new GrubConfigError(
+          'bootKernel',
+          'a Secure Boot client loads its kernel and initrd from the boot files root: name them as paths there',
+        );
+      }
+      const body = renderGrubKernelConfig({
+        mac,
+        hostname: client.hostname,
+        server: who.serverIp,
+        kernel: method.kernel,
+        initrd: method.initrd,
+        iscsiInitrd: `dls/${mac}/${token}/iscsi.cpio`,
+        cmdline: method.cmdline,
+        extraCmdline: method.extraCmdline,
+      });
+      this.scriptServedLater(client.id, who);
+      return body;
+    } catch (err) {
+      const reason = err instanceof GrubConfigError ? err.message : this.reasonOf(err);
+      this.logger.warn(logLine(`no Secure Boot config for ${client.hostname} (${mac}): ${reason}`, { mac, clientId: client.id, sessionId }));
+      await this.tracker.onBootFailed({ clientId: client.id, stage: 'prepare', error: reason });
+      return message(`no boot: ${reason}`);
+    }
   }
 
   /**

@@ -439,7 +439,8 @@ export class BootSessionTracker {
   }
 
   /** Which client has `ip` (and its MAC): recent DHCP traffic first, else the lease table (offered/bound, newest). */
-  private async ownerOfIp(ip: string): Promise<AddressOwner | null> {
+  /** The client that has address `ip`: its recent DHCP traffic (memory), else the lease table; null when none. */
+  async ownerOfIp(ip: string): Promise<AddressOwner | null> {
     const hit = this.ipToClient.get(ip);
     if (hit && Date.now() - hit.atMs < IP_ENTRY_TTL_MS) return { clientId: hit.clientId, mac: hit.mac };
     const lease = await this.leases.findOne({

@@ -1363,9 +1363,9 @@ export interface components {
              * @enum {string}
              */
             defaultDiskPolicy: "reset" | "persistent";
-            /** @description Linux-style image: http(s) or tftp URL of the kernel for an iPXE kernel boot (instead of sanboot) */
+            /** @description Linux-style image: the kernel for a kernel boot (instead of sanboot): an http(s) or tftp URL, or a path in DLS's boot files root (DLS_TFTP_ROOT, e.g. `debian/vmlinuz`), which DLS serves itself */
             bootKernel?: Record<string, never>;
-            /** @description Linux-style image: http(s) or tftp URL of the initrd */
+            /** @description Linux-style image: the initrd, an http(s) or tftp URL or a path in DLS's boot files root */
             bootInitrd?: Record<string, never>;
             /** @description Linux-style image: kernel command line (printable ASCII words, no $, quotes or backslashes) */
             bootCmdline?: Record<string, never>;
@@ -1414,9 +1414,9 @@ export interface components {
              * @enum {string}
              */
             defaultDiskPolicy: "reset" | "persistent";
-            /** @description Linux-style image: http(s) or tftp URL of the kernel for an iPXE kernel boot (instead of sanboot) */
+            /** @description Linux-style image: the kernel for a kernel boot (instead of sanboot): an http(s) or tftp URL, or a path in DLS's boot files root (DLS_TFTP_ROOT, e.g. `debian/vmlinuz`), which DLS serves itself */
             bootKernel?: Record<string, never>;
-            /** @description Linux-style image: http(s) or tftp URL of the initrd */
+            /** @description Linux-style image: the initrd, an http(s) or tftp URL or a path in DLS's boot files root */
             bootInitrd?: Record<string, never>;
             /** @description Linux-style image: kernel command line (printable ASCII words, no $, quotes or backslashes) */
             bootCmdline?: Record<string, never>;
@@ -1648,6 +1648,8 @@ export interface components {
             /** Format: uuid */
             pinnedSnapshotId?: string | null;
             bootLoader?: string | null;
+            /** @description UEFI boots Debian's signed chain (shim → GRUB → signed kernel) instead of iPXE */
+            secureBoot: boolean;
             /** @description registered by DHCP, waiting for an admin */
             pending: boolean;
             /** Format: date-time */
@@ -1724,6 +1726,11 @@ export interface components {
              * @enum {string|null}
              */
             bootLoader?: "undionly.kpxe" | "ipxe.pxe" | "ipxe.efi" | "snponly.efi" | null;
+            /**
+             * @description the PC keeps Secure Boot on: on UEFI it gets Debian's signed shim → GRUB → signed kernel instead of iPXE (its image must boot a kernel from the boot files root)
+             * @default false
+             */
+            secureBoot: boolean;
         };
         ClientActionFilterDto: {
             /** @description hostname or MAC prefix, or image name prefix */
@@ -1835,6 +1842,11 @@ export interface components {
              * @enum {string|null}
              */
             bootLoader?: "undionly.kpxe" | "ipxe.pxe" | "ipxe.efi" | "snponly.efi" | null;
+            /**
+             * @description the PC keeps Secure Boot on: on UEFI it gets Debian's signed shim → GRUB → signed kernel instead of iPXE (its image must boot a kernel from the boot files root)
+             * @default false
+             */
+            secureBoot: boolean;
         };
         ClientGroupResponseDto: {
             /** Format: uuid */

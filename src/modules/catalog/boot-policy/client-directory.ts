@@ -20,6 +20,8 @@ export interface ClientBootFacts {
   ipAddress: string | null;
   assignedImageId: string | null;
   bootLoader: BootLoader | null;
+  /** Boots Debian's signed chain (shim → GRUB → signed kernel) instead of iPXE on UEFI. */
+  secureBoot: boolean;
 }
 
 /** Tuning of the index; the defaults suit a room of a few hundred PCs up to tens of thousands of clients. */
@@ -37,7 +39,18 @@ export interface ClientDirectoryOptions {
 export const CLIENT_DIRECTORY_OPTIONS = Symbol('ClientDirectoryOptions');
 
 /** Client columns whose change alters {@link ClientBootFacts}; an update touching none of them (boot count) is ignored. */
-const FACT_COLUMNS = new Set(['id', 'macAddress', 'hostname', 'enabled', 'pending', 'ipAddress', 'assignedImageId', 'bootLoader', 'groupId']);
+const FACT_COLUMNS = new Set([
+  'id',
+  'macAddress',
+  'hostname',
+  'enabled',
+  'pending',
+  'ipAddress',
+  'assignedImageId',
+  'bootLoader',
+  'secureBoot',
+  'groupId',
+]);
 
 /** True when an update that set `columns` may change a client's boot facts. */
 export function touchesBootFacts(columns: readonly string[]): boolean {
@@ -58,6 +71,7 @@ interface FactsRow {
   ip: string | null;
   assigned_image_id: string | null;
   boot_loader: BootLoader | null;
+  secure_boot: boolean;
   group_id: string | null;
 }
 
@@ -68,7 +82,7 @@ interface Registration {
   groupId: string | null;
 }
 
-const FACTS_SELECT = `SELECT id, mac_address, hostname, enabled, pending, host(ip_address) AS ip, assigned_image_id, boot_loader, group_id FROM clients`;
+const FACTS_SELECT = `SELECT id, mac_address, hostname, enabled, pending, host(ip_address) AS ip, assigned_image_id, boot_loader, secure_boot, group_id FROM clients`;
 
 /**
  * MAC → client boot facts for the DHCP server (and the boot policy): a complete in-memory index of every client,
@@ -340,6 +354,7 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
       ip: c.ipAddress ?? null,
       assigned_image_id: c.assignedImageId ?? null,
       boot_loader: c.bootLoader ?? null,
+      secure_boot: c.secureBoot ?? false,
       group_id: c.groupId ?? null,
     };
     return this.rowFacts(row, this.groups ? await this.groups.all() : null);
@@ -360,6 +375,7 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
       ipAddress: r.ip ? r.ip.replace(/\/32$/, '') : null,
       assignedImageId: eff.imageId.value,
       bootLoader: eff.bootLoader.value,
+      secureBoot: r.secure_boot === true,
     };
   }
 

@@ -106,6 +106,13 @@ export class Client {
   @Column({ name: 'boot_loader', type: 'varchar', length: 32, nullable: true })
   bootLoader: BootLoader | null;
 
+  /**
+   * The PC keeps Secure Boot on: on UEFI it gets Debian's signed chain (shim → GRUB → a signed kernel and its
+   * initramfs) instead of iPXE, whose Debian build is not signed. Its image must boot a kernel (not sanboot).
+   */
+  @Column({ name: 'secure_boot', type: 'boolean', default: false })
+  secureBoot: boolean;
+
   /** The client's group: every boot setting left null here is taken from it (see `effective-settings.ts`). */
   @Column({ name: 'group_id', type: 'uuid', nullable: true })
   groupId: string | null;

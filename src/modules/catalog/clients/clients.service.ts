@@ -265,6 +265,7 @@ export class ClientsService {
       diskPolicy: dto.diskPolicy ?? null,
       pinnedSnapshotId: dto.pinnedSnapshotId ?? null,
       bootLoader: dto.bootLoader ?? null,
+      secureBoot: dto.secureBoot ?? false,
     };
   }
 

@@ -152,6 +152,15 @@ export class BootTrustService {
   }
 
   /** The served range whose network holds `ip` (relayed ranges included), or null. */
+  /** Whether `ip` lies in a full-mode range DLS serves now (tokens there are bound to the leased address). */
+  isFullRange(ip: string): boolean {
+    try {
+      return this.rangeOf(ip)?.mode === 'full';
+    } catch {
+      return false;
+    }
+  }
+
   /** Whether `ip` lies in a boot range DLS serves now (the first fence of every boot route). */
   onBootNetwork(ip: string): boolean {
     try {

@@ -170,4 +170,13 @@ describe('bootFileFor', () => {
     // iPXE loaded over HTTP boot then asks as iPXE: its script, as ever.
     expect(bootFileFor({ ...http, isIpxe: true, arch: 7 })).toBe('http://10.0.0.1:8080/boot/52:54:00:12:34:56.ipxe');
   });
+
+  it('gives a Secure Boot client the signed shim on UEFI (over TFTP or as an HTTP boot URL), iPXE on BIOS', () => {
+    const sb = { ...input, secureBoot: true };
+    expect(bootFileFor({ ...sb, arch: 7 })).toBe('shimx64.efi');
+    expect(bootFileFor({ ...sb, arch: 7, bootLoader: 'ipxe.efi' })).toBe('shimx64.efi');
+    expect(bootFileFor({ ...sb, arch: 16, isHttpClient: true })).toBe('http://10.0.0.1:8080/boot/files/shimx64.efi');
+    expect(bootFileFor({ ...sb, arch: 0 })).toBe('undionly.kpxe');
+    expect(bootFileFor({ ...sb, arch: 7, isIpxe: true })).toBe('http://10.0.0.1:8080/boot/52:54:00:12:34:56.ipxe');
+  });
 });

@@ -5,7 +5,7 @@
  */
 import { BootLoader, offersBootFile, standingOf } from '../../catalog';
 import { DhcpMode, UnknownClientPolicy } from '../../network';
-import { DhcpMessageType, pickBootFile } from '@protocols/dhcp';
+import { DhcpMessageType, loaderKindOf, pickBootFile } from '@protocols/dhcp';
 
 const ZERO_IP = '0.0.0.0';
 
@@ -13,6 +13,8 @@ const ZERO_IP = '0.0.0.0';
 export const DEFAULT_BIOS_LOADER: BootLoader = 'undionly.kpxe';
 /** Loader a plain UEFI PXE stack (arch 6/7/9) chain-loads over TFTP (measured: OVMF path C). */
 export const DEFAULT_EFI_LOADER: BootLoader = 'ipxe.efi';
+/** What a Secure Boot client's UEFI loads instead: Debian's Microsoft-signed shim, which loads the signed GRUB. */
+export const SECURE_BOOT_LOADER = 'shimx64.efi';
 
 /** Which socket a request arrived on: the DHCP port, or the PXE boot-server port 4011 (PXE spec 2.1 §2.2.5). */
 export type ArrivalPort = 'dhcp' | 'pxe';
@@ -173,6 +175,8 @@ export interface BootFileInput {
   isHttpClient: boolean;
   /** The client's loader override (clients.boot_loader), or null. */
   bootLoader: BootLoader | null;
+  /** The client keeps Secure Boot on: a UEFI client gets Debian's signed shim instead of iPXE. */
+  secureBoot?: boolean;
   /** Host (address) and port of the HTTP server that serves `/boot/<mac>.ipxe`. */
   httpHost: string;
   httpPort: number;
@@ -193,13 +197,16 @@ export function bootFileUrl(httpHost: string, httpPort: number, file: string): s
 /**
  * The boot file for a bootable client: iPXE (option 77 "iPXE" or option 175) gets its HTTP script; a plain PXE ROM
  * gets its loader override, else a TFTP loader by option 93 (0 → undionly.kpxe, 6/7/9 → ipxe.efi); a UEFI HTTP
- * boot client (option 60 "HTTPClient", arch 15/16) gets the same choice as a URL of DLS's boot files route; null when
+ * boot client (option 60 "HTTPClient", arch 15/16) gets the same choice as a URL of DLS's boot files route; a
+ * Secure Boot client on UEFI gets the signed shim instead of iPXE (BIOS has no Secure Boot: it keeps iPXE); null when
  * the architecture is unknown and there is no override.
  */
 export function bootFileFor(input: BootFileInput): string | null {
   const scriptUrl = bootScriptUrl(input.httpHost, input.httpPort, input.mac, input.token);
   if (input.isIpxe) return scriptUrl;
+  const secure = input.secureBoot === true && loaderKindOf(input.arch) === 'efi';
   const loader =
+    (secure ? SECURE_BOOT_LOADER : null) ??
     input.bootLoader ??
     pickBootFile(input.arch, false, {
       biosLoader: DEFAULT_BIOS_LOADER,

@@ -24,6 +24,8 @@ export interface DhcpClientFacts {
   ipAddress: string | null;
   /** The client's loader override (clients.boot_loader), or null. */
   bootLoader: BootLoader | null;
+  /** UEFI boots Debian's signed chain (shim) instead of iPXE (clients.secure_boot). */
+  secureBoot?: boolean;
 }
 
 /** Client facts by MAC, and registration of unknown MACs under policy `register`. */

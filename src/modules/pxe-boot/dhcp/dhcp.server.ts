@@ -408,6 +408,7 @@ export class DhcpServer {
       isIpxe: ctx.ci.isIpxe,
       isHttpClient: ctx.ci.isHttpClient,
       bootLoader: ctx.client?.bootLoader ?? null,
+      secureBoot: ctx.client?.secureBoot ?? false,
       httpHost: ctx.serverId,
       httpPort: this.httpPort,
       token: this.tokens?.sign(mac, ip) ?? null,

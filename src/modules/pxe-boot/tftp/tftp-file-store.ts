@@ -228,7 +228,8 @@ export class TftpFileStore {
   }
 }
 
-function memorySource(realPath: string, data: Buffer): TftpFileSource {
+/** An in-memory file to serve (`realPath` only names it in logs). */
+export function memorySource(realPath: string, data: Buffer): TftpFileSource {
   const readSync = (offset: number, length: number): Buffer => data.subarray(offset, offset + length);
   return {
     realPath,

@@ -10,9 +10,47 @@ import { DlsMetrics } from '../../metrics';
 import { BOOT_LOADERS } from '../../catalog';
 import { BootSessionTracker } from '../boot-session-tracker';
 import { TftpPeer, TftpServer, TftpTransferEndEvent } from './tftp.server';
+import { TftpFileError } from './tftp-file-store';
+import { TftpErrorCode } from '@protocols/tftp/tftp.constants';
+import { BootScriptService } from '../boot-script.service';
 
 /** Debian's `ipxe` package puts its loaders here (undionly.kpxe, ipxe.pxe, ipxe.efi, snponly.efi). */
 export const DEBIAN_IPXE_DIR = '/usr/lib/ipxe';
+
+/**
+ * Debian's signed Secure Boot chain, as a UEFI PXE client fetches it: shim (signed by Microsoft, package
+ * `shim-signed`) loads `grubx64.efi` from its own directory, which is Debian's signed netboot GRUB
+ * (`grub-efi-amd64-signed`); that GRUB reads `grub/grub.cfg` (DLS renders it per client, see BootScriptService).
+ */
+export const SECURE_BOOT_FILES = [
+  { source: '/usr/lib/shim/shimx64.efi.signed', name: 'shimx64.efi' },
+  { source: '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed', name: 'grubx64.efi' },
+] as const;
+
+/** Copies `source` to `dst` when missing or different, atomically; false when `source` is absent. */
+async function syncFile(source: string, dst: string, log: Pick<Logger, 'log'>): Promise<boolean> {
+  const want = await readFile(source).catch(() => null);
+  if (!want) return false;
+  const have = await readFile(dst).catch(() => null);
+  if (!have || !have.equals(want)) {
+    const tmp = `${dst}.tmp-${process.pid}`;
+    await copyFile(source, tmp);
+    await rename(tmp, dst);
+    log.log(`${have ? 'updated' : 'installed'} ${dst} from ${source}`);
+  }
+  return true;
+}
+
+/** Copies Debian's signed shim and GRUB into the TFTP root; says once what is missing. Returns the names present. */
+export async function syncSecureBootFiles(root: string, log: Pick<Logger, 'log'>): Promise<string[]> {
+  await mkdir(root, { recursive: true });
+  const present: string[] = [];
+  for (const f of SECURE_BOOT_FILES) if (await syncFile(f.source, join(root, f.name), log)) present.push(f.name);
+  if (present.length < SECURE_BOOT_FILES.length) {
+    log.log("Secure Boot clients cannot be served: install Debian's shim-signed and grub-efi-amd64-signed packages");
+  }
+  return present;
+}
 
 /**
  * Copies the iPXE loaders from `sourceDir` into the TFTP root when they are missing or differ (a package upgrade),
@@ -72,6 +110,7 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     @Optional() private readonly readiness?: ReadinessRegistry,
     @Optional() private readonly metrics?: DlsMetrics,
     @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
+    @Optional() private readonly scripts?: BootScriptService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -80,6 +119,7 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       Promise.resolve({ up: this.unbound.length === 0, detail: { serving: [...this.servers.keys()], cannotBind: this.unbound } }),
     );
     await syncLoaders(this.config.tftp.root, DEBIAN_IPXE_DIR, this.logger);
+    await syncSecureBootFiles(this.config.tftp.root, this.logger);
     await this.reload();
     if (!this.config.tftp.address) this.watch.start();
   }
@@ -135,6 +175,7 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
         port: this.config.tftp.port,
         logger: this.logger,
         onTransferEnd: (e) => this.reportTransfer(e),
+        generated: (filename, client) => this.generated(filename, client, address),
       });
       try {
         const bound = await server.start();
@@ -147,6 +188,22 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     }
     this.unbound = [...wanted].filter((a) => !this.servers.has(a));
     if (wanted.size === 0) this.logger.log('TFTP idle: no enabled network range with an interface (or set DLS_TFTP_ADDRESS)');
+  }
+
+  /**
+   * The files made per request: a Secure Boot client's `grub/grub.cfg` and its per-boot initrd fragment
+   * (`dls/<mac>/<token>/iscsi.cpio`, the token from that config), with the boot routes' rules. Anything else: null.
+   */
+  private async generated(filename: string, client: TftpPeer, serverIp: string): Promise<Buffer | null> {
+    if (!this.scripts) return null;
+    const name = filename.replace(/\\/g, '/').replace(/^\/+/, '');
+    const who = { sourceIp: client.address.replace(/^::ffff:/, ''), serverIp };
+    if (name === 'grub/grub.cfg') return Buffer.from(await this.scripts.grubConfigFor(who));
+    const m = /^dls\/([0-9a-f:]{17})\/([^/]{1,200})\/iscsi\.cpio$/.exec(name);
+    if (!m) return null;
+    const r = await this.scripts.iscsiInitrdFor(m[1], who, m[2]);
+    if (r.status === 200 && typeof r.body !== 'string') return r.body;
+    throw new TftpFileError(TftpErrorCode.ACCESS_VIOLATION, `no initrd fragment (${r.status})`);
   }
 
   private reportTransfer(e: TftpTransferEndEvent): void {

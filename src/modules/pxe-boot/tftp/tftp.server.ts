@@ -5,7 +5,7 @@ import { ackWord, decodeTftp, encodeData, encodeError, encodeOack, type TftpPack
 import { TftpErrorCode, TftpOpcode } from '@protocols/tftp/tftp.constants';
 import { negotiateReadOptions, TFTP_DEFAULT_LIMITS } from '@protocols/tftp/tftp.options';
 import { TftpReadTransfer, type TftpTransferAction } from '@protocols/tftp/tftp-transfer';
-import { TftpFileError, TftpFileStore, type TftpFileSource } from './tftp-file-store';
+import { memorySource, TftpFileError, TftpFileStore, type TftpFileSource } from './tftp-file-store';
 import { openTftpTransferSocket, type TftpTransferSocket } from './tftp-transfer-socket';
 
 /** Where a datagram came from / goes to. */
@@ -81,6 +81,11 @@ export interface TftpServerOptions {
   readonly logger?: TftpLogger;
   readonly onTransferStart?: (event: TftpTransferStartEvent) => void;
   readonly onTransferEnd?: (event: TftpTransferEndEvent) => void;
+  /**
+   * Files made per request (a Secure Boot client's GRUB config, its per-boot initrd fragment): asked first with the
+   * name as sent and the requester; bytes to serve, a TftpFileError to refuse, or null to serve from the root.
+   */
+  readonly generated?: (filename: string, client: TftpPeer) => Promise<Buffer | null>;
 }
 
 /** Counters since construction. */
@@ -378,7 +383,8 @@ class Transfer {
     let source: TftpFileSource;
     try {
       const mode = this.request.mode === 'netascii' ? 'netascii' : 'octet';
-      source = await this.ctx.store.open(this.request.filename, mode);
+      const made = (await this.ctx.options.generated?.(this.request.filename, this.client)) ?? null;
+      source = made ? memorySource(`generated:${this.request.filename}`, made) : await this.ctx.store.open(this.request.filename, mode);
     } catch (err) {
       if (err instanceof TftpFileError) {
         this.finish(false, `ERROR ${err.code} ${err.message}`, false, encodeError(err.code, err.message));

@@ -35,6 +35,7 @@ export class ClientResponseDto {
   @ApiPropertyOptional({ nullable: true, enum: ['reset', 'persistent'] }) diskPolicy: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) pinnedSnapshotId: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) bootLoader: string | null;
+  @ApiProperty({ description: "UEFI boots Debian's signed chain (shim → GRUB → signed kernel) instead of iPXE" }) secureBoot: boolean;
   @ApiProperty({ description: 'registered by DHCP, waiting for an admin' }) pending: boolean;
   @ApiProperty() createdAt: Date;
   @ApiProperty() updatedAt: Date;
@@ -65,6 +66,7 @@ export class ClientResponseDto {
     d.diskPolicy = c.diskPolicy;
     d.pinnedSnapshotId = c.pinnedSnapshotId;
     d.bootLoader = c.bootLoader;
+    d.secureBoot = c.secureBoot ?? false;
     d.pending = c.pending;
     d.createdAt = c.createdAt;
     d.updatedAt = c.updatedAt;

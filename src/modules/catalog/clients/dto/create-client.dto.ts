@@ -99,4 +99,13 @@ export class CreateClientDto {
   @IsOptional()
   @IsIn(BOOT_LOADERS)
   bootLoader?: BootLoader | null;
+
+  @ApiPropertyOptional({
+    default: false,
+    description:
+      "the PC keeps Secure Boot on: on UEFI it gets Debian's signed shim → GRUB → signed kernel instead of iPXE (its image must boot a kernel from the boot files root)",
+  })
+  @IsOptional()
+  @IsBoolean()
+  secureBoot?: boolean;
 }

@@ -7,7 +7,8 @@
  *
  * - BIOS (SeaBIOS + iPXE ROM), `persistent`: two boots count 1, then 2 — the writes stay on the client's disk.
  * - BIOS, `reset`: two boots count 1 and 1 — the clone is discarded at shutdown and the next boot gets a fresh one.
- * - UEFI (OVMF + iPXE EFI ROM) and UEFI HTTP boot (OVMF alone, ipxe.efi fetched by URL): the same kernel boot.
+ * - UEFI (OVMF + iPXE EFI ROM), `persistent`: counts 1, then 2; UEFI HTTP boot (OVMF alone, ipxe.efi fetched by
+ *   URL): the same kernel boot.
  *
  * DLS runs with the README's defaults; a user sets the range, the image (its root disk, kernel, initrd and command
  * line) and the clients. Needs root, the packages of `.ci/run` and the Linux test image's (debootstrap, e2fsprogs).
@@ -124,9 +125,11 @@ describe('a real Linux (Debian kernel, initramfs-tools + open-iscsi) boots from 
     expect(await bootLinux('bios-reset-2', { mac: MAC.reset, firmware: 'bios', nic: 'e1000' })).toMatchObject({ mode: 'rw', count: 1 });
   });
 
-  it('UEFI (OVMF + iPXE EFI ROM): the same kernel boot', async () => {
-    await addClient(dls, { mac: MAC.uefi, hostname: 'linux-uefi', imageId, diskPolicy: 'persistent' });
-    expect(await bootLinux('uefi-pxe', { mac: MAC.uefi, firmware: 'uefi', nic: 'e1000' })).toMatchObject({ mode: 'rw', count: 1 });
+  it('UEFI (OVMF + iPXE EFI ROM), persistent: the same kernel boot, and its writes stay', async () => {
+    const c = await addClient(dls, { mac: MAC.uefi, hostname: 'linux-uefi', imageId, diskPolicy: 'persistent' });
+    expect(await bootLinux('uefi-pxe-1', { mac: MAC.uefi, firmware: 'uefi', nic: 'e1000' })).toMatchObject({ mode: 'rw', count: 1 });
+    await waitShutdown(c.id, 1);
+    expect(await bootLinux('uefi-pxe-2', { mac: MAC.uefi, firmware: 'uefi', nic: 'e1000' })).toMatchObject({ mode: 'rw', count: 2 });
   });
 
   it('UEFI HTTP boot (OVMF alone): ipxe.efi by URL, then the kernel boot; the session says uefi-http', async () => {

@@ -10,6 +10,7 @@ function client(p: Partial<Client> & { hostname: string }): Client {
     memoryMb: 2048,
     enabled: true,
     pending: false,
+    secureBoot: false,
     createdAt: '2026-01-01T00:00:00Z',
     updatedAt: '2026-01-01T00:00:00Z',
     bootCount: 0,

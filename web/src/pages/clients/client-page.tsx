@@ -11,6 +11,7 @@ import {
   Select,
   SimpleGrid,
   Stack,
+  Switch,
   Table,
   Text,
   TextInput,
@@ -255,6 +256,12 @@ function EffectiveSettings({ client: c }: { client: Client }) {
     },
     { key: 'bootLoader', label: 'Boot loader', value: e.bootLoader.value ?? 'chosen by architecture', source: e.bootLoader.source },
     {
+      key: 'secureBoot',
+      label: 'Secure Boot',
+      value: c.secureBoot ? 'on: UEFI boots shim → GRUB → signed kernel' : 'off',
+      source: 'client',
+    },
+    {
       key: 'customBootParams',
       label: 'Boot parameters',
       value: e.customBootParams.value ? <Code>{e.customBootParams.value}</Code> : 'none',
@@ -303,6 +310,7 @@ interface Form {
   bootMode: string;
   diskPolicy: string;
   bootLoader: string;
+  secureBoot: boolean;
   customBootParams: string;
   cpuCores: number;
   memoryMb: number;
@@ -318,6 +326,7 @@ const formOf = (c: Client): Form => ({
   bootMode: c.bootMode,
   diskPolicy: c.diskPolicy ?? '',
   bootLoader: c.bootLoader ?? '',
+  secureBoot: c.secureBoot,
   customBootParams: c.customBootParams ?? '',
   cpuCores: c.cpuCores,
   memoryMb: c.memoryMb,
@@ -447,6 +456,13 @@ function EditClient({ client: c }: { client: Client }) {
           value={form.bootLoader}
           onChange={(v) => set('bootLoader', v ?? '')}
           allowDeselect={false}
+        />
+        <Switch
+          label="Secure Boot"
+          description="UEFI gets Debian's signed shim → GRUB → kernel instead of iPXE"
+          checked={form.secureBoot}
+          onChange={(e) => set('secureBoot', e.currentTarget.checked)}
+          mt="md"
         />
         <Select
           label="Boot mode"

@@ -1,6 +1,7 @@
 import { decodeNewc, S_IFDIR, S_IFREG } from '@protocols/cpio/cpio-newc';
 import { IpxeScriptError } from '@protocols/ipxe/ipxe-script';
 import { execFileSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import { DRACUT_ISCSI_CONF, INITRAMFS_TOOLS_ISCSI_CONF, initramfsToolsIscsiConf, iscsiInitrd, iscsiRootParams } from './iscsi-initrd';
 
 const exp = {
@@ -14,7 +15,7 @@ const exp = {
 
 describe('iSCSI initrd fragment', () => {
   it("holds dracut's config with this login, 0600 root, under 0755 etc/ and etc/cmdline.d/", () => {
-    const members = decodeNewc(iscsiInitrd(exp));
+    const members = decodeNewc(gunzipSync(iscsiInitrd(exp)));
     expect(members.map((m) => [m.path, m.mode, m.uid, m.gid])).toEqual([
       ['etc', S_IFDIR | 0o755, 0, 0],
       ['etc/cmdline.d', S_IFDIR | 0o755, 0, 0],
@@ -29,7 +30,7 @@ describe('iSCSI initrd fragment', () => {
   });
 
   it("holds initramfs-tools' /etc/iscsi.initramfs with the same login, which sh reads back as the values", () => {
-    const members = decodeNewc(iscsiInitrd(exp));
+    const members = decodeNewc(gunzipSync(iscsiInitrd(exp)));
     const conf = members.find((m) => m.path === INITRAMFS_TOOLS_ISCSI_CONF)!;
     expect(conf.data.toString()).toBe(initramfsToolsIscsiConf(exp));
     const names = [

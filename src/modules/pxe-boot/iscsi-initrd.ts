@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { encodeNewc } from '@protocols/cpio/cpio-newc';
 import { IpxeScriptError, ipxeIpv4, ipxeIqn, ipxePort } from '@protocols/ipxe/ipxe-script';
 import type { IscsiExportInfo } from './iscsi-exports.port';
@@ -58,17 +59,24 @@ export function initramfsToolsIscsiConf(exp: IscsiExportInfo): string {
 }
 
 /**
- * The per-boot initrd fragment of a kernel boot: a newc cpio holding `etc/`, `etc/cmdline.d/` (0755, as in any
+ * The per-boot initrd fragment of a kernel boot: a gzip-compressed newc cpio holding `etc/`, `etc/cmdline.d/` (0755, as in any
  * initramfs), {@link DRACUT_ISCSI_CONF} with {@link iscsiRootParams} for dracut images and
  * {@link INITRAMFS_TOOLS_ISCSI_CONF} with {@link initramfsToolsIscsiConf} for initramfs-tools images (both 0600,
  * root). iPXE (or GRUB) loads it after the image's initramfs; the kernel unpacks both into the same rootfs, so the
  * files join the image's `/etc`, and whichever initramfs the image has finds its own.
  */
 export function iscsiInitrd(exp: IscsiExportInfo): Buffer {
-  return encodeNewc([
-    { type: 'dir', path: 'etc', mode: 0o755 },
-    { type: 'dir', path: 'etc/cmdline.d', mode: 0o755 },
-    { type: 'file', path: DRACUT_ISCSI_CONF, mode: 0o600, data: `${iscsiRootParams(exp)}\n` },
-    { type: 'file', path: INITRAMFS_TOOLS_ISCSI_CONF, mode: 0o600, data: initramfsToolsIscsiConf(exp) },
-  ]);
+  // gzip-compressed: the kernel finds an uncompressed cpio only at a 4-byte aligned offset of the initrds it is given,
+  // and the EFI stub loading `initrd=` files (iPXE on UEFI) lays them end to end, so after an image initramfs whose
+  // length is not a multiple of 4 a plain cpio was skipped ("Initramfs unpacking failed: invalid magic at start of
+  // compressed archive": no login, no root; test/boot/linux-root.e2e-spec.ts). A compressed archive is found by its
+  // magic at any offset.
+  return gzipSync(
+    encodeNewc([
+      { type: 'dir', path: 'etc', mode: 0o755 },
+      { type: 'dir', path: 'etc/cmdline.d', mode: 0o755 },
+      { type: 'file', path: DRACUT_ISCSI_CONF, mode: 0o600, data: `${iscsiRootParams(exp)}\n` },
+      { type: 'file', path: INITRAMFS_TOOLS_ISCSI_CONF, mode: 0o600, data: initramfsToolsIscsiConf(exp) },
+    ]),
+  );
 }

@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import type { BootTokens } from './boot-trust/boot-tokens.service';
 import { Logger } from '@nestjs/common';
 import type { Repository } from 'typeorm';
@@ -192,7 +193,7 @@ describe('BootScriptService', () => {
     const kernelImage = { bootKernel: 'http://10.213.0.1:8080/k', bootInitrd: null, bootCmdline: 'root=/dev/sda1' };
     const conf = (body: Buffer | string) => {
       expect(Buffer.isBuffer(body)).toBe(true);
-      const m = decodeNewc(body as Buffer).find((x) => x.path === 'etc/cmdline.d/90-dls-iscsi.conf');
+      const m = decodeNewc(gunzipSync(body as Buffer)).find((x) => x.path === 'etc/cmdline.d/90-dls-iscsi.conf');
       return { text: m!.data.toString(), mode: m!.mode & 0o7777 };
     };
 
@@ -302,7 +303,7 @@ describe('BootScriptService', () => {
       iscsi.portal = { address: '0.0.0.0', port: 3261 };
       await service.scriptFor(MAC_A, who);
       const r = await service.iscsiInitrdFor(MAC_A, who);
-      const conf = decodeNewc(r.body as Buffer)[2].data.toString();
+      const conf = decodeNewc(gunzipSync(r.body as Buffer))[2].data.toString();
       expect(conf).toContain('@10.213.0.1::3261:1:iqn.2026-11.io.dls:client.a');
     });
 

@@ -303,7 +303,7 @@ describe('BootScriptService', () => {
       iscsi.portal = { address: '0.0.0.0', port: 3261 };
       await service.scriptFor(MAC_A, who);
       const r = await service.iscsiInitrdFor(MAC_A, who);
-      const conf = decodeNewc(gunzipSync(r.body as Buffer))[2].data.toString();
+      const conf = decodeNewc(gunzipSync(r.body))[2].data.toString();
       expect(conf).toContain('@10.213.0.1::3261:1:iqn.2026-11.io.dls:client.a');
     });
 

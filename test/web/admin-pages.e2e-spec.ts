@@ -280,6 +280,8 @@ describe('admin pages (Chromium)', () => {
     await row.getByRole('button', { name: 'Delete web-operator' }).click();
     await dialog.getByRole('button', { name: 'Delete' }).click();
     await row.waitFor({ state: 'detached', ...T });
+    // The confirmation closes with a fade: checked mid-way, its half-transparent text fails axe's contrast rule.
+    await dialog.waitFor({ state: 'hidden', ...T });
 
     expect(await axe(p)).toEqual([]);
     await screenshot(p, 'admin-users');

@@ -322,9 +322,9 @@ export async function provisionImage(
 /**
  * A `full`-mode network range over the whole lab bridge (pool .100–.199). Returns the created range once DLS serves
  * it (its DHCP log line): a range is picked up a moment after it is written, and until then the boot routes refuse
- * the network as "no boot network".
+ * the network as "no boot network". `served: false` returns at once (the range's interface does not exist yet).
  */
-export async function addLabRange(dls: DlsInLab, lab: Lab, name = 'lab'): Promise<{ id: string }> {
+export async function addLabRange(dls: DlsInLab, lab: Lab, name = 'lab', opts: { served?: boolean } = {}): Promise<{ id: string }> {
   const range = await dls.ok('POST', '/api/v1/network-ranges', {
     name,
     cidr: lab.cidr,
@@ -334,6 +334,7 @@ export async function addLabRange(dls: DlsInLab, lab: Lab, name = 'lab'): Promis
     poolEnd: `${lab.subnet}.199`,
     leaseSeconds: 600,
   });
+  if (opts.served === false) return range; // a test that adds the range before its interface exists
   const serving = new RegExp(`DHCP serving (.* )?${name}=[^ ]+/full@`);
   await waitFor(`DLS to serve range ${name}`, async () => serving.test(dls.logTail(200_000)), 60_000, 100);
   return range;

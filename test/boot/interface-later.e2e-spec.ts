@@ -45,7 +45,7 @@ describe('a boot interface that appears later is served as soon as it is usable 
     await buildTestDisk(diskPath, { label: 'dls-e2e-late', counter: 0, sizeBytes: DISK_BYTES });
     dls = await startDlsInLab(lab, { dataDir: join(work, 'data'), logFile: join(work, 'dls.log') });
     const { imageId } = await provisionImage(dls, 'late-disk', diskPath, DISK_BYTES);
-    await addLabRange(dls, lab);
+    await addLabRange(dls, lab, 'lab', { served: false }); // its bridge is gone: DLS cannot serve it yet
     await addClient(dls, { mac: MAC, hostname: 'lab-late', imageId, diskPolicy: 'persistent' });
 
     const notServed = await waitFor(

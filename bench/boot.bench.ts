@@ -10,13 +10,13 @@
  * - `--uefi`: the same Linux through DLS by UEFI HTTP boot (OVMF alone, `ipxe.efi` fetched by URL) against UEFI PXE
  *   (OVMF alone, `ipxe.efi` over TFTP): medians and ratio HTTP / PXE.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addClient, addLabRange, buildDls, provisionImage, repoRoot, startDlsInLab } from '../test/boot/dls-lab';
+import { addClient, addLabRange, buildDls, provisionImage, provisionLinuxImage, repoRoot, startDlsInLab } from '../test/boot/dls-lab';
 import { buildTestDisk } from '../test/lab/disk';
 import { createLab } from '../test/lab/netns';
-import { bootClient, BootClientOptions } from '../test/lab/qemu';
+import { bootClient, BootClientOptions, OVMF_PXE_OFF, VIRTIO_NO_NIC_ROM } from '../test/lab/qemu';
 import { buildLinuxImage, iscsiInitramfsFragment, LINUX_COUNT_MARKER, LINUX_OK_MARKER, LINUX_ROOT_LABEL, LinuxImage } from '../test/lab/linux-image';
 import { REFERENCE_IQN, startReferenceStack } from '../test/lab/reference-stack';
 import { BootTimes, measureReferenceBoots, median } from './boot-reference';
@@ -61,11 +61,6 @@ export async function measureDlsBoots(n = 3, log: (line: string) => void = conso
   }
 }
 
-/** OVMF HTTP boot only: no NIC ROM, PXE boot options off (see test/boot/uefi-http-boot.e2e-spec.ts). */
-const HTTP_BOOT_ONLY = ['-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'];
-/** OVMF PXE only: no NIC ROM (its own PXE → TFTP ipxe.efi), HTTP boot never reached first. */
-const NO_NIC_ROM = ['-global', 'virtio-net-pci.romfile='];
-
 /** `n` boots of the real Linux through DLS per client model in `kinds`, in one lab; seconds to DLS-LINUX-OK per kind. */
 export async function measureDlsLinuxBoots(
   linux: LinuxImage,
@@ -78,16 +73,7 @@ export async function measureDlsLinuxBoots(
   try {
     const dls = await startDlsInLab(lab, { dataDir: join(dir, 'data'), logFile: join(dir, 'dls.log') });
     try {
-      const { imageId } = await provisionImage(dls, 'bench-linux', linux.rootDisk, statSync(linux.rootDisk).size);
-      const files = join(dls.dataDir, 'tftp', 'debian');
-      mkdirSync(files, { recursive: true });
-      copyFileSync(linux.kernel, join(files, 'vmlinuz'));
-      copyFileSync(linux.initrd, join(files, 'initrd.img'));
-      await dls.ok('PATCH', `/api/v1/images/${imageId}`, {
-        bootKernel: 'debian/vmlinuz',
-        bootInitrd: 'debian/initrd.img',
-        bootCmdline: `console=ttyS0 root=LABEL=${LINUX_ROOT_LABEL} rw ip=dhcp`,
-      });
+      const { imageId } = await provisionLinuxImage(dls, linux, { name: 'bench-linux' });
       await addLabRange(dls, lab, 'bench');
       const out: Record<string, BootTimes> = {};
       let i = 0;
@@ -190,8 +176,8 @@ async function main(): Promise<void> {
   if (scenario === 'uefi') {
     const linux = await buildLinuxImage({ log: console.log });
     const t = await measureDlsLinuxBoots(linux, n, {
-      http: { firmware: 'uefi', nic: 'virtio-net-pci', extraArgs: [...NO_NIC_ROM, ...HTTP_BOOT_ONLY] },
-      pxe: { firmware: 'uefi', nic: 'virtio-net-pci', extraArgs: NO_NIC_ROM },
+      http: { firmware: 'uefi', nic: 'virtio-net-pci', extraArgs: [...VIRTIO_NO_NIC_ROM, ...OVMF_PXE_OFF] },
+      pxe: { firmware: 'uefi', nic: 'virtio-net-pci', extraArgs: VIRTIO_NO_NIC_ROM },
     });
     console.log(`\npower-on → DLS-LINUX-OK through DLS, OVMF virtio-net without option ROM, median of ${n}:`);
     console.log(`  UEFI HTTP boot (ipxe.efi by URL)  ${show(t.http)}`);

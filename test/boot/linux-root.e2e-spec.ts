@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLinuxImage, LINUX_COUNT_MARKER, LINUX_OK_MARKER, LinuxImage } from '../lab/linux-image';
 import { createLab, Lab } from '../lab/netns';
-import { bootClient, BootClientOptions } from '../lab/qemu';
+import { bootClient, BootClientOptions, OVMF_PXE_OFF, VIRTIO_NO_NIC_ROM } from '../lab/qemu';
 import { addClient, addLabRange, buildDls, DlsInLab, provisionLinuxImage, sessionsOf, startDlsInLab, waitFor } from './dls-lab';
 
 jest.setTimeout(900_000);
@@ -31,14 +31,7 @@ const MAC = {
   http: '52:54:00:d1:1e:04',
 };
 /** OVMF HTTP boot only (see uefi-http-boot.e2e-spec.ts): no NIC ROM, PXE boot options off. */
-const HTTP_BOOT_ONLY = [
-  '-global',
-  'virtio-net-pci.romfile=',
-  '-fw_cfg',
-  'name=opt/org.tianocore/IPv4PXESupport,string=n',
-  '-fw_cfg',
-  'name=opt/org.tianocore/IPv6PXESupport,string=n',
-];
+const HTTP_BOOT_ONLY = [...VIRTIO_NO_NIC_ROM, ...OVMF_PXE_OFF];
 
 describe('a real Linux (Debian kernel, initramfs-tools + open-iscsi) boots from its iSCSI clone through DLS', () => {
   let lab: Lab;

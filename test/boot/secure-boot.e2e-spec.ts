@@ -14,14 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLinuxImage, LINUX_COUNT_MARKER, LINUX_OK_MARKER } from '../lab/linux-image';
 import { createLab, Lab } from '../lab/netns';
-import { bootClient } from '../lab/qemu';
+import { bootClient, OVMF_IPV6_PXE_OFF, VIRTIO_NO_NIC_ROM } from '../lab/qemu';
 import { addClient, addLabRange, buildDls, DlsInLab, provisionLinuxImage, sessionsOf, startDlsInLab } from './dls-lab';
 
 jest.setTimeout(900_000);
 
 const MAC = { signed: '52:54:00:d1:5b:01', unsigned: '52:54:00:d1:5b:02' };
 /** OVMF's own PXE over IPv4 only: no iPXE option ROM on the NIC, no IPv6 PXE after it. */
-const OVMF_PXE_ONLY = ['-global', 'virtio-net-pci.romfile=', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'];
+const OVMF_PXE_ONLY = [...VIRTIO_NO_NIC_ROM, ...OVMF_IPV6_PXE_OFF];
 
 describe('Secure Boot (OVMF with Microsoft keys): shim → GRUB → signed kernel from DLS', () => {
   let lab: Lab;

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { buildTestDisk } from '../lab/disk';
 import { createLab, Lab, LabProcess } from '../lab/netns';
 import { dnsmasqBaseArgs } from '../lab/reference-stack';
-import { bootClient, QemuClient } from '../lab/qemu';
+import { bootClient, OVMF_PXE_OFF, QemuClient, VIRTIO_NO_NIC_ROM } from '../lab/qemu';
 import { addClient, addLabRange, buildDls, DlsInLab, provisionImage, sessionsOf, startDlsInLab, waitFor } from './dls-lab';
 
 jest.setTimeout(400_000);
@@ -24,19 +24,8 @@ jest.setTimeout(400_000);
 const DISK_BYTES = 8 * 1024 * 1024;
 const MAC = { full: '52:54:00:d1:4b:01', proxy: '52:54:00:d1:4b:02' };
 
-/**
- * OVMF with only its HTTP boot options: no iPXE ROM on the NIC, and its PXE (IPv4 and IPv6) boot options off through
- * the fw_cfg knobs Debian's OVMF reads (OvmfPkg RUNTIME_CONFIG.md). Without them OVMF tries PXE first and reaches
- * HTTP boot only after its PXE attempts time out (75–170 s under TCG), and DLS would answer that PXE request instead.
- */
-const HTTP_BOOT_ONLY = [
-  '-global',
-  'virtio-net-pci.romfile=',
-  '-fw_cfg',
-  'name=opt/org.tianocore/IPv4PXESupport,string=n',
-  '-fw_cfg',
-  'name=opt/org.tianocore/IPv6PXESupport,string=n',
-];
+/** OVMF with only its HTTP boot options: no iPXE ROM on the NIC, its PXE boot options off. */
+const HTTP_BOOT_ONLY = [...VIRTIO_NO_NIC_ROM, ...OVMF_PXE_OFF];
 
 describe('UEFI HTTP boot (OVMF, no option ROM): the loader over HTTP from DLS', () => {
   let lab: Lab;

@@ -20,6 +20,20 @@ export type NicModel = 'e1000' | 'virtio-net-pci' | 'rtl8139' | 'e1000e';
 /** Debian `ovmf` package files (4 MiB flash layout). */
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/** A virtio-net NIC without QEMU's iPXE option ROM: OVMF's own network boot (PXE, HTTP boot) runs instead. */
+export const VIRTIO_NO_NIC_ROM = ['-global', 'virtio-net-pci.romfile='];
+/**
+ * OVMF's PXE boot options off (the fw_cfg knobs Debian's OVMF reads, OvmfPkg RUNTIME_CONFIG.md), leaving its HTTP
+ * boot: otherwise OVMF tries PXE first and reaches HTTP boot only after its PXE attempts time out (75–170 s, TCG).
+ */
+export const OVMF_PXE_OFF = [
+  '-fw_cfg',
+  'name=opt/org.tianocore/IPv4PXESupport,string=n',
+  '-fw_cfg',
+  'name=opt/org.tianocore/IPv6PXESupport,string=n',
+];
+/** Only OVMF's PXE over IPv6 off: after a PXEv4 attempt it goes on to HTTP boot, not to IPv6. */
+export const OVMF_IPV6_PXE_OFF = ['-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n'];
 /** Secure Boot build (needs SMM and a secure flash) and vars with Microsoft's KEK/db enrolled and Secure Boot on. */
 export const OVMF_CODE_SECURE = '/usr/share/OVMF/OVMF_CODE_4M.ms.fd';
 export const OVMF_VARS_SECURE = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';

@@ -27,16 +27,17 @@ export const SECURE_BOOT_FILES = [
   { source: '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed', name: 'grubx64.efi' },
 ] as const;
 
-/** Copies `source` to `dst` when missing or different, atomically; false when `source` is absent. */
-async function syncFile(source: string, dst: string, log: Pick<Logger, 'log'>): Promise<boolean> {
+/** Copies `source` to `<root>/<name>` when missing or different, atomically; false when `source` is absent. */
+async function syncFile(source: string, root: string, name: string, log: Pick<Logger, 'log'>): Promise<boolean> {
   const want = await readFile(source).catch(() => null);
   if (!want) return false;
+  const dst = join(root, name);
   const have = await readFile(dst).catch(() => null);
   if (!have || !have.equals(want)) {
     const tmp = `${dst}.tmp-${process.pid}`;
     await copyFile(source, tmp);
     await rename(tmp, dst);
-    log.log(`${have ? 'updated' : 'installed'} ${dst} from ${source}`);
+    log.log(`${have ? 'updated' : 'installed'} ${name} in ${root}`);
   }
   return true;
 }
@@ -45,7 +46,7 @@ async function syncFile(source: string, dst: string, log: Pick<Logger, 'log'>): 
 export async function syncSecureBootFiles(root: string, log: Pick<Logger, 'log'>): Promise<string[]> {
   await mkdir(root, { recursive: true });
   const present: string[] = [];
-  for (const f of SECURE_BOOT_FILES) if (await syncFile(f.source, join(root, f.name), log)) present.push(f.name);
+  for (const f of SECURE_BOOT_FILES) if (await syncFile(f.source, root, f.name, log)) present.push(f.name);
   if (present.length < SECURE_BOOT_FILES.length) {
     log.log("Secure Boot clients cannot be served: install Debian's shim-signed and grub-efi-amd64-signed packages");
   }
@@ -61,21 +62,8 @@ export async function syncLoaders(root: string, sourceDir: string, log: Pick<Log
   await mkdir(root, { recursive: true });
   const present: string[] = [];
   for (const name of BOOT_LOADERS) {
-    const src = join(sourceDir, name);
-    const dst = join(root, name);
-    const want = await readFile(src).catch(() => null);
-    if (!want) {
-      log.warn(`${src} not found: plain PXE clients cannot be given ${name} (install Debian's ipxe package)`);
-      continue;
-    }
-    const have = await readFile(dst).catch(() => null);
-    if (!have || !have.equals(want)) {
-      const tmp = `${dst}.tmp-${process.pid}`;
-      await copyFile(src, tmp);
-      await rename(tmp, dst);
-      log.log(`${have ? 'updated' : 'installed'} ${name} in ${root}`);
-    }
-    present.push(name);
+    if (await syncFile(join(sourceDir, name), root, name, log)) present.push(name);
+    else log.warn(`${join(sourceDir, name)} not found: plain PXE clients cannot be given ${name} (install Debian's ipxe package)`);
   }
   return present;
 }

@@ -10,6 +10,7 @@ import { ClientDisk } from '../modules/catalog/disks/client-disk.entity';
 import { IscsiExport } from '../modules/iscsi/iscsi-export.entity';
 import { ClientGroup } from '../modules/catalog/groups/client-group.entity';
 import { DhcpLease } from '../modules/pxe-boot/dhcp-lease.entity';
+import { SignedLoaderFile } from '../modules/pxe-boot/signed-loaders/signed-loader.entity';
 import { WakeSchedule } from '../modules/wake/schedules/wake-schedule.entity';
 import { DlsEvent } from '../modules/events/event.entity';
 
@@ -29,4 +30,5 @@ export const ENTITIES = [
   ClientGroup,
   WakeSchedule,
   DlsEvent,
+  SignedLoaderFile,
 ];

@@ -113,6 +113,8 @@ export interface DlsInLab {
   ok<T = any>(method: string, path: string, body?: unknown): Promise<T>;
   /** `PUT /api/v1/images/:id/content?format=raw` with the file as an octet-stream body. */
   uploadRaw(imageId: string, file: string): Promise<ApiResult>;
+  /** `PUT <path>` (under the API) with the file as an octet-stream body. */
+  putFile(path: string, file: string): Promise<ApiResult>;
   /** Raw `tgtadm --op show --mode target` of DLS's tgtd. */
   showTargets(): Promise<string>;
   /** The last `n` characters of DLS's log. */
@@ -242,6 +244,21 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
     throw new Error(`${(err as Error).message}\n--- DLS log ---\n${logTail()}`, { cause: err });
   }
 
+  const putFile = (path: string, file: string) =>
+    curl(
+      [
+        '-X',
+        'PUT',
+        '-H',
+        `Authorization: Bearer ${token}`,
+        '-H',
+        'Content-Type: application/octet-stream',
+        '--data-binary',
+        `@${resolve(file)}`,
+        `${base}${path}`,
+      ],
+      120_000,
+    );
   let stopping: Promise<void> | undefined;
   return {
     proc,
@@ -254,21 +271,8 @@ export async function startDlsInLab(lab: Lab, opts: StartDlsOptions): Promise<Dl
     },
     api,
     ok,
-    uploadRaw: (imageId, file) =>
-      curl(
-        [
-          '-X',
-          'PUT',
-          '-H',
-          `Authorization: Bearer ${token}`,
-          '-H',
-          'Content-Type: application/octet-stream',
-          '--data-binary',
-          `@${resolve(file)}`,
-          `${base}/api/v1/images/${imageId}/content?format=raw`,
-        ],
-        120_000,
-      ),
+    uploadRaw: (imageId, file) => putFile(`/api/v1/images/${imageId}/content?format=raw`, file),
+    putFile,
     showTargets: () =>
       promisify(execFile)('tgtadm', ['-C', String(controlPort), '--lld', 'iscsi', '--op', 'show', '--mode', 'target'], { timeout: 10_000 }).then(
         ({ stdout }) => String(stdout),

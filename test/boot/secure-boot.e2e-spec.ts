@@ -4,7 +4,8 @@
  * DLS: shim (signed by Microsoft) → GRUB (signed by Debian; `grubx64.efi` next to shim) → the GRUB config DLS renders
  * for this client → Debian's signed kernel and its initramfs plus DLS's per-boot iSCSI fragment → the root filesystem
  * on the client's clone, whose init prints its marker. The same firmware offered Debian's unsigned `ipxe.efi` (a
- * client not marked Secure Boot) fetches it and never runs it: Secure Boot was really on.
+ * client not marked Secure Boot) fetches it and never runs it: Secure Boot was really on. An operator's signed loaders,
+ * uploaded through `/api/v1/signed-loaders`, replace Debian's chain for the CPU they are filed under.
  *
  * DLS runs with the README's defaults (shim and GRUB come from Debian's shim-signed and grub-efi-amd64-signed,
  * copied into the boot files root at start); a user sets the range, the image and the clients.
@@ -19,7 +20,7 @@ import { addClient, addLabRange, buildDls, DlsInLab, provisionLinuxImage, sessio
 
 jest.setTimeout(900_000);
 
-const MAC = { signed: '52:54:00:d1:5b:01', unsigned: '52:54:00:d1:5b:02' };
+const MAC = { signed: '52:54:00:d1:5b:01', unsigned: '52:54:00:d1:5b:02', operator: '52:54:00:d1:5b:03' };
 /** OVMF's own PXE over IPv4 only: no iPXE option ROM on the NIC, no IPv6 PXE after it. */
 const OVMF_PXE_ONLY = [...VIRTIO_NO_NIC_ROM, ...OVMF_IPV6_PXE_OFF];
 
@@ -73,7 +74,7 @@ describe('Secure Boot (OVMF with Microsoft keys): shim → GRUB → signed kerne
       await vm.kill();
     }
     const [s] = await sessionsOf(dls, c.id);
-    expect(s.firmware).toBe('uefi-pxe');
+    expect(s).toMatchObject({ firmware: 'uefi-pxe', secureBoot: true });
   });
 
   it("the same firmware refuses Debian's unsigned iPXE (a client not marked Secure Boot)", async () => {
@@ -96,9 +97,44 @@ describe('Secure Boot (OVMF with Microsoft keys): shim → GRUB → signed kerne
       const [s] = await sessionsOf(dls, c.id);
       expect(s.stages.loaderAt).not.toBeNull(); // DLS did serve it whole
       expect(s.stages.scriptAt).toBeNull();
+      expect(s.secureBoot).toBe(false); // DLS did not hand it a Secure Boot loader: the client is not marked so
       console.log(`Secure Boot refused the unsigned ipxe.efi after ${(denied.elapsedMs / 1000).toFixed(1)} s`);
     } finally {
       await vm.kill();
     }
+  });
+
+  // The operator's own signed chain (what a Windows site uploads: iPXE's Microsoft-signed shim and iPXE's signed
+  // ipxe.efi). Debian's shim and GRUB stand in for it here: no iPXE build signed for Microsoft's keys ships in Debian.
+  // Debian's copies in the root are removed first, so the boot can only come from the uploaded files.
+  it("an operator's signed loaders (uploaded through the API) are what a Secure Boot client loads", async () => {
+    const up = await dls.putFile('/api/v1/signed-loaders/x64/shimx64.efi?entry=true', '/usr/lib/shim/shimx64.efi.signed');
+    expect(up).toMatchObject({ status: 200, body: { path: 'signed/x64/shimx64.efi', entry: true, state: 'ok' } });
+    const second = await dls.putFile('/api/v1/signed-loaders/x64/grubx64.efi', '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed');
+    expect(second.status).toBe(200);
+    for (const f of ['shimx64.efi', 'grubx64.efi']) rmSync(join(dls.dataDir, 'tftp', f));
+    const c = await addClient(dls, { mac: MAC.operator, hostname: 'sb-operator', imageId, diskPolicy: 'persistent' });
+    await dls.ok('PATCH', `/api/v1/clients/${c.id}`, { secureBoot: true });
+    const vm = await bootClient(lab, {
+      mac: MAC.operator,
+      firmware: 'uefi-secure',
+      nic: 'virtio-net-pci',
+      memoryMb: 512,
+      timeoutMs: 400_000,
+      logDir: join(work, 'vm', 'operator'),
+      extraArgs: OVMF_PXE_ONLY,
+    });
+    try {
+      const ok = await vm.waitFor(LINUX_OK_MARKER, 380_000).catch((e: Error) => {
+        throw new Error(`${e.message}\n--- DLS log ---\n${dls.logTail(5000)}`);
+      });
+      expect(vm.serialText()).toMatch(/NBP filename is signed\/x64\/shimx64\.efi/);
+      expect(vm.serialText()).toMatch(/Secure boot enabled/i);
+      console.log(`Secure Boot through the operator's uploaded shim and loader: DLS-LINUX-OK after ${(ok.elapsedMs / 1000).toFixed(1)} s`);
+    } finally {
+      await vm.kill();
+    }
+    const [s] = await sessionsOf(dls, c.id);
+    expect(s).toMatchObject({ firmware: 'uefi-pxe', secureBoot: true });
   });
 });

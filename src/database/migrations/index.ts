@@ -13,6 +13,7 @@ import { AddWakeScheduleVersion1796478564016 } from './1796478564016-AddWakeSche
 import { AddBootSessionStages1796484414527 } from './1796484414527-AddBootSessionStages';
 import { AddBootSessionFirmware1796527132943 } from './1796527132943-AddBootSessionFirmware';
 import { AddClientSecureBoot1796530595235 } from './1796530595235-AddClientSecureBoot';
+import { AddSignedLoaders1796538868871 } from './1796538868871-AddSignedLoaders';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -30,4 +31,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddBootSessionStages1796484414527,
   AddBootSessionFirmware1796527132943,
   AddClientSecureBoot1796530595235,
+  AddSignedLoaders1796538868871,
 ];

@@ -34,6 +34,8 @@ export interface DhcpSeenEvent {
   isIpxe: boolean;
   /** How the firmware boots, read from this request (see `firmwarePathOf`): stamped on a session this DHCP opens. */
   firmware?: BootFirmware | null;
+  /** The reply hands a Secure Boot loader: stamped on a session this DHCP opens. */
+  secureBoot?: boolean;
 }
 
 /** What the session monitor concluded about one open session (see `decideSessionAction`). */
@@ -122,7 +124,7 @@ export class BootSessionTracker {
         await this.finish(e.clientId, cur, 'client rebooted (new DHCPDISCOVER)');
         cur = null;
       }
-      if (!cur) cur = await this.openSession(e.clientId, e.ip, e.serverIp, 'dhcp', e.firmware ?? null);
+      if (!cur) cur = await this.openSession(e.clientId, e.ip, e.serverIp, 'dhcp', e.firmware ?? null, e.secureBoot === true);
       if (e.messageType === 'discover') await this.prewarm(e.clientId, cur?.id ?? null);
     });
   }
@@ -333,6 +335,7 @@ export class BootSessionTracker {
     serverIp: string | null,
     stage?: Exclude<BootStage, 'running'>,
     firmware: BootFirmware | null = null,
+    secureBoot = false,
   ): Promise<OpenSession | null> {
     const until = this.refused.get(clientId);
     if (until !== undefined) {
@@ -340,7 +343,7 @@ export class BootSessionTracker {
       this.refused.delete(clientId);
     }
     try {
-      const s = await this.sessions.open(clientId, { clientIp, bootServerIp: serverIp, stage, firmware });
+      const s = await this.sessions.open(clientId, { clientIp, bootServerIp: serverIp, stage, firmware, secureBoot });
       this.logger.log(`boot session ${s.id} of client ${clientId} started (${clientIp ?? 'no address yet'})`);
       this.publish(s, null);
       const entry = entryOf(s);

@@ -25,18 +25,21 @@ import { SessionMonitor } from './session-monitor';
 import { TftpProvider } from './tftp/tftp.provider';
 import { RangeLeasesController } from './leases/range-leases.controller';
 import { RangeLeasesService } from './leases/range-leases.service';
+import { SignedLoaderFile } from './signed-loaders/signed-loader.entity';
+import { SignedLoadersController } from './signed-loaders/signed-loaders.controller';
+import { SignedLoadersService } from './signed-loaders/signed-loaders.service';
 
 /**
  * The boot plane: DHCP/proxyDHCP (+ IPv6 RAs), TFTP for plain PXE ROMs, the iPXE script endpoints under `/boot`,
  * and the boot-session tracker + monitor that turn what those servers and tgt see into boot sessions.
  *
- * It owns only the `dhcp_leases` table. What a MAC boots is the catalogue's boot policy; clients, disks and
+ * It owns the `dhcp_leases` and `signed_loader_files` (the operator's Secure Boot loaders) tables. What a MAC boots is the catalogue's boot policy; clients, disks and
  * sessions are changed through the catalogue's services; ranges come from the network module. Other modules get
  * one narrow port onto the DHCP sockets, {@link RANGE_BROADCASTER} (a broadcast on a range's interface: Wake-on-LAN).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([DhcpLease]), CatalogModule, IscsiModule, NetworkModule],
-  controllers: [BootScriptController, RangeLeasesController],
+  imports: [TypeOrmModule.forFeature([DhcpLease, SignedLoaderFile]), CatalogModule, IscsiModule, NetworkModule],
+  controllers: [BootScriptController, RangeLeasesController, SignedLoadersController],
   providers: [
     { provide: ISCSI_EXPORTS, useExisting: IscsiExportsService },
     { provide: NEIGHBOUR_TABLE, useFactory: () => new NeighbourTable() },
@@ -57,6 +60,7 @@ import { RangeLeasesService } from './leases/range-leases.service';
     { provide: RANGE_BROADCASTER, useExisting: DhcpProvider },
     RangeChangeSubscriber,
     RangeLeasesService,
+    SignedLoadersService,
   ],
   exports: [BootSessionTracker, RANGE_BROADCASTER],
 })

@@ -174,6 +174,25 @@ export function loaderKindOf(arch: number | null): LoaderKind | null {
   }
 }
 
+/** The CPU of a UEFI client by option 93 (PXE or HTTP boot): what a Secure Boot loader must be built for; null for BIOS and others. */
+export function efiPlatformOf(arch: number | null): 'x64' | 'arm64' | 'ia32' | null {
+  switch (arch) {
+    case PxeArch.EFI_IA32:
+    case PxeArch.EFI_IA32_HTTP:
+      return 'ia32';
+    case PxeArch.EFI_BC:
+    case PxeArch.EFI_X64:
+    case PxeArch.EFI_BC_HTTP:
+    case PxeArch.EFI_X64_HTTP:
+      return 'x64';
+    case PxeArch.EFI_ARM64:
+    case PxeArch.EFI_ARM64_HTTP:
+      return 'arm64';
+    default:
+      return null;
+  }
+}
+
 /**
  * How a client's firmware network-boots, read from one request: option 60 "HTTPClient" → `uefi-http`; otherwise the
  * loader kind of option 93 → `bios-pxe` / `uefi-pxe` (iPXE ROMs count as the PXE of their firmware); null when the

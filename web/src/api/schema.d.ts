@@ -812,6 +812,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/signed-loaders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the signed loaders (by CPU and name), with the state of their files */
+        get: operations["SignedLoadersController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/signed-loaders/{platform}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one signed loader */
+        get: operations["SignedLoadersController_get"];
+        /** Upload a signed EFI program (a PE image for that CPU with an Authenticode signature); replaces one of the same name */
+        put: operations["SignedLoadersController_upload"];
+        post?: never;
+        /** Remove a signed loader and its file (Secure Boot clients of that CPU then fall back to Debian’s chain on x64) */
+        delete: operations["SignedLoadersController_remove"];
+        options?: never;
+        head?: never;
+        /** Make a signed loader its CPU's entry (what DHCP hands Secure Boot clients), or stop it being that (If-Match: only while it is at that version) */
+        patch: operations["SignedLoadersController_update"];
+        trace?: never;
+    };
     "/api/v1/room": {
         parameters: {
             query?: never;
@@ -1990,6 +2027,8 @@ export interface components {
              * @enum {string|null}
              */
             firmware: "bios-pxe" | "uefi-pxe" | "uefi-http" | null;
+            /** @description DHCP handed this boot a Secure Boot loader (Debian's shim, or the operator's signed loader for its CPU) */
+            secureBoot: boolean;
             /** @description when each step of the boot was first reached in this session */
             stages: components["schemas"]["BootSessionStagesDto"];
             /**
@@ -2234,6 +2273,45 @@ export interface components {
             quarantined: number;
             /** @description size - inUse - quarantined */
             free: number;
+        };
+        SignedLoaderResponseDto: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description the CPU it is built for (PE machine type)
+             * @enum {string}
+             */
+            platform: "x64" | "arm64" | "ia32";
+            /** @example ipxe-shimx64.efi */
+            name: string;
+            /**
+             * @description its path in the boot files root: what DHCP names, TFTP and /boot/files serve
+             * @example signed/x64/ipxe-shimx64.efi
+             */
+            path: string;
+            /** @description sha256 of the uploaded bytes */
+            sha256: string;
+            sizeBytes: number;
+            /** @description DHCP hands this file to the CPU's Secure Boot clients (at most one per CPU) */
+            entry: boolean;
+            /**
+             * @description ok; missing or changed: the boot files root no longer holds the uploaded bytes (an entry then is not used)
+             * @enum {string}
+             */
+            state: "ok" | "missing" | "changed";
+            /**
+             * @description row version: the ETag is `"<version>"` (send it in If-Match to edit this version)
+             * @example 1
+             */
+            version: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        UpdateSignedLoaderDto: {
+            /** @description true: DHCP hands this file to the CPU's Secure Boot clients (the previous entry stops being it) */
+            entry: boolean;
         };
         RoomClientDto: {
             /** Format: uuid */
@@ -6753,6 +6831,295 @@ export interface operations {
             };
             /** @description NETWORK_RANGE_NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    SignedLoadersController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedLoaderResponseDto"][];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role viewer or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    SignedLoadersController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                platform: "x64" | "arm64" | "ia32";
+                /** @description a file name ending in .efi */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    /** @description the version of this record (`"<version>"`, also the body's `version`); send it back in If-Match to edit exactly this version */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedLoaderResponseDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED (platform or name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role viewer or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description SIGNED_LOADER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    SignedLoadersController_upload: {
+        parameters: {
+            query?: {
+                /** @description make it the CPU's entry (what DHCP hands its Secure Boot clients); default: keep the replaced file's */
+                entry?: boolean;
+            };
+            header?: never;
+            path: {
+                platform: "x64" | "arm64" | "ia32";
+                /** @description a file name ending in .efi */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedLoaderResponseDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED (platform or name), BAD_CONTENT_TYPE, UPLOAD_EMPTY, UPLOAD_ABORTED, SIGNED_LOADER_TOO_LARGE (over 32 MiB), SIGNED_LOADER_NOT_EFI, SIGNED_LOADER_WRONG_PLATFORM or SIGNED_LOADER_UNSIGNED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role admin or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    SignedLoadersController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                platform: "x64" | "arm64" | "ia32";
+                /** @description a file name ending in .efi */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description VALIDATION_FAILED (platform or name) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role admin or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description SIGNED_LOADER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    SignedLoadersController_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the ETag this change was made against: the change is made only while the record is still at that version (412 otherwise); without If-Match the change is made whatever the version; "*" = any version; a malformed value is a 400 */
+                "If-Match"?: string;
+            };
+            path: {
+                platform: "x64" | "arm64" | "ia32";
+                /** @description a file name ending in .efi */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateSignedLoaderDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    /** @description the version of this record (`"<version>"`, also the body's `version`); send it back in If-Match to edit exactly this version */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedLoaderResponseDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED (platform or name), entry or INVALID_IF_MATCH */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role admin or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description SIGNED_LOADER_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description PRECONDITION_FAILED: `If-Match` names a version other than the current one (GET the record again and redo the change) */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -93,6 +93,13 @@ export class BootSession {
   @Column({ type: 'varchar', length: 10, nullable: true })
   firmware: BootFirmware | null;
 
+  /**
+   * DHCP handed this boot a Secure Boot loader (the client is marked Secure Boot, its firmware is UEFI): Debian's shim
+   * or the operator's signed loader. The firmware then verified each stage, or refused it and the session fails.
+   */
+  @Column({ name: 'secure_boot', type: 'boolean', default: false })
+  secureBoot: boolean;
+
   /** When this session first saw the client's DHCP (null: opened another way, e.g. an external DHCP server). */
   @Column({ name: 'dhcp_at', type: 'timestamptz', nullable: true })
   dhcpAt: Date | null;

@@ -25,6 +25,8 @@ export interface OpenSessionOptions {
   stage?: Exclude<BootStage, 'running'>;
   /** How the firmware started this boot (a DHCP request opens the session). */
   firmware?: BootFirmware | null;
+  /** DHCP handed the opening request a Secure Boot loader. */
+  secureBoot?: boolean;
 }
 
 /**
@@ -104,6 +106,7 @@ export class BootSessionsService {
           clientIp: opts.clientIp ?? null,
           bootServerIp: opts.bootServerIp ?? null,
           firmware: opts.firmware ?? null,
+          secureBoot: opts.secureBoot ?? false,
           ...(opts.stage ? { [STAGE_PROPERTY[opts.stage]]: new Date() } : {}),
         }),
       );

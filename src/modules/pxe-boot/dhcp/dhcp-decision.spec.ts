@@ -1,5 +1,5 @@
 import { DhcpMessageType } from '@protocols/dhcp';
-import { bootFileFor, decideDhcp, DhcpDecisionInput } from './dhcp-decision';
+import { bootFileFor, decideDhcp, DhcpDecisionInput, secureBootLoaderFor } from './dhcp-decision';
 
 const ENABLED = { enabled: true, pending: false };
 const base: DhcpDecisionInput = {
@@ -178,5 +178,23 @@ describe('bootFileFor', () => {
     expect(bootFileFor({ ...sb, arch: 16, isHttpClient: true })).toBe('http://10.0.0.1:8080/boot/files/shimx64.efi');
     expect(bootFileFor({ ...sb, arch: 0 })).toBe('undionly.kpxe');
     expect(bootFileFor({ ...sb, arch: 7, isIpxe: true })).toBe('http://10.0.0.1:8080/boot/52:54:00:12:34:56.ipxe');
+  });
+
+  it("gives a Secure Boot client the operator's signed loader for its CPU first; no unsigned iPXE where there is none", () => {
+    const sb = { ...input, secureBoot: true };
+    const signed = 'signed/x64/ipxe-shimx64.efi';
+    expect(bootFileFor({ ...sb, arch: 7, signedLoader: signed })).toBe(signed);
+    expect(bootFileFor({ ...sb, arch: 9, signedLoader: signed, bootLoader: 'snponly.efi' })).toBe(signed);
+    expect(bootFileFor({ ...sb, arch: 16, isHttpClient: true, signedLoader: signed })).toBe(
+      'http://10.0.0.1:8080/boot/files/signed/x64/ipxe-shimx64.efi',
+    );
+    expect(bootFileFor({ ...sb, arch: 11, signedLoader: 'signed/arm64/shimaa64.efi' })).toBe('signed/arm64/shimaa64.efi');
+    // ARM64 or 32-bit UEFI under Secure Boot without an operator's loader: Debian's chain is x64 only, iPXE would be refused.
+    expect(bootFileFor({ ...sb, arch: 11 })).toBeNull();
+    expect(bootFileFor({ ...sb, arch: 6 })).toBeNull();
+    expect(bootFileFor({ ...sb, arch: 6, bootLoader: 'ipxe.efi' })).toBeNull();
+    // Not marked Secure Boot: the operator's loader is not used.
+    expect(bootFileFor({ ...input, arch: 7, signedLoader: signed })).toBe('ipxe.efi');
+    expect(secureBootLoaderFor('x64', null)).toBe('shimx64.efi');
   });
 });

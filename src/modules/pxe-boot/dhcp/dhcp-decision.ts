@@ -5,7 +5,7 @@
  */
 import { BootLoader, offersBootFile, standingOf } from '../../catalog';
 import { DhcpMode, UnknownClientPolicy } from '../../network';
-import { DhcpMessageType, loaderKindOf, pickBootFile } from '@protocols/dhcp';
+import { DhcpMessageType, efiPlatformOf, pickBootFile } from '@protocols/dhcp';
 
 const ZERO_IP = '0.0.0.0';
 
@@ -166,6 +166,15 @@ function decideProxy(input: DhcpDecisionInput, type: DhcpMessageType, seeks: boo
   return drop(`proxy mode: ${DhcpMessageType[type]} on port 4011`);
 }
 
+/**
+ * What a Secure Boot client of a CPU loads: the operator's signed loader when one is set for that CPU (e.g. iPXE's
+ * shim, which starts iPXE's signed `ipxe.efi`: the path for images that `sanboot`), else on x64 Debian's shim →
+ * GRUB chain (Linux images), else nothing: unsigned iPXE would only be refused by the firmware.
+ */
+export function secureBootLoaderFor(platform: 'x64' | 'arm64' | 'ia32', signedLoader: string | null): string | null {
+  return signedLoader ?? (platform === 'x64' ? SECURE_BOOT_LOADER : null);
+}
+
 /** Where a client's boot file comes from. */
 export interface BootFileInput {
   mac: string;
@@ -175,8 +184,13 @@ export interface BootFileInput {
   isHttpClient: boolean;
   /** The client's loader override (clients.boot_loader), or null. */
   bootLoader: BootLoader | null;
-  /** The client keeps Secure Boot on: a UEFI client gets Debian's signed shim instead of iPXE. */
+  /** The client keeps Secure Boot on: a UEFI client gets a signed loader instead of iPXE. */
   secureBoot?: boolean;
+  /**
+   * The operator's signed loader for this client's CPU (a boot-files path such as `signed/x64/ipxe-shimx64.efi`, see
+   * SignedLoadersService), or null: Secure Boot clients get it before Debian's shim.
+   */
+  signedLoader?: string | null;
   /** Host (address) and port of the HTTP server that serves `/boot/<mac>.ipxe`. */
   httpHost: string;
   httpPort: number;
@@ -198,21 +212,22 @@ export function bootFileUrl(httpHost: string, httpPort: number, file: string): s
  * The boot file for a bootable client: iPXE (option 77 "iPXE" or option 175) gets its HTTP script; a plain PXE ROM
  * gets its loader override, else a TFTP loader by option 93 (0 → undionly.kpxe, 6/7/9 → ipxe.efi); a UEFI HTTP
  * boot client (option 60 "HTTPClient", arch 15/16) gets the same choice as a URL of DLS's boot files route; a
- * Secure Boot client on UEFI gets the signed shim instead of iPXE (BIOS has no Secure Boot: it keeps iPXE); null when
- * the architecture is unknown and there is no override.
+ * Secure Boot client on UEFI gets a signed loader instead ({@link secureBootLoaderFor}; BIOS has no Secure Boot: it
+ * keeps iPXE); null when the architecture is unknown and there is no override.
  */
 export function bootFileFor(input: BootFileInput): string | null {
   const scriptUrl = bootScriptUrl(input.httpHost, input.httpPort, input.mac, input.token);
   if (input.isIpxe) return scriptUrl;
-  const secure = input.secureBoot === true && loaderKindOf(input.arch) === 'efi';
+  const platform = efiPlatformOf(input.arch);
   const loader =
-    (secure ? SECURE_BOOT_LOADER : null) ??
-    input.bootLoader ??
-    pickBootFile(input.arch, false, {
-      biosLoader: DEFAULT_BIOS_LOADER,
-      efiLoader: DEFAULT_EFI_LOADER,
-      scriptUrl,
-    });
+    input.secureBoot === true && platform !== null
+      ? secureBootLoaderFor(platform, input.signedLoader ?? null)
+      : (input.bootLoader ??
+        pickBootFile(input.arch, false, {
+          biosLoader: DEFAULT_BIOS_LOADER,
+          efiLoader: DEFAULT_EFI_LOADER,
+          scriptUrl,
+        }));
   if (loader === null || !input.isHttpClient) return loader;
   return bootFileUrl(input.httpHost, input.httpPort, loader);
 }

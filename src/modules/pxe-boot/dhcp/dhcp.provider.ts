@@ -8,6 +8,7 @@ import { EVENT_PUBLISHER, EventPublisher } from '../../events';
 import { ReadinessRegistry } from '../../health';
 import { NetworkRange, NetworkRangesService } from '../../network';
 import { BootSessionTracker } from '../boot-session-tracker';
+import { SignedLoadersService } from '../signed-loaders/signed-loaders.service';
 import { BootTokens } from '../boot-trust/boot-tokens.service';
 import { interfaceInfo } from '../net/net-interfaces';
 import { InterfaceState, InterfaceWatch, probeInterface, stateKey } from '../net/interface-watch';
@@ -157,6 +158,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     @Optional() private readonly readiness?: ReadinessRegistry,
     @Optional() metrics?: DlsMetrics,
     @Optional() @Inject(EVENT_PUBLISHER) events?: EventPublisher,
+    @Optional() signedLoaders?: SignedLoadersService,
   ) {
     this.server = new DhcpServer({
       clients: policy,
@@ -164,6 +166,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       tracker,
       exchanges: events && { exchange: (e) => events.emit('dhcp', e) },
       tokens,
+      signedLoaders,
       httpPort: config.http.port,
       logger: this.logger,
       isDebugEnabled: () => Logger.isLevelEnabled('debug'),

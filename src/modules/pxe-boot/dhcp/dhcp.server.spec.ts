@@ -8,7 +8,7 @@ import type { DhcpEventBody } from '../../events';
 import type { InterfaceUdpMessageInfo } from '../net/interface-udp-socket';
 import type { LeaseClientFacts, LeaseRangeFacts } from './dhcp-leases.service';
 import type { DhcpClientFacts, DhcpClientLookup, DhcpLeaseStore, DhcpRange, DhcpReplySocket } from './dhcp.ports';
-import { DhcpArrival, DhcpBinding, DhcpServer, ServedRange } from './dhcp.server';
+import { DhcpArrival, DhcpBinding, DhcpServer, DhcpServerOptions, ServedRange } from './dhcp.server';
 import type { ArrivalPort } from './dhcp-decision';
 
 const SERVER_IP = '10.213.0.1';
@@ -106,7 +106,7 @@ class FakeLeases implements DhcpLeaseStore {
   forgetOffer = jest.fn(() => Promise.resolve());
 }
 
-function setup(options: { clients?: Map<string, DhcpClientFacts>; leases?: FakeLeases } = {}) {
+function setup(options: { clients?: Map<string, DhcpClientFacts>; leases?: FakeLeases; signedLoaders?: DhcpServerOptions['signedLoaders'] } = {}) {
   const lookup = new FakeLookup(options.clients);
   const leases = options.leases ?? new FakeLeases();
   const tracked: DhcpSeenEvent[] = [];
@@ -117,6 +117,7 @@ function setup(options: { clients?: Map<string, DhcpClientFacts>; leases?: FakeL
     tracker: { onDhcp: (e) => tracked.push(e) },
     exchanges: { exchange: (e) => exchanges.push(e) },
     httpPort: HTTP_PORT,
+    signedLoaders: options.signedLoaders,
   });
   const socket = new FakeSocket();
   const arrive = (port: ArrivalPort, info: Partial<InterfaceUdpMessageInfo> = {}): DhcpArrival => ({
@@ -159,6 +160,26 @@ describe('DhcpServer (request handling, no sockets)', () => {
       expect.objectContaining({ clientId: 'client-1', mac: FIXTURE_MAC, ip: '10.213.0.150', serverIp: SERVER_IP, messageType: 'discover' }),
     ]);
     expect(server.stats()).toMatchObject({ received: 1, offers: 1, dropped: 0, errors: 0 });
+  });
+
+  it("hands a Secure Boot UEFI client the operator's signed loader for its CPU, and says so to the session tracker", async () => {
+    const asked: (string | null)[] = [];
+    const sb = new Map([[FIXTURE_MAC, { ...enabledClient, secureBoot: true }]]);
+    const entryFor = (p: string | null) => (asked.push(p), p === 'x64' ? 'signed/x64/ipxe-shimx64.efi' : null);
+    const { server, socket, tracked, arrive } = setup({ clients: sb, signedLoaders: { entryFor } });
+    await server.receive(ovmfPxeDiscover(), arrive('dhcp'), [served(range())]);
+    expect(socket.sent[0].packet.file).toBe('signed/x64/ipxe-shimx64.efi');
+    expect(asked).toEqual(['x64']);
+    expect(tracked).toEqual([expect.objectContaining({ firmware: 'uefi-pxe', secureBoot: true })]);
+
+    // Without an operator's loader: Debian's shim; a client not marked Secure Boot: iPXE, and the tracker hears false.
+    const debian = setup({ clients: sb, signedLoaders: { entryFor: () => null } });
+    await debian.server.receive(ovmfPxeDiscover(), debian.arrive('dhcp'), [served(range())]);
+    expect(debian.socket.sent[0].packet.file).toBe('shimx64.efi');
+    const plain = setup({ clients: known(), signedLoaders: { entryFor } });
+    await plain.server.receive(ovmfPxeDiscover(), plain.arrive('dhcp'), [served(range())]);
+    expect(plain.socket.sent[0].packet.file).toBe('ipxe.efi');
+    expect(plain.tracked).toEqual([expect.objectContaining({ firmware: 'uefi-pxe', secureBoot: false })]);
   });
 
   it('drops an unknown client under policy ignore, counting it and sending nothing', async () => {

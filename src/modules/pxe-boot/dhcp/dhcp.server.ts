@@ -9,6 +9,7 @@ import {
   DhcpMessageType,
   DhcpPacket,
   encodeDhcp,
+  efiPlatformOf,
   firmwarePathOf,
   replyDestination,
 } from '@protocols/dhcp';
@@ -98,6 +99,8 @@ export interface DhcpServerOptions {
   httpPort: number;
   /** Signs the short-lived token of a script URL for a MAC (and, in full mode, the address it is given). */
   tokens?: DhcpBootTokens;
+  /** The operator's signed loader per CPU for Secure Boot clients (kept in memory by SignedLoadersService). */
+  signedLoaders?: { entryFor(platform: 'x64' | 'arm64' | 'ia32' | null): string | null };
   logger?: DhcpLogger;
   /** Whether debug lines are wanted (they are only built then). Default: whenever a logger is given. */
   isDebugEnabled?: () => boolean;
@@ -181,6 +184,7 @@ export class DhcpServer {
   private readonly exchanges: DhcpExchangeSink | undefined;
   private readonly httpPort: number;
   private readonly tokens: DhcpBootTokens | undefined;
+  private readonly signedLoaders: DhcpServerOptions['signedLoaders'];
   private readonly logger: DhcpLogger;
   private readonly isDebugEnabled: () => boolean;
   private readonly metrics: DhcpPacketCounter | undefined;
@@ -193,6 +197,7 @@ export class DhcpServer {
     this.exchanges = options.exchanges;
     this.httpPort = options.httpPort;
     this.tokens = options.tokens;
+    this.signedLoaders = options.signedLoaders;
     this.logger = options.logger ?? silentLogger;
     this.isDebugEnabled = options.isDebugEnabled ?? (() => options.logger !== undefined);
     this.metrics = options.metrics;
@@ -409,6 +414,7 @@ export class DhcpServer {
       isHttpClient: ctx.ci.isHttpClient,
       bootLoader: ctx.client?.bootLoader ?? null,
       secureBoot: ctx.client?.secureBoot ?? false,
+      signedLoader: ctx.client?.secureBoot ? (this.signedLoaders?.entryFor(efiPlatformOf(ctx.ci.arch)) ?? null) : null,
       httpHost: ctx.serverId,
       httpPort: this.httpPort,
       token: this.tokens?.sign(mac, ip) ?? null,
@@ -450,6 +456,7 @@ export class DhcpServer {
         arch: ctx.ci.arch,
         isIpxe: ctx.ci.isIpxe,
         firmware: firmwarePathOf(ctx.ci),
+        secureBoot: ctx.client.secureBoot === true && !ctx.ci.isIpxe && efiPlatformOf(ctx.ci.arch) !== null,
       });
     } catch (err) {
       this.logger.warn(

@@ -15,6 +15,12 @@ const FIRMWARE_LABEL: Record<'bios-pxe' | 'uefi-pxe' | 'uefi-http', string> = {
   'uefi-http': 'UEFI HTTP',
 };
 
+/** The firmware path, with "Secure Boot" when DHCP handed the boot a signed loader. */
+function firmwareLabel(s: { firmware: keyof typeof FIRMWARE_LABEL | null; secureBoot: boolean }): string {
+  if (!s.firmware) return '—';
+  return s.secureBoot ? `${FIRMWARE_LABEL[s.firmware]} · Secure Boot` : FIRMWARE_LABEL[s.firmware];
+}
+
 /** A 404 that means "there is none yet" rather than a failure. */
 const isNotFound = (e: unknown) => e instanceof ApiError && e.status === 404;
 
@@ -85,7 +91,7 @@ export function SessionHistory({ clientId }: { clientId: string }) {
                         </Text>
                       )}
                     </Table.Td>
-                    <Table.Td data-testid="session-firmware">{s.firmware ? FIRMWARE_LABEL[s.firmware] : '—'}</Table.Td>
+                    <Table.Td data-testid="session-firmware">{firmwareLabel(s)}</Table.Td>
                     <Table.Td>{formatSeconds(s.bootTimeSeconds)}</Table.Td>
                     <Table.Td>
                       {segs.length === 0 ? (

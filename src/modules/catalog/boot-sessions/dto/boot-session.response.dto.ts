@@ -52,6 +52,8 @@ export class BootSessionResponseDto {
       "how the client's firmware started this boot, from the DHCP request that opened the session: bios-pxe, uefi-pxe, uefi-http (null: not opened by DHCP)",
   })
   firmware: BootFirmware | null;
+  @ApiProperty({ description: "DHCP handed this boot a Secure Boot loader (Debian's shim, or the operator's signed loader for its CPU)" })
+  secureBoot: boolean;
   @ApiProperty({ type: BootSessionStagesDto, description: 'when each step of the boot was first reached in this session' })
   stages: BootSessionStagesDto;
   @ApiProperty({ description: 'row version: the ETag is `"<version>"` (send it in If-Match to edit this version)', example: 1 }) version: number;
@@ -66,6 +68,7 @@ export class BootSessionResponseDto {
     d.endedAt = s.endedAt;
     d.bootTimeSeconds = s.bootTimeSeconds;
     d.firmware = s.firmware ?? null;
+    d.secureBoot = s.secureBoot ?? false;
     d.errorMessage = s.errorMessage;
     d.clientIp = s.clientIp;
     d.bootServerIp = s.bootServerIp;

@@ -2,7 +2,7 @@ import { LoggerService } from '@nestjs/common';
 import fc from 'fast-check';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client as PgClient } from 'pg';
 import { DisksAhead } from '../../src/modules/catalog/disks/disks-ahead.service';
@@ -247,7 +247,16 @@ describe('API fuzz (e2e)', () => {
     const g2 = await api('POST', '/api/v1/client-groups', { name: unique('room') });
     const w1 = await api('POST', '/api/v1/wake-schedules', { groupId: g1.id, days: ['mon', 'fri'], time: '07:45', timezone: 'Europe/Berlin' });
     const w2 = await api('POST', '/api/v1/wake-schedules', { groupId: g2.id, cron: '0 7 * * 1-5', timezone: 'UTC', enabled: false });
+    // A signed loader (Debian's Microsoft-signed shim: the API keeps only signed EFI programs).
+    const shim = await t.http
+      .put('/api/v1/signed-loaders/x64/shimx64.efi?entry=true')
+      .set('Authorization', `Bearer ${t.adminToken}`)
+      .set('Content-Type', 'application/octet-stream')
+      .send(readFileSync('/usr/lib/shim/shimx64.efi.signed'));
+    expect(shim.status).toBe(200);
     Object.assign(pools, {
+      'signed-loader-platforms': ['x64', 'arm64'],
+      'signed-loader-names': ['shimx64.efi', 'grubx64.efi'],
       images: [img.id, img2.id],
       snapshots: [v1.id, v2.id],
       clients: [c1.id, c2.id, c3.id],

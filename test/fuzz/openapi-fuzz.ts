@@ -146,6 +146,8 @@ export function poolFor(name: string, path?: string): string | undefined {
     group: 'client-groups',
     defaultgroup: 'client-groups',
   };
+  // The signed loaders' natural key (`/signed-loaders/{platform}/{name}`).
+  if (path?.includes('/signed-loaders/') && (name === 'platform' || name === 'name')) return `signed-loader-${name}s`;
   if (name !== 'id') return byField[base];
   if (!path) return undefined;
   const segs = path.split('/');

@@ -1,3 +1,4 @@
+import { ClusterModule } from './modules/cluster';
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
@@ -61,6 +62,7 @@ export class AppModule {
         CatalogModule,
         OpenBootSessionsModule,
         NetworkModule,
+        ClusterModule,
         PxeBootModule,
         RoomModule,
         ScheduleModule.forRoot(),

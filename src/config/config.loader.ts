@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { passwordProblem } from '@common/auth/password-policy';
 import { TGT_MAX_CONTROL_PORT } from '../modules/iscsi/tgt.adapter';
@@ -201,6 +202,21 @@ export const ENV = {
     parse: within(seconds, 1, 86400, ' s'),
     description: 'a schedule found due later than this after its time (DLS was down) is skipped and audited as missed, not fired late',
   },
+  DLS_NODE_NAME: {
+    parse: str({ min: 1, max: 100, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/ }),
+    description: "this DLS node's name among the nodes sharing one database (letters, digits, . _ -); unset = the host name",
+  },
+  DLS_NODE_LEASE: {
+    default: 10,
+    parse: within(seconds, 3, 300, ' s'),
+    description:
+      "how long a node's hold on a network range lasts without renewal (renewed every fifth of it): a standby takes over a dead node's ranges after this",
+  },
+  DLS_NODE_CAPACITY: {
+    default: 300,
+    parse: int(1, 100_000),
+    description: 'how many clients this node is sized to boot at once (shown in GET /nodes; a hint for placing ranges)',
+  },
   DLS_CORS_ORIGINS: {
     default: [] as string[],
     parse: corsOrigins,
@@ -322,6 +338,8 @@ export class AppConfig {
   /** `null`: no metrics listener. */
   readonly metrics: { host: string; port: number } | null;
   readonly corsOrigins: readonly string[];
+  /** This node among those sharing the database: its name, range hold (ms) and size. */
+  readonly node: { name: string; leaseMs: number; capacity: number };
   readonly events: { retentionSec: number; retentionCount: number; subscriberQueue: number };
   readonly iscsi: { enabled: boolean; manageTgtd: boolean; controlPort: number; portalAddress: string; portalPort: number; iqnPrefix: string };
   /** Wake-on-LAN: destination ports, the gap between packets, whether this node runs the schedules, and their grace. */
@@ -368,6 +386,7 @@ export class AppConfig {
     const m = /^(.*):(\d+)$/.exec(raw.DLS_METRICS_ADDRESS);
     this.metrics = m ? { host: m[1], port: Number(m[2]) } : null;
     this.corsOrigins = raw.DLS_CORS_ORIGINS;
+    this.node = { name: raw.DLS_NODE_NAME ?? os.hostname(), leaseMs: raw.DLS_NODE_LEASE * 1000, capacity: raw.DLS_NODE_CAPACITY };
     this.events = {
       retentionSec: raw.DLS_EVENTS_MAX_AGE,
       retentionCount: raw.DLS_EVENTS_MAX_COUNT,

@@ -13,6 +13,8 @@ import { DhcpLease } from '../modules/pxe-boot/dhcp-lease.entity';
 import { SignedLoaderFile } from '../modules/pxe-boot/signed-loaders/signed-loader.entity';
 import { WakeSchedule } from '../modules/wake/schedules/wake-schedule.entity';
 import { DlsEvent } from '../modules/events/event.entity';
+import { DlsNode } from '../modules/cluster/node.entity';
+import { RangeOwner } from '../modules/cluster/range-owner.entity';
 
 /** Every entity, listed explicitly (no globs: the same list works under ts-jest, ts-node and compiled dist/). */
 export const ENTITIES = [
@@ -31,4 +33,6 @@ export const ENTITIES = [
   WakeSchedule,
   DlsEvent,
   SignedLoaderFile,
+  DlsNode,
+  RangeOwner,
 ];

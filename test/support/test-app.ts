@@ -47,7 +47,15 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     ...env,
   });
   const app = await createApp(config, { logger: false });
-  await app.init();
+  try {
+    await app.init();
+  } catch (err) {
+    // A start the test expects to fail (a refused configuration) leaves nothing running behind it.
+    await app.close().catch(() => undefined);
+    await db.drop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const http = request(app.getHttpServer());
   const login = async (username: string, password: string) => {
     const r = await request(app.getHttpServer()).post('/api/v1/auth/login').send({ username, password });

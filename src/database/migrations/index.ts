@@ -14,6 +14,7 @@ import { AddBootSessionStages1796484414527 } from './1796484414527-AddBootSessio
 import { AddBootSessionFirmware1796527132943 } from './1796527132943-AddBootSessionFirmware';
 import { AddClientSecureBoot1796530595235 } from './1796530595235-AddClientSecureBoot';
 import { AddSignedLoaders1796538868871 } from './1796538868871-AddSignedLoaders';
+import { AddNodes1796539398813 } from './1796539398813-AddNodes';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -32,4 +33,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddBootSessionFirmware1796527132943,
   AddClientSecureBoot1796530595235,
   AddSignedLoaders1796538868871,
+  AddNodes1796539398813,
 ];

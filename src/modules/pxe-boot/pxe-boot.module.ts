@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CatalogModule } from '../catalog';
+import { ClusterModule } from '../cluster';
 import { IscsiExportsService, IscsiModule } from '../iscsi';
 import { NetworkModule } from '../network';
 import { BootPreparation } from './boot-preparation.service';
@@ -38,7 +39,7 @@ import { SignedLoadersService } from './signed-loaders/signed-loaders.service';
  * one narrow port onto the DHCP sockets, {@link RANGE_BROADCASTER} (a broadcast on a range's interface: Wake-on-LAN).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([DhcpLease, SignedLoaderFile]), CatalogModule, IscsiModule, NetworkModule],
+  imports: [TypeOrmModule.forFeature([DhcpLease, SignedLoaderFile]), CatalogModule, ClusterModule, IscsiModule, NetworkModule],
   controllers: [BootScriptController, RangeLeasesController, SignedLoadersController],
   providers: [
     { provide: ISCSI_EXPORTS, useExisting: IscsiExportsService },

@@ -342,6 +342,11 @@ export class DhcpLeasesService implements OnApplicationShutdown {
     return rows[0] ? toView(rows[0]) : null;
   }
 
+  /** Forgets a range's book: the next request loads it again from the lease table (this node took the range over). */
+  forgetRange(rangeId: string): void {
+    this.books.delete(rangeId);
+  }
+
   /** Every durable lease row of a range, by address (offers live in memory only: see {@link findByMac}). */
   async list(rangeId: string): Promise<LeaseView[]> {
     const rows = await this.dataSource.query<LeaseRow[]>(`SELECT ${LEASE_COLUMNS} FROM dhcp_leases WHERE range_id = $1 ORDER BY ip`, [rangeId]);

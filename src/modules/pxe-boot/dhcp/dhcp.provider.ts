@@ -8,6 +8,7 @@ import { EVENT_PUBLISHER, EventPublisher } from '../../events';
 import { ReadinessRegistry } from '../../health';
 import { NetworkRange, NetworkRangesService } from '../../network';
 import { BootSessionTracker } from '../boot-session-tracker';
+import { RANGE_OWNERSHIP, RangeOwnershipPort } from '../../cluster';
 import { SignedLoadersService } from '../signed-loaders/signed-loaders.service';
 import { BootTokens } from '../boot-trust/boot-tokens.service';
 import { interfaceInfo } from '../net/net-interfaces';
@@ -46,6 +47,8 @@ export interface DhcpServerStatus {
   }[];
   /** Interfaces that enabled ranges name but that are not served now (missing, down, no IPv4 address, bind failed). */
   unavailable: { name: string; reason: string; ranges: string[] }[];
+  /** Ranges this node could serve that another node holds (several nodes on one database). */
+  standby: { range: string; holder: string | null }[];
   ranges: { id: string; name: string; cidr: string; mode: 'full' | 'proxy'; interface: string; relayOnly: boolean }[];
 }
 
@@ -141,6 +144,10 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
   /** The RA problem last logged per interface, so each is logged once. */
   private readonly raReported = new Map<string, string>();
   private lastSummary = '';
+  /** Ranges another node serves while this one waits to take over (with several nodes on one database). */
+  private standby: { range: string; holder: string | null }[] = [];
+  private lastStandby = '[]';
+  private heldBefore = new Set<string>();
   /** Intakes of closed bindings still finishing their requests (awaited at shutdown). */
   private readonly draining = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
@@ -152,13 +159,14 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly config: AppConfig,
     private readonly ranges: NetworkRangesService,
     policy: BootPolicyService,
-    leases: DhcpLeasesService,
+    private readonly leases: DhcpLeasesService,
     tracker: BootSessionTracker,
     tokens: BootTokens,
     @Optional() private readonly readiness?: ReadinessRegistry,
     @Optional() metrics?: DlsMetrics,
     @Optional() @Inject(EVENT_PUBLISHER) events?: EventPublisher,
     @Optional() signedLoaders?: SignedLoadersService,
+    @Optional() @Inject(RANGE_OWNERSHIP) private readonly ownership?: RangeOwnershipPort,
   ) {
     this.server = new DhcpServer({
       clients: policy,
@@ -167,6 +175,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       exchanges: events && { exchange: (e) => events.emit('dhcp', e) },
       tokens,
       signedLoaders,
+      owns: ownership && ((rangeId) => ownership.holds(rangeId)),
       httpPort: config.http.port,
       logger: this.logger,
       isDebugEnabled: () => Logger.isLevelEnabled('debug'),
@@ -211,6 +220,8 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     }
     this.stopped = false;
     this.registerReadiness();
+    // A hold gained (a standby taking over) or lost (renewal refused, drained): serve what is held now.
+    this.ownership?.onChange(() => void this.reload().catch((err: unknown) => this.logger.warn(`range reload failed: ${(err as Error).message}`)));
     await this.reload();
     this.timer = setInterval(() => {
       this.reload().catch((err: unknown) => this.logger.warn(`range reload failed: ${(err as Error).message}`));
@@ -250,6 +261,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
         };
       }),
       unavailable: this.unavailable,
+      standby: this.standby,
       ranges: this.served.map((s) => ({
         id: s.range.id,
         name: s.range.name,
@@ -365,6 +377,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     for (const name of byInterface.keys()) states.set(name, this.adapters.probe(name, this.config.boot.serverIp));
     this.watch.expect(states);
     this.logTransitions(byInterface, states);
+    const held = await this.holdRanges(wanted, states, byInterface);
 
     for (const [name, b] of this.bindings) {
       const state = states.get(name);
@@ -393,7 +406,7 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
       });
 
     this.served = wanted
-      .filter((range) => this.bindings.has(range.interface))
+      .filter((range) => this.bindings.has(range.interface) && held.has(range.id))
       .map((range) => {
         const binding = this.bindings.get(range.interface)!;
         const cidr = parseCidr(range.cidr)!;
@@ -407,7 +420,9 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
           ? 'no enabled network range with dhcp_mode full or proxy'
           : wanted.length === 0
             ? 'no enabled range has an interface'
-            : `no range interface is usable yet (${this.unavailable.map((u) => `${u.name}: ${u.reason}`).join('; ')})`;
+            : this.standby.length > 0 && this.unavailable.length === 0
+              ? `standby: ${this.standby.map((s) => `${s.range} is served by node ${s.holder ?? '(none yet)'}`).join('; ')}`
+              : `no range interface is usable yet (${this.unavailable.map((u) => `${u.name}: ${u.reason}`).join('; ')})`;
       if (this.lastSummary !== this.notRunningReason) this.logger.warn(`DHCP server not started: ${this.notRunningReason}`);
       this.lastSummary = this.notRunningReason;
       return this.status();
@@ -419,6 +434,42 @@ export class DhcpProvider implements OnApplicationBootstrap, OnApplicationShutdo
     if (summary !== this.lastSummary) this.logger.log(`DHCP serving ${summary} on port ${this.config.dhcp.port}`);
     this.lastSummary = summary;
     return this.status();
+  }
+
+  /**
+   * With several nodes on one database, only the ranges this node holds are served (see ClusterService): asks to
+   * hold every wanted range whose interface is usable here, drops the others from `byInterface` (their sockets close)
+   * and notes them as standby. A range held anew starts from the lease table (another node may have leased in it).
+   * Returns the ids served. Without the cluster port (unit tests), every wanted range.
+   */
+  private async holdRanges(wanted: DhcpRange[], states: Map<string, InterfaceState>, byInterface: Map<string, DhcpRange[]>): Promise<Set<string>> {
+    if (!this.ownership) return new Set(wanted.map((r) => r.id));
+    const usable = wanted.filter((r) => states.get(r.interface)?.usable).map((r) => r.id);
+    let held: Set<string>;
+    try {
+      held = await this.ownership.want(usable);
+    } catch (err) {
+      this.logger.warn(`could not take network ranges (keeping only live holds): ${(err as Error).message}`);
+      held = new Set(usable.filter((id) => this.ownership!.holds(id)));
+    }
+    for (const id of held) if (!this.heldBefore.has(id)) this.leases.forgetRange(id);
+    this.heldBefore = held;
+    const others = wanted.filter((r) => states.get(r.interface)?.usable && !held.has(r.id));
+    const holders =
+      others.length > 0 ? await this.ownership.holders(others.map((r) => r.id)).catch(() => new Map<string, string>()) : new Map<string, string>();
+    this.standby = others.map((r) => ({ range: r.name, holder: holders.get(r.id) ?? null }));
+    const standbyKey = JSON.stringify(this.standby);
+    if (standbyKey !== this.lastStandby && this.standby.length > 0) {
+      this.logger.log(`standby for ${this.standby.map((s) => `${s.range} (served by ${s.holder ?? 'nobody yet'})`).join(', ')}`);
+    }
+    this.lastStandby = standbyKey;
+    for (const [name, ranges] of byInterface) {
+      if (!states.get(name)?.usable) continue;
+      const kept = ranges.filter((r) => held.has(r.id));
+      if (kept.length > 0) byInterface.set(name, kept);
+      else byInterface.delete(name);
+    }
+    return held;
   }
 
   /** One log line per interface transition: gone/down/no address (not served), and back (served again). */

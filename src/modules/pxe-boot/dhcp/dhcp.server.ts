@@ -101,6 +101,8 @@ export interface DhcpServerOptions {
   tokens?: DhcpBootTokens;
   /** The operator's signed loader per CPU for Secure Boot clients (kept in memory by SignedLoadersService). */
   signedLoaders?: { entryFor(platform: 'x64' | 'arm64' | 'ia32' | null): string | null };
+  /** Whether this node may answer for a range right now (several nodes on one database: see ClusterService). */
+  owns?: (rangeId: string) => boolean;
   logger?: DhcpLogger;
   /** Whether debug lines are wanted (they are only built then). Default: whenever a logger is given. */
   isDebugEnabled?: () => boolean;
@@ -185,6 +187,7 @@ export class DhcpServer {
   private readonly httpPort: number;
   private readonly tokens: DhcpBootTokens | undefined;
   private readonly signedLoaders: DhcpServerOptions['signedLoaders'];
+  private readonly owns: DhcpServerOptions['owns'];
   private readonly logger: DhcpLogger;
   private readonly isDebugEnabled: () => boolean;
   private readonly metrics: DhcpPacketCounter | undefined;
@@ -198,6 +201,7 @@ export class DhcpServer {
     this.httpPort = options.httpPort;
     this.tokens = options.tokens;
     this.signedLoaders = options.signedLoaders;
+    this.owns = options.owns;
     this.logger = options.logger ?? silentLogger;
     this.isDebugEnabled = options.isDebugEnabled ?? (() => options.logger !== undefined);
     this.metrics = options.metrics;
@@ -283,6 +287,8 @@ export class DhcpServer {
     }
     const range = match.range;
     seen.range = range.name;
+    // Checked per request: a hold that ran out between two reloads stops the answers at that instant.
+    if (this.owns && !this.owns(range.id)) return this.dropped(seen, `range ${range.name} is not held by this node (another node serves it)`);
     const serverId = serverAddress(binding, info);
     let client = await this.clients.lookup(ci.mac);
     const plan = decideDhcp({

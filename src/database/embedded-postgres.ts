@@ -183,6 +183,14 @@ export class EmbeddedPostgres {
     return `postgres://${c.user}:${encodeURIComponent(c.password)}@127.0.0.1:${c.port}/${dbName}`;
   }
 
+  /**
+   * The server binary and the data directory of a started cluster, and the OS user it runs as (root only): for a
+   * test that runs the same cluster elsewhere (inside a network namespace, listening on a lab address).
+   */
+  get serverFiles(): { postgres: string; dataDir: string; user: string | null } {
+    return { postgres: this.bin('postgres'), dataDir: this.dataDir, user: this.ids ? EMBEDDED_PG_OS_USER : null };
+  }
+
   /** Stops the server (fast shutdown: open sessions are rolled back). Idempotent. */
   async stop(): Promise<void> {
     if ((await this.runningPort()) === null) return;

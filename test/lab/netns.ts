@@ -41,6 +41,13 @@ export interface LabOptions {
    * Default true.
    */
   ipv6?: boolean | string;
+  /**
+   * Another host on `to`'s boot LAN instead of a lab of its own: this namespace gets one interface named like the
+   * bridge (`dlsbr0`, so a range naming that interface is servable here too), plugged into `to`'s bridge by a veth,
+   * with address `<to's subnet>.<host>` (and IPv6 `<prefix><host>` when `to` has IPv6). A second DLS node runs there.
+   * Such a lab has no bridge: removeBridge, recreateBridge and addTap are for `to`.
+   */
+  attach?: { to: Lab; host: number };
 }
 
 export interface ExecOptions {
@@ -162,12 +169,16 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
   const seq = labCounter++;
   const ns = opts.name ?? `dlslab-${process.pid}-${seq}`;
   if (!NS_NAME_PATTERN.test(ns)) throw new Error(`bad namespace name ${JSON.stringify(ns)}`);
-  const subnet = opts.subnet ?? defaultSubnet(seq);
+  const attach = opts.attach;
+  if (attach && !(Number.isInteger(attach.host) && attach.host >= 2 && attach.host <= 99))
+    throw new Error(`attach.host must be 2–99, got ${attach.host}`);
+  const subnet = attach?.to.subnet ?? opts.subnet ?? defaultSubnet(seq);
   const m = SUBNET_PATTERN.exec(subnet);
   if (!m || Number(m[1]) > 255 || Number(m[2]) > 255) throw new Error(`subnet must be 10.x.y, got ${subnet}`);
-  const serverIp = `${subnet}.1`;
+  const serverIp = `${subnet}.${attach?.host ?? 1}`;
   let ipv6Prefix: string | undefined;
-  if (opts.ipv6 === undefined || opts.ipv6 === true) ipv6Prefix = `fd00:213:0:${Number(m[2]).toString(16)}::`;
+  if (attach) ipv6Prefix = attach.to.ipv6Prefix;
+  else if (opts.ipv6 === undefined || opts.ipv6 === true) ipv6Prefix = `fd00:213:0:${Number(m[2]).toString(16)}::`;
   else if (typeof opts.ipv6 === 'string') ipv6Prefix = opts.ipv6;
   if (ipv6Prefix !== undefined && !IPV6_PREFIX_PATTERN.test(ipv6Prefix)) {
     throw new Error(`bad IPv6 prefix ${ipv6Prefix}`);
@@ -237,6 +248,22 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
     for (const dev of [VETH_PEER, VETH_BRIDGE_SIDE, LAB_BRIDGE]) await nsExec(['ip', 'link', 'set', dev, 'up']);
   };
 
+  /** `dlsbr0` here is one end of a veth whose other end (`dlsh<host>`) is a port of `to`'s bridge. */
+  const plugInto = async (to: Lab): Promise<void> => {
+    const port = `dlsh${attach!.host}`;
+    await to.exec(['ip', 'link', 'add', port, 'type', 'veth', 'peer', 'name', LAB_BRIDGE, 'netns', ns]);
+    await to.exec(['ip', 'link', 'set', port, 'master', to.bridge]);
+    await to.exec(['ip', 'link', 'set', port, 'up']);
+    await nsExec(['ip', 'addr', 'add', `${serverIp}/24`, 'dev', LAB_BRIDGE]);
+    if (ipv6Prefix) {
+      await sysctl(`net.ipv6.conf.${LAB_BRIDGE}.disable_ipv6`, 0);
+      await sysctl(`net.ipv6.conf.${LAB_BRIDGE}.accept_ra`, 0);
+      await sysctl(`net.ipv6.conf.${LAB_BRIDGE}.router_solicitations`, 0);
+      await nsExec(['ip', '-6', 'addr', 'add', `${ipv6Prefix}${attach!.host}/64`, 'dev', LAB_BRIDGE, 'nodad']);
+    }
+    await nsExec(['ip', 'link', 'set', LAB_BRIDGE, 'up']);
+  };
+
   installExitHooks();
   liveLabs.add(handle);
   try {
@@ -246,9 +273,12 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
     await sysctl('net.ipv6.conf.default.disable_ipv6', 1);
     await sysctl('net.ipv6.conf.default.accept_ra', 0);
     await sysctl('net.ipv6.conf.default.router_solicitations', 0);
-    await nsExec(['ip', 'link', 'add', VETH_BRIDGE_SIDE, 'type', 'veth', 'peer', 'name', VETH_PEER]);
-    await sysctl(`net.ipv4.conf.${VETH_PEER}.arp_ignore`, 8);
-    await addBridge();
+    if (attach) await plugInto(attach.to);
+    else {
+      await nsExec(['ip', 'link', 'add', VETH_BRIDGE_SIDE, 'type', 'veth', 'peer', 'name', VETH_PEER]);
+      await sysctl(`net.ipv4.conf.${VETH_PEER}.arp_ignore`, 8);
+      await addBridge();
+    }
   } catch (err) {
     destroySync();
     throw err;
@@ -261,13 +291,15 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
     subnet,
     cidr: `${subnet}.0/24`,
     ipv6Prefix,
-    serverIp6: ipv6Prefix ? `${ipv6Prefix}1` : undefined,
+    serverIp6: ipv6Prefix ? `${ipv6Prefix}${attach?.host ?? 1}` : undefined,
     async removeBridge(): Promise<void> {
+      if (attach) throw new Error('removeBridge: an attached lab has no bridge of its own');
       if (taps.size > 0) throw new Error('removeBridge: the lab has taps; remove the bridge before booting clients');
       await nsExec(['ip', 'link', 'del', LAB_BRIDGE]);
     },
-    recreateBridge: () => addBridge(),
+    recreateBridge: () => (attach ? Promise.reject(new Error('recreateBridge: an attached lab has no bridge of its own')) : addBridge()),
     async addTap(mac: string): Promise<string> {
+      if (attach) throw new Error('addTap: plug clients into the lab this one is attached to');
       const tap = tapNameForMac(mac);
       if (taps.has(tap)) return tap;
       await nsExec(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);

@@ -54,6 +54,29 @@ describe('BootSessionTracker', () => {
     expect(sessions.calls).toEqual(before); // no database call per packet
   });
 
+  it('a DISCOVER answered from another DLS address (another node took the range over) ends the session and opens one there', async () => {
+    const { tracker, sessions, disks } = setup([A]);
+    tracker.onDhcp(dhcp('a'));
+    await tracker.onScriptServed({ clientId: 'a', clientIp: '10.213.0.100' });
+    expect(sessions.statuses('a')).toEqual(['booting']);
+    tracker.onDhcp({ ...dhcp('a'), serverIp: '10.213.0.3' }); // node A died mid-boot; node B answers the retry
+    await tracker.settle('a');
+    expect(sessions.statuses('a')).toEqual(['error', 'starting']);
+    expect(sessions.rows.map((r) => r.bootServerIp)).toEqual(['10.213.0.1', '10.213.0.3']);
+    expect(sessions.rows[0].errorMessage).toMatch(/now boots from 10\.213\.0\.3/);
+    // Later requests of the new boot keep it.
+    tracker.onDhcp({ ...dhcp('a', 'request', '10.213.0.100'), serverIp: '10.213.0.3' });
+    await tracker.settle('a');
+    expect(sessions.statuses('a')).toEqual(['error', 'starting']);
+    // A running client whose next boot is answered by another node: its session ends as a shutdown (and a reset disk).
+    await tracker.onScriptServed({ clientId: 'a', clientIp: '10.213.0.100' });
+    await tracker.applyMonitorAction('a', 's2', { kind: 'running' });
+    tracker.onDhcp({ ...dhcp('a'), serverIp: '10.213.0.2' });
+    await tracker.settle('a');
+    expect(sessions.statuses('a')).toEqual(['error', 'shutdown', 'starting']);
+    expect(disks.resets).toEqual(['a']);
+  });
+
   it('walks starting → booting → running, and a DISCOVER after running closes the session and resets the disk', async () => {
     const { tracker, sessions, disks } = setup([A]);
     tracker.onDhcp(dhcp('a'));

@@ -49,6 +49,8 @@ interface OpenSession {
   status: SessionStatus;
   /** Stages whose timestamp the session already has (so stamping one again costs no query). */
   stages: Set<BootStage>;
+  /** The DLS address the client booted from in this session (another node's, after a takeover). */
+  bootServerIp: string | null;
 }
 
 /** Who a client address belongs to, as far as the tracker knows. */
@@ -57,10 +59,10 @@ export interface AddressOwner {
   mac: string | null;
 }
 
-type SessionRow = Pick<BootSession, 'id' | 'clientId' | 'status'> & Partial<Pick<BootSession, (typeof STAGE_PROPERTY)[BootStage]>>;
+type SessionRow = Pick<BootSession, 'id' | 'clientId' | 'status'> & Partial<Pick<BootSession, (typeof STAGE_PROPERTY)[BootStage] | 'bootServerIp'>>;
 
 const stagesOf = (s: SessionRow): Set<BootStage> => new Set(BOOT_STAGES.filter((stage) => s[STAGE_PROPERTY[stage]] instanceof Date));
-const entryOf = (s: SessionRow): OpenSession => ({ id: s.id, status: s.status, stages: stagesOf(s) });
+const entryOf = (s: SessionRow): OpenSession => ({ id: s.id, status: s.status, stages: stagesOf(s), bootServerIp: s.bootServerIp ?? null });
 
 /** Clients that cannot have a session (disabled, no image) are not asked about again for this long. */
 const REFUSED_TTL_MS = 10_000;
@@ -122,6 +124,14 @@ export class BootSessionTracker {
       let cur = await this.current(e.clientId);
       if (cur?.status === 'running' && e.messageType === 'discover' && !(await this.loggedIn(e.clientId))) {
         await this.finish(e.clientId, cur, 'client rebooted (new DHCPDISCOVER)');
+        cur = null;
+      }
+      // A DISCOVER answered from another DLS address than the session's (another node took the range over, or the
+      // client moved to another boot network): that boot is over; this one is a session of its own.
+      if (cur && e.messageType === 'discover' && cur.bootServerIp !== null && cur.bootServerIp !== e.serverIp) {
+        const moved = `the client now boots from ${e.serverIp} (this session's boot server was ${cur.bootServerIp})`;
+        if (cur.status === 'running') await this.finish(e.clientId, cur, moved);
+        else await this.move(e.clientId, cur, 'error', `boot not finished: ${moved}`);
         cur = null;
       }
       if (!cur) cur = await this.openSession(e.clientId, e.ip, e.serverIp, 'dhcp', e.firmware ?? null, e.secureBoot === true);
@@ -413,7 +423,9 @@ export class BootSessionTracker {
       this.open.delete(clientId);
       this.touch(clientId);
     }
-    if (to === 'booting' || to === 'running' || to === 'starting') this.open.set(clientId, { id: cur.id, status: to, stages: stamped });
+    if (to === 'booting' || to === 'running' || to === 'starting') {
+      this.open.set(clientId, { id: cur.id, status: to, stages: stamped, bootServerIp: cur.bootServerIp });
+    }
     cur.status = to;
     cur.stages = stamped;
   }

@@ -14,6 +14,7 @@ import { SignedLoaderFile } from '../modules/pxe-boot/signed-loaders/signed-load
 import { WakeSchedule } from '../modules/wake/schedules/wake-schedule.entity';
 import { DlsEvent } from '../modules/events/event.entity';
 import { DlsNode } from '../modules/cluster/node.entity';
+import { SharedSecret } from '../modules/auth/shared-secret.entity';
 import { RangeOwner } from '../modules/cluster/range-owner.entity';
 
 /** Every entity, listed explicitly (no globs: the same list works under ts-jest, ts-node and compiled dist/). */
@@ -35,4 +36,5 @@ export const ENTITIES = [
   SignedLoaderFile,
   DlsNode,
   RangeOwner,
+  SharedSecret,
 ];

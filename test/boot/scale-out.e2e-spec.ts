@@ -56,6 +56,8 @@ describe('scale-out: two nodes, one database; kill -9 of the DHCP holder, the st
   let capture: LabProcess;
   let captureLog: string;
   let clientId: string;
+  let pgUrl: string;
+  let rangeId: string;
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'dls-scaleout-e2e-'));
@@ -64,6 +66,7 @@ describe('scale-out: two nodes, one database; kill -9 of the DHCP holder, the st
     nodeA = await createLab({ attach: { to: lab, host: 2 } });
     nodeB = await createLab({ attach: { to: lab, host: 3 } });
     const pg = await startLabPostgres(lab, { dir: join(work, 'postgres'), logFile: join(work, 'postgres.log') });
+    pgUrl = pg.url;
     captureLog = join(work, 'dhcp.txt');
     capture = lab.spawn(['tcpdump', '-i', lab.bridge, '-n', '-l', '-U', '-vvv', 'udp port 67 or udp port 68'], { logFile: captureLog });
     const node = (name: string, l: Lab) =>
@@ -71,13 +74,13 @@ describe('scale-out: two nodes, one database; kill -9 of the DHCP holder, the st
         dataDir: join(work, name, 'data'),
         logFile: join(work, name, 'dls.log'),
         // Several nodes share one PostgreSQL; each node needs a name of its own (two on one host share the host name).
-        env: { DATABASE_URL: pg.url, DLS_NODE_NAME: name },
+        env: { DATABASE_URL: pgUrl, DLS_NODE_NAME: name },
       });
     a = await node('dls-a', nodeA);
     const disk = join(work, 'disk.img');
     await buildTestDisk(disk, { label: 'dls-e2e-scale', counter: 0, sizeBytes: DISK_BYTES });
     const { imageId } = await provisionImage(a, 'scale-disk', disk, DISK_BYTES);
-    await addLabRange(a, nodeA, 'room');
+    rangeId = (await addLabRange(a, nodeA, 'room')).id;
     clientId = (await addClient(a, { mac: MAC, hostname: 'scale-pc', imageId, diskPolicy: 'persistent' })).id;
     b = await node('dls-b', nodeB);
     await waitFor('B to stand by for the range A serves', async () => /standby for room \(served by dls-a\)/.test(b.logTail(50_000)), 60_000, 200);
@@ -162,5 +165,71 @@ describe('scale-out: two nodes, one database; kill -9 of the DHCP holder, the st
     expect([...new Set(after.map((r) => r.server))]).toEqual([nodeB.serverIp]);
     expect([...new Set([...before, ...after].map((r) => r.yiaddr))]).toEqual([address]);
     console.log(`scale-out: ${before.length} DHCP replies from A before the kill, ${after.length} from B after; one address ${address}`);
+  });
+
+  // perfdhcp (Kea's load generator) runs DORAs for 80 MACs against the pair while the holder is killed: the restarted
+  // node A is the standby now (it must not take the range back from B), B dies, A takes over. Across the whole run no
+  // address is acknowledged to two MACs, and no MAC gets two addresses.
+  it('perfdhcp against the pair during a takeover: no address handed to two MACs', async () => {
+    a = await startDlsInLab(nodeA, {
+      dataDir: join(work, 'dls-a', 'data'),
+      logFile: join(work, 'dls-a', 'dls-2.log'),
+      controlPort: a.controlPort, // the same install restarted: its tgtd (left running by the kill) has this port
+      env: { DATABASE_URL: pgUrl, DLS_NODE_NAME: 'dls-a' },
+    });
+    await waitFor(
+      'the restarted A to stand by (B holds the range)',
+      async () => /standby for room \(served by dls-b\)/.test(a.logTail(50_000)),
+      60_000,
+      200,
+    );
+    // perfdhcp's MACs are no clients of DLS: the room registers unknown MACs (an address, no boot file), as a room
+    // whose PCs are added as they appear does.
+    await b.ok('PATCH', `/api/v1/network-ranges/${rangeId}`, { unknownClientPolicy: 'register' });
+    const cli = await createLab({ attach: { to: lab, host: 9 } });
+    try {
+      const from = readFileSync(captureLog, 'utf8').length;
+      // perfdhcp's exit status reports drops (there are some: the takeover's gap); its report is what counts.
+      const run = cli.exec(['sh', '-c', `perfdhcp -4 -l ${lab.bridge} -r 40 -p 40 -R 80 -b mac=52:54:00:ee:00:00 -d 1 -W 1500000 2>&1; true`], {
+        timeoutMs: 90_000,
+      });
+      await new Promise((r) => setTimeout(r, 10_000)); // B serves the load for a while first
+      await b.crash();
+      const killedAt = Date.now();
+      const took = await waitFor(
+        'A to take the range back over',
+        async () => (/took range/.test(a.logTail(50_000)) ? Date.now() : null),
+        60_000,
+        100,
+      );
+      const out = (await run).stdout;
+      console.log(`scale-out: A took the range ${((took - killedAt) / 1000).toFixed(1)} s after kill -9 of B, under perfdhcp load`);
+      console.log(
+        out
+          .split('\n')
+          .filter((l) => /sent packets|received packets|drops/.test(l))
+          .join('\n'),
+      );
+
+      const replies = repliesIn(readFileSync(captureLog, 'utf8').slice(from)).filter((r) => r.type === 'ACK' && r.yiaddr && r.chaddr);
+      const byIp = new Map<string, Set<string>>();
+      const byMac = new Map<string, Set<string>>();
+      for (const r of replies) {
+        byIp.set(r.yiaddr!, (byIp.get(r.yiaddr!) ?? new Set()).add(r.chaddr!));
+        byMac.set(r.chaddr!, (byMac.get(r.chaddr!) ?? new Set()).add(r.yiaddr!));
+      }
+      const servers = replies.map((r) => r.server);
+      const firstFromA = servers.indexOf(nodeA.serverIp);
+      console.log(
+        `scale-out: ${replies.length} ACKs (${servers.filter((x) => x === nodeB.serverIp).length} from B, then ${servers.filter((x) => x === nodeA.serverIp).length} from A) for ${byMac.size} MACs`,
+      );
+      expect(servers.filter((x) => x === nodeB.serverIp).length).toBeGreaterThan(0);
+      expect(firstFromA).toBeGreaterThan(0);
+      expect(servers.slice(firstFromA).filter((x) => x !== nodeA.serverIp)).toEqual([]); // never both at once
+      expect([...byIp].filter(([, macs]) => macs.size > 1)).toEqual([]);
+      expect([...byMac].filter(([, ips]) => ips.size > 1)).toEqual([]);
+    } finally {
+      await cli.destroy();
+    }
   });
 });

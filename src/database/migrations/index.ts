@@ -15,6 +15,7 @@ import { AddBootSessionFirmware1796527132943 } from './1796527132943-AddBootSess
 import { AddClientSecureBoot1796530595235 } from './1796530595235-AddClientSecureBoot';
 import { AddSignedLoaders1796538868871 } from './1796538868871-AddSignedLoaders';
 import { AddNodes1796539398813 } from './1796539398813-AddNodes';
+import { AddSharedSecrets1796540569148 } from './1796540569148-AddSharedSecrets';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -34,4 +35,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddClientSecureBoot1796530595235,
   AddSignedLoaders1796538868871,
   AddNodes1796539398813,
+  AddSharedSecrets1796540569148,
 ];

@@ -4,6 +4,7 @@
  * real database here; their DHCP is off (API-only test apps), so the test asks each node's cluster service for the
  * ranges its DHCP would want. The kill -9 takeover with real DHCP traffic is test/boot/scale-out.e2e-spec.ts.
  */
+import { DataSource } from 'typeorm';
 import { ClusterService } from '../../src/modules/cluster';
 import { createTestApp, TestApp } from '../support/test-app';
 
@@ -95,6 +96,16 @@ describe('nodes on one database (/api/v1/nodes, range holds)', () => {
     await waitFor('B to take the range', () => Promise.resolve(cb.holds(rangeId)));
     expect((await nodes(a)).find((n) => n.name === 'node-b')!.ranges).toEqual([expect.objectContaining({ rangeId, epoch: '2' })]);
     expect([...(await ca.want([rangeId]))]).toEqual([]); // draining: takes nothing
+    // Each hand-over is on the event stream (range.holder), from the node that made it.
+    const ds = a.app.get(DataSource);
+    const holderEvents = async () =>
+      (await ds.query<{ body: Record<string, unknown> }[]>(`SELECT body FROM events WHERE type = 'range.holder' ORDER BY id`)).map((r) => r.body);
+    await waitFor('the hand-over events', async () => (await holderEvents()).length >= 3);
+    expect(await holderEvents()).toEqual([
+      { rangeId, range: 'room-1', node: 'node-a', action: 'taken', epoch: '1' },
+      { rangeId, range: 'room-1', node: 'node-a', action: 'handed-back', epoch: null },
+      { rangeId, range: 'room-1', node: 'node-b', action: 'taken', epoch: '2' },
+    ]);
 
     expect((await a.http.post(`/api/v1/nodes/${idA}/activate`).set(as(a))).body.state).toBe('active');
     expect([...(await ca.want([rangeId]))]).toEqual([]); // B holds it: no reclaim while B lives

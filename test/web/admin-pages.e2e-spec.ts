@@ -51,7 +51,7 @@ async function pick(p: Page, dialog: Locator, label: string, option: string): Pr
   await p.getByRole('option', { name: option, exact: true }).click();
 }
 
-/** Groups, Networks, Schedules and Users pages against a real DLS, as admin and as a viewer. */
+/** Groups, Networks, Schedules, Nodes and Users pages against a real DLS, as admin and as a viewer. */
 describe('admin pages (Chromium)', () => {
   let dls: DashboardDls;
   let browser: Browser;
@@ -287,6 +287,25 @@ describe('admin pages (Chromium)', () => {
     await screenshot(p, 'admin-users');
   });
 
+  it('nodes: this DLS is listed up; drain shows it drained (no running clients), activate brings it back; no remove while it lives', async () => {
+    const p = admin;
+    await p.goto('/nodes');
+    const table = p.getByTestId('nodes-table');
+    const row = table.locator('tbody tr').first();
+    await row.getByTestId('node-state').waitFor(T);
+    expect(await table.locator('tbody tr').count()).toBe(1);
+    expect(await textOf(row)).toMatch(/this node/);
+    expect(await textOf(row.getByTestId('node-state'))).toBe('up');
+    expect(await row.getByRole('button', { name: 'Remove' }).count()).toBe(0);
+    await row.getByRole('button', { name: 'Drain' }).click();
+    await row.getByTestId('node-state').filter({ hasText: 'drained' }).waitFor(T);
+    expect(await axe(p)).toEqual([]);
+    await screenshot(p, 'admin-nodes-drained');
+    await row.getByRole('button', { name: 'Activate' }).click();
+    await row.getByTestId('node-state').filter({ hasText: 'up' }).waitFor(T);
+    await row.getByRole('button', { name: 'Drain' }).waitFor(T);
+  });
+
   it('a viewer sees the lists without write buttons, and /users says 403 instead of crashing', async () => {
     const password = await dls.createUser('web-viewer', 'viewer');
     const p = await (await newContext(browser, dls.url)).newPage();
@@ -308,6 +327,11 @@ describe('admin pages (Chromium)', () => {
     await p.getByTestId('schedule-row-lab-a').waitFor(T);
     expect(await p.getByRole('button', { name: /New schedule|Edit|Delete/ }).count()).toBe(0);
     expect(await p.getByRole('switch').count()).toBe(0);
+    expect(await axe(p)).toEqual([]);
+
+    await p.goto('/nodes');
+    await p.getByTestId('nodes-table').getByTestId('node-state').first().waitFor(T);
+    expect(await p.getByRole('button', { name: /Drain|Activate|Remove/ }).count()).toBe(0);
     expect(await axe(p)).toEqual([]);
 
     await p.goto('/users');

@@ -22,6 +22,7 @@ const SchedulesPage = lazy(() => import('./pages/admin/schedules-page'));
 const UsersPage = lazy(() => import('./pages/admin/users-page'));
 const AuditPage = lazy(() => import('./pages/admin/audit-page'));
 const StoragePage = lazy(() => import('./pages/images/storage-page'));
+const NodesPage = lazy(() => import('./pages/admin/nodes-page'));
 
 export function App() {
   const principal = usePrincipal();
@@ -74,6 +75,7 @@ export function App() {
           <Route path="/users" element={<UsersPage />} />
           <Route path="/audit" element={<AuditPage />} />
           <Route path="/storage" element={<StoragePage />} />
+          <Route path="/nodes" element={<NodesPage />} />
           <Route path="*" element={<p>No such page.</p>} />
         </Routes>
       </Suspense>

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@config/config.loader';
 import { ConflictError, DomainError, NotFoundError } from '@common/errors/domain-error';
+import { EVENT_PUBLISHER, EventPublisher, RangeHolderEventBody } from '../events';
 import { DlsNode, NodeState } from './node.entity';
 import { RangeHolds } from './range-holds';
 
@@ -93,9 +94,13 @@ export class ClusterService implements RangeOwnershipPort, OnApplicationBootstra
   private stopped = false;
   private beatFailures = 0;
 
+  /** Names of the ranges this node held, for its events. */
+  private readonly rangeNames = new Map<string, string>();
+
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly config: AppConfig,
+    @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
   ) {
     this.leaseMs = config.node.leaseMs;
     this.holdsTable = new RangeHolds(this.leaseMs);
@@ -119,6 +124,7 @@ export class ClusterService implements RangeOwnershipPort, OnApplicationBootstra
     await this.beating?.catch(() => undefined);
     const held = this.holdsTable.known();
     this.holdsTable.drop(held); // stop answering first, then tell the others
+    for (const id of held) this.publish(id, 'handed-back', null);
     if (!this.nodeId) return;
     try {
       // Ended, not deleted: the row keeps its epoch, so the next holder's hold counts as a hand-over.
@@ -256,23 +262,26 @@ export class ClusterService implements RangeOwnershipPort, OnApplicationBootstra
   private async claim(ids: readonly string[]): Promise<void> {
     if (ids.length === 0 || !this.nodeId) return;
     const sentAt = performance.now();
-    const rows = await this.ds.query<{ range_id: string; epoch: string; prev: string | null }[]>(
+    const rows = await this.ds.query<{ range_id: string; epoch: string; name: string | null }[]>(
       `INSERT INTO range_owners AS o (range_id, node_id, epoch, acquired_at, expires_at)
        SELECT r.id, $1, 1, now(), now() + make_interval(secs => $3) FROM network_ranges r WHERE r.id = ANY($2::uuid[])
        ON CONFLICT (range_id) DO UPDATE SET node_id = EXCLUDED.node_id, epoch = o.epoch + 1, acquired_at = now(), expires_at = EXCLUDED.expires_at
         WHERE o.expires_at < now() OR o.node_id = EXCLUDED.node_id
-       RETURNING o.range_id, o.epoch::text AS epoch`,
+       RETURNING o.range_id, o.epoch::text AS epoch, (SELECT r.name FROM network_ranges r WHERE r.id = o.range_id) AS name`,
       [this.nodeId, ids, this.leaseMs / 1000],
     );
+    for (const r of rows) if (r.name) this.rangeNames.set(r.range_id, r.name);
     const gained = this.holdsTable.confirmed(
       rows.map((r) => ({ rangeId: r.range_id, epoch: r.epoch })),
       sentAt,
     );
     if (gained.length > 0) this.logger.log(`took range(s) ${gained.join(', ')} (epoch ${rows.map((r) => r.epoch).join(', ')})`);
+    for (const id of gained) this.publish(id, 'taken', this.holdsTable.epochOf(id));
   }
 
   private async release(ids: readonly string[]): Promise<void> {
     const dropped = this.holdsTable.drop(ids);
+    for (const id of dropped) this.publish(id, 'handed-back', null);
     if (!this.nodeId || ids.length === 0) return;
     await this.ds.query(`UPDATE range_owners SET expires_at = now() - interval '1 millisecond' WHERE node_id = $1 AND range_id = ANY($2::uuid[])`, [
       this.nodeId,
@@ -294,6 +303,7 @@ export class ClusterService implements RangeOwnershipPort, OnApplicationBootstra
         const expired = this.holdsTable.expire();
         if (expired.length > 0) {
           this.logger.warn(`hold on range(s) ${expired.join(', ')} ran out without renewal: not answering DHCP for them`);
+          for (const id of expired) this.publish(id, 'lost', null);
           this.notify();
         }
       });
@@ -334,7 +344,9 @@ export class ClusterService implements RangeOwnershipPort, OnApplicationBootstra
       sentAt,
     );
     const renewedIds = new Set(renewed.map((r) => r.range_id));
-    let changed = this.holdsTable.drop(known.filter((id) => !renewedIds.has(id))).length > 0;
+    const refused = this.holdsTable.drop(known.filter((id) => !renewedIds.has(id)));
+    for (const id of refused) this.publish(id, 'lost', null);
+    let changed = refused.length > 0;
     if (stateRows[0].state !== this.state) {
       this.state = stateRows[0].state;
       this.logger.log(`node state is now ${this.state}`);
@@ -350,6 +362,11 @@ export class ClusterService implements RangeOwnershipPort, OnApplicationBootstra
       if (this.holdsTable.held().some((id) => !before.has(id))) changed = true;
     }
     if (changed) this.notify();
+  }
+
+  /** A `range.holder` event for this node and range. */
+  private publish(rangeId: string, action: RangeHolderEventBody['action'], epoch: string | null): void {
+    this.events?.emit('range.holder', { rangeId, range: this.rangeNames.get(rangeId) ?? null, node: this.config.node.name, action, epoch });
   }
 
   private notify(): void {

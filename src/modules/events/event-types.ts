@@ -16,6 +16,7 @@ export const EVENT_TYPES = [
   'version.published',
   'storage.alert',
   'wake',
+  'range.holder',
   'audit',
   'change',
 ] as const;
@@ -166,6 +167,19 @@ export interface ChangeEventBody {
   entityId: string | null;
 }
 
+/**
+ * Body of `range.holder`: a node took a network range over (it answers the range's DHCP from now on), handed it back
+ * (shutdown, draining, range disabled) or lost it (its hold ran out unrenewed: it stopped answering).
+ */
+export interface RangeHolderEventBody {
+  rangeId: string;
+  range: string | null;
+  node: string;
+  action: 'taken' | 'handed-back' | 'lost';
+  /** Hand-overs of the range so far (taken: this holder's). */
+  epoch: string | null;
+}
+
 /** Each stored type's body. */
 export interface EventBodies {
   'boot-session': BootSessionEventBody;
@@ -179,6 +193,7 @@ export interface EventBodies {
   'version.published': VersionPublishedEventBody;
   'storage.alert': StorageAlertEventBody;
   wake: WakeEventBody;
+  'range.holder': RangeHolderEventBody;
   audit: AuditEventBody;
   change: ChangeEventBody;
 }

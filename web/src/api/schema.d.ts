@@ -693,6 +693,75 @@ export interface paths {
         patch: operations["NetworkRangesController_update"];
         trace?: never;
     };
+    "/api/v1/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the nodes with their health, the ranges each answers DHCP for and their running clients */
+        get: operations["NodesController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/nodes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a node */
+        get: operations["NodesController_get"];
+        put?: never;
+        post?: never;
+        /** Forget a node that is down or stopped (a running node is 409) */
+        delete: operations["NodesController_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/nodes/{id}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Drain a node: it hands its ranges to the other nodes and takes none; its running clients keep their disks */
+        post: operations["NodesController_drain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/nodes/{id}/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Let a drained node take ranges again */
+        post: operations["NodesController_activate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/boot/files/{path}": {
         parameters: {
             query?: never;
@@ -1177,6 +1246,23 @@ export interface components {
             failed: number;
             clients: components["schemas"]["WakeClientEventBodyDto"][];
         };
+        RangeHolderEventBodyDto: {
+            /** Format: uuid */
+            rangeId: string;
+            range: string | null;
+            /**
+             * @description the node (DLS_NODE_NAME)
+             * @example dls-a
+             */
+            node: string;
+            /** @enum {string} */
+            action: "taken" | "handed-back" | "lost";
+            /**
+             * @description hand-overs of the range so far
+             * @example 2
+             */
+            epoch: string | null;
+        };
         AuditEventBodyDto: {
             /** @example clients.create */
             action: string;
@@ -1212,13 +1298,13 @@ export interface components {
              */
             id?: string;
             /** @enum {string} */
-            type: "boot-session" | "dhcp" | "tftp" | "boot-file" | "boot-script" | "iscsi.login" | "iscsi.logout" | "image.import" | "version.published" | "storage.alert" | "wake" | "audit" | "change" | "reset" | "dropped";
+            type: "boot-session" | "dhcp" | "tftp" | "boot-file" | "boot-script" | "iscsi.login" | "iscsi.logout" | "image.import" | "version.published" | "storage.alert" | "wake" | "range.holder" | "audit" | "change" | "reset" | "dropped";
             /** Format: date-time */
             time: string;
             /** @description the DLS node that published it */
             node?: string;
             /** @description per type, see the type → schema list of EventMessageDto */
-            body: components["schemas"]["BootSessionEventBodyDto"] | components["schemas"]["DhcpEventBodyDto"] | components["schemas"]["TftpEventBodyDto"] | components["schemas"]["BootFileEventBodyDto"] | components["schemas"]["BootScriptEventBodyDto"] | components["schemas"]["IscsiEventBodyDto"] | components["schemas"]["ImageImportEventBodyDto"] | components["schemas"]["VersionPublishedEventBodyDto"] | components["schemas"]["StorageAlertEventBodyDto"] | components["schemas"]["WakeEventBodyDto"] | components["schemas"]["AuditEventBodyDto"] | components["schemas"]["ChangeEventBodyDto"] | components["schemas"]["ResetEventBodyDto"] | components["schemas"]["DroppedEventBodyDto"];
+            body: components["schemas"]["BootSessionEventBodyDto"] | components["schemas"]["DhcpEventBodyDto"] | components["schemas"]["TftpEventBodyDto"] | components["schemas"]["BootFileEventBodyDto"] | components["schemas"]["BootScriptEventBodyDto"] | components["schemas"]["IscsiEventBodyDto"] | components["schemas"]["ImageImportEventBodyDto"] | components["schemas"]["VersionPublishedEventBodyDto"] | components["schemas"]["StorageAlertEventBodyDto"] | components["schemas"]["WakeEventBodyDto"] | components["schemas"]["RangeHolderEventBodyDto"] | components["schemas"]["AuditEventBodyDto"] | components["schemas"]["ChangeEventBodyDto"] | components["schemas"]["ResetEventBodyDto"] | components["schemas"]["DroppedEventBodyDto"];
         };
         AuditLogDto: {
             /** Format: uuid */
@@ -2237,6 +2323,50 @@ export interface components {
             unknownClientPolicy: "ignore" | "register";
             /** @default true */
             enabled: boolean;
+        };
+        NodeRangeDto: {
+            /** Format: uuid */
+            rangeId: string;
+            name: string;
+            /**
+             * @description hand-overs of this range so far (1 = first holder)
+             * @example 1
+             */
+            epoch: string;
+            /**
+             * Format: date-time
+             * @description when the hold ends unless renewed (the database clock)
+             */
+            expiresAt: string;
+        };
+        NodeResponseDto: {
+            /** Format: uuid */
+            id: string;
+            /** @example dls-a */
+            name: string;
+            /** @description its IPv4 addresses at its last heartbeat */
+            addresses: string[];
+            httpPort: number;
+            /** @description clients it is sized to boot at once (DLS_NODE_CAPACITY) */
+            capacity: number;
+            /**
+             * @description active: takes ranges; draining: hands its ranges over and takes none; stopped: shut down
+             * @enum {string}
+             */
+            state: "active" | "draining" | "stopped";
+            /** @description heartbeat within DLS_NODE_LEASE and not stopped */
+            healthy: boolean;
+            /** @description the node that answered this request */
+            self: boolean;
+            /** @description the network ranges it answers DHCP for now */
+            ranges: components["schemas"]["NodeRangeDto"][];
+            /** @description running clients whose disks its iSCSI target serves (a drained node is empty at 0) */
+            runningClients: number;
+            version: string;
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            heartbeatAt: string;
         };
         LeaseDto: {
             /** @example 10.0.0.100 */
@@ -6419,6 +6549,296 @@ export interface operations {
             };
             /** @description PRECONDITION_FAILED: `If-Match` names a version other than the current one (GET the record again and redo the change) */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    NodesController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeResponseDto"][];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role viewer or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    NodesController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeResponseDto"];
+                };
+            };
+            /** @description INVALID_UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role viewer or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description NODE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    NodesController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description INVALID_UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role admin or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description NODE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description NODE_ALIVE */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    NodesController_drain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeResponseDto"];
+                };
+            };
+            /** @description INVALID_UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role admin or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description NODE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description NODE_STOPPED */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    NodesController_activate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeResponseDto"];
+                };
+            };
+            /** @description INVALID_UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role admin or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description NODE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description NODE_STOPPED */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -16,6 +16,7 @@ export interface EventBodies {
   'version.published': Schemas['VersionPublishedEventBodyDto'];
   'storage.alert': Schemas['StorageAlertEventBodyDto'];
   wake: Schemas['WakeEventBodyDto'];
+  'range.holder': Schemas['RangeHolderEventBodyDto'];
   audit: Schemas['AuditEventBodyDto'];
   change: Schemas['ChangeEventBodyDto'];
   reset: Schemas['ResetEventBodyDto'];
@@ -37,6 +38,7 @@ export const EVENT_TYPES: readonly (keyof EventBodies)[] = [
   'version.published',
   'storage.alert',
   'wake',
+  'range.holder',
   'audit',
   'change',
   'reset',

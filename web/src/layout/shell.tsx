@@ -16,6 +16,7 @@ const NAV: { to: string; label: string; role: Role }[] = [
   { to: '/networks', label: 'Networks', role: 'viewer' },
   { to: '/schedules', label: 'Schedules', role: 'viewer' },
   { to: '/storage', label: 'Storage', role: 'viewer' },
+  { to: '/nodes', label: 'Nodes', role: 'viewer' },
   { to: '/users', label: 'Users', role: 'admin' },
   { to: '/audit', label: 'Audit', role: 'admin' },
 ];

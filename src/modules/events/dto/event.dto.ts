@@ -9,6 +9,7 @@ import type {
   DhcpEventBody,
   ImageImportEventBody,
   IscsiEventBody,
+  RangeHolderEventBody,
   StorageAlertEventBody,
   TftpEventBody,
   BootFileEventBody,
@@ -157,6 +158,14 @@ export class WakeEventBodyDto implements WakeEventBody {
   @ApiProperty({ type: [WakeClientEventBodyDto] }) clients: WakeClientEventBodyDto[];
 }
 
+export class RangeHolderEventBodyDto implements RangeHolderEventBody {
+  @ApiProperty({ format: 'uuid' }) rangeId: string;
+  @ApiProperty({ type: String, nullable: true }) range: string | null;
+  @ApiProperty({ description: 'the node (DLS_NODE_NAME)', example: 'dls-a' }) node: string;
+  @ApiProperty({ enum: ['taken', 'handed-back', 'lost'] }) action: 'taken' | 'handed-back' | 'lost';
+  @ApiProperty({ type: String, nullable: true, description: 'hand-overs of the range so far', example: '2' }) epoch: string | null;
+}
+
 export class AuditEventBodyDto implements AuditEventBody {
   @ApiProperty({ example: 'clients.create' }) action: string;
   @ApiProperty({ example: 'clients' }) entityType: string;
@@ -193,6 +202,7 @@ export const EVENT_BODY_MODELS = {
   'version.published': VersionPublishedEventBodyDto,
   'storage.alert': StorageAlertEventBodyDto,
   wake: WakeEventBodyDto,
+  'range.holder': RangeHolderEventBodyDto,
   audit: AuditEventBodyDto,
   change: ChangeEventBodyDto,
   reset: ResetEventBodyDto,
@@ -205,7 +215,8 @@ const uniqueModels = [...new Set(Object.values(EVENT_BODY_MODELS))];
  * The JSON in each SSE message's `data` line. `type` equals the SSE `event` field and selects the body schema:
  * boot-session → BootSessionEventBodyDto, dhcp → DhcpEventBodyDto, tftp → TftpEventBodyDto, boot-file → BootFileEventBodyDto, boot-script →
  * BootScriptEventBodyDto, iscsi.login/iscsi.logout → IscsiEventBodyDto, image.import → ImageImportEventBodyDto,
- * version.published → VersionPublishedEventBodyDto, storage.alert → StorageAlertEventBodyDto, wake → WakeEventBodyDto, audit (admin only) →
+ * version.published → VersionPublishedEventBodyDto, storage.alert → StorageAlertEventBodyDto, wake → WakeEventBodyDto, range.holder →
+ * RangeHolderEventBodyDto, audit (admin only) →
  * AuditEventBodyDto, change → ChangeEventBodyDto; control messages reset → ResetEventBodyDto and dropped → DroppedEventBodyDto carry no id.
  */
 @ApiExtraModels(...uniqueModels)

@@ -73,6 +73,11 @@ export function summarize(e: DlsEvent): string {
       const w = b as EventBodies['wake'];
       return `wake (${w.trigger}): ${w.sent} of ${w.total} sent${w.failed ? `, ${w.failed} failed` : ''}`;
     }
+    case 'range.holder': {
+      const r = b as EventBodies['range.holder'];
+      const what = r.action === 'taken' ? 'now serves' : r.action === 'handed-back' ? 'handed back' : 'lost its hold on';
+      return `node ${r.node} ${what} range ${r.range ?? short(r.rangeId)}`;
+    }
     case 'audit': {
       const a = b as EventBodies['audit'];
       return `${a.username ?? 'system'}: ${a.action}${a.entityId ? ` ${short(a.entityId)}` : ''}${a.statusCode != null ? ` → ${a.statusCode}` : ''}`;

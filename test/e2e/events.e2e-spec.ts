@@ -204,8 +204,9 @@ describe('events across two DLS nodes on one database (e2e)', () => {
   let b: TestApp;
   let urlB: string;
   beforeAll(async () => {
-    a = await createTestApp();
-    b = await createTestApp({ DATABASE_URL: a.config.database.url! });
+    // Two nodes on one database each need a name of their own (both run on this host: the host name is taken once).
+    a = await createTestApp({ DLS_NODE_NAME: 'events-a' });
+    b = await createTestApp({ DLS_NODE_NAME: 'events-b', DATABASE_URL: a.config.database.url! });
     urlB = await listen(b);
   });
   afterAll(async () => {

@@ -200,9 +200,9 @@ describe('image content: uploads and imports (e2e)', () => {
     it.each([
       ['/etc/shadow'],
       ['/etc/passwd'],
-      ['<data>/secrets/jwt-secret'],
+      ['<data>/secrets/boot-token-key'],
       ['<data>/postgres/credentials.json'],
-      ['<import>/../secrets/jwt-secret'],
+      ['<import>/../secrets/boot-token-key'],
       ['<import>/../storage'],
     ])('refuses %s with 400 naming path', async (p) => {
       const abs = p.replace('<data>', t.dataDir).replace('<import>', importDir);
@@ -217,7 +217,7 @@ describe('image content: uploads and imports (e2e)', () => {
       await fs.symlink('/etc/passwd', path.join(importDir, 'passwd.raw'));
       await fs.symlink(path.join(t.dataDir, 'secrets'), path.join(importDir, 'secrets'));
       await fs.mkdir(path.join(importDir, 'sub.raw'));
-      for (const p of ['passwd.raw', 'secrets/jwt-secret', 'sub.raw']) {
+      for (const p of ['passwd.raw', 'secrets/boot-token-key', 'sub.raw']) {
         const r = await importing(path.join(importDir, p));
         expect(r.status).toBe(400);
         expect(r.body.message).toMatch(/^path: /);

@@ -22,12 +22,25 @@ describe('nodes on one database (/api/v1/nodes, range holds)', () => {
   let b: TestApp | null;
   let rangeId: string;
   let refused: Error | null;
+  const importing: Record<string, string> = {};
   const as = (t: TestApp) => ({ Authorization: `Bearer ${t.adminToken}` });
   // A site with several nodes may shorten the hold to move ranges faster (3 s: takeover within ~4 s of a crash).
   const LEASE = { DLS_NODE_LEASE: '3' };
 
   beforeAll(async () => {
     a = await createTestApp({ ...LEASE, DLS_NODE_NAME: 'node-a' });
+    // Three uploads "running" as B starts: one on A (alive), one on a node that is gone, one from before nodes existed.
+    const ds = a.app.get(DataSource);
+    for (const [name, node] of [
+      ['on-a', a.app.get(ClusterService).id],
+      ['on-gone-node', '00000000-0000-4000-8000-00000000dead'],
+      ['no-node', null],
+    ] as const) {
+      const img = await a.http.post('/api/v1/images').set(as(a)).send({ name, sizeBytes: 1048576, format: 'raw' });
+      if (img.status !== 201) throw new Error(`${img.status} ${JSON.stringify(img.body)}`);
+      importing[name] = img.body.id;
+      await ds.query(`UPDATE images SET content_status = 'importing', content_node_id = $2 WHERE id = $1`, [img.body.id, node]);
+    }
     // Before B starts: the apps of one test process share passport's strategy, which the refused app's close breaks.
     refused = await createTestApp({ ...LEASE, DLS_NODE_NAME: 'node-a', DATABASE_URL: a.config.database.url! }).then(
       () => null,
@@ -67,6 +80,13 @@ describe('nodes on one database (/api/v1/nodes, range holds)', () => {
     // JWT_SECRET), and B's at A.
     expect((await b!.http.get('/api/v1/nodes').set(as(a))).status).toBe(200);
     expect((await a.http.get('/api/v1/nodes').set(as(b!))).status).toBe(200);
+  });
+
+  it("a starting node fails only the interrupted uploads of its own past, of dead nodes and of no node, never a live node's", async () => {
+    const status = async (id: string) => (await b!.http.get(`/api/v1/images/${id}`).set(as(b!))).body.contentStatus as string;
+    expect(await status(importing['on-a'])).toBe('importing');
+    expect(await status(importing['on-gone-node'])).toBe('failed');
+    expect(await status(importing['no-node'])).toBe('failed');
   });
 
   it('one node holds a range; the other waits as standby and sees who serves it', async () => {

@@ -16,6 +16,7 @@ import { AddClientSecureBoot1796530595235 } from './1796530595235-AddClientSecur
 import { AddSignedLoaders1796538868871 } from './1796538868871-AddSignedLoaders';
 import { AddNodes1796539398813 } from './1796539398813-AddNodes';
 import { AddSharedSecrets1796540569148 } from './1796540569148-AddSharedSecrets';
+import { AddImageContentNode1796541335896 } from './1796541335896-AddImageContentNode';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -36,4 +37,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddSignedLoaders1796538868871,
   AddNodes1796539398813,
   AddSharedSecrets1796540569148,
+  AddImageContentNode1796541335896,
 ];

@@ -1,3 +1,4 @@
+import { ClusterModule } from '../cluster';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { IscsiModule } from '../iscsi';
@@ -43,7 +44,12 @@ import { SnapshotsService } from './versions/snapshots.service';
  * unexported before it is destroyed or replaced). The boot plane (pxe-boot) depends on it, never the reverse.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([Image, ImageSnapshot, Client, ClientDisk, BootSession, ClientGroup]), StorageModule, IscsiModule],
+  imports: [
+    TypeOrmModule.forFeature([Image, ImageSnapshot, Client, ClientDisk, BootSession, ClientGroup]),
+    ClusterModule,
+    StorageModule,
+    IscsiModule,
+  ],
   controllers: [
     ImagesController,
     SnapshotsController,

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
@@ -81,7 +81,7 @@ function errText(err: unknown): string {
  *   their disks (its tgtd stays), and `runningClients` counts them down to 0: then it can be stopped and removed.
  */
 @Injectable()
-export class ClusterService implements RangeOwnershipPort, OnApplicationBootstrap, OnApplicationShutdown {
+export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Cluster');
   readonly leaseMs: number;
   private readonly holdsTable: RangeHolds;
@@ -111,8 +111,12 @@ export class ClusterService implements RangeOwnershipPort, OnApplicationBootstra
     return this.nodeId;
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /** Registers at module init: before any module's start-up work asks who this node is (see ImageContentService). */
+  async onModuleInit(): Promise<void> {
     await this.register();
+  }
+
+  onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.beat(), Math.max(200, Math.floor(this.leaseMs / 5)));
     this.timer.unref();
   }
@@ -199,6 +203,15 @@ export class ClusterService implements RangeOwnershipPort, OnApplicationBootstra
     const n = (await this.list()).find((x) => x.id === id);
     if (!n) throw new NotFoundError('node', id, 'NODE_NOT_FOUND');
     return n;
+  }
+
+  /** Ids of the nodes that are up (heartbeat within the lease, not stopped), this one included. */
+  async liveNodeIds(): Promise<Set<string>> {
+    const rows = await this.ds.query<{ id: string }[]>(
+      `SELECT id FROM nodes WHERE state <> 'stopped' AND heartbeat_at > now() - make_interval(secs => $1)`,
+      [this.leaseMs / 1000],
+    );
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Draining (stop taking ranges, hand over the held ones) or active again. The node acts at its next beat. */

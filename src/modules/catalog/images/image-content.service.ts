@@ -1,3 +1,4 @@
+import { ClusterService } from '../../cluster';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes } from 'node:crypto';
@@ -57,6 +58,7 @@ export class ImageContentService {
     private readonly space: SpaceGuard,
     private readonly config: AppConfig,
     @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
+    @Optional() private readonly cluster?: ClusterService,
   ) {}
 
   /** Where the image's raw disk lives (no I/O). */
@@ -109,10 +111,13 @@ export class ImageContentService {
   /**
    * At start, before anything else touches image content: imports that a crash or kill interrupted are marked
    * `failed` (their upload is gone), every staging leftover is removed (nothing is staging yet), and the import
-   * directory is created.
+   * directory is created. With several nodes on one database, an import another live node is running is left alone:
+   * only this node's own (its earlier process), those of nodes that are down, and those of no known node are failed.
    */
   async recoverInterrupted(): Promise<void> {
-    const stuck = await this.images.find({ where: { contentStatus: 'importing' }, select: { id: true, name: true } });
+    const importing = await this.images.find({ where: { contentStatus: 'importing' }, select: { id: true, name: true, contentNodeId: true } });
+    const live = this.cluster ? await this.cluster.liveNodeIds() : new Set<string>();
+    const stuck = importing.filter((i) => i.contentNodeId === null || i.contentNodeId === this.cluster?.id || !live.has(i.contentNodeId));
     for (const image of stuck) {
       await this.setContent(image.id, {
         contentStatus: 'failed',
@@ -308,7 +313,7 @@ export class ImageContentService {
       const hadStorage = (await storageCall(() => this.driver.imageSizeBytes(imageId)).catch(() => 0)) > 0 || image.contentStatus === 'ready';
       const diskPath = await storageCall(() => this.driver.ensureImage(imageId));
       const staging = await storageCall(() => this.driver.stagingDir(imageId));
-      await this.setContent(imageId, { contentStatus: 'importing', contentProgress: 0, contentError: null });
+      await this.setContent(imageId, { contentStatus: 'importing', contentProgress: 0, contentError: null, contentNodeId: this.cluster?.id ?? null });
       const report = (phase: ImageImportEventBody['phase'], more: Partial<ImageImportEventBody> = {}) =>
         this.events?.emit('image.import', { imageId, name: image.name, phase, percent: null, sizeBytes: null, error: null, ...more });
       report('started', { percent: 0 });

@@ -92,6 +92,13 @@ export class Image {
   @Column({ name: 'content_error', type: 'text', nullable: true })
   contentError: string | null;
 
+  /**
+   * The DLS node running this image's upload or import (while `importing`): at start a node marks failed only the
+   * imports that were its own or whose node is down, never one that another live node is running.
+   */
+  @Column({ name: 'content_node_id', type: 'uuid', nullable: true })
+  contentNodeId: string | null;
+
   @Column({ name: 'content_sha256', type: 'char', length: 64, nullable: true })
   contentSha256: string | null;
 

@@ -6,6 +6,7 @@
  */
 import { DataSource } from 'typeorm';
 import { ClusterService } from '../../src/modules/cluster';
+import { DlsMetrics } from '../../src/modules/metrics';
 import { createTestApp, TestApp } from '../support/test-app';
 
 /** Polls until `probe` is true (a short timer between probes, with a deadline). */
@@ -121,6 +122,11 @@ describe('nodes on one database (/api/v1/nodes, range holds)', () => {
     const holderEvents = async () =>
       (await ds.query<{ body: Record<string, unknown> }[]>(`SELECT body FROM events WHERE type = 'range.holder' ORDER BY id`)).map((r) => r.body);
     await waitFor('the hand-over events', async () => (await holderEvents()).length >= 3);
+    // And in each node's metrics: B holds room-1 now; A counted its take and its hand-back.
+    expect(await b!.app.get(DlsMetrics).registry.getSingleMetricAsString('dls_range_held')).toMatch(/dls_range_held\{range="room-1"\} 1/);
+    const handovers = await a.app.get(DlsMetrics).registry.getSingleMetricAsString('dls_range_handovers_total');
+    expect(handovers).toMatch(/action="taken"\} 1/);
+    expect(handovers).toMatch(/action="handed-back"\} 1/);
     expect(await holderEvents()).toEqual([
       { rangeId, range: 'room-1', node: 'node-a', action: 'taken', epoch: '1' },
       { rangeId, range: 'room-1', node: 'node-a', action: 'handed-back', epoch: null },

@@ -7,6 +7,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '@config/config.loader';
 import { ConflictError, DomainError, NotFoundError } from '@common/errors/domain-error';
 import { EVENT_PUBLISHER, EventPublisher, RangeHolderEventBody } from '../events';
+import { DlsMetrics } from '../metrics';
 import { DlsNode, NodeState } from './node.entity';
 import { RangeHolds } from './range-holds';
 
@@ -101,9 +102,11 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
     @InjectDataSource() private readonly ds: DataSource,
     private readonly config: AppConfig,
     @Optional() @Inject(EVENT_PUBLISHER) private readonly events?: EventPublisher,
+    @Optional() private readonly metrics?: DlsMetrics,
   ) {
     this.leaseMs = config.node.leaseMs;
     this.holdsTable = new RangeHolds(this.leaseMs);
+    metrics?.setRangeHoldsSource(() => new Map(this.holdsTable.held().map((id) => [this.rangeNames.get(id) ?? id, true])));
   }
 
   /** This node's id (null until registered). */
@@ -379,6 +382,7 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
 
   /** A `range.holder` event for this node and range. */
   private publish(rangeId: string, action: RangeHolderEventBody['action'], epoch: string | null): void {
+    this.metrics?.rangeHandovers.inc({ action });
     this.events?.emit('range.holder', { rangeId, range: this.rangeNames.get(rangeId) ?? null, node: this.config.node.name, action, epoch });
   }
 

@@ -39,6 +39,24 @@ export class DlsMetrics {
   });
   private dhcpQueueSource: () => Map<string, number> = () => new Map();
   private dhcpOffersSource: () => Map<string, number> = () => new Map();
+  private rangeHoldsSource: () => Map<string, boolean> = () => new Map();
+  /** 1 for each network range this node answers DHCP for now (several nodes on one database: one holder per range). */
+  readonly rangeHeld = new Gauge({
+    name: 'dls_range_held',
+    help: 'network ranges this node answers DHCP for now (1), by range name; a range another node holds is not listed',
+    labelNames: ['range'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.rangeHeld.reset();
+      for (const [range, held] of this.rangeHoldsSource()) if (held) this.rangeHeld.set({ range }, 1);
+    },
+  });
+  readonly rangeHandovers = new Counter({
+    name: 'dls_range_handovers_total',
+    help: 'range hand-overs seen by this node: taken (it became the holder), handed-back (shutdown, drain, range off), lost (hold ran out)',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
   readonly dhcpQueueDepth = new Gauge({
     name: 'dls_dhcp_queue_depth',
     help: 'DHCP requests waiting in each interface queue',
@@ -110,6 +128,11 @@ export class DlsMetrics {
   }
 
   /** Where `dls_dhcp_queue_depth` reads each interface's queue depth (the DHCP provider). */
+  /** Where the scrape reads the ranges this node holds (range name → held now). */
+  setRangeHoldsSource(source: () => Map<string, boolean>): void {
+    this.rangeHoldsSource = source;
+  }
+
   setDhcpQueueSource(source: () => Map<string, number>): void {
     this.dhcpQueueSource = source;
   }

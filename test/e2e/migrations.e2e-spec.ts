@@ -72,11 +72,13 @@ describe('migrations (e2e)', () => {
       `SELECT table_name, is_nullable, column_default FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'version' ORDER BY 1`,
     );
     expect(versions).toEqual(
-      ['boot_sessions', 'client_groups', 'clients', 'images', 'network_ranges', 'users', 'wake_schedules'].map((table_name) => ({
-        table_name,
-        is_nullable: 'NO',
-        column_default: '1',
-      })),
+      ['boot_sessions', 'client_groups', 'clients', 'images', 'network_ranges', 'signed_loader_files', 'users', 'wake_schedules'].map(
+        (table_name) => ({
+          table_name,
+          is_nullable: 'NO',
+          column_default: '1',
+        }),
+      ),
     );
     expect(cl.version).toBe(1);
     // images → clients: SET NULL; images → boot_sessions: CASCADE

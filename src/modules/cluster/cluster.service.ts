@@ -191,7 +191,7 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
       httpPort: n.http_port as number,
       capacity: n.capacity as number,
       state: n.state as NodeState,
-      version: n.version as string,
+      dlsVersion: n.dls_version as string,
       startedAt: n.started_at as Date,
       heartbeatAt: n.heartbeat_at as Date,
       createdAt: n.created_at as Date,
@@ -251,10 +251,10 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
   private async register(): Promise<void> {
     const { name, capacity } = this.config.node;
     const rows = await this.ds.query<{ id: string; state: NodeState }[]>(
-      `INSERT INTO nodes (name, instance, addresses, http_port, capacity, state, version, started_at, heartbeat_at)
+      `INSERT INTO nodes (name, instance, addresses, http_port, capacity, state, dls_version, started_at, heartbeat_at)
        VALUES ($1, $2, $3, $4, $5, 'active', $6, now(), now())
        ON CONFLICT (name) DO UPDATE SET instance = EXCLUDED.instance, addresses = EXCLUDED.addresses, http_port = EXCLUDED.http_port,
-              capacity = EXCLUDED.capacity, version = EXCLUDED.version, started_at = now(), heartbeat_at = now(),
+              capacity = EXCLUDED.capacity, dls_version = EXCLUDED.dls_version, started_at = now(), heartbeat_at = now(),
               state = CASE WHEN nodes.state = 'draining' THEN 'draining' ELSE 'active' END
         WHERE nodes.instance = EXCLUDED.instance OR nodes.state = 'stopped' OR nodes.heartbeat_at < now() - make_interval(secs => $7)
        RETURNING id, state`,

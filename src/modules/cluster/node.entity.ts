@@ -39,9 +39,9 @@ export class DlsNode {
   @Column({ type: 'varchar', length: 10, default: 'active' })
   state: NodeState;
 
-  /** The DLS version it runs. */
-  @Column({ type: 'varchar', length: 40 })
-  version: string;
+  /** The DLS version it runs (not a row version: nodes are not edited through ETags). */
+  @Column({ name: 'dls_version', type: 'varchar', length: 40 })
+  dlsVersion: string;
 
   @Column({ name: 'started_at', type: 'timestamptz' })
   startedAt: Date;

@@ -38,7 +38,7 @@ export class NodeResponseDto {
     d.self = n.self;
     d.ranges = n.ranges.map((r) => Object.assign(new NodeRangeDto(), r));
     d.runningClients = n.runningClients;
-    d.version = n.version;
+    d.version = n.dlsVersion;
     d.startedAt = n.startedAt;
     d.heartbeatAt = n.heartbeatAt;
     return d;

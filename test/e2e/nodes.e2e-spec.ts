@@ -4,6 +4,8 @@
  * real database here; their DHCP is off (API-only test apps), so the test asks each node's cluster service for the
  * ranges its DHCP would want. The kill -9 takeover with real DHCP traffic is test/boot/scale-out.e2e-spec.ts.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { ClusterService } from '../../src/modules/cluster';
 import { DlsMetrics } from '../../src/modules/metrics';
@@ -68,6 +70,8 @@ describe('nodes on one database (/api/v1/nodes, range holds)', () => {
 
   it('every node registers; any node lists them all, healthy, saying which one answered', async () => {
     const fromA = await nodes(a);
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    expect(fromA.map((n) => (n as unknown as { version: string }).version)).toEqual([pkg.version, pkg.version]);
     const fromB = await nodes(b!);
     expect(fromA.map((n) => [n.name, n.healthy, n.self])).toEqual([
       ['node-a', true, true],

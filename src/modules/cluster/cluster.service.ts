@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
-import { realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as os from 'node:os';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@config/config.loader';
@@ -28,11 +29,12 @@ export interface RangeOwnershipPort {
 
 export const RANGE_OWNERSHIP = Symbol('dls:rangeOwnership');
 
-/** The DLS version (package.json), recorded per node. */
+/** The DLS version: the package root's package.json (above src/ under ts-node, above dist/src/ when built). */
 const VERSION: string = (() => {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('../../../package.json') as { version: string }).version;
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
   } catch {
     return 'unknown';
   }

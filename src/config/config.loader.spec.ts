@@ -47,6 +47,18 @@ describe('config', () => {
     expect(() => parseEnv({ DLS_WOL_GAP_MS: '5000' })).toThrow(/DLS_WOL_GAP_MS must be between 0 and 1000/);
   });
 
+  it('node: the host name (as a valid node name), a 10 s hold, 300 clients by default; names and holds are checked', () => {
+    const d = loadConfig({}).node;
+    expect(d).toEqual({ name: expect.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/), leaseMs: 10_000, capacity: 300 });
+    expect(loadConfig({ DLS_NODE_NAME: 'dls-b', DLS_NODE_LEASE: '3', DLS_NODE_CAPACITY: '50' }).node).toEqual({
+      name: 'dls-b',
+      leaseMs: 3000,
+      capacity: 50,
+    });
+    expect(() => parseEnv({ DLS_NODE_NAME: 'a b' })).toThrow(/DLS_NODE_NAME must match/);
+    expect(() => parseEnv({ DLS_NODE_LEASE: '2' })).toThrow(/DLS_NODE_LEASE/);
+  });
+
   it('parses units', () => {
     const c = loadConfig({ JWT_ACCESS_TTL: '15m', DLS_STORAGE_MIN_FREE: '2G', DLS_MIGRATIONS_RUN: 'false' });
     expect(c.auth.accessTtl).toBe(900);

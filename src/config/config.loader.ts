@@ -386,7 +386,14 @@ export class AppConfig {
     const m = /^(.*):(\d+)$/.exec(raw.DLS_METRICS_ADDRESS);
     this.metrics = m ? { host: m[1], port: Number(m[2]) } : null;
     this.corsOrigins = raw.DLS_CORS_ORIGINS;
-    this.node = { name: raw.DLS_NODE_NAME ?? os.hostname(), leaseMs: raw.DLS_NODE_LEASE * 1000, capacity: raw.DLS_NODE_CAPACITY };
+    // The host name, made a valid node name (DLS_NODE_NAME's alphabet and length) when it is not one.
+    const host =
+      os
+        .hostname()
+        .replace(/[^A-Za-z0-9._-]/g, '-')
+        .replace(/^[^A-Za-z0-9]+/, '')
+        .slice(0, 100) || 'dls';
+    this.node = { name: raw.DLS_NODE_NAME ?? host, leaseMs: raw.DLS_NODE_LEASE * 1000, capacity: raw.DLS_NODE_CAPACITY };
     this.events = {
       retentionSec: raw.DLS_EVENTS_MAX_AGE,
       retentionCount: raw.DLS_EVENTS_MAX_COUNT,

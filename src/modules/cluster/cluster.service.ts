@@ -96,6 +96,7 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
   private beating: Promise<void> | null = null;
   private stopped = false;
   private beatFailures = 0;
+  private chain: Promise<void> = Promise.resolve();
 
   /** Names of the ranges this node held, for its events. */
   private readonly rangeNames = new Map<string, string>();
@@ -132,8 +133,7 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
     this.timer = null;
     await this.beating?.catch(() => undefined);
     const held = this.holdsTable.known();
-    this.holdsTable.drop(held); // stop answering first, then tell the others
-    for (const id of held) this.publish(id, 'handed-back', null);
+    for (const id of this.holdsTable.drop(held)) this.publish(id, 'handed-back', null); // stop answering first, then tell the others
     if (!this.nodeId) return;
     try {
       // Ended, not deleted: the row keeps its epoch, so the next holder's hold counts as a hand-over.
@@ -153,13 +153,25 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
     this.listeners.push(listener);
   }
 
-  async want(rangeIds: readonly string[]): Promise<Set<string>> {
-    this.wanted = new Set(rangeIds);
-    // Held ranges DHCP no longer wants (disabled, deleted, interface gone) are handed back.
-    const unwanted = this.holdsTable.known().filter((id) => !this.wanted.has(id));
-    if (unwanted.length > 0) await this.release(unwanted);
-    if (this.nodeId && this.state === 'active' && !this.stopped) await this.claim([...this.wanted].filter((id) => !this.holdsTable.holds(id)));
-    return new Set(this.holdsTable.held().filter((id) => this.wanted.has(id)));
+  want(rangeIds: readonly string[]): Promise<Set<string>> {
+    return this.serially(async () => {
+      this.wanted = new Set(rangeIds);
+      // Held ranges DHCP no longer wants (disabled, deleted, interface gone) are handed back.
+      const unwanted = this.holdsTable.known().filter((id) => !this.wanted.has(id));
+      if (unwanted.length > 0) await this.release(unwanted);
+      if (this.nodeId && this.state === 'active' && !this.stopped) await this.claim([...this.wanted].filter((id) => !this.holdsTable.holds(id)));
+      return new Set(this.holdsTable.held().filter((id) => this.wanted.has(id)));
+    });
+  }
+
+  /** Runs `fn` after every earlier want() and heartbeat: one statement about this node's holds at a time. */
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   async holders(rangeIds: readonly string[]): Promise<Map<string, string>> {
@@ -283,7 +295,9 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
     const rows = await this.ds.query<{ range_id: string; epoch: string; name: string | null }[]>(
       `INSERT INTO range_owners AS o (range_id, node_id, epoch, acquired_at, expires_at)
        SELECT r.id, $1, 1, now(), now() + make_interval(secs => $3) FROM network_ranges r WHERE r.id = ANY($2::uuid[])
-       ON CONFLICT (range_id) DO UPDATE SET node_id = EXCLUDED.node_id, epoch = o.epoch + 1, acquired_at = now(), expires_at = EXCLUDED.expires_at
+       ON CONFLICT (range_id) DO UPDATE SET node_id = EXCLUDED.node_id, expires_at = EXCLUDED.expires_at,
+              epoch = CASE WHEN o.node_id = EXCLUDED.node_id AND o.expires_at >= now() THEN o.epoch ELSE o.epoch + 1 END,
+              acquired_at = CASE WHEN o.node_id = EXCLUDED.node_id AND o.expires_at >= now() THEN o.acquired_at ELSE now() END
         WHERE o.expires_at < now() OR o.node_id = EXCLUDED.node_id
        RETURNING o.range_id, o.epoch::text AS epoch, (SELECT r.name FROM network_ranges r WHERE r.id = o.range_id) AS name`,
       [this.nodeId, ids, this.leaseMs / 1000],
@@ -312,7 +326,7 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
   private beat(): Promise<void> {
     if (this.stopped || !this.nodeId) return Promise.resolve();
     if (this.beating) return this.beating;
-    const run = this.beatOnce()
+    const run = this.serially(() => this.beatOnce())
       .catch((err: unknown) => {
         if (this.beatFailures++ === 0) this.logger.warn(`heartbeat failed (holds end in at most ${this.leaseMs / 1000} s): ${errText(err)}`);
       })

@@ -213,12 +213,17 @@ export function bootFileUrl(httpHost: string, httpPort: number, file: string): s
  * gets its loader override, else a TFTP loader by option 93 (0 → undionly.kpxe, 6/7/9 → ipxe.efi); a UEFI HTTP
  * boot client (option 60 "HTTPClient", arch 15/16) gets the same choice as a URL of DLS's boot files route; a
  * Secure Boot client on UEFI gets a signed loader instead ({@link secureBootLoaderFor}; BIOS has no Secure Boot: it
- * keeps iPXE); null when the architecture is unknown and there is no override.
+ * keeps iPXE); null when the architecture is unknown and there is no override, and for a Secure Boot client that
+ * HTTP-boots without an operator's loader (Debian's GRUB does not work over HTTP boot).
  */
 export function bootFileFor(input: BootFileInput): string | null {
   const scriptUrl = bootScriptUrl(input.httpHost, input.httpPort, input.mac, input.token);
   if (input.isIpxe) return scriptUrl;
   const platform = efiPlatformOf(input.arch);
+  // Debian's chain needs TFTP: loaded over UEFI HTTP boot, Debian 12's signed GRUB gets no network configuration from
+  // the firmware and stops at its prompt (measured with OVMF). No offer, so the firmware moves on to its next boot
+  // option (PXE); an operator's signed loader (iPXE, which does its own DHCP) is offered over HTTP too.
+  if (input.secureBoot === true && platform !== null && input.isHttpClient && !input.signedLoader) return null;
   const loader =
     input.secureBoot === true && platform !== null
       ? secureBootLoaderFor(platform, input.signedLoader ?? null)

@@ -29,6 +29,7 @@ describe('nodes on one database (/api/v1/nodes, range holds)', () => {
   const as = (t: TestApp) => ({ Authorization: `Bearer ${t.adminToken}` });
   // A site with several nodes may shorten the hold to move ranges faster (3 s: takeover within ~4 s of a crash).
   const LEASE = { DLS_NODE_LEASE: '3' };
+  // Each node below also gets a DLS_NODE_NAME: they all run on this host, whose name can name only one of them.
 
   beforeAll(async () => {
     a = await createTestApp({ ...LEASE, DLS_NODE_NAME: 'node-a' });

@@ -1771,7 +1771,7 @@ export interface components {
             /** Format: uuid */
             pinnedSnapshotId?: string | null;
             bootLoader?: string | null;
-            /** @description UEFI boots Debian's signed chain (shim → GRUB → signed kernel) instead of iPXE */
+            /** @description UEFI boots a signed loader instead of iPXE: the operator's for its CPU (/signed-loaders), else Debian's shim → GRUB → signed kernel over PXE */
             secureBoot: boolean;
             /** @description registered by DHCP, waiting for an admin */
             pending: boolean;
@@ -1850,7 +1850,7 @@ export interface components {
              */
             bootLoader?: "undionly.kpxe" | "ipxe.pxe" | "ipxe.efi" | "snponly.efi" | null;
             /**
-             * @description the PC keeps Secure Boot on: on UEFI it gets Debian's signed shim → GRUB → signed kernel instead of iPXE (its image must boot a kernel from the boot files root)
+             * @description the PC keeps Secure Boot on: on UEFI it gets the operator's signed loader for its CPU (/signed-loaders), else on x64 PXE Debian's signed shim → GRUB → signed kernel (its image must boot a kernel from the boot files root), instead of iPXE
              * @default false
              */
             secureBoot: boolean;
@@ -1966,7 +1966,7 @@ export interface components {
              */
             bootLoader?: "undionly.kpxe" | "ipxe.pxe" | "ipxe.efi" | "snponly.efi" | null;
             /**
-             * @description the PC keeps Secure Boot on: on UEFI it gets Debian's signed shim → GRUB → signed kernel instead of iPXE (its image must boot a kernel from the boot files root)
+             * @description the PC keeps Secure Boot on: on UEFI it gets the operator's signed loader for its CPU (/signed-loaders), else on x64 PXE Debian's signed shim → GRUB → signed kernel (its image must boot a kernel from the boot files root), instead of iPXE
              * @default false
              */
             secureBoot: boolean;

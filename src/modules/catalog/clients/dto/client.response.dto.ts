@@ -35,7 +35,11 @@ export class ClientResponseDto {
   @ApiPropertyOptional({ nullable: true, enum: ['reset', 'persistent'] }) diskPolicy: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) pinnedSnapshotId: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) bootLoader: string | null;
-  @ApiProperty({ description: "UEFI boots Debian's signed chain (shim → GRUB → signed kernel) instead of iPXE" }) secureBoot: boolean;
+  @ApiProperty({
+    description:
+      "UEFI boots a signed loader instead of iPXE: the operator's for its CPU (/signed-loaders), else Debian's shim → GRUB → signed kernel over PXE",
+  })
+  secureBoot: boolean;
   @ApiProperty({ description: 'registered by DHCP, waiting for an admin' }) pending: boolean;
   @ApiProperty() createdAt: Date;
   @ApiProperty() updatedAt: Date;

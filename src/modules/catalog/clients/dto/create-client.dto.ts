@@ -103,7 +103,7 @@ export class CreateClientDto {
   @ApiPropertyOptional({
     default: false,
     description:
-      "the PC keeps Secure Boot on: on UEFI it gets Debian's signed shim → GRUB → signed kernel instead of iPXE (its image must boot a kernel from the boot files root)",
+      "the PC keeps Secure Boot on: on UEFI it gets the operator's signed loader for its CPU (/signed-loaders), else on x64 PXE Debian's signed shim → GRUB → signed kernel (its image must boot a kernel from the boot files root), instead of iPXE",
   })
   @IsOptional()
   @IsBoolean()

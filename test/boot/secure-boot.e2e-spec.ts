@@ -63,7 +63,12 @@ describe('Secure Boot (OVMF with Microsoft keys): shim → GRUB → signed kerne
     });
     try {
       const ok = await vm.waitFor(LINUX_OK_MARKER, 380_000).catch((e: Error) => {
-        throw new Error(`${e.message}\n--- DLS log ---\n${dls.logTail(5000)}`);
+        // The firmware's first attempt (PXE) is at the start of its console; the timeout message shows only the end.
+        const start = vm
+          .serialText()
+          .replace(/Downloading\.\.\.\d+%\s*/g, '')
+          .slice(0, 4000);
+        throw new Error(`${e.message}\n--- COM1 (start) ---\n${start}\n--- DLS log ---\n${dls.logTail(5000)}`);
       });
       expect(ok.match[2]).toBe('rw');
       expect((await vm.waitFor(LINUX_COUNT_MARKER, 60_000)).match[1]).toBe('1');
@@ -126,7 +131,12 @@ describe('Secure Boot (OVMF with Microsoft keys): shim → GRUB → signed kerne
     });
     try {
       const ok = await vm.waitFor(LINUX_OK_MARKER, 380_000).catch((e: Error) => {
-        throw new Error(`${e.message}\n--- DLS log ---\n${dls.logTail(5000)}`);
+        // The firmware's first attempt (PXE) is at the start of its console; the timeout message shows only the end.
+        const start = vm
+          .serialText()
+          .replace(/Downloading\.\.\.\d+%\s*/g, '')
+          .slice(0, 4000);
+        throw new Error(`${e.message}\n--- COM1 (start) ---\n${start}\n--- DLS log ---\n${dls.logTail(5000)}`);
       });
       expect(vm.serialText()).toMatch(/NBP filename is signed\/x64\/shimx64\.efi/);
       expect(vm.serialText()).toMatch(/Secure boot enabled/i);

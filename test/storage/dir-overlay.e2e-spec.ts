@@ -78,6 +78,29 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     expect(await fsp.readdir(path.join(root, 'clients'))).toEqual([]);
   });
 
+  it('serves an overlay over a received version (raw stream, written sparsely)', async () => {
+    const copyImage = randomUUID();
+    const copyVersion = randomUUID();
+    const out = await driver.sendVersion(imageId, versionId);
+    const info = await driver.receiveVersion(copyImage, copyVersion, {
+      format: out.format,
+      baseVersionId: null,
+      sizeBytes: out.sizeBytes,
+      stream: out.stream,
+    });
+    expect((await fsp.stat(info.ref)).blocks * 512).toBeLessThan(4 * MiB); // 1 MiB of data in 2 GiB
+    const d = await driver.ensureClientDisk(randomUUID(), copyImage, copyVersion);
+    expect(d.sizeBytes).toBe(2 * GiB);
+    expect((await fsp.stat(path.join(root, 'clients', d.clientId, 'overlay.qcow2'))).isFile()).toBe(true);
+    expectBytes(await readAt(d.path, GiB, MiB), data);
+    await writeAt(d.path, GiB, Buffer.alloc(MiB, 0x5c));
+    expectBytes(await readAt(info.ref, GiB, MiB), data);
+    expect((await storageErrorOf(driver.destroyVersion(copyImage, copyVersion))).code).toBe(StorageErrorCode.HAS_DEPENDENTS);
+    await driver.destroyClientDisk(d.clientId);
+    await driver.destroyVersion(copyImage, copyVersion);
+    await driver.destroyImage(copyImage);
+  });
+
   describe('through iSCSI', () => {
     let supervisor: TgtdSupervisor;
     let exporter: TgtExporter;

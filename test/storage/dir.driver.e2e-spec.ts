@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DirCloneSetting, DirStorageDriver } from '../../src/modules/storage/dir.driver';
 import { StorageErrorCode } from '../../src/modules/storage/storage.errors';
-import { MiB, describeStorageContract, expectBytes, readAt, storageErrorOf, writeAt } from './storage-contract';
+import { MiB, describeReplicationContract, describeStorageContract, expectBytes, readAt, storageErrorOf, writeAt } from './storage-contract';
 
 jest.setTimeout(120_000);
 
@@ -46,6 +46,66 @@ describe.each<[DirCloneSetting]>([['overlay'], ['copy']])('DirStorageDriver (tem
 
   describe('storage contract', () => {
     describeStorageContract(() => driver);
+  });
+
+  describe('replication to another node (a second root)', () => {
+    let otherRoot: string;
+    let other: DirStorageDriver;
+
+    beforeAll(async () => {
+      otherRoot = await fsp.mkdtemp(path.join(os.tmpdir(), 'dls-dir-driver-b-'));
+      other = new DirStorageDriver({ root: otherRoot, clone });
+      await other.init();
+    });
+
+    afterAll(async () => {
+      await other?.close();
+      if (otherRoot) await fsp.rm(otherRoot, { recursive: true, force: true });
+    });
+
+    describeReplicationContract(
+      () => driver,
+      () => other,
+    );
+
+    it('writes received versions sparsely and read-only, like createVersion, and leaves no temporaries', async () => {
+      const imageId = randomUUID();
+      const versionId = randomUUID();
+      const disk = await driver.ensureImage(imageId);
+      const fh = await fsp.open(disk, 'w');
+      await fh.truncate(64 * MiB);
+      await fh.write(Buffer.alloc(100 * 1024, 0x61), 0, 100 * 1024, 3 * MiB + 1000);
+      await fh.close();
+      await driver.createVersion(imageId, versionId);
+      const out = await driver.sendVersion(imageId, versionId);
+      expect(out).toMatchObject({ format: 'raw', baseVersionId: null, sizeBytes: 64 * MiB });
+      const info = await other.receiveVersion(imageId, versionId, {
+        format: out.format,
+        baseVersionId: null,
+        sizeBytes: out.sizeBytes,
+        stream: out.stream,
+      });
+      const st = await fsp.stat(info.ref);
+      expect(info.ref).toBe(path.join(otherRoot, 'images', imageId, 'versions', `${versionId}.raw`));
+      expect(st.mode & 0o777).toBe(0o444);
+      expect(st.size).toBe(64 * MiB);
+      expect(st.blocks * 512).toBeLessThanOrEqual(256 * 1024); // 100 KiB of data over three 64 KiB blocks
+      expect(info.referencedBytes).toBe(st.blocks * 512);
+      expect(await other.versionSha256(imageId, versionId)).toBe(await driver.versionSha256(imageId, versionId));
+      expect((await fsp.readdir(path.dirname(info.ref))).sort()).toEqual([`${versionId}.raw`]);
+      // A raw stream shorter than announced is refused.
+      const short = await driver.sendVersion(imageId, versionId);
+      const v2 = randomUUID();
+      const err = await storageErrorOf(
+        other.receiveVersion(imageId, v2, { format: 'raw', baseVersionId: null, sizeBytes: 64 * MiB + 1, stream: short.stream }),
+      );
+      expect(err).toMatchObject({ code: StorageErrorCode.COMMAND_FAILED, details: { reason: 'stream' } });
+      expect((await fsp.readdir(path.dirname(info.ref))).sort()).toEqual([`${versionId}.raw`]);
+      for (const d of [driver, other]) {
+        await d.destroyVersion(imageId, versionId);
+        await d.destroyImage(imageId);
+      }
+    });
   });
 
   describe('files and concurrency', () => {

@@ -1,14 +1,15 @@
 /**
  * ZfsStorageDriver on a REAL zfs-fuse pool (sparse file in a temp dir, started by the helper when needed).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import { Transform } from 'node:stream';
 import { QemuImgAdapter } from '../../src/modules/storage/qemu-img.adapter';
 import { StorageErrorCode } from '../../src/modules/storage/storage.errors';
 import { ZfsAdapter } from '../../src/modules/storage/zfs.adapter';
 import { ZfsStorageDriver } from '../../src/modules/storage/zfs.driver';
 import { TestPool, createTestPool, destroyTestPool, ensureZfsFuse, releaseZfsFuse } from '../support/zfs-fuse';
-import { MiB, describeStorageContract, readAt, storageErrorOf, writeAt } from './storage-contract';
+import { MiB, describeReplicationContract, describeStorageContract, readAt, storageErrorOf, writeAt } from './storage-contract';
 
 jest.setTimeout(120_000);
 
@@ -44,6 +45,71 @@ describe('ZfsStorageDriver (zfs-fuse)', () => {
 
   describe('storage contract', () => {
     describeStorageContract(() => driver);
+  });
+
+  describe('replication to another node (a second root in the same pool)', () => {
+    let other: ZfsStorageDriver;
+
+    beforeAll(async () => {
+      other = new ZfsStorageDriver(new ZfsAdapter({ busyRetry: { maxMs: 60_000, initialMs: 50 }, timeoutMs: 60_000 }), {
+        root: `${pool.name}/dls2`,
+        imageDatasetProps: { compression: 'off' },
+      });
+      await other.init();
+    });
+
+    describeReplicationContract(
+      () => driver,
+      () => other,
+    );
+
+    it('receives a version exactly as createVersion makes one: dls:* properties set locally, the hold, mounted (64 MiB of data)', async () => {
+      const imageId = randomUUID();
+      const versionId = randomUUID();
+      const disk = await driver.ensureImage(imageId);
+      await fsp.writeFile(disk, randomBytes(64 * MiB));
+      await driver.createVersion(imageId, versionId);
+      const out = await driver.sendVersion(imageId, versionId);
+      let bytes = 0;
+      const counted = out.stream.pipe(
+        new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            bytes += chunk.length;
+            cb(null, chunk);
+          },
+        }),
+      );
+      const started = Date.now();
+      await other.receiveVersion(imageId, versionId, { format: out.format, baseVersionId: out.baseVersionId, stream: counted });
+      const seconds = (Date.now() - started) / 1000;
+      console.log(
+        `zfs: full stream of 64 MiB of random data: ${bytes} bytes in ${seconds.toFixed(2)} s = ${(bytes / MiB / seconds).toFixed(0)} MiB/s`,
+      );
+      const ds = `${pool.name}/dls2/images/${imageId}`;
+      const snap = `${ds}@v-${versionId}`;
+      const props = ['dls:managed', 'dls:image-id', 'dls:version-id', 'userrefs', 'mounted', 'compression'];
+      const t = await adapter.get([ds, snap], props);
+      const local = (name: string, prop: string) => t.get(name)?.get(prop);
+      expect(local(ds, 'dls:managed')).toEqual({ value: '1', source: 'local' });
+      expect(local(ds, 'dls:image-id')).toEqual({ value: imageId, source: 'local' });
+      expect(local(ds, 'mounted')?.value).toBe('yes');
+      expect(local(ds, 'compression')).toEqual({ value: 'off', source: 'local' });
+      expect(local(snap, 'dls:managed')).toEqual({ value: '1', source: 'local' });
+      expect(local(snap, 'dls:image-id')).toEqual({ value: imageId, source: 'local' });
+      expect(local(snap, 'dls:version-id')).toEqual({ value: versionId, source: 'local' });
+      expect(local(snap, 'userrefs')?.value).toBe('1');
+      expect(await other.imageSizeBytes(imageId)).toBe(64 * MiB);
+      expect(await other.versionSha256(imageId, versionId)).toBe(await driver.versionSha256(imageId, versionId));
+      for (const d of [driver, other]) {
+        await d.destroyVersion(imageId, versionId);
+        await d.destroyImage(imageId);
+      }
+    });
+
+    it('leaves no hash clone behind', async () => {
+      const left = await adapter.list(`${pool.name}/dls/images`, ['filesystem'], { depth: 1 });
+      expect(left.map((e) => e.name)).toEqual([`${pool.name}/dls/images`]);
+    });
   });
 
   describe('zfs specifics', () => {

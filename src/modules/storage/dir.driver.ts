@@ -1,11 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp, Stats } from 'node:fs';
 import * as path from 'node:path';
-import { cloneOrCopyFile, reflinkFile, removeStagingEntry, sparseCopyFile, stagingItems, syncDir } from './file-copy';
+import { cloneOrCopyFile, reflinkFile, removeStagingEntry, sha256File, sparseCopyFile, stagingItems, syncDir, writeStreamSparse } from './file-copy';
 import { FuseExportDaemon } from './fuse-export.daemon';
 import { QemuImgAdapter } from './qemu-img.adapter';
 import { KeyedLock, Semaphore } from '@common/concurrency/keyed-lock';
-import { CloneMethod, DiskInfo, ManagedItem, SpaceUsage, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
+import {
+  CloneMethod,
+  DiskInfo,
+  IncomingVersion,
+  ManagedItem,
+  OutgoingVersion,
+  SpaceUsage,
+  StorageDriver,
+  StorageStatus,
+  VersionInfo,
+} from './storage-driver';
 import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
 import { UUID_RE, assertUuid } from './storage-ids';
 
@@ -279,6 +289,89 @@ export class DirStorageDriver implements StorageDriver {
     return st ? this.versionInfoFrom(target, st) : null;
   }
 
+  async sendVersion(imageId: string, versionId: string, baseVersionId?: string | null): Promise<OutgoingVersion> {
+    const id = assertUuid(imageId, 'imageId');
+    const vid = assertUuid(versionId, 'versionId');
+    if (baseVersionId !== undefined && baseVersionId !== null) assertUuid(baseVersionId, 'baseVersionId');
+    const file = this.versionPath(id, vid);
+    let fh: fsp.FileHandle;
+    try {
+      // Opened now: the stream reads this file even if the version is destroyed meanwhile.
+      fh = await fsp.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw this.notFound('version', `${id}/${vid}`);
+      throw new StorageError(StorageErrorCode.COMMAND_FAILED, `open ${file}: ${(e as Error).message}`);
+    }
+    const { size } = await fh.stat();
+    const stream = fh.createReadStream({ highWaterMark: 1024 * 1024, autoClose: true });
+    return { format: 'raw', baseVersionId: null, sizeBytes: size, stream };
+  }
+
+  /**
+   * Streams the raw bytes into a temporary file in the versions directory (sparsely: zero blocks become holes), fsyncs
+   * it, makes it read-only and renames it to `<versionId>.raw` — the file createVersion would have made. The transfer
+   * runs outside the image lock (client disks of other versions go on being made); only the final check and rename
+   * take it. On failure the temporary file goes, and so does the image directory if this call made it.
+   */
+  async receiveVersion(imageId: string, versionId: string, incoming: IncomingVersion): Promise<VersionInfo> {
+    // The stream may fail while this waits (locks, checks): that must not be an unhandled 'error' (it is seen later).
+    incoming?.stream?.on?.('error', () => undefined);
+    let tmp: string | undefined;
+    let madeImageDir = false;
+    let id = '';
+    try {
+      id = assertUuid(imageId, 'imageId');
+      const vid = assertUuid(versionId, 'versionId');
+      if (incoming?.format !== 'raw') {
+        throw new StorageError(StorageErrorCode.INVALID_NAME, `the dir driver receives raw version bytes, not ${String(incoming?.format)}`, {
+          reason: 'format',
+          format: incoming?.format,
+        });
+      }
+      const target = this.versionPath(id, vid);
+      if (await statOrNull(target)) throw this.alreadyExists(id, vid);
+      const dir = path.dirname(target);
+      madeImageDir = await this.imageLocks.run(id, async () => {
+        const existed = (await statOrNull(this.imageDir(id))) !== null;
+        await fsp.mkdir(dir, { recursive: true });
+        return !existed;
+      });
+      tmp = tmpName(dir, `${vid}.raw`);
+      // Not under the copy semaphore: a transfer is paced by the network, and must not hold up client disk copies.
+      await writeStreamSparse(incoming.stream, tmp, { mode: 0o644, expectedBytes: incoming.sizeBytes });
+      await fsp.chmod(tmp, 0o444);
+      const done = tmp;
+      const info = await this.imageLocks.run(id, async () => {
+        if (await statOrNull(target)) throw this.alreadyExists(id, vid);
+        // An overlay template left from an earlier version of this id would describe another file.
+        const template = path.join(this.imageDir(id), 'overlays', `${vid}.qcow2`);
+        this.templates.delete(template);
+        await fsp.rm(template, { force: true });
+        await fsp.rename(done, target);
+        await syncDir(dir);
+        return this.versionInfoFrom(target, await fsp.stat(target));
+      });
+      tmp = undefined;
+      return info;
+    } catch (e) {
+      incoming?.stream?.destroy();
+      if (tmp) await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      if (madeImageDir) await this.removeImageDirIfEmpty(id).catch(() => undefined);
+      if (isStorageError(e)) throw e;
+      throw new StorageError(StorageErrorCode.COMMAND_FAILED, `receive version ${versionId} of image ${imageId}: ${(e as Error).message}`, {
+        errno: (e as NodeJS.ErrnoException).code,
+      });
+    }
+  }
+
+  async versionSha256(imageId: string, versionId: string): Promise<string> {
+    const id = assertUuid(imageId, 'imageId');
+    const vid = assertUuid(versionId, 'versionId');
+    const file = this.versionPath(id, vid);
+    if (!(await statOrNull(file))) throw this.notFound('version', `${id}/${vid}`);
+    return sha256File(file);
+  }
+
   async destroyVersion(imageId: string, versionId: string): Promise<void> {
     const id = assertUuid(imageId, 'imageId');
     const vid = assertUuid(versionId, 'versionId');
@@ -485,6 +578,24 @@ export class DirStorageDriver implements StorageDriver {
 
   private clientDir(cid: string): string {
     return path.join(this.clientsDir, cid);
+  }
+
+  private alreadyExists(id: string, vid: string): StorageError {
+    return new StorageError(StorageErrorCode.ALREADY_EXISTS, `version ${vid} of image ${id} already exists`, { imageId: id, versionId: vid });
+  }
+
+  /** Undoes the image directory a failed receive made: only while it holds nothing (another receive may be writing). */
+  private async removeImageDirIfEmpty(id: string): Promise<void> {
+    await this.imageLocks.run(id, async () => {
+      for (const dir of [path.join(this.imageDir(id), 'versions'), this.imageDir(id)]) {
+        try {
+          await fsp.rmdir(dir);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code !== 'ENOENT') return; // ENOTEMPTY: someone else's now
+        }
+      }
+    });
   }
 
   private notFound(what: string, id: string): StorageError {

@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { ManagedItem } from './storage-driver';
 import { StorageError, StorageErrorCode } from './storage.errors';
@@ -83,6 +85,164 @@ export async function cloneOrCopyFile(src: string, dst: string, preferReflink: b
   }
   await sparseCopyFile(src, dst);
   return 'copy';
+}
+
+/** Lower-case hex sha256 of a file's bytes, streamed (1 MiB reads; the file is never held in memory). */
+export async function sha256File(path: string): Promise<string> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, 'r');
+  } catch (err) {
+    throw fsError(err, `hash ${path}`);
+  }
+  try {
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+    }
+    return hash.digest('hex');
+  } catch (err) {
+    throw fsError(err, `hash ${path}`);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Granularity of {@link writeStreamSparse}: an all-zero block this size, aligned in the file, becomes a hole. */
+export const SPARSE_BLOCK = 64 * 1024;
+const ZERO_BLOCK = Buffer.alloc(SPARSE_BLOCK);
+/** Contiguous data blocks are written together, up to this much per `writev`. */
+const WRITE_BATCH = 1024 * 1024;
+
+/**
+ * Writes what `stream` yields to a new file `dst` (mode `mode`, failing if it exists) sparsely: aligned 64 KiB blocks
+ * of zeros are skipped (holes), the size is set at the end, and the file is fsynced. Returns the byte count. A stream
+ * error (or an early close) rejects — as COMMAND_FAILED (reason `stream`) unless it already is a StorageError — and
+ * so does a length other than `expectedBytes` when given; `dst` is removed on any failure.
+ */
+export async function writeStreamSparse(
+  stream: Readable,
+  dst: string,
+  options: { mode?: number; expectedBytes?: number | null } = {},
+): Promise<number> {
+  // Until the loop below reads it, an error of the stream must not go unhandled (it is seen again by the loop).
+  stream.on('error', () => undefined);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(dst, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, options.mode ?? 0o644);
+  } catch (err) {
+    stream.destroy();
+    throw fsError(err, `create ${dst}`);
+  }
+  let total = 0;
+  let batch: Buffer[] = [];
+  let batchStart = 0;
+  let batchBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (batchBytes === 0) return;
+    const bufs = batch;
+    let position = batchStart;
+    batch = [];
+    batchBytes = 0;
+    try {
+      // writev may write less than asked (rare; a signal, a full disk): go on from where it stopped.
+      let pending = bufs;
+      while (pending.length > 0) {
+        const { bytesWritten } = await fh.writev(pending, position);
+        position += bytesWritten;
+        let skip = bytesWritten;
+        const rest: Buffer[] = [];
+        for (const b of pending) {
+          if (skip >= b.length) skip -= b.length;
+          else {
+            rest.push(skip > 0 ? b.subarray(skip) : b);
+            skip = 0;
+          }
+        }
+        pending = rest;
+      }
+    } catch (err) {
+      throw fsError(err, `write ${dst}`);
+    }
+  };
+  const block = async (buf: Buffer, offset: number): Promise<void> => {
+    if (buf.length === SPARSE_BLOCK && buf.equals(ZERO_BLOCK)) {
+      await flush();
+      return;
+    }
+    if (batchBytes === 0) batchStart = offset;
+    batch.push(buf);
+    batchBytes += buf.length;
+    if (batchBytes >= WRITE_BATCH) await flush();
+  };
+  try {
+    // A partial block collects across chunks; whole aligned blocks inside a chunk are used in place.
+    let partial: Buffer[] = [];
+    let partialBytes = 0;
+    try {
+      for await (const chunk of stream) {
+        let data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+        while (data.length > 0) {
+          if (partialBytes === 0 && data.length >= SPARSE_BLOCK) {
+            await block(data.subarray(0, SPARSE_BLOCK), total);
+            total += SPARSE_BLOCK;
+            data = data.subarray(SPARSE_BLOCK);
+            continue;
+          }
+          const take = Math.min(SPARSE_BLOCK - partialBytes, data.length);
+          // Copied: the stream may reuse its chunk buffer.
+          partial.push(Buffer.from(data.subarray(0, take)));
+          partialBytes += take;
+          data = data.subarray(take);
+          if (partialBytes === SPARSE_BLOCK) {
+            await block(Buffer.concat(partial, SPARSE_BLOCK), total);
+            total += SPARSE_BLOCK;
+            partial = [];
+            partialBytes = 0;
+          }
+        }
+      }
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(StorageErrorCode.COMMAND_FAILED, `the incoming stream for ${dst} failed: ${(err as Error).message}`, {
+        reason: 'stream',
+        cause: (err as Error).message,
+      });
+    }
+    if (partialBytes > 0) {
+      const last = Buffer.concat(partial, partialBytes);
+      if (!last.equals(ZERO_BLOCK.subarray(0, partialBytes))) await block(last, total);
+      total += partialBytes;
+    }
+    await flush();
+    if (options.expectedBytes !== undefined && options.expectedBytes !== null && total !== options.expectedBytes) {
+      throw new StorageError(
+        StorageErrorCode.COMMAND_FAILED,
+        `the incoming stream for ${dst} had ${total} bytes, expected ${options.expectedBytes}`,
+        {
+          reason: 'stream',
+          bytes: total,
+          expectedBytes: options.expectedBytes,
+        },
+      );
+    }
+    try {
+      await fh.truncate(total);
+      await fh.sync();
+    } catch (err) {
+      throw fsError(err, `write ${dst}`);
+    }
+  } catch (err) {
+    stream.destroy();
+    await fh.close().catch(() => undefined);
+    await unlinkQuiet(dst);
+    throw err;
+  }
+  await fh.close();
+  return total;
 }
 
 /** fsync a file by path (the data must be durable before it is renamed to its final name). */

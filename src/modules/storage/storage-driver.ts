@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /**
  * The storage port: how DLS keeps golden images, their immutable versions and per-client copy-on-write disks.
  *
@@ -60,6 +62,34 @@ export interface ManagedItem {
   clientId?: string;
 }
 
+/**
+ * A version on its way to another node. `raw`: the version's disk bytes (dir driver). `zfs-full` / `zfs-incremental`:
+ * a `zfs send` stream (incremental from `baseVersionId`, which the receiver must hold).
+ */
+export type VersionStreamFormat = 'raw' | 'zfs-full' | 'zfs-incremental';
+
+export interface OutgoingVersion {
+  format: VersionStreamFormat;
+  /** The version an incremental stream is relative to; null for a full stream or raw bytes. */
+  baseVersionId: string | null;
+  /** Exact byte count when known up front (raw: the file's size), else null. */
+  sizeBytes: number | null;
+  /** The bytes. Destroying it ends what produces it (a `zfs send` process) and removes nothing. */
+  stream: Readable;
+}
+
+export interface IncomingVersion {
+  format: VersionStreamFormat;
+  baseVersionId: string | null;
+  /**
+   * The byte count the sender announced (its {@link OutgoingVersion.sizeBytes}), when known: a `raw` stream of
+   * another length is refused (it has no framing of its own; a zfs stream does). The driver consumes or destroys
+   * `stream` in every case.
+   */
+  sizeBytes?: number | null;
+  stream: Readable;
+}
+
 /** See the module comment. Every method validates ids and throws {@link StorageError} only. */
 export interface StorageDriver {
   readonly kind: 'zfs' | 'dir';
@@ -79,6 +109,20 @@ export interface StorageDriver {
   /** Freezes the current `disk.raw` as version `versionId` (idempotent). */
   createVersion(imageId: string, versionId: string): Promise<VersionInfo>;
   versionInfo(imageId: string, versionId: string): Promise<VersionInfo | null>;
+  /**
+   * The version's content for another node's {@link receiveVersion}. zfs: `zfs send`, incremental from
+   * `baseVersionId` when that snapshot exists here (else a full stream); dir: the version file (`raw`).
+   * NOT_FOUND when the version is not here.
+   */
+  sendVersion(imageId: string, versionId: string, baseVersionId?: string | null): Promise<OutgoingVersion>;
+  /**
+   * Makes what another node's {@link sendVersion} produced version `versionId` here (creating the image container if
+   * needed), ready for client disks exactly as a local createVersion would be. On any failure (a broken stream, a
+   * missing base, no space) nothing of it is left behind. ALREADY_EXISTS when the version is already here.
+   */
+  receiveVersion(imageId: string, versionId: string, incoming: IncomingVersion): Promise<VersionInfo>;
+  /** Lower-case hex sha256 of the version's disk bytes (reads them all: not for hot paths). NOT_FOUND when absent. */
+  versionSha256(imageId: string, versionId: string): Promise<string>;
   /** Refuses with HAS_DEPENDENTS (`details.clientIds`) while client disks depend on it; idempotent. */
   destroyVersion(imageId: string, versionId: string): Promise<void>;
   /** Idempotent; a disk of ANOTHER image/version for this client → ALREADY_EXISTS (caller destroys first). */

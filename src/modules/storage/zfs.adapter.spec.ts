@@ -1,6 +1,16 @@
+import { PassThrough, Readable } from 'node:stream';
 import { CommandOptions, CommandResult } from '@common/exec/command-runner';
 import { StorageError, StorageErrorCode } from './storage.errors';
-import { ZfsAdapter, assertDatasetName, assertSnapshotName, mapZfsFailure, parseZfsGet, zfsPropNumber, zfsPropValue } from './zfs.adapter';
+import {
+  StreamingProcess,
+  ZfsAdapter,
+  assertDatasetName,
+  assertSnapshotName,
+  mapZfsFailure,
+  parseZfsGet,
+  zfsPropNumber,
+  zfsPropValue,
+} from './zfs.adapter';
 
 interface Call {
   file: string;
@@ -298,6 +308,32 @@ describe('mapZfsFailure (the stderr catalogue)', () => {
     ['out of space', r("cannot create 'P/x': out of space\n"), StorageErrorCode.NO_SPACE],
     ['already mounted', r("cannot mount 'P/x': filesystem already mounted\n"), StorageErrorCode.ALREADY_EXISTS],
     ['anything else', r('something odd\n'), StorageErrorCode.COMMAND_FAILED],
+    // zfs send / zfs receive (zfs-fuse 0.7 texts)
+    ['send of a missing snapshot', r('WARNING: could not send P/x@nope: does not exist\n'), StorageErrorCode.NOT_FOUND],
+    ['send from a missing base', r("warning: cannot send 'P/x@v2': incremental source (@nope) does not exist\n"), StorageErrorCode.NOT_FOUND],
+    [
+      'truncated stream',
+      r('cannot receive new filesystem stream: invalid backup stream\n'),
+      StorageErrorCode.COMMAND_FAILED,
+      { reason: 'invalid-stream' },
+    ],
+    [
+      'incremental on another snapshot',
+      r('cannot receive incremental stream: most recent snapshot of P/x does not\nmatch incremental source\n'),
+      StorageErrorCode.HAS_DEPENDENTS,
+      { reason: 'incremental-source' },
+    ],
+    [
+      'full stream into an fs with snapshots',
+      r('cannot receive new filesystem stream: destination has snapshots (eg. P/x@v2)\nmust destroy them to overwrite it\n'),
+      StorageErrorCode.HAS_DEPENDENTS,
+      { reason: 'snapshots' },
+    ],
+    [
+      'full stream into an existing fs without -F',
+      r("cannot receive new filesystem stream: destination 'P/x' exists\n"),
+      StorageErrorCode.ALREADY_EXISTS,
+    ],
   ];
 
   it.each(cases.map(([label, result, code, details]) => ({ label, result, code, details: details ?? {} })))('$label', ({ result, code, details }) => {
@@ -459,6 +495,178 @@ describe('ZfsAdapter queue and idempotent helpers', () => {
     const { runner } = fakeRunner(() => fail("cannot open 'nopool': no such pool\n"));
     await expect(new ZfsAdapter({ runner }).poolHealth('nopool')).rejects.toMatchObject({
       code: StorageErrorCode.POOL_UNAVAILABLE,
+    });
+  });
+});
+
+/** A fake streaming process: the test writes its stdout/stderr, reads its stdin and decides when (and how) it exits. */
+function fakeProcess() {
+  let exit!: (code: number | null, signal?: NodeJS.Signals | null) => void;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    exit = (code, signal = null) => resolve({ code, signal });
+  });
+  const proc = {
+    stdin: new PassThrough(),
+    stdout: new PassThrough(),
+    stderr: new PassThrough(),
+    exited,
+    killed: 0,
+    kill: () => {
+      proc.killed += 1;
+      proc.stdout.end();
+      exit(null, 'SIGKILL');
+    },
+  };
+  /** Output `stderr`, close the pipes, then exit with `code` (as a real process: streams close before `close`). */
+  const finish = (code: number, stderr = ''): void => {
+    proc.stderr.end(stderr);
+    proc.stdout.end();
+    setImmediate(() => exit(code));
+  };
+  return { proc, finish };
+}
+
+function fakeSpawner() {
+  const spawned: Array<{
+    file: string;
+    args: string[];
+    proc: ReturnType<typeof fakeProcess>['proc'];
+    finish: (code: number, stderr?: string) => void;
+  }> = [];
+  const streamSpawner = (file: string, args: readonly string[]): StreamingProcess => {
+    const { proc, finish } = fakeProcess();
+    spawned.push({ file, args: [...args], proc, finish });
+    return proc;
+  };
+  return { streamSpawner, spawned };
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('ZfsAdapter send/receive streams', () => {
+  it('sends a full or an incremental stream (argv only, names validated first)', async () => {
+    const { streamSpawner, spawned } = fakeSpawner();
+    const zfs = new ZfsAdapter({ streamSpawner, zfsBinary: '/sbin/zfs' });
+    zfs.sendStream('tank/dls/images/i1@v-2').destroy();
+    zfs.sendStream('tank/dls/images/i1@v-2', { base: 'tank/dls/images/i1@v-1' }).destroy();
+    expect(spawned.map((s) => [s.file, ...s.args])).toEqual([
+      ['/sbin/zfs', 'send', 'tank/dls/images/i1@v-2'],
+      ['/sbin/zfs', 'send', '-i', '@v-1', 'tank/dls/images/i1@v-2'],
+    ]);
+    expect(() => zfs.sendStream('tank/dls/images/i1@v-2', { base: 'tank/dls/images/other@v-1' })).toThrow(StorageError);
+    expect(() => zfs.sendStream('tank/a;id@v')).toThrow(StorageError);
+    expect(() => zfs.sendStream('tank/a@v', { base: 'tank/a@$(id)' })).toThrow(StorageError);
+    expect(spawned).toHaveLength(2);
+  });
+
+  it('passes the bytes through and ends the stream only once zfs send exited 0', async () => {
+    const { streamSpawner, spawned } = fakeSpawner();
+    const zfs = new ZfsAdapter({ streamSpawner });
+    const stream = zfs.sendStream('tank/a@v-1');
+    let ended = false;
+    const body = collect(stream).finally(() => (ended = true));
+    spawned[0].proc.stdout.write(Buffer.from('abc'));
+    spawned[0].proc.stdout.end(Buffer.from('def'));
+    await tick();
+    await tick();
+    expect(ended).toBe(false); // stdout is done, the process is not: no end yet
+    spawned[0].finish(0);
+    expect((await body).toString()).toBe('abcdef');
+  });
+
+  it('fails the stream with the mapped StorageError when zfs send exits non-zero, even after its stdout ended', async () => {
+    const { streamSpawner, spawned } = fakeSpawner();
+    const zfs = new ZfsAdapter({ streamSpawner });
+    const stream = zfs.sendStream('tank/a@v-1');
+    const body = collect(stream);
+    spawned[0].proc.stdout.write(Buffer.from('partial'));
+    spawned[0].finish(1, 'WARNING: could not send tank/a@v-1: does not exist\n');
+    await expect(body).rejects.toMatchObject({ name: 'StorageError', code: StorageErrorCode.NOT_FOUND });
+  });
+
+  it('kills zfs send when the stream is destroyed (and not after it ended)', async () => {
+    const { streamSpawner, spawned } = fakeSpawner();
+    const zfs = new ZfsAdapter({ streamSpawner });
+    const stream = zfs.sendStream('tank/a@v-1');
+    stream.destroy();
+    await tick();
+    expect(spawned[0].proc.killed).toBe(1);
+
+    const done = zfs.sendStream('tank/a@v-2');
+    const body = collect(done);
+    spawned[1].finish(0);
+    await body;
+    await tick();
+    expect(spawned[1].proc.killed).toBe(0);
+  });
+
+  it('receives: pipes the input into zfs receive -F ds@snap and resolves when it exits 0', async () => {
+    const { streamSpawner, spawned } = fakeSpawner();
+    const zfs = new ZfsAdapter({ streamSpawner });
+    const input = Readable.from([Buffer.from('stream-'), Buffer.from('bytes')]);
+    const p = zfs.receive('tank/dls/images/i1@v-1', input, { force: true });
+    const got = collect(spawned[0].proc.stdin);
+    expect(spawned[0].args).toEqual(['receive', '-F', 'tank/dls/images/i1@v-1']);
+    expect((await got).toString()).toBe('stream-bytes');
+    spawned[0].finish(0);
+    await expect(p).resolves.toBeUndefined();
+    await expect(zfs.receive('tank/a', Readable.from([]))).rejects.toMatchObject({ code: StorageErrorCode.INVALID_NAME });
+    expect(spawned).toHaveLength(1);
+  });
+
+  it("maps zfs receive's failure and destroys the input it did not read", async () => {
+    const { streamSpawner, spawned } = fakeSpawner();
+    const zfs = new ZfsAdapter({ streamSpawner });
+    const input = new PassThrough();
+    const p = zfs.receive('tank/a@v-3', input, { force: true });
+    spawned[0].finish(1, 'cannot receive incremental stream: most recent snapshot of tank/a does not\nmatch incremental source\n');
+    await expect(p).rejects.toMatchObject({ code: StorageErrorCode.HAS_DEPENDENTS, details: { reason: 'incremental-source' } });
+    expect(input.destroyed).toBe(true);
+  });
+
+  it('on an input that breaks half way: gives zfs receive EOF (so it drops the partial receive), waits for it, fails with reason stream', async () => {
+    const { streamSpawner, spawned } = fakeSpawner();
+    const zfs = new ZfsAdapter({ streamSpawner });
+    const input = new PassThrough();
+    const p = zfs.receive('tank/a@v-1', input, { force: true });
+    const stdin = collect(spawned[0].proc.stdin);
+    input.write(Buffer.from('half'));
+    input.destroy(new Error('connection reset'));
+    expect((await stdin).toString()).toBe('half'); // stdin ended: EOF, no kill
+    expect(spawned[0].proc.killed).toBe(0);
+    let settled = false;
+    void p.catch(() => undefined).finally(() => (settled = true));
+    await tick();
+    expect(settled).toBe(false); // it waits for zfs to finish with the partial receive
+    spawned[0].finish(1, 'cannot receive new filesystem stream: invalid backup stream\n');
+    const err = await p.catch((e: StorageError) => e);
+    expect(err).toMatchObject({
+      name: 'StorageError',
+      code: StorageErrorCode.COMMAND_FAILED,
+      details: { reason: 'stream', cause: 'connection reset' },
+    });
+  });
+
+  it('reports a binary that cannot start as an infrastructure COMMAND_FAILED', async () => {
+    const zfs = new ZfsAdapter({
+      streamSpawner: () => {
+        const { proc } = fakeProcess();
+        return { ...proc, exited: Promise.reject(Object.assign(new Error('spawn zfs ENOENT'), { code: 'ENOENT' })) };
+      },
+    });
+    await expect(collect(zfs.sendStream('tank/a@v-1'))).rejects.toMatchObject({
+      code: StorageErrorCode.COMMAND_FAILED,
+      details: { infrastructure: true },
+    });
+    await expect(zfs.receive('tank/a@v-1', Readable.from([Buffer.from('x')]))).rejects.toMatchObject({
+      code: StorageErrorCode.COMMAND_FAILED,
+      details: { infrastructure: true },
     });
   });
 });

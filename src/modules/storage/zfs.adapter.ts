@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { PassThrough, Readable, Writable, finished } from 'node:stream';
 import { CommandResult, CommandRunner, firstLine, spawnCommand } from '@common/exec/command-runner';
 import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
@@ -30,6 +32,54 @@ export interface ZfsAdapterOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Injected for unit specs; defaults to `Date.now`. */
   now?: () => number;
+  /** Starts `zfs send` / `zfs receive` with streamed stdio; injected for unit specs, defaults to {@link spawnStreaming}. */
+  streamSpawner?: StreamSpawner;
+}
+
+/** A running CLI whose stdin/stdout are streams (`zfs send`, `zfs receive`), not captured text. */
+export interface StreamingProcess {
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  /** Settles once the process has exited and its stdio is closed; rejects when it could not be started. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Kills the process (its whole process group). */
+  kill(): void;
+}
+
+export type StreamSpawner = (file: string, args: readonly string[]) => StreamingProcess;
+
+/** The production {@link StreamSpawner}: `spawn` in its own process group, argv only. */
+export const spawnStreaming: StreamSpawner = (file, args) => {
+  const child = spawn(file, [...args], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    exited,
+    kill: () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    },
+  };
+};
+
+/** Captures at most 64 KiB of a stream's text (stderr of a streaming zfs command). */
+function captureText(stream: Readable): () => string {
+  let text = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    if (text.length < 65_536) text += chunk;
+  });
+  stream.on('error', () => undefined);
+  return () => text;
 }
 
 /** One cell of `zfs get -H -p -o name,property,value,source`. `source` is `local`, `default`, `-`, `inherited from X`. */
@@ -165,6 +215,16 @@ export function mapZfsFailure(command: string, args: readonly string[], result: 
     const unsupported = /Function not implemented|pyzfs\.py not found/.test(stderr);
     return err(StorageErrorCode.COMMAND_FAILED, { infrastructure: true, ...(unsupported ? { reason: 'unsupported' } : {}) });
   }
+  // zfs send / zfs receive
+  if (/invalid backup stream|checksum mismatch|bad magic number|stream ends prematurely/i.test(stderr)) {
+    return err(StorageErrorCode.COMMAND_FAILED, { reason: 'invalid-stream' });
+  }
+  if (/does not\s+match incremental source|destination has been modified since most recent snapshot/.test(stderr)) {
+    return err(StorageErrorCode.HAS_DEPENDENTS, { reason: 'incremental-source' });
+  }
+  if (/destination has snapshots/.test(stderr)) return err(StorageErrorCode.HAS_DEPENDENTS, { reason: 'snapshots' });
+  if (/incremental source \([^)]*\) does not exist|could not send [^:]+: does not exist/.test(stderr)) return err(StorageErrorCode.NOT_FOUND);
+  if (/destination '[^']+' exists|destination already exists/.test(stderr)) return err(StorageErrorCode.ALREADY_EXISTS);
   if (/dataset already exists/.test(stderr)) return err(StorageErrorCode.ALREADY_EXISTS);
   if (/tag already exists on this dataset/.test(stderr)) return err(StorageErrorCode.ALREADY_EXISTS, { reason: 'hold-tag' });
   if (/no such pool/.test(stderr)) return err(StorageErrorCode.POOL_UNAVAILABLE);
@@ -256,6 +316,7 @@ export class ZfsAdapter {
   private readonly now: () => number;
   private readonly logger?: StorageLogger;
   private readonly queue = new KeyedLock();
+  private readonly streamSpawner: StreamSpawner;
 
   constructor(options: ZfsAdapterOptions = {}) {
     this.zfsBin = options.zfsBinary ?? 'zfs';
@@ -270,6 +331,7 @@ export class ZfsAdapter {
     this.sleep = options.sleep ?? defaultSleep;
     this.now = options.now ?? Date.now;
     this.logger = options.logger;
+    this.streamSpawner = options.streamSpawner ?? spawnStreaming;
   }
 
   /** `zfs create [-p] -o k=v... name`. */
@@ -433,6 +495,127 @@ export class ZfsAdapter {
     return zfsPropNumber(table, snapshot, 'userrefs');
   }
 
+  /**
+   * `zfs send [-i @base] snap` as a stream (not queued: it only reads). The stream ends only after `zfs send` exited
+   * 0; a failure destroys it with the mapped {@link StorageError} (so a consumer never takes a cut stream for a whole
+   * one). Destroying the stream kills the process. `base` must be a snapshot of the same dataset (older than `snap`).
+   */
+  sendStream(snapshot: string, options: { base?: string } = {}): Readable {
+    const { dataset } = assertSnapshotName(snapshot);
+    const args = ['send'];
+    if (options.base !== undefined) {
+      const base = assertSnapshotName(options.base);
+      if (base.dataset !== dataset) throw invalid('the incremental base must be a snapshot of the same dataset', options.base);
+      args.push('-i', `@${base.snapshot}`);
+    }
+    args.push(snapshot);
+    this.logger?.debug?.(`${this.zfsBin} ${args.join(' ')}`);
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    let proc: StreamingProcess;
+    try {
+      proc = this.streamSpawner(this.zfsBin, args);
+    } catch (e) {
+      out.destroy(this.cannotRun(e));
+      return out;
+    }
+    let done = false;
+    const stderr = captureText(proc.stderr);
+    proc.stdin.on('error', () => undefined);
+    proc.stdin.end();
+    proc.stdout.on('error', () => undefined);
+    proc.stdout.pipe(out, { end: false });
+    out.once('close', () => {
+      if (done) return;
+      proc.stdout.unpipe(out);
+      proc.stdout.destroy();
+      proc.kill();
+    });
+    proc.exited.then(
+      ({ code, signal }) => {
+        done = true;
+        if (code === 0) out.end();
+        else out.destroy(mapZfsFailure(this.zfsBin, args, { code, signal, stdout: '', stderr: stderr(), timedOut: false }));
+      },
+      (e: unknown) => {
+        done = true;
+        out.destroy(this.cannotRun(e));
+      },
+    );
+    return out;
+  }
+
+  /**
+   * `zfs receive [-F] ds@snap` fed from `input` (not queued: a transfer may take long). When `input` fails or closes
+   * before its end, `zfs receive` gets EOF, which makes it discard the partial receive, and this rejects with
+   * COMMAND_FAILED (reason `stream`). zfs's own failures are mapped by {@link mapZfsFailure}.
+   */
+  async receive(snapshot: string, input: Readable, options: { force?: boolean } = {}): Promise<void> {
+    input.on('error', () => undefined); // seen by `finished` below, whenever it happens
+    assertSnapshotName(snapshot);
+    const args = ['receive', ...(options.force ? ['-F'] : []), snapshot];
+    this.logger?.debug?.(`${this.zfsBin} ${args.join(' ')}`);
+    let proc: StreamingProcess;
+    try {
+      proc = this.streamSpawner(this.zfsBin, args);
+    } catch (e) {
+      throw this.cannotRun(e);
+    }
+    const stderr = captureText(proc.stderr);
+    proc.stdout.resume();
+    proc.stdout.on('error', () => undefined);
+    // EPIPE when zfs exits early (a refused stream): its exit status says why.
+    proc.stdin.on('error', () => undefined);
+    let inputError: Error | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    const cleanupFinished = finished(input, (e) => {
+      if (!e) return;
+      inputError = e;
+      input.unpipe(proc.stdin);
+      // EOF, not a kill: zfs-fuse's daemon reads the pipe itself, and an EOF makes it drop the partial receive.
+      proc.stdin.end();
+      killTimer = setTimeout(() => {
+        proc.stdin.destroy();
+        proc.kill();
+      }, this.timeoutMs);
+      killTimer.unref();
+    });
+    input.pipe(proc.stdin);
+    let result: { code: number | null; signal: NodeJS.Signals | null };
+    try {
+      result = await proc.exited;
+    } catch (e) {
+      input.unpipe(proc.stdin);
+      input.destroy();
+      throw this.cannotRun(e);
+    } finally {
+      cleanupFinished();
+      if (killTimer) clearTimeout(killTimer);
+    }
+    const mapped = { ...result, stdout: '', stderr: stderr(), timedOut: false };
+    // Whatever zfs did not read is of no use now (the caller's stream must not hang half-read).
+    if (inputError || result.code !== 0) {
+      input.unpipe(proc.stdin);
+      input.destroy();
+    }
+    if (inputError) {
+      throw new StorageError(
+        StorageErrorCode.COMMAND_FAILED,
+        `${this.zfsBin} receive ${snapshot}: the incoming stream failed: ${inputError.message}`,
+        {
+          reason: 'stream',
+          command: [this.zfsBin, ...args].join(' '),
+          cause: inputError.message,
+          ...(isStorageError(inputError) ? { causeCode: inputError.code } : {}),
+          exitCode: result.code,
+          stderr: mapped.stderr.slice(0, 1000),
+        },
+      );
+    }
+    if (result.code !== 0) throw mapZfsFailure(this.zfsBin, args, mapped);
+    // zfs exited 0 before reading everything (it should not): the rest of the input is not ours to leave hanging.
+    if (!input.readableEnded) input.destroy();
+  }
+
   /** `zpool list -H -o name,health pool` → e.g. `ONLINE`, `DEGRADED`, `FAULTED`. Missing pool → POOL_UNAVAILABLE. */
   async poolHealth(pool: string): Promise<string> {
     if (!ZFS_POOL_RE.test(pool)) throw invalid('invalid pool name', pool);
@@ -442,6 +625,13 @@ export class ZfsAdapter {
     const line = result.stdout.split('\n').find((l) => l.startsWith(`${pool}\t`));
     if (!line) throw new StorageError(StorageErrorCode.POOL_UNAVAILABLE, `pool '${pool}' not listed`, { pool });
     return line.split('\t')[1].trim();
+  }
+
+  private cannotRun(e: unknown): StorageError {
+    return new StorageError(StorageErrorCode.COMMAND_FAILED, `cannot run ${this.zfsBin}: ${(e as Error).message}`, {
+      command: this.zfsBin,
+      infrastructure: true,
+    });
   }
 
   private assertTag(tag: string): void {

@@ -49,12 +49,14 @@ describe('config', () => {
 
   it('node: the host name (as a valid node name), a 10 s hold, 300 clients by default; names and holds are checked', () => {
     const d = loadConfig({}).node;
-    expect(d).toEqual({ name: expect.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/), leaseMs: 10_000, capacity: 300 });
-    expect(loadConfig({ DLS_NODE_NAME: 'dls-b', DLS_NODE_LEASE: '3', DLS_NODE_CAPACITY: '50' }).node).toEqual({
+    expect(d).toEqual({ name: expect.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/), leaseMs: 10_000, capacity: 300, address: null });
+    expect(loadConfig({ DLS_NODE_NAME: 'dls-b', DLS_NODE_LEASE: '3', DLS_NODE_CAPACITY: '50', DLS_NODE_ADDRESS: '10.0.9.2' }).node).toEqual({
       name: 'dls-b',
       leaseMs: 3000,
       capacity: 50,
+      address: '10.0.9.2',
     });
+    expect(() => parseEnv({ DLS_NODE_ADDRESS: 'dls-a.example' })).toThrow(/DLS_NODE_ADDRESS/);
     expect(() => parseEnv({ DLS_NODE_NAME: 'a b' })).toThrow(/DLS_NODE_NAME must match/);
     expect(() => parseEnv({ DLS_NODE_LEASE: '2' })).toThrow(/DLS_NODE_LEASE/);
   });

@@ -212,6 +212,10 @@ export const ENV = {
     description:
       "how long a node's hold on a network range lasts without renewal (renewed every fifth of it): a standby takes over a dead node's ranges after this",
   },
+  DLS_NODE_ADDRESS: {
+    parse: ipv4,
+    description: "the IPv4 address the other nodes reach this node's API at (to copy image versions from it); unset = they try its addresses in turn",
+  },
   DLS_NODE_CAPACITY: {
     default: 300,
     parse: int(1, 100_000),
@@ -339,7 +343,7 @@ export class AppConfig {
   readonly metrics: { host: string; port: number } | null;
   readonly corsOrigins: readonly string[];
   /** This node among those sharing the database: its name, range hold (ms) and size. */
-  readonly node: { name: string; leaseMs: number; capacity: number };
+  readonly node: { name: string; leaseMs: number; capacity: number; address: string | null };
   readonly events: { retentionSec: number; retentionCount: number; subscriberQueue: number };
   readonly iscsi: { enabled: boolean; manageTgtd: boolean; controlPort: number; portalAddress: string; portalPort: number; iqnPrefix: string };
   /** Wake-on-LAN: destination ports, the gap between packets, whether this node runs the schedules, and their grace. */
@@ -393,7 +397,12 @@ export class AppConfig {
         .replace(/[^A-Za-z0-9._-]/g, '-')
         .replace(/^[^A-Za-z0-9]+/, '')
         .slice(0, 100) || 'dls';
-    this.node = { name: raw.DLS_NODE_NAME ?? host, leaseMs: raw.DLS_NODE_LEASE * 1000, capacity: raw.DLS_NODE_CAPACITY };
+    this.node = {
+      name: raw.DLS_NODE_NAME ?? host,
+      leaseMs: raw.DLS_NODE_LEASE * 1000,
+      capacity: raw.DLS_NODE_CAPACITY,
+      address: raw.DLS_NODE_ADDRESS ?? null,
+    };
     this.events = {
       retentionSec: raw.DLS_EVENTS_MAX_AGE,
       retentionCount: raw.DLS_EVENTS_MAX_COUNT,

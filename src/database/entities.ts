@@ -16,6 +16,7 @@ import { DlsEvent } from '../modules/events/event.entity';
 import { DlsNode } from '../modules/cluster/node.entity';
 import { SharedSecret } from '../modules/auth/shared-secret.entity';
 import { RangeOwner } from '../modules/cluster/range-owner.entity';
+import { VersionReplica } from '../modules/replication/version-replica.entity';
 
 /** Every entity, listed explicitly (no globs: the same list works under ts-jest, ts-node and compiled dist/). */
 export const ENTITIES = [
@@ -37,4 +38,5 @@ export const ENTITIES = [
   DlsNode,
   RangeOwner,
   SharedSecret,
+  VersionReplica,
 ];

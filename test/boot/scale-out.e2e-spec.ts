@@ -5,8 +5,9 @@
  * hold time and answers the client's next DHCP with the same address. A capture on the bridge shows that only one
  * node ever answered: A before the kill, B after.
  *
- * What B cannot do yet is boot the client's disk: images are not replicated between nodes (the rest of issue 14), so
- * the test stops at B's DHCP answer and the boot session B opens for it.
+ * Before B takes any range it copies the published version from A over the nodes' signed channel and checks it against
+ * the sha256 A recorded; after the takeover the client boots its disk from B. The client is `persistent`: its writes
+ * on A are lost with A (a fresh clone of the version on B), as README's "Scaling out" says.
  *
  * Both nodes run with the README's defaults plus what a user sets to run several nodes: the shared DATABASE_URL, and
  * a DLS_NODE_NAME per node (both run on one host here, so the host name cannot tell them apart).
@@ -17,6 +18,7 @@ import { join } from 'node:path';
 import { buildTestDisk } from '../lab/disk';
 import { startLabPostgres } from '../lab/lab-postgres';
 import { createLab, Lab, LabProcess } from '../lab/netns';
+import { parseSerial } from '../lab/disk';
 import { bootClient } from '../lab/qemu';
 import { addClient, addLabRange, buildDls, DlsInLab, provisionImage, sessionsOf, startDlsInLab, waitFor } from './dls-lab';
 
@@ -58,6 +60,7 @@ describe('scale-out: two nodes, one database; kill -9 of the DHCP holder, the st
   let clientId: string;
   let pgUrl: string;
   let rangeId: string;
+  let versionId: string;
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'dls-scaleout-e2e-'));
@@ -79,7 +82,9 @@ describe('scale-out: two nodes, one database; kill -9 of the DHCP holder, the st
     a = await node('dls-a', nodeA);
     const disk = join(work, 'disk.img');
     await buildTestDisk(disk, { label: 'dls-e2e-scale', counter: 0, sizeBytes: DISK_BYTES });
-    const { imageId } = await provisionImage(a, 'scale-disk', disk, DISK_BYTES);
+    const provisioned = await provisionImage(a, 'scale-disk', disk, DISK_BYTES);
+    const imageId = provisioned.imageId;
+    versionId = provisioned.versionId;
     rangeId = (await addLabRange(a, nodeA, 'room')).id;
     clientId = (await addClient(a, { mac: MAC, hostname: 'scale-pc', imageId, diskPolicy: 'persistent' })).id;
     b = await node('dls-b', nodeB);
@@ -99,6 +104,52 @@ describe('scale-out: two nodes, one database; kill -9 of the DHCP holder, the st
     }
   });
 
+  it("B copies A's published version and verifies it against the sha256 A recorded", async () => {
+    interface Replica {
+      node: string;
+      state: string;
+      method: string | null;
+      sourceNode: string | null;
+      bytesCopied: number;
+      sha256: string | null;
+      startedAt: string | null;
+      finishedAt: string | null;
+    }
+    const onB = await waitFor(
+      "B's copy of v1 to be verified",
+      async () => {
+        const rows: Replica[] = await b.ok('GET', `/api/v1/replication?versionId=${versionId}`);
+        return rows.find((r) => r.node === 'dls-b' && r.state === 'verified') ?? null;
+      },
+      60_000,
+      200,
+    );
+    const rows: Replica[] = await a.ok('GET', `/api/v1/replication?versionId=${versionId}`);
+    const onA = rows.find((r) => r.node === 'dls-a')!;
+    expect(onA).toMatchObject({ state: 'verified', method: 'local', sourceNode: null });
+    expect(onB).toMatchObject({ method: 'raw', sourceNode: 'dls-a', sha256: onA.sha256 });
+    expect(onB.bytesCopied).toBe(DISK_BYTES);
+    const secs = (Date.parse(onB.finishedAt!) - Date.parse(onB.startedAt!)) / 1000;
+    console.log(`scale-out: B copied v1 (${DISK_BYTES} bytes, raw) from A and verified it in ${secs.toFixed(2)} s`);
+    // The copy is the node channel's alone: a request without a node credential (a user's token, or none) gets nothing.
+    const path = `/api/v1/replication/versions/${versionId}/content?base=`;
+    const anon = await nodeB.exec(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${b.httpPort}${path}`]);
+    expect(anon.stdout.trim()).toBe('401');
+    const forged = await nodeB.exec([
+      'curl',
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-H',
+      `Authorization: DLS-Node ${versionId}.${Date.now() + 30_000}.${'A'.repeat(43)}`,
+      `http://127.0.0.1:${b.httpPort}${path}`,
+    ]);
+    expect(forged.stdout.trim()).toBe('401');
+    expect((await b.api('GET', path)).status).toBe(401); // an admin's bearer token is no node credential
+  });
+
   it('A serves and boots the client; after kill -9 of A, B answers its DHCP within the hold time with the same address', async () => {
     // Any node's API shows both nodes and who serves the range.
     const nodes = await b.ok('GET', '/api/v1/nodes');
@@ -110,10 +161,13 @@ describe('scale-out: two nodes, one database; kill -9 of the DHCP holder, the st
     ]);
 
     const first = await bootClient(lab, { mac: MAC, firmware: 'bios', nic: 'e1000', timeoutMs: 150_000, logDir: join(work, 'vm', 'a') });
+    let countOnA: number | undefined;
     try {
       await first.waitFor(/DLS-BOOT-OK/, 120_000).catch((e: Error) => {
         throw new Error(`${e.message}\n--- console ---\n${first.consoleText().slice(-2000)}\n--- A's log ---\n${a.logTail(4000)}`);
       });
+      await first.waitFor(/DLS-END/, 30_000);
+      countOnA = parseSerial(first.consoleText()).count;
     } finally {
       await first.kill();
     }
@@ -143,13 +197,27 @@ describe('scale-out: two nodes, one database; kill -9 of the DHCP holder, the st
 
     const second = await bootClient(lab, { mac: MAC, firmware: 'bios', nic: 'e1000', timeoutMs: 150_000, logDir: join(work, 'vm', 'b') });
     try {
+      // The whole boot from B: its DHCP, its script, a disk cloned from B's verified copy, B's iSCSI target.
+      const ok = await second.waitFor(/DLS-BOOT-OK/, 120_000).catch((e: Error) => {
+        throw new Error(`${e.message}\n--- console ---\n${second.consoleText().slice(-2000)}\n--- B's log ---\n${b.logTail(4000)}`);
+      });
+      console.log(`scale-out: the client booted from B ${(ok.elapsedMs / 1000).toFixed(1)} s after power-on (QEMU start → DLS-BOOT-OK)`);
+      await second.waitFor(/DLS-END/, 30_000);
+      // A persistent disk lives on its node: B clones the version afresh, so the counter starts again where the
+      // version has it (what the client wrote on A is lost with A).
+      expect(countOnA).toBeDefined();
+      expect(parseSerial(second.consoleText()).count).toBe(countOnA);
       const onB = await waitFor(
         'a boot session opened by B',
         async () => (await sessionsOf(b, clientId)).find((s: { bootServerIp: string }) => s.bootServerIp === nodeB.serverIp) ?? null,
-        120_000,
+        30_000,
         250,
       );
       expect(onB.clientIp).toBe(address); // the address kept across the takeover
+      // The client's disk says where it lives now: on B.
+      const nodesNow: { id: string; name: string }[] = await b.ok('GET', '/api/v1/nodes');
+      const disk = await b.ok('GET', `/api/v1/clients/${clientId}/disk`);
+      expect(disk.nodeId).toBe(nodesNow.find((n) => n.name === 'dls-b')!.id);
     } finally {
       await second.kill();
     }

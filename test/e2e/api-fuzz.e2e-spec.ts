@@ -262,6 +262,8 @@ describe('API fuzz (e2e)', () => {
       'signed-loader-names': ['shimx64.efi', 'grubx64.efi'],
       images: [img.id, img2.id],
       snapshots: [v1.id, v2.id],
+      // `/replication/versions/{id}/content`: image versions are the snapshots.
+      versions: [v1.id, v2.id],
       clients: [c1.id, c2.id, c3.id],
       macs: [c1.macAddress, c2.macAddress],
       'boot-sessions': [session.id],

@@ -137,6 +137,8 @@ export function poolFor(name: string, path?: string): string | undefined {
     parentimage: 'images',
     client: 'clients',
     snapshot: 'snapshots',
+    version: 'snapshots',
+    node: 'nodes',
     pinnedsnapshot: 'snapshots',
     user: 'users',
     session: 'boot-sessions',

@@ -298,6 +298,7 @@ describe('admin pages (Chromium)', () => {
     expect(await table.locator('tbody tr').count()).toBe(1);
     expect(await textOf(row)).toMatch(/this node/);
     expect(await textOf(row.getByTestId('node-state'))).toBe('up');
+    expect(await textOf(row.getByTestId('node-versions'))).toBe('—'); // the one image here has no version yet
     expect(await row.getByRole('button', { name: 'Remove' }).count()).toBe(0);
     await row.getByRole('button', { name: 'Drain' }).click();
     await row.getByTestId('node-state').filter({ hasText: 'drained' }).waitFor(T);

@@ -16,6 +16,8 @@ import { AddClientSecureBoot1796530595235 } from './1796530595235-AddClientSecur
 import { AddSignedLoaders1796538868871 } from './1796538868871-AddSignedLoaders';
 import { AddNodes1796539398813 } from './1796539398813-AddNodes';
 import { AddSharedSecrets1796540569148 } from './1796540569148-AddSharedSecrets';
+import { AddClientDiskNode1796551031379 } from './1796551031379-AddClientDiskNode';
+import { AddVersionReplicas1796549543633 } from './1796549543633-AddVersionReplicas';
 import { AddImageContentNode1796541335896 } from './1796541335896-AddImageContentNode';
 
 /** Migrations in the order they run. Add each new `<unix-ms>-<PascalVerbNoun>.ts` here. */
@@ -38,4 +40,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddNodes1796539398813,
   AddSharedSecrets1796540569148,
   AddImageContentNode1796541335896,
+  AddVersionReplicas1796549543633,
+  AddClientDiskNode1796551031379,
 ];

@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { IscsiModule } from '../iscsi';
 import { StorageModule } from '../storage';
+import { ReplicationModule } from '../replication';
 import { BootPolicyService } from './boot-policy/boot-policy.service';
 import { ClientChangeSubscriber } from './boot-policy/client-change.subscriber';
 import { ClientDirectory } from './boot-policy/client-directory';
@@ -49,6 +50,7 @@ import { SnapshotsService } from './versions/snapshots.service';
     ClusterModule,
     StorageModule,
     IscsiModule,
+    ReplicationModule,
   ],
   controllers: [
     ImagesController,

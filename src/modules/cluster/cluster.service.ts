@@ -49,12 +49,14 @@ export interface NodeView extends DlsNode {
   runningClients: number;
 }
 
-function addressesHere(): string[] {
+/** This host's IPv4 addresses, sorted, with `first` (DLS_NODE_ADDRESS: where the other nodes reach this one) ahead. */
+function addressesHere(first: string | null): string[] {
   const out: string[] = [];
   for (const list of Object.values(os.networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push(a.address);
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal && a.address !== first) out.push(a.address);
   }
-  return out.sort();
+  out.sort();
+  return first ? [first, ...out] : out;
 }
 
 /** The rows of an UPDATE … RETURNING (TypeORM's postgres driver answers UPDATE and DELETE with [rows, count]). */
@@ -97,6 +99,8 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
   private stopped = false;
   private beatFailures = 0;
   private chain: Promise<void> = Promise.resolve();
+  private takeoverGate: () => boolean = () => true;
+  private gateLogged = false;
 
   /** Names of the ranges this node held, for its events. */
   private readonly rangeNames = new Map<string, string>();
@@ -149,6 +153,21 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
     return this.holdsTable.holds(rangeId);
   }
 
+  /**
+   * What must hold before this node takes a range it does not hold yet (replication: every version the other nodes
+   * hold is here and verified). Held ranges are renewed regardless.
+   */
+  setTakeoverGate(gate: () => boolean): void {
+    this.takeoverGate = gate;
+  }
+
+  private mayTakeRanges(): boolean {
+    const ok = this.takeoverGate();
+    if (!ok && !this.gateLogged) this.logger.log('takes no range yet: waiting for the image versions the other nodes hold');
+    this.gateLogged = !ok;
+    return ok;
+  }
+
   onChange(listener: () => void): void {
     this.listeners.push(listener);
   }
@@ -159,7 +178,8 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
       // Held ranges DHCP no longer wants (disabled, deleted, interface gone) are handed back.
       const unwanted = this.holdsTable.known().filter((id) => !this.wanted.has(id));
       if (unwanted.length > 0) await this.release(unwanted);
-      if (this.nodeId && this.state === 'active' && !this.stopped) await this.claim([...this.wanted].filter((id) => !this.holdsTable.holds(id)));
+      if (this.nodeId && this.state === 'active' && !this.stopped && this.mayTakeRanges())
+        await this.claim([...this.wanted].filter((id) => !this.holdsTable.holds(id)));
       return new Set(this.holdsTable.held().filter((id) => this.wanted.has(id)));
     });
   }
@@ -272,7 +292,7 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
               state = CASE WHEN nodes.state = 'draining' THEN 'draining' ELSE 'active' END
         WHERE nodes.instance = EXCLUDED.instance OR nodes.state = 'stopped' OR nodes.heartbeat_at < now() - make_interval(secs => $7)
        RETURNING id, state`,
-      [name, this.instance(), addressesHere(), this.config.http.port, capacity, VERSION, this.leaseMs / 1000],
+      [name, this.instance(), addressesHere(this.config.node.address), this.config.http.port, capacity, VERSION, this.leaseMs / 1000],
     );
     if (rows.length === 0) {
       throw new DomainError(
@@ -348,7 +368,10 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
     const sentAt = performance.now();
     const [stateRows, renewed] = await this.ds.transaction(async (m) => {
       const s = updated<{ state: NodeState }>(
-        await m.query(`UPDATE nodes SET heartbeat_at = now(), addresses = $2 WHERE id = $1 RETURNING state`, [this.nodeId, addressesHere()]),
+        await m.query(`UPDATE nodes SET heartbeat_at = now(), addresses = $2 WHERE id = $1 RETURNING state`, [
+          this.nodeId,
+          addressesHere(this.config.node.address),
+        ]),
       );
       const r =
         known.length === 0
@@ -388,7 +411,7 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
         await this.release(this.holdsTable.known());
         changed = true;
       }
-    } else {
+    } else if (this.mayTakeRanges()) {
       const before = new Set(this.holdsTable.held());
       await this.claim([...this.wanted].filter((id) => !before.has(id)));
       if (this.holdsTable.held().some((id) => !before.has(id))) changed = true;

@@ -17,6 +17,7 @@ export const EVENT_TYPES = [
   'storage.alert',
   'wake',
   'range.holder',
+  'version.replica',
   'audit',
   'change',
 ] as const;
@@ -180,6 +181,26 @@ export interface RangeHolderEventBody {
   epoch: string | null;
 }
 
+/**
+ * Body of `version.replica`: a node started copying an image version from another node, verified its copy (it may boot
+ * clients from it now), or failed (retried later; `error` says why).
+ */
+export interface VersionReplicaEventBody {
+  versionId: string;
+  version: string;
+  imageId: string;
+  image: string;
+  /** The node the copy is for (DLS_NODE_NAME). */
+  node: string;
+  state: 'copying' | 'verified' | 'failed';
+  sourceNode: string | null;
+  /** raw, zfs-full, zfs-incremental (local: it was already here). */
+  method: string | null;
+  bytes: number;
+  seconds: number | null;
+  error: string | null;
+}
+
 /** Each stored type's body. */
 export interface EventBodies {
   'boot-session': BootSessionEventBody;
@@ -194,6 +215,7 @@ export interface EventBodies {
   'storage.alert': StorageAlertEventBody;
   wake: WakeEventBody;
   'range.holder': RangeHolderEventBody;
+  'version.replica': VersionReplicaEventBody;
   audit: AuditEventBody;
   change: ChangeEventBody;
 }

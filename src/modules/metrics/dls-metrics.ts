@@ -57,6 +57,29 @@ export class DlsMetrics {
     labelNames: ['action'] as const,
     registers: [this.registry],
   });
+  private replicaStatesSource: () => Map<string, number> = () => new Map();
+  /** This node's copies of image versions by state (missing: held by another live node, not started here). */
+  readonly versionReplicas = new Gauge({
+    name: 'dls_version_replicas',
+    help: 'image versions on this node by replication state: verified (bootable here), copying, verifying, failed, missing (another node holds it)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.versionReplicas.reset();
+      for (const [state, n] of this.replicaStatesSource()) this.versionReplicas.set({ state }, n);
+    },
+  });
+  readonly replicationBytes = new Counter({
+    name: 'dls_replication_received_bytes_total',
+    help: 'bytes of image versions this node received from other nodes',
+    registers: [this.registry],
+  });
+  readonly replicationCopies = new Counter({
+    name: 'dls_replication_copies_total',
+    help: 'copies of image versions this node finished: verified, or failed (retried later)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly dhcpQueueDepth = new Gauge({
     name: 'dls_dhcp_queue_depth',
     help: 'DHCP requests waiting in each interface queue',
@@ -131,6 +154,11 @@ export class DlsMetrics {
   /** Where the scrape reads the ranges this node holds (range name → held now). */
   setRangeHoldsSource(source: () => Map<string, boolean>): void {
     this.rangeHoldsSource = source;
+  }
+
+  /** Where the scrape reads this node's version copies by state (the replication service). */
+  setReplicaStatesSource(source: () => Map<string, number>): void {
+    this.replicaStatesSource = source;
   }
 
   setDhcpQueueSource(source: () => Map<string, number>): void {

@@ -1023,6 +1023,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/replication": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every image version on every node: verified (bootable there), copying, verifying, failed or missing */
+        get: operations["ReplicationController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/replication/versions/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Node to node: a version's content for another DLS node (DLS-Node credential, not a user token) */
+        get: operations["ReplicationController_content"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1263,6 +1297,38 @@ export interface components {
              */
             epoch: string | null;
         };
+        VersionReplicaEventBodyDto: {
+            /** Format: uuid */
+            versionId: string;
+            /** @example v3 */
+            version: string;
+            /** Format: uuid */
+            imageId: string;
+            /** @example win11-lab */
+            image: string;
+            /**
+             * @description the node the copy is for (DLS_NODE_NAME)
+             * @example dls-b
+             */
+            node: string;
+            /**
+             * @description verified: the copy matches the sha256 recorded when the version was made
+             * @enum {string}
+             */
+            state: "copying" | "verified" | "failed";
+            /**
+             * @description the node it is copied from
+             * @example dls-a
+             */
+            sourceNode: string | null;
+            /** @enum {string|null} */
+            method: "raw" | "zfs-full" | "zfs-incremental" | "local" | null;
+            /** @description bytes received */
+            bytes: number;
+            /** @description seconds the copy took (with the check) */
+            seconds: number | null;
+            error: string | null;
+        };
         AuditEventBodyDto: {
             /** @example clients.create */
             action: string;
@@ -1298,13 +1364,13 @@ export interface components {
              */
             id?: string;
             /** @enum {string} */
-            type: "boot-session" | "dhcp" | "tftp" | "boot-file" | "boot-script" | "iscsi.login" | "iscsi.logout" | "image.import" | "version.published" | "storage.alert" | "wake" | "range.holder" | "audit" | "change" | "reset" | "dropped";
+            type: "boot-session" | "dhcp" | "tftp" | "boot-file" | "boot-script" | "iscsi.login" | "iscsi.logout" | "image.import" | "version.published" | "storage.alert" | "wake" | "range.holder" | "version.replica" | "audit" | "change" | "reset" | "dropped";
             /** Format: date-time */
             time: string;
             /** @description the DLS node that published it */
             node?: string;
             /** @description per type, see the type → schema list of EventMessageDto */
-            body: components["schemas"]["BootSessionEventBodyDto"] | components["schemas"]["DhcpEventBodyDto"] | components["schemas"]["TftpEventBodyDto"] | components["schemas"]["BootFileEventBodyDto"] | components["schemas"]["BootScriptEventBodyDto"] | components["schemas"]["IscsiEventBodyDto"] | components["schemas"]["ImageImportEventBodyDto"] | components["schemas"]["VersionPublishedEventBodyDto"] | components["schemas"]["StorageAlertEventBodyDto"] | components["schemas"]["WakeEventBodyDto"] | components["schemas"]["RangeHolderEventBodyDto"] | components["schemas"]["AuditEventBodyDto"] | components["schemas"]["ChangeEventBodyDto"] | components["schemas"]["ResetEventBodyDto"] | components["schemas"]["DroppedEventBodyDto"];
+            body: components["schemas"]["BootSessionEventBodyDto"] | components["schemas"]["DhcpEventBodyDto"] | components["schemas"]["TftpEventBodyDto"] | components["schemas"]["BootFileEventBodyDto"] | components["schemas"]["BootScriptEventBodyDto"] | components["schemas"]["IscsiEventBodyDto"] | components["schemas"]["ImageImportEventBodyDto"] | components["schemas"]["VersionPublishedEventBodyDto"] | components["schemas"]["StorageAlertEventBodyDto"] | components["schemas"]["WakeEventBodyDto"] | components["schemas"]["RangeHolderEventBodyDto"] | components["schemas"]["VersionReplicaEventBodyDto"] | components["schemas"]["AuditEventBodyDto"] | components["schemas"]["ChangeEventBodyDto"] | components["schemas"]["ResetEventBodyDto"] | components["schemas"]["DroppedEventBodyDto"];
         };
         AuditLogDto: {
             /** Format: uuid */
@@ -1731,6 +1797,11 @@ export interface components {
             writtenBytes: number;
             /** @enum {string} */
             state: "creating" | "ready" | "destroying";
+            /**
+             * Format: uuid
+             * @description the node whose storage holds it (GET /nodes). A disk is not copied between nodes: if that node is lost, the client gets a fresh clone of its version on the node that takes over (a persistent disk loses its writes)
+             */
+            nodeId: string | null;
             /** Format: date-time */
             createdAt: string;
         };
@@ -2740,6 +2811,47 @@ export interface components {
             tid: number;
             /** @description the disk tgt exports */
             backingPath: string;
+        };
+        ReplicaResponseDto: {
+            /** Format: uuid */
+            versionId: string;
+            /** @example v3 */
+            version: string;
+            /** Format: uuid */
+            imageId: string;
+            /** @example win11-lab */
+            image: string;
+            /** Format: uuid */
+            nodeId: string;
+            /** @example dls-b */
+            node: string;
+            /**
+             * @description verified: the node holds it and its bytes match the sha256 recorded when it was made: it boots clients from it; copying/verifying: on its way; failed: retried later (see error); missing: not on that node
+             * @enum {string}
+             */
+            state: "copying" | "verifying" | "verified" | "failed" | "missing";
+            /**
+             * @description local: made on that node
+             * @enum {string|null}
+             */
+            method: "local" | "raw" | "zfs-full" | "zfs-incremental" | null;
+            /** @description the node it was copied from */
+            sourceNode: string | null;
+            /**
+             * Format: uuid
+             * @description the version an incremental ZFS stream was relative to
+             */
+            baseVersionId: string | null;
+            /** @description bytes received (the stream: a ZFS incremental is the changed blocks only) */
+            bytesCopied: number;
+            /** @description sha256 of the bytes on that node, once checked */
+            sha256: string | null;
+            error: string | null;
+            attempts: number;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** Format: date-time */
+            finishedAt: string | null;
         };
     };
     responses: never;
@@ -8075,6 +8187,116 @@ export interface operations {
             };
             /** @description ISCSI_EXPORT_NOT_FOUND: the client has no export */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    ReplicationController_list: {
+        parameters: {
+            query?: {
+                /** @description one version */
+                versionId?: string;
+                /** @description one node */
+                nodeId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplicaResponseDto"][];
+                };
+            };
+            /** @description VALIDATION_FAILED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description missing, invalid or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description needs role viewer or higher */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+        };
+    };
+    ReplicationController_content: {
+        parameters: {
+            query?: {
+                /** @description a version the asking node holds: a ZFS stream is incremental from it */
+                base?: unknown;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the bytes; X-DLS-Stream-Format says raw, zfs-full or zfs-incremental */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description INVALID_UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description NODE_AUTH_REQUIRED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description VERSION_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorResponse"];
+                };
+            };
+            /** @description VERSION_NOT_ON_NODE */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

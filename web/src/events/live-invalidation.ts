@@ -34,6 +34,7 @@ export function startLiveInvalidation(qc: QueryClient): () => void {
     events.on(['image.import', 'version.published'], () => mark('images', 'snapshots', 'storage')),
     events.on('storage.alert', () => mark('storage')),
     events.on('range.holder', () => mark('nodes')),
+    events.on('version.replica', () => mark('nodes')),
     events.on('audit', () => mark('audit')),
     events.on(['reset', 'dropped'], () => void qc.invalidateQueries()),
   ];

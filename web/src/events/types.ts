@@ -17,6 +17,7 @@ export interface EventBodies {
   'storage.alert': Schemas['StorageAlertEventBodyDto'];
   wake: Schemas['WakeEventBodyDto'];
   'range.holder': Schemas['RangeHolderEventBodyDto'];
+  'version.replica': Schemas['VersionReplicaEventBodyDto'];
   audit: Schemas['AuditEventBodyDto'];
   change: Schemas['ChangeEventBodyDto'];
   reset: Schemas['ResetEventBodyDto'];
@@ -39,6 +40,7 @@ export const EVENT_TYPES: readonly (keyof EventBodies)[] = [
   'storage.alert',
   'wake',
   'range.holder',
+  'version.replica',
   'audit',
   'change',
   'reset',

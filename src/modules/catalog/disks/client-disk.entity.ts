@@ -1,3 +1,4 @@
+import { DlsNode } from '../../cluster';
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, OneToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { Client } from '../clients/client.entity';
 import { Image } from '../images/image.entity';
@@ -40,6 +41,17 @@ export class ClientDisk {
 
   @Column({ type: 'varchar', length: 12, default: 'creating' })
   state: ClientDiskState;
+
+  /**
+   * The node whose storage holds the disk (several nodes on one database): a disk lives and dies with its node. Null
+   * for disks made before DLS recorded it.
+   */
+  @Column({ name: 'node_id', type: 'uuid', nullable: true })
+  nodeId: string | null;
+
+  @ManyToOne(() => DlsNode, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'node_id', foreignKeyConstraintName: 'client_disks_node_id_fkey' })
+  node?: DlsNode;
 
   /** A maintenance clone: its content can be committed as a new version of the image. */
   @Column({ name: 'is_maintenance', type: 'boolean', default: false })

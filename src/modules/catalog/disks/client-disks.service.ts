@@ -1,8 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { ClusterService } from '../../cluster';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { NotFoundError } from '@common/errors/domain-error';
 import { IscsiExportsService } from '../../iscsi';
+import { ReplicationService } from '../../replication';
 import { Client } from '../clients/client.entity';
 import { DiskPolicy, Image } from '../images/image.entity';
 import { ImageSnapshot } from '../versions/image-snapshot.entity';
@@ -25,6 +27,8 @@ export interface ClientDiskView {
   sizeBytes: number;
   writtenBytes: number;
   state: ClientDisk['state'];
+  /** The node whose storage holds it (null: made before DLS recorded it). */
+  nodeId: string | null;
   createdAt: Date;
 }
 
@@ -51,6 +55,8 @@ export class ClientDisksService {
     private readonly space: SpaceGuard,
     private readonly policy: BootPolicyService,
     private readonly iscsi: IscsiExportsService,
+    private readonly replication: ReplicationService,
+    @Optional() private readonly cluster?: ClusterService,
   ) {
     // Disks re-mounted under tgtd (the dir driver's overlay daemon restarted): their LUNs must re-open the files.
     this.driver.onDisksReattached?.((ids) => void this.iscsi.reopenExports(ids));
@@ -71,6 +77,9 @@ export class ClientDisksService {
   async prepare(clientId: string): Promise<{ target: BootTarget; disk: ClientDiskView }> {
     return this.locks.run(clientId, async () => {
       const t = await this.policy.target(clientId);
+      // Several nodes: a version this node has not copied and verified yet gives no disk here (409, and the script
+      // tells the client to retry), rather than a 404 from storage or a disk of unchecked bytes.
+      this.replication.assertBootable(t.version.id, t.version.name);
       let row = await this.disks.findOne({ where: { clientId } });
       let spaceChecked = false;
       // Another version, a half-made disk, or entering/leaving maintenance: start from a fresh clone.
@@ -88,12 +97,26 @@ export class ClientDisksService {
         if (info && info.versionId === t.version.id) {
           return { target: t, disk: this.view(row, t, info.sizeBytes, info.writtenBytes) };
         }
-        // The row says ready but storage lost it (deleted by hand): converge.
-        this.logger.warn(`disk of client ${clientId} missing in storage; re-creating`);
+        // The row says ready but this node's storage lacks it: made on another node (that node is gone or no longer
+        // serves the client), or deleted by hand. A fresh clone here: a persistent client's writes stay with that node.
+        const here = this.cluster?.id ?? null;
+        if (row.nodeId && row.nodeId !== here) {
+          this.logger.warn(
+            `disk of client ${clientId} was on node ${row.nodeId}; a fresh clone of version ${t.version.name} here (its writes there are not copied)`,
+          );
+        } else this.logger.warn(`disk of client ${clientId} missing in storage; re-creating`);
       }
       if (!spaceChecked) await this.space.ensure(await this.space.cloneCost(t.image.id));
       await this.disks.upsert(
-        { clientId, imageId: t.image.id, snapshotId: t.version.id, state: 'creating', path: null, isMaintenance: t.isMaintenance },
+        {
+          clientId,
+          imageId: t.image.id,
+          snapshotId: t.version.id,
+          state: 'creating',
+          path: null,
+          isMaintenance: t.isMaintenance,
+          nodeId: this.cluster?.id ?? null,
+        },
         ['clientId'],
       );
       try {
@@ -188,6 +211,7 @@ export class ClientDisksService {
       sizeBytes,
       writtenBytes,
       state: row.state,
+      nodeId: row.nodeId,
       createdAt: row.createdAt,
     };
   }

@@ -34,6 +34,14 @@ export class ImageSnapshot {
   @Column({ name: 'size_bytes', type: 'bigint', nullable: true, transformer: bigintNumber })
   sizeBytes: number | null;
 
+  /**
+   * sha256 of the version's disk bytes, computed by the node that made it in the background right after (null until
+   * then; for versions made before DLS recorded it, until their node has hashed them at its start). Another node
+   * copies the version only once it is known, and boots its copy only once the copy's bytes match it.
+   */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  sha256: string | null;
+
   @Column({ name: 'is_published', type: 'boolean', default: false })
   isPublished: boolean;
 

@@ -11,6 +11,7 @@ import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { SpaceGuard, STORAGE_DRIVER, storageCall } from '../../storage';
 import type { StorageDriver } from '../../storage';
 import { VersionErrorCode } from './snapshots.errors';
+import { ReplicationService } from '../../replication';
 
 /** At most this many clients are named in a 409 (`details.count` says how many in all). */
 export const LISTED_CLIENTS = 50;
@@ -45,6 +46,7 @@ export class ImageVersionsService {
     private readonly clientDisks: ClientDisksService,
     private readonly space: SpaceGuard,
     private readonly ds: DataSource,
+    private readonly replication: ReplicationService,
   ) {}
 
   /** Freezes the image's current content as the (already inserted) version row `snapshotId`. */
@@ -58,6 +60,8 @@ export class ImageVersionsService {
       await this.space.ensure(await this.space.cloneCost(imageId));
       const info = await storageCall(() => this.driver.createVersion(imageId, snapshotId));
       await this.versions.update({ id: snapshotId }, { storageRef: info.ref, sizeBytes: info.referencedBytes });
+      // The sha256 other nodes check their copies against, computed in the background (it reads the whole version).
+      await this.replication.noteMade(imageId, snapshotId);
       return (await this.versions.findOne({ where: { id: snapshotId } }))!;
     });
   }

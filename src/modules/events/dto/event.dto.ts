@@ -10,6 +10,7 @@ import type {
   ImageImportEventBody,
   IscsiEventBody,
   RangeHolderEventBody,
+  VersionReplicaEventBody,
   StorageAlertEventBody,
   TftpEventBody,
   BootFileEventBody,
@@ -166,6 +167,21 @@ export class RangeHolderEventBodyDto implements RangeHolderEventBody {
   @ApiProperty({ type: String, nullable: true, description: 'hand-overs of the range so far', example: '2' }) epoch: string | null;
 }
 
+export class VersionReplicaEventBodyDto implements VersionReplicaEventBody {
+  @ApiProperty({ format: 'uuid' }) versionId: string;
+  @ApiProperty({ example: 'v3' }) version: string;
+  @ApiProperty({ format: 'uuid' }) imageId: string;
+  @ApiProperty({ example: 'win11-lab' }) image: string;
+  @ApiProperty({ description: 'the node the copy is for (DLS_NODE_NAME)', example: 'dls-b' }) node: string;
+  @ApiProperty({ enum: ['copying', 'verified', 'failed'], description: 'verified: the copy matches the sha256 recorded when the version was made' })
+  state: 'copying' | 'verified' | 'failed';
+  @ApiProperty({ type: String, nullable: true, description: 'the node it is copied from', example: 'dls-a' }) sourceNode: string | null;
+  @ApiProperty({ type: String, nullable: true, enum: ['raw', 'zfs-full', 'zfs-incremental', 'local'] }) method: string | null;
+  @ApiProperty({ description: 'bytes received' }) bytes: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'seconds the copy took (with the check)' }) seconds: number | null;
+  @ApiProperty({ type: String, nullable: true }) error: string | null;
+}
+
 export class AuditEventBodyDto implements AuditEventBody {
   @ApiProperty({ example: 'clients.create' }) action: string;
   @ApiProperty({ example: 'clients' }) entityType: string;
@@ -203,6 +219,7 @@ export const EVENT_BODY_MODELS = {
   'storage.alert': StorageAlertEventBodyDto,
   wake: WakeEventBodyDto,
   'range.holder': RangeHolderEventBodyDto,
+  'version.replica': VersionReplicaEventBodyDto,
   audit: AuditEventBodyDto,
   change: ChangeEventBodyDto,
   reset: ResetEventBodyDto,
@@ -216,7 +233,7 @@ const uniqueModels = [...new Set(Object.values(EVENT_BODY_MODELS))];
  * boot-session → BootSessionEventBodyDto, dhcp → DhcpEventBodyDto, tftp → TftpEventBodyDto, boot-file → BootFileEventBodyDto, boot-script →
  * BootScriptEventBodyDto, iscsi.login/iscsi.logout → IscsiEventBodyDto, image.import → ImageImportEventBodyDto,
  * version.published → VersionPublishedEventBodyDto, storage.alert → StorageAlertEventBodyDto, wake → WakeEventBodyDto, range.holder →
- * RangeHolderEventBodyDto, audit (admin only) →
+ * RangeHolderEventBodyDto, version.replica → VersionReplicaEventBodyDto, audit (admin only) →
  * AuditEventBodyDto, change → ChangeEventBodyDto; control messages reset → ResetEventBodyDto and dropped → DroppedEventBodyDto carry no id.
  */
 @ApiExtraModels(...uniqueModels)

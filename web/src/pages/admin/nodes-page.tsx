@@ -8,6 +8,39 @@ import { notifyDone, notifyError } from '../../lib/notify';
 import { ConfirmDelete } from './admin-ui';
 
 type DlsNode = Schemas['NodeResponseDto'];
+type Replica = Schemas['ReplicaResponseDto'];
+
+/** A node's copies of the image versions: how many it may boot from, and what is on its way or failed. */
+function VersionsCell({ rows }: { rows: Replica[] }) {
+  if (rows.length === 0) return <>—</>;
+  const verified = rows.filter((r) => r.state === 'verified').length;
+  const moving = rows.filter((r) => r.state === 'copying' || r.state === 'verifying');
+  const failed = rows.filter((r) => r.state === 'failed');
+  const missing = rows.filter((r) => r.state === 'missing');
+  return (
+    <Stack gap={2}>
+      <Text size="sm">
+        {verified} of {rows.length} verified
+      </Text>
+      {moving.map((r) => (
+        <Text size="xs" c="gray.7" key={r.versionId}>
+          {r.state} {r.image} {r.version}
+          {r.sourceNode ? ` from ${r.sourceNode}` : ''} ({Math.round(r.bytesCopied / 1e6)} MB)
+        </Text>
+      ))}
+      {failed.map((r) => (
+        <Text size="xs" c="red.9" key={r.versionId} title={r.error ?? undefined}>
+          {r.image} {r.version} failed: {r.error}
+        </Text>
+      ))}
+      {missing.length > 0 && (
+        <Text size="xs" c="gray.7">
+          {missing.length} not copied yet
+        </Text>
+      )}
+    </Stack>
+  );
+}
 
 /** Health and state in one badge: what an operator acts on. */
 function StateBadge({ n }: { n: DlsNode }) {
@@ -38,6 +71,12 @@ export default function NodesPage() {
     // Hand-overs arrive as range.holder events (live invalidation); heartbeats and health are read every 5 s.
     refetchInterval: 5_000,
   });
+  // Under the 'nodes' key: the version.replica and range.holder events refresh both.
+  const replicas = useQuery({
+    queryKey: ['nodes', 'replication'],
+    queryFn: () => call(api.GET('/api/v1/replication', {})),
+    refetchInterval: 5_000,
+  });
   const [removing, setRemoving] = useState<DlsNode | null>(null);
   const refresh = () => qc.invalidateQueries({ queryKey: ['nodes'] });
   const setState = useMutation({
@@ -58,7 +97,8 @@ export default function NodesPage() {
       <Title order={2}>Nodes</Title>
       <Text size="sm" c="gray.7">
         DLS processes sharing this database. Each network range is answered by one node at a time; when it stops renewing its hold, another node whose
-        interface is on that network takes the range over.
+        interface is on that network takes the range over. Every node keeps a checked copy of every image version, and takes no range before it has
+        them all.
       </Text>
       {nodes.isError && (
         <Alert color="red.9" variant="outline" title="Nodes could not be loaded" role="alert">
@@ -72,6 +112,7 @@ export default function NodesPage() {
             <Table.Th>State</Table.Th>
             <Table.Th>Serves DHCP for</Table.Th>
             <Table.Th>Running clients</Table.Th>
+            <Table.Th>Image versions</Table.Th>
             <Table.Th>Addresses</Table.Th>
             <Table.Th>Last heartbeat</Table.Th>
             <Can role="admin">
@@ -95,6 +136,9 @@ export default function NodesPage() {
               </Table.Td>
               <Table.Td data-testid="node-ranges">{n.ranges.length === 0 ? '—' : n.ranges.map((r) => r.name).join(', ')}</Table.Td>
               <Table.Td>{n.runningClients}</Table.Td>
+              <Table.Td data-testid="node-versions">
+                <VersionsCell rows={(replicas.data ?? []).filter((r) => r.nodeId === n.id)} />
+              </Table.Td>
               <Table.Td>
                 <Text size="xs">{n.addresses.join(', ') || '—'}</Text>
               </Table.Td>

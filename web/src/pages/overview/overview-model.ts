@@ -78,6 +78,11 @@ export function summarize(e: DlsEvent): string {
       const what = r.action === 'taken' ? 'now serves' : r.action === 'handed-back' ? 'handed back' : 'lost its hold on';
       return `node ${r.node} ${what} range ${r.range ?? short(r.rangeId)}`;
     }
+    case 'version.replica': {
+      const r = b as EventBodies['version.replica'];
+      const what = r.state === 'copying' ? 'is copying' : r.state === 'verified' ? 'verified its copy of' : 'failed to copy';
+      return `node ${r.node} ${what} ${r.image} ${r.version}${r.sourceNode ? ` from ${r.sourceNode}` : ''}${r.error ? `: ${r.error}` : ''}`;
+    }
     case 'audit': {
       const a = b as EventBodies['audit'];
       return `${a.username ?? 'system'}: ${a.action}${a.entityId ? ` ${short(a.entityId)}` : ''}${a.statusCode != null ? ` → ${a.statusCode}` : ''}`;

@@ -14,5 +14,13 @@ export class ClientDiskDto {
   @ApiProperty({ description: 'virtual size in bytes' }) sizeBytes: number;
   @ApiProperty({ description: 'bytes the client wrote to its clone' }) writtenBytes: number;
   @ApiProperty({ enum: CLIENT_DISK_STATES }) state: ClientDiskState;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    format: 'uuid',
+    description:
+      'the node whose storage holds it (GET /nodes). A disk is not copied between nodes: if that node is lost, the client gets a fresh clone of its version on the node that takes over (a persistent disk loses its writes)',
+  })
+  nodeId: string | null;
   @ApiProperty() createdAt: Date;
 }

@@ -5,7 +5,6 @@
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,22 +12,12 @@ import { MetricsServer } from '../../src/modules/metrics';
 import { waitFor } from '../net/netns-harness';
 import { simulateBoot } from '../support/boot-simulation';
 import { createTestApp, TestApp } from '../support/test-app';
+import { freePort } from '../support/free-port';
 
 jest.setTimeout(180_000);
 
 const run = promisify(execFile);
 const DEPLOY = join(__dirname, '..', '..', 'deploy', 'prometheus');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('Prometheus scrapes DLS (e2e)', () => {
   let t: TestApp;

@@ -7,7 +7,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
@@ -16,22 +15,12 @@ import { signNodeRequest } from '../../src/modules/replication/node-token';
 import { STORAGE_DRIVER, StorageDriver } from '../../src/modules/storage';
 import { createTestApp, TestApp } from '../support/test-app';
 import { createTestPool, destroyTestPool, ensureZfsFuse, releaseZfsFuse, TestPool } from '../support/zfs-fuse';
+import { freePort } from '../support/free-port';
 
 jest.setTimeout(300_000);
 
 const MiB = 1024 * 1024;
 const IMAGE_BYTES = 16 * MiB;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls until `probe` returns a value (a short timer between probes, with a generous deadline). */
 async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 120_000): Promise<T> {
@@ -277,5 +266,30 @@ describe.each<Driver>(['dir', 'zfs'])('image versions replicated between two nod
     expect(del.status).toBe(204);
     await waitFor('v2 to leave C', async () => (await storage.versionInfo(imageId, versions.v2)) === null);
     expect(await replicas(a, versions.v2)).toEqual([]);
+  });
+
+  it('a version made by a maintenance commit that changed 64 KiB travels as a small ZFS incremental (dir: the file)', async () => {
+    // The maintenance flow on A: a client's writable clone of the newest version, 64 KiB changed, committed.
+    const pc = await a.http
+      .post('/api/v1/clients')
+      .set(as(a))
+      .send({ macAddress: '52:54:00:aa:10:04', hostname: `rep-maint-${driver}`, assignedImageId: imageId });
+    expect(pc.status).toBe(201);
+    await a.http.post(`/api/v1/images/${imageId}/maintenance`).set(as(a)).send({ clientId: pc.body.id }).expect(200);
+    const disk = await a.http.put(`/api/v1/clients/${pc.body.id}/disk`).set(as(a));
+    expect(disk.status).toBe(200);
+    const fh = await fs.open(disk.body.path, 'r+');
+    await fh.write(randomBytes(64 * 1024), 0, 64 * 1024, 8 * MiB);
+    await fh.sync();
+    await fh.close();
+    const v4 = await a.http.post(`/api/v1/images/${imageId}/snapshots/commit`).set(as(a)).send({ name: 'v4' });
+    expect(v4.status).toBe(201);
+    const onC = await verifiedOn(c!, 'rep-c', v4.body.id);
+    if (driver === 'zfs') {
+      expect(onC).toMatchObject({ method: 'zfs-incremental', baseVersionId: versions.v3 });
+      expect(onC.bytesCopied).toBeLessThan(MiB);
+    } else expect(onC).toMatchObject({ method: 'raw', bytesCopied: IMAGE_BYTES });
+    console.log(`replication (${driver}): v4 (64 KiB changed by a maintenance commit) ${onC.method} ${onC.bytesCopied} bytes`);
+    await a.http.delete(`/api/v1/images/${imageId}/maintenance`).set(as(a)).expect(200);
   });
 });

@@ -70,6 +70,9 @@ async function node(
     DLS_STORAGE_MIN_FREE: '0',
     DLS_METRICS_ADDRESS: 'off',
     DLS_STORAGE_DRIVER: driver,
+    // One login key for both nodes: on an external PostgreSQL the nodes share it by themselves (shared_secrets); here
+    // node A runs the embedded one, whose key lives in A's data dir.
+    JWT_SECRET: 'bench-replication-jwt-secret-of-at-least-32-chars',
   };
   if (pool) env.DLS_ZFS_ROOT = `${pool.name}/${name}`;
   if (databaseUrl) env.DATABASE_URL = databaseUrl;

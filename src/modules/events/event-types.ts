@@ -232,6 +232,11 @@ export interface PublishOptions {
  */
 export interface EventPublisher {
   emit<T extends EventType>(type: T, body: EventBodies[T], options?: PublishOptions): void;
+  /**
+   * Calls `listener` whenever another node (sharing the database) has published events — a cue to look at shared state
+   * now rather than at the next poll. Carries nothing: the listener reads what it needs.
+   */
+  onOtherNodesPublished?(listener: () => void): void;
 }
 
 export const EVENT_PUBLISHER = Symbol('dls:eventPublisher');

@@ -77,6 +77,7 @@ export class EventsService implements EventPublisher, OnApplicationBootstrap, Be
   private deliveries: Promise<void> = Promise.resolve();
   private listener?: PgClient;
   private listenRetry?: NodeJS.Timeout;
+  private readonly otherNodesListeners: (() => void)[] = [];
   private timers: NodeJS.Timeout[] = [];
   private droppedLogged = 0;
   private lastDropLogMs = 0;
@@ -195,6 +196,10 @@ export class EventsService implements EventPublisher, OnApplicationBootstrap, Be
     }
   }
 
+  onOtherNodesPublished(listener: () => void): void {
+    this.otherNodesListeners.push(listener);
+  }
+
   // ---- LISTEN ----------------------------------------------------------------------------------------------------
 
   private async listen(): Promise<void> {
@@ -235,6 +240,13 @@ export class EventsService implements EventPublisher, OnApplicationBootstrap, Be
       return;
     }
     if (note.n === this.node || typeof note.n !== 'string') return; // own batches are delivered from the insert
+    for (const l of this.otherNodesListeners) {
+      try {
+        l();
+      } catch (err) {
+        this.logger.warn(`a listener for other nodes' events failed: ${errText(err)}`);
+      }
+    }
     const [node, first, last] = [note.n, String(note.a), String(note.b)];
     if (!/^\d+$/.test(first) || !/^\d+$/.test(last) || this.hub.size === 0) return;
     this.deliveries = this.deliveries.then(async () => {

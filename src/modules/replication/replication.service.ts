@@ -20,6 +20,8 @@ export const contentPath = (versionId: string, baseVersionId: string | null): st
 
 const FORMATS: readonly VersionStreamFormat[] = ['raw', 'zfs-full', 'zfs-incremental'];
 const TICK_MS = 2_000;
+/** Delay (and spacing) of a pass prompted by another node's events. */
+const NUDGE_MS = 200;
 /** A copy that gets no byte for this long is abandoned (and retried). */
 const STALL_MS = 60_000;
 const CONNECT_MS = 5_000;
@@ -95,6 +97,8 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap,
   private heldHere = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  private again = false;
+  private nudge: NodeJS.Timeout | null = null;
   private stopped = false;
   private copying: AbortController | null = null;
   private adopted = false;
@@ -122,12 +126,23 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap,
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();
+    // Another node published something (a version made or verified there, among others): look soon, not at the next
+    // poll — at most one such pass per NUDGE_MS, since a boot storm on another node publishes hundreds of events a second.
+    this.events?.onOtherNodesPublished?.(() => {
+      if (this.nudge || this.stopped) return;
+      this.nudge = setTimeout(() => {
+        this.nudge = null;
+        void this.tick();
+      }, NUDGE_MS);
+      this.nudge.unref();
+    });
     void this.tick();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.nudge) clearTimeout(this.nudge);
     this.copying?.abort(new Error('DLS is shutting down'));
     await this.ticking?.catch(() => undefined);
   }
@@ -228,7 +243,13 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap,
 
   /** One pass: adopt local versions (first pass), refresh what is missing, copy the oldest missing one. Never rejects. */
   tick(): Promise<void> {
-    if (this.ticking || this.stopped) return this.ticking ?? Promise.resolve();
+    if (this.stopped) return Promise.resolve();
+    if (this.ticking) {
+      // Asked during a pass (which may have read the state before the change that prompted this): one more pass after.
+      this.again = true;
+      return this.ticking;
+    }
+    this.again = false;
     this.ticking = (async () => {
       try {
         if (!this.adopted) {
@@ -248,6 +269,7 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap,
         this.logger.warn(`replication pass failed (retried in ${TICK_MS / 1000} s): ${errText(err)}`);
       } finally {
         this.ticking = null;
+        if (this.again && !this.stopped) void this.tick();
       }
     })();
     return this.ticking;
@@ -326,7 +348,14 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap,
     const rows = updated<{ id: string }>(await this.ds.query(`UPDATE image_snapshots SET sha256 = $2 WHERE id = $1 RETURNING id`, [versionId, sha]));
     if (rows.length === 0) return;
     await this.markVerified(versionId, { method: 'local', source: null, base: null, bytes: 0, sha });
-    this.logger.log(`version ${versionId} made here: sha256 ${sha.slice(0, 12)}… in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const secs = (Date.now() - started) / 1000;
+    this.logger.log(`version ${versionId} made here: sha256 ${sha.slice(0, 12)}… in ${secs.toFixed(1)} s`);
+    const [v] = await this.ds.query<WantedVersion[]>(
+      `SELECT s.id, s.image_id, i.name AS image, s.name FROM image_snapshots s JOIN images i ON i.id = s.image_id WHERE s.id = $1`,
+      [versionId],
+    );
+    // The other nodes hear it (and start copying at once).
+    if (v) this.publish(v, 'verified', { source: null, method: 'local', bytes: 0, error: null, seconds: secs });
   }
 
   /**

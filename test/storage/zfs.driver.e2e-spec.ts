@@ -1,9 +1,8 @@
 /**
  * ZfsStorageDriver on a REAL zfs-fuse pool (sparse file in a temp dir, started by the helper when needed).
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import * as path from 'node:path';
 import { Transform } from 'node:stream';
 import { QemuImgAdapter } from '../../src/modules/storage/qemu-img.adapter';
 import { StorageErrorCode } from '../../src/modules/storage/storage.errors';
@@ -12,13 +11,7 @@ import { ZfsStorageDriver } from '../../src/modules/storage/zfs.driver';
 import { TestPool, createTestPool, destroyTestPool, ensureZfsFuse, releaseZfsFuse } from '../support/zfs-fuse';
 import { MiB, describeReplicationContract, describeStorageContract, readAt, storageErrorOf, writeAt } from './storage-contract';
 
-jest.setTimeout(300_000);
-
-async function sha256Of(file: string): Promise<string> {
-  return createHash('sha256')
-    .update(await fsp.readFile(file))
-    .digest('hex');
-}
+jest.setTimeout(120_000);
 
 describe('ZfsStorageDriver (zfs-fuse)', () => {
   let pool: TestPool;
@@ -28,8 +21,7 @@ describe('ZfsStorageDriver (zfs-fuse)', () => {
   beforeAll(async () => {
     await ensureZfsFuse();
     pool = await createTestPool();
-    // DLS's own busy budget (180 s: zfs-fuse on loaded cores was seen keeping a dataset busy for a minute in CI).
-    adapter = new ZfsAdapter({ busyRetry: { initialMs: 50 }, timeoutMs: 60_000 });
+    adapter = new ZfsAdapter({ busyRetry: { maxMs: 60_000, initialMs: 50 }, timeoutMs: 60_000 });
     driver = new ZfsStorageDriver(adapter, { root: `${pool.name}/dls`, imageDatasetProps: { compression: 'off' } });
     await driver.init();
   });
@@ -59,7 +51,7 @@ describe('ZfsStorageDriver (zfs-fuse)', () => {
     let other: ZfsStorageDriver;
 
     beforeAll(async () => {
-      other = new ZfsStorageDriver(new ZfsAdapter({ busyRetry: { initialMs: 50 }, timeoutMs: 60_000 }), {
+      other = new ZfsStorageDriver(new ZfsAdapter({ busyRetry: { maxMs: 60_000, initialMs: 50 }, timeoutMs: 60_000 }), {
         root: `${pool.name}/dls2`,
         imageDatasetProps: { compression: 'off' },
       });
@@ -112,42 +104,6 @@ describe('ZfsStorageDriver (zfs-fuse)', () => {
         await d.destroyVersion(imageId, versionId);
         await d.destroyImage(imageId);
       }
-    });
-
-    it('a maintenance commit writes only the changed blocks: the next version goes as a small incremental; a half-done commit blocks versions', async () => {
-      const imageId = randomUUID();
-      const [v1, v2, clientId] = [randomUUID(), randomUUID(), randomUUID()];
-      const disk = await driver.ensureImage(imageId);
-      await fsp.writeFile(disk, randomBytes(32 * MiB));
-      await driver.createVersion(imageId, v1);
-      const client = await driver.ensureClientDisk(clientId, imageId, v1);
-      await writeAt(client.path, 8 * MiB, randomBytes(64 * 1024)); // the client changes 64 KiB
-      await driver.commitClientDisk(clientId, imageId);
-      await driver.createVersion(imageId, v2);
-      const size = async (base: string | null) => {
-        const out = await driver.sendVersion(imageId, v2, base);
-        let n = 0;
-        for await (const chunk of out.stream) n += (chunk as Buffer).length;
-        return { n, format: out.format };
-      };
-      const full = await size(null);
-      const incremental = await size(v1);
-      console.log(`zfs: 64 KiB changed in a 32 MiB image: full stream ${full.n} bytes, incremental ${incremental.n} bytes`);
-      expect(incremental.format).toBe('zfs-incremental');
-      expect(incremental.n).toBeLessThan(full.n / 20);
-      expect(await driver.versionSha256(imageId, v2)).toBe(await sha256Of(client.path));
-
-      // A commit that died half way (its marker left behind): no version until a commit finishes.
-      const marker = path.join(path.dirname(disk), '.commit-in-progress');
-      await fsp.writeFile(marker, `${clientId}\n`);
-      const refused = await storageErrorOf(driver.createVersion(imageId, randomUUID()));
-      expect(refused.code).toBe(StorageErrorCode.DATASET_BUSY);
-      expect(refused.message).toMatch(/commit again/);
-      await driver.commitClientDisk(clientId, imageId);
-      await expect(fsp.access(marker)).rejects.toThrow();
-      await driver.destroyClientDisk(clientId);
-      for (const v of [v1, v2]) await driver.destroyVersion(imageId, v);
-      await driver.destroyImage(imageId);
     });
 
     it('leaves no hash clone behind', async () => {

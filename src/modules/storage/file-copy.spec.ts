@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { CHANGED_BLOCK, SPARSE_BLOCK, sha256File, writeChangedBlocks, writeStreamSparse } from './file-copy';
+import { SPARSE_BLOCK, sha256File, writeStreamSparse } from './file-copy';
 import { StorageErrorCode } from './storage.errors';
 
 /** `buf` in chunks of `size` (not aligned to the sparse blocks). */
@@ -70,56 +70,5 @@ describe('writeStreamSparse / sha256File', () => {
     await expect(writeStreamSparse(input, dst)).rejects.toMatchObject({ name: 'StorageError' });
     expect(await fsp.readFile(dst, 'utf8')).toBe('x');
     await expect(sha256File(path.join(dir, 'missing'))).rejects.toMatchObject({ code: StorageErrorCode.NOT_FOUND });
-  });
-});
-
-describe('writeChangedBlocks', () => {
-  let dir: string;
-
-  beforeAll(async () => {
-    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dls-changed-blocks-'));
-  });
-
-  afterAll(async () => {
-    await fsp.rm(dir, { recursive: true, force: true });
-  });
-
-  it('writes only the blocks that differ, and the result is the source byte for byte', async () => {
-    const old = randomBytes(4 * 1024 * 1024);
-    const next = Buffer.from(old);
-    next[5] ^= 0xff; // block 0
-    next[CHANGED_BLOCK * 10 + 3] ^= 0xff; // block 10
-    next.fill(0, CHANGED_BLOCK * 20, CHANGED_BLOCK * 21); // block 20 zeroed
-    const src = path.join(dir, 'src');
-    const dst = path.join(dir, 'dst');
-    await fsp.writeFile(src, next);
-    await fsp.writeFile(dst, old);
-    expect(await writeChangedBlocks(src, dst)).toEqual({ blocks: 32, written: 3 });
-    expect((await fsp.readFile(dst)).equals(next)).toBe(true);
-    expect(await writeChangedBlocks(src, dst)).toEqual({ blocks: 32, written: 0 }); // nothing left to write
-  });
-
-  it('follows the source size: shrinks and grows the destination (an unaligned tail too)', async () => {
-    const src = path.join(dir, 'src2');
-    const dst = path.join(dir, 'dst2');
-    const small = randomBytes(CHANGED_BLOCK + 100);
-    await fsp.writeFile(src, small);
-    await fsp.writeFile(dst, randomBytes(3 * CHANGED_BLOCK));
-    await writeChangedBlocks(src, dst);
-    expect((await fsp.readFile(dst)).equals(small)).toBe(true);
-    const big = Buffer.concat([small, randomBytes(2 * CHANGED_BLOCK)]);
-    await fsp.writeFile(src, big);
-    const r = await writeChangedBlocks(src, dst);
-    expect(r.blocks).toBe(4);
-    expect(r.written).toBe(3); // the first block is unchanged
-    expect((await fsp.readFile(dst)).equals(big)).toBe(true);
-  });
-
-  it('a missing source is NOT_FOUND and leaves the destination as it was', async () => {
-    const dst = path.join(dir, 'dst3');
-    const before = randomBytes(1000);
-    await fsp.writeFile(dst, before);
-    await expect(writeChangedBlocks(path.join(dir, 'nope'), dst)).rejects.toMatchObject({ code: StorageErrorCode.NOT_FOUND });
-    expect((await fsp.readFile(dst)).equals(before)).toBe(true);
   });
 });

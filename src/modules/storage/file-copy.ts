@@ -245,46 +245,6 @@ export async function writeStreamSparse(
   return total;
 }
 
-/** Block size of {@link writeChangedBlocks}: ZFS's default record size, so an unchanged record is never rewritten. */
-export const CHANGED_BLOCK = 128 * 1024;
-
-/**
- * Makes `dst` (an existing file) hold exactly `src`'s bytes by writing only the blocks that differ (and truncating or
- * extending it to `src`'s size), then fsyncs it. On a copy-on-write filesystem (ZFS) the unchanged blocks stay shared
- * with the snapshots that hold them, so the next snapshot — and its incremental `zfs send` — carries only what changed.
- * Not atomic: the caller guards against a half-written result.
- */
-export async function writeChangedBlocks(src: string, dst: string, blockSize = CHANGED_BLOCK): Promise<{ blocks: number; written: number }> {
-  let a: fsp.FileHandle | undefined;
-  let b: fsp.FileHandle | undefined;
-  try {
-    a = await fsp.open(src, 'r');
-    b = await fsp.open(dst, 'r+');
-    const size = (await a.stat()).size;
-    if ((await b.stat()).size !== size) await b.truncate(size);
-    const x = Buffer.allocUnsafe(blockSize);
-    const y = Buffer.allocUnsafe(blockSize);
-    let blocks = 0;
-    let written = 0;
-    for (let off = 0; off < size; off += blockSize) {
-      const len = Math.min(blockSize, size - off);
-      const [ra, rb] = await Promise.all([a.read(x, 0, len, off), b.read(y, 0, len, off)]);
-      if (ra.bytesRead !== len) throw new Error(`short read of ${src} at ${off}`);
-      blocks += 1;
-      if (rb.bytesRead === len && x.subarray(0, len).equals(y.subarray(0, len))) continue;
-      await b.write(x, 0, len, off);
-      written += 1;
-    }
-    await b.sync();
-    return { blocks, written };
-  } catch (err) {
-    throw fsError(err, `write ${src} over ${dst}`);
-  } finally {
-    await a?.close().catch(() => undefined);
-    await b?.close().catch(() => undefined);
-  }
-}
-
 /** fsync a file by path (the data must be durable before it is renamed to its final name). */
 export async function syncFile(path: string): Promise<void> {
   const fh = await fsp.open(path, 'r+');

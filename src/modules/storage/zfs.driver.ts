@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { removeStagingEntry, sha256File, sparseCopyFile, stagingItems, syncDir, writeChangedBlocks } from './file-copy';
+import { removeStagingEntry, sha256File, sparseCopyFile, stagingItems, syncDir } from './file-copy';
 import { KeyedLock } from '@common/concurrency/keyed-lock';
 import { DiskInfo, IncomingVersion, ManagedItem, OutgoingVersion, SpaceUsage, StorageDriver, StorageStatus, VersionInfo } from './storage-driver';
 import { StorageError, StorageErrorCode, isStorageError } from './storage.errors';
@@ -257,18 +257,6 @@ export class ZfsStorageDriver implements StorageDriver {
           await fsp.access(this.imageDiskPath(id));
         } catch {
           throw new StorageError(StorageErrorCode.NOT_FOUND, `image ${id} has no disk.raw`, { imageId: id });
-        }
-        if (
-          await fsp.access(this.commitMarker(id)).then(
-            () => true,
-            () => false,
-          )
-        ) {
-          throw new StorageError(
-            StorageErrorCode.DATASET_BUSY,
-            `image ${id}: a maintenance commit did not finish (disk.raw may be half-written): commit again before taking a version`,
-            { imageId: id, reason: 'commit-interrupted' },
-          );
         }
         await this.zfs.snapshot(snap, {
           [DLS_PROPS.managed]: '1',
@@ -596,26 +584,12 @@ export class ZfsStorageDriver implements StorageDriver {
         if (!(await this.zfs.getOne(this.imageDataset(id), ['mounted']))) {
           throw new StorageError(StorageErrorCode.NOT_FOUND, `image ${id} not found`, { imageId: id });
         }
-        const target = this.imageDiskPath(id);
-        if (await fileSize(target).catch(() => null)) {
-          // Only the blocks the client changed are written over disk.raw: the rest stay shared with the image's
-          // snapshots, so the next version — and its incremental `zfs send` to other nodes — holds only the changes.
-          // Not atomic: a marker says a commit is under way; a version is refused while it is there (a crash in between
-          // leaves it, and the next commit, which rewrites what differs, removes it).
-          const marker = this.commitMarker(id);
-          await fsp.writeFile(marker, `${cid}\n`);
-          await syncDir(this.imageMount(id));
-          await writeChangedBlocks(disk.path, target);
-          await fsp.rm(marker, { force: true });
-          await syncDir(this.imageMount(id));
-          return;
-        }
         const staging = path.join(this.imageMount(id), '.staging');
         await fsp.mkdir(staging, { recursive: true });
         const tmp = path.join(staging, `.commit-${cid}.tmp-${randomBytes(6).toString('hex')}`);
         // Different datasets are different filesystems: a sparse full copy, then an atomic rename.
         await sparseCopyFile(disk.path, tmp);
-        await fsp.rename(tmp, target);
+        await fsp.rename(tmp, this.imageDiskPath(id));
         await syncDir(this.imageMount(id));
       }),
     );
@@ -727,11 +701,6 @@ export class ZfsStorageDriver implements StorageDriver {
 
   private get clientsDataset(): string {
     return `${this.root}/clients`;
-  }
-
-  /** Present while a maintenance commit writes the changed blocks over the image's disk.raw. */
-  private commitMarker(id: string): string {
-    return path.join(this.imageMount(id), '.commit-in-progress');
   }
 
   private imageMount(id: string): string {

@@ -787,19 +787,32 @@ export class ZfsStorageDriver implements StorageDriver {
   }
 
   /** Unmount first (a mounted clone's destroy fails once with "busy"), then destroy with busy-retry. Idempotent. */
+  /**
+   * Unmounts and destroys `ds`. A busy destroy is retried with a fresh unmount each time: anything on the host may
+   * mount it again in between (`zfs mount -a` — the zfs-mount service, another DLS starting — seen in CI as a
+   * dataset "busy" for minutes while only the destroy was retried).
+   */
   private async unmountAndDestroy(ds: string): Promise<void> {
-    try {
-      await this.zfs.unmount(ds);
-    } catch (e) {
-      if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return;
-      throw e;
-    }
-    try {
-      await this.zfs.destroy(ds);
-    } catch (e) {
-      if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return;
-      this.logger?.warn(`destroy ${ds} failed: ${(e as Error).message}`);
-      throw e;
+    const deadline = Date.now() + 180_000;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 3_000)) {
+      try {
+        await this.zfs.unmount(ds);
+      } catch (e) {
+        if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return;
+        throw e;
+      }
+      try {
+        await this.zfs.destroy(ds, { retryBusy: false });
+        return;
+      } catch (e) {
+        if (isStorageError(e, StorageErrorCode.NOT_FOUND)) return;
+        if (isStorageError(e, StorageErrorCode.DATASET_BUSY) && Date.now() + delay < deadline) {
+          await new Promise((r) => setTimeout(r, delay));
+          continue;
+        }
+        this.logger?.warn(`destroy ${ds} failed: ${(e as Error).message}`);
+        throw e;
+      }
     }
   }
 }

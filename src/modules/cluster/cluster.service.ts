@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import * as os from 'node:os';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@config/config.loader';
+import { updatedRows } from '@database/updated-rows';
 import { ConflictError, DomainError, NotFoundError } from '@common/errors/domain-error';
 import { EVENT_PUBLISHER, EventPublisher, RangeHolderEventBody } from '../events';
 import { DlsMetrics } from '../metrics';
@@ -57,12 +58,6 @@ function addressesHere(first: string | null): string[] {
   }
   out.sort();
   return first ? [first, ...out] : out;
-}
-
-/** The rows of an UPDATE … RETURNING (TypeORM's postgres driver answers UPDATE and DELETE with [rows, count]). */
-function updated<T>(result: unknown): T[] {
-  const r = result as unknown[];
-  return (Array.isArray(r[0]) ? r[0] : r) as T[];
 }
 
 function errText(err: unknown): string {
@@ -253,7 +248,7 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
 
   /** Draining (stop taking ranges, hand over the held ones) or active again. The node acts at its next beat. */
   async setState(id: string, state: 'active' | 'draining'): Promise<NodeView> {
-    const r = updated(await this.ds.query(`UPDATE nodes SET state = $2 WHERE id = $1 AND state <> 'stopped' RETURNING id`, [id, state]));
+    const r = updatedRows(await this.ds.query(`UPDATE nodes SET state = $2 WHERE id = $1 AND state <> 'stopped' RETURNING id`, [id, state]));
     if (r.length === 0) {
       await this.get(id); // 404 when there is no such node
       throw new ConflictError('NODE_STOPPED', `node ${id} is stopped: start it again first`, { nodeId: id });
@@ -367,7 +362,7 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
     const known = this.holdsTable.known();
     const sentAt = performance.now();
     const [stateRows, renewed] = await this.ds.transaction(async (m) => {
-      const s = updated<{ state: NodeState }>(
+      const s = updatedRows<{ state: NodeState }>(
         await m.query(`UPDATE nodes SET heartbeat_at = now(), addresses = $2 WHERE id = $1 RETURNING state`, [
           this.nodeId,
           addressesHere(this.config.node.address),
@@ -376,7 +371,7 @@ export class ClusterService implements RangeOwnershipPort, OnModuleInit, OnAppli
       const r =
         known.length === 0
           ? []
-          : updated<{ range_id: string; epoch: string }>(
+          : updatedRows<{ range_id: string; epoch: string }>(
               await m.query(
                 `UPDATE range_owners SET expires_at = now() + make_interval(secs => $3) WHERE node_id = $1 AND range_id = ANY($2::uuid[])
                  RETURNING range_id, epoch::text AS epoch`,

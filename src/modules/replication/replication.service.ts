@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '@config/config.loader';
+import { updatedRows } from '@database/updated-rows';
 import { ConflictError, DomainError, NotFoundError } from '@common/errors/domain-error';
 import { sharedSecret } from '../auth/jwt-secret.module';
 import { ClusterService } from '../cluster';
@@ -64,12 +65,6 @@ export interface ReplicaView {
   attempts: number;
   startedAt: Date | null;
   finishedAt: Date | null;
-}
-
-/** The rows of an UPDATE … RETURNING (TypeORM's postgres driver answers UPDATE with [rows, count]). */
-function updated<T>(result: unknown): T[] {
-  const r = result as unknown[];
-  return (Array.isArray(r[0]) ? r[0] : r) as T[];
 }
 
 function errText(err: unknown): string {
@@ -345,7 +340,9 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap,
       this.logger.warn(`could not hash version ${versionId} made here (it is not copied to other nodes): ${errText(err)}`);
       return;
     }
-    const rows = updated<{ id: string }>(await this.ds.query(`UPDATE image_snapshots SET sha256 = $2 WHERE id = $1 RETURNING id`, [versionId, sha]));
+    const rows = updatedRows<{ id: string }>(
+      await this.ds.query(`UPDATE image_snapshots SET sha256 = $2 WHERE id = $1 RETURNING id`, [versionId, sha]),
+    );
     if (rows.length === 0) return;
     await this.markVerified(versionId, { method: 'local', source: null, base: null, bytes: 0, sha });
     const secs = (Date.now() - started) / 1000;

@@ -1,4 +1,4 @@
-import { FuseExportDaemon, fuseMountpoints, nodeNameOf } from './fuse-export.daemon';
+import { daemonMallocTunables, FuseExportDaemon, fuseMountpoints, ioThreadFor, nodeNameOf } from './fuse-export.daemon';
 import { StorageErrorCode } from './storage.errors';
 
 describe('fuse-export.daemon helpers', () => {
@@ -36,5 +36,22 @@ describe('fuse-export.daemon helpers', () => {
     const long = `/srv/${'x'.repeat(120)}`;
     expect(new FuseExportDaemon({ runDir: long }).socketPath).toMatch(/^\/run\/dls\/qsd-[0-9a-f]{16}\.sock$/);
     expect(new FuseExportDaemon({ runDir: '/srv/dls/run' }).socketPath).toBe('/srv/dls/run/qsd.sock');
+  });
+});
+
+describe('fuse-export.daemon I/O threads', () => {
+  it('keeps the FUSE bounce buffers in the heap, and lets an operator override it', () => {
+    expect(daemonMallocTunables(undefined)).toBe('glibc.malloc.mmap_threshold=8388608:glibc.malloc.trim_threshold=67108864');
+    expect(daemonMallocTunables('glibc.malloc.trim_threshold=1')).toMatch(/trim_threshold=67108864:glibc\.malloc\.trim_threshold=1$/);
+  });
+
+  it('puts an export on a thread chosen by its key: stable, spread, none without threads', () => {
+    const threads = ['dls-io0', 'dls-io1'];
+    const keys = Array.from({ length: 64 }, (_, i) => `0b6f3c1e-8a2d-4f7b-9c1e-2d3f4a5b${i.toString(16).padStart(4, '0')}`);
+    const picked = keys.map((k) => ioThreadFor(k, threads));
+    expect(picked).toEqual(keys.map((k) => ioThreadFor(k, threads)));
+    expect(picked.filter((t) => t === 'dls-io0').length).toBe(32);
+    expect(picked.filter((t) => t === 'dls-io1').length).toBe(32);
+    expect(ioThreadFor(keys[0], [])).toBeUndefined();
   });
 });

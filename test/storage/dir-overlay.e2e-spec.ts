@@ -8,6 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { DirStorageDriver } from '../../src/modules/storage/dir.driver';
 import { FuseExportDaemon, fuseMountpoints } from '../../src/modules/storage/fuse-export.daemon';
 import { StorageErrorCode } from '../../src/modules/storage/storage.errors';
@@ -97,11 +98,9 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     const environ = (await fsp.readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
     // glibc rewrites the variable in place as it parses it: the start is what stays readable.
     expect(environ.some((e) => e.startsWith('GLIBC_TUNABLES=glibc.malloc.mmap_threshold=8388608'))).toBe(true);
-    const read = await new Promise<number>((resolve, reject) =>
-      execFile('dd', [`if=${diskPath}`, 'of=/dev/null', 'bs=256k', `skip=${GiB / (256 * 1024)}`, 'count=4', 'iflag=direct'], (e, _o, err) =>
-        e ? reject(e) : resolve(Number(/^(\d+) bytes/m.exec(err)?.[1])),
-      ),
-    );
+    const args = [`if=${diskPath}`, 'of=/dev/null', 'bs=256k', `skip=${GiB / (256 * 1024)}`, 'count=4', 'iflag=direct'];
+    const { stderr } = await promisify(execFile)('dd', args);
+    const read = Number(/^(\d+) bytes/m.exec(stderr)?.[1]);
     expect(read).toBe(MiB); // the export answers from its I/O thread
   }
 

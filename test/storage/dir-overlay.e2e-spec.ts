@@ -79,7 +79,7 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     expect(await fsp.readdir(path.join(root, 'clients'))).toEqual([]);
   });
 
-  it('serves reads from I/O threads without faulting in fresh pages per FUSE request', async () => {
+  it('serves reads from I/O threads, with the FUSE bounce buffers kept in the heap', async () => {
     const d = await driver.ensureClientDisk(randomUUID(), imageId, versionId);
     try {
       await expectIoThreadsAndHeapBuffers(d.path);
@@ -133,10 +133,12 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     let port: number;
     let tid = 0;
 
+    let adapter: TgtAdmAdapter;
+
     beforeAll(async () => {
       port = await pickPortalPort(31);
       const controlPort = pickControlPort(31);
-      const adapter = new TgtAdmAdapter({ controlPort, timeoutMs: 10_000 });
+      adapter = new TgtAdmAdapter({ controlPort, timeoutMs: 10_000 });
       supervisor = new TgtdSupervisor({ controlPort, portal: { address: LOOPBACK, port }, adapter });
       await supervisor.start();
       exporter = new TgtExporter({ adapter });
@@ -166,6 +168,9 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
       const b = await driver.ensureClientDisk(randomUUID(), imageId, versionId);
       const ea = await exportDisk(a.path);
       const eb = await exportDisk(b.path);
+      // The daemon caches on its own: tgtd opens the FUSE file O_DIRECT (no second copy in the page cache).
+      const luns = (await adapter.showTargets()).filter((t) => t.tid === ea.spec.tid).flatMap((t) => t.luns.filter((l) => l.lun === 1));
+      expect(luns.map((l) => l.backingStoreFlags)).toEqual(['direct']);
       // Over iSCSI: client A overwrites the version's data and writes 8 MiB elsewhere; B reads the version's bytes.
       const w = await qemuIo(ea.login, [`write -P 0x5a ${GiB} 1M`, 'write -P 0x33 64M 8M', 'flush']);
       expect(w.code).toBe(0);

@@ -49,6 +49,11 @@ describe('TgtAdmAdapter argv building', () => {
       (a) => a.newLun(3, 1, '/srv/dls/clients/pc001/disk.raw', { bstype: 'aio' }),
       w(`--mode logicalunit --op new --tid 3 --lun 1 --backing-store /srv/dls/clients/pc001/disk.raw --bstype aio`),
     ],
+    [
+      'newLun O_DIRECT',
+      (a) => a.newLun(3, 1, '/srv/dls/clients/pc001/disk.raw', { bstype: 'rdwr', direct: true }),
+      w(`--mode logicalunit --op new --tid 3 --lun 1 --backing-store /srv/dls/clients/pc001/disk.raw --bstype rdwr --bsoflags direct`),
+    ],
     ['deleteLun', (a) => a.deleteLun(3, 2), w(`--mode logicalunit --op delete --tid 3 --lun 2`)],
     [
       'updateLun',

@@ -113,7 +113,7 @@ export class TgtAdmAdapter {
   // ---- logical units -------------------------------------------------------------------------------------------
 
   /** `--mode logicalunit --op new` (LUN ≥ 1; LUN 0 is the automatic controller LUN). `--params` is refused here. */
-  async newLun(tid: number, lun: number, backingPath: string, options: { bstype?: TgtBackingStoreType } = {}): Promise<void> {
+  async newLun(tid: number, lun: number, backingPath: string, options: { bstype?: TgtBackingStoreType; direct?: boolean } = {}): Promise<void> {
     const argv = [
       '--mode',
       'logicalunit',
@@ -132,6 +132,8 @@ export class TgtAdmAdapter {
       }
       argv.push('--bstype', options.bstype);
     }
+    // O_DIRECT: tgtd reads and writes the file without the page cache.
+    if (options.direct) argv.push('--bsoflags', 'direct');
     return this.mutate(argv);
   }
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeTgt } from './testing/fake-tgt';
-import { ExportSpec, TgtExporter, onFuse } from './tgt-exporter';
+import { ExportSpec, TgtExporter, isFuseExport } from './tgt-exporter';
 import { forceRemoveTarget } from './tgt-teardown';
 import { TgtErrorCode } from './tgt.errors';
 
@@ -303,9 +303,9 @@ describe('forceRemoveTarget', () => {
   });
 });
 
-describe('onFuse', () => {
+describe('isFuseExport', () => {
   it('is false for a file on an ordinary filesystem and for a path that does not exist (buffered I/O)', async () => {
-    expect(await onFuse(__filename)).toBe(false);
-    expect(await onFuse('/nonexistent/dls/disk.raw')).toBe(false);
+    expect(await isFuseExport(__filename)).toBe(false);
+    expect(await isFuseExport('/nonexistent/dls/disk.raw')).toBe(false);
   });
 });

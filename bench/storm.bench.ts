@@ -489,7 +489,10 @@ async function simStorm(driver: 'dir' | 'zfs', wanted: number, concurrency: numb
         const serverCpu = cpuDelta(cpuBefore, await namespaceCpuMs(lab.ns));
         const failed = out.results.filter((r) => !r.ok);
         if (failed.length) console.log(`DLS warnings (${driver}):\n${warningSummary(dls)}`);
-        return { driver, clients, concurrency, out, serverCpu };
+        // Printed before the teardown: on zfs-fuse, unmounting ~1,000 datasets after the storm can take long.
+        const result: SimResult = { driver, clients, concurrency, out, serverCpu };
+        printSim(result);
+        return result;
       } finally {
         await cli.destroy();
       }
@@ -568,7 +571,7 @@ async function main(): Promise<void> {
       printQemu(results, args.vms);
     }
     if (args.modes.includes('sim')) {
-      for (const driver of args.drivers) printSim(await simStorm(driver, args.clients, args.concurrency, diskPath, join(work, `s${run}`)));
+      for (const driver of args.drivers) await simStorm(driver, args.clients, args.concurrency, diskPath, join(work, `s${run}`));
     }
   }
 }

@@ -239,9 +239,21 @@ export async function createTestPool(options: { sizeBytes?: number } = {}): Prom
   const fh = await fsp.open(file, 'w');
   await fh.truncate(options.sizeBytes ?? 4 * 1024 ** 3);
   await fh.close();
-  // stderr always says "Defaulting to 4K blocksize (ashift=12)" even on success.
-  await must('zpool', ['create', '-f', '-m', mountpoint, name, file]);
-  await must('zfs', ['set', 'compression=off', name]);
+  // The pool's datasets are mounted under a shared mount. With the host's private propagation, every `ip netns exec`
+  // another suite starts (a DLS or QEMU in a lab namespace) takes a private copy of the mounts that exist at that
+  // moment, this pool's datasets included, and keeps it until it exits: zfs-fuse then calls the dataset "busy" at
+  // destroy for as long as that process lives (56–177 s in CI, with boot suites alongside). Shared, an unmount here
+  // propagates into those copies too.
+  await must('mount', ['--bind', dir, dir]);
+  try {
+    await must('mount', ['--make-rshared', dir]);
+    // stderr always says "Defaulting to 4K blocksize (ashift=12)" even on success.
+    await must('zpool', ['create', '-f', '-m', mountpoint, name, file]);
+    await must('zfs', ['set', 'compression=off', name]);
+  } catch (e) {
+    await run('umount', ['-l', dir]);
+    throw e;
+  }
   return { name, dir, file, mountpoint };
 }
 
@@ -267,7 +279,10 @@ export async function destroyTestPool(pool: TestPool | string): Promise<void> {
   ).catch((e: Error) => {
     throw new Error(`${e.message}; zpool said: ${last}`);
   });
-  if (typeof pool !== 'string') await fsp.rm(pool.dir, { recursive: true, force: true });
+  if (typeof pool !== 'string') {
+    await run('umount', ['-l', pool.dir], 30_000); // the shared bind mount made by createTestPool
+    await fsp.rm(pool.dir, { recursive: true, force: true });
+  }
 }
 
 /** Unmounts the pool's mounted datasets, deepest first (failures are retried by the caller). */

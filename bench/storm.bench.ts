@@ -20,7 +20,8 @@
  * Takes `/tmp/dls-heavy-tests.lock` (package.json runs it under `flock`) so other QEMU/tgtd work does not run alongside.
  * `KEEP_STORM_WORK=1` keeps the work directory (DLS's and the reference's logs, the QEMU consoles) and prints its path;
  * `STORM_PCAP=1` also captures the QEMU storms' boot traffic there (`boot.pcap` in `vms-dls` and `vms-ref`).
- * `BENCH_DLS_NODE_OPTIONS` is handed to the simulated storm's DLS as NODE_OPTIONS (`--cpu-prof --cpu-prof-dir=<dir>`).
+ * `BENCH_DLS_NODE_OPTIONS` is handed to the simulated storm's DLS as NODE_OPTIONS (`--perf-basic-prof`, so
+ * `perf record` names its JS frames; Node refuses `--cpu-prof` there).
  */
 import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -443,7 +444,7 @@ async function simStorm(driver: 'dir' | 'zfs', wanted: number, concurrency: numb
   const clients = driver === 'zfs' ? Math.min(wanted, ZFS_SIM_MAX_CLIENTS) : wanted;
   if (clients < wanted) console.log(`zfs-fuse: ${clients} clients instead of ${wanted} (its limit of ${ZFS_FUSE_MAX_MOUNTS} mounts per daemon)`);
   let pool: TestPool | undefined;
-  // BENCH_DLS_NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles DLS during the storm; not DLS config.
+  // BENCH_DLS_NODE_OPTIONS (e.g. `--perf-basic-prof`) lets perf name DLS's JS frames during the storm; not DLS config.
   const env: Record<string, string> = process.env.BENCH_DLS_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_DLS_NODE_OPTIONS } : {};
   if (driver === 'zfs') {
     await ensureZfsFuse();

@@ -258,10 +258,19 @@ describe('scale-out: two nodes, one database; kill -9 of the DHCP holder, the st
     try {
       const from = readFileSync(captureLog, 'utf8').length;
       // perfdhcp's exit status reports drops (there are some: the takeover's gap); its report is what counts.
-      const run = cli.exec(['sh', '-c', `perfdhcp -4 -l ${lab.bridge} -r 40 -p 40 -R 80 -b mac=52:54:00:ee:00:00 -d 1 -W 1500000 2>&1; true`], {
-        timeoutMs: 90_000,
+      // 90 s of load: B's share can be slow to start on a busy machine, and A's takeover takes ~10-17 s after the kill.
+      const run = cli.exec(['sh', '-c', `perfdhcp -4 -l ${lab.bridge} -r 40 -p 90 -R 80 -b mac=52:54:00:ee:00:00 -d 1 -W 1500000 2>&1; true`], {
+        timeoutMs: 150_000,
       });
-      await new Promise((r) => setTimeout(r, 10_000)); // B serves the load for a while first
+      // B serves the load for a while first: until the capture shows 40 of its ACKs (a condition, not a sleep: in one
+      // CI run the load had not reached B 10 s after perfdhcp started).
+      await waitFor(
+        'ACKs from B under perfdhcp load',
+        async () =>
+          repliesIn(readFileSync(captureLog, 'utf8').slice(from)).filter((r) => r.type === 'ACK' && r.server === nodeB.serverIp).length >= 40,
+        45_000,
+        250,
+      );
       await b.crash();
       const killedAt = Date.now();
       const took = await waitFor(

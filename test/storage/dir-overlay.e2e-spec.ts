@@ -79,7 +79,7 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     expect(await fsp.readdir(path.join(root, 'clients'))).toEqual([]);
   });
 
-  it('serves reads from I/O threads, with the FUSE bounce buffers kept in the heap', async () => {
+  it('starts the daemon with its I/O threads and the FUSE bounce buffers kept in the heap', async () => {
     const d = await driver.ensureClientDisk(randomUUID(), imageId, versionId);
     try {
       await expectIoThreadsAndHeapBuffers(d.path);
@@ -101,7 +101,7 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     const args = [`if=${diskPath}`, 'of=/dev/null', 'bs=256k', `skip=${GiB / (256 * 1024)}`, 'count=4', 'iflag=direct'];
     const { stderr } = await promisify(execFile)('dd', args);
     const read = Number(/^(\d+) bytes/m.exec(stderr)?.[1]);
-    expect(read).toBe(MiB); // the export answers from its I/O thread
+    expect(read).toBe(MiB); // an O_DIRECT read through the export
   }
 
   it('serves an overlay over a received version (raw stream, written sparsely)', async () => {

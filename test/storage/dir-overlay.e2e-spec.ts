@@ -79,20 +79,17 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     expect(await fsp.readdir(path.join(root, 'clients'))).toEqual([]);
   });
 
-  it('starts the daemon with its I/O threads and the FUSE bounce buffers kept in the heap', async () => {
+  it('starts the daemon with the FUSE bounce buffers kept in the heap', async () => {
     const d = await driver.ensureClientDisk(randomUUID(), imageId, versionId);
     try {
-      await expectIoThreadsAndHeapBuffers(d.path);
+      await expectHeapBuffers(d.path);
     } finally {
       await driver.destroyClientDisk(d.clientId);
     }
   });
 
-  async function expectIoThreadsAndHeapBuffers(diskPath: string): Promise<void> {
+  async function expectHeapBuffers(diskPath: string): Promise<void> {
     const pid = daemonOf(driver).daemonPid!;
-    const cmdline = (await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-    expect(cmdline).toContain('iothread,id=dls-io0,poll-max-ns=0');
-    expect((await fsp.readdir(`/proc/${pid}/task`)).length).toBeGreaterThan(16);
     // The FUSE export allocates a bounce buffer per request; glibc's defaults handed each one fresh pages under load
     // (bench:storm: 2/3 of the daemon's CPU). The daemon runs with them kept in the heap.
     const environ = (await fsp.readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');

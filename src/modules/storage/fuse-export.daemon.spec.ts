@@ -1,4 +1,4 @@
-import { daemonMallocTunables, FuseExportDaemon, fuseMountpoints, ioThreadFor, nodeNameOf } from './fuse-export.daemon';
+import { daemonMallocTunables, FuseExportDaemon, fuseMountpoints, nodeNameOf } from './fuse-export.daemon';
 import { StorageErrorCode } from './storage.errors';
 
 describe('fuse-export.daemon helpers', () => {
@@ -39,19 +39,9 @@ describe('fuse-export.daemon helpers', () => {
   });
 });
 
-describe('fuse-export.daemon I/O threads', () => {
+describe('fuse-export.daemon malloc settings', () => {
   it('keeps the FUSE bounce buffers in the heap, and lets an operator override it', () => {
     expect(daemonMallocTunables(undefined)).toBe('glibc.malloc.mmap_threshold=8388608:glibc.malloc.trim_threshold=67108864');
     expect(daemonMallocTunables('glibc.malloc.trim_threshold=1')).toMatch(/trim_threshold=67108864:glibc\.malloc\.trim_threshold=1$/);
-  });
-
-  it('puts an export on a thread chosen by its key: stable, spread, none without threads', () => {
-    const threads = ['dls-io0', 'dls-io1'];
-    const keys = Array.from({ length: 64 }, (_, i) => `0b6f3c1e-8a2d-4f7b-9c1e-2d3f4a5b${i.toString(16).padStart(4, '0')}`);
-    const picked = keys.map((k) => ioThreadFor(k, threads));
-    expect(picked).toEqual(keys.map((k) => ioThreadFor(k, threads)));
-    expect(picked.filter((t) => t === 'dls-io0').length).toBe(32);
-    expect(picked.filter((t) => t === 'dls-io1').length).toBe(32);
-    expect(ioThreadFor(keys[0], [])).toBeUndefined();
   });
 });

@@ -7,11 +7,9 @@
  * per disk (overlay, backing version, /dev/fuse) — 3,000 fds, well inside the 20,000 Node raises its limit to and the
  * daemon inherits. Adding an export is two QMP commands (~2 ms).
  *
- * I/O threads: the daemon starts {@link IO_THREADS} `iothread` objects, but exports stay in its main loop for now. The
- * main loop polls every FUSE device per wake-up (O(exports) per request; measured: 1,000 exports cost 4.4-7.9 ms of
- * daemon CPU per 8 MiB read, 3.0 ms spread over 16 threads), but in an I/O thread QEMU 7.2 refused `block-export-del`
- * ("still in use") for an idle export, which broke the removal of orphan disks. {@link ioThreadFor} is ready for when
- * that is understood.
+ * One main loop: it polls every FUSE device per wake-up, so a request costs O(exports) (measured: 1,000 exports cost
+ * 4.4-7.9 ms of daemon CPU per 8 MiB read; spread over 16 `iothread`s, 3.0 ms). Exports are not put in I/O threads:
+ * there QEMU 7.2 refused `block-export-del` of an idle export ("still in use"), which broke orphan-disk removal.
  *
  * Crash behaviour (the daemon is started in its own session, so it outlives a `kill -9` of DLS, like tgtd):
  * - DLS dies: the next {@link start} finds the daemon through the pid file (checked against /proc: our binary, our
@@ -54,23 +52,6 @@ export interface FuseExport {
   key: string;
   nodeName: string;
 }
-
-/**
- * I/O threads a daemon gets. Each thread's event loop still costs O(its exports) per wake-up, so more threads make
- * each wake-up cheaper (measured: 1,000 exports read 8 MiB each for 4.4-7.9 ms of daemon CPU per disk in the main
- * loop, 3.5 ms with 8 threads, 3.0 ms with 16; 20 exports: 2.3 ms). An idle thread costs a stack and nothing else.
- */
-export const IO_THREADS = 16;
-/** Whether exports are placed in the I/O threads (see {@link attach}); off for now. */
-const EXPORTS_IN_IO_THREADS = false;
-
-/** The I/O thread an export runs in: stable per key (a re-attach after a restart lands on the same thread). */
-export function ioThreadFor(key: string, threads: readonly string[]): string | undefined {
-  if (!threads.length) return undefined;
-  return threads[parseInt(key.replace(/-/g, '').slice(-8), 16) % threads.length];
-}
-
-const IOTHREAD_PREFIX = 'dls-io';
 
 /**
  * glibc malloc settings for the daemon. QEMU's FUSE export allocates a bounce buffer per request (up to 1 MiB) and
@@ -121,8 +102,6 @@ export class FuseExportDaemon extends EventEmitter {
   private starting?: Promise<void>;
   private stopping = false;
   private aio: 'io_uring' | 'threads' = 'io_uring';
-  /** The daemon's I/O threads (ids), read at connect: empty for a daemon a DLS without them started (main loop). */
-  private ioThreads: string[] = [];
 
   constructor(private readonly options: FuseExportDaemonOptions) {
     super();
@@ -209,7 +188,6 @@ export class FuseExportDaemon extends EventEmitter {
       await qmp.execute('blockdev-del', { 'node-name': node });
       await addOnce();
     }
-    const iothread = ioThreadFor(key, this.ioThreads);
     try {
       await qmp.execute('block-export-add', {
         type: 'fuse',
@@ -217,9 +195,6 @@ export class FuseExportDaemon extends EventEmitter {
         'node-name': node,
         mountpoint,
         writable: true,
-        // Not yet: in an I/O thread, QEMU 7.2 refused block-export-del ("still in use") for an idle export (the
-        // storage e2e's orphan removal), so exports stay in the main loop until that is understood.
-        ...(iothread && EXPORTS_IN_IO_THREADS ? { iothread } : {}),
       });
     } catch (e) {
       await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => undefined);
@@ -363,11 +338,9 @@ export class FuseExportDaemon extends EventEmitter {
     let spawning: Promise<number>;
     let exited = false;
     try {
-      // No busy polling: on a host the daemon shares with tgtd and DLS, spinning threads take their CPU.
-      const threads = Array.from({ length: IO_THREADS }, (_, i) => ['--object', `iothread,id=${IOTHREAD_PREFIX}${i},poll-max-ns=0`]);
       const child = spawn(
         this.binary,
-        [...threads.flat(), '--chardev', `socket,id=qmp,path=${this.socketPath.replace(/,/g, ',,')},server=on,wait=off`, '--monitor', 'chardev=qmp'],
+        ['--chardev', `socket,id=qmp,path=${this.socketPath.replace(/,/g, ',,')},server=on,wait=off`, '--monitor', 'chardev=qmp'],
         // Own session and no pipes: the daemon outlives a kill -9 of DLS (tgtd holds its files open meanwhile).
         {
           detached: true,
@@ -410,12 +383,6 @@ export class FuseExportDaemon extends EventEmitter {
 
   private async connect(pid: number): Promise<void> {
     const qmp = await QmpClient.connect(this.socketPath, this.timeoutMs);
-    // qemu-storage-daemon has no query-iothreads: its objects are listed under /objects.
-    const objects = await qmp.execute<{ name: string; type: string }[]>('qom-list', { path: '/objects' }).catch(() => []);
-    this.ioThreads = objects
-      .filter((o) => o.type === 'child<iothread>' && o.name.startsWith(IOTHREAD_PREFIX))
-      .map((o) => o.name)
-      .sort();
     this.qmp = qmp;
     this.pid = pid;
     qmp.once('close', () => {

@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,7 +56,23 @@ double NumberArg(Napi::Env env, const Napi::Value& v, const char* what, double m
   return d;
 }
 
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 }  // namespace
+
+std::atomic<int> TransferSocket::open_count_{0};
 
 Napi::Function TransferSocket::Init(Napi::Env env) {
   return DefineClass(env, "TransferSocket",
@@ -69,6 +87,8 @@ Napi::Function TransferSocket::Init(Napi::Env env) {
                          InstanceMethod<&TransferSocket::Close>("close"),
                          InstanceMethod<&TransferSocket::Address>("address"),
                          InstanceMethod<&TransferSocket::Unref>("unref"),
+                         InstanceMethod<&TransferSocket::Stats>("stats"),
+                         StaticMethod<&TransferSocket::SetGso>("setGso"),
                      });
 }
 
@@ -111,11 +131,20 @@ TransferSocket::TransferSocket(const Napi::CallbackInfo& info)
   // An open socket keeps its JS object (and callbacks) alive, like a dgram socket; close() releases it.
   Napi::ObjectWrap<TransferSocket>::Ref();
   self_ref_ = true;
+  open_count_.fetch_add(1, std::memory_order_relaxed);
+  counted_ = true;
 }
 
-TransferSocket::~TransferSocket() { poller_.Close(); }
+TransferSocket::~TransferSocket() {
+  if (counted_) open_count_.fetch_sub(1, std::memory_order_relaxed);
+  poller_.Close();
+}
 
 void TransferSocket::DoClose() {
+  if (counted_) {
+    counted_ = false;
+    open_count_.fetch_sub(1, std::memory_order_relaxed);
+  }
   poller_.Close();
   on_message_.Reset();
   on_error_.Reset();
@@ -240,14 +269,61 @@ Napi::Value TransferSocket::ArmReply(const Napi::CallbackInfo& info) {
 // duplicate, an ACK in the middle of a window, an ERROR, the last ACK) reaches JS, whose state machine decides.
 Napi::Value TransferSocket::SetChain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3) ThrowInvalidArg(env, "usage: setChain(windowsize, totalBlocks, budget)");
+  if (info.Length() < 3) ThrowInvalidArg(env, "usage: setChain(windowsize, totalBlocks, budget[, spinMicros])");
   chain_windowsize_ = static_cast<int64_t>(NumberArg(env, info[0], "windowsize", 1, 65535));
   chain_total_ = static_cast<int64_t>(NumberArg(env, info[1], "totalBlocks", 0, 9007199254740991.0));
   chain_budget_ = static_cast<int64_t>(NumberArg(env, info[2], "budget", 0, 1048576));
+  spin_ns_ = info.Length() >= 4 ? static_cast<int64_t>(NumberArg(env, info[3], "spinMicros", 0, 10000)) * 1000 : 0;
+  spin_hot_ = true;
   if (chain_total_ > 0 && data_ != nullptr && (chain_total_ - 1) * blksize_ > data_length_) {
     ThrowInvalidArg(env, "totalBlocks beyond the end of data");
   }
   return env.Undefined();
+}
+
+// Called right after a chained window left. True when a datagram is waiting (the caller reads it now); false when
+// the caller should go back to the event loop: spinning is off, another transfer is open, or the budget ran out.
+bool TransferSocket::SpinForPeer() {
+  if (spin_ns_ <= 0 || open_count_.load(std::memory_order_relaxed) != 1) return false;
+  const int64_t start = NowNs();
+  if (!spin_hot_) {
+    last_send_ns_ = start;  // OnReadable compares the wake-up with this
+    return false;
+  }
+  const int64_t deadline = start + spin_ns_;
+  char probe;
+  do {
+    // MSG_PEEK: only whether a datagram is queued; the caller's recvfrom reads it (or its error).
+    const ssize_t n = recv(poller_.fd(), &probe, sizeof(probe), MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      spin_hits_++;
+      return true;
+    }
+    CpuRelax();
+  } while (NowNs() < deadline);
+  spin_hot_ = false;
+  spin_misses_++;
+  last_send_ns_ = deadline;
+  return false;
+}
+
+// stats() → { gsoSends, spinHits, spinMisses } of this socket.
+Napi::Value TransferSocket::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("gsoSends", Napi::Number::New(env, static_cast<double>(gso_sends_)));
+  out.Set("spinHits", Napi::Number::New(env, static_cast<double>(spin_hits_)));
+  out.Set("spinMisses", Napi::Number::New(env, static_cast<double>(spin_misses_)));
+  return out;
+}
+
+// TransferSocket.setGso(enabled) → whether GSO was usable before: windows as one GSO send (the default) or sendmmsg.
+// Turning it back on only helps where the kernel accepts it (it is switched off again at the first refusal).
+Napi::Value TransferSocket::SetGso(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBoolean()) ThrowInvalidArg(env, "usage: TransferSocket.setGso(enabled)");
+  const bool before = gso_usable_.exchange(info[0].As<Napi::Boolean>().Value(), std::memory_order_relaxed);
+  return Napi::Boolean::New(env, before);
 }
 
 // takeChained() → the armed ACKs handled by chaining since JS last heard (and resets the count).
@@ -257,7 +333,82 @@ Napi::Value TransferSocket::TakeChained(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
+// UDP GSO (UDP_SEGMENT, Linux 4.18): a window leaves as one sendmsg whose payload the kernel cuts into datagrams of
+// gso_size bytes (the last may be shorter), so the stack is traversed once per window rather than once per block. Off
+// for the rest of the process once the kernel refuses it (an old kernel, or a route whose device cannot offload the
+// UDP checksum: EIO); sendmmsg is used then.
+std::atomic<bool> TransferSocket::gso_usable_{true};
+
+int64_t TransferSocket::SendBlocksGso(int64_t first, int64_t count) {
+  // The kernel takes at most 64 KiB per GSO send and, before Linux 5.x, at most 64 segments.
+  const int64_t segment = kHeaderLength + blksize_;
+  const int64_t per_call = std::min<int64_t>(kBatch, 65000 / segment);
+  iovec iov[2 * kBatch];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))];
+  int64_t sent = 0;
+  while (sent < count) {
+    const int64_t batch = std::min<int64_t>(per_call, count - sent);
+    size_t iovcnt = 0;
+    for (int64_t i = 0; i < batch; ++i) {
+      const int64_t index = first + sent + i;
+      const int64_t offset = (index - 1) * blksize_;
+      const int64_t len = std::min<int64_t>(blksize_, data_length_ - offset);
+      iov[iovcnt].iov_base = const_cast<unsigned char*>(headers_ + (index & 0xffff) * kHeaderLength);
+      iov[iovcnt++].iov_len = kHeaderLength;
+      if (len > 0) {
+        iov[iovcnt].iov_base = const_cast<unsigned char*>(data_ + offset);
+        iov[iovcnt++].iov_len = static_cast<size_t>(len);
+      }
+    }
+    msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_name = &peer_;
+    msg.msg_namelen = sizeof(peer_);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = iovcnt;
+    if (batch > 1) {
+      // Only the file's last block can be short, and it is always the last of its window: every segment but the
+      // last is exactly `segment` bytes, as GSO requires.
+      memset(control, 0, sizeof(control));
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+      cm->cmsg_level = SOL_UDP;
+      cm->cmsg_type = UDP_SEGMENT;
+      cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      const uint16_t gso_size = static_cast<uint16_t>(segment);
+      memcpy(CMSG_DATA(cm), &gso_size, sizeof(gso_size));
+    }
+    ssize_t n;
+    do {
+      n = sendmsg(poller_.fd(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
+      if (batch > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOPROTOOPT)) {
+        gso_usable_.store(false, std::memory_order_relaxed);
+        return -1000000 - sent;  // caller: fall back to sendmmsg from block first + sent
+      }
+      return -errno;
+    }
+    sent += batch;
+    if (batch > 1) gso_sends_++;
+  }
+  return sent;
+}
+
 int64_t TransferSocket::SendBlocksFromSource(int64_t first, int64_t count) {
+  if (count > 1 && gso_usable_.load(std::memory_order_relaxed)) {
+    const int64_t r = SendBlocksGso(first, count);
+    if (r > -1000000) return r;
+    const int64_t done = -(r + 1000000);
+    const int64_t rest = SendBlocksMmsg(first + done, count - done);
+    return rest < 0 ? rest : done + rest;
+  }
+  return SendBlocksMmsg(first, count);
+}
+
+int64_t TransferSocket::SendBlocksMmsg(int64_t first, int64_t count) {
   mmsghdr msgs[kBatch];
   iovec iov[kBatch][2];
   int64_t sent = 0;
@@ -330,6 +481,11 @@ void TransferSocket::OnReadable(void* owner, int status) {
   // One callback scope for every datagram of this wake-up: nextTicks and microtasks run when it closes, as after
   // any I/O callback.
   Napi::CallbackScope callback_scope(env, self->async_context_);
+  if (self->spin_ns_ > 0 && !self->spin_hot_ && self->last_send_ns_ > 0) {
+    // Spinning is off since a wait ran out: back on when the peer answered within the budget again.
+    if (NowNs() - self->last_send_ns_ < self->spin_ns_) self->spin_hot_ = true;
+    self->last_send_ns_ = 0;
+  }
   if (status < 0) {
     Napi::Error err = ErrnoError(env, -status, "poll", Text(self->peer_));
     self->Report(js_self, self->on_error_, {err.Value()});
@@ -392,8 +548,10 @@ void TransferSocket::Drain(const Napi::Object& js_self) {
             armed_count_ = std::min<int64_t>(chain_windowsize_, chain_total_ - last);
             armed_ = true;
             chained_++;
-            // The client cannot have answered the window that just left: no read that would only find EAGAIN.
-            // The poll is level-triggered, so anything else already queued wakes us again.
+            // The client cannot have answered the window that just left yet: rather than a read that would only
+            // find EAGAIN, either wait for its ACK here (SpinForPeer) or go back to the event loop, whose poll is
+            // level-triggered, so anything queued wakes us again.
+            if (SpinForPeer()) continue;
             return;
           }
         }

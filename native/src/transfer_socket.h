@@ -7,6 +7,8 @@
 #include <napi.h>
 #include <netinet/in.h>
 
+#include <atomic>
+
 #include "poller.h"
 
 namespace dls {
@@ -33,9 +35,14 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   Napi::Value TakeChained(const Napi::CallbackInfo& info);
   /** Sends blocks first .. first+count-1 of the source; returns the datagrams sent, or -errno (not EAGAIN). */
   int64_t SendBlocksFromSource(int64_t first, int64_t count);
+  int64_t SendBlocksGso(int64_t first, int64_t count);
+  int64_t SendBlocksMmsg(int64_t first, int64_t count);
+  static std::atomic<bool> gso_usable_;
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Address(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  static Napi::Value SetGso(const Napi::CallbackInfo& info);
 
   static void OnReadable(void* owner, int status);
   void Drain(const Napi::Object& self);
@@ -69,6 +76,21 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   int64_t chain_total_ = 0;
   int64_t chain_budget_ = 0;
   int64_t chained_ = 0;
+  // setChain's spinMicros: while this is the only open transfer socket of the process, wait for the ACK of a chained
+  // window by polling the socket for up to spin_ns_ instead of going back to the event loop (an ACK on a LAN comes
+  // back in microseconds; a sleep and a wake-up cost more than that). Adaptive: a wait that ran out stops the
+  // spinning until a wake-up shows the peer answering within the budget again.
+  int64_t spin_ns_ = 0;
+  bool spin_hot_ = true;
+  int64_t last_send_ns_ = 0;
+  bool SpinForPeer();
+  // Open transfer sockets in this process (spinning only when there is one).
+  static std::atomic<int> open_count_;
+  bool counted_ = false;
+  // stats(): windows sent as one GSO sendmsg, ACK waits that spinning served, and waits where it ran out.
+  int64_t gso_sends_ = 0;
+  int64_t spin_hits_ = 0;
+  int64_t spin_misses_ = 0;
   Napi::FunctionReference on_message_;
   Napi::FunctionReference on_error_;
 };

@@ -123,6 +123,11 @@ export const ENV = {
   },
   DLS_TFTP_PORT: { default: 69, parse: int(0, 65535), description: 'TFTP port (0 = ephemeral, for tests)' },
   DLS_TFTP_ROOT: { parse: str({ min: 1 }), description: 'TFTP root; unset = <data dir>/tftp filled from /usr/lib/ipxe' },
+  DLS_TFTP_SPIN_US: {
+    default: 100,
+    parse: int(0, 10000),
+    description: 'a lone TFTP transfer polls for each ACK up to this many µs instead of sleeping (one busy CPU while it lasts; 0 = off)',
+  },
   DLS_DHCP_ENABLED: { default: true, parse: bool, description: 'run the DHCP/proxyDHCP server for enabled network ranges with an interface' },
   DLS_DHCP_PORT: { default: 67, parse: int(1, 65535), description: 'DHCP server port (tests only change this)' },
   DLS_DHCP_QUEUE: {
@@ -337,7 +342,7 @@ export class AppConfig {
   readonly boot: { serverIp?: string; sessionGraceSec: number; bootTimeoutSec: number; ipv6Ra: boolean; ipv6Enable: boolean; tcpQuickAck: boolean };
   /** Per-source-address limit of the boot routes; `null`: off. */
   readonly bootRateLimit: { burst: number; refillPerSecond: number } | null;
-  readonly tftp: { enabled: boolean; address?: string; port: number; root: string };
+  readonly tftp: { enabled: boolean; address?: string; port: number; root: string; spinMicros: number };
   readonly dhcp: { enabled: boolean; port: number; queueCapacity: number; deadlineMs: number };
   /** `null`: no metrics listener. */
   readonly metrics: { host: string; port: number } | null;
@@ -385,6 +390,7 @@ export class AppConfig {
       address: raw.DLS_TFTP_ADDRESS,
       port: raw.DLS_TFTP_PORT,
       root: raw.DLS_TFTP_ROOT ? path.resolve(raw.DLS_TFTP_ROOT) : path.join(dataDir, 'tftp'),
+      spinMicros: raw.DLS_TFTP_SPIN_US,
     };
     this.dhcp = { enabled: raw.DLS_DHCP_ENABLED, port: raw.DLS_DHCP_PORT, queueCapacity: raw.DLS_DHCP_QUEUE, deadlineMs: raw.DLS_DHCP_DEADLINE_MS };
     const m = /^(.*):(\d+)$/.exec(raw.DLS_METRICS_ADDRESS);

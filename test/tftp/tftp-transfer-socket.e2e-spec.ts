@@ -1,6 +1,8 @@
 import * as dgram from 'node:dgram';
+import { Worker } from 'node:worker_threads';
 import { ackWord, decodeTftp, encodeAck, encodeError } from '../../src/protocols/tftp/tftp.codec';
 import { TftpOpcode } from '../../src/protocols/tftp/tftp.constants';
+import { loadNativeBinding } from '../../src/modules/pxe-boot/net/native-binding';
 import { openTftpTransferSocket, type TftpEndpoint, type TftpTransferSocket } from '../../src/modules/pxe-boot/tftp/tftp-transfer-socket';
 
 /** A loopback peer that queues what it receives. */
@@ -221,5 +223,155 @@ describe.each([
     socket.sendBlocks(Buffer.alloc(8), 1, 1, 8);
     await expect(peer.next(200)).rejects.toThrow(/no datagram/);
     expect(errors).toEqual([]);
+  });
+});
+
+/**
+ * A TFTP client's ACK side in a worker thread (its own event loop, so it answers while the main thread is busy in the
+ * native socket): ACKs each DATA block after `delayMs` (0: at once) and reports the blocks it got.
+ */
+async function ackingPeer(delayMs: number): Promise<{ port: number; blocks: () => Promise<Buffer[]>; stop: () => Promise<number> }> {
+  const worker = new Worker(
+    `
+    const dgram = require('node:dgram');
+    const { parentPort, workerData } = require('node:worker_threads');
+    const s = dgram.createSocket('udp4');
+    const got = [];
+    s.on('message', (m, r) => {
+      got.push(Buffer.from(m));
+      const ack = Buffer.from([0, 4, m[2], m[3]]);
+      const reply = () => s.send(ack, r.port, r.address);
+      if (workerData.delayMs > 0) setTimeout(reply, workerData.delayMs); else reply();
+    });
+    parentPort.on('message', (msg) => {
+      if (msg === 'blocks') parentPort.postMessage(got);
+      if (msg === 'stop') s.close(() => parentPort.close());
+    });
+    s.bind(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));
+    `,
+    { eval: true, workerData: { delayMs } },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return {
+    port,
+    blocks: () =>
+      new Promise((resolve) => {
+        worker.once('message', (got: Uint8Array[]) => resolve(got.map((b) => Buffer.from(b))));
+        worker.postMessage('blocks');
+      }),
+    stop: () => {
+      worker.postMessage('stop');
+      return new Promise((resolve) => worker.once('exit', resolve));
+    },
+  };
+}
+
+describe('TftpTransferSocket (native): GSO windows and the lone transfer spin', () => {
+  const binding = loadNativeBinding();
+  const open: TftpTransferSocket[] = [];
+  let lastAck: Buffer | undefined;
+  const openTo = async (port: number): Promise<TftpTransferSocket> => {
+    const s = await openTftpTransferSocket(
+      '127.0.0.1',
+      { address: '127.0.0.1', port },
+      {
+        onMessage: (buf) => (lastAck = Buffer.from(buf)),
+        onError: (e) => {
+          throw e;
+        },
+      },
+    );
+    expect(s.kind).toBe('native');
+    open.push(s);
+    return s;
+  };
+  /** A lock-step transfer of `data` (blksize 512) driven by the socket's chaining; resolves once the last ACK is in. */
+  const lockStep = async (s: TftpTransferSocket, data: Buffer, spinMicros: number): Promise<number> => {
+    const total = Math.floor(data.length / 512) + 1;
+    lastAck = undefined;
+    s.sendBlocks(data, 1, 1, 512, { trigger: ackWord(1), firstIndex: 2, count: 1 });
+    s.setChain(1, total, 65_536, spinMicros);
+    await until(() => lastAck !== undefined && lastAck.equals(encodeAck(total)), `the ACK of block ${total}`);
+    return total;
+  };
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+    binding.TransferSocket.setGso(true);
+  });
+
+  it.each([
+    ['one GSO send per window', true],
+    ['sendmmsg', false],
+  ])('a window of 64 full blocks and a short one arrives as its datagrams, in order (%s)', async (_name, gso) => {
+    binding.TransferSocket.setGso(gso);
+    const peer = await peerSocket();
+    try {
+      const s = await openTo(peer.port);
+      const data = Buffer.from(Array.from({ length: 64 * 1468 + 100 }, (_, i) => (i * 7) & 0xff));
+      s.sendBlocks(data, 1, 65, 1468);
+      const got: Buffer[] = [];
+      for (let i = 0; i < 65; i++) got.push(await peer.next());
+      got.forEach((b, i) => {
+        expect(b.length).toBe(i < 64 ? 1472 : 104);
+        expect(decodeTftp(b)).toEqual({ opcode: TftpOpcode.DATA, block: i + 1, data: data.subarray(i * 1468, (i + 1) * 1468) });
+      });
+      // 64 KiB per GSO send: 44 datagrams of 1472 bytes, then the other 21.
+      expect(s.stats!().gsoSends).toBe(gso ? 2 : 0);
+      await expect(peer.next(200)).rejects.toThrow(/no datagram/);
+    } finally {
+      peer.socket.close();
+    }
+  });
+
+  it('a lone transfer waits for its ACKs by spinning; the peer gets every block once, in order', async () => {
+    const peer = await ackingPeer(0);
+    try {
+      const s = await openTo(peer.port);
+      const data = Buffer.from(Array.from({ length: 300 * 512 + 5 }, (_, i) => (i * 13) & 0xff));
+      const total = await lockStep(s, data, 2000);
+      const blocks = (await peer.blocks()).map((b) => decodeTftp(b));
+      expect(blocks).toHaveLength(total);
+      blocks.forEach((p, i) => expect(p).toEqual({ opcode: TftpOpcode.DATA, block: i + 1, data: data.subarray(i * 512, (i + 1) * 512) }));
+      const { spinHits } = s.stats!();
+      // The worker answers within microseconds to 2 ms: most waits are served by the spin (a busy machine may
+      // deschedule the worker now and then: those waits end in the event loop instead).
+      expect(spinHits).toBeGreaterThan(total / 2);
+    } finally {
+      await peer.stop();
+    }
+  });
+
+  it('no spinning while another transfer socket is open, nor with spinMicros 0', async () => {
+    const peer = await ackingPeer(0);
+    const idle = await peerSocket();
+    try {
+      const data = Buffer.alloc(100 * 512 + 1, 3);
+      const s = await openTo(peer.port);
+      await lockStep(s, data, 0);
+      expect(s.stats!()).toMatchObject({ spinHits: 0, spinMisses: 0 });
+      await openTo(idle.port); // a second transfer: spinning would take the CPU from it
+      const t = await openTo(peer.port);
+      await lockStep(t, data, 2000);
+      expect(t.stats!()).toMatchObject({ spinHits: 0, spinMisses: 0 });
+    } finally {
+      idle.socket.close();
+      await peer.stop();
+    }
+  });
+
+  it('a peer slower than the budget stops the spinning after one wait ran out', async () => {
+    const peer = await ackingPeer(3); // 3 ms per ACK, budget 200 µs
+    try {
+      const s = await openTo(peer.port);
+      const total = await lockStep(s, Buffer.alloc(20 * 512 + 1, 9), 200);
+      expect(total).toBe(21);
+      expect(s.stats!()).toMatchObject({ spinHits: 0, spinMisses: 1 });
+    } finally {
+      await peer.stop();
+    }
   });
 });

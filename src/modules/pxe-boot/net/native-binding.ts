@@ -74,15 +74,20 @@ export interface NativeTransferSocket {
   armReply(trigger: number, firstIndex: number, count: number): void;
   /**
    * After an armed window leaves, arm the window of `windowsize` blocks (up to `totalBlocks`) that answers its last
-   * ACK, up to `budget` times before calling JS again (0: off); the callback's `chained` counts those ACKs.
+   * ACK, up to `budget` times before calling JS again (0: off); the callback's `chained` counts those ACKs. With
+   * `spinMicros` > 0, while this is the process's only open transfer socket, the ACK of a chained window is awaited by
+   * polling the socket for up to that long instead of going back to the event loop (adaptive: a wait that runs out
+   * stops it until the peer answers within the budget again).
    */
-  setChain(windowsize: number, totalBlocks: number, budget: number): void;
+  setChain(windowsize: number, totalBlocks: number, budget: number, spinMicros?: number): void;
   /** The ACKs answered by chaining since JS last heard (resets the count). */
   takeChained(): number;
   /** Idempotent. */
   close(): void;
   address(): { address: string; port: number };
   unref(): NativeTransferSocket;
+  /** Windows sent as one UDP GSO send; ACK waits spinning served; waits where it ran out (see setChain). */
+  stats(): { gsoSends: number; spinHits: number; spinMisses: number };
 }
 
 /** The addon's exports (see native/src/addon.cc). */
@@ -93,11 +98,19 @@ export interface DlsNetBinding {
     onError: (err: NodeJS.ErrnoException) => void,
   ) => NativeUdpSocket;
   /** Each datagram lands in `receiveBuffer` (valid until the next callback); `length` above its size = truncated. */
-  TransferSocket: new (
-    options: { address: string; peerAddress: string; peerPort: number; receiveBuffer: Buffer },
-    onMessage: (length: number, fromPeer: boolean, address?: string, port?: number, preSent?: boolean, chained?: number) => void,
-    onError: (err: NodeJS.ErrnoException) => void,
-  ) => NativeTransferSocket;
+  TransferSocket: {
+    new (
+      options: { address: string; peerAddress: string; peerPort: number; receiveBuffer: Buffer },
+      onMessage: (length: number, fromPeer: boolean, address?: string, port?: number, preSent?: boolean, chained?: number) => void,
+      onError: (err: NodeJS.ErrnoException) => void,
+    ): NativeTransferSocket;
+    /**
+     * A window of blocks leaves as one UDP GSO send (UDP_SEGMENT: the kernel cuts it into the datagrams) while this is
+     * true, the default; the first refusal by the kernel turns it off for the process, and sendmmsg carries windows.
+     * Returns the previous value.
+     */
+    setGso(enabled: boolean): boolean;
+  };
   RaSocket: new (
     ifname: string,
     icmpTypes: number[],

@@ -65,10 +65,13 @@ export interface TftpTransferSocket {
    * `windowsize` blocks (up to `totalBlocks`) answering that window's last ACK — the RFC 7440 rule — up to `budget`
    * times in a row before the handler hears again (budget 0: off). Anything else reaches the handler, which replays
    * the `chained` ACKs into its state machine first. Set once per transfer, after the first armReply/sendBlocks.
+   * `spinMicros`: see `NativeTransferSocket.setChain` (net/native-binding.ts).
    */
-  setChain(windowsize: number, totalBlocks: number, budget: number): void;
+  setChain(windowsize: number, totalBlocks: number, budget: number, spinMicros?: number): void;
   /** The ACKs chaining answered since the handler last heard (resets the count); 0 when there is no chaining. */
   takeChained(): number;
+  /** The native socket's counters (see `NativeTransferSocket.stats`); undefined for dgram. */
+  stats?(): { gsoSends: number; spinHits: number; spinMisses: number };
   /** Whether {@link armReply} does anything here (the native socket). */
   readonly canArm: boolean;
   /** Closes the socket once `last` (e.g. a final ERROR) has been handed to the kernel. Idempotent. */
@@ -149,10 +152,11 @@ function openNative(binding: DlsNetBinding, bindAddress: string, peer: TftpEndpo
       ignoreErrors(() => (arm ? socket.sendBlocks(firstIndex, count, arm.trigger, arm.firstIndex, arm.count) : socket.sendBlocks(firstIndex, count)));
     },
     canArm: true,
-    setChain: (windowsize, totalBlocks, budget) => {
-      if (open) socket.setChain(windowsize, totalBlocks, budget);
+    setChain: (windowsize, totalBlocks, budget, spinMicros = 0) => {
+      if (open) socket.setChain(windowsize, totalBlocks, budget, spinMicros);
     },
     takeChained: () => (open ? socket.takeChained() : 0),
+    stats: () => socket.stats(),
     armReply: (trigger, data, firstIndex, count, blksize) => {
       if (!open) return true;
       useSource(data, blksize);

@@ -161,6 +161,7 @@ export class TftpProvider implements OnApplicationBootstrap, OnApplicationShutdo
         root: this.config.tftp.root,
         bindAddress: address,
         port: this.config.tftp.port,
+        spinMicros: this.config.tftp.spinMicros,
         logger: this.logger,
         onTransferEnd: (e) => this.reportTransfer(e),
         generated: (filename, client) => this.generated(filename, client, address),

@@ -119,6 +119,13 @@ TransferSocket::TransferSocket(const Napi::CallbackInfo& info)
     ::close(fd);
     ThrowErrno(env, EINVAL, "uv_loop", Text(local));
   }
+  // A kernel without UDP GSO (before 4.18) would ignore the cmsg and send one large datagram: ask it once.
+  static std::atomic<bool> gso_probed{false};
+  if (!gso_probed.exchange(true)) {
+    int segment = 0;
+    socklen_t segment_len = sizeof(segment);
+    if (getsockopt(fd, SOL_UDP, UDP_SEGMENT, &segment, &segment_len) < 0) gso_usable_.store(false);
+  }
   const int rc = poller_.Start(loop, fd, this, &TransferSocket::OnReadable);  // owns fd from here on
   if (rc < 0) ThrowErrno(env, -rc, "uv_poll_start", Text(local));
 
@@ -385,8 +392,12 @@ int64_t TransferSocket::SendBlocksGso(int64_t first, int64_t count) {
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
-      if (batch > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOPROTOOPT)) {
-        gso_usable_.store(false, std::memory_order_relaxed);
+      if (batch > 1 && (errno == EIO || errno == EINVAL || errno == EMSGSIZE || errno == EOPNOTSUPP || errno == ENOPROTOOPT)) {
+        // EMSGSIZE/EINVAL: this socket's datagrams do not fit the route's MTU unfragmented (a client's large blksize),
+        // which GSO cannot do: sendmmsg (the kernel fragments) for this socket. The others: the kernel or the device
+        // cannot do GSO at all: for every socket.
+        if (errno == EINVAL || errno == EMSGSIZE) gso_ok_ = false;
+        else gso_usable_.store(false, std::memory_order_relaxed);
         return -1000000 - sent;  // caller: fall back to sendmmsg from block first + sent
       }
       return -errno;
@@ -398,7 +409,7 @@ int64_t TransferSocket::SendBlocksGso(int64_t first, int64_t count) {
 }
 
 int64_t TransferSocket::SendBlocksFromSource(int64_t first, int64_t count) {
-  if (count > 1 && gso_usable_.load(std::memory_order_relaxed)) {
+  if (count > 1 && gso_ok_ && gso_usable_.load(std::memory_order_relaxed)) {
     const int64_t r = SendBlocksGso(first, count);
     if (r > -1000000) return r;
     const int64_t done = -(r + 1000000);

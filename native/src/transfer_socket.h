@@ -38,6 +38,7 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   int64_t SendBlocksGso(int64_t first, int64_t count);
   int64_t SendBlocksMmsg(int64_t first, int64_t count);
   static std::atomic<bool> gso_usable_;
+  bool gso_ok_ = true;  // false once this socket's route refused a GSO send (EINVAL)
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Address(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);

@@ -136,15 +136,42 @@ describe('ZfsStorageDriver (zfs-fuse)', () => {
       expect(t.get(ds)?.get('dls:image-id')).toEqual({ value: imageId, source: 'local' });
       expect(disk.path).toBe(`${pool.mountpoint}/dls/clients/${clientId}/disk.raw`);
 
-      // writtenBytes = usedbydataset: grows once the client writes (space accounting lags a txg).
+      // writtenBytes = usedbydataset: grows once the client writes (space accounting lags a txg). An exact look-up
+      // asks zfs; the boot path's answers from memory keep the last figure zfs gave (0 for a fresh clone).
       await writeAt(disk.path, 2 * MiB, Buffer.alloc(4 * MiB, 0x77));
       const deadline = Date.now() + 20_000;
       let written = 0;
       while (Date.now() < deadline && written < 4 * MiB) {
-        written = (await driver.clientDisk(clientId))?.writtenBytes ?? 0;
+        written = (await driver.clientDisk(clientId, { exact: true }))?.writtenBytes ?? 0;
         if (written < 4 * MiB) await new Promise((r) => setTimeout(r, 200));
       }
       expect(written).toBeGreaterThanOrEqual(4 * MiB);
+      expect((await driver.clientDisk(clientId))?.writtenBytes).toBe(written);
+      await driver.destroyClientDisk(clientId);
+    });
+
+    it('answers a known clone without zfs, and still sees one destroyed or unmounted by hand', async () => {
+      const clientId = randomUUID();
+      const ds = `${pool.name}/dls/clients/${clientId}`;
+      const disk = await driver.ensureClientDisk(clientId, imageId, versionId);
+      const get = jest.spyOn(adapter, 'get');
+      try {
+        expect(await driver.clientDisk(clientId)).toEqual(disk);
+        expect(await driver.ensureClientDisk(clientId, imageId, versionId)).toEqual(disk);
+        expect(get).not.toHaveBeenCalled();
+        // Unmounted behind DLS's back: the look-up asks zfs and mounts it again.
+        await adapter.unmount(ds);
+        expect(await driver.clientDisk(clientId)).toMatchObject({ clientId, path: disk.path, versionId });
+        expect(await readAt(disk.path, 0, 16)).toEqual(Buffer.alloc(16, 0x5a));
+        // Destroyed behind DLS's back: null (ClientDisksService then makes a fresh one).
+        get.mockClear();
+        await adapter.unmount(ds);
+        await adapter.destroy(ds);
+        expect(await driver.clientDisk(clientId)).toBeNull();
+        expect(get).toHaveBeenCalledTimes(1);
+      } finally {
+        get.mockRestore();
+      }
       await driver.destroyClientDisk(clientId);
     });
 

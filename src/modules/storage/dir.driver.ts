@@ -364,12 +364,12 @@ export class DirStorageDriver implements StorageDriver {
     }
   }
 
-  async versionSha256(imageId: string, versionId: string): Promise<string> {
+  async versionSha256(imageId: string, versionId: string, options: { signal?: AbortSignal } = {}): Promise<string> {
     const id = assertUuid(imageId, 'imageId');
     const vid = assertUuid(versionId, 'versionId');
     const file = this.versionPath(id, vid);
     if (!(await statOrNull(file))) throw this.notFound('version', `${id}/${vid}`);
-    return sha256File(file);
+    return sha256File(file, options.signal);
   }
 
   async destroyVersion(imageId: string, versionId: string): Promise<void> {
@@ -441,6 +441,7 @@ export class DirStorageDriver implements StorageDriver {
     );
   }
 
+  /** A meta file read and a stat per call (no process); always exact, so the port's `exact` option changes nothing. */
   async clientDisk(clientId: string): Promise<DiskInfo | null> {
     const cid = assertUuid(clientId, 'clientId');
     const meta = await this.readMeta(cid);

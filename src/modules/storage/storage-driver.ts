@@ -121,13 +121,21 @@ export interface StorageDriver {
    * missing base, no space) nothing of it is left behind. ALREADY_EXISTS when the version is already here.
    */
   receiveVersion(imageId: string, versionId: string, incoming: IncomingVersion): Promise<VersionInfo>;
-  /** Lower-case hex sha256 of the version's disk bytes (reads them all: not for hot paths). NOT_FOUND when absent. */
-  versionSha256(imageId: string, versionId: string): Promise<string>;
+  /**
+   * Lower-case hex sha256 of the version's disk bytes (reads them all: not for hot paths). NOT_FOUND when absent. An
+   * aborted `signal` (DLS shutting down) stops the reading: it rejects with the signal's reason.
+   */
+  versionSha256(imageId: string, versionId: string, options?: { signal?: AbortSignal }): Promise<string>;
   /** Refuses with HAS_DEPENDENTS (`details.clientIds`) while client disks depend on it; idempotent. */
   destroyVersion(imageId: string, versionId: string): Promise<void>;
   /** Idempotent; a disk of ANOTHER image/version for this client → ALREADY_EXISTS (caller destroys first). */
   ensureClientDisk(clientId: string, imageId: string, versionId: string): Promise<DiskInfo>;
-  clientDisk(clientId: string): Promise<DiskInfo | null>;
+  /**
+   * The client's disk, or null when storage has none (made elsewhere, or deleted by hand: the caller re-creates it).
+   * On the boot path: no process or database round trip per call. `writtenBytes` may then be the last figure the
+   * backend reported (zfs); `exact` asks the backend for a current one (one `zfs get`; the dir driver is always exact).
+   */
+  clientDisk(clientId: string, options?: { exact?: boolean }): Promise<DiskInfo | null>;
   /** Every client disk, in one pass (one `zfs get -r`; one directory listing) — for accounting, not per-boot work. */
   listClientDisks(): Promise<DiskInfo[]>;
   /** Idempotent. The caller must have unexported the disk first. */

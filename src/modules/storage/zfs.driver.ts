@@ -43,6 +43,19 @@ const HASH_CLONE_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 
 const CLIENT_PROPS = ['origin', 'mounted', 'mountpoint', 'usedbydataset', DLS_PROPS.imageId, DLS_PROPS.versionId];
 
+/**
+ * A client clone the driver made or inspected, kept so that a boot's {@link ZfsStorageDriver.clientDisk} costs a `stat`
+ * instead of a `zfs get` (a process, answered by zfs-fuse one at a time: ~5 s p50 waits in a 1,000-client storm).
+ */
+interface KnownClone {
+  imageId: string;
+  versionId: string;
+  /** `<mountpoint>/disk.raw`. */
+  path: string;
+  /** `usedbydataset` as zfs last reported it (0 for a clone this driver just made); see clientDisk. */
+  writtenBytes: number;
+}
+
 /** At most 10 ids for a message (details carry the full list). */
 function listIds(ids: string[]): string {
   return ids.length > 10 ? `${ids.slice(0, 10).join(', ')}, ...` : ids.join(', ');
@@ -66,6 +79,12 @@ async function fileSize(p: string): Promise<number> {
  * properties). The disk path is `<mountpoint>/disk.raw`. Creating a disk is O(1) (one `zfs clone` + one `zfs get`).
  * zfs-fuse lacks the `clones` property, so a version's dependents are found through the clients' `origin`.
  * Every clone is a FUSE mount: destroying one unmounts it first, then destroys with busy-retry (the adapter's).
+ *
+ * Client clones are also kept in memory ({@link KnownClone}: filled when this driver makes, inspects or lists a clone,
+ * dropped when it destroys one or finds it gone), so a boot's `clientDisk` / `ensureClientDisk` of a known clone runs
+ * no `zfs` process: one `stat` of its `disk.raw` checks it is still there (a clone destroyed or unmounted behind DLS's
+ * back fails it, and the driver asks zfs again). init() fills the record in one pass, so a restart does not cost
+ * one `zfs get` per client at the next boot storm either.
  */
 export class ZfsStorageDriver implements StorageDriver {
   readonly kind = 'zfs' as const;
@@ -81,6 +100,15 @@ export class ZfsStorageDriver implements StorageDriver {
   private readonly mountsFile: string;
   private readonly imageMounts = new Map<string, string>();
   private initialized = false;
+  /** Client clones this driver knows of, by client id (see {@link KnownClone}). */
+  private readonly clones = new Map<string, KnownClone>();
+  /**
+   * `clones` change counter, and per client the value at its last authoritative change (made under its client lock:
+   * ensure, destroy, a locked look-up). A pass that read zfs without the lock (a listing) only applies what it saw to
+   * clients left unchanged since it started, so a slow listing never brings back a clone destroyed meanwhile.
+   */
+  private cloneEpoch = 0;
+  private readonly cloneChangedAt = new Map<string, number>();
 
   constructor(
     private readonly zfs: ZfsAdapter,
@@ -124,6 +152,8 @@ export class ZfsStorageDriver implements StorageDriver {
     // Only at the first start: a second init() (the catalogue's reconcile) must not destroy a clone a hash is reading.
     if (!this.initialized) await this.sweepHashClones();
     this.initialized = true;
+    // One `zfs get` for every clone now rather than one per client at its first boot. Only a cache: not fatal.
+    await this.listClientDisks().catch((e: Error) => this.logger?.warn(`listing the client disks at start failed: ${e.message}`));
   }
 
   /** Destroys the hash clones a crash left behind (each one would keep its version from being destroyed). */
@@ -429,7 +459,7 @@ export class ZfsStorageDriver implements StorageDriver {
    * Hashes the version's `disk.raw` through a temporary clone (zfs-fuse has no `.zfs/snapshot` directory), destroyed
    * afterwards (and by `init()` after a crash). The image is locked shared meanwhile, so the version stays.
    */
-  async versionSha256(imageId: string, versionId: string): Promise<string> {
+  async versionSha256(imageId: string, versionId: string, options: { signal?: AbortSignal } = {}): Promise<string> {
     const id = assertUuid(imageId, 'imageId');
     const vid = assertUuid(versionId, 'versionId');
     const snap = this.snapshotName(id, vid);
@@ -447,7 +477,7 @@ export class ZfsStorageDriver implements StorageDriver {
           if (zfsPropValue(row, clone, 'mounted') !== 'yes') await this.zfs.mount(clone);
           const mp = zfsPropValue(row, clone, 'mountpoint');
           if (!mp || !path.isAbsolute(mp)) throw new StorageError(StorageErrorCode.COMMAND_FAILED, `${clone} has no usable mountpoint`);
-          return await sha256File(path.join(mp, 'disk.raw'));
+          return await sha256File(path.join(mp, 'disk.raw'), options.signal);
         } finally {
           await this.unmountAndDestroy(clone).catch((e: Error) => this.logger?.warn(`destroying hash clone ${clone} failed: ${e.message}`));
         }
@@ -508,70 +538,166 @@ export class ZfsStorageDriver implements StorageDriver {
     const cid = assertUuid(clientId, 'clientId');
     const id = assertUuid(imageId, 'imageId');
     const vid = assertUuid(versionId, 'versionId');
-    const ds = this.clientDataset(cid);
-    const snap = this.snapshotName(id, vid);
     return this.clientLocks.run(cid, () =>
       this.imageLocks.run(
         id,
         async () => {
-          try {
-            await this.assertMountCapacity(ds);
-            await this.zfs.clone(snap, ds, {
-              [DLS_PROPS.managed]: '1',
-              [DLS_PROPS.clientId]: cid,
-              [DLS_PROPS.imageId]: id,
-              [DLS_PROPS.versionId]: vid,
-            });
-            // Fast path: a fresh clone is mounted at the inherited mountpoint with nothing written yet.
-            const fresh = this.clientsMount ? path.join(this.clientsMount, cid, 'disk.raw') : undefined;
-            const size = fresh ? await fileSize(fresh) : 0;
-            if (fresh && size > 0) {
-              return { clientId: cid, path: fresh, imageId: id, versionId: vid, sizeBytes: size, writtenBytes: 0 };
-            }
-          } catch (e) {
-            if (isStorageError(e, StorageErrorCode.NOT_FOUND)) {
-              throw new StorageError(StorageErrorCode.NOT_FOUND, `version ${vid} of image ${id} not found`, {
-                imageId: id,
-                versionId: vid,
-              });
-            }
-            if (!isStorageError(e, StorageErrorCode.ALREADY_EXISTS)) throw e;
+          // A clone this driver knows, of this version and still there: nothing to ask zfs (a boot's re-ensure).
+          const known = this.clones.get(cid);
+          if (known && known.imageId === id && known.versionId === vid) {
+            const info = await this.checkKnown(cid, known);
+            if (info) return info;
           }
-          const table = await this.zfs.get([ds], CLIENT_PROPS);
-          const origin = zfsPropValue(table, ds, 'origin');
-          if (origin !== snap) {
-            throw new StorageError(StorageErrorCode.ALREADY_EXISTS, `client ${cid} already has a disk from ${origin ?? 'no snapshot'}`, {
-              clientId: cid,
-              existingImageId: zfsPropValue(table, ds, DLS_PROPS.imageId),
-              existingVersionId: zfsPropValue(table, ds, DLS_PROPS.versionId),
-              origin,
-            });
-          }
-          if (zfsPropValue(table, ds, 'mounted') !== 'yes') await this.zfs.mount(ds);
-          return this.diskInfoFrom(cid, table);
+          const info = await this.ensureClientDiskLocked(cid, id, vid);
+          this.rememberClone(cid, info);
+          return info;
         },
         { shared: true },
       ),
     );
   }
 
-  async clientDisk(clientId: string): Promise<DiskInfo | null> {
-    const cid = assertUuid(clientId, 'clientId');
+  /** {@link ensureClientDisk} under its locks, asking zfs. */
+  private async ensureClientDiskLocked(cid: string, id: string, vid: string): Promise<DiskInfo> {
     const ds = this.clientDataset(cid);
-    const table = await this.zfs.get([ds], CLIENT_PROPS, { allowMissing: true });
-    return table.has(ds) ? this.diskInfoFrom(cid, table) : null;
+    const snap = this.snapshotName(id, vid);
+    try {
+      await this.assertMountCapacity(ds);
+      await this.zfs.clone(snap, ds, {
+        [DLS_PROPS.managed]: '1',
+        [DLS_PROPS.clientId]: cid,
+        [DLS_PROPS.imageId]: id,
+        [DLS_PROPS.versionId]: vid,
+      });
+      // Fast path: a fresh clone is mounted at the inherited mountpoint with nothing written yet.
+      const fresh = this.clientsMount ? path.join(this.clientsMount, cid, 'disk.raw') : undefined;
+      const size = fresh ? await fileSize(fresh) : 0;
+      if (fresh && size > 0) {
+        return { clientId: cid, path: fresh, imageId: id, versionId: vid, sizeBytes: size, writtenBytes: 0 };
+      }
+    } catch (e) {
+      if (isStorageError(e, StorageErrorCode.NOT_FOUND)) {
+        throw new StorageError(StorageErrorCode.NOT_FOUND, `version ${vid} of image ${id} not found`, {
+          imageId: id,
+          versionId: vid,
+        });
+      }
+      if (!isStorageError(e, StorageErrorCode.ALREADY_EXISTS)) throw e;
+    }
+    const table = await this.zfs.get([ds], CLIENT_PROPS);
+    const origin = zfsPropValue(table, ds, 'origin');
+    if (origin !== snap) {
+      throw new StorageError(StorageErrorCode.ALREADY_EXISTS, `client ${cid} already has a disk from ${origin ?? 'no snapshot'}`, {
+        clientId: cid,
+        existingImageId: zfsPropValue(table, ds, DLS_PROPS.imageId),
+        existingVersionId: zfsPropValue(table, ds, DLS_PROPS.versionId),
+        origin,
+      });
+    }
+    if (zfsPropValue(table, ds, 'mounted') !== 'yes') await this.zfs.mount(ds);
+    return this.diskInfoFrom(cid, table);
   }
 
+  /**
+   * The client's disk. A clone this driver knows of is answered from memory plus one `stat` of its `disk.raw` (on the
+   * clone's own mount): no `zfs` process on the boot path. Then `sizeBytes` is the stat's and `writtenBytes` is the
+   * last `usedbydataset` zfs reported for the clone (0 when made here; refreshed by every `zfs get` of it: a look-up
+   * that missed memory, listClientDisks, spaceUsage) — it may lag what the client wrote since. Not `st_blocks`: on a
+   * clone that counts the blocks shared with the version too, and a caller subtracting it as space a destroy frees
+   * (ClientDisksService on a version change) would over-count. `{ exact: true }` asks zfs (one `zfs get`) for an
+   * exact figure. A clone not known, or whose check fails (destroyed or unmounted behind DLS's back, zfs-fuse gone),
+   * is looked up with `zfs get` under the client's lock, re-mounted if zfs unmounted it (as the dir driver
+   * re-attaches an overlay), and remembered or forgotten.
+   */
+  async clientDisk(clientId: string, options: { exact?: boolean } = {}): Promise<DiskInfo | null> {
+    const cid = assertUuid(clientId, 'clientId');
+    const known = options.exact ? undefined : this.clones.get(cid);
+    if (known) {
+      const info = await this.checkKnown(cid, known);
+      if (info) return info;
+    }
+    return this.clientLocks.run(cid, () => this.lookUpClientDisk(cid));
+  }
+
+  /** {@link clientDisk} through zfs, under the client's lock; the answer becomes what memory knows. */
+  private async lookUpClientDisk(cid: string): Promise<DiskInfo | null> {
+    const ds = this.clientDataset(cid);
+    const table = await this.zfs.get([ds], CLIENT_PROPS, { allowMissing: true });
+    if (!table.has(ds)) {
+      this.forgetClone(cid);
+      return null;
+    }
+    if (zfsPropValue(table, ds, 'mounted') !== 'yes') await this.zfs.mount(ds);
+    const info = await this.diskInfoFrom(cid, table);
+    this.rememberClone(cid, info);
+    return info;
+  }
+
+  /**
+   * The known clone as a DiskInfo when its `disk.raw` is there on the clone's own mount (a `stat`: one FUSE getattr,
+   * no process); null when it is not (or the stat fails): the caller asks zfs.
+   */
+  private async checkKnown(cid: string, known: KnownClone): Promise<DiskInfo | null> {
+    let st: { size: number; isFile(): boolean };
+    try {
+      st = await fsp.stat(known.path);
+    } catch {
+      return null; // ENOENT: destroyed or unmounted (its mountpoint is an empty directory); ENOTCONN: zfs-fuse gone
+    }
+    if (!st.isFile()) return null;
+    return {
+      clientId: cid,
+      path: known.path,
+      imageId: known.imageId,
+      versionId: known.versionId,
+      sizeBytes: st.size,
+      writtenBytes: known.writtenBytes,
+    };
+  }
+
+  /** Every clone, with one `zfs get`; what it finds becomes what memory knows (see {@link cloneEpoch}). */
   async listClientDisks(): Promise<DiskInfo[]> {
+    const since = this.cloneEpoch;
     const table = await this.zfs.get([this.clientsDataset], CLIENT_PROPS, { depth: 1 });
     const prefix = `${this.clientsDataset}/`;
     const ids = [...table.keys()].filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
-    return Promise.all(ids.filter((id) => UUID_RE.test(id)).map((id) => this.diskInfoFrom(id, table)));
+    const disks = await Promise.all(ids.filter((id) => UUID_RE.test(id)).map((id) => this.diskInfoFrom(id, table)));
+    const listed = new Set<string>();
+    for (const d of disks) {
+      listed.add(d.clientId);
+      if (this.unchangedSince(d.clientId, since)) this.clones.set(d.clientId, this.knownFrom(d));
+    }
+    for (const cid of [...this.clones.keys()]) if (!listed.has(cid) && this.unchangedSince(cid, since)) this.clones.delete(cid);
+    return disks;
   }
 
   async destroyClientDisk(clientId: string): Promise<void> {
     const cid = assertUuid(clientId, 'clientId');
-    await this.clientLocks.run(cid, () => this.unmountAndDestroy(this.clientDataset(cid)));
+    await this.clientLocks.run(cid, async () => {
+      // Forgotten whatever happens: after a failed destroy the next look-up asks zfs.
+      this.forgetClone(cid);
+      await this.unmountAndDestroy(this.clientDataset(cid));
+    });
+  }
+
+  private knownFrom(d: DiskInfo): KnownClone {
+    return { imageId: d.imageId, versionId: d.versionId, path: d.path, writtenBytes: d.writtenBytes };
+  }
+
+  /** Authoritative (under the client's lock): memory now says `info`. */
+  private rememberClone(cid: string, info: DiskInfo): void {
+    this.clones.set(cid, this.knownFrom(info));
+    this.cloneChangedAt.set(cid, ++this.cloneEpoch);
+  }
+
+  /** Authoritative (under the client's lock): memory no longer knows the clone. */
+  private forgetClone(cid: string): void {
+    this.clones.delete(cid);
+    this.cloneChangedAt.set(cid, ++this.cloneEpoch);
+  }
+
+  private unchangedSince(cid: string, epoch: number): boolean {
+    return (this.cloneChangedAt.get(cid) ?? 0) <= epoch;
   }
 
   async commitClientDisk(clientId: string, imageId: string): Promise<void> {
@@ -579,7 +705,7 @@ export class ZfsStorageDriver implements StorageDriver {
     const id = assertUuid(imageId, 'imageId');
     await this.clientLocks.run(cid, () =>
       this.imageLocks.run(id, async () => {
-        const disk = await this.clientDisk(cid);
+        const disk = await this.lookUpClientDisk(cid); // the client lock is held here: not clientDisk()
         if (!disk) throw new StorageError(StorageErrorCode.NOT_FOUND, `client disk ${cid} not found`, { clientId: cid });
         if (!(await this.zfs.getOne(this.imageDataset(id), ['mounted']))) {
           throw new StorageError(StorageErrorCode.NOT_FOUND, `image ${id} not found`, { imageId: id });
@@ -604,13 +730,17 @@ export class ZfsStorageDriver implements StorageDriver {
   }
 
   async spaceUsage(): Promise<SpaceUsage> {
+    const since = this.cloneEpoch;
     const { items, table } = await this.managedItems(['used', 'usedbydataset']);
     const usage: SpaceUsage = { versions: [], clientDisks: [] };
     for (const item of items) {
       if (item.kind === 'version') {
         usage.versions.push({ imageId: item.imageId!, versionId: item.versionId!, bytes: zfsPropNumber(table, item.ref, 'used') });
       } else if (item.kind === 'client-disk') {
-        usage.clientDisks.push({ clientId: item.clientId!, bytes: zfsPropNumber(table, item.ref, 'usedbydataset') });
+        const bytes = zfsPropNumber(table, item.ref, 'usedbydataset');
+        usage.clientDisks.push({ clientId: item.clientId!, bytes });
+        const known = this.clones.get(item.clientId!);
+        if (known && this.unchangedSince(item.clientId!, since)) known.writtenBytes = bytes;
       }
     }
     return usage;

@@ -86,13 +86,14 @@ export class ClientDisksService {
       if (row && (row.snapshotId !== t.version.id || row.state !== 'ready' || row.isMaintenance !== t.isMaintenance)) {
         // The space check comes before the old disk goes: a 507 must leave the client's disk as it was. What the old
         // disk holds is counted as freed, since the new clone is only made once it is gone.
-        const old = await storageCall(() => this.driver.clientDisk(clientId));
+        const old = await storageCall(() => this.driver.clientDisk(clientId, { exact: true }));
         await this.space.ensure(Math.max(0, (await this.space.cloneCost(t.image.id)) - (old?.writtenBytes ?? 0)));
         spaceChecked = true;
         await this.destroyLocked(clientId, row.snapshotId !== t.version.id ? 'version-change' : 'destroy');
         row = null;
       }
       if (row) {
+        // The boot path: the driver answers from what it keeps in memory (a stat, no zfs process); writtenBytes may lag.
         const info = await storageCall(() => this.driver.clientDisk(clientId));
         if (info && info.versionId === t.version.id) {
           return { target: t, disk: this.view(row, t, info.sizeBytes, info.writtenBytes) };
@@ -143,7 +144,7 @@ export class ClientDisksService {
       this.clients.findOneOrFail({ where: { id: clientId } }).then((c) => this.policy.resolve(c)),
       this.images.findOneOrFail({ where: { id: row.imageId } }),
       this.versions.findOneOrFail({ where: { id: row.snapshotId } }),
-      storageCall(() => this.driver.clientDisk(clientId)),
+      storageCall(() => this.driver.clientDisk(clientId, { exact: true })),
     ]);
     const policy = diskPolicyOf(client, image, row.isMaintenance);
     return this.view(row, { client, image, version, policy, isMaintenance: row.isMaintenance }, info?.sizeBytes ?? 0, info?.writtenBytes ?? 0);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeTgt } from './testing/fake-tgt';
 import { ExportSpec, TgtExporter, isFuseExport } from './tgt-exporter';
-import { forceRemoveTarget } from './tgt-teardown';
+import { forceRemoveTarget, removeAllTargets } from './tgt-teardown';
 import { TgtErrorCode } from './tgt.errors';
 
 const PREFIX = 'iqn.2025-01.lab.dls:';
@@ -300,6 +300,56 @@ describe('forceRemoveTarget', () => {
 
   it('returns false for a target that does not exist', async () => {
     expect(await forceRemoveTarget(fake.asAdapter(), 5, noSleep)).toBe(false);
+  });
+});
+
+describe('removeAllTargets (before tgtd stops)', () => {
+  it('takes every target offline first, then deletes them one by one', async () => {
+    for (const n of [1, 2, 3]) await exporter.ensureExport(spec(n));
+    fake.calls = [];
+    expect(await removeAllTargets(fake.asAdapter(), [1, 2, 3], noSleep)).toEqual({ removed: 3, left: 0 });
+    expect(fake.targets.size).toBe(0);
+    const order = fake.calls.filter((c) => c.startsWith('setTargetState') || c.startsWith('deleteTarget'));
+    expect(order.slice(0, 3)).toEqual(['setTargetState 1 offline', 'setTargetState 2 offline', 'setTargetState 3 offline']);
+    expect(order.filter((c) => c.startsWith('deleteTarget'))).toEqual(['deleteTarget 1 force', 'deleteTarget 2 force', 'deleteTarget 3 force']);
+  });
+
+  it('goes on past a target that stays busy, and says what is left', async () => {
+    for (const n of [1, 2]) await exporter.ensureExport(spec(n));
+    fake.addSession(1, 'iqn.2025-01.lab.dls:client1');
+    fake.busyForceDeletes = 1000;
+    fake.failOn.push({ method: 'deleteConnection', code: TgtErrorCode.SESSION_NOT_FOUND, times: 1000 });
+    let clock = 0;
+    const r = await removeAllTargets(fake.asAdapter(), [1, 2], {
+      timeoutMs: 60_000,
+      perTargetTimeoutMs: 500,
+      now: () => clock,
+      sleep: async (ms) => void (clock += ms),
+    });
+    expect(r).toMatchObject({ removed: 1, left: 1, error: { code: TgtErrorCode.TARGET_ACTIVE } });
+    expect([...fake.targets.keys()]).toEqual([1]);
+    expect(clock).toBeLessThan(1000); // one target's bound, not the whole stop's
+  });
+
+  it('stops at once when tgtd no longer answers (each further call would wait its full timeout)', async () => {
+    for (const n of [1, 2, 3]) await exporter.ensureExport(spec(n));
+    fake.failOn.push({ method: 'deleteTarget', code: TgtErrorCode.TIMEOUT });
+    fake.calls = [];
+    const r = await removeAllTargets(fake.asAdapter(), [1, 2, 3], noSleep);
+    expect(r).toMatchObject({ removed: 0, left: 3, error: { code: TgtErrorCode.TIMEOUT } });
+    expect(fake.calls.filter((c) => c.startsWith('deleteTarget'))).toEqual(['deleteTarget 1 force']);
+  });
+
+  it('keeps to its overall bound', async () => {
+    for (const n of [1, 2, 3]) await exporter.ensureExport(spec(n));
+    let clock = 0;
+    const slow = fake.asAdapter();
+    const del = fake.deleteTarget.bind(fake);
+    fake.deleteTarget = async (tid, o) => {
+      clock += 400; // each delete (tgtd closing the backing file) takes 400 ms
+      return del(tid, o);
+    };
+    expect(await removeAllTargets(slow, [1, 2, 3], { timeoutMs: 700, now: () => clock, ...noSleep })).toEqual({ removed: 2, left: 1 });
   });
 });
 

@@ -7,7 +7,10 @@
  * - If the portal port is taken, tgtd logs `failed to create/bind to portal` and **keeps running without a portal**,
  *   so readiness means: the control socket answers *and* tgtd itself owns a listening socket on the portal.
  * - tgtd ignores SIGTERM. A graceful stop is: delete every target (offline → delete --force, retried), then
- *   `tgtadm --mode sys --op delete` (only works with no targets); SIGKILL by PID is the last resort.
+ *   `tgtadm --mode sys --op delete` (only works with no targets); SIGKILL by PID is the last resort. The deletes are
+ *   what make tgtd close its backing files one by one while it still runs: a SIGKILLed tgtd closes them all from its
+ *   exit path, and on zfs-fuse one of those FLUSHes went unanswered after a boot storm (tgtd a zombie for good, each
+ *   dataset then ~25 s to unmount). So the bound of a stop grows with the number of targets.
  * - tgtd keeps no state: after any (re)start every target/LUN/ACL/account is gone, so the owner must listen for
  *   `'exit'` and re-create state (see `TgtExporter.reconcile`).
  * - tgtd outlives a `kill -9` of its parent. With `pidFile`, the spawned pid is recorded there; the next start
@@ -21,7 +24,7 @@ import { basename } from 'node:path';
 import { connect, isIP } from 'node:net';
 import { TGTD_SOCKET_DIR } from './tgtd-socket.runner';
 import { TgtAdmAdapter, TgtLogger } from './tgt.adapter';
-import { delay, forceRemoveTarget } from './tgt-teardown';
+import { delay, removeAllTargets } from './tgt-teardown';
 import { TgtError, TgtErrorCode, isTgtError } from './tgt.errors';
 import {
   decideTgtdPidFile,
@@ -55,8 +58,13 @@ export interface TgtdSupervisorOptions {
   attach?: boolean;
   /** Bound for start-up readiness (default 5000 ms). */
   startTimeoutMs?: number;
-  /** Bound for the graceful phase of `stop()` before SIGKILL (default 5000 ms). */
+  /**
+   * Bound for the graceful phase of `stop()` before SIGKILL: this (default 5000 ms) plus {@link stopPerTargetMs} for
+   * each target tgtd has, since every target is removed first (see `removeAllTargets`).
+   */
   stopTimeoutMs?: number;
+  /** What each target adds to the graceful stop's bound (default 100 ms; not yet measured after a zfs-fuse storm). */
+  stopPerTargetMs?: number;
   /**
    * Where the spawned tgtd's pid is recorded (e.g. `<DLS_DATA_DIR>/tgtd.pid`), so that a start after a crash of this
    * process replaces the tgtd it left behind. Without it, a leftover tgtd makes start fail (`another tgtd is using`).
@@ -413,16 +421,24 @@ export class TgtdSupervisor extends EventEmitter {
   // ---- stop ----------------------------------------------------------------------------------------------------
 
   private async gracefulStop(): Promise<void> {
-    const bound = this.opts.stopTimeoutMs ?? 5000;
-    const deadline = Date.now() + bound;
+    const started = Date.now();
+    let deadline = started + (this.opts.stopTimeoutMs ?? 5000);
     this.expectExit = true;
     this.ready = false;
+    const pid = this.child?.pid;
     try {
       const targets = await this.adapter.showTargets();
-      for (const t of targets) {
-        const left = deadline - Date.now();
-        if (left <= 0) break;
-        await forceRemoveTarget(this.adapter, t.tid, { timeoutMs: Math.min(left, 5000) });
+      if (targets.length > 0) {
+        deadline += targets.length * (this.opts.stopPerTargetMs ?? 100);
+        this.opts.logger?.log?.(`stopping tgtd (pid ${pid}): removing its ${targets.length} target(s) first`);
+        const r = await removeAllTargets(
+          this.adapter,
+          targets.map((t) => t.tid),
+          { timeoutMs: Math.max(0, deadline - Date.now()) },
+        );
+        const took = `${Date.now() - started} ms`;
+        if (r.left > 0) throw new Error(`${r.left} of ${targets.length} target(s) still there after ${took}${r.error ? `: ${r.error.message}` : ''}`);
+        this.opts.logger?.log?.(`tgtd (pid ${pid}): ${r.removed} target(s) removed in ${took}`);
       }
       await this.adapter.deleteSystem();
     } catch (err) {

@@ -23,6 +23,13 @@ const FORMATS: readonly VersionStreamFormat[] = ['raw', 'zfs-full', 'zfs-increme
 const TICK_MS = 2_000;
 /** Delay (and spacing) of a pass prompted by another node's events. */
 const NUDGE_MS = 200;
+/**
+ * How long shutdown waits for a pass in progress once it is told to stop. A version's hash on zfs-fuse just after a
+ * boot storm (a clone of it to mount, read and destroy among ~1,000 busy mounts) took minutes, and DLS never got to
+ * stop tgtd: the pass is abandoned instead (the process ends; a hash clone left is swept at the next start, and a
+ * version not hashed yet is hashed again then).
+ */
+const SHUTDOWN_WAIT_MS = 5_000;
 /** A copy that gets no byte for this long is abandoned (and retried). */
 const STALL_MS = 60_000;
 const CONNECT_MS = 5_000;
@@ -96,6 +103,8 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap,
   private nudge: NodeJS.Timeout | null = null;
   private stopped = false;
   private copying: AbortController | null = null;
+  /** Aborted at shutdown: a version's hash stops reading. */
+  private readonly stopping = new AbortController();
   private adopted = false;
   private states = new Map<string, number>();
   /** Versions made here whose sha256 is still to be computed (see {@link noteMade}). */
@@ -139,7 +148,18 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap,
     if (this.timer) clearInterval(this.timer);
     if (this.nudge) clearTimeout(this.nudge);
     this.copying?.abort(new Error('DLS is shutting down'));
-    await this.ticking?.catch(() => undefined);
+    this.stopping.abort(new Error('DLS is shutting down'));
+    const pass = this.ticking;
+    if (!pass) return;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      pass.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), SHUTDOWN_WAIT_MS))),
+    ]).finally(() => clearTimeout(timer));
+    if (!finished) this.logger.warn(`a replication pass was still running after ${SHUTDOWN_WAIT_MS / 1000} s of shutdown: not waited for`);
   }
 
   // ---- what other modules ask --------------------------------------------------------------------------------------
@@ -335,8 +355,9 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap,
     const started = Date.now();
     let sha: string;
     try {
-      sha = await this.driver.versionSha256(imageId, versionId);
+      sha = await this.driver.versionSha256(imageId, versionId, { signal: this.stopping.signal });
     } catch (err) {
+      if (this.stopped) return; // shutting down: hashed again at the next start
       this.logger.warn(`could not hash version ${versionId} made here (it is not copied to other nodes): ${errText(err)}`);
       return;
     }
@@ -372,7 +393,7 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap,
     for (const v of rows) {
       if (this.stopped) return;
       if (!(await this.driver.versionInfo(v.image_id, v.id).catch(() => null))) continue;
-      const sha = await this.driver.versionSha256(v.image_id, v.id);
+      const sha = await this.driver.versionSha256(v.image_id, v.id, { signal: this.stopping.signal });
       if (v.sha256 && v.sha256 !== sha) {
         this.logger.warn(`version ${v.name} here does not match its recorded sha256: not used here`);
         continue;
@@ -445,7 +466,7 @@ export class ReplicationService implements OnModuleInit, OnApplicationBootstrap,
         if (!source) throw new Error(`no node holding it answered (${sources.map((s) => s.name).join(', ')})`);
       }
       await this.setState(v, 'verifying', { bytes });
-      const sha = await this.driver.versionSha256(v.image_id, v.id);
+      const sha = await this.driver.versionSha256(v.image_id, v.id, { signal: this.stopping.signal });
       if (sha !== v.sha256) {
         await this.driver.destroyVersion(v.image_id, v.id).catch(() => undefined);
         throw new Error(`the copy's sha256 ${sha} is not the recorded ${v.sha256}: discarded`);

@@ -71,4 +71,15 @@ describe('writeStreamSparse / sha256File', () => {
     expect(await fsp.readFile(dst, 'utf8')).toBe('x');
     await expect(sha256File(path.join(dir, 'missing'))).rejects.toMatchObject({ code: StorageErrorCode.NOT_FOUND });
   });
+
+  it('sha256File stops at an aborted signal with its reason, and hashes in full without one', async () => {
+    const file = path.join(dir, 'big.raw');
+    const content = randomBytes(3 * 1024 * 1024 + 5);
+    await fsp.writeFile(file, content);
+    const reason = new Error('DLS is shutting down');
+    const aborted = new AbortController();
+    aborted.abort(reason);
+    await expect(sha256File(file, aborted.signal)).rejects.toBe(reason);
+    expect(await sha256File(file, new AbortController().signal)).toBe(createHash('sha256').update(content).digest('hex'));
+  });
 });

@@ -87,8 +87,11 @@ export async function cloneOrCopyFile(src: string, dst: string, preferReflink: b
   return 'copy';
 }
 
-/** Lower-case hex sha256 of a file's bytes, streamed (1 MiB reads; the file is never held in memory). */
-export async function sha256File(path: string): Promise<string> {
+/**
+ * Lower-case hex sha256 of a file's bytes, streamed (1 MiB reads; the file is never held in memory). An aborted
+ * `signal` stops it between two reads: it rejects with the signal's reason.
+ */
+export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(path, 'r');
@@ -99,12 +102,14 @@ export async function sha256File(path: string): Promise<string> {
     const hash = createHash('sha256');
     const buf = Buffer.allocUnsafe(1024 * 1024);
     for (;;) {
+      signal?.throwIfAborted();
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));
     }
     return hash.digest('hex');
   } catch (err) {
+    if (signal?.aborted && err === signal.reason) throw err;
     throw fsError(err, `hash ${path}`);
   } finally {
     await fh.close();

@@ -230,7 +230,7 @@ describe.each([
  * A TFTP client's ACK side in a worker thread (its own event loop, so it answers while the main thread is busy in the
  * native socket): ACKs each DATA block after `delayMs` (0: at once) and reports the blocks it got.
  */
-async function ackingPeer(delayMs: number): Promise<{ port: number; blocks: () => Promise<Buffer[]>; stop: () => Promise<number> }> {
+async function ackingPeer(delayMs: number, slowEvery = 1): Promise<{ port: number; blocks: () => Promise<Buffer[]>; stop: () => Promise<number> }> {
   const worker = new Worker(
     `
     const dgram = require('node:dgram');
@@ -241,7 +241,8 @@ async function ackingPeer(delayMs: number): Promise<{ port: number; blocks: () =
       got.push(Buffer.from(m));
       const ack = Buffer.from([0, 4, m[2], m[3]]);
       const reply = () => s.send(ack, r.port, r.address);
-      if (workerData.delayMs > 0) setTimeout(reply, workerData.delayMs); else reply();
+      const block = m.readUInt16BE(2);
+      if (workerData.delayMs > 0 && block % workerData.slowEvery === 0) setTimeout(reply, workerData.delayMs); else reply();
     });
     parentPort.on('message', (msg) => {
       if (msg === 'blocks') parentPort.postMessage(got);
@@ -249,7 +250,7 @@ async function ackingPeer(delayMs: number): Promise<{ port: number; blocks: () =
     });
     s.bind(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));
     `,
-    { eval: true, workerData: { delayMs } },
+    { eval: true, workerData: { delayMs, slowEvery } },
   );
   const port = await new Promise<number>((resolve, reject) => {
     worker.once('message', resolve);
@@ -332,12 +333,12 @@ describe('TftpTransferSocket (native): GSO windows and the lone transfer spin', 
     try {
       const s = await openTo(peer.port);
       const data = Buffer.from(Array.from({ length: 300 * 512 + 5 }, (_, i) => (i * 13) & 0xff));
-      const total = await lockStep(s, data, 2000);
+      const total = await lockStep(s, data, 5000);
       const blocks = (await peer.blocks()).map((b) => decodeTftp(b));
       expect(blocks).toHaveLength(total);
       blocks.forEach((p, i) => expect(p).toEqual({ opcode: TftpOpcode.DATA, block: i + 1, data: data.subarray(i * 512, (i + 1) * 512) }));
       const { spinHits } = s.stats!();
-      // The worker answers within microseconds to 2 ms: most waits are served by the spin (a busy machine may
+      // The worker answers within microseconds to 5 ms: most waits are served by the spin (a busy machine may
       // deschedule the worker now and then: those waits end in the event loop instead).
       expect(spinHits).toBeGreaterThan(total / 2);
     } finally {
@@ -370,6 +371,20 @@ describe('TftpTransferSocket (native): GSO windows and the lone transfer spin', 
       const total = await lockStep(s, Buffer.alloc(20 * 512 + 1, 9), 200);
       expect(total).toBe(21);
       expect(s.stats!()).toMatchObject({ spinHits: 0, spinMisses: 1 });
+    } finally {
+      await peer.stop();
+    }
+  });
+
+  it('a peer slow now and then: spinning resumes after a fast answer, and stops for good after 8 waits ran out', async () => {
+    const peer = await ackingPeer(10, 4); // every 4th ACK 10 ms late, the others at once; budget 2 ms
+    try {
+      const s = await openTo(peer.port);
+      const total = await lockStep(s, Buffer.alloc(80 * 512 + 1, 5), 2000);
+      expect(total).toBe(81);
+      const { spinHits, spinMisses } = s.stats!();
+      expect(spinMisses).toBe(8); // 20 slow ACKs, but only 8 waits are spent on them
+      expect(spinHits).toBeGreaterThan(0);
     } finally {
       await peer.stop();
     }

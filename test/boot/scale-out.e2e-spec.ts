@@ -258,17 +258,27 @@ describe('scale-out: two nodes, one database; kill -9 of the DHCP holder, the st
     try {
       const from = readFileSync(captureLog, 'utf8').length;
       // perfdhcp's exit status reports drops (there are some: the takeover's gap); its report is what counts.
-      // 90 s of load: B's share can be slow to start on a busy machine, and A's takeover takes ~10-17 s after the kill.
-      const run = cli.exec(['sh', '-c', `perfdhcp -4 -l ${lab.bridge} -r 40 -p 90 -R 80 -b mac=52:54:00:ee:00:00 -d 1 -W 1500000 2>&1; true`], {
-        timeoutMs: 150_000,
+      // 120 s of load: B's share can be slow to start on a busy machine, and A's takeover takes ~10-17 s after the kill.
+      const run = cli.exec(['sh', '-c', `perfdhcp -4 -l ${lab.bridge} -r 40 -p 120 -R 80 -b mac=52:54:00:ee:00:00 -d 1 -W 1500000 2>&1; true`], {
+        timeoutMs: 180_000,
       });
       // B serves the load for a while first: until the capture shows 40 of its ACKs (a condition, not a sleep: in one
-      // CI run the load had not reached B 10 s after perfdhcp started).
+      // CI run the load had not reached B 10 s after perfdhcp started, in another not after 45 s, with nothing to say
+      // why: a timeout now reports what the capture and B's log show).
       await waitFor(
         'ACKs from B under perfdhcp load',
-        async () =>
-          repliesIn(readFileSync(captureLog, 'utf8').slice(from)).filter((r) => r.type === 'ACK' && r.server === nodeB.serverIp).length >= 40,
-        45_000,
+        async () => {
+          const text = readFileSync(captureLog, 'utf8').slice(from);
+          const replies = repliesIn(text);
+          const acks = replies.filter((r) => r.type === 'ACK' && r.server === nodeB.serverIp).length;
+          if (acks >= 40) return true;
+          const requests = text.split(/\n(?=\d\d:\d\d:\d\d\.\d+ IP )/).filter((l) => /BOOTP\/DHCP, Request/.test(l)).length;
+          const kinds = [...new Set(replies.map((r) => `${r.type} from ${r.server}`))].join(', ') || 'none';
+          throw new Error(
+            `${acks} ACKs from B; ${requests} requests and ${replies.length} replies (${kinds}) in the capture; B's log ends: ${b.logTail(1500)}`,
+          );
+        },
+        75_000,
         250,
       );
       await b.crash();

@@ -343,12 +343,12 @@ Napi::Value TransferSocket::TakeChained(const Napi::CallbackInfo& info) {
 }
 
 // UDP GSO (UDP_SEGMENT, Linux 4.18): a window leaves as one sendmsg whose payload the kernel cuts into datagrams of
-// gso_size bytes (the last may be shorter), so the stack is traversed once per window rather than once per block. Off
-// for the rest of the process once the kernel refuses it (an old kernel, or a route whose device cannot offload the
-// UDP checksum: EIO); sendmmsg is used then.
+// gso_size bytes (the last may be shorter), so the stack is traversed once per window rather than once per block.
+// sendmmsg is used instead: for the rest of the process once the kernel cannot (an old kernel, or a device that cannot
+// offload the UDP checksum: EIO), for this socket once its datagrams exceed the route's MTU (EMSGSIZE/EINVAL).
 std::atomic<bool> TransferSocket::gso_usable_{true};
 
-int64_t TransferSocket::SendBlocksGso(int64_t first, int64_t count) {
+int64_t TransferSocket::SendBlocksGso(int64_t first, int64_t count, bool* refused) {
   // The kernel takes at most 64 KiB per GSO send and, before Linux 5.x, at most 64 segments.
   const int64_t segment = kHeaderLength + blksize_;
   const int64_t per_call = std::min<int64_t>(kBatch, 65000 / segment);
@@ -400,7 +400,8 @@ int64_t TransferSocket::SendBlocksGso(int64_t first, int64_t count) {
         // cannot do GSO at all: for every socket.
         if (errno == EINVAL || errno == EMSGSIZE) gso_ok_ = false;
         else gso_usable_.store(false, std::memory_order_relaxed);
-        return -1000000 - sent;  // caller: fall back to sendmmsg from block first + sent
+        *refused = true;  // the caller sends the rest, from block first + sent, by sendmmsg
+        return sent;
       }
       return -errno;
     }
@@ -412,9 +413,9 @@ int64_t TransferSocket::SendBlocksGso(int64_t first, int64_t count) {
 
 int64_t TransferSocket::SendBlocksFromSource(int64_t first, int64_t count) {
   if (count > 1 && gso_ok_ && gso_usable_.load(std::memory_order_relaxed)) {
-    const int64_t r = SendBlocksGso(first, count);
-    if (r > -1000000) return r;
-    const int64_t done = -(r + 1000000);
+    bool refused = false;
+    const int64_t done = SendBlocksGso(first, count, &refused);
+    if (!refused) return done;
     const int64_t rest = SendBlocksMmsg(first + done, count - done);
     return rest < 0 ? rest : done + rest;
   }

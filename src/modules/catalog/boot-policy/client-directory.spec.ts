@@ -34,7 +34,16 @@ function row(mac: string, over: Partial<Row> = {}): Row {
 function fakeTable(rows: Row[]) {
   const statements: string[] = [];
   let failLoad = false;
+  /** While set, every read takes its answer at once but returns it only when the test releases it (held[i]()). */
+  let holding = false;
+  const held: (() => void)[] = [];
   const tick = () => new Promise((r) => setImmediate(r));
+  const answer = async <T>(read: () => T): Promise<T> => {
+    if (!holding) return read();
+    const snapshot = read();
+    await new Promise<void>((release) => held.push(release));
+    return snapshot;
+  };
   const query = jest.fn(async (sql: string, params: unknown[] = []) => {
     await tick();
     statements.push(sql.trim().split(/\s+/)[0]);
@@ -52,12 +61,13 @@ function fakeTable(rows: Row[]) {
     }
     if (sql.includes('= ANY')) return rows.filter((r) => (params[0] as string[]).includes(r.mac_address));
     if (failLoad) throw new Error('database down');
-    return [...rows];
+    return answer(() => rows.map((r) => ({ ...r })));
   });
   const findOne = jest.fn(async ({ where }: { where: { macAddress: string } }) => {
     await tick();
     statements.push('findOne');
-    const r = rows.find((x) => x.mac_address === where.macAddress);
+    const found = await answer(() => rows.find((x) => x.mac_address === where.macAddress));
+    const r = found && { ...found };
     return r
       ? Object.assign(new Client(), {
           id: r.id,
@@ -78,6 +88,8 @@ function fakeTable(rows: Row[]) {
     rows,
     statements,
     failNextLoads: (v: boolean) => (failLoad = v),
+    hold: (v: boolean) => (holding = v),
+    held,
   };
 }
 
@@ -205,6 +217,58 @@ describe('ClientDirectory', () => {
     expect(await dir.lookup('52:54:00:00:00:02')).toBeNull();
     expect(t.statements.filter((s) => s === 'findOne')).toHaveLength(2);
     dir.onModuleDestroy();
+  });
+
+  // A client inserted in a transaction is reported twice: by the insert (the re-read may run before the commit and
+  // see no row) and by the commit. The two re-reads run on different connections and may finish in either order.
+  it.each([
+    ['the re-read before the commit finishes last', [1, 0]],
+    ['the re-read before the commit finishes first', [0, 1]],
+  ])('a client inserted in a transaction is known once it committed: %s', async (_, order) => {
+    const t = fakeTable([]);
+    const dir = new ClientDirectory(t.repo, { resyncMs: 0 });
+    await dir.onApplicationBootstrap();
+    t.hold(true);
+    dir.invalidate('52:54:00:00:00:05'); // afterInsert, inside the transaction: the read sees no row yet
+    await settle();
+    t.rows.push(row('52:54:00:00:00:05'));
+    dir.invalidate('52:54:00:00:00:05'); // afterTransactionCommit
+    await settle();
+    expect(t.held).toHaveLength(2);
+    t.hold(false);
+    for (const i of order) {
+      t.held[i]();
+      await settle();
+    }
+    const before = t.statements.length;
+    expect(await dir.lookup('52:54:00:00:00:05')).toMatchObject({ id: 'id-52:54:00:00:00:05' });
+    expect(t.statements.length).toBe(before); // from memory
+  });
+
+  it('a full reload that read before a change does not put the older row back over the re-read of that change', async () => {
+    const t = fakeTable([row('52:54:00:00:00:01')]);
+    const dir = new ClientDirectory(t.repo, { resyncMs: 0 });
+    await dir.onApplicationBootstrap();
+    t.hold(true);
+    const reload = dir.reload(); // the periodic re-read: its answer has the client enabled
+    await settle();
+    t.rows[0].enabled = false;
+    dir.invalidate('52:54:00:00:00:01'); // the admin disabled it: re-read at once
+    await settle();
+    expect(t.held).toHaveLength(2);
+    t.hold(false);
+    t.held[1](); // the re-read (disabled) lands first …
+    await settle();
+    t.held[0](); // … then the older full listing
+    await reload;
+    await settle();
+    const before = t.statements.length;
+    expect(await dir.lookup('52:54:00:00:00:01')).toMatchObject({ enabled: false });
+    expect(t.statements.length).toBe(before);
+    // The next reload, started after the change, is trusted again for that MAC.
+    t.rows[0].enabled = true;
+    await dir.reload();
+    expect(await dir.lookup('52:54:00:00:00:01')).toMatchObject({ enabled: true });
   });
 
   it('tells which updated columns matter to boot facts', () => {

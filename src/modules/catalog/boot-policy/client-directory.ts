@@ -111,6 +111,11 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
   private generation = 0;
   private allDirtyGen: number | null = null;
   private readonly dirty = new Map<string, number>();
+  /**
+   * MAC → generation of the last single-row re-read put into the index, kept until a full reload that started after
+   * that generation finished: a reload whose read began before the change must not put its older row back.
+   */
+  private readonly refreshedAt = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<ClientBootFacts | null>>();
   private readonly resyncMs: number;
   private readonly now: () => number;
@@ -288,13 +293,20 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
         byMac.set(f.mac, f);
         if (f.ipAddress) byIp.set(f.ipAddress, f.mac);
       }
-      // Rows changed since this read started stay dirty (their own refresh, or the next reload, settles them).
+      // Rows changed since this read started stay dirty (their own refresh, or the next reload, settles them), and
+      // rows a refresh re-read after this read started keep that newer reading.
+      const keepCurrent = (mac: string) => {
+        const current = this.byMac.get(mac);
+        if (current) byMac.set(mac, current);
+        else byMac.delete(mac);
+      };
       for (const [mac, g] of this.dirty) {
-        if (g > gen) {
-          const current = this.byMac.get(mac);
-          if (current) byMac.set(mac, current);
-          else byMac.delete(mac);
-        } else this.dirty.delete(mac);
+        if (g > gen) keepCurrent(mac);
+        else this.dirty.delete(mac);
+      }
+      for (const [mac, g] of this.refreshedAt) {
+        if (g > gen) keepCurrent(mac);
+        else this.refreshedAt.delete(mac);
       }
       this.byMac = byMac;
       this.byIp = new Map();
@@ -320,12 +332,18 @@ export class ClientDirectory implements OnApplicationBootstrap, OnModuleDestroy 
       });
   }
 
-  /** Re-reads one MAC after a change; clears its dirty mark unless it changed again meanwhile. */
+  /**
+   * Re-reads one MAC after a change; puts the row and clears the dirty mark only when no newer change of that MAC was
+   * reported meanwhile. Two re-reads of one MAC run on different connections and may finish in either order: one
+   * started inside the writing transaction (before the commit, so it may see no row) must not overwrite the one
+   * started after the commit, whichever finishes last.
+   */
   private async refresh(key: string, gen: number): Promise<void> {
     try {
       const facts = await this.query(key);
-      if ((this.dirty.get(key) ?? 0) > gen) return;
+      if (this.dirty.get(key) !== gen) return; // a newer change's re-read settles it (or already did)
       this.dirty.delete(key);
+      this.refreshedAt.set(key, gen);
       this.put(key, facts);
     } catch (err) {
       this.logger.warn(`re-reading client ${key} failed (its lookups ask the database): ${(err as Error).message}`);

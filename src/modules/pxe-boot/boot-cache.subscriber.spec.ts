@@ -45,6 +45,24 @@ describe('BootCacheSubscriber', () => {
     expect(dropped).toEqual(['c1', 'all']);
   });
 
+  it('a client changed inside a transaction is dropped again when that transaction commits (a preparation may have read in between)', () => {
+    const { sub, dropped, ev } = setup();
+    const runner = { isTransactionActive: true };
+    const other = { isTransactionActive: true };
+    sub.afterUpdate(ev(Client, { id: 'c1', enabled: false }, { queryRunner: runner }));
+    sub.afterRemove(ev(IscsiExport, { clientId: 'c2' }, { queryRunner: runner }));
+    sub.afterUpdate(ev(Client, { id: 'c3', enabled: false }, { queryRunner: other }));
+    expect(dropped).toEqual(['c1', 'c2', 'c3']);
+    runner.isTransactionActive = false;
+    sub.afterTransactionCommit({ queryRunner: runner } as never);
+    expect(dropped).toEqual(['c1', 'c2', 'c3', 'c1', 'c2']);
+    sub.afterTransactionCommit({ queryRunner: runner } as never); // told once
+    expect(dropped).toHaveLength(5);
+    // A change outside any transaction is not dropped again.
+    sub.afterUpdate(ev(Client, { id: 'c4', enabled: false }, { queryRunner: { isTransactionActive: false } }));
+    expect(dropped).toHaveLength(6);
+  });
+
   it('boot sessions and other tables are not its business; a commit after a drop-all drops once more', () => {
     const { sub, dropped, ev } = setup();
     sub.afterUpdate(ev(BootSession, { status: 'booting' }));

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntitySubscriberInterface, InsertEvent, RemoveEvent, UpdateEvent } from 'typeorm';
+import { DataSource, EntitySubscriberInterface, InsertEvent, QueryRunner, RemoveEvent, TransactionCommitEvent, UpdateEvent } from 'typeorm';
 import { Client, ClientDisk, ClientGroup, Image, ImageSnapshot } from '../catalog';
 import { IscsiExport } from '../iscsi';
 import { BootPreparation } from './boot-preparation.service';
@@ -20,6 +20,8 @@ type AnyEvent = InsertEvent<unknown> | UpdateEvent<unknown> | RemoveEvent<unknow
 @Injectable()
 export class BootCacheSubscriber implements EntitySubscriberInterface {
   private dirty = false;
+  /** Clients dropped inside a transaction still open: dropped once more when it commits. */
+  private readonly inTransaction = new WeakMap<QueryRunner, Set<string>>();
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -41,7 +43,13 @@ export class BootCacheSubscriber implements EntitySubscriberInterface {
   }
 
   /** A preparation that read between a change and its commit saw the old rows: drop once more after the commit. */
-  afterTransactionCommit(): void {
+  afterTransactionCommit(e?: TransactionCommitEvent): void {
+    const runner = e?.queryRunner;
+    const clients = runner && !runner.isTransactionActive ? this.inTransaction.get(runner) : undefined;
+    if (clients) {
+      this.inTransaction.delete(runner!);
+      for (const id of clients) this.preparation.invalidate(id);
+    }
     if (!this.dirty) return;
     this.dirty = false;
     this.preparation.invalidate();
@@ -52,7 +60,7 @@ export class BootCacheSubscriber implements EntitySubscriberInterface {
     const entity = (e.entity ?? (e as RemoveEvent<unknown>).databaseEntity) as Record<string, unknown> | undefined;
     if (target === Client) {
       const id = (entity?.id ?? (e as RemoveEvent<unknown>).entityId) as string | undefined;
-      if (typeof id === 'string') return this.drop(id);
+      if (typeof id === 'string') return this.drop(id, e.queryRunner);
       // A query-builder update carries the values it set, not the row: only boot-neutral columns leave us alone.
       if (entity && Object.keys(entity).every((k) => BOOT_NEUTRAL_CLIENT_COLUMNS.has(k))) return;
       return this.dropAll();
@@ -62,13 +70,17 @@ export class BootCacheSubscriber implements EntitySubscriberInterface {
       // prepared boot is a disk or export that goes (reset, destroy, another version).
       if (kind !== 'remove') return;
       const id = entity?.clientId;
-      return typeof id === 'string' ? this.drop(id) : this.dropAll();
+      return typeof id === 'string' ? this.drop(id, e.queryRunner) : this.dropAll();
     }
     if (target === ClientGroup || target === Image || target === ImageSnapshot) this.dropAll();
   }
 
-  private drop(clientId: string): void {
+  private drop(clientId: string, runner: QueryRunner | undefined): void {
     this.preparation.invalidate(clientId);
+    if (!runner?.isTransactionActive) return;
+    const ids = this.inTransaction.get(runner) ?? new Set<string>();
+    ids.add(clientId);
+    this.inTransaction.set(runner, ids);
   }
 
   private dropAll(): void {

@@ -67,6 +67,38 @@ describe('TftpFileStore cache', () => {
     expect(b2.readSync!(649, 1)).toEqual(Buffer.from([3]));
   });
 
+  it('a burst of requests for one name shares one real-path and one stat call; the next request checks again', async () => {
+    await fs.writeFile(path.join(root, 'loader.efi'), Buffer.alloc(300, 7));
+    const store = new TftpFileStore({ root });
+    await store.init();
+    const realpath = jest.spyOn(fs, 'realpath');
+    const stat = jest.spyOn(fs, 'stat');
+    try {
+      const burst = await Promise.all(Array.from({ length: 20 }, () => store.open('/loader.efi', 'octet')));
+      expect(burst.every((s) => s.size === 300 && s.readSync!(299, 1)[0] === 7)).toBe(true);
+      expect(realpath).toHaveBeenCalledTimes(1);
+      expect(stat).toHaveBeenCalledTimes(1);
+      // Nothing is kept once it settled: a replaced file is seen by the next request.
+      await fs.writeFile(path.join(root, 'loader.efi'), Buffer.alloc(400, 8));
+      expect((await store.open('loader.efi', 'octet')).size).toBe(400);
+      expect(realpath).toHaveBeenCalledTimes(2);
+      // A burst for a name that is not there: every request gets ERROR 1, from one lookup.
+      const missing = await Promise.allSettled(Array.from({ length: 5 }, () => store.open('nope.efi', 'octet')));
+      expect(missing.map((r) => r.status === 'rejected' && (r.reason as TftpFileError).code)).toEqual(Array(5).fill(TftpErrorCode.FILE_NOT_FOUND));
+      expect(realpath).toHaveBeenCalledTimes(3);
+      // A name that escapes the root through a symlink is refused for the whole burst.
+      await fs.symlink('/etc/hostname', path.join(root, 'escape'));
+      const escaped = await Promise.allSettled([store.open('escape', 'octet'), store.open('escape', 'octet')]);
+      expect(escaped.map((r) => r.status === 'rejected' && (r.reason as TftpFileError).code)).toEqual([
+        TftpErrorCode.ACCESS_VIOLATION,
+        TftpErrorCode.ACCESS_VIOLATION,
+      ]);
+    } finally {
+      realpath.mockRestore();
+      stat.mockRestore();
+    }
+  });
+
   it('files above the per-file bound are read from disk, not cached', async () => {
     await fs.writeFile(path.join(root, 'big'), Buffer.alloc(5000, 9));
     const store = new TftpFileStore({ root, maxCachedFileBytes: 1000 });

@@ -98,12 +98,20 @@ function mapFsError(err: unknown): TftpFileError {
  * a boot storm of clients fetching the same < 1 MB loader reads the disk once. Concurrent first reads of the same
  * file share one disk read.
  */
+/** A name resolved to a regular file inside the root. */
+interface Resolved {
+  realPath: string;
+  st: import('node:fs').Stats;
+}
+
 export class TftpFileStore {
   private rootReal = '';
   private readonly maxCacheBytes: number;
   private readonly maxCachedFileBytes: number;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly loading = new Map<string, Promise<Buffer>>();
+  /** Name → its resolution (real path and stat) in progress: requests for one name at the same moment share it. */
+  private readonly resolving = new Map<string, Promise<Resolved>>();
   private cacheBytes = 0;
   private hits = 0;
   private misses = 0;
@@ -138,27 +146,7 @@ export class TftpFileStore {
    */
   async open(filename: string, mode: 'octet' | 'netascii'): Promise<TftpFileSource> {
     if (!this.rootReal) throw new Error('TftpFileStore.init() was not called');
-    const relative = normalizeTftpFilename(filename);
-    let realPath: string;
-    try {
-      realPath = await fs.realpath(path.join(this.rootReal, relative));
-    } catch (err) {
-      throw mapFsError(err);
-    }
-    const prefix = this.rootReal.endsWith(path.sep) ? this.rootReal : this.rootReal + path.sep;
-    if (!realPath.startsWith(prefix)) {
-      throw new TftpFileError(
-        realPath === this.rootReal ? TftpErrorCode.FILE_NOT_FOUND : TftpErrorCode.ACCESS_VIOLATION,
-        realPath === this.rootReal ? 'Not a regular file' : 'Path escapes root',
-      );
-    }
-    let st: import('node:fs').Stats;
-    try {
-      st = await fs.stat(realPath);
-    } catch (err) {
-      throw mapFsError(err);
-    }
-    if (!st.isFile()) throw new TftpFileError(TftpErrorCode.FILE_NOT_FOUND, 'Not a regular file');
+    const { realPath, st } = await this.resolve(normalizeTftpFilename(filename));
 
     if (st.size <= this.maxCachedFileBytes) {
       const entry = await this.cached(realPath, st);
@@ -179,6 +167,45 @@ export class TftpFileStore {
       throw new TftpFileError(TftpErrorCode.NOT_DEFINED, 'netascii not supported for files this large');
     }
     return diskSource(realPath, st.size);
+  }
+
+  /**
+   * The real path and stat of a root-relative name, checked to be a regular file inside the root. A boot storm asks
+   * for the same loader from every PC at once: requests arriving while one resolution of that name is in progress
+   * share its answer (two file-system calls in the thread pool for the whole burst, not two per request). Nothing is
+   * kept after it settles, so a file replaced or removed is seen by the next request.
+   */
+  private resolve(relative: string): Promise<Resolved> {
+    let pending = this.resolving.get(relative);
+    if (!pending) {
+      pending = this.resolveNow(relative).finally(() => this.resolving.delete(relative));
+      this.resolving.set(relative, pending);
+    }
+    return pending;
+  }
+
+  private async resolveNow(relative: string): Promise<Resolved> {
+    let realPath: string;
+    try {
+      realPath = await fs.realpath(path.join(this.rootReal, relative));
+    } catch (err) {
+      throw mapFsError(err);
+    }
+    const prefix = this.rootReal.endsWith(path.sep) ? this.rootReal : this.rootReal + path.sep;
+    if (!realPath.startsWith(prefix)) {
+      throw new TftpFileError(
+        realPath === this.rootReal ? TftpErrorCode.FILE_NOT_FOUND : TftpErrorCode.ACCESS_VIOLATION,
+        realPath === this.rootReal ? 'Not a regular file' : 'Path escapes root',
+      );
+    }
+    let st: import('node:fs').Stats;
+    try {
+      st = await fs.stat(realPath);
+    } catch (err) {
+      throw mapFsError(err);
+    }
+    if (!st.isFile()) throw new TftpFileError(TftpErrorCode.FILE_NOT_FOUND, 'Not a regular file');
+    return { realPath, st };
   }
 
   private async cached(realPath: string, st: import('node:fs').Stats): Promise<CacheEntry> {

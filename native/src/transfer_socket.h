@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 
 #include <atomic>
+#include <optional>
 
 #include "poller.h"
 
@@ -47,7 +48,8 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   static Napi::Value SetGso(const Napi::CallbackInfo& info);
 
   static void OnReadable(void* owner, int status);
-  void Drain(const Napi::Object& self);
+  class JsScope;
+  void Drain(JsScope& js);
   bool Report(const Napi::Object& self, const Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args);
   void DoClose();
 
@@ -86,6 +88,7 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   bool spin_hot_ = true;
   int64_t last_send_ns_ = 0;
   bool SpinForPeer();
+  void PrefetchArmed() const;
   // Open transfer sockets in this process (spinning only when there is one).
   static std::atomic<int> open_count_;
   bool counted_ = false;

@@ -58,9 +58,16 @@ describe('BootCacheSubscriber', () => {
     expect(dropped).toEqual(['c1', 'c2', 'c3', 'c1', 'c2']);
     sub.afterTransactionCommit({ queryRunner: runner } as never); // told once
     expect(dropped).toHaveLength(5);
+    // A transaction rolled back is forgotten: the next commit on its runner drops nothing of it.
+    const rolled = { isTransactionActive: true };
+    sub.afterUpdate(ev(Client, { id: 'c5', enabled: false }, { queryRunner: rolled }));
+    rolled.isTransactionActive = false;
+    sub.afterTransactionRollback({ queryRunner: rolled } as never);
+    sub.afterTransactionCommit({ queryRunner: rolled } as never);
+    expect(dropped).toEqual(['c1', 'c2', 'c3', 'c1', 'c2', 'c5']);
     // A change outside any transaction is not dropped again.
     sub.afterUpdate(ev(Client, { id: 'c4', enabled: false }, { queryRunner: { isTransactionActive: false } }));
-    expect(dropped).toHaveLength(6);
+    expect(dropped).toHaveLength(7);
   });
 
   it('boot sessions and other tables are not its business; a commit after a drop-all drops once more', () => {

@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntitySubscriberInterface, InsertEvent, QueryRunner, RemoveEvent, TransactionCommitEvent, UpdateEvent } from 'typeorm';
+import {
+  DataSource,
+  EntitySubscriberInterface,
+  InsertEvent,
+  QueryRunner,
+  RemoveEvent,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+  UpdateEvent,
+} from 'typeorm';
 import { Client, ClientDisk, ClientGroup, Image, ImageSnapshot } from '../catalog';
 import { IscsiExport } from '../iscsi';
 import { BootPreparation } from './boot-preparation.service';
@@ -53,6 +62,12 @@ export class BootCacheSubscriber implements EntitySubscriberInterface {
     if (!this.dirty) return;
     this.dirty = false;
     this.preparation.invalidate();
+  }
+
+  /** Rolled back: the rows are as they were, so what a preparation read meanwhile stands; forget the transaction. */
+  afterTransactionRollback(e?: TransactionRollbackEvent): void {
+    const runner = e?.queryRunner;
+    if (runner && !runner.isTransactionActive) this.inTransaction.delete(runner);
   }
 
   private changed(e: AnyEvent, kind: 'insert' | 'update' | 'remove'): void {

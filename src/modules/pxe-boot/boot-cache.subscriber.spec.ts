@@ -70,14 +70,26 @@ describe('BootCacheSubscriber', () => {
     expect(dropped).toHaveLength(7);
   });
 
-  it('boot sessions and other tables are not its business; a commit after a drop-all drops once more', () => {
+  it('boot sessions and other tables are not its business; the commit of a transaction that dropped all drops all once more', () => {
     const { sub, dropped, ev } = setup();
-    sub.afterUpdate(ev(BootSession, { status: 'booting' }));
-    sub.afterTransactionCommit();
+    const runner = { isTransactionActive: true };
+    const unrelated = { isTransactionActive: false };
+    sub.afterUpdate(ev(BootSession, { status: 'booting' }, { queryRunner: runner }));
+    runner.isTransactionActive = false;
+    sub.afterTransactionCommit({ queryRunner: runner } as never);
     expect(dropped).toEqual([]);
-    sub.afterUpdate(ev(Image, { id: 'i' }));
-    sub.afterTransactionCommit();
-    sub.afterTransactionCommit();
-    expect(dropped).toEqual(['all', 'all']);
+    runner.isTransactionActive = true;
+    sub.afterUpdate(ev(Client, { id: 'c1', enabled: false }, { queryRunner: runner }));
+    sub.afterUpdate(ev(Image, { id: 'i' }, { queryRunner: runner }));
+    // Another transaction's commit meanwhile is not this one's: nothing more yet.
+    sub.afterTransactionCommit({ queryRunner: unrelated } as never);
+    expect(dropped).toEqual(['c1', 'all']);
+    // A savepoint released inside it is not its commit either.
+    sub.afterTransactionCommit({ queryRunner: runner } as never);
+    expect(dropped).toEqual(['c1', 'all']);
+    runner.isTransactionActive = false;
+    sub.afterTransactionCommit({ queryRunner: runner } as never);
+    sub.afterTransactionCommit({ queryRunner: runner } as never);
+    expect(dropped).toEqual(['c1', 'all', 'all']);
   });
 });

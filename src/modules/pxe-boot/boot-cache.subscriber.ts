@@ -28,9 +28,8 @@ type AnyEvent = InsertEvent<unknown> | UpdateEvent<unknown> | RemoveEvent<unknow
  */
 @Injectable()
 export class BootCacheSubscriber implements EntitySubscriberInterface {
-  private dirty = false;
-  /** Clients dropped inside a transaction still open: dropped once more when it commits. */
-  private readonly inTransaction = new WeakMap<QueryRunner, Set<string>>();
+  /** What was dropped inside a transaction still open (some clients, or all): dropped once more when it commits. */
+  private readonly inTransaction = new WeakMap<QueryRunner, Set<string> | 'all'>();
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -54,14 +53,12 @@ export class BootCacheSubscriber implements EntitySubscriberInterface {
   /** A preparation that read between a change and its commit saw the old rows: drop once more after the commit. */
   afterTransactionCommit(e?: TransactionCommitEvent): void {
     const runner = e?.queryRunner;
-    const clients = runner && !runner.isTransactionActive ? this.inTransaction.get(runner) : undefined;
-    if (clients) {
-      this.inTransaction.delete(runner!);
-      for (const id of clients) this.preparation.invalidate(id);
-    }
-    if (!this.dirty) return;
-    this.dirty = false;
-    this.preparation.invalidate();
+    if (!runner || runner.isTransactionActive) return; // no transaction, or a savepoint: the outermost commit tells
+    const pending = this.inTransaction.get(runner);
+    if (!pending) return;
+    this.inTransaction.delete(runner);
+    if (pending === 'all') this.preparation.invalidate();
+    else for (const id of pending) this.preparation.invalidate(id);
   }
 
   /** Rolled back: the rows are as they were, so what a preparation read meanwhile stands; forget the transaction. */
@@ -78,28 +75,29 @@ export class BootCacheSubscriber implements EntitySubscriberInterface {
       if (typeof id === 'string') return this.drop(id, e.queryRunner);
       // A query-builder update carries the values it set, not the row: only boot-neutral columns leave us alone.
       if (entity && Object.keys(entity).every((k) => BOOT_NEUTRAL_CLIENT_COLUMNS.has(k))) return;
-      return this.dropAll();
+      return this.dropAll(e.queryRunner);
     }
     if (target === ClientDisk || target === IscsiExport) {
       // Their inserts and updates are a preparation's own steps (that preparation keeps its result); what undoes a
       // prepared boot is a disk or export that goes (reset, destroy, another version).
       if (kind !== 'remove') return;
       const id = entity?.clientId;
-      return typeof id === 'string' ? this.drop(id, e.queryRunner) : this.dropAll();
+      return typeof id === 'string' ? this.drop(id, e.queryRunner) : this.dropAll(e.queryRunner);
     }
-    if (target === ClientGroup || target === Image || target === ImageSnapshot) this.dropAll();
+    if (target === ClientGroup || target === Image || target === ImageSnapshot) this.dropAll(e.queryRunner);
   }
 
   private drop(clientId: string, runner: QueryRunner | undefined): void {
     this.preparation.invalidate(clientId);
     if (!runner?.isTransactionActive) return;
-    const ids = this.inTransaction.get(runner) ?? new Set<string>();
-    ids.add(clientId);
-    this.inTransaction.set(runner, ids);
+    const pending = this.inTransaction.get(runner) ?? new Set<string>();
+    if (pending === 'all') return;
+    pending.add(clientId);
+    this.inTransaction.set(runner, pending);
   }
 
-  private dropAll(): void {
-    this.dirty = true;
+  private dropAll(runner: QueryRunner | undefined): void {
     this.preparation.invalidate();
+    if (runner?.isTransactionActive) this.inTransaction.set(runner, 'all');
   }
 }

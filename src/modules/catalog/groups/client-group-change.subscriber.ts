@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntitySubscriberInterface } from 'typeorm';
+import {
+  DataSource,
+  EntitySubscriberInterface,
+  InsertEvent,
+  QueryRunner,
+  RemoveEvent,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+  UpdateEvent,
+} from 'typeorm';
 import { ClientDirectory } from '../boot-policy/client-directory';
 import { ClientGroup } from './client-group.entity';
 import { ClientGroupDirectory } from './client-group-directory';
@@ -23,27 +32,35 @@ export class ClientGroupChangeSubscriber implements EntitySubscriberInterface<Cl
     return ClientGroup;
   }
 
-  afterInsert(): void {
-    this.forget();
+  afterInsert(e?: InsertEvent<ClientGroup>): void {
+    this.forget(e?.queryRunner);
   }
-  afterUpdate(): void {
-    this.forget();
+  afterUpdate(e?: UpdateEvent<ClientGroup>): void {
+    this.forget(e?.queryRunner);
   }
-  afterRemove(): void {
-    this.forget();
+  afterRemove(e?: RemoveEvent<ClientGroup>): void {
+    this.forget(e?.queryRunner);
   }
-  /** A cache load that ran between the change and its commit read the old rows: drop once more after commit. */
-  afterTransactionCommit(): void {
-    if (!this.dirty) return;
-    this.dirty = false;
+  /**
+   * A cache load that ran between the change and its commit read the old rows: drop once more when the transaction
+   * that made the change commits (its outermost commit, not another transaction's).
+   */
+  afterTransactionCommit(e?: TransactionCommitEvent): void {
+    const runner = e?.queryRunner;
+    if (!runner || runner.isTransactionActive || !this.pending.delete(runner)) return;
     this.groups.invalidate();
     this.clients.invalidate();
   }
+  afterTransactionRollback(e?: TransactionRollbackEvent): void {
+    const runner = e?.queryRunner;
+    if (runner && !runner.isTransactionActive) this.pending.delete(runner);
+  }
 
-  private dirty = false;
+  /** Transactions still open that changed a group. */
+  private readonly pending = new WeakSet<QueryRunner>();
 
-  private forget(): void {
-    this.dirty = true;
+  private forget(runner: QueryRunner | undefined): void {
+    if (runner?.isTransactionActive) this.pending.add(runner);
     this.groups.invalidate();
     this.clients.invalidate();
   }

@@ -10,6 +10,7 @@ import {
   TransactionRollbackEvent,
   UpdateEvent,
 } from 'typeorm';
+import { TransactionChanges } from '@common/concurrency/transaction-changes';
 import { Client, ClientDisk, ClientGroup, Image, ImageSnapshot } from '../catalog';
 import { IscsiExport } from '../iscsi';
 import { BootPreparation } from './boot-preparation.service';
@@ -29,7 +30,7 @@ type AnyEvent = InsertEvent<unknown> | UpdateEvent<unknown> | RemoveEvent<unknow
 @Injectable()
 export class BootCacheSubscriber implements EntitySubscriberInterface {
   /** What was dropped inside a transaction still open (some clients, or all): dropped once more when it commits. */
-  private readonly inTransaction = new WeakMap<QueryRunner, Set<string> | 'all'>();
+  private readonly inTransaction = new TransactionChanges<string>();
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -52,19 +53,14 @@ export class BootCacheSubscriber implements EntitySubscriberInterface {
 
   /** A preparation that read between a change and its commit saw the old rows: drop once more after the commit. */
   afterTransactionCommit(e?: TransactionCommitEvent): void {
-    const runner = e?.queryRunner;
-    if (!runner || runner.isTransactionActive) return; // no transaction, or a savepoint: the outermost commit tells
-    const pending = this.inTransaction.get(runner);
-    if (!pending) return;
-    this.inTransaction.delete(runner);
-    if (pending === 'all') this.preparation.invalidate();
-    else for (const id of pending) this.preparation.invalidate(id);
+    const changed = this.inTransaction.end(e?.queryRunner);
+    if (changed === 'all') this.preparation.invalidate();
+    else for (const id of changed ?? []) this.preparation.invalidate(id);
   }
 
   /** Rolled back: the rows are as they were, so what a preparation read meanwhile stands; forget the transaction. */
   afterTransactionRollback(e?: TransactionRollbackEvent): void {
-    const runner = e?.queryRunner;
-    if (runner && !runner.isTransactionActive) this.inTransaction.delete(runner);
+    this.inTransaction.end(e?.queryRunner);
   }
 
   private changed(e: AnyEvent, kind: 'insert' | 'update' | 'remove'): void {
@@ -89,15 +85,11 @@ export class BootCacheSubscriber implements EntitySubscriberInterface {
 
   private drop(clientId: string, runner: QueryRunner | undefined): void {
     this.preparation.invalidate(clientId);
-    if (!runner?.isTransactionActive) return;
-    const pending = this.inTransaction.get(runner) ?? new Set<string>();
-    if (pending === 'all') return;
-    pending.add(clientId);
-    this.inTransaction.set(runner, pending);
+    this.inTransaction.note(runner, [clientId]);
   }
 
   private dropAll(runner: QueryRunner | undefined): void {
     this.preparation.invalidate();
-    if (runner?.isTransactionActive) this.inTransaction.set(runner, 'all');
+    this.inTransaction.note(runner, 'all');
   }
 }

@@ -10,6 +10,7 @@ import {
   TransactionRollbackEvent,
   UpdateEvent,
 } from 'typeorm';
+import { TransactionChanges } from '@common/concurrency/transaction-changes';
 import { Client } from '../clients/client.entity';
 import { ClientDirectory, touchesBootFacts } from './client-directory';
 
@@ -25,7 +26,7 @@ type Changed = Set<string> | 'all';
  */
 @Injectable()
 export class ClientChangeSubscriber implements EntitySubscriberInterface<Client> {
-  private readonly inTransaction = new WeakMap<QueryRunner, Changed>();
+  private readonly inTransaction = new TransactionChanges<string>();
 
   constructor(
     @InjectDataSource() dataSource: DataSource,
@@ -52,32 +53,22 @@ export class ClientChangeSubscriber implements EntitySubscriberInterface<Client>
     this.forget(e.queryRunner, macOf(e.entity), macOf(e.databaseEntity));
   }
 
+  /** The outermost transaction ended: what it changed is read again, now that it is committed (or rolled back). */
   afterTransactionCommit(e: TransactionCommitEvent): void {
-    this.settle(e.queryRunner);
+    const changed = this.inTransaction.end(e.queryRunner);
+    if (changed) this.tell(changed);
   }
 
   afterTransactionRollback(e: TransactionRollbackEvent): void {
-    this.settle(e.queryRunner);
-  }
-
-  /** The outermost transaction ended: what it changed is read again, now that it is committed (or rolled back). */
-  private settle(runner: QueryRunner | undefined): void {
-    if (!runner || runner.isTransactionActive) return;
-    const changed = this.inTransaction.get(runner);
-    if (!changed) return;
-    this.inTransaction.delete(runner);
-    this.tell(changed);
+    const changed = this.inTransaction.end(e.queryRunner);
+    if (changed) this.tell(changed);
   }
 
   private forget(runner: QueryRunner | undefined, ...macs: (string | undefined)[]): void {
     const known = macs.filter((m): m is string => typeof m === 'string');
     const changed: Changed = known.length === 0 ? 'all' : new Set(known);
     this.tell(changed);
-    if (runner?.isTransactionActive) {
-      const before = this.inTransaction.get(runner);
-      if (before === 'all' || changed === 'all') this.inTransaction.set(runner, 'all');
-      else this.inTransaction.set(runner, new Set([...(before ?? []), ...changed]));
-    }
+    this.inTransaction.note(runner, changed);
   }
 
   private tell(changed: Changed): void {

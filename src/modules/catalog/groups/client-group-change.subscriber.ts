@@ -10,6 +10,7 @@ import {
   TransactionRollbackEvent,
   UpdateEvent,
 } from 'typeorm';
+import { TransactionChanges } from '@common/concurrency/transaction-changes';
 import { ClientDirectory } from '../boot-policy/client-directory';
 import { ClientGroup } from './client-group.entity';
 import { ClientGroupDirectory } from './client-group-directory';
@@ -46,21 +47,19 @@ export class ClientGroupChangeSubscriber implements EntitySubscriberInterface<Cl
    * that made the change commits (its outermost commit, not another transaction's).
    */
   afterTransactionCommit(e?: TransactionCommitEvent): void {
-    const runner = e?.queryRunner;
-    if (!runner || runner.isTransactionActive || !this.pending.delete(runner)) return;
+    if (!this.inTransaction.end(e?.queryRunner)) return;
     this.groups.invalidate();
     this.clients.invalidate();
   }
   afterTransactionRollback(e?: TransactionRollbackEvent): void {
-    const runner = e?.queryRunner;
-    if (runner && !runner.isTransactionActive) this.pending.delete(runner);
+    this.inTransaction.end(e?.queryRunner);
   }
 
   /** Transactions still open that changed a group. */
-  private readonly pending = new WeakSet<QueryRunner>();
+  private readonly inTransaction = new TransactionChanges<never>();
 
   private forget(runner: QueryRunner | undefined): void {
-    if (runner?.isTransactionActive) this.pending.add(runner);
+    this.inTransaction.note(runner, 'all');
     this.groups.invalidate();
     this.clients.invalidate();
   }

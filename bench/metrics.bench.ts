@@ -26,6 +26,7 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dls-bench-metrics-'));
   const config = loadConfig({
+    // Its own data dir (a user picks one), and the first admin's password chosen so the bench can log in.
     DLS_DATA_DIR: dataDir,
     HOST: '127.0.0.1',
     PORT: '3000', // not bound: the bench listens on an ephemeral port itself (app.listen(0) below)

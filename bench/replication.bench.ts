@@ -53,6 +53,8 @@ async function node(
 ): Promise<{ app: App; base: string }> {
   const port = await freePort();
   const env: Record<string, string> = {
+    // Each node its own data dir and API port on loopback (two installs on one host), and the first admin's password
+    // chosen, as a user does to log in without reading the printed one.
     DLS_DATA_DIR: dataDir,
     HOST: '127.0.0.1',
     PORT: String(port),
@@ -69,6 +71,7 @@ async function node(
     DLS_IPV6_RA: 'false',
     DLS_STORAGE_MIN_FREE: '0',
     DLS_METRICS_ADDRESS: 'off',
+    // The storage driver under measurement (dir or zfs), as a user picks one.
     DLS_STORAGE_DRIVER: driver,
     // One login key for both nodes: on an external PostgreSQL the nodes share it by themselves (shared_secrets); here
     // node A runs the embedded one, whose key lives in A's data dir.

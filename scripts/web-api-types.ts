@@ -36,6 +36,8 @@ async function main(): Promise<void> {
   const request = (await import('supertest')).default;
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dls-api-gen-'));
   await fs.chmod(dataDir, 0o755);
+  // Only the OpenAPI document is wanted: a throw-away data dir, an API-only app (nothing binds on the host's
+  // interfaces), a chosen admin password to log in with.
   const config = loadConfig({
     DLS_DATA_DIR: dataDir,
     DLS_ADMIN_PASSWORD: 'api-gen-Password-1x',

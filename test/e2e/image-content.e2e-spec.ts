@@ -414,6 +414,7 @@ describe('5. the free-space guard while a chunked upload arrives (e2e)', () => {
     mnt = await fs.mkdtemp(path.join(os.tmpdir(), 'dls-small-fs-'));
     await run('mount', ['-t', 'tmpfs', '-o', `size=${FS_BYTES},mode=0755`, 'dls-small-fs', mnt]);
     mounted = true;
+    // The data dir on that filesystem, and the free-space floor a user sets for it: the floor is this test's subject.
     t = await createTestApp({ DLS_DATA_DIR: mnt, DLS_STORAGE_MIN_FREE: String(MIN_FREE) });
     auth = { Authorization: `Bearer ${t.adminToken}` };
     const server: http.Server = t.app.getHttpServer();

@@ -182,7 +182,7 @@ describe('users (e2e)', () => {
 describe('first admin bootstrap (e2e)', () => {
   it('generates and prints a password once when none is configured, and never again', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn');
-    const t = await createTestApp({ DLS_ADMIN_PASSWORD: '' });
+    const t = await createTestApp({ DLS_ADMIN_PASSWORD: '' }); // unset, as on a fresh install: the subject here
     try {
       const printed = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.includes('INITIAL ADMIN CREDENTIALS'));
       expect(printed).toHaveLength(1);

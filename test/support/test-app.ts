@@ -30,7 +30,10 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dls-e2e-'));
   const config = loadConfig({
     DATABASE_URL: db.url,
+    // Every install picks where its state lives (the default ./data depends on the working directory); each test app
+    // has its own, as several installs on one host would.
     DLS_DATA_DIR: dataDir,
+    // A user sets the first admin's name and password to log in without reading the printed one; the tests log in.
     DLS_ADMIN_USER: ADMIN.username,
     DLS_ADMIN_PASSWORD: ADMIN.password,
     LOG_LEVEL: 'error',

@@ -30,6 +30,7 @@ class Poller {
 
   bool IsOpen() const { return fd_ >= 0; }
   int fd() const { return fd_; }
+  uv_loop_t* loop() const { return handle_ != nullptr ? handle_->loop : nullptr; }
 
  private:
   static void OnPoll(uv_poll_t* handle, int status, int events);

@@ -12,6 +12,8 @@
 #include <string>
 
 #include "errors.h"
+#include "loop_spin.h"
+#include "send_ring.h"
 
 namespace dls {
 
@@ -91,6 +93,9 @@ Napi::Function TransferSocket::Init(Napi::Env env) {
                          InstanceMethod<&TransferSocket::Unref>("unref"),
                          InstanceMethod<&TransferSocket::Stats>("stats"),
                          StaticMethod<&TransferSocket::SetGso>("setGso"),
+                         StaticMethod<&TransferSocket::LoopSpinStats>("loopSpinStats"),
+                         StaticMethod<&TransferSocket::SetRing>("setRing"),
+                         StaticMethod<&TransferSocket::RingStats>("ringStats"),
                      });
 }
 
@@ -145,11 +150,13 @@ TransferSocket::TransferSocket(const Napi::CallbackInfo& info)
 }
 
 TransferSocket::~TransferSocket() {
+  SettleQueued();
   if (counted_) open_count_.fetch_sub(1, std::memory_order_relaxed);
   poller_.Close();
 }
 
 void TransferSocket::DoClose() {
+  SettleQueued();  // the kernel must read the queued message (and this fd) before they go
   if (counted_) {
     counted_ = false;
     open_count_.fetch_sub(1, std::memory_order_relaxed);
@@ -175,6 +182,7 @@ Napi::Value TransferSocket::Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsBuffer()) ThrowInvalidArg(env, "usage: send(buffer)");
   if (!poller_.IsOpen()) ThrowErrno(env, EBADF, "sendto", "socket is closed");
+  SettleQueued();
   Napi::Buffer<unsigned char> buf = info[0].As<Napi::Buffer<unsigned char>>();
   ssize_t n;
   do {
@@ -194,6 +202,7 @@ Napi::Value TransferSocket::SendTo(const Napi::CallbackInfo& info) {
   if (info.Length() < 3 || !info[0].IsBuffer()) ThrowInvalidArg(env, "usage: sendTo(buffer, port, address)");
   if (!poller_.IsOpen()) ThrowErrno(env, EBADF, "sendto", "socket is closed");
   sockaddr_in dest = Endpoint(env, info[2], info[1], false);
+  SettleQueued();
   Napi::Buffer<unsigned char> buf = info[0].As<Napi::Buffer<unsigned char>>();
   ssize_t n;
   do {
@@ -216,6 +225,7 @@ Napi::Value TransferSocket::SetSource(const Napi::CallbackInfo& info) {
   Napi::Buffer<unsigned char> data = info[1].As<Napi::Buffer<unsigned char>>();
   if (headers.Length() != kHeaderTableLength) ThrowInvalidArg(env, "headers must be the 65536-entry DATA header table");
   blksize_ = static_cast<int64_t>(NumberArg(env, info[2], "blksize", 8, 65464));
+  SettleQueued();  // a queued block still points into the buffers being replaced
   headers_ref_ = Napi::Persistent(headers.As<Napi::Object>());
   data_ref_ = Napi::Persistent(data.As<Napi::Object>());
   headers_ = headers.Data();
@@ -336,6 +346,41 @@ Napi::Value TransferSocket::Stats(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// TransferSocket.loopSpinStats() → { spins, iterations, yields, running } of this thread's event loop (LoopSpin).
+Napi::Value TransferSocket::LoopSpinStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const LoopSpin::Stats st = LoopSpin::Get();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("spins", Napi::Number::New(env, static_cast<double>(st.spins)));
+  out.Set("iterations", Napi::Number::New(env, static_cast<double>(st.iterations)));
+  out.Set("yields", Napi::Number::New(env, static_cast<double>(st.yields)));
+  out.Set("running", Napi::Boolean::New(env, st.running));
+  return out;
+}
+
+// TransferSocket.setRing(enabled) → the previous value: lock-step blocks of concurrent transfers batched through
+// io_uring (the default, where the kernel allows it) or each sent at once.
+Napi::Value TransferSocket::SetRing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBoolean()) ThrowInvalidArg(env, "usage: TransferSocket.setRing(enabled)");
+  return Napi::Boolean::New(env, SendRing::SetEnabled(info[0].As<Napi::Boolean>().Value()));
+}
+
+// TransferSocket.ringStats() → { available, submits, sends, failed } of this thread's SendRing.
+Napi::Value TransferSocket::RingStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  const bool available = SendRing::Get(env, loop) != nullptr;
+  const SendRing::Stats st = SendRing::GetStats();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("available", Napi::Boolean::New(env, available));
+  out.Set("submits", Napi::Number::New(env, static_cast<double>(st.submits)));
+  out.Set("sends", Napi::Number::New(env, static_cast<double>(st.sends)));
+  out.Set("failed", Napi::Number::New(env, static_cast<double>(st.failed)));
+  return out;
+}
+
 // TransferSocket.setGso(enabled) → whether GSO was usable before: windows as one GSO send (the default) or sendmmsg.
 // Turning it back on only helps where the kernel accepts it (it is switched off again at the first refusal).
 Napi::Value TransferSocket::SetGso(const Napi::CallbackInfo& info) {
@@ -421,7 +466,36 @@ int64_t TransferSocket::SendBlocksGso(int64_t first, int64_t count, bool* refuse
   return sent;
 }
 
+void TransferSocket::SettleQueued() {
+  if (!queued_any_) return;
+  SendRing* ring = SendRing::Get(Env(), poller_.loop());
+  if (ring == nullptr || ring->Pending(queued_generation_)) SendRing::FlushThread();
+  queued_any_ = false;
+}
+
+bool TransferSocket::QueueBlock(int64_t index) {
+  SendRing* ring = SendRing::Get(Env(), poller_.loop());
+  if (ring == nullptr) return false;
+  if (queued_any_ && ring->Pending(queued_generation_)) ring->Flush();  // this socket's message is still in use
+  const int64_t offset = (index - 1) * blksize_;
+  const int64_t len = std::min<int64_t>(blksize_, data_length_ - offset);
+  queued_iov_[0].iov_base = const_cast<unsigned char*>(headers_ + (index & 0xffff) * kHeaderLength);
+  queued_iov_[0].iov_len = kHeaderLength;
+  queued_iov_[1].iov_base = const_cast<unsigned char*>(data_ + offset);
+  queued_iov_[1].iov_len = static_cast<size_t>(std::max<int64_t>(len, 0));
+  memset(&queued_msg_, 0, sizeof(queued_msg_));
+  queued_msg_.msg_name = &peer_;
+  queued_msg_.msg_namelen = sizeof(peer_);
+  queued_msg_.msg_iov = queued_iov_;
+  queued_msg_.msg_iovlen = len > 0 ? 2 : 1;
+  if (!ring->Queue(poller_.fd(), &queued_msg_)) return false;
+  queued_generation_ = ring->generation();
+  queued_any_ = true;
+  return true;
+}
+
 int64_t TransferSocket::SendBlocksFromSource(int64_t first, int64_t count) {
+  SettleQueued();
   if (count > 1 && gso_ok_ && gso_usable_.load(std::memory_order_relaxed)) {
     bool refused = false;
     const int64_t done = SendBlocksGso(first, count, &refused);
@@ -531,6 +605,8 @@ void TransferSocket::OnReadable(void* owner, int status) {
     if (NowNs() - self->last_send_ns_ < self->spin_ns_ && self->spin_misses_ < kMaxSpinMisses) self->spin_hot_ = true;
     self->last_send_ns_ = 0;
   }
+  // Two or more transfers open: keep the loop polling for the next ACK (of this transfer or another) for a while.
+  LoopSpin::Note(self->Env(), self->poller_.loop(), self->spin_ns_, open_count_.load(std::memory_order_relaxed) >= 2);
   if (status < 0) {
     const Napi::Object& js_self = js.Enter();
     Napi::Error err = ErrnoError(self->Env(), -status, "poll", Text(self->peer_));
@@ -582,8 +658,11 @@ void TransferSocket::Drain(JsScope& js) {
                               (static_cast<uint32_t>(receive_data_[2]) << 8) | static_cast<uint32_t>(receive_data_[3]);
         if (word == trigger_) {
           armed_ = false;
-          // A failed send is a lost window: the retransmission timer covers it, as for any loss.
-          SendBlocksFromSource(armed_first_, armed_count_);
+          // A failed send is a lost window: the retransmission timer covers it, as for any loss. A lone block with
+          // other transfers open leaves with theirs after the poll phase (SendRing).
+          if (!(armed_count_ == 1 && open_count_.load(std::memory_order_relaxed) >= 2 && QueueBlock(armed_first_))) {
+            SendBlocksFromSource(armed_first_, armed_count_);
+          }
           pre_sent = true;
           pre_sent_any = true;
           const int64_t next_first = armed_first_ + armed_count_;

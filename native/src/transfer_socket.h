@@ -6,6 +6,7 @@
 
 #include <napi.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <optional>
@@ -46,6 +47,9 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   Napi::Value Unref(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   static Napi::Value SetGso(const Napi::CallbackInfo& info);
+  static Napi::Value LoopSpinStats(const Napi::CallbackInfo& info);
+  static Napi::Value SetRing(const Napi::CallbackInfo& info);
+  static Napi::Value RingStats(const Napi::CallbackInfo& info);
 
   static void OnReadable(void* owner, int status);
   class JsScope;
@@ -88,6 +92,15 @@ class TransferSocket : public Napi::ObjectWrap<TransferSocket> {
   bool spin_hot_ = true;
   int64_t last_send_ns_ = 0;
   bool SpinForPeer();
+  // Lock-step with other transfers open: the block answering an ACK is queued on this thread's SendRing and leaves
+  // with the other transfers' blocks after the poll phase. The message lives here until the ring's next flush.
+  bool QueueBlock(int64_t index);
+  // Before any direct send or the close: the block this socket queued, if still queued, leaves first.
+  void SettleQueued();
+  msghdr queued_msg_{};
+  iovec queued_iov_[2]{};
+  uint64_t queued_generation_ = 0;
+  bool queued_any_ = false;
   void PrefetchArmed() const;
   // Open transfer sockets in this process (spinning only when there is one).
   static std::atomic<int> open_count_;

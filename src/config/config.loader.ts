@@ -126,7 +126,8 @@ export const ENV = {
   DLS_TFTP_SPIN_US: {
     default: 100,
     parse: int(0, 10000),
-    description: 'a lone TFTP transfer polls for each ACK up to this many µs instead of sleeping (one busy CPU while it lasts; 0 = off)',
+    description:
+      'TFTP waits for the next ACK by polling up to this many µs instead of sleeping: a lone transfer polls its socket, two or more keep the event loop polling and yield the CPU when nothing came (0 = off)',
   },
   DLS_DHCP_ENABLED: { default: true, parse: bool, description: 'run the DHCP/proxyDHCP server for enabled network ranges with an interface' },
   DLS_DHCP_PORT: { default: 67, parse: int(1, 65535), description: 'DHCP server port (tests only change this)' },

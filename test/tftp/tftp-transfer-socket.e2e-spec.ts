@@ -390,3 +390,202 @@ describe('TftpTransferSocket (native): GSO windows and the lone transfer spin', 
     }
   });
 });
+
+describe('TftpTransferSocket (native): the event loop keeps polling while two transfers or more are open', () => {
+  const binding = loadNativeBinding();
+  const loopSpin = (): { spins: number; iterations: number; yields: number; running: boolean } => binding.TransferSocket.loopSpinStats();
+  const open: TftpTransferSocket[] = [];
+  /** A socket to `port` whose last datagram is kept (`last()`), and the datagrams from strangers counted. */
+  const openTo = async (port: number): Promise<{ s: TftpTransferSocket; last: () => Buffer | undefined; strangers: () => number }> => {
+    let last: Buffer | undefined;
+    let strangers = 0;
+    const s = await openTftpTransferSocket(
+      '127.0.0.1',
+      { address: '127.0.0.1', port },
+      {
+        onMessage: (buf, from) => {
+          last = Buffer.from(buf);
+          if (from) strangers++;
+        },
+        onError: (e) => {
+          throw e;
+        },
+      },
+    );
+    expect(s.kind).toBe('native');
+    open.push(s);
+    return { s, last: () => last, strangers: () => strangers };
+  };
+  /** A lock-step transfer of `data` (blksize 512) driven by the socket's chaining; resolves once the last ACK is in. */
+  const lockStep = async (t: { s: TftpTransferSocket; last: () => Buffer | undefined }, data: Buffer, spinMicros: number): Promise<number> => {
+    const total = Math.floor(data.length / 512) + 1;
+    t.s.sendBlocks(data, 1, 1, 512, { trigger: ackWord(1), firstIndex: 2, count: 1 });
+    t.s.setChain(1, total, 65_536, spinMicros);
+    await until(() => t.last()?.equals(encodeAck(total)) === true, `the ACK of block ${total}`);
+    return total;
+  };
+  const data = Buffer.from(Array.from({ length: 200 * 512 + 7 }, (_, i) => (i * 11) & 0xff));
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+
+  it('two lock-step transfers: the loop polls between their ACKs, yields when nothing came, and both peers get every block', async () => {
+    const peers = [await ackingPeer(0), await ackingPeer(0)];
+    try {
+      const before = loopSpin();
+      const transfers = [await openTo(peers[0].port), await openTo(peers[1].port)];
+      const totals = await Promise.all(transfers.map((t) => lockStep(t, data, 2000)));
+      const after = loopSpin();
+      expect(after.spins).toBeGreaterThan(before.spins);
+      expect(after.iterations).toBeGreaterThan(before.iterations);
+      // An iteration that found no datagram gives the CPU away: the transfers' own gaps make some.
+      expect(after.yields).toBeGreaterThan(before.yields);
+      for (const [i, peer] of peers.entries()) {
+        const blocks = (await peer.blocks()).map((b) => decodeTftp(b));
+        expect(blocks).toHaveLength(totals[i]);
+        blocks.forEach((p, j) => expect(p).toEqual({ opcode: TftpOpcode.DATA, block: j + 1, data: data.subarray(j * 512, (j + 1) * 512) }));
+      }
+      // The lone transfer's own spin is not used with two open.
+      for (const t of transfers) expect(t.s.stats!()).toMatchObject({ spinHits: 0, spinMisses: 0 });
+    } finally {
+      await Promise.all(peers.map((p) => p.stop()));
+    }
+  });
+
+  it('polling stops within its budget once the transfers are quiet, and datagrams from a stranger do not keep it up', async () => {
+    const peers = [await ackingPeer(0), await ackingPeer(0)];
+    const stranger = await peerSocket();
+    try {
+      const transfers = [await openTo(peers[0].port), await openTo(peers[1].port)];
+      await Promise.all(transfers.map((t) => lockStep(t, data, 2000)));
+      // Both sockets stay open but nothing arrives: the loop goes back to sleeping in its poll.
+      await until(() => !loopSpin().running, 'the loop to stop polling');
+      const quiet = loopSpin();
+      // A stranger sprays one transfer's port (wrong TID): each datagram may start a spin of one budget, no more.
+      const port = transfers[0].s.port;
+      for (let i = 0; i < 50; i++) await send(stranger.socket, encodeAck(1), port);
+      await until(() => transfers[0].strangers() === 50, 'the 50 datagrams to be handled');
+      await until(() => !loopSpin().running, 'the loop to stop polling after the spray');
+      const sprayed = loopSpin();
+      expect(sprayed.spins - quiet.spins).toBeLessThanOrEqual(50);
+      // Quiet again: over the next 200 ms the loop does not poll at all (a spin would count iterations).
+      await new Promise((r) => setTimeout(r, 200));
+      expect(loopSpin()).toMatchObject({ iterations: sprayed.iterations, running: false });
+    } finally {
+      stranger.socket.close();
+      await Promise.all(peers.map((p) => p.stop()));
+    }
+  });
+
+  it('never with one transfer (its own spin serves it) nor with spinMicros 0', async () => {
+    const peers = [await ackingPeer(0), await ackingPeer(0)];
+    try {
+      const before = loopSpin();
+      const lone = await openTo(peers[0].port);
+      await lockStep(lone, data, 2000);
+      expect(loopSpin().spins).toBe(before.spins);
+      await lone.s.close();
+      const pair = [await openTo(peers[0].port), await openTo(peers[1].port)];
+      await Promise.all(pair.map((t) => lockStep(t, data, 0)));
+      expect(loopSpin().spins).toBe(before.spins);
+    } finally {
+      await Promise.all(peers.map((p) => p.stop()));
+    }
+  });
+});
+
+describe('TftpTransferSocket (native): lock-step blocks of concurrent transfers leave together (io_uring)', () => {
+  const binding = loadNativeBinding();
+  const ring = (): { available: boolean; submits: number; sends: number; failed: number } => binding.TransferSocket.ringStats();
+  const open: TftpTransferSocket[] = [];
+  const openTo = async (port: number, onMessage?: (s: TftpTransferSocket, buf: Buffer, preSent: boolean) => void) => {
+    let last: Buffer | undefined;
+    const s: TftpTransferSocket = await openTftpTransferSocket(
+      '127.0.0.1',
+      { address: '127.0.0.1', port },
+      {
+        onMessage: (buf, _from, preSent) => {
+          last = Buffer.from(buf);
+          onMessage?.(s, last, preSent === true);
+        },
+        onError: (e) => {
+          throw e;
+        },
+      },
+    );
+    open.push(s);
+    return { s, last: () => last };
+  };
+  const data = Buffer.from(Array.from({ length: 150 * 512 + 3 }, (_, i) => (i * 17) & 0xff));
+  const total = Math.floor(data.length / 512) + 1;
+  const lockStep = async (t: Awaited<ReturnType<typeof openTo>>): Promise<void> => {
+    t.s.sendBlocks(data, 1, 1, 512, { trigger: ackWord(1), firstIndex: 2, count: 1 });
+    t.s.setChain(1, total, 65_536, 100);
+    await until(() => t.last()?.equals(encodeAck(total)) === true, `the ACK of block ${total}`);
+  };
+  const expectEveryBlock = async (peer: Awaited<ReturnType<typeof ackingPeer>>): Promise<void> => {
+    const blocks = (await peer.blocks()).map((b) => decodeTftp(b));
+    expect(blocks).toHaveLength(total);
+    blocks.forEach((p, j) => expect(p).toEqual({ opcode: TftpOpcode.DATA, block: j + 1, data: data.subarray(j * 512, (j + 1) * 512) }));
+  };
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+    binding.TransferSocket.setRing(true);
+  });
+
+  it('io_uring is usable on this test machine (else every other test here would only prove the fallback)', () => {
+    expect(ring().available).toBe(true);
+  });
+
+  it.each([
+    ['through the ring', true],
+    ['each at once (ring off)', false],
+  ])('three lock-step transfers at once: every peer gets every block, in order (%s)', async (_name, on) => {
+    binding.TransferSocket.setRing(on);
+    const peers = [await ackingPeer(0), await ackingPeer(0), await ackingPeer(0)];
+    try {
+      const before = ring();
+      const transfers = await Promise.all(peers.map((p) => openTo(p.port)));
+      await Promise.all(transfers.map((t) => lockStep(t)));
+      for (const peer of peers) await expectEveryBlock(peer);
+      const after = ring();
+      if (on) {
+        // Nearly every block after the first answers an ACK with two other transfers open: it goes through the ring,
+        // several per system call whenever ACKs of different transfers were ready together.
+        expect(after.sends - before.sends).toBeGreaterThan(total);
+        expect(after.submits - before.submits).toBeLessThanOrEqual(after.sends - before.sends);
+        expect(after.failed).toBe(before.failed);
+      } else {
+        expect(after).toEqual(before);
+      }
+    } finally {
+      await Promise.all(peers.map((p) => p.stop()));
+    }
+  });
+
+  it('a block still queued when the handler closes the socket with a final datagram leaves first, then that datagram', async () => {
+    const bystander = await peerSocket(); // a second open transfer: lone blocks would not be queued
+    const peer = await peerSocket();
+    try {
+      await openTo(bystander.port);
+      const error = encodeError(0, 'stop');
+      const t = await openTo(peer.port, (s, buf, preSent) => {
+        // Block 2 was queued when ACK 1 arrived; it must reach the peer before this ERROR, and before the fd closes.
+        if (preSent && buf.equals(encodeAck(1))) void s.close(error);
+      });
+      const before = ring();
+      t.s.sendBlocks(data, 1, 1, 512, { trigger: ackWord(1), firstIndex: 2, count: 1 });
+      expect(decodeTftp(await peer.next())).toMatchObject({ opcode: TftpOpcode.DATA, block: 1 });
+      await send(peer.socket, encodeAck(1), t.s.port);
+      expect(decodeTftp(await peer.next())).toEqual({ opcode: TftpOpcode.DATA, block: 2, data: data.subarray(512, 1024) });
+      expect((await peer.next()).equals(error)).toBe(true);
+      expect(ring().sends - before.sends).toBe(1);
+      await expect(peer.next(200)).rejects.toThrow(/no datagram/);
+    } finally {
+      bystander.socket.close();
+      peer.socket.close();
+    }
+  });
+});

@@ -77,7 +77,8 @@ export interface NativeTransferSocket {
    * ACK, up to `budget` times before calling JS again (0: off); the callback's `chained` counts those ACKs. With
    * `spinMicros` > 0, while this is the process's only open transfer socket, the ACK of a chained window is awaited by
    * polling the socket for up to that long instead of going back to the event loop (adaptive: a wait that runs out
-   * stops it until the peer answers within the budget again).
+   * stops it until the peer answers within the budget again); with two or more open, each datagram keeps the event
+   * loop polling for that long instead (see `loopSpinStats`).
    */
   setChain(windowsize: number, totalBlocks: number, budget: number, spinMicros?: number): void;
   /** The ACKs answered by chaining since JS last heard (resets the count). */
@@ -110,6 +111,20 @@ export interface DlsNetBinding {
      * Returns the previous value.
      */
     setGso(enabled: boolean): boolean;
+    /**
+     * This thread's event-loop polling (native/src/loop_spin.h): while two transfer sockets or more are open, a
+     * datagram keeps the loop polling for the sender's `spinMicros`, an iteration that found nothing yielding the CPU.
+     * Spins started, iterations spent polling, of which yielded, and whether one runs now.
+     */
+    loopSpinStats(): { spins: number; iterations: number; yields: number; running: boolean };
+    /**
+     * Lock-step blocks answering ACKs while other transfers are open are queued during the poll phase and leave
+     * together, one io_uring_enter per loop iteration (native/src/send_ring.h), where the kernel allows io_uring;
+     * false sends each at once. Returns the previous value.
+     */
+    setRing(enabled: boolean): boolean;
+    /** This thread's ring: whether io_uring is usable, system calls that submitted, datagrams sent, failed sends. */
+    ringStats(): { available: boolean; submits: number; sends: number; failed: number };
   };
   RaSocket: new (
     ifname: string,

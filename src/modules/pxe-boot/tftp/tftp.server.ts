@@ -78,7 +78,9 @@ export interface TftpServerOptions {
    * A lone transfer (the only one open) waits for each ACK by polling its socket for up to this many microseconds
    * instead of sleeping in the event loop: on a LAN the ACK is back sooner than a sleep and a wake-up take, so a single
    * loader download is faster, at the price of one busy CPU while it lasts. Adaptive (a peer slower than this turns
-   * it off until it answers faster again); never with two transfers or more. 0 turns it off. Default 100.
+   * it off until it answers faster again). With two transfers or more, each datagram keeps the event loop polling for
+   * this long instead, an iteration that found nothing yielding the CPU to whatever else is runnable (tgtd, PostgreSQL).
+   * 0 turns both off. Default 100.
    */
   readonly spinMicros?: number;
   /** In-memory cache bound, bytes. Default 64 MiB. */

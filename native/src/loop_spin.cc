@@ -1,17 +1,12 @@
 #include "loop_spin.h"
 
 #include <sched.h>
-#include <time.h>
+
+#include "clock.h"
 
 namespace dls {
 
 namespace {
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // One per event loop, hence per JS thread (the main thread, each worker).
 struct State {
@@ -34,7 +29,7 @@ void LoopSpin::Note(napi_env env, uv_loop_t* loop, int64_t budget_ns, bool spin)
   State& s = state;
   s.seen++;
   if (budget_ns <= 0 || !spin || loop == nullptr) return;
-  s.last_ns = MonotonicNs();
+  s.last_ns = NowNs();
   s.budget_ns = budget_ns;
   if (s.running) return;
   if (s.idle == nullptr) {
@@ -57,7 +52,7 @@ void LoopSpin::Note(napi_env env, uv_loop_t* loop, int64_t budget_ns, bool spin)
 // Runs once per loop iteration while spinning (an active idle handle makes the poll phase return at once).
 void LoopSpin::OnIdle(uv_idle_t* handle) {
   State& s = state;
-  if (MonotonicNs() - s.last_ns > s.budget_ns) {
+  if (NowNs() - s.last_ns > s.budget_ns) {
     uv_idle_stop(handle);
     s.running = false;
     return;

@@ -50,7 +50,7 @@ int RingEnter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags)
 }  // namespace
 
 bool SendRing::SetEnabled(bool on) {
-  if (!on) FlushThread();
+  if (!on && tl.ring != nullptr) tl.ring->Flush();
   return enabled.exchange(on);
 }
 
@@ -89,7 +89,7 @@ bool SendRing::Setup(uv_loop_t* loop) {
   sq_map_ = mmap(nullptr, sq_map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
   if (sq_map_ == MAP_FAILED) {
     sq_map_ = nullptr;
-    Cleanup(this);
+    Close();
     return false;
   }
   if (single) {
@@ -98,14 +98,14 @@ bool SendRing::Setup(uv_loop_t* loop) {
     cq_map_ = mmap(nullptr, cq_map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
     if (cq_map_ == MAP_FAILED) {
       cq_map_ = nullptr;
-      Cleanup(this);
+      Close();
       return false;
     }
   }
   sqes_len_ = p.sq_entries * sizeof(io_uring_sqe);
   void* sqes = mmap(nullptr, sqes_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
   if (sqes == MAP_FAILED) {
-    Cleanup(this);
+    Close();
     return false;
   }
   sqes_ = static_cast<io_uring_sqe*>(sqes);
@@ -122,7 +122,7 @@ bool SendRing::Setup(uv_loop_t* loop) {
   if (uv_check_init(loop, check_) != 0) {
     delete check_;
     check_ = nullptr;
-    Cleanup(this);
+    Close();
     return false;
   }
   uv_unref(reinterpret_cast<uv_handle_t*>(check_));
@@ -204,34 +204,37 @@ void SendRing::OnCheck(uv_check_t* handle) {
   ring->check_running_ = false;
 }
 
-void SendRing::FlushThread() {
-  if (tl.ring != nullptr && tl.ring->queued_ > 0) tl.ring->Flush();
+void SendRing::FlushIfPending(uint64_t generation) {
+  SendRing* ring = tl.ring;
+  if (ring != nullptr && ring->queued_ > 0 && ring->generation_ == generation) ring->Flush();
 }
 
 SendRing::Stats SendRing::GetStats() { return Stats{tl.submits, tl.sends, tl.failed}; }
 
-void SendRing::Cleanup(void* arg) {
-  SendRing* ring = arg != nullptr ? static_cast<SendRing*>(arg) : tl.ring;
-  if (ring == nullptr) return;
-  if (ring->fd_ >= 0 && ring->queued_ > 0 && ring->cq_head_ != nullptr) ring->Flush();
-  if (ring->check_ != nullptr) {
-    uv_check_stop(ring->check_);
-    uv_close(reinterpret_cast<uv_handle_t*>(ring->check_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
-    ring->check_ = nullptr;
+// Releases the ring (after sending what is queued): a failed Setup, or the env going away.
+void SendRing::Close() {
+  if (fd_ >= 0 && queued_ > 0 && cq_head_ != nullptr) Flush();
+  if (check_ != nullptr) {
+    uv_check_stop(check_);
+    uv_close(reinterpret_cast<uv_handle_t*>(check_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
+    check_ = nullptr;
   }
-  if (ring->sqes_ != nullptr) munmap(ring->sqes_, ring->sqes_len_);
-  if (ring->cq_map_ != nullptr && ring->cq_map_ != ring->sq_map_) munmap(ring->cq_map_, ring->cq_map_len_);
-  if (ring->sq_map_ != nullptr) munmap(ring->sq_map_, ring->sq_map_len_);
-  if (ring->fd_ >= 0) close(ring->fd_);
-  ring->sqes_ = nullptr;
-  ring->cq_map_ = ring->sq_map_ = nullptr;
-  ring->fd_ = -1;
-  if (arg == nullptr) {
-    // The env is going away: this thread's ring with it.
-    delete ring;
-    tl.ring = nullptr;
-    tl.tried = false;
-  }
+  if (sqes_ != nullptr) munmap(sqes_, sqes_len_);
+  if (cq_map_ != nullptr && cq_map_ != sq_map_) munmap(cq_map_, cq_map_len_);
+  if (sq_map_ != nullptr) munmap(sq_map_, sq_map_len_);
+  if (fd_ >= 0) close(fd_);
+  sqes_ = nullptr;
+  cq_map_ = sq_map_ = nullptr;
+  fd_ = -1;
+}
+
+// The env's cleanup hook: this thread's ring goes with it.
+void SendRing::Cleanup(void*) {
+  if (tl.ring == nullptr) return;
+  tl.ring->Close();
+  delete tl.ring;
+  tl.ring = nullptr;
+  tl.tried = false;
 }
 
 }  // namespace dls

@@ -37,11 +37,13 @@ class SendRing {
   bool Queue(int fd, const msghdr* msg);
   /** Submits what is queued and waits for it; true when nothing is left queued. Called by the check phase. */
   bool Flush();
-  /** Flushes this thread's ring if it has anything queued (before a socket sends directly, or closes). */
-  static void FlushThread();
-  /** Counts the flushes that emptied the queue: a message queued at generation g is still queued while Pending(g). */
+  /** Counts the flushes that emptied the queue: a message queued at generation g is queued until it moves on. */
   uint64_t generation() const { return generation_; }
-  bool Pending(uint64_t generation) const { return queued_ > 0 && generation == generation_; }
+  /**
+   * Flushes this thread's ring if a message queued at `generation` may still be queued (before its socket sends
+   * directly, replaces what the message points into, or closes). Never creates a ring.
+   */
+  static void FlushIfPending(uint64_t generation);
 
   struct Stats {
     uint64_t submits;  // io_uring_enter calls that submitted
@@ -54,6 +56,7 @@ class SendRing {
   SendRing() = default;
   bool Setup(uv_loop_t* loop);
   static void OnCheck(uv_check_t* handle);
+  void Close();
   static void Cleanup(void* arg);
   unsigned Reap();
   bool Break();

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <string>
 
+#include "clock.h"
 #include "errors.h"
 #include "loop_spin.h"
 #include "send_ring.h"
@@ -58,12 +59,6 @@ double NumberArg(Napi::Env env, const Napi::Value& v, const char* what, double m
     ThrowInvalidArg(env, std::string(what) + " out of range");
   }
   return d;
-}
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 inline void CpuRelax() {
@@ -468,15 +463,14 @@ int64_t TransferSocket::SendBlocksGso(int64_t first, int64_t count, bool* refuse
 
 void TransferSocket::SettleQueued() {
   if (!queued_any_) return;
-  SendRing* ring = SendRing::Get(Env(), poller_.loop());
-  if (ring == nullptr || ring->Pending(queued_generation_)) SendRing::FlushThread();
   queued_any_ = false;
+  SendRing::FlushIfPending(queued_generation_);
 }
 
 bool TransferSocket::QueueBlock(int64_t index) {
   SendRing* ring = SendRing::Get(Env(), poller_.loop());
   if (ring == nullptr) return false;
-  if (queued_any_ && ring->Pending(queued_generation_)) ring->Flush();  // this socket's message is still in use
+  SettleQueued();  // this socket's previous message may still be queued: it is about to be overwritten
   const int64_t offset = (index - 1) * blksize_;
   const int64_t len = std::min<int64_t>(blksize_, data_length_ - offset);
   queued_iov_[0].iov_base = const_cast<unsigned char*>(headers_ + (index & 0xffff) * kHeaderLength);

@@ -46,6 +46,7 @@ async function drive(url: string, opts: Partial<autocannon.Options>, seconds: nu
 async function main(): Promise<void> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'dls-bench-'));
   const config = loadConfig({
+    // Its own data dir (a user picks one), loopback only, and the first admin's password chosen so the bench can log in.
     DLS_DATA_DIR: dataDir,
     HOST: '127.0.0.1',
     PORT: '3000', // not bound: the bench listens on an ephemeral port itself (app.listen(0) below)

@@ -29,6 +29,8 @@ const VIEWER = { username: 'dashboard', password: 'bench-dashboard-password' };
 function env(dataDir: string, extra: Record<string, string> = {}) {
   // No PORT: it must be a real port (boot scripts name it) and the bench listens on an ephemeral one itself.
   return loadConfig({
+    // Each node its own data dir (a user picks one), loopback only, and the first admin's password chosen so the bench
+    // can log in.
     DLS_DATA_DIR: dataDir,
     HOST: '127.0.0.1',
     DLS_ADMIN_USER: ADMIN.username,

@@ -32,6 +32,17 @@ async function pidAlive(pid: number): Promise<boolean> {
   return stat !== '' && !/^\d+ \(.*\) [ZX]/.test(stat);
 }
 
+/** Live qemu-storage-daemon processes whose command line names a path under `dir`. */
+async function daemonsUnder(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await fsp.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const argv = await fsp.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (argv.startsWith('qemu-storage-daemon') && argv.includes(`${dir}/`) && (await pidAlive(Number(name)))) pids.push(Number(name));
+  }
+  return pids;
+}
+
 function daemonOf(driver: DirStorageDriver): FuseExportDaemon {
   return (driver as unknown as { daemon: FuseExportDaemon }).daemon;
 }
@@ -320,6 +331,43 @@ describe('DirStorageDriver overlays (qemu-storage-daemon + FUSE + tgtd)', () => 
     expect(await ourMounts(root)).toEqual([c.path]);
     expectBytes(await readAt(c.path, 0, 4096), Buffer.alloc(4096, 0x21));
     await driver.destroyClientDisk(c.clientId);
+  });
+
+  it('a daemon stopped while it is still starting does not outlive the stop', async () => {
+    const runDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dls-qsd-stop-'));
+    const daemon = new FuseExportDaemon({ runDir });
+    try {
+      const starting = daemon.start();
+      await daemon.stop(); // before the daemon answered QMP: its pid is not known yet
+      await starting;
+      expect(daemon.running).toBe(false);
+      expect(await daemonsUnder(runDir)).toEqual([]);
+    } finally {
+      await daemon.stop();
+      await fsp.rm(runDir, { recursive: true, force: true });
+    }
+  });
+
+  it('after close(), work that needs the daemon (a disk made ahead, a boot) is refused and starts none', async () => {
+    const closedRoot = await fsp.mkdtemp(path.join(os.tmpdir(), 'dls-overlay-closed-'));
+    const closed = new DirStorageDriver({ root: closedRoot });
+    try {
+      await closed.init();
+      const img = randomUUID();
+      const ver = randomUUID();
+      await fsp.writeFile(await closed.ensureImage(img), Buffer.alloc(MiB, 1));
+      await closed.createVersion(img, ver);
+      await closed.close();
+      expect(await daemonsUnder(closedRoot)).toEqual([]);
+      const err = await storageErrorOf(closed.ensureClientDisk(randomUUID(), img, ver));
+      expect(err.code).toBe(StorageErrorCode.POOL_UNAVAILABLE);
+      expect(err.message).toMatch(/shutting down/);
+      expect(await daemonsUnder(closedRoot)).toEqual([]);
+    } finally {
+      await closed.close();
+      for (const m of await ourMounts(closedRoot)) await fsp.rm(m).catch(() => undefined);
+      await fsp.rm(closedRoot, { recursive: true, force: true });
+    }
   });
 
   it('refuses clearly: a missing version, and FUSE or the daemon binary unavailable at start', async () => {

@@ -734,6 +734,9 @@ export class DirStorageDriver implements StorageDriver {
   }
 
   private async startDaemon(): Promise<FuseExportDaemon> {
+    // Work still running at shutdown (a disk made ahead, a boot's export) must not start a daemon close() has stopped:
+    // nothing would stop that one.
+    if (this.closing) throw new StorageError(StorageErrorCode.POOL_UNAVAILABLE, 'storage is shutting down: overlay disks are not served');
     this.daemonWanted = true;
     if (!this.daemon) {
       this.daemon = new FuseExportDaemon({ runDir: path.join(this.root, 'run'), logger: this.options.logger });

@@ -271,6 +271,13 @@ export class FuseExportDaemon extends EventEmitter {
 
   /** Ends the daemon: `quit` (every export is deleted and unmounted), SIGKILL by pid after the bound. Idempotent. */
   async stop(): Promise<void> {
+    // A start in flight learns the daemon's pid only once it answers: stopping before that would leave it running.
+    await this.starting?.catch(() => undefined);
+    await this.quit();
+  }
+
+  /** stop() without waiting for a start in flight: the start itself uses it on a daemon it will replace. */
+  private async quit(): Promise<void> {
     this.stopping = true;
     try {
       const pid = this.pid;
@@ -326,7 +333,7 @@ export class FuseExportDaemon extends EventEmitter {
         // private mounts): invisible here and to the tgtd this DLS starts. Quit it cleanly (exports unmounted, overlays
         // closed) and serve the disks from a daemon of our own.
         this.options.logger?.warn(`qemu-storage-daemon pid ${leftover} serves its disks in another mount namespace: restarting it here`);
-        await this.stop();
+        await this.quit();
       } catch {
         this.options.logger?.warn(`qemu-storage-daemon pid ${leftover} does not answer QMP: killing it`);
         process.kill(leftover, 'SIGKILL');
